@@ -1,0 +1,105 @@
+// pybind11 bindings for mixedfit._core. Arrays are wrapped without copying: the Python side
+// converts once (Fortran-ordered float64 X, int32 CSC indices) and these helpers refuse
+// anything else rather than let pybind11 copy silently. Objects that wrap arrays keep the
+// Python owners alive through keep_alive; every evaluation releases the GIL.
+#include <pybind11/eigen.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "errors.hpp"
+#include "lmm.hpp"
+
+namespace py = pybind11;
+using namespace mixedfit;
+
+namespace {
+
+void check_array(const py::array& a, const std::string& name, const py::dtype& dtype, int ndim) {
+  if (!a.dtype().is(dtype)) {
+    throw py::type_error(name + " must have dtype " + std::string(py::str(dtype)) + ", got " +
+                         std::string(py::str(a.dtype())));
+  }
+  if (a.ndim() != ndim) throw py::type_error(name + " must have " + std::to_string(ndim) + " dimension(s)");
+}
+
+MapMat map_matrix(const py::array& a, const std::string& name) {
+  check_array(a, name, py::dtype::of<double>(), 2);
+  if (!(a.flags() & py::array::f_style)) throw py::type_error(name + " must be Fortran-ordered (column-major)");
+  return MapMat(static_cast<const double*>(a.data()), a.shape(0), a.shape(1));
+}
+
+MapVec map_vector(const py::array& a, const std::string& name) {
+  check_array(a, name, py::dtype::of<double>(), 1);
+  if (!(a.flags() & py::array::c_style)) throw py::type_error(name + " must be contiguous");
+  return MapVec(static_cast<const double*>(a.data()), a.shape(0));
+}
+
+MapVecI map_index_vector(const py::array& a, const std::string& name) {
+  check_array(a, name, py::dtype::of<int>(), 1);
+  if (!(a.flags() & py::array::c_style)) throw py::type_error(name + " must be contiguous");
+  return MapVecI(static_cast<const int*>(a.data()), a.shape(0));
+}
+
+// A scipy.sparse CSC matrix (sorted int32 indices) seen through its three arrays.
+MapSpMat map_csc(const py::object& m, const std::string& name) {
+  if (std::string(py::str(m.attr("format"))) != "csc") throw py::type_error(name + " must be a CSC matrix");
+  const auto shape = m.attr("shape").cast<std::pair<Index, Index>>();
+  const MapVec values = map_vector(m.attr("data"), name + ".data");
+  const MapVecI inner = map_index_vector(m.attr("indices"), name + ".indices");
+  const MapVecI outer = map_index_vector(m.attr("indptr"), name + ".indptr");
+  require(outer.size() == shape.second + 1 && inner.size() == values.size(),
+          name + ": inconsistent CSC arrays");
+  return MapSpMat(shape.first, shape.second, values.size(), outer.data(), inner.data(), values.data());
+}
+
+void translate_numerical_error(std::exception_ptr p) {
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const NumericalError& e) {
+    const py::object cls = py::module_::import("mixedfit.errors").attr("NumericalError");
+    PyErr_SetString(cls.ptr(), e.what());
+  }
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "mixedfit's compiled core: penalized least squares, PIRLS and the profiled criteria.";
+  py::register_exception_translator(&translate_numerical_error);
+
+  py::class_<LinearMixedModel>(m, "LinearMixedModel")
+      .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
+                       const py::array& y, const py::array& weights) {
+             const MapMat X_ = map_matrix(X, "X");
+             const MapSpMat Zt_ = map_csc(Zt, "Zt");
+             const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
+             const MapVecI Lind_ = map_index_vector(Lind, "Lind");
+             const MapVec y_ = map_vector(y, "y");
+             const MapVec w_ = map_vector(weights, "weights");
+             py::gil_scoped_release release;
+             return std::make_unique<LinearMixedModel>(X_, Zt_, Lambdat_, Lind_, y_, w_);
+           }),
+           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("y"), py::arg("weights"),
+           py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 6>())
+      .def("objective", &LinearMixedModel::objective, py::arg("theta").noconvert(), py::arg("REML"),
+           py::call_guard<py::gil_scoped_release>(),
+           "Profiled REML criterion or ML deviance at theta; leaves the model at theta.")
+      .def("deviance_ml", &LinearMixedModel::deviance_ml)
+      .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
+      .def_property_readonly("pwrss", &LinearMixedModel::pwrss)
+      .def_property_readonly("ldW", &LinearMixedModel::ldW)
+      .def_property_readonly("ldL2", [](const LinearMixedModel& self) { return self.predictor().ldL2(); })
+      .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
+      .def_property_readonly("beta", [](const LinearMixedModel& self) { return self.predictor().beta(); })
+      .def_property_readonly("u", [](const LinearMixedModel& self) { return self.predictor().u(); })
+      .def_property_readonly("b", [](const LinearMixedModel& self) { return self.predictor().b(); })
+      .def_property_readonly("RX", [](const LinearMixedModel& self) { return self.predictor().RX(); })
+      .def("_input_addresses", [](const LinearMixedModel& self) {
+             // Where the wrapped inputs live, so tests can check that nothing was copied.
+             return py::dict(py::arg("X") = reinterpret_cast<std::uintptr_t>(self.predictor().X_data()),
+                             py::arg("Zt") = reinterpret_cast<std::uintptr_t>(self.predictor().Zt_data()),
+                             py::arg("y") = reinterpret_cast<std::uintptr_t>(self.y_data()));
+           });
+}

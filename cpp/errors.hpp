@@ -1,0 +1,19 @@
+// Numerical failures carry the numbers that explain them; Python sees them as
+// mixedfit.NumericalError. Size mismatches are std::invalid_argument (Python ValueError).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace mixedfit {
+
+class NumericalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+}  // namespace mixedfit

@@ -1,0 +1,35 @@
+// The linear mixed model's response module (lme4's lmerResp) joined to a Predictor: the
+// profiled REML criterion or ML deviance as a function of θ, one call per evaluation.
+#pragma once
+
+#include "predictor.hpp"
+
+namespace mixedfit {
+
+class LinearMixedModel {
+ public:
+  // y has the offset already removed; weights are the prior weights (all > 0).
+  LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVec y, MapVec weights);
+
+  // The profiled criterion at θ (β, u and σ profiled out); leaves the model at θ.
+  double objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML);
+  // The ML deviance at the current θ (what lme4 reports as deviance for a REML fit too).
+  double deviance_ml() const;
+
+  const Predictor& predictor() const { return pred_; }
+  double pwrss() const { return pwrss_; }
+  double ldW() const { return ldW_; }
+  // σ̂ for the criterion last evaluated.
+  double sigma(bool REML) const;
+  Index n() const { return pred_.n(); }
+  const double* y_data() const { return y_.data(); }
+
+ private:
+  Predictor pred_;
+  MapVec y_;
+  Eigen::VectorXd ZtWy_, XtWy_;
+  double ldW_ = 0.0;  // Σ log wᵢ: the prior weights' part of the log-likelihood
+  double pwrss_ = 0.0;
+};
+
+}  // namespace mixedfit

@@ -1,0 +1,251 @@
+"""Model matrices: the fixed-effects X (formulaic), the random-effects Zt and the template of
+the relative covariance factor Λt(θ) with lme4's θ parameterization and term order.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from formulaic import model_matrix
+
+from .errors import DataError, FormulaError, RankDeficiencyWarning
+from .formula import RandomTerm
+
+RANK_TOLERANCE = 1e-7  # lme4's tolerance for detecting aliased fixed-effects columns
+
+
+def lme4_column_name(name: str) -> str:
+    """formulaic's 'Intercept' and 'f[T.b]' become lme4's '(Intercept)' and 'fb'."""
+    if name == "Intercept":
+        return "(Intercept)"
+    return re.sub(r"\[(?:T\.)?([^\]]*)\]", r"\1", name)
+
+
+def evaluate(expr: str, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The model matrix of a formula right-hand side, with errors that name the expression."""
+    try:
+        mm = model_matrix(expr, frame, na_action="raise")
+    except Exception as exc:
+        raise FormulaError(f"cannot evaluate {what} '{expr}': {exc}") from None
+    return pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
+
+
+def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
+    """A single numeric vector: a column or an expression of columns (log(y), I(a/b), ...)."""
+    if expr in frame.columns:
+        column = frame[expr]
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            raise DataError(f"{what} '{expr}' must be numeric, got dtype {column.dtype}")
+        values = column.to_numpy(dtype=np.float64)
+    else:
+        values = evaluate(f"0 + {expr}", frame, what)
+        if values.shape[1] != 1:
+            raise DataError(f"{what} '{expr}' must be one numeric column, got {values.shape[1]} columns")
+        values = values.iloc[:, 0].to_numpy()
+    if not np.all(np.isfinite(values)):
+        bad = np.flatnonzero(~np.isfinite(values))[0]
+        raise DataError(f"{what} '{expr}' has a non-finite value ({values[bad]}) in row {bad}")
+    return values
+
+
+def drop_aliased_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Keep columns left to right while each adds a direction, as R's pivoting QR does."""
+    values = X.to_numpy()
+    if values.shape[1] == 0 or np.linalg.matrix_rank(values, tol=None) == values.shape[1]:
+        return X, []
+    basis = np.empty((values.shape[0], 0))
+    kept = []
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        residual = column - basis @ (basis.T @ column)
+        residual -= basis @ (basis.T @ residual)  # second pass for orthogonality
+        norm = np.linalg.norm(residual)
+        if norm > RANK_TOLERANCE * max(np.linalg.norm(column), 1e-300):
+            basis = np.column_stack([basis, residual / norm])
+            kept.append(j)
+    dropped = [c for j, c in enumerate(X.columns) if j not in kept]
+    return X.iloc[:, kept], dropped
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """A random-effects term built from the data."""
+
+    term: RandomTerm
+    columns: list[str]  # names of the term's model-matrix columns
+    levels: list[str]  # labels of the grouping factor's levels
+    codes: np.ndarray  # level index of each observation
+    X: np.ndarray  # n × p model matrix of the term
+
+    @property
+    def name(self) -> str:
+        return self.term.group
+
+    @property
+    def p(self) -> int:
+        return len(self.columns)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_theta(self) -> int:
+        return self.p * (self.p + 1) // 2
+
+
+def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], np.ndarray]:
+    per_factor = [pd.factorize(frame[f], sort=True) for f in term.factors]
+    if len(per_factor) == 1:
+        codes, uniques = per_factor[0]
+        return [str(u) for u in uniques], codes
+    stacked = np.column_stack([codes for codes, _ in per_factor])
+    combos, codes = np.unique(stacked, axis=0, return_inverse=True)
+    labels = [":".join(str(u[k]) for (_, u), k in zip(per_factor, combo)) for combo in combos]
+    return labels, codes.ravel()
+
+
+def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
+    matrix = evaluate(term.expr, frame, f"random-effects term {term}")
+    if matrix.shape[1] == 0:
+        raise FormulaError(f"random-effects term {term} has no columns")
+    levels, codes = _grouping_factor(frame, term)
+    n = len(frame)
+    if len(levels) < 2:
+        raise DataError(
+            f"grouping factor '{term.group}' in {term} has {len(levels)} level; a random effect needs at least 2"
+        )
+    if has_residual and len(levels) >= n:
+        raise DataError(
+            f"grouping factor '{term.group}' has {len(levels)} levels for {n} observations: the number of levels "
+            "of each grouping factor must be < number of observations, or its variance cannot be told apart from "
+            "the residual variance"
+        )
+    if has_residual and len(levels) * matrix.shape[1] >= n:
+        raise DataError(
+            f"number of observations ({n}) <= number of random effects ({len(levels) * matrix.shape[1]}) for "
+            f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"
+        )
+    return ReTerm(term, list(matrix.columns), levels, codes, np.asarray(matrix))
+
+
+def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
+    """Zt (q × n): term after term, level-major within a term, as lme4 lays it out."""
+    rows, cols, vals, offset = [], [], [], 0
+    obs = np.arange(n)
+    for t in terms:
+        for c in range(t.p):
+            rows.append(offset + t.codes * t.p + c)
+            cols.append(obs)
+            vals.append(t.X[:, c])
+        offset += t.n_levels * t.p
+    Zt = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(offset, n))
+    return canonical_csc(Zt)
+
+
+def canonical_csc(m: sp.spmatrix) -> sp.csc_matrix:
+    """Sorted indices, int32 index arrays and float64 values: what the core wraps without copying."""
+    m = sp.csc_matrix(m)
+    m.sort_indices()
+    m.indices = m.indices.astype(np.int32, copy=False)
+    m.indptr = m.indptr.astype(np.int32, copy=False)
+    m.data = m.data.astype(np.float64, copy=False)
+    return m
+
+
+def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """Λt's pattern, Lind (θ index of each stored value), initial θ and its lower bounds.
+
+    Each term contributes one p × p upper-triangular block per level: the transpose of the
+    lower-triangular factor whose elements, column-major, are the term's θ (lme4's order).
+    """
+    rows, cols, lind, theta0, lower = [], [], [], [], []
+    offset, theta_offset = 0, 0
+    for t in terms:
+        block_r, block_c, block_k, k = [], [], [], 0
+        for j in range(t.p):  # column of the lower-triangular factor T
+            for i in range(j, t.p):  # row
+                block_r.append(j)  # Λt = T', so T[i, j] sits at Λt[j, i]
+                block_c.append(i)
+                block_k.append(theta_offset + k)
+                theta0.append(1.0 if i == j else 0.0)
+                lower.append(0.0 if i == j else -np.inf)
+                k += 1
+        starts = offset + np.arange(t.n_levels) * t.p
+        rows.append((starts[:, None] + np.array(block_r)[None, :]).ravel())
+        cols.append((starts[:, None] + np.array(block_c)[None, :]).ravel())
+        lind.append(np.tile(block_k, t.n_levels))
+        offset += t.n_levels * t.p
+        theta_offset += k
+    # Carry θ indices (+1, so none is a zero) through the CSC conversion to get them in storage order.
+    order = sp.csc_matrix(
+        (np.concatenate(lind) + 1.0, (np.concatenate(rows), np.concatenate(cols))), shape=(offset, offset)
+    )
+    order.sort_indices()
+    Lind = (order.data - 1).astype(np.int32)
+    theta0_arr = np.array(theta0)
+    Lambdat = canonical_csc(sp.csc_matrix((theta0_arr[Lind], order.indices, order.indptr), shape=order.shape))
+    return Lambdat, Lind, theta0_arr, np.array(lower)
+
+
+@dataclass(frozen=True)
+class FixedEffects:
+    X: np.ndarray  # n × p, Fortran-ordered float64
+    names: list[str]
+    dropped: list[str]  # aliased columns removed
+
+
+def fixed_effects_matrix(rhs: str, frame: pd.DataFrame) -> FixedEffects:
+    X = evaluate(rhs, frame, "fixed-effects part")
+    X, dropped = drop_aliased_columns(X)
+    if dropped:
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
+            f"{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
+            RankDeficiencyWarning,
+            stacklevel=4,
+        )
+    return FixedEffects(np.asfortranarray(X.to_numpy(), dtype=np.float64), list(X.columns), dropped)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything the core needs about a model's structure, in lme4's term order."""
+
+    fixed: FixedEffects
+    terms: list[ReTerm]  # sorted by decreasing number of levels, as lme4 orders them
+    Zt: sp.csc_matrix
+    Lambdat: sp.csc_matrix
+    Lind: np.ndarray
+    theta0: np.ndarray
+    lower: np.ndarray
+    offset: np.ndarray  # formula offsets plus the offset argument
+
+    def theta_slices(self) -> list[slice]:
+        bounds = np.cumsum([0] + [t.n_theta for t in self.terms])
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def b_slices(self) -> list[slice]:
+        bounds = np.cumsum([0] + [t.n_levels * t.p for t in self.terms])
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def build_design(parsed, frame, offset: np.ndarray, has_residual: bool) -> Design:
+    if not parsed.random:
+        raise FormulaError(
+            f"formula '{parsed.text}' has no random-effects term such as (1 | group); for a model without random "
+            "effects use a (generalized) linear model library such as statsmodels"
+        )
+    fixed = fixed_effects_matrix(parsed.fixed, frame)
+    built = [build_re_term(frame, term, has_residual) for term in parsed.random]
+    terms = sorted(built, key=lambda t: -t.n_levels)  # stable: ties keep formula order, as in lme4
+    Lambdat, Lind, theta0, lower = lambda_template(terms)
+    total_offset = offset.copy()
+    for expr in parsed.offsets:
+        total_offset += numeric_column(expr, frame, "offset")
+    return Design(fixed, terms, random_effects_matrix(terms, len(frame)), Lambdat, Lind, theta0, lower, total_offset)

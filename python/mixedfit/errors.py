@@ -1,0 +1,37 @@
+"""Exceptions and warnings raised by mixedfit.
+
+Bad input raises a subclass of ValueError or TypeError whose message names the column, term or
+value at fault; numerical trouble inside the core raises NumericalError; boundary fits and
+convergence trouble are warnings, as in lme4.
+"""
+
+from __future__ import annotations
+
+
+class MixedFitError(Exception):
+    """Base class of every error mixedfit raises itself."""
+
+
+class FormulaError(MixedFitError, ValueError):
+    """The model formula cannot be parsed or does not describe a mixed model."""
+
+
+class DataError(MixedFitError, ValueError):
+    """The data do not fit the model: a missing column, a bad response, bad weights, ..."""
+
+
+class NumericalError(MixedFitError, ArithmeticError):
+    """The compiled core met a numerical failure (raised from C++ with the numbers involved)."""
+
+
+class SingularFitWarning(UserWarning):
+    """The fit is on the boundary of the parameter space (a variance at zero or a correlation at ±1)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimizer stopped without meeting its convergence criteria."""
+
+
+class RankDeficiencyWarning(UserWarning):
+    """The fixed-effects model matrix is rank deficient; aliased columns were dropped."""
+

@@ -1,0 +1,184 @@
+"""Parsing lme4's model formulas.
+
+A formula such as ``Reaction ~ Days + (Days | Subject) + offset(log(n))`` is split into the
+response, the fixed-effects part (left to formulaic), the random-effects terms and the offsets.
+``(x || g)`` is expanded into uncorrelated terms and ``(1 | a/b)`` into ``(1 | a) + (1 | b:a)``
+exactly as lme4 does, so term names and parameter order match lme4's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from formulaic import Formula
+
+from .errors import FormulaError
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One ``(expr | group)`` term: the model matrix ``expr`` varies by the levels of ``group``."""
+
+    expr: str
+    factors: tuple[str, ...]  # the columns whose interaction is the grouping factor
+
+    @property
+    def group(self) -> str:
+        return ":".join(self.factors)
+
+    def __str__(self) -> str:
+        return f"({self.expr} | {self.group})"
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    text: str
+    response: str
+    fixed: str  # right-hand side for formulaic, without random terms or offsets
+    random: tuple[RandomTerm, ...]
+    offsets: tuple[str, ...]  # expressions inside offset(...)
+
+
+def _error(formula: str, position: int, message: str) -> FormulaError:
+    pointer = " " * position + "^"
+    return FormulaError(f"{message} at position {position} of the formula:\n  {formula}\n  {pointer}")
+
+
+def _depths(formula: str) -> list[int]:
+    """Parenthesis depth before each character; raises on unbalanced parentheses."""
+    depths, depth, opened = [], 0, []
+    for i, ch in enumerate(formula):
+        if ch == ")":
+            if not opened:
+                raise _error(formula, i, "unmatched ')'")
+            opened.pop()
+            depth -= 1
+        depths.append(depth)
+        if ch == "(":
+            opened.append(i)
+            depth += 1
+    if opened:
+        raise _error(formula, opened[-1], "unclosed '('")
+    return depths
+
+
+def _split_top_level(text: str, depths: list[int], start: int, end: int) -> list[tuple[str, str, int]]:
+    """Split text[start:end] at depth-0 '+' and '-' into (sign, piece, position) triples."""
+    pieces, sign, begin = [], "+", start
+    for i in range(start, end):
+        if depths[i] == 0 and text[i] in "+-":
+            pieces.append((sign, text[begin:i], begin))
+            sign, begin = text[i], i + 1
+    pieces.append((sign, text[begin:end], begin))
+    return pieces
+
+
+def _is_wrapped(piece: str) -> bool:
+    """True when the whole piece is one parenthesized group: '(…)'."""
+    if not (piece.startswith("(") and piece.endswith(")")):
+        return False
+    depth = 0
+    for i, ch in enumerate(piece):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(piece) - 1:
+            return False
+    return True
+
+
+def _grouping_factors(group: str, formula: str, position: int) -> list[tuple[str, ...]]:
+    """'a' -> [(a,)], 'a:b' -> [(a, b)], 'a/b' -> [(a,), (b, a)] as lme4's expandSlash."""
+    group = group.strip()
+    while _is_wrapped(group):
+        group = group[1:-1].strip()
+    if not group:
+        raise _error(formula, position, "missing grouping factor after '|'")
+    nested = [part.strip() for part in group.split("/")]
+    terms, outer = [], ()
+    for part in nested:
+        factors = tuple(f.strip() for f in part.split(":"))
+        for f in factors:
+            if not f.isidentifier():
+                raise _error(
+                    formula,
+                    position,
+                    f"grouping factor '{f}' in '{group}' must be a column name "
+                    "(use ':' for interactions and '/' for nesting)",
+                )
+        outer = factors + outer
+        terms.append(outer)
+    return terms
+
+
+def _expand_uncorrelated(expr: str, formula: str, position: int) -> list[str]:
+    """lme4's expandDoubleVerts: (x || g) -> (1 | g) + (0 + x | g)."""
+    try:
+        terms = [str(t) for t in Formula(expr)]
+    except Exception as exc:  # formulaic's parse errors, reported at our position
+        raise _error(formula, position, f"cannot parse '{expr}': {exc}") from None
+    return ["1" if t == "1" else f"0 + {t}" for t in terms]
+
+
+def _random_terms(piece: str, formula: str, position: int) -> list[RandomTerm]:
+    inner = piece[1:-1]
+    depth, bar = 0, -1
+    for i, ch in enumerate(inner):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            bar = i
+            break
+    double = inner[bar + 1 : bar + 2] == "|"
+    expr = inner[:bar].strip()
+    group = inner[bar + (2 if double else 1) :]
+    if not expr:
+        raise _error(formula, position + 1, "missing expression before '|' in random-effects term")
+    exprs = _expand_uncorrelated(expr, formula, position) if double else [expr]
+    groups = _grouping_factors(group, formula, position + bar + 2)
+    return [RandomTerm(e, factors) for factors in groups for e in exprs]
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Split an lme4 formula into response, fixed part, random-effects terms and offsets."""
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got {type(formula).__name__}")
+    depths = _depths(formula)
+    tildes = [i for i, ch in enumerate(formula) if ch == "~" and depths[i] == 0]
+    if not tildes:
+        raise FormulaError(f"formula '{formula}' has no '~': write it as 'response ~ terms'")
+    if len(tildes) > 1:
+        raise _error(formula, tildes[1], "a second '~'")
+    tilde = tildes[0]
+    response = formula[:tilde].strip()
+    if not response:
+        raise _error(formula, 0, "missing response before '~'")
+
+    fixed, random, offsets = [], [], []
+    for sign, piece, start in _split_top_level(formula, depths, tilde + 1, len(formula)):
+        text = piece.strip()
+        position = start + len(piece) - len(piece.lstrip())
+        for i, ch in enumerate(text):
+            if ch == "|" and depths[position + i] == 0:
+                raise _error(formula, position + i, "'|' outside parentheses: write random effects as '(expr | group)'")
+        if not text:
+            if start == tilde + 1:
+                continue  # a leading sign, as in 'y ~ -1 + x', leaves an empty first piece
+            raise _error(formula, start, "empty term")
+        is_random = _is_wrapped(text) and any(
+            ch == "|" and depths[position + i] == 1 for i, ch in enumerate(text)
+        )
+        if is_random or text.startswith("offset("):
+            if sign == "-":
+                raise _error(formula, position, f"'{text}' cannot be subtracted")
+            if is_random:
+                random.extend(_random_terms(text, formula, position))
+            else:
+                if not _is_wrapped(text[len("offset") :]):
+                    raise _error(formula, position, "malformed offset(...)")
+                offsets.append(text[len("offset(") : -1].strip())
+        else:
+            fixed.append(f"{sign} {text}")
+    fixed_rhs = " ".join(fixed).lstrip("+ ").strip() if fixed else "1"
+    if fixed_rhs.startswith("-"):
+        fixed_rhs = "1 " + fixed_rhs
+    return ParsedFormula(formula, response, fixed_rhs, tuple(random), tuple(offsets))

@@ -1,0 +1,89 @@
+"""The derivative-free optimizer driver (NLopt's BOBYQA, as lme4's default nloptwrap) and the
+record of how a fit was obtained, as MixedModels.jl's OptSummary."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import nlopt
+import numpy as np
+
+from .errors import ConvergenceWarning
+
+# lme4's nloptwrap defaults.
+FTOL_ABS = 1e-8
+XTOL_ABS = 1e-8
+MAXEVAL = 100_000
+
+_RETURN_CODES = {
+    nlopt.SUCCESS: "SUCCESS",
+    nlopt.STOPVAL_REACHED: "STOPVAL_REACHED",
+    nlopt.FTOL_REACHED: "FTOL_REACHED",
+    nlopt.XTOL_REACHED: "XTOL_REACHED",
+    nlopt.MAXEVAL_REACHED: "MAXEVAL_REACHED",
+    nlopt.MAXTIME_REACHED: "MAXTIME_REACHED",
+    nlopt.ROUNDOFF_LIMITED: "ROUNDOFF_LIMITED",
+}
+
+
+@dataclass
+class OptSummary:
+    """How a fit was obtained."""
+
+    initial: np.ndarray
+    lower: np.ndarray
+    optimizer: str = "LN_BOBYQA"
+    ftol_abs: float = FTOL_ABS
+    xtol_abs: float = XTOL_ABS
+    maxeval: int = MAXEVAL
+    final: np.ndarray = field(default_factory=lambda: np.empty(0))
+    fmin: float = np.nan
+    feval: int = 0
+    return_code: str = ""
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"Optimizer {self.optimizer}: {self.feval} evaluations, {self.return_code}\n"
+            f"  initial {np.array2string(self.initial, precision=6)}\n"
+            f"  final   {np.array2string(self.final, precision=6)}, objective {self.fmin:.6f}"
+        )
+
+
+def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.ndarray:
+    """Minimize objective within summary's bounds from its initial point; fills in the summary."""
+    n = len(summary.initial)
+    best = {"f": np.inf, "x": summary.initial.copy()}
+    count = [0]
+
+    def f(x: np.ndarray, grad: np.ndarray) -> float:
+        count[0] += 1
+        value = objective(x)
+        if value < best["f"]:
+            best["f"], best["x"] = value, x.copy()
+        return value
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_min_objective(f)
+    opt.set_lower_bounds(summary.lower)
+    opt.set_ftol_abs(summary.ftol_abs)
+    opt.set_xtol_abs(summary.xtol_abs)
+    opt.set_maxeval(summary.maxeval)
+    try:
+        opt.optimize(summary.initial.copy())
+        code = opt.last_optimize_result()
+    except nlopt.RoundoffLimited:
+        code = nlopt.ROUNDOFF_LIMITED
+    summary.final = best["x"]
+    summary.fmin = best["f"]
+    summary.feval = count[0]
+    summary.return_code = _RETURN_CODES.get(code, str(code))
+    if code in (nlopt.MAXEVAL_REACHED, nlopt.MAXTIME_REACHED):
+        warnings.warn(
+            f"optimizer stopped after {summary.feval} evaluations without converging ({summary.return_code})",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return summary.final

@@ -1,0 +1,99 @@
+"""Tables computed from a fitted model: variance components, conditional modes, and the text
+of summary(), laid out as lme4 prints them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .design import Design
+
+
+def lower_factor(theta: np.ndarray, p: int) -> np.ndarray:
+    """The p × p lower-triangular relative covariance factor from its column-major θ elements."""
+    T = np.zeros((p, p))
+    T[np.triu_indices(p)[::-1]] = theta  # the transpose's upper indices, row-major = T's lower, column-major
+    return T
+
+
+def unique_group_names(design: Design) -> list[str]:
+    """Term names as lme4's VarCorr gives them: a repeated grouping factor gets '.1', '.2', ..."""
+    seen: dict[str, int] = {}
+    names = []
+    for t in design.terms:
+        k = seen.get(t.name, 0)
+        names.append(t.name if k == 0 else f"{t.name}.{k}")
+        seen[t.name] = k + 1
+    return names
+
+
+def varcorr_table(design: Design, theta: np.ndarray, sigma: float, residual: bool) -> pd.DataFrame:
+    """Variances, SDs, covariances and correlations of each term (lme4's as.data.frame(VarCorr))."""
+    rows = []
+    for name, t, sl in zip(unique_group_names(design), design.terms, design.theta_slices()):
+        T = lower_factor(theta[sl], t.p)
+        cov = sigma**2 * T @ T.T
+        sd = np.sqrt(np.diag(cov))
+        for i in range(t.p):
+            rows.append((name, t.columns[i], "", cov[i, i], sd[i]))
+        for i in range(t.p):
+            for j in range(i + 1, t.p):
+                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+                rows.append((name, t.columns[i], t.columns[j], cov[i, j], corr))
+    if residual:
+        rows.append(("Residual", "", "", sigma**2, sigma))
+    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+
+def ranef_tables(design: Design, b: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Conditional modes b by grouping factor; terms sharing a factor share one table."""
+    tables: dict[str, pd.DataFrame] = {}
+    for t, sl in zip(design.terms, design.b_slices()):
+        block = pd.DataFrame(b[sl].reshape(t.n_levels, t.p), index=pd.Index(t.levels, name=t.name), columns=t.columns)
+        tables[t.name] = pd.concat([tables[t.name], block], axis=1) if t.name in tables else block
+    return tables
+
+
+def _format_number(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}g}" if np.isfinite(x) else "NaN"
+
+
+def format_varcorr(table: pd.DataFrame) -> str:
+    """The 'Random effects:' block of lme4's summary."""
+    lines = []
+    variances = table[table["var2"] == ""]
+    header = f" {'Groups':<10} {'Name':<12} {'Variance':>10} {'Std.Dev.':>9}"
+    has_corr = (table["var2"] != "").any()
+    lines.append(header + ("  Corr" if has_corr else ""))
+    for grp, block in variances.groupby("grp", sort=False):
+        corr = table[(table["grp"] == grp) & (table["var2"] != "")]
+        for k, (_, row) in enumerate(block.iterrows()):
+            text = f" {grp if k == 0 else '':<10} {row['var1']:<12} {_format_number(row['vcov']):>10} {_format_number(row['sdcor']):>9}"
+            cells = corr[corr["var2"] == row["var1"]]["sdcor"].tolist() if k else []
+            if cells:
+                text += "  " + " ".join(f"{c:5.2f}" for c in cells)
+            lines.append(text)
+    return "\n".join(lines)
+
+
+def format_coefficients(table: pd.DataFrame) -> str:
+    return table.to_string(float_format=lambda x: f"{x:.4g}")
+
+
+def format_correlation(vcov: pd.DataFrame) -> str:
+    """Lower triangle of the fixed-effects correlation matrix, as lme4 prints it."""
+    sd = np.sqrt(np.diag(vcov.to_numpy()))
+    corr = vcov.to_numpy() / np.outer(sd, sd)
+    names = list(vcov.index)
+    short = [n[:6] for n in names]
+    width = max(len(n) for n in names[1:])
+    lines = [" " * (width + 1) + " ".join(f"{s:>6}" for s in short[:-1])]
+    for i in range(1, len(names)):
+        lines.append(f"{names[i]:<{width}} " + " ".join(f"{corr[i, j]:6.3f}" for j in range(i)))
+    return "\n".join(lines)
+
+
+def residual_quantiles(scaled: np.ndarray) -> str:
+    q = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1.0])
+    labels = ["Min", "1Q", "Median", "3Q", "Max"]
+    return " ".join(f"{label:>8}" for label in labels) + "\n" + " ".join(f"{v:8.4f}" for v in q)

@@ -1,0 +1,106 @@
+"""LMM fits against lme4 1.1-31 on real data (values from tests/reference/make_reference.R)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import mixedfit
+from conftest import load_dataset, load_reference
+
+CASES = load_reference("lmm_reference.json")
+OBJECTIVE_RTOL = 1e-6
+ESTIMATE_RTOL = 1e-4
+# θ components near zero are compared absolutely: a relative tolerance means nothing at 0.
+THETA_ATOL = 1e-5
+
+
+def _fit(case: dict) -> mixedfit.LinearMixedModel:
+    data = load_dataset(case["dataset"])
+    with warnings.catch_warnings():
+        # The singular case's warning is asserted in its own test.
+        warnings.simplefilter("ignore", mixedfit.SingularFitWarning)
+        return mixedfit.lmer(case["formula"], data, REML=case["REML"], weights=case["weights"])
+
+
+_FITS: dict[str, mixedfit.LinearMixedModel] = {}
+
+
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.slow) if name == "insteval" else name for name in CASES])
+def fitted(request):
+    name = request.param
+    if name not in _FITS:
+        _FITS[name] = _fit(CASES[name])
+    return _FITS[name], CASES[name]
+
+
+def test_objective(fitted):
+    model, ref = fitted
+    assert model.objective == pytest.approx(ref["objective"], rel=OBJECTIVE_RTOL)
+    # A derivative-free optimizer may land on a slightly better optimum than lme4, never a worse one.
+    assert model.objective <= ref["objective"] + OBJECTIVE_RTOL * abs(ref["objective"])
+
+
+def test_theta(fitted):
+    model, ref = fitted
+    np.testing.assert_allclose(model.theta, np.atleast_1d(ref["theta"]), rtol=ESTIMATE_RTOL, atol=THETA_ATOL)
+
+
+def test_fixed_effects(fitted):
+    model, ref = fitted
+    assert list(model.fixef.index) == list(ref["beta"])
+    np.testing.assert_allclose(model.fixef.to_numpy(), list(ref["beta"].values()), rtol=ESTIMATE_RTOL)
+    np.testing.assert_allclose(model.stderr.to_numpy(), np.atleast_1d(ref["stderr"]), rtol=ESTIMATE_RTOL)
+    np.testing.assert_allclose(np.sqrt(np.diag(model.vcov.to_numpy())), model.stderr.to_numpy(), rtol=1e-12)
+
+
+def test_sigma_and_likelihood(fitted):
+    model, ref = fitted
+    assert model.sigma == pytest.approx(ref["sigma"], rel=ESTIMATE_RTOL)
+    assert model.loglik == pytest.approx(ref["loglik"], rel=OBJECTIVE_RTOL)
+    assert model.aic == pytest.approx(ref["aic"], rel=OBJECTIVE_RTOL)
+    assert model.bic == pytest.approx(ref["bic"], rel=OBJECTIVE_RTOL)
+    assert model.deviance == pytest.approx(ref["deviance"], rel=OBJECTIVE_RTOL)
+    assert model.nobs == ref["nobs"]
+    assert model.is_singular() == ref["singular"]
+
+
+def test_varcorr(fitted):
+    model, ref = fitted
+    table = model.VarCorr
+    expected = ref["varcorr"]
+    assert list(table["grp"]) == list(np.atleast_1d(expected["grp"]))
+    assert list(table["var1"]) == list(np.atleast_1d(expected["var1"]))
+    assert list(table["var2"]) == list(np.atleast_1d(expected["var2"]))
+    # Correlations are compared absolutely (they may be near zero); SDs relatively, with an
+    # absolute floor for components at the boundary.
+    is_corr = table["var2"].to_numpy() != ""
+    sdcor = np.atleast_1d(expected["sdcor"])
+    np.testing.assert_allclose(table["sdcor"].to_numpy()[~is_corr], sdcor[~is_corr], rtol=ESTIMATE_RTOL, atol=1e-6)
+    np.testing.assert_allclose(table["sdcor"].to_numpy()[is_corr], sdcor[is_corr], atol=1e-3)
+
+
+def test_ranef_and_fitted(fitted):
+    model, ref = fitted
+    ranef = model.ranef
+    assert sorted(ranef) == sorted(ref["ranef"])
+    for group, expected in ref["ranef"].items():
+        table = ranef[group]
+        assert list(table.columns) == list(np.atleast_1d(expected["columns"]))
+        values = np.asarray(expected["values"], dtype=float).reshape(len(expected["levels"]), -1)
+        lookup = table.loc[[str(level) for level in expected["levels"]]].to_numpy()
+        scale = np.abs(values).max() + model.sigma * 1e-3
+        np.testing.assert_allclose(lookup, values, atol=1e-3 * scale)
+    # Fitted values can be near zero: compare on the scale of the response.
+    scale = np.std(model._response)
+    np.testing.assert_allclose(model.fitted[:10], ref["fitted_head"], rtol=0, atol=ESTIMATE_RTOL * scale)
+    np.testing.assert_allclose(model.residuals + model.fitted, model._response, rtol=1e-12)
+
+
+def test_singular_fit_warns():
+    case = CASES["dyestuff2_singular"]
+    with pytest.warns(mixedfit.SingularFitWarning, match="boundary"):
+        model = mixedfit.lmer(case["formula"], load_dataset(case["dataset"]))
+    assert model.theta[0] == pytest.approx(0.0, abs=1e-8)
