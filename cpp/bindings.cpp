@@ -9,6 +9,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "glmm.hpp"
 #include "lmm.hpp"
 
 namespace py = pybind11;
@@ -102,4 +103,47 @@ PYBIND11_MODULE(_core, m) {
                              py::arg("Zt") = reinterpret_cast<std::uintptr_t>(self.predictor().Zt_data()),
                              py::arg("y") = reinterpret_cast<std::uintptr_t>(self.y_data()));
            });
+
+  py::class_<GeneralizedLinearMixedModel>(m, "GeneralizedLinearMixedModel")
+      .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
+                       const py::array& y, const py::array& weights, const py::array& n_trials,
+                       const py::array& offset, const py::array& mustart, const std::string& family,
+                       const std::string& link) {
+             const MapMat X_ = map_matrix(X, "X");
+             const MapSpMat Zt_ = map_csc(Zt, "Zt");
+             const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
+             const MapVecI Lind_ = map_index_vector(Lind, "Lind");
+             const MapVec y_ = map_vector(y, "y");
+             const MapVec w_ = map_vector(weights, "weights");
+             const MapVec n_ = map_vector(n_trials, "n_trials");
+             const MapVec offset_ = map_vector(offset, "offset");
+             const MapVec mustart_ = map_vector(mustart, "mustart");
+             py::gil_scoped_release release;
+             return std::make_unique<GeneralizedLinearMixedModel>(X_, Zt_, Lambdat_, Lind_, y_, w_, n_, offset_,
+                                                                  mustart_, family, link);
+           }),
+           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("y"), py::arg("weights"),
+           py::arg("n_trials"), py::arg("offset"), py::arg("mustart"), py::arg("family"), py::arg("link"),
+           py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 6>(), py::keep_alive<1, 7>(),
+           py::keep_alive<1, 8>(), py::keep_alive<1, 9>())
+      .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
+           py::call_guard<py::gil_scoped_release>(), "nAGQ = 0: Laplace deviance with beta and u from PIRLS.")
+      .def("objective", &GeneralizedLinearMixedModel::objective, py::arg("theta").noconvert(),
+           py::arg("beta").noconvert(), py::arg("gh_z").noconvert(), py::arg("gh_w").noconvert(),
+           py::call_guard<py::gil_scoped_release>(),
+           "nAGQ >= 1: Laplace (one node) or adaptive Gauss-Hermite deviance with u from PIRLS.")
+      .def("deviance", &GeneralizedLinearMixedModel::deviance)
+      .def("pearson_rss", &GeneralizedLinearMixedModel::pearson_rss)
+      .def("aic", &GeneralizedLinearMixedModel::aic)
+      .def("deviance_residuals", &GeneralizedLinearMixedModel::deviance_residuals)
+      .def("mu_eta", &GeneralizedLinearMixedModel::mu_eta)
+      .def("variance", &GeneralizedLinearMixedModel::variance)
+      .def_property_readonly("mu", &GeneralizedLinearMixedModel::mu)
+      .def_property_readonly("eta", &GeneralizedLinearMixedModel::eta)
+      .def_property_readonly("pirls_iterations", &GeneralizedLinearMixedModel::pirls_iterations)
+      .def_property_readonly("ldL2", [](const GeneralizedLinearMixedModel& self) { return self.predictor().ldL2(); })
+      .def_property_readonly("beta", [](const GeneralizedLinearMixedModel& self) { return self.predictor().beta(); })
+      .def_property_readonly("u", [](const GeneralizedLinearMixedModel& self) { return self.predictor().u(); })
+      .def_property_readonly("b", [](const GeneralizedLinearMixedModel& self) { return self.predictor().b(); })
+      .def_property_readonly("RX", &GeneralizedLinearMixedModel::RX);
 }

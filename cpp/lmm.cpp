@@ -27,6 +27,8 @@ LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapV
 
 double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML) {
   pred_.set_theta(theta);
+  pred_.update_L();
+  pred_.update_RX();
   pred_.solve_beta_u(ZtWy_, XtWy_);
   // Summing squared residuals, rather than subtracting c'c from y'Wy, avoids cancellation
   // when the mean of y is large relative to its spread.

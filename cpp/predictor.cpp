@@ -42,9 +42,12 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
 
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
+  theta_ = theta;
   double* lambda = Lambdat_.valuePtr();
   for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = theta[Lind_[k]];
+}
 
+void Predictor::update_L() {
   // Products of sparse matrices keep every structural entry, so A's pattern does not
   // depend on θ (zeros in θ give explicit zeros) and the symbolic analysis stays valid.
   A_ = Lambdat_ * ZtWZ_ * SpMat(Lambdat_.transpose());
@@ -56,24 +59,26 @@ void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
   if (!chol_->factorize(A_)) {
-    throw NumericalError("Cholesky factorization of Λ'Z'WZΛ + I failed at " + theta_string(theta));
+    throw NumericalError("Cholesky factorization of Λ'Z'WZΛ + I failed at " + theta_string(theta_));
   }
   ldL2_ = chol_->log_det();
 
+  if (!std::isfinite(ldL2_)) throw NumericalError("non-finite log-determinant of L at " + theta_string(theta_));
   RZX_ = Lambdat_ * ZtWX_;
   chol_->solve_L(RZX_);
+}
+
+void Predictor::update_RX() {
   Eigen::MatrixXd RXtRX = XtWX_;
   RXtRX.noalias() -= RZX_.transpose() * RZX_;
   Eigen::LLT<Eigen::MatrixXd> llt(RXtRX);
   if (llt.info() != Eigen::Success) {
     throw NumericalError("the fixed-effects block X'WX − RZX'RZX is not positive definite at " +
-                         theta_string(theta));
+                         theta_string(theta_));
   }
   RX_ = llt.matrixU();
   ldRX2_ = 2.0 * RX_.diagonal().array().log().sum();
-  if (!std::isfinite(ldL2_) || !std::isfinite(ldRX2_)) {
-    throw NumericalError("non-finite log-determinant at " + theta_string(theta));
-  }
+  if (!std::isfinite(ldRX2_)) throw NumericalError("non-finite log-determinant of RX at " + theta_string(theta_));
 }
 
 Eigen::VectorXd Predictor::ZtW(const Eigen::VectorXd& r) const { return Zt_ * w_.cwiseProduct(r); }

@@ -22,10 +22,17 @@ class Predictor {
   Index q() const { return Zt_.rows(); }
   Index n_theta() const { return n_theta_; }
 
-  // Weighted cross-products Z'WZ, Z'WX, X'WX; call before set_theta and whenever W changes.
+  // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes.
   void set_weights(const Eigen::VectorXd& w);
-  // Λ(θ), L, RZX and RX for the current weights.
+  // Λ(θ): writes θ into Λt's fixed pattern.
   void set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta);
+  // L and RZX for the current weights and θ (all that solving for u alone needs).
+  void update_L();
+  // RX from RZX: needed to solve for β too.
+  void update_RX();
+  const Eigen::VectorXd& theta() const { return theta_; }
+  // Diagonal of Λ'Z'WZΛ + I (for adaptive quadrature with one scalar term, where it is diagonal).
+  Eigen::VectorXd A_diagonal() const { return A_.diagonal(); }
 
   // Z'W r and X'W r for a working response r under the current weights.
   Eigen::VectorXd ZtW(const Eigen::VectorXd& r) const;
@@ -36,6 +43,7 @@ class Predictor {
   // Solve for u alone, β held fixed (r must already have Xβ removed).
   void solve_u(const Eigen::VectorXd& ZtWr);
 
+  Eigen::VectorXd X_beta() const { return X_ * beta_; }
   // Xβ + ZΛu at the current β and u (offset not included).
   Eigen::VectorXd linear_predictor() const;
   // Σ wᵢ rᵢ² + ‖u‖² for residuals r under the current weights: the penalized weighted RSS.
@@ -59,6 +67,7 @@ class Predictor {
   SpMat Lambdat_;
   Eigen::VectorXi Lind_;
   Index n_theta_;
+  Eigen::VectorXd theta_;
 
   SpMat ZtWZ_;
   Eigen::MatrixXd ZtWX_;

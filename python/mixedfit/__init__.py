@@ -1,6 +1,6 @@
 """mixedfit: linear and generalized linear mixed models with lme4's formulas and a C++ core."""
 
-from . import datasets
+from . import datasets, families
 from .errors import (
     ConvergenceWarning,
     DataError,
@@ -10,18 +10,22 @@ from .errors import (
     RankDeficiencyWarning,
     SingularFitWarning,
 )
+from .glmm import GeneralizedLinearMixedModel, glmer
 from .lmm import LinearMixedModel, lmer
 
 __all__ = [
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
+    "GeneralizedLinearMixedModel",
     "LinearMixedModel",
     "MixedFitError",
     "NumericalError",
     "RankDeficiencyWarning",
     "SingularFitWarning",
     "datasets",
+    "families",
+    "glmer",
     "lmer",
 ]
 __version__ = "0.1.0"

@@ -43,7 +43,7 @@ def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
             raise DataError(f"{what} '{expr}' must be numeric, got dtype {column.dtype}")
         values = column.to_numpy(dtype=np.float64)
     else:
-        values = evaluate(f"0 + {expr}", frame, what)
+        values = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
         if values.shape[1] != 1:
             raise DataError(f"{what} '{expr}' must be one numeric column, got {values.shape[1]} columns")
         values = values.iloc[:, 0].to_numpy()

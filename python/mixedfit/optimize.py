@@ -38,6 +38,7 @@ class OptSummary:
     ftol_abs: float = FTOL_ABS
     xtol_abs: float = XTOL_ABS
     maxeval: int = MAXEVAL
+    initial_step: np.ndarray | None = None  # None: NLopt's heuristic
     final: np.ndarray = field(default_factory=lambda: np.empty(0))
     fmin: float = np.nan
     feval: int = 0
@@ -71,6 +72,8 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
     opt.set_ftol_abs(summary.ftol_abs)
     opt.set_xtol_abs(summary.xtol_abs)
     opt.set_maxeval(summary.maxeval)
+    if summary.initial_step is not None:
+        opt.set_initial_step(summary.initial_step)
     try:
         opt.optimize(summary.initial.copy())
         code = opt.last_optimize_result()

@@ -1,0 +1,223 @@
+#include "family.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace mixedfit {
+
+namespace {
+
+constexpr double kPi = 3.141592653589793238462643383280;
+// R's make.link thresholds: keep μ strictly inside (0, 1) and η finite.
+constexpr double kEps = DBL_EPSILON;
+constexpr double kLogitThreshold = 30.0;
+constexpr double kProbitThreshold = 8.125890664701906;  // −qnorm(DBL_EPSILON)
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+double normal_pdf(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2.0 * kPi); }
+
+// The inverse of the standard normal CDF (Acklam's rational approximation refined by one
+// Halley step: accurate to machine precision for the link's needs).
+double normal_quantile(double p) {
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                             1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
+  const double plow = 0.02425;
+  double x;
+  if (p < plow) {
+    const double q = std::sqrt(-2 * std::log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else if (p <= 1 - plow) {
+    const double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  } else {
+    const double q = std::sqrt(-2 * std::log1p(-p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  const double e = normal_cdf(x) - p;
+  const double u = e * std::sqrt(2 * kPi) * std::exp(0.5 * x * x);
+  return x - u / (1 + 0.5 * x * u);
+}
+
+double y_log_y_over_mu(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
+
+double log_dbinom(double k, double n, double p) {
+  if (p <= 0) return k == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  if (p >= 1) return k == n ? 0.0 : -std::numeric_limits<double>::infinity();
+  return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1) + k * std::log(p) +
+         (n - k) * std::log1p(-p);
+}
+
+double log_dpois(double y, double lambda) {
+  if (lambda <= 0) return y == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  return y * std::log(lambda) - lambda - std::lgamma(y + 1);
+}
+
+double log_dgamma(double y, double shape, double scale) {
+  return (shape - 1) * std::log(y) - y / scale - std::lgamma(shape) - shape * std::log(scale);
+}
+
+}  // namespace
+
+Distribution distribution_from_name(const std::string& name) {
+  if (name == "binomial") return Distribution::Binomial;
+  if (name == "poisson") return Distribution::Poisson;
+  if (name == "Gamma") return Distribution::Gamma;
+  if (name == "inverse_gaussian") return Distribution::InverseGaussian;
+  if (name == "gaussian") return Distribution::Gaussian;
+  throw std::invalid_argument("unknown family '" + name + "'");
+}
+
+Link link_from_name(const std::string& name) {
+  if (name == "logit") return Link::Logit;
+  if (name == "probit") return Link::Probit;
+  if (name == "cloglog") return Link::Cloglog;
+  if (name == "cauchit") return Link::Cauchit;
+  if (name == "log") return Link::Log;
+  if (name == "sqrt") return Link::Sqrt;
+  if (name == "identity") return Link::Identity;
+  if (name == "inverse") return Link::Inverse;
+  if (name == "1/mu^2") return Link::InverseSquare;
+  throw std::invalid_argument("unknown link '" + name + "'");
+}
+
+double Family::linkfun(double mu) const {
+  switch (link_) {
+    case Link::Logit: return std::log(mu / (1 - mu));
+    case Link::Probit: return normal_quantile(mu);
+    case Link::Cloglog: return std::log(-std::log1p(-mu));
+    case Link::Cauchit: return std::tan(kPi * (mu - 0.5));
+    case Link::Log: return std::log(mu);
+    case Link::Sqrt: return std::sqrt(mu);
+    case Link::Identity: return mu;
+    case Link::Inverse: return 1 / mu;
+    case Link::InverseSquare: return 1 / (mu * mu);
+  }
+  return mu;
+}
+
+double Family::linkinv(double eta) const {
+  switch (link_) {
+    case Link::Logit: {
+      const double e = std::exp(-std::clamp(eta, -kLogitThreshold, kLogitThreshold));
+      return 1 / (1 + e);
+    }
+    case Link::Probit: return normal_cdf(std::clamp(eta, -kProbitThreshold, kProbitThreshold));
+    case Link::Cloglog:
+      return std::clamp(-std::expm1(-std::exp(eta)), kEps, 1 - kEps);
+    case Link::Cauchit: {
+      const double t = -std::tan(kPi * (kEps - 0.5));  // R's −qcauchy(DBL_EPSILON)
+      return 0.5 + std::atan(std::clamp(eta, -t, t)) / kPi;
+    }
+    case Link::Log: return std::max(std::exp(eta), kEps);
+    case Link::Sqrt: return eta * eta;
+    case Link::Identity: return eta;
+    case Link::Inverse: return 1 / eta;
+    case Link::InverseSquare: return 1 / std::sqrt(eta);
+  }
+  return eta;
+}
+
+double Family::mu_eta(double eta) const {
+  switch (link_) {
+    case Link::Logit: {
+      const double e = std::exp(-std::abs(eta));
+      return std::abs(eta) > kLogitThreshold ? kEps : e / ((1 + e) * (1 + e));
+    }
+    case Link::Probit: return std::max(normal_pdf(eta), kEps);
+    case Link::Cloglog: {
+      const double e = std::min(eta, 700.0);
+      return std::max(std::exp(e) * std::exp(-std::exp(e)), kEps);
+    }
+    case Link::Cauchit: return std::max(1 / (kPi * (1 + eta * eta)), kEps);
+    case Link::Log: return std::max(std::exp(eta), kEps);
+    case Link::Sqrt: return 2 * eta;
+    case Link::Identity: return 1.0;
+    case Link::Inverse: return -1 / (eta * eta);
+    case Link::InverseSquare: return -1 / (2 * std::pow(eta, 1.5));
+  }
+  return 1.0;
+}
+
+double Family::variance(double mu) const {
+  switch (dist_) {
+    case Distribution::Binomial: return mu * (1 - mu);
+    case Distribution::Poisson: return mu;
+    case Distribution::Gamma: return mu * mu;
+    case Distribution::InverseGaussian: return mu * mu * mu;
+    case Distribution::Gaussian: return 1.0;
+  }
+  return 1.0;
+}
+
+double Family::dev_resid(double y, double mu, double wt) const {
+  switch (dist_) {
+    case Distribution::Binomial:
+      return 2 * wt * (y_log_y_over_mu(y, mu) + y_log_y_over_mu(1 - y, 1 - mu));
+    case Distribution::Poisson: return 2 * wt * (y_log_y_over_mu(y, mu) - (y - mu));
+    case Distribution::Gamma: return -2 * wt * (std::log(y / mu) - (y - mu) / mu);
+    case Distribution::InverseGaussian: return wt * (y - mu) * (y - mu) / (y * mu * mu);
+    case Distribution::Gaussian: return wt * (y - mu) * (y - mu);
+  }
+  return 0.0;
+}
+
+double Family::aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eigen::VectorXd& mu,
+                   const Eigen::VectorXd& wt, double dev) const {
+  const Index N = y.size();
+  double sum = 0.0;
+  switch (dist_) {
+    case Distribution::Binomial: {
+      // R: m = n if any n > 1 else wt; Σ (wt/m) log dbinom(round(m y), round(m), μ)
+      const bool use_n = (n.array() > 1).any();
+      for (Index i = 0; i < N; ++i) {
+        const double m = std::round(use_n ? n[i] : wt[i]);
+        if (m > 0) sum += wt[i] / m * log_dbinom(std::round(m * y[i]), m, mu[i]);
+      }
+      return -2 * sum;
+    }
+    case Distribution::Poisson:
+      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dpois(y[i], mu[i]);
+      return -2 * sum;
+    case Distribution::Gamma: {
+      const double disp = dev / wt.sum();
+      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dgamma(y[i], 1 / disp, mu[i] * disp);
+      return -2 * sum + 2;
+    }
+    case Distribution::InverseGaussian: {
+      const double sw = wt.sum();
+      return sw * (1 + std::log(dev / sw * 2 * kPi)) + 3 * (y.array().log() * wt.array()).sum() + 2;
+    }
+    case Distribution::Gaussian:
+      return N * (std::log(dev / N * 2 * kPi) + 1) + 2 - wt.array().log().sum();
+  }
+  return 0.0;
+}
+
+bool Family::has_scale() const {
+  return dist_ == Distribution::Gamma || dist_ == Distribution::InverseGaussian || dist_ == Distribution::Gaussian;
+}
+
+bool Family::valid_mu(double mu) const {
+  switch (dist_) {
+    case Distribution::Binomial: return mu > 0 && mu < 1;
+    case Distribution::Poisson:
+    case Distribution::Gamma:
+    case Distribution::InverseGaussian: return mu > 0 && std::isfinite(mu);
+    case Distribution::Gaussian: return std::isfinite(mu);
+  }
+  return false;
+}
+
+}  // namespace mixedfit

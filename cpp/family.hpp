@@ -1,0 +1,41 @@
+// Exponential-family distributions and link functions for GLMMs (lme4's glmFamily): the
+// inverse link and its derivative, the variance function, deviance residuals and the
+// conditional −2 log-likelihood ("aic", as R's family objects define it).
+#pragma once
+
+#include <string>
+
+#include "types.hpp"
+
+namespace mixedfit {
+
+enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian };
+enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse, InverseSquare };
+
+Distribution distribution_from_name(const std::string& name);
+Link link_from_name(const std::string& name);
+
+class Family {
+ public:
+  Family(Distribution dist, Link link) : dist_(dist), link_(link) {}
+
+  double linkfun(double mu) const;
+  double linkinv(double eta) const;
+  double mu_eta(double eta) const;  // dμ/dη
+  double variance(double mu) const;
+  // Unit deviance times the prior weight.
+  double dev_resid(double y, double mu, double wt) const;
+  // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
+  // the binomial number of trials and dev the total deviance (for the dispersion estimate).
+  double aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eigen::VectorXd& mu,
+             const Eigen::VectorXd& wt, double dev) const;
+  bool has_scale() const;
+  // μ must stay inside the distribution's support for the deviance to be finite.
+  bool valid_mu(double mu) const;
+
+ private:
+  Distribution dist_;
+  Link link_;
+};
+
+}  // namespace mixedfit

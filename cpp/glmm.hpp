@@ -1,0 +1,65 @@
+// The generalized linear mixed model's response module (lme4's glmResp) joined to a
+// Predictor: PIRLS for the conditional modes, the Laplace approximation and adaptive
+// Gauss–Hermite quadrature for the deviance. One objective call = one C++ call.
+#pragma once
+
+#include <string>
+
+#include "family.hpp"
+#include "predictor.hpp"
+
+namespace mixedfit {
+
+class GeneralizedLinearMixedModel {
+ public:
+  // y on the family's scale (binomial: proportions), prior weights, binomial trials n (ones
+  // otherwise), offset, and the starting means μ (the family's initialize, as in R).
+  GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVec y, MapVec weights,
+                              MapVec n_trials, MapVec offset, MapVec mustart, const std::string& family,
+                              const std::string& link);
+
+  // nAGQ = 0: β and u both by PIRLS at θ; returns the Laplace deviance.
+  double objective_theta(const Eigen::Ref<const Eigen::VectorXd>& theta);
+  // nAGQ ≥ 1: u by PIRLS at (θ, β); returns the Laplace deviance (one node) or the adaptive
+  // Gauss–Hermite deviance for nodes z with weights w summing to one (standard normal rule).
+  double objective(const Eigen::Ref<const Eigen::VectorXd>& theta, const Eigen::Ref<const Eigen::VectorXd>& beta,
+                   const Eigen::Ref<const Eigen::VectorXd>& gh_z, const Eigen::Ref<const Eigen::VectorXd>& gh_w);
+
+  const Predictor& predictor() const { return pred_; }
+  const Eigen::VectorXd& mu() const { return mu_; }
+  const Eigen::VectorXd& eta() const { return eta_; }
+  // Σ of the deviance residuals at the current μ.
+  double deviance() const;
+  // Σ prior-weighted squared Pearson residuals.
+  double pearson_rss() const;
+  // R's family$aic at the current μ: the conditional −2 log-likelihood.
+  double aic() const;
+  Eigen::VectorXd deviance_residuals() const;
+  // dμ/dη and V(μ) at the current η and μ, for working and Pearson residuals.
+  Eigen::VectorXd mu_eta() const;
+  Eigen::VectorXd variance() const;
+  int pirls_iterations() const { return pirls_iterations_; }
+  // RX at the current weights (for β's covariance from the penalized least-squares factor).
+  const Eigen::MatrixXd& RX();
+
+ private:
+  void update_eta_mu();
+  double penalized_deviance() const;
+  // Working weights and the decomposition at the current μ (RX only if β is solved for).
+  void reweight(bool with_beta);
+  void pirls(bool with_beta);
+  double laplace() const;
+  double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,
+                             const Eigen::Ref<const Eigen::VectorXd>& gh_w);
+
+  Predictor pred_;
+  Family family_;
+  MapVec y_, weights_, n_trials_, offset_;
+  Eigen::VectorXd eta_, mu_;
+  Eigen::VectorXi level_of_obs_;  // for quadrature: the level of each observation
+  bool single_scalar_term_ = false;
+  bool from_mustart_ = true;  // the first PIRLS starts from the family's starting μ
+  int pirls_iterations_ = 0;
+};
+
+}  // namespace mixedfit

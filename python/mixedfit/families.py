@@ -1,0 +1,174 @@
+"""GLMM families: names, links, response checks and starting values (R's family objects).
+
+The per-observation arithmetic (link, variance, deviance) lives in the C++ core; this module
+validates the response for a family and prepares what the core needs: y on the family's
+scale, prior weights, binomial numbers of trials and R's starting means.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .design import numeric_column
+from .errors import DataError
+
+_LINKS = {
+    "binomial": ("logit", ("logit", "probit", "cloglog", "cauchit", "log")),
+    "poisson": ("log", ("log", "sqrt", "identity")),
+    "Gamma": ("inverse", ("inverse", "log", "identity")),
+    "inverse_gaussian": ("1/mu^2", ("1/mu^2", "log", "inverse", "identity")),
+    "gaussian": ("identity", ("identity", "log", "inverse")),
+}
+_ALIASES = {"gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian"}
+_CBIND = re.compile(r"^cbind\((.*)\)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Family:
+    """An exponential-family distribution with a link, e.g. Family('binomial', 'probit')."""
+
+    name: str
+    link: str | None = None
+
+    def __post_init__(self) -> None:
+        name = _ALIASES.get(self.name, self.name)
+        if name not in _LINKS:
+            raise ValueError(f"unknown family '{self.name}'; choose one of {', '.join(_LINKS)}")
+        default, allowed = _LINKS[name]
+        link = default if self.link is None else self.link
+        if link not in allowed:
+            raise ValueError(f"link '{link}' is not available for the {name} family; choose one of {', '.join(allowed)}")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "link", link)
+
+    @property
+    def has_scale(self) -> bool:
+        """Whether the family has a dispersion parameter estimated from the data."""
+        return self.name in ("Gamma", "inverse_gaussian", "gaussian")
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.link})"
+
+
+def binomial(link: str = "logit") -> Family:
+    return Family("binomial", link)
+
+
+def poisson(link: str = "log") -> Family:
+    return Family("poisson", link)
+
+
+def Gamma(link: str = "inverse") -> Family:
+    return Family("Gamma", link)
+
+
+def inverse_gaussian(link: str = "1/mu^2") -> Family:
+    return Family("inverse_gaussian", link)
+
+
+def gaussian(link: str = "identity") -> Family:
+    return Family("gaussian", link)
+
+
+def as_family(family: str | Family, link: str | None) -> Family:
+    if isinstance(family, Family):
+        if link is not None and link != family.link:
+            return Family(family.name, link)
+        return family
+    if isinstance(family, str):
+        return Family(family, link)
+    raise TypeError(f"family must be a name such as 'binomial' or a mixedfit Family, got {type(family).__name__}")
+
+
+@dataclass(frozen=True)
+class GlmResponse:
+    y: np.ndarray  # binomial: proportion of successes
+    weights: np.ndarray  # prior weights (binomial: numbers of trials times any user weights)
+    n_trials: np.ndarray  # R's n: trials from cbind(), else ones
+    mustart: np.ndarray
+
+
+def cbind_parts(response: str) -> list[str] | None:
+    """'cbind(s, f)' -> ['s', 'f'] (split at the top-level comma), else None."""
+    match = _CBIND.match(response.strip())
+    if not match:
+        return None
+    inner, depth, parts, start = match.group(1), 0, [], 0
+    for i, ch in enumerate(inner):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    parts.append(inner[start:].strip())
+    return parts
+
+
+def _binomial_response(response: str, frame: pd.DataFrame, weights: np.ndarray) -> GlmResponse:
+    parts = cbind_parts(response)
+    ones = np.ones(len(frame))
+    if parts is not None:
+        if len(parts) != 2:
+            raise DataError(f"binomial response '{response}' must be cbind(successes, failures)")
+        successes, failures = (numeric_column(p, frame, "binomial response") for p in parts)
+        for values, part in ((successes, parts[0]), (failures, parts[1])):
+            if np.any(values < 0) or np.any(np.abs(values - np.round(values)) > 1e-3):
+                raise DataError(f"binomial counts '{part}' must be non-negative integers")
+        n = successes + failures
+        y = np.divide(successes, n, out=np.zeros_like(n), where=n > 0)
+        w = weights * n
+        return GlmResponse(y, w, n, (w * y + 0.5) / (w + 1))
+    column = frame[response] if response in frame.columns else None
+    if column is not None and not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+        levels = pd.unique(column) if not isinstance(column.dtype, pd.CategoricalDtype) else column.cat.categories
+        levels = sorted(levels) if not isinstance(column.dtype, pd.CategoricalDtype) else list(levels)
+        if len(levels) != 2 and not pd.api.types.is_bool_dtype(column):
+            raise DataError(
+                f"binomial response '{response}' is a factor with {len(levels)} levels {list(levels)[:5]}; "
+                "it needs exactly 2 (the first is failure, as in R)"
+            )
+        y = (column != (False if pd.api.types.is_bool_dtype(column) else levels[0])).to_numpy(dtype=np.float64)
+    else:
+        y = numeric_column(response, frame, "binomial response")
+        if np.any((y < 0) | (y > 1)):
+            bad = y[(y < 0) | (y > 1)][0]
+            raise DataError(
+                f"binomial response '{response}' has value {bad} outside [0, 1]; give proportions with weights = "
+                "numbers of trials, or cbind(successes, failures)"
+            )
+        successes = weights * y
+        if np.any(np.abs(successes - np.round(successes)) > 1e-3):
+            raise DataError(
+                f"binomial response '{response}' times the weights is not a whole number of successes; weights "
+                "must be the numbers of trials"
+            )
+    return GlmResponse(y, weights, ones, (weights * y + 0.5) / (weights + 1))
+
+
+def glm_response(family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None) -> GlmResponse:
+    """Check the response for the family and compute R's starting means."""
+    w = np.ones(len(frame)) if weights is None else weights
+    if family.name == "binomial":
+        return _binomial_response(response, frame, w)
+    y = numeric_column(response, frame, "response")
+    ones = np.ones(len(frame))
+    if family.name == "poisson":
+        if np.any(y < 0):
+            raise DataError(f"poisson response '{response}' has a negative value ({y[y < 0][0]}); counts must be >= 0")
+        if np.any(np.abs(y - np.round(y)) > 1e-3):
+            warnings.warn(
+                f"poisson response '{response}' has non-integer values; the likelihood treats them as counts",
+                UserWarning,
+                stacklevel=4,
+            )
+        return GlmResponse(y, w, ones, y + 0.1)
+    if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):
+        raise DataError(f"{family.name} response '{response}' has a non-positive value ({y[y <= 0][0]}); it must be > 0")
+    if family.name == "gaussian" and family.link in ("log", "inverse") and np.any(y <= 0):
+        raise DataError(f"gaussian response '{response}' must be > 0 for the {family.link} link (starting values)")
+    return GlmResponse(y, w, ones, y.copy())

@@ -1,0 +1,247 @@
+"""Generalized linear mixed models: lme4's glmer (PIRLS, Laplace, adaptive Gauss–Hermite)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.linalg import solve_triangular
+from scipy.stats import norm
+
+from . import _core
+from .errors import DataError
+from .families import Family, as_family, cbind_parts, glm_response
+from .frame import formula_variables
+from .model import MixedModel
+from .optimize import OptSummary, bobyqa
+from .results import format_coefficients, format_correlation, format_varcorr, residual_quantiles
+
+HESSIAN_STEP = 1e-4  # lme4's deriv12 step for the finite-difference Hessian
+
+
+def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for E[f(Z)], Z ~ N(0, 1) (lme4's GHrule); one node at 0 for Laplace."""
+    if nAGQ <= 1:
+        return np.zeros(1), np.ones(1)
+    z, w = hermegauss(nAGQ)
+    return z, w / w.sum()
+
+
+class GeneralizedLinearMixedModel(MixedModel):
+    """g(E[y | u]) = Xβ + Zu + offset with y | u from an exponential family, u ~ N(0, ΛΛ'σ²)."""
+
+    def __init__(
+        self,
+        formula: str,
+        data: Any,
+        family: str | Family = "binomial",
+        link: str | None = None,
+        nAGQ: int = 1,
+        weights: Any = None,
+        offset: Any = None,
+    ) -> None:
+        self.family = as_family(family, link)
+        self._has_residual = self.family.has_scale
+        if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
+            raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
+        self.nAGQ = int(nAGQ)
+        super().__init__(formula, data, weights, offset)
+        d = self.design
+        if self.nAGQ > 1:
+            if len(d.terms) != 1 or d.terms[0].p != 1:
+                terms = " + ".join(str(t.term) for t in d.terms)
+                raise ValueError(
+                    f"nAGQ > 1 (adaptive Gauss-Hermite quadrature) needs a single scalar random-effects term such as "
+                    f"(1 | g); this model has {terms}. Use nAGQ=1 (Laplace)."
+                )
+            if self.family.has_scale:
+                raise ValueError(f"nAGQ > 1 is only available for families without a scale parameter, not {self.family.name}")
+        response = glm_response(self.family, self.parsed.response, self.frame.data, self.frame.weights)
+        self._glm = response
+        self._response = response.y
+        self._offset = np.ascontiguousarray(d.offset)
+        self._core = _core.GeneralizedLinearMixedModel(
+            d.fixed.X, d.Zt, d.Lambdat, d.Lind, response.y, np.ascontiguousarray(response.weights),
+            np.ascontiguousarray(response.n_trials), self._offset, np.ascontiguousarray(response.mustart),
+            self.family.name, self.family.link,
+        )  # fmt: skip
+        self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
+
+    def _response_variables(self) -> set[str]:
+        parts = cbind_parts(self.parsed.response) or [self.parsed.response]
+        return set().union(*(formula_variables(p, "response") for p in parts))
+
+    def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = len(self.design.theta0)
+        return np.ascontiguousarray(x[:k]), np.ascontiguousarray(x[k:])
+
+    def objective_at(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
+        """−2 log-likelihood at θ (nAGQ = 0: β from PIRLS) or at (θ, β)."""
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        if beta is None:
+            return self._core.objective_theta(theta)
+        return self._core.objective(theta, np.ascontiguousarray(beta, dtype=np.float64), self._gh_z, self._gh_w)
+
+    def fit(self) -> GeneralizedLinearMixedModel:
+        start = time.perf_counter()
+        # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4.
+        theta = bobyqa(self._core.objective_theta, self.optsum)
+        self.optsum_stage1 = self.optsum
+        if self.nAGQ > 0:
+            self._core.objective_theta(theta)
+            beta = np.array(self._core.beta)
+            lower = np.concatenate([self.design.lower, np.full(len(beta), -np.inf)])
+            x0 = np.concatenate([theta, beta])
+            # Steps of a fifth of each parameter (as minqa's rhobeg, which lme4 uses): NLopt's
+            # default of |x| sends an intercept to zero, far outside where PIRLS is well behaved.
+            step = np.maximum(0.2 * np.abs(x0), 0.05)
+            self.optsum = OptSummary(initial=x0, lower=lower, initial_step=step)
+            x = bobyqa(lambda x: self.objective_at(*self._split(x)), self.optsum)
+            theta, beta = self._split(x)
+            self._objective = self.objective_at(theta, beta)
+        else:
+            self._objective = self.objective_at(theta)
+        self.optsum.seconds = time.perf_counter() - start
+        self._set_estimates(theta)
+        self._warn_if_singular()
+        return self
+
+    def _set_estimates(self, theta: np.ndarray) -> None:
+        core = self._core
+        self._theta = np.array(theta, dtype=np.float64)
+        self._beta = np.array(core.beta)
+        self._b = np.array(core.b)
+        self._fitted_values = np.array(core.mu)
+        n = len(self._response)
+        self._sigma = float(np.sqrt((core.pearson_rss() + np.sum(np.array(core.u) ** 2)) / n)) if self._has_residual else 1.0
+        self._loglik = -0.5 * self._objective
+        self._vcov = self._vcov_from_hessian() if self.nAGQ > 0 else self._vcov_from_RX()
+        self._fitted = True
+        self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)  # leave the core at the optimum
+
+    def _vcov_from_RX(self) -> np.ndarray:
+        RX_inv = solve_triangular(np.array(self._core.RX), np.eye(len(self._beta)))
+        return self._sigma**2 * RX_inv @ RX_inv.T
+
+    def _vcov_from_hessian(self) -> np.ndarray:
+        """2 H⁻¹ (β block) of the deviance's finite-difference Hessian in (θ, β), as lme4's vcov."""
+        x0 = np.concatenate([self._theta, self._beta])
+        lower = np.concatenate([self.design.lower, np.full(len(self._beta), -np.inf)])
+        f = lambda x: self.objective_at(*self._split(x))  # noqa: E731
+        H = finite_difference_hessian(f, x0, self._objective, lower)
+        try:
+            inverse = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            return self._vcov_from_RX()
+        k = len(self._theta)
+        block = inverse[k:, k:]
+        vcov = block + block.T
+        if not np.all(np.linalg.eigvalsh(vcov) > 0):
+            warnings.warn(
+                "the finite-difference Hessian is not positive definite at the optimum; standard errors use RX",
+                UserWarning,
+                stacklevel=3,
+            )
+            return self._vcov_from_RX()
+        return vcov
+
+    @property
+    def objective(self) -> float:
+        """−2 log-likelihood (Laplace or adaptive Gauss–Hermite approximation)."""
+        self._require_fit()
+        return self._objective
+
+    @property
+    def deviance(self) -> float:
+        """lme4's deviance() for a GLMM: the sum of the squared deviance residuals."""
+        self._require_fit()
+        return float(self._core.deviance())
+
+    def residuals(self, type: str = "deviance") -> np.ndarray:
+        """Residuals of type 'deviance' (lme4's default for GLMMs), 'pearson', 'response' or 'working'."""
+        self._require_fit()
+        core = self._core
+        raw = self._response - self._fitted_values
+        if type == "response":
+            return raw
+        if type == "deviance":
+            return np.sign(raw) * np.sqrt(np.maximum(np.array(core.deviance_residuals()), 0.0))
+        if type == "pearson":
+            return raw * np.sqrt(self._glm.weights / np.array(core.variance()))
+        if type == "working":
+            return raw / np.array(core.mu_eta())
+        raise ValueError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
+
+    def summary(self) -> str:
+        self._require_fit()
+        approximation = "Laplace Approximation" if self.nAGQ <= 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}"
+        coefs = self.fixef.to_frame()
+        coefs["Std. Error"] = self.stderr
+        coefs["z value"] = coefs["Estimate"] / coefs["Std. Error"]
+        coefs["Pr(>|z|)"] = 2 * norm.sf(np.abs(coefs["z value"]))
+        df_resid = self.nobs - self.dof
+        parts = [
+            f"Generalized linear mixed model fit by maximum likelihood ({approximation})",
+            f" Family: {self.family.name}  ( {self.family.link} )",
+            f"Formula: {self.formula}",
+            "",
+            f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'-2logLik':>10} {'df.resid':>9}",
+            f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {-2 * self.loglik:10.1f} {df_resid:9d}",
+            "",
+            "Scaled residuals:",
+            residual_quantiles(self.residuals("pearson")),
+            "",
+            "Random effects:",
+            format_varcorr(self.VarCorr),
+            self._dropped_line() + self._groups_line(),
+            "",
+            "Fixed effects:",
+            format_coefficients(coefs),
+        ]
+        if len(self._beta) > 1:
+            parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
+        return "\n".join(parts)
+
+
+def finite_difference_hessian(f, x: np.ndarray, fx: float, lower: np.ndarray, delta: float = HESSIAN_STEP) -> np.ndarray:
+    """Central second differences with lme4's deriv12 step; a parameter on its lower bound is
+    differenced forward instead."""
+    n = len(x)
+    steps = np.eye(n) * delta
+    # Shift the centre of the stencil off a bound, never evaluating below it.
+    centre = x + np.where(x - delta < lower, delta, 0.0)
+    fc = fx if np.array_equal(centre, x) else f(centre)
+    H = np.empty((n, n))
+    plus = [f(centre + steps[i]) for i in range(n)]
+    minus = [f(centre - steps[i]) for i in range(n)]
+    for i in range(n):
+        H[i, i] = (plus[i] - 2 * fc + minus[i]) / delta**2
+        for j in range(i):
+            fpp = f(centre + steps[i] + steps[j])
+            fpm = f(centre + steps[i] - steps[j])
+            fmp = f(centre - steps[i] + steps[j])
+            fmm = f(centre - steps[i] - steps[j])
+            H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * delta**2)
+    return H
+
+
+def glmer(
+    formula: str,
+    data: Any,
+    family: str | Family = "binomial",
+    link: str | None = None,
+    nAGQ: int = 1,
+    weights: Any = None,
+    offset: Any = None,
+) -> GeneralizedLinearMixedModel:
+    """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
+
+    family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian') or a
+    mixedfit.families.Family; nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
+    Gauss–Hermite, one scalar random-effects term only).
+    """
+    return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset).fit()

@@ -1,0 +1,171 @@
+"""Bad input gets a clear exception naming what is wrong; nothing is modified or silently wrong."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedfit
+from mixedfit import DataError, FormulaError
+
+
+@pytest.fixture
+def sleep() -> pd.DataFrame:
+    return mixedfit.datasets.load("sleepstudy")
+
+
+@pytest.fixture
+def cbpp() -> pd.DataFrame:
+    return mixedfit.datasets.load("cbpp")
+
+
+LMM = "Reaction ~ Days + (Days | Subject)"
+
+
+@pytest.mark.parametrize(
+    "formula,message",
+    [
+        ("Reaction ~ Dayz + (Days | Subject)", "'Dayz' used in the formula is not in the data"),
+        ("Reaction ~ Days + (Days | Subjekt)", "'Subjekt' used in the formula is not in the data"),
+        ("Reaction ~ Days", "no random-effects term such as (1 | group)"),
+        ("Subject ~ Days + (1 | Subject)", "response 'Subject' must be numeric"),
+    ],
+)
+def test_lmm_formula_and_column_errors(sleep, formula, message):
+    with pytest.raises((DataError, FormulaError), match=re.escape(message)):
+        mixedfit.lmer(formula, sleep)
+
+
+def test_non_finite_response(sleep):
+    bad = sleep.assign(Reaction=sleep["Reaction"].where(sleep.index != 7, np.inf))
+    with pytest.raises(DataError, match=r"response 'Reaction' has a non-finite value \(inf\) in row 7"):
+        mixedfit.lmer(LMM, bad)
+
+
+def test_grouping_factor_levels(sleep):
+    with pytest.raises(DataError, match="grouping factor 'one' .* has 1 level; a random effect needs at least 2"):
+        mixedfit.lmer("Reaction ~ Days + (1 | one)", sleep.assign(one="a"))
+    with pytest.raises(DataError, match="grouping factor 'row' has 180 levels for 180 observations"):
+        mixedfit.lmer("Reaction ~ Days + (1 | row)", sleep.assign(row=np.arange(len(sleep))))
+    with pytest.raises(DataError, match=r"number of observations \(180\) <= number of random effects \(180\)"):
+        mixedfit.lmer("Reaction ~ Days + (Days | half)", sleep.assign(half=np.arange(len(sleep)) // 2))
+
+
+def test_empty_and_wrong_data_types(sleep):
+    with pytest.raises(DataError, match="data has no rows"):
+        mixedfit.lmer(LMM, sleep.iloc[:0])
+    with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
+        mixedfit.lmer(LMM, [1, 2, 3])
+    with pytest.raises(DataError, match="no complete rows"):
+        mixedfit.lmer(LMM, sleep.assign(Reaction=np.nan))
+
+
+def test_bad_weights(sleep):
+    with pytest.raises(DataError, match=r"weights must be positive and finite; found -1.0 \(row 3\)"):
+        mixedfit.lmer(LMM, sleep, weights=np.where(np.arange(180) == 3, -1.0, 1.0))
+    with pytest.raises(DataError, match="weights must be positive and finite; found inf"):
+        mixedfit.lmer(LMM, sleep, weights=np.full(180, np.inf))
+    with pytest.raises(DataError, match=r"weights must have one value per row of data \(180\)"):
+        mixedfit.lmer(LMM, sleep, weights=np.ones(10))
+    with pytest.raises(DataError, match="weights column 'w' is not in the data"):
+        mixedfit.lmer(LMM, sleep, weights="w")
+
+
+def test_missing_rows_are_dropped_and_counted(sleep):
+    holes = sleep.copy()
+    holes.loc[[3, 50], "Reaction"] = np.nan
+    holes.loc[90, "Days"] = np.nan
+    model = mixedfit.lmer(LMM, holes)
+    complete = mixedfit.lmer(LMM, sleep.drop(index=[3, 50, 90]))
+    assert model.frame.n_dropped == 3
+    assert model.nobs == 177
+    assert model.objective == pytest.approx(complete.objective, rel=1e-12)
+    assert "(3 observations deleted due to missingness)" in model.summary()
+
+
+def test_rank_deficient_fixed_effects_are_dropped(sleep):
+    doubled = sleep.assign(Days2=2 * sleep["Days"])
+    with pytest.warns(mixedfit.RankDeficiencyWarning, match="dropping 1 column / coefficient: Days2"):
+        model = mixedfit.lmer("Reaction ~ Days + Days2 + (Days | Subject)", doubled)
+    assert list(model.fixef.index) == ["(Intercept)", "Days"]
+    assert model.objective == pytest.approx(mixedfit.lmer(LMM, sleep).objective, rel=1e-10)
+
+
+def test_input_kinds_give_the_same_fit(sleep):
+    reference = mixedfit.lmer(LMM, sleep)
+    kinds = {
+        "categorical": sleep.assign(Subject=sleep["Subject"].astype("category")),
+        "int group": sleep.assign(Subject=sleep["Subject"].astype(int)),
+        "float32 response": sleep.assign(Reaction=sleep["Reaction"].astype(np.float32).astype(np.float64)),
+        "dict": {c: sleep[c].to_numpy() for c in sleep.columns},
+    }
+    for name, data in kinds.items():
+        model = mixedfit.lmer(LMM, data)
+        assert model.objective == pytest.approx(reference.objective, rel=1e-6), name
+
+
+def test_data_are_not_modified(sleep):
+    before = sleep.copy(deep=True)
+    mixedfit.lmer(LMM, sleep, weights=np.ones(180))
+    pd.testing.assert_frame_equal(sleep, before)
+
+
+def test_threads_give_the_same_results_as_sequential_fits(sleep):
+    formulas = [LMM, "Reaction ~ Days + (Days || Subject)", "Reaction ~ 1 + (1 | Subject)", LMM]
+    sequential = [mixedfit.lmer(f, sleep).objective for f in formulas]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda f: mixedfit.lmer(f, sleep).objective, formulas))
+    assert threaded == sequential
+
+
+@pytest.mark.parametrize(
+    "kwargs,exception,message",
+    [
+        ({"formula": "incidence ~ period + (1 | herd)"}, DataError, "has value 2.0 outside [0, 1]"),
+        ({"formula": "prop ~ period + (1 | herd)", "weights": np.full(56, 2.5)}, DataError, "not a whole number of successes"),
+        ({"formula": "period ~ size + (1 | herd)"}, DataError, "is a factor with 4 levels"),
+        ({"formula": "incidence ~ period + (1 | herd)", "family": "poisson", "weights": -np.ones(56)}, DataError, "weights must be positive"),
+        ({"formula": "I(incidence - 3) ~ period + (1 | herd)", "family": "poisson"}, DataError, "has a negative value (-1.0); counts must be >= 0"),
+        ({"formula": "incidence ~ period + (1 | herd)", "family": "Gamma"}, DataError, "Gamma response 'incidence' has a non-positive value (0.0)"),
+        ({"formula": "incidence ~ period + (1 | herd)", "family": "inverse_gaussian"}, DataError, "non-positive value"),
+        ({"formula": "incidence ~ period + (1 | herd)", "family": "tweedie"}, ValueError, "unknown family 'tweedie'"),
+        ({"formula": "incidence ~ period + (1 | herd)", "family": "poisson", "link": "logit"}, ValueError, "link 'logit' is not available for the poisson family"),
+        ({"formula": "prop ~ period + (period | herd)", "weights": "size", "nAGQ": 5}, ValueError, "needs a single scalar random-effects term"),
+        ({"formula": "prop ~ period + (1 | herd) + (1 | period)", "weights": "size", "nAGQ": 5}, ValueError, "needs a single scalar random-effects term"),
+        ({"formula": "prop ~ period + (1 | herd)", "weights": "size", "nAGQ": -1}, ValueError, "nAGQ must be a non-negative integer"),
+        ({"formula": "cbind(incidence, size) ~ period + (1 | herd) ", "weights": None, "data_fn": lambda d: d.assign(size=-d["size"])}, DataError, "binomial counts 'size' must be non-negative integers"),
+    ],
+)
+def test_glmm_bad_input(cbpp, kwargs, exception, message):
+    kwargs = dict(kwargs)
+    data_fn = kwargs.pop("data_fn", lambda d: d)
+    with pytest.raises(exception, match=re.escape(message)):
+        mixedfit.glmer(data=data_fn(cbpp), **kwargs)
+
+
+def test_poisson_non_integer_counts_warn(cbpp):
+    with pytest.warns(UserWarning, match="non-integer values"):
+        mixedfit.glmer("I(incidence + 0.5) ~ period + (1 | herd)", cbpp, family="poisson")
+
+
+def test_binomial_response_forms_agree(cbpp):
+    proportion = mixedfit.glmer("prop ~ period + (1 | herd)", cbpp, weights="size")
+    counts = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)
+    assert counts.loglik == pytest.approx(proportion.loglik, abs=1e-8)
+    np.testing.assert_allclose(counts.fixef, proportion.fixef, rtol=1e-6)
+    verbs = mixedfit.datasets.load("sleepstudy").assign(slow=lambda d: np.where(d["Reaction"] > 300, "yes", "no"))
+    factor = mixedfit.glmer("slow ~ Days + (1 | Subject)", verbs)
+    zero_one = mixedfit.glmer("y ~ Days + (1 | Subject)", verbs.assign(y=(verbs["slow"] == "yes").astype(float)))
+    assert factor.loglik == pytest.approx(zero_one.loglik, abs=1e-10)
+
+
+def test_unfitted_model_says_so(sleep):
+    model = mixedfit.LinearMixedModel(LMM, sleep)
+    with pytest.raises(RuntimeError, match=r"not fitted yet: call .fit\(\) first"):
+        model.fixef
+    assert model.fit() is model
+    assert np.isfinite(model.objective)

@@ -1,0 +1,103 @@
+"""The compiled core on its own: the criterion against dense linear algebra, zero-copy
+inputs, input checks and exception mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import mixedfit
+from mixedfit import _core
+from mixedfit.formula import parse_formula
+from mixedfit.frame import model_frame
+from mixedfit.design import build_design
+
+
+def _design(formula: str, dataset: str):
+    parsed = parse_formula(formula)
+    frame = model_frame(parsed, mixedfit.datasets.load(dataset), {parsed.response})
+    return build_design(parsed, frame.data, frame.offset, True), frame.data[parsed.response].to_numpy(float)
+
+
+def _dense_criterion(design, y, w, theta, REML):
+    """−2 log L (or the REML criterion) from the marginal covariance, without any Cholesky tricks."""
+    X, Z = design.fixed.X, design.Zt.T.toarray()
+    Lambdat = design.Lambdat.copy()
+    Lambdat.data = theta[design.Lind]
+    ZL = Z @ Lambdat.T.toarray()
+    n, p = X.shape
+    V = ZL @ ZL.T + np.diag(1 / w)  # covariance over σ²
+    Vinv = np.linalg.inv(V)
+    beta = np.linalg.solve(X.T @ Vinv @ X, X.T @ Vinv @ y)
+    r = y - X @ beta
+    rss = r @ Vinv @ r
+    logdetV = np.linalg.slogdet(V)[1]
+    if not REML:
+        return logdetV + n * (1 + np.log(2 * np.pi * rss / n))
+    return logdetV + np.linalg.slogdet(X.T @ Vinv @ X)[1] + (n - p) * (1 + np.log(2 * np.pi * rss / (n - p)))
+
+
+@pytest.mark.parametrize("REML", [True, False])
+@pytest.mark.parametrize(
+    "formula,dataset,theta",
+    [
+        ("Reaction ~ Days + (Days | Subject)", "sleepstudy", [0.9, -0.1, 0.3]),
+        ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", [1.2, 3.0]),
+        ("strength ~ 1 + (1 | batch/cask)", "Pastes", [0.0, 2.0]),
+    ],
+)
+def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
+    design, y = _design(formula, dataset)
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0.5, 2.0, len(y))
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w)
+    theta = np.array(theta)
+    assert core.objective(theta, REML) == pytest.approx(_dense_criterion(design, y, w, theta, REML), rel=1e-10)
+    Lambdat = design.Lambdat.copy()
+    Lambdat.data = theta[design.Lind]
+    LZ = (Lambdat @ design.Zt).toarray()
+    A = LZ @ np.diag(w) @ LZ.T + np.eye(LZ.shape[0])
+    assert core.ldL2 == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-12)
+    assert core.ldW == pytest.approx(np.log(w).sum(), rel=1e-12)
+
+
+def test_inputs_are_not_copied():
+    design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    w = np.ones(len(y))
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w)
+    addresses = core._input_addresses()
+    assert addresses["X"] == design.fixed.X.ctypes.data
+    assert addresses["Zt"] == design.Zt.data.ctypes.data
+    assert addresses["y"] == y.ctypes.data
+
+
+def test_core_refuses_arrays_it_would_have_to_copy():
+    design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    w = np.ones(len(y))
+    args = [design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w]
+    with pytest.raises(TypeError, match="Fortran"):
+        _core.LinearMixedModel(np.ascontiguousarray(design.fixed.X), *args[1:])
+    with pytest.raises(TypeError, match="dtype"):
+        _core.LinearMixedModel(*args[:4], y.astype(np.float32), w)
+    with pytest.raises(TypeError, match="dtype"):
+        _core.LinearMixedModel(*args[:3], design.Lind.astype(np.int64), y, w)
+    with pytest.raises(TypeError, match="CSC"):
+        _core.LinearMixedModel(args[0], sp.csr_matrix(design.Zt), *args[2:])
+    core = _core.LinearMixedModel(*args)
+    with pytest.raises(TypeError):
+        core.objective([1.0, 0.0, 1.0], True)  # a list would need a conversion
+
+
+def test_size_and_numerical_errors_map_to_python_exceptions():
+    design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    w = np.ones(len(y))
+    with pytest.raises(ValueError, match="one entry per row"):
+        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y[:-1].copy(), w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w)
+    with pytest.raises(ValueError, match="theta has the wrong length"):
+        core.objective(np.ones(2), True)
+    flat = np.zeros(len(y))  # a response the model fits exactly: σ cannot be estimated
+    exact = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, flat, w)
+    with pytest.raises(mixedfit.NumericalError, match="not positive"):
+        exact.objective(np.array([1.0, 0.0, 1.0]), True)

@@ -1,0 +1,85 @@
+"""lme4 formula parsing: term expansion as lme4 does it, and errors that point at the fault."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mixedfit import FormulaError
+from mixedfit.formula import parse_formula
+
+
+def _terms(formula: str) -> list[tuple[str, str]]:
+    return [(t.expr, t.group) for t in parse_formula(formula).random]
+
+
+def test_simple_and_correlated_terms():
+    parsed = parse_formula("Reaction ~ Days + (Days | Subject)")
+    assert parsed.response == "Reaction"
+    assert parsed.fixed == "Days"
+    assert _terms("Reaction ~ Days + (Days | Subject)") == [("Days", "Subject")]
+    assert _terms("y ~ (0 + x | g) + (1 | h)") == [("0 + x", "g"), ("1", "h")]
+
+
+def test_double_bar_expands_to_uncorrelated_terms():
+    assert _terms("y ~ x + (x || g)") == [("1", "g"), ("0 + x", "g")]
+    assert _terms("y ~ (0 + x || g)") == [("0 + x", "g")]
+    assert _terms("y ~ (a * b || g)") == [("1", "g"), ("0 + a", "g"), ("0 + b", "g"), ("0 + a:b", "g")]
+
+
+def test_nesting_and_interactions_follow_lme4_names():
+    assert _terms("y ~ (1 | batch/cask)") == [("1", "batch"), ("1", "cask:batch")]
+    assert _terms("y ~ (1 | a/b/c)") == [("1", "a"), ("1", "b:a"), ("1", "c:b:a")]
+    assert _terms("y ~ (1 | dept:service)") == [("1", "dept:service")]
+
+
+def test_offsets_and_intercept_removal():
+    parsed = parse_formula("y ~ -1 + x + offset(log(n)) + (1 | g)")
+    assert parsed.offsets == ("log(n)",)
+    assert parsed.fixed == "1 - 1 + x"  # formulaic reads this as "no intercept, x"
+    assert parse_formula("y ~ (1 | g)").fixed == "1"
+
+
+@pytest.mark.parametrize(
+    "formula,message,position",
+    [
+        ("y ~ x + (1 | g", "unclosed '('", 8),
+        ("y ~ x) + (1 | g)", "unmatched ')'", 5),
+        ("y ~ x | g", "'|' outside parentheses", 6),
+        ("y ~ x + (1 | )", "missing grouping factor", None),
+        ("y ~ x + ( | g)", "missing expression before '|'", None),
+        ("~ x + (1 | g)", "missing response", 0),
+        ("y ~ x ~ z", "a second '~'", 6),
+        ("y ~ x - (1 | g)", "cannot be subtracted", None),
+        ("y ~ (1 | g + h)", "grouping factor 'g + h'", None),
+    ],
+)
+def test_syntax_errors_name_the_position(formula, message, position):
+    with pytest.raises(FormulaError, match=re.escape(message)) as info:
+        parse_formula(formula)
+    if position is not None:
+        assert f"at position {position} " in str(info.value)
+        pointer_line = str(info.value).splitlines()[-1]
+        assert pointer_line.index("^") - 2 == position  # the caret sits under the fault
+
+
+def test_no_tilde_and_wrong_type():
+    with pytest.raises(FormulaError, match="no '~'"):
+        parse_formula("y + (1 | g)")
+    with pytest.raises(TypeError, match="formula must be a string"):
+        parse_formula(42)
+
+
+_ALPHABET = st.sampled_from(list("yxgab~+-*:/|()01 ") + ["||", "offset(", "log("])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=25).map("".join))
+def test_parser_either_parses_or_raises_formula_error(text):
+    try:
+        parse_formula(text)
+    except FormulaError:
+        pass
