@@ -72,7 +72,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<LinearMixedModel>(m, "LinearMixedModel")
       .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
-                       const py::array& y, const py::array& weights) {
+                       Index first_p, Index first_levels, const py::array& y, const py::array& weights) {
              const MapMat X_ = map_matrix(X, "X");
              const MapSpMat Zt_ = map_csc(Zt, "Zt");
              const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
@@ -80,10 +80,10 @@ PYBIND11_MODULE(_core, m) {
              const MapVec y_ = map_vector(y, "y");
              const MapVec w_ = map_vector(weights, "weights");
              py::gil_scoped_release release;
-             return std::make_unique<LinearMixedModel>(X_, Zt_, Lambdat_, Lind_, y_, w_);
+             return std::make_unique<LinearMixedModel>(X_, Zt_, Lambdat_, Lind_, first_p, first_levels, y_, w_);
            }),
-           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("y"), py::arg("weights"),
-           py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 6>())
+           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("first_p"), py::arg("first_levels"),
+           py::arg("y"), py::arg("weights"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 8>())
       .def("objective", &LinearMixedModel::objective, py::arg("theta").noconvert(), py::arg("REML"),
            py::call_guard<py::gil_scoped_release>(),
            "Profiled REML criterion or ML deviance at theta; leaves the model at theta.")
@@ -92,11 +92,14 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)
       .def_property_readonly("ldW", &LinearMixedModel::ldW)
       .def_property_readonly("ldL2", [](const LinearMixedModel& self) { return self.predictor().ldL2(); })
+      .def_property_readonly("factorization",
+                             [](const LinearMixedModel& self) { return self.predictor().factorization(); })
       .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
       .def_property_readonly("beta", [](const LinearMixedModel& self) { return self.predictor().beta(); })
       .def_property_readonly("u", [](const LinearMixedModel& self) { return self.predictor().u(); })
       .def_property_readonly("b", [](const LinearMixedModel& self) { return self.predictor().b(); })
       .def_property_readonly("RX", [](const LinearMixedModel& self) { return self.predictor().RX(); })
+      .def("_force_simplicial", [](LinearMixedModel& self) { self.predictor().force_simplicial(); })
       .def("_input_addresses", [](const LinearMixedModel& self) {
              // Where the wrapped inputs live, so tests can check that nothing was copied.
              return py::dict(py::arg("X") = reinterpret_cast<std::uintptr_t>(self.predictor().X_data()),
@@ -106,7 +109,8 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<GeneralizedLinearMixedModel>(m, "GeneralizedLinearMixedModel")
       .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
-                       const py::array& y, const py::array& weights, const py::array& n_trials,
+                       Index first_p, Index first_levels, const py::array& y, const py::array& weights,
+                       const py::array& n_trials,
                        const py::array& offset, const py::array& mustart, const std::string& family,
                        const std::string& link) {
              const MapMat X_ = map_matrix(X, "X");
@@ -119,13 +123,13 @@ PYBIND11_MODULE(_core, m) {
              const MapVec offset_ = map_vector(offset, "offset");
              const MapVec mustart_ = map_vector(mustart, "mustart");
              py::gil_scoped_release release;
-             return std::make_unique<GeneralizedLinearMixedModel>(X_, Zt_, Lambdat_, Lind_, y_, w_, n_, offset_,
-                                                                  mustart_, family, link);
+             return std::make_unique<GeneralizedLinearMixedModel>(X_, Zt_, Lambdat_, Lind_, first_p, first_levels, y_,
+                                                                  w_, n_, offset_, mustart_, family, link);
            }),
-           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("y"), py::arg("weights"),
-           py::arg("n_trials"), py::arg("offset"), py::arg("mustart"), py::arg("family"), py::arg("link"),
-           py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 6>(), py::keep_alive<1, 7>(),
-           py::keep_alive<1, 8>(), py::keep_alive<1, 9>())
+           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("first_p"), py::arg("first_levels"),
+           py::arg("y"), py::arg("weights"), py::arg("n_trials"), py::arg("offset"), py::arg("mustart"),
+           py::arg("family"), py::arg("link"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 8>(),
+           py::keep_alive<1, 9>(), py::keep_alive<1, 10>(), py::keep_alive<1, 11>())
       .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
            py::call_guard<py::gil_scoped_release>(), "nAGQ = 0: Laplace deviance with beta and u from PIRLS.")
       .def("objective", &GeneralizedLinearMixedModel::objective, py::arg("theta").noconvert(),
@@ -142,6 +146,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("eta", &GeneralizedLinearMixedModel::eta)
       .def_property_readonly("pirls_iterations", &GeneralizedLinearMixedModel::pirls_iterations)
       .def_property_readonly("ldL2", [](const GeneralizedLinearMixedModel& self) { return self.predictor().ldL2(); })
+      .def_property_readonly("factorization",
+                             [](const GeneralizedLinearMixedModel& self) { return self.predictor().factorization(); })
       .def_property_readonly("beta", [](const GeneralizedLinearMixedModel& self) { return self.predictor().beta(); })
       .def_property_readonly("u", [](const GeneralizedLinearMixedModel& self) { return self.predictor().u(); })
       .def_property_readonly("b", [](const GeneralizedLinearMixedModel& self) { return self.predictor().b(); })

@@ -9,7 +9,8 @@ namespace mixedfit {
 class LinearMixedModel {
  public:
   // y has the offset already removed; weights are the prior weights (all > 0).
-  LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVec y, MapVec weights);
+  LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p, Index first_levels, MapVec y,
+                   MapVec weights);
 
   // The profiled criterion at θ (β, u and σ profiled out); leaves the model at θ.
   double objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML);
@@ -17,6 +18,7 @@ class LinearMixedModel {
   double deviance_ml() const;
 
   const Predictor& predictor() const { return pred_; }
+  Predictor& predictor() { return pred_; }
   double pwrss() const { return pwrss_; }
   double ldW() const { return ldW_; }
   // σ̂ for the criterion last evaluated.

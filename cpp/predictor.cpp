@@ -3,11 +3,16 @@
 #include <cmath>
 #include <sstream>
 
+#include "blocked_cholesky.hpp"
 #include "errors.hpp"
 
 namespace mixedfit {
 
 namespace {
+
+// Past this many columns outside the first term, the dense Schur complement costs more
+// (q2³/3 flops and 8 q2² bytes per θ) than a general sparse factorization.
+constexpr Index kMaxDenseBlock = 3000;
 
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
@@ -19,13 +24,21 @@ std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
 
 }  // namespace
 
-Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind)
-    : X_(X), Zt_(Zt), Lambdat_(Lambdat), Lind_(Lind), chol_(std::make_unique<SimplicialCholesky>()) {
+Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p, Index first_levels)
+    : X_(X),
+      Zt_(Zt),
+      Lambdat_(Lambdat),
+      Lind_(Lind),
+      first_p_(first_p),
+      first_levels_(first_levels),
+      max_dense_block_(kMaxDenseBlock) {
   require(Zt_.cols() == X_.rows(), "Zt must have one column per row of X");
   require(Lambdat_.rows() == Zt_.rows() && Lambdat_.cols() == Zt_.rows(),
           "Lambdat must be q×q with q = rows of Zt");
   require(Lind_.size() == Lambdat_.nonZeros(), "Lind must have one entry per stored value of Lambdat");
   require(Lind_.size() == 0 || Lind_.minCoeff() >= 0, "Lind entries must be non-negative");
+  require(first_p >= 1 && first_levels >= 1 && first_p * first_levels <= Zt_.rows(),
+          "the first term's size must fit in Zt");
   n_theta_ = Lind_.size() ? Lind_.maxCoeff() + 1 : 0;
   beta_ = Eigen::VectorXd::Zero(p());
   u_ = Eigen::VectorXd::Zero(q());
@@ -53,6 +66,13 @@ void Predictor::update_L() {
   A_ = Lambdat_ * ZtWZ_ * SpMat(Lambdat_.transpose());
   for (Index j = 0; j < A_.cols(); ++j) A_.coeffRef(j, j) += 1.0;
   if (A_nnz_ < 0) {
+    if (BlockedCholesky::suits(A_, first_p_, first_levels_, max_dense_block_)) {
+      chol_ = std::make_unique<BlockedCholesky>(first_p_, first_levels_);
+      factorization_ = "blocked";
+    } else {
+      chol_ = std::make_unique<SimplicialCholesky>();
+      factorization_ = "simplicial";
+    }
     chol_->analyze(A_);
     A_nnz_ = A_.nonZeros();
   } else if (A_.nonZeros() != A_nnz_) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cholesky.hpp"
+#include "errors.hpp"
 #include "types.hpp"
 
 namespace mixedfit {
@@ -14,8 +15,9 @@ class Predictor {
  public:
   // X (n×p, column-major) and Zt (q×n) are wrapped, not copied: the caller keeps them alive.
   // Lambdat (q×q) is the template whose pattern (explicit zeros included) is fixed for all θ;
-  // its value k is θ[Lind[k]].
-  Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind);
+  // its value k is θ[Lind[k]]. The first random-effects term has first_p columns and
+  // first_levels levels: the blocked factorization exploits that block's structure.
+  Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p, Index first_levels);
 
   Index n() const { return X_.rows(); }
   Index p() const { return X_.cols(); }
@@ -57,6 +59,14 @@ class Predictor {
   const Eigen::MatrixXd& RX() const { return RX_; }
   const SpMat& Lambdat() const { return Lambdat_; }
   const double* X_data() const { return X_.data(); }
+  // Which factorization the first θ chose: "blocked" or "simplicial".
+  const char* factorization() const { return factorization_; }
+  // Use the general sparse factorization even where the blocked one applies (for tests that
+  // compare the two); only before the first evaluation.
+  void force_simplicial() {
+    require(A_nnz_ < 0, "the factorization is chosen at the first evaluation; force it before");
+    max_dense_block_ = -1;
+  }
   const double* Zt_data() const { return Zt_.valuePtr(); }
   void set_beta(const Eigen::Ref<const Eigen::VectorXd>& beta) { beta_ = beta; }
   void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) { u_ = u; }
@@ -67,6 +77,7 @@ class Predictor {
   SpMat Lambdat_;
   Eigen::VectorXi Lind_;
   Index n_theta_;
+  Index first_p_, first_levels_;
   Eigen::VectorXd theta_;
 
   SpMat ZtWZ_;
@@ -77,6 +88,8 @@ class Predictor {
   SpMat A_;  // Λ'Z'WZΛ + I
   Index A_nnz_ = -1;  // pattern size at analysis, checked at every θ
   std::unique_ptr<SparseCholesky> chol_;
+  const char* factorization_ = "none";
+  Index max_dense_block_;
   Eigen::MatrixXd RZX_;  // L⁻¹ P Λ'Z'WX
   Eigen::MatrixXd RX_;   // upper triangular, RX'RX = X'WX − RZX'RZX
   double ldL2_ = 0.0, ldRX2_ = 0.0;

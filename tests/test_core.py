@@ -51,7 +51,7 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
     design, y = _design(formula, dataset)
     rng = np.random.default_rng(1)
     w = rng.uniform(0.5, 2.0, len(y))
-    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
     theta = np.array(theta)
     assert core.objective(theta, REML) == pytest.approx(_dense_criterion(design, y, w, theta, REML), rel=1e-10)
     Lambdat = design.Lambdat.copy()
@@ -62,10 +62,35 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
     assert core.ldW == pytest.approx(np.log(w).sum(), rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "formula,dataset",
+    [
+        ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+        ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),
+        ("strength ~ 1 + (1 | batch/cask)", "Pastes"),
+        ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", "sleepstudy"),
+    ],
+)
+def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
+    design, y = _design(formula, dataset)
+    w = np.ones(len(y))
+    blocked = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    general = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    general._force_simplicial()
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        theta = np.abs(rng.normal(size=len(design.theta0))) + 0.1
+        assert blocked.objective(theta, True) == pytest.approx(general.objective(theta, True), rel=1e-12)
+        np.testing.assert_allclose(blocked.b, general.b, rtol=1e-9, atol=1e-12)
+    assert (blocked.factorization, general.factorization) == ("blocked", "simplicial")
+    with pytest.raises(ValueError, match="force it before"):
+        general._force_simplicial()
+
+
 def test_inputs_are_not_copied():
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
-    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
     addresses = core._input_addresses()
     assert addresses["X"] == design.fixed.X.ctypes.data
     assert addresses["Zt"] == design.Zt.data.ctypes.data
@@ -75,13 +100,13 @@ def test_inputs_are_not_copied():
 def test_core_refuses_arrays_it_would_have_to_copy():
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
-    args = [design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w]
+    args = [design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w]
     with pytest.raises(TypeError, match="Fortran"):
         _core.LinearMixedModel(np.ascontiguousarray(design.fixed.X), *args[1:])
     with pytest.raises(TypeError, match="dtype"):
-        _core.LinearMixedModel(*args[:4], y.astype(np.float32), w)
+        _core.LinearMixedModel(*args[:6], y.astype(np.float32), w)
     with pytest.raises(TypeError, match="dtype"):
-        _core.LinearMixedModel(*args[:3], design.Lind.astype(np.int64), y, w)
+        _core.LinearMixedModel(*args[:3], design.Lind.astype(np.int64), *args[4:])
     with pytest.raises(TypeError, match="CSC"):
         _core.LinearMixedModel(args[0], sp.csr_matrix(design.Zt), *args[2:])
     core = _core.LinearMixedModel(*args)
@@ -93,11 +118,11 @@ def test_size_and_numerical_errors_map_to_python_exceptions():
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
     with pytest.raises(ValueError, match="one entry per row"):
-        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y[:-1].copy(), w)
-    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, y, w)
+        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y[:-1].copy(), w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
     with pytest.raises(ValueError, match="theta has the wrong length"):
         core.objective(np.ones(2), True)
     flat = np.zeros(len(y))  # a response the model fits exactly: σ cannot be estimated
-    exact = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, flat, w)
+    exact = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, flat, w)
     with pytest.raises(mixedfit.NumericalError, match="not positive"):
         exact.objective(np.array([1.0, 0.0, 1.0]), True)

@@ -226,6 +226,11 @@ class Design:
     lower: np.ndarray
     offset: np.ndarray  # formula offsets plus the offset argument
 
+    @property
+    def first_term_shape(self) -> tuple[int, int]:
+        """(columns, levels) of the first term, whose block the core's blocked factorization exploits."""
+        return self.terms[0].p, self.terms[0].n_levels
+
     def theta_slices(self) -> list[slice]:
         bounds = np.cumsum([0] + [t.n_theta for t in self.terms])
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -1,0 +1,36 @@
+// A structure-aware Cholesky factor for mixed models (as MixedModels.jl's blocked L):
+//   A = [A11 A12; A21 A22],  L = [L11 0; L21 L22]
+// where A11 belongs to the first random-effects term (the one with the most levels). A
+// grouping factor puts every observation in exactly one level, so A11 is block diagonal with
+// one p×p block per level and factors block by block; L21 = A21 L11⁻ᵀ keeps A21's sparsity;
+// the Schur complement A22 − L21 L21' of the remaining terms fills in and is factored dense.
+#pragma once
+
+#include "cholesky.hpp"
+
+namespace mixedfit {
+
+class BlockedCholesky final : public SparseCholesky {
+ public:
+  // block_size: columns of the first term (p); n_blocks: its number of levels.
+  BlockedCholesky(Index block_size, Index n_blocks);
+
+  // Whether A's pattern has the structure this factorization needs, with a dense part small
+  // enough to be worth factoring dense.
+  static bool suits(const SpMat& A, Index block_size, Index n_blocks, Index max_dense);
+
+  void analyze(const SpMat& A) override;
+  bool factorize(const SpMat& A) override;
+  double log_det() const override;
+  void solve_L(Eigen::MatrixXd& B) const override;
+  void solve_Lt(Eigen::MatrixXd& B) const override;
+
+ private:
+  Index p_, n_blocks_, q1_, q2_ = 0;
+  Eigen::MatrixXd L11_;  // p × q1: the lower factor of level j's block in columns [j p, (j+1) p)
+  SpMat L21_;            // q2 × q1
+  Eigen::MatrixXd S_;    // workspace for the Schur complement, allocated once
+  Eigen::LLT<Eigen::MatrixXd> L22_;
+};
+
+}  // namespace mixedfit
