@@ -1,7 +1,8 @@
 // pybind11 bindings for mixedfit._core. Arrays are wrapped without copying: the Python side
 // converts once (Fortran-ordered float64 X, int32 CSC indices) and these helpers refuse
 // anything else rather than let pybind11 copy silently. Objects that wrap arrays keep the
-// Python owners alive through keep_alive; every evaluation releases the GIL.
+// Python owners alive through keep_alive; every evaluation releases the GIL. Classes are
+// module-local: the package ships one build of this module per instruction-set level.
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
 
@@ -66,11 +67,11 @@ void translate_numerical_error(std::exception_ptr p) {
 
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   m.doc() = "mixedfit's compiled core: penalized least squares, PIRLS and the profiled criteria.";
   py::register_exception_translator(&translate_numerical_error);
 
-  py::class_<LinearMixedModel>(m, "LinearMixedModel")
+  py::class_<LinearMixedModel>(m, "LinearMixedModel", py::module_local())
       .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
                        Index first_p, Index first_levels, const py::array& y, const py::array& weights) {
              const MapMat X_ = map_matrix(X, "X");
@@ -107,7 +108,7 @@ PYBIND11_MODULE(_core, m) {
                              py::arg("y") = reinterpret_cast<std::uintptr_t>(self.y_data()));
            });
 
-  py::class_<GeneralizedLinearMixedModel>(m, "GeneralizedLinearMixedModel")
+  py::class_<GeneralizedLinearMixedModel>(m, "GeneralizedLinearMixedModel", py::module_local())
       .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
                        Index first_p, Index first_levels, const py::array& y, const py::array& weights,
                        const py::array& n_trials,

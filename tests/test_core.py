@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 import mixedfit
-from mixedfit import _core
+from mixedfit._native import _core
 from mixedfit.formula import parse_formula
 from mixedfit.frame import model_frame
 from mixedfit.design import build_design
@@ -126,3 +126,27 @@ def test_size_and_numerical_errors_map_to_python_exceptions():
     exact = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, flat, w)
     with pytest.raises(mixedfit.NumericalError, match="not positive"):
         exact.objective(np.array([1.0, 0.0, 1.0]), True)
+
+
+def test_instruction_set_builds_agree():
+    """The x86-64-v3 build (chosen at import where the CPU allows) matches the baseline build."""
+    import importlib
+
+    from mixedfit._native import _supports_x86_64_v3
+
+    baseline = importlib.import_module("mixedfit._core")
+    try:
+        fast = importlib.import_module("mixedfit._core_x86_64_v3")
+    except ImportError:
+        assert _core is baseline  # no other build on this platform
+        return
+    assert (_core is fast) == _supports_x86_64_v3()
+    if not _supports_x86_64_v3():
+        return
+    design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    w = np.ones(len(y))
+    args = (design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    theta = np.array([0.9, -0.1, 0.3])
+    assert fast.LinearMixedModel(*args).objective(theta, True) == pytest.approx(
+        baseline.LinearMixedModel(*args).objective(theta, True), rel=1e-12
+    )

@@ -12,7 +12,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy.linalg import solve_triangular
 from scipy.stats import norm
 
-from . import _core
+from ._native import _core
 from .errors import DataError
 from .families import Family, as_family, cbind_parts, glm_response
 from .frame import formula_variables

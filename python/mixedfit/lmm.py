@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from . import _core
+from ._native import _core
 from .design import numeric_column
 from .frame import formula_variables
 from .model import MixedModel
