@@ -73,18 +73,19 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
 
   py::class_<LinearMixedModel>(m, "LinearMixedModel", py::module_local())
       .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
-                       Index first_p, Index first_levels, const py::array& y, const py::array& weights) {
+                       const py::array& term_shapes, const py::array& y, const py::array& weights) {
              const MapMat X_ = map_matrix(X, "X");
              const MapSpMat Zt_ = map_csc(Zt, "Zt");
              const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
              const MapVecI Lind_ = map_index_vector(Lind, "Lind");
+             const MapVecI shapes_ = map_index_vector(term_shapes, "term_shapes");
              const MapVec y_ = map_vector(y, "y");
              const MapVec w_ = map_vector(weights, "weights");
              py::gil_scoped_release release;
-             return std::make_unique<LinearMixedModel>(X_, Zt_, Lambdat_, Lind_, first_p, first_levels, y_, w_);
+             return std::make_unique<LinearMixedModel>(X_, Zt_, Lambdat_, Lind_, shapes_, y_, w_);
            }),
-           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("first_p"), py::arg("first_levels"),
-           py::arg("y"), py::arg("weights"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 8>())
+           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("y"),
+           py::arg("weights"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 7>())
       .def("objective", &LinearMixedModel::objective, py::arg("theta").noconvert(), py::arg("REML"),
            py::call_guard<py::gil_scoped_release>(),
            "Profiled REML criterion or ML deviance at theta; leaves the model at theta.")
@@ -95,6 +96,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("ldL2", [](const LinearMixedModel& self) { return self.predictor().ldL2(); })
       .def_property_readonly("factorization",
                              [](const LinearMixedModel& self) { return self.predictor().factorization(); })
+      .def_property_readonly("A_in_place", [](const LinearMixedModel& self) { return self.predictor().A_in_place(); })
       .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
       .def_property_readonly("beta", [](const LinearMixedModel& self) { return self.predictor().beta(); })
       .def_property_readonly("u", [](const LinearMixedModel& self) { return self.predictor().u(); })
@@ -110,7 +112,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
 
   py::class_<GeneralizedLinearMixedModel>(m, "GeneralizedLinearMixedModel", py::module_local())
       .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
-                       Index first_p, Index first_levels, const py::array& y, const py::array& weights,
+                       const py::array& term_shapes, const py::array& y, const py::array& weights,
                        const py::array& n_trials,
                        const py::array& offset, const py::array& mustart, const std::string& family,
                        const std::string& link) {
@@ -118,19 +120,20 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
              const MapSpMat Zt_ = map_csc(Zt, "Zt");
              const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
              const MapVecI Lind_ = map_index_vector(Lind, "Lind");
+             const MapVecI shapes_ = map_index_vector(term_shapes, "term_shapes");
              const MapVec y_ = map_vector(y, "y");
              const MapVec w_ = map_vector(weights, "weights");
              const MapVec n_ = map_vector(n_trials, "n_trials");
              const MapVec offset_ = map_vector(offset, "offset");
              const MapVec mustart_ = map_vector(mustart, "mustart");
              py::gil_scoped_release release;
-             return std::make_unique<GeneralizedLinearMixedModel>(X_, Zt_, Lambdat_, Lind_, first_p, first_levels, y_,
-                                                                  w_, n_, offset_, mustart_, family, link);
+             return std::make_unique<GeneralizedLinearMixedModel>(X_, Zt_, Lambdat_, Lind_, shapes_, y_, w_, n_,
+                                                                  offset_, mustart_, family, link);
            }),
-           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("first_p"), py::arg("first_levels"),
-           py::arg("y"), py::arg("weights"), py::arg("n_trials"), py::arg("offset"), py::arg("mustart"),
-           py::arg("family"), py::arg("link"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 8>(),
-           py::keep_alive<1, 9>(), py::keep_alive<1, 10>(), py::keep_alive<1, 11>())
+           py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("y"),
+           py::arg("weights"), py::arg("n_trials"), py::arg("offset"), py::arg("mustart"), py::arg("family"),
+           py::arg("link"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 7>(),
+           py::keep_alive<1, 8>(), py::keep_alive<1, 9>(), py::keep_alive<1, 10>())
       .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
            py::call_guard<py::gil_scoped_release>(), "nAGQ = 0: Laplace deviance with beta and u from PIRLS.")
       .def("objective", &GeneralizedLinearMixedModel::objective, py::arg("theta").noconvert(),

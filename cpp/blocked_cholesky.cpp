@@ -1,5 +1,6 @@
 #include "blocked_cholesky.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "errors.hpp"
@@ -38,6 +39,14 @@ void BlockedCholesky::analyze(const SpMat& A) {
   q2_ = A.cols() - q1_;
   L11_.resize(p_, q1_);
   S_.resize(q2_, q2_);
+  // L21 keeps A21's pattern: fix it now and remember where each column's A21 part starts.
+  L21_ = A.bottomLeftCorner(q2_, q1_);
+  a21_start_.resize(q1_);
+  for (Index c = 0; c < q1_; ++c) {
+    const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[c];
+    const int* end = A.innerIndexPtr() + A.outerIndexPtr()[c + 1];
+    a21_start_[c] = static_cast<int>(std::lower_bound(begin, end, static_cast<int>(q1_)) - A.innerIndexPtr());
+  }
 }
 
 bool BlockedCholesky::factorize(const SpMat& A) {
@@ -56,7 +65,10 @@ bool BlockedCholesky::factorize(const SpMat& A) {
     L11_.middleCols(start, p_) = llt.matrixL();
   }
   // L21 = A21 L11⁻ᵀ, block column by block column (A21's pattern is kept).
-  L21_ = A.bottomLeftCorner(q2_, q1_);
+  for (Index c = 0; c < q1_; ++c) {
+    std::copy(A.valuePtr() + a21_start_[c], A.valuePtr() + A.outerIndexPtr()[c + 1],
+              L21_.valuePtr() + L21_.outerIndexPtr()[c]);
+  }
   for (Index b = 0; b < n_blocks_; ++b) {
     const Index start = b * p_;
     if (p_ == 1) {
@@ -64,10 +76,14 @@ bool BlockedCholesky::factorize(const SpMat& A) {
       for (SpMat::InnerIterator it(L21_, start); it; ++it) it.valueRef() *= scale;
       continue;
     }
-    Eigen::MatrixXd cols = Eigen::MatrixXd(L21_.middleCols(start, p_));
-    L11_.middleCols(start, p_).triangularView<Eigen::Lower>().transpose().solveInPlace<Eigen::OnTheRight>(cols);
-    for (Index c = 0; c < p_; ++c) {
-      for (SpMat::InnerIterator it(L21_, start + c); it; ++it) it.valueRef() = cols(it.row(), c);
+    // The block's p columns share one pattern: each stored row is a 1×p vector v ← v L11⁻ᵀ.
+    const auto L = L11_.middleCols(start, p_).triangularView<Eigen::Lower>();
+    const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
+    Eigen::VectorXd v(p_);
+    for (Index e = 0; e < length; ++e) {
+      for (Index c = 0; c < p_; ++c) v[c] = L21_.valuePtr()[L21_.outerIndexPtr()[start + c] + e];
+      L.solveInPlace(v);
+      for (Index c = 0; c < p_; ++c) L21_.valuePtr()[L21_.outerIndexPtr()[start + c] + e] = v[c];
     }
   }
   // Schur complement S = A22 − L21 L21' (lower triangle), then its dense Cholesky.

@@ -28,7 +28,8 @@ class BlockedCholesky final : public SparseCholesky {
  private:
   Index p_, n_blocks_, q1_, q2_ = 0;
   Eigen::MatrixXd L11_;  // p × q1: the lower factor of level j's block in columns [j p, (j+1) p)
-  SpMat L21_;            // q2 × q1
+  SpMat L21_;            // q2 × q1, pattern fixed at analysis
+  Eigen::VectorXi a21_start_;  // where column c's rows below the first term start in A's values
   Eigen::MatrixXd S_;    // workspace for the Schur complement, allocated once
   Eigen::LLT<Eigen::MatrixXd> L22_;
 };

@@ -24,10 +24,10 @@ constexpr double kPirlsStepTolerance = 1e-11;
 }  // namespace
 
 GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
-                                                         Index first_p, Index first_levels, MapVec y, MapVec weights, MapVec n_trials, MapVec offset,
+                                                         MapVecI term_shapes, MapVec y, MapVec weights, MapVec n_trials, MapVec offset,
                                                          MapVec mustart, const std::string& family,
                                                          const std::string& link)
-    : pred_(X, Zt, Lambdat, Lind, first_p, first_levels),
+    : pred_(X, Zt, Lambdat, Lind, term_shapes),
       family_(distribution_from_name(family), link_from_name(link)),
       y_(y),
       weights_(weights),

@@ -14,8 +14,8 @@ class GeneralizedLinearMixedModel {
  public:
   // y on the family's scale (binomial: proportions), prior weights, binomial trials n (ones
   // otherwise), offset, and the starting means μ (the family's initialize, as in R).
-  GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p,
-                              Index first_levels, MapVec y, MapVec weights,
+  GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
+                              MapVecI term_shapes, MapVec y, MapVec weights,
                               MapVec n_trials, MapVec offset, MapVec mustart, const std::string& family,
                               const std::string& link);
 

@@ -13,9 +13,9 @@ constexpr double kTwoPi = 6.283185307179586476925286766559;
 double residual_term(double pwrss, double dof) { return dof * (1.0 + std::log(kTwoPi * pwrss / dof)); }
 }  // namespace
 
-LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p,
-                                   Index first_levels, MapVec y, MapVec weights)
-    : pred_(X, Zt, Lambdat, Lind, first_p, first_levels), y_(y) {
+LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
+                                   MapVecI term_shapes, MapVec y, MapVec weights)
+    : pred_(X, Zt, Lambdat, Lind, term_shapes), y_(y) {
   require(y.size() == pred_.n(), "y must have one entry per row of X");
   require(weights.size() == pred_.n(), "weights must have one entry per row of X");
   require((weights.array() > 0.0).all() && weights.allFinite(), "weights must be positive and finite");

@@ -9,7 +9,7 @@ namespace mixedfit {
 class LinearMixedModel {
  public:
   // y has the offset already removed; weights are the prior weights (all > 0).
-  LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p, Index first_levels, MapVec y,
+  LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes, MapVec y,
                    MapVec weights);
 
   // The profiled criterion at θ (β, u and σ profiled out); leaves the model at θ.

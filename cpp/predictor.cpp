@@ -1,5 +1,6 @@
 #include "predictor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -13,6 +14,8 @@ namespace {
 // Past this many columns outside the first term, the dense Schur complement costs more
 // (q2³/3 flops and 8 q2² bytes per θ) than a general sparse factorization.
 constexpr Index kMaxDenseBlock = 3000;
+// Terms with more columns than this take the general sparse products for A.
+constexpr int kMaxInPlaceP = 8;
 
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
@@ -24,22 +27,31 @@ std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
 
 }  // namespace
 
-Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p, Index first_levels)
-    : X_(X),
-      Zt_(Zt),
-      Lambdat_(Lambdat),
-      Lind_(Lind),
-      first_p_(first_p),
-      first_levels_(first_levels),
-      max_dense_block_(kMaxDenseBlock) {
+Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes)
+    : X_(X), Zt_(Zt), Lambdat_(Lambdat), Lind_(Lind), max_dense_block_(kMaxDenseBlock) {
   require(Zt_.cols() == X_.rows(), "Zt must have one column per row of X");
   require(Lambdat_.rows() == Zt_.rows() && Lambdat_.cols() == Zt_.rows(),
           "Lambdat must be q×q with q = rows of Zt");
   require(Lind_.size() == Lambdat_.nonZeros(), "Lind must have one entry per stored value of Lambdat");
   require(Lind_.size() == 0 || Lind_.minCoeff() >= 0, "Lind entries must be non-negative");
-  require(first_p >= 1 && first_levels >= 1 && first_p * first_levels <= Zt_.rows(),
-          "the first term's size must fit in Zt");
+  require(term_shapes.size() >= 2 && term_shapes.size() % 2 == 0, "term_shapes must hold (p, levels) pairs");
+  Index offset = 0, theta_offset = 0;
+  for (Index t = 0; t < term_shapes.size() / 2; ++t) {
+    const Index p = term_shapes[2 * t], levels = term_shapes[2 * t + 1];
+    require(p >= 1 && levels >= 1, "term_shapes must be positive");
+    terms_.push_back({p, levels, offset, theta_offset});
+    offset += p * levels;
+    theta_offset += p * (p + 1) / 2;
+  }
+  require(offset == Zt_.rows(), "term_shapes must add up to the rows of Zt");
+  row_term_.resize(offset);
+  for (Index t = 0; t < static_cast<Index>(terms_.size()); ++t) {
+    row_term_.segment(terms_[t].offset, terms_[t].p * terms_[t].levels).setConstant(static_cast<int>(t));
+    T_.push_back(Eigen::MatrixXd::Zero(terms_[t].p, terms_[t].p));
+  }
   n_theta_ = Lind_.size() ? Lind_.maxCoeff() + 1 : 0;
+  require(n_theta_ == terms_.back().theta_offset + terms_.back().p * (terms_.back().p + 1) / 2,
+          "Lind does not match term_shapes");
   beta_ = Eigen::VectorXd::Zero(p());
   u_ = Eigen::VectorXd::Zero(q());
 }
@@ -58,16 +70,104 @@ void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   theta_ = theta;
   double* lambda = Lambdat_.valuePtr();
   for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = theta[Lind_[k]];
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    Index k = terms_[t].theta_offset;
+    for (Index j = 0; j < terms_[t].p; ++j) {
+      for (Index i = j; i < terms_[t].p; ++i) T_[t](i, j) = theta[k++];
+    }
+  }
+}
+
+bool Predictor::pattern_allows_in_place() const {
+  const int* outer = ZtWZ_.outerIndexPtr();
+  const int* inner = ZtWZ_.innerIndexPtr();
+  for (const Term& term : terms_) {
+    for (Index b = 0; b < term.levels; ++b) {
+      const Index j0 = term.offset + b * term.p;
+      const Index length = outer[j0 + 1] - outer[j0];
+      for (Index s = 1; s < term.p; ++s) {
+        if (outer[j0 + s + 1] - outer[j0 + s] != length) return false;
+        for (Index e = 0; e < length; ++e) {
+          if (inner[outer[j0 + s] + e] != inner[outer[j0] + e]) return false;
+        }
+      }
+      for (Index e = 0; e < length;) {  // row blocks must be complete and start at a level boundary
+        const Term& rows = terms_[row_term_[inner[outer[j0] + e]]];
+        const Index first = inner[outer[j0] + e];
+        if ((first - rows.offset) % rows.p != 0 || e + rows.p > length) return false;
+        for (Index r = 0; r < rows.p; ++r) {
+          if (inner[outer[j0] + e + r] != first + r) return false;
+        }
+        e += rows.p;
+      }
+    }
+  }
+  return true;
+}
+
+void Predictor::update_A_in_place() {
+  const int* outer = ZtWZ_.outerIndexPtr();
+  const int* inner = ZtWZ_.innerIndexPtr();
+  const double* M = ZtWZ_.valuePtr();
+  double* A = A_.valuePtr();
+  // Small blocks live on the stack: no allocation per block or per θ.
+  using Block = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, kMaxInPlaceP, kMaxInPlaceP>;
+  Block block, result;
+  for (std::size_t l = 0; l < terms_.size(); ++l) {
+    const Term& col_term = terms_[l];
+    const Index pl = col_term.p;
+    for (Index b = 0; b < col_term.levels; ++b) {
+      const Index j0 = col_term.offset + b * pl;
+      const Index start = outer[j0], length = outer[j0 + 1] - start;
+      for (Index e = 0; e < length;) {
+        const int k = row_term_[inner[start + e]];
+        const Index pk = terms_[k].p;
+        if (pk == 1 && pl == 1) {  // scalar terms: A_ij = λ_k λ_l M_ij
+          A[start + e] = T_[k](0, 0) * M[start + e] * T_[l](0, 0);
+          ++e;
+          continue;
+        }
+        // A's block for (row level, column level) is T_kᵀ M_block T_l.
+        block.resize(pk, pl);
+        for (Index s = 0; s < pl; ++s) {
+          for (Index r = 0; r < pk; ++r) block(r, s) = M[outer[j0 + s] + e + r];
+        }
+        result.noalias() = T_[k].transpose() * block * T_[l];
+        for (Index s = 0; s < pl; ++s) {
+          for (Index r = 0; r < pk; ++r) A[outer[j0 + s] + e + r] = result(r, s);
+        }
+        e += pk;
+      }
+    }
+  }
+  for (Index j = 0; j < diagonal_pos_.size(); ++j) A[diagonal_pos_[j]] += 1.0;
 }
 
 void Predictor::update_L() {
-  // Products of sparse matrices keep every structural entry, so A's pattern does not
-  // depend on θ (zeros in θ give explicit zeros) and the symbolic analysis stays valid.
-  A_ = Lambdat_ * ZtWZ_ * SpMat(Lambdat_.transpose());
-  for (Index j = 0; j < A_.cols(); ++j) A_.coeffRef(j, j) += 1.0;
+  if (in_place_) {
+    update_A_in_place();
+  } else {
+    // Products of sparse matrices keep every structural entry, so A's pattern does not
+    // depend on θ (zeros in θ give explicit zeros) and the symbolic analysis stays valid.
+    A_ = Lambdat_ * ZtWZ_ * SpMat(Lambdat_.transpose());
+    for (Index j = 0; j < A_.cols(); ++j) A_.coeffRef(j, j) += 1.0;
+  }
   if (A_nnz_ < 0) {
-    if (BlockedCholesky::suits(A_, first_p_, first_levels_, max_dense_block_)) {
-      chol_ = std::make_unique<BlockedCholesky>(first_p_, first_levels_);
+    // Where Z'WZ has the block structure a grouping factor gives it, A has Z'WZ's pattern and
+    // later θs fill in its values without allocating.
+    const bool small_terms = std::all_of(terms_.begin(), terms_.end(), [](const Term& t) { return t.p <= kMaxInPlaceP; });
+    if (small_terms && pattern_allows_in_place() && A_.nonZeros() == ZtWZ_.nonZeros()) {
+      in_place_ = true;
+      diagonal_pos_.resize(A_.cols());
+      for (Index j = 0; j < A_.cols(); ++j) {
+        const int* begin = ZtWZ_.innerIndexPtr() + ZtWZ_.outerIndexPtr()[j];
+        const int* end = ZtWZ_.innerIndexPtr() + ZtWZ_.outerIndexPtr()[j + 1];
+        diagonal_pos_[j] = static_cast<int>(std::lower_bound(begin, end, static_cast<int>(j)) - ZtWZ_.innerIndexPtr());
+      }
+    }
+    const Term& first = terms_.front();
+    if (BlockedCholesky::suits(A_, first.p, first.levels, max_dense_block_)) {
+      chol_ = std::make_unique<BlockedCholesky>(first.p, first.levels);
       factorization_ = "blocked";
     } else {
       chol_ = std::make_unique<SimplicialCholesky>();

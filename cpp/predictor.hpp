@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "cholesky.hpp"
 #include "errors.hpp"
@@ -15,9 +16,9 @@ class Predictor {
  public:
   // X (n×p, column-major) and Zt (q×n) are wrapped, not copied: the caller keeps them alive.
   // Lambdat (q×q) is the template whose pattern (explicit zeros included) is fixed for all θ;
-  // its value k is θ[Lind[k]]. The first random-effects term has first_p columns and
-  // first_levels levels: the blocked factorization exploits that block's structure.
-  Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, Index first_p, Index first_levels);
+  // its value k is θ[Lind[k]]. term_shapes holds (columns p, levels) of each random-effects
+  // term in order: Λ's blocks follow from it, and the blocked factorization exploits the first.
+  Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes);
 
   Index n() const { return X_.rows(); }
   Index p() const { return X_.cols(); }
@@ -61,6 +62,8 @@ class Predictor {
   const double* X_data() const { return X_.data(); }
   // Which factorization the first θ chose: "blocked" or "simplicial".
   const char* factorization() const { return factorization_; }
+  // Whether A is updated in its fixed pattern (no allocation per θ).
+  bool A_in_place() const { return in_place_; }
   // Use the general sparse factorization even where the blocked one applies (for tests that
   // compare the two); only before the first evaluation.
   void force_simplicial() {
@@ -77,7 +80,19 @@ class Predictor {
   SpMat Lambdat_;
   Eigen::VectorXi Lind_;
   Index n_theta_;
-  Index first_p_, first_levels_;
+  struct Term {
+    Index p, levels, offset, theta_offset;  // offset: first row of the term in Zt
+  };
+  std::vector<Term> terms_;
+  Eigen::VectorXi row_term_;     // term of each row of Zt
+  Eigen::VectorXi diagonal_pos_;  // position of A's diagonal entries in its value array
+  bool in_place_ = false;         // A's values computed block by block in M's pattern
+  std::vector<Eigen::MatrixXd> T_;  // each term's lower-triangular relative factor at θ
+
+  // Whether Z'WZ's pattern lets A = Λ'(Z'WZ)Λ + I be computed in its pattern: every level's
+  // columns share one pattern and every touched row block is dense.
+  bool pattern_allows_in_place() const;
+  void update_A_in_place();
   Eigen::VectorXd theta_;
 
   SpMat ZtWZ_;

@@ -4,6 +4,7 @@ inputs, input checks and exception mapping."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -51,7 +52,7 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
     design, y = _design(formula, dataset)
     rng = np.random.default_rng(1)
     w = rng.uniform(0.5, 2.0, len(y))
-    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     theta = np.array(theta)
     assert core.objective(theta, REML) == pytest.approx(_dense_criterion(design, y, w, theta, REML), rel=1e-10)
     Lambdat = design.Lambdat.copy()
@@ -74,8 +75,8 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
 def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
     design, y = _design(formula, dataset)
     w = np.ones(len(y))
-    blocked = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
-    general = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    blocked = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+    general = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     general._force_simplicial()
     rng = np.random.default_rng(2)
     for _ in range(3):
@@ -87,10 +88,31 @@ def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
         general._force_simplicial()
 
 
+def test_wide_terms_take_the_general_sparse_products():
+    """A term with more columns than the in-place update handles (8) forms A by sparse products."""
+    rng = np.random.default_rng(3)
+    n = 600
+    data = pd.DataFrame({"f": [f"l{k}" for k in rng.integers(9, size=n)], "g": rng.integers(30, size=n).astype(str)})
+    data["y"] = rng.normal(size=n)
+    parsed = parse_formula("y ~ 1 + (0 + f | g)")
+    frame = model_frame(parsed, data, {"y"})
+    design = build_design(parsed, frame.data, frame.offset, True)
+    assert design.terms[0].p == 9
+    y, w = frame.data["y"].to_numpy(), np.ones(n)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+    theta = design.theta0 * 0.5
+    assert core.objective(theta, False) == pytest.approx(_dense_criterion(design, y, w, theta, False), rel=1e-10)
+    assert not core.A_in_place
+    small, _ = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    sleep_core = _core.LinearMixedModel(small.fixed.X, small.Zt, small.Lambdat, small.Lind, small.term_shapes, _, np.ones(180))
+    sleep_core.objective(small.theta0, True)
+    assert sleep_core.A_in_place
+
+
 def test_inputs_are_not_copied():
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
-    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     addresses = core._input_addresses()
     assert addresses["X"] == design.fixed.X.ctypes.data
     assert addresses["Zt"] == design.Zt.data.ctypes.data
@@ -100,11 +122,11 @@ def test_inputs_are_not_copied():
 def test_core_refuses_arrays_it_would_have_to_copy():
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
-    args = [design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w]
+    args = [design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w]
     with pytest.raises(TypeError, match="Fortran"):
         _core.LinearMixedModel(np.ascontiguousarray(design.fixed.X), *args[1:])
     with pytest.raises(TypeError, match="dtype"):
-        _core.LinearMixedModel(*args[:6], y.astype(np.float32), w)
+        _core.LinearMixedModel(*args[:5], y.astype(np.float32), w)
     with pytest.raises(TypeError, match="dtype"):
         _core.LinearMixedModel(*args[:3], design.Lind.astype(np.int64), *args[4:])
     with pytest.raises(TypeError, match="CSC"):
@@ -118,12 +140,12 @@ def test_size_and_numerical_errors_map_to_python_exceptions():
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
     with pytest.raises(ValueError, match="one entry per row"):
-        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y[:-1].copy(), w)
-    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y[:-1].copy(), w)
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     with pytest.raises(ValueError, match="theta has the wrong length"):
         core.objective(np.ones(2), True)
     flat = np.zeros(len(y))  # a response the model fits exactly: σ cannot be estimated
-    exact = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, flat, w)
+    exact = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, flat, w)
     with pytest.raises(mixedfit.NumericalError, match="not positive"):
         exact.objective(np.array([1.0, 0.0, 1.0]), True)
 
@@ -145,7 +167,7 @@ def test_instruction_set_builds_agree():
         return
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))
-    args = (design.fixed.X, design.Zt, design.Lambdat, design.Lind, *design.first_term_shape, y, w)
+    args = (design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     theta = np.array([0.9, -0.1, 0.3])
     assert fast.LinearMixedModel(*args).objective(theta, True) == pytest.approx(
         baseline.LinearMixedModel(*args).objective(theta, True), rel=1e-12

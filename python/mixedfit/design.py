@@ -227,9 +227,9 @@ class Design:
     offset: np.ndarray  # formula offsets plus the offset argument
 
     @property
-    def first_term_shape(self) -> tuple[int, int]:
-        """(columns, levels) of the first term, whose block the core's blocked factorization exploits."""
-        return self.terms[0].p, self.terms[0].n_levels
+    def term_shapes(self) -> np.ndarray:
+        """(columns, levels) of each term, flattened: the core derives Λ's block layout from it."""
+        return np.array([(t.p, t.n_levels) for t in self.terms], dtype=np.int32).ravel()
 
     def theta_slices(self) -> list[slice]:
         bounds = np.cumsum([0] + [t.n_theta for t in self.terms])

@@ -65,7 +65,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._response = response.y
         self._offset = np.ascontiguousarray(d.offset)
         self._core = _core.GeneralizedLinearMixedModel(
-            d.fixed.X, d.Zt, d.Lambdat, d.Lind, *d.first_term_shape, response.y, np.ascontiguousarray(response.weights),
+            d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, response.y, np.ascontiguousarray(response.weights),
             np.ascontiguousarray(response.n_trials), self._offset, np.ascontiguousarray(response.mustart),
             self.family.name, self.family.link,
         )  # fmt: skip

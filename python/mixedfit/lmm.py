@@ -30,7 +30,7 @@ class LinearMixedModel(MixedModel):
         self._weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
         self._y_minus_offset = np.ascontiguousarray(self._response - d.offset)
         self._core = _core.LinearMixedModel(
-            d.fixed.X, d.Zt, d.Lambdat, d.Lind, *d.first_term_shape, self._y_minus_offset, self._weights
+            d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights
         )
 
     def _response_variables(self) -> set[str]:

@@ -1,0 +1,108 @@
+"""Fit every benchmark model with mixedfit and with lme4 in the same run; report times,
+their ratio, the objective difference and peak memory.
+
+Usage (from the repository root, after `pip install ".[bench]"` and benchmarks/install_r.sh):
+    python benchmarks/run.py [--only NAME ...] [--skip-lme4]
+Writes benchmarks/results/results.md, results.json and scaling.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from models import HERE, all_models
+
+RESULTS = HERE / "results"
+TIMEOUT = 1800  # seconds per side per model
+
+
+def run_child(command: list[str]) -> dict:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {TIMEOUT} s"}
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fmt(x, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| model | rows | mixedfit (s) | lme4 (s) | speed-up | objective − lme4's | mixedfit peak MB | lme4 peak MB | evaluations (mixedfit / lme4) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        mf, r4 = r["mixedfit"], r["lme4"]
+        speedup = r4["seconds"] / mf["seconds"] if "seconds" in mf and "seconds" in r4 else None
+        diff = mf["objective"] - r4["objective"] if "objective" in mf and "objective" in r4 else None
+        lines.append(
+            f"| {r['name']} | {r['rows']:,} | {fmt(mf.get('seconds'), '.3f')} | "
+            f"{fmt(r4.get('seconds'), '.3f') if 'error' not in r4 else r4['error']} | {fmt(speedup, '.1f')}× | "
+            f"{fmt(diff, '.2e')} | {fmt(mf.get('peak_mb'), '.0f')} | {fmt(r4.get('peak_mb'), '.0f')} | "
+            f"{mf.get('feval', '—')} / {r4.get('feval', '—')} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for series in sorted({r["series"] for r in rows if r["series"]}):
+        points = [r for r in rows if r["series"] == series]
+        for side, marker in (("mixedfit", "o-"), ("lme4", "s--")):
+            xs = [r["rows"] for r in points if "seconds" in r[side]]
+            ys = [r[side]["seconds"] for r in points if "seconds" in r[side]]
+            if xs:
+                ax.plot(xs, ys, marker, label=f"{side}: {series}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows")
+    ax.set_ylabel("seconds per fit (median)")
+    ax.set_title("Two crossed factors: time against rows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "scaling.png", dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", nargs="*", help="model names to run")
+    parser.add_argument("--skip-lme4", action="store_true")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    rows = []
+    for model in all_models():
+        if args.only and model.name not in args.only:
+            continue
+        spec = json.dumps(model.spec())
+        mixedfit = run_child([sys.executable, str(HERE / "fit_mixedfit.py"), spec])
+        lme4 = {"error": "skipped"} if args.skip_lme4 else run_child(["Rscript", str(HERE / "fit_lme4.R"), spec])
+        row = {"name": model.name, "rows": model.rows, "series": model.series, "mixedfit": mixedfit, "lme4": lme4}
+        rows.append(row)
+        print(markdown([row]).splitlines()[-1], flush=True)
+    header = (
+        f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or 'cpu'}; "
+        "median wall time of repeated end-to-end fits (reading the CSV included) in the same run.\n\n"
+    )
+    (RESULTS / "results.md").write_text(header + markdown(rows) + "\n")
+    (RESULTS / "results.json").write_text(json.dumps(rows, indent=1))
+    plot(rows)
+
+
+if __name__ == "__main__":
+    main()
