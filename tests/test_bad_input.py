@@ -169,3 +169,25 @@ def test_unfitted_model_says_so(sleep):
         model.fixef
     assert model.fit() is model
     assert np.isfinite(model.objective)
+
+
+def test_array_arguments_of_any_layout_give_the_same_fit(sleep):
+    """Weights and offsets as float32, int, Fortran-ordered or strided arrays are converted once."""
+    w = np.linspace(0.5, 2.0, 180)
+    reference = mixedfit.lmer(LMM, sleep, weights=w, offset=np.arange(180) % 3)
+    wide = np.column_stack([w, w]).astype(np.float32)
+    for weights, offset in [
+        (w.astype(np.float32), (np.arange(180) % 3).astype(np.int64)),
+        (np.asfortranarray(np.column_stack([w, w]))[:, 0], np.arange(180) % 3),
+        (np.repeat(w, 2)[::2], (np.arange(360) % 6)[::2] / 2),
+    ]:
+        model = mixedfit.lmer(LMM, sleep, weights=weights, offset=offset)
+        assert model.objective == pytest.approx(reference.objective, rel=1e-6)
+    assert wide.dtype == np.float32  # the caller's arrays are untouched
+
+
+def test_polars_data_frames_are_accepted(sleep):
+    import polars as pl
+    frame = pl.DataFrame({name: sleep[name].to_numpy() for name in sleep.columns})
+    model = mixedfit.lmer(LMM, frame)
+    assert model.objective == pytest.approx(mixedfit.lmer(LMM, sleep).objective, rel=1e-12)

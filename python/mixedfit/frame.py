@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 from formulaic import Formula
 
 from .errors import DataError, FormulaError
+from .design import simple_terms
 from .formula import ParsedFormula
 
 
@@ -27,18 +29,25 @@ class ModelFrame:
 
 
 def as_dataframe(data: Any) -> pd.DataFrame:
+    """pandas as it is; dicts of columns; polars, pyarrow and other data frames through narwhals,
+    column by column to numpy (so neither pyarrow nor a copy of unused columns is needed)."""
     if isinstance(data, pd.DataFrame):
         return data
-    if hasattr(data, "to_pandas"):
-        return data.to_pandas()
     if isinstance(data, dict):
         return pd.DataFrame(data)
-    raise TypeError(
-        f"data must be a pandas DataFrame (or polars/pyarrow table, or dict of columns), got {type(data).__name__}"
-    )
+    try:
+        frame = nw.from_native(data, eager_only=True)
+    except TypeError:
+        raise TypeError(
+            f"data must be a pandas DataFrame (or polars/pyarrow table, or dict of columns), got {type(data).__name__}"
+        ) from None
+    return pd.DataFrame({name: frame[name].to_numpy() for name in frame.columns})
 
 
 def formula_variables(expr: str, where: str) -> set[str]:
+    simple = simple_terms(expr)
+    if simple is not None:
+        return set(simple[1])
     try:
         return set(Formula(expr).required_variables) if expr.strip() not in ("0", "1") else set()
     except Exception as exc:
