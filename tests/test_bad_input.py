@@ -191,3 +191,21 @@ def test_polars_data_frames_are_accepted(sleep):
     frame = pl.DataFrame({name: sleep[name].to_numpy() for name in sleep.columns})
     model = mixedfit.lmer(LMM, frame)
     assert model.objective == pytest.approx(mixedfit.lmer(LMM, sleep).objective, rel=1e-12)
+
+
+def test_non_convergence_warns_and_leaves_a_usable_fit(sleep):
+    model = mixedfit.LinearMixedModel(LMM, sleep)
+    model.optsum.maxeval = 5
+    with pytest.warns(mixedfit.ConvergenceWarning, match="stopped after 5 evaluations without converging"):
+        model.fit()
+    assert model.optsum.return_code == "MAXEVAL_REACHED"
+    assert np.isfinite(model.objective) and model.objective > mixedfit.lmer(LMM, sleep).objective
+    assert "Fixed effects" in model.summary()
+
+
+def test_boolean_and_object_columns(sleep):
+    data = sleep.assign(late=sleep["Days"] >= 5, Subject=sleep["Subject"].astype(object))
+    model = mixedfit.lmer("Reaction ~ late + (1 | Subject)", data)
+    assert list(model.fixef.index) == ["(Intercept)", "late"]  # formulaic codes booleans as 0/1
+    numeric = mixedfit.lmer("Reaction ~ late + (1 | Subject)", data.assign(late=data["late"].astype(float)))
+    assert model.objective == pytest.approx(numeric.objective, rel=1e-10)

@@ -1,0 +1,57 @@
+"""For each lme4 reference case of the test suite: mixedfit's objective (or log-likelihood)
+difference from lme4 and its fit time next to lme4's (timed when the reference was made).
+
+Usage (repository root): python benchmarks/reference_cases.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import mixedfit
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
+from conftest import load_dataset  # noqa: E402
+
+
+def median_seconds(fit, reps: int) -> tuple[float, object]:
+    times, model = [], None
+    for _ in range(reps):
+        start = time.perf_counter()
+        model = fit()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), model
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    print("| case | kind | mixedfit − lme4 | mixedfit (s) | lme4 (s) | speed-up |")
+    print("|---|---|---:|---:|---:|---:|")
+    for kind, filename in (("LMM objective", "lmm_reference.json"), ("GLMM −2 log L", "glmm_reference.json")):
+        cases = json.loads((TESTS / "reference" / filename).read_text())["cases"]
+        for name, case in cases.items():
+            data = load_dataset(case["dataset"])
+            reps = 1 if case["seconds"] > 10 else 5
+            if "family" in case:
+                family = case["family"].replace("inverse.gaussian", "inverse_gaussian")
+                fit = lambda: mixedfit.glmer(  # noqa: E731
+                    case["formula"], data, family=family, link=case["link"], nAGQ=case["nAGQ"], weights=case["weights"]
+                )
+                seconds, model = median_seconds(fit, reps)
+                diff = -2 * (model.loglik - case["loglik"])
+            else:
+                fit = lambda: mixedfit.lmer(case["formula"], data, REML=case["REML"], weights=case["weights"])  # noqa: E731
+                seconds, model = median_seconds(fit, reps)
+                diff = model.objective - case["objective"]
+            print(f"| {name} | {kind} | {diff:.2e} | {seconds:.3f} | {case['seconds']:.3f} | {case['seconds'] / seconds:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
