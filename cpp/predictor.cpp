@@ -59,10 +59,46 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
 void Predictor::set_weights(const Eigen::VectorXd& w) {
   require(w.size() == n(), "weights must have one entry per observation");
   w_ = w;
-  SpMat ZtW = Zt_ * w_.asDiagonal();
-  ZtWZ_ = ZtW * SpMat(Zt_.transpose());
-  ZtWX_ = ZtW * X_;
-  XtWX_ = X_.transpose() * w_.asDiagonal() * X_;
+  if (weight_updates_ == 0) {
+    ZtWZ_ = (Zt_ * w_.asDiagonal()) * SpMat(Zt_.transpose());
+  } else {
+    if (weight_updates_ == 1) build_pair_map();
+    double* M = ZtWZ_.valuePtr();
+    std::fill(M, M + ZtWZ_.nonZeros(), 0.0);
+    for (Index i = 0; i < n(); ++i) {
+      for (int k = obs_start_[i]; k < obs_start_[i + 1]; ++k) M[pair_pos_[k]] += w_[i] * pair_coef_[k];
+    }
+  }
+  ++weight_updates_;
+  ZtWX_.noalias() = Zt_ * (w_.asDiagonal() * X_);
+  XtWX_.noalias() = X_.transpose() * w_.asDiagonal() * X_;
+}
+
+void Predictor::build_pair_map() {
+  const int* outer = Zt_.outerIndexPtr();
+  const int* inner = Zt_.innerIndexPtr();
+  const double* z = Zt_.valuePtr();
+  obs_start_.resize(n() + 1);
+  obs_start_[0] = 0;
+  for (Index i = 0; i < n(); ++i) {
+    const int k = outer[i + 1] - outer[i];
+    obs_start_[i + 1] = obs_start_[i] + k * k;
+  }
+  pair_pos_.resize(obs_start_[n()]);
+  pair_coef_.resize(obs_start_[n()]);
+  const int* m_outer = ZtWZ_.outerIndexPtr();
+  const int* m_inner = ZtWZ_.innerIndexPtr();
+  for (Index i = 0; i < n(); ++i) {
+    int k = obs_start_[i];
+    for (int b = outer[i]; b < outer[i + 1]; ++b) {
+      const int* begin = m_inner + m_outer[inner[b]];
+      const int* end = m_inner + m_outer[inner[b] + 1];
+      for (int a = outer[i]; a < outer[i + 1]; ++a, ++k) {
+        pair_pos_[k] = static_cast<int>(std::lower_bound(begin, end, inner[a]) - m_inner);
+        pair_coef_[k] = z[a] * z[b];
+      }
+    }
+  }
 }
 
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {

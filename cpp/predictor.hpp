@@ -96,6 +96,12 @@ class Predictor {
   Eigen::VectorXd theta_;
 
   SpMat ZtWZ_;
+  // For repeated reweighting (PIRLS): where each observation's products z_a z_b land in
+  // Z'WZ's values, built at the second set_weights so Z'WZ is then updated in place.
+  Eigen::VectorXi obs_start_, pair_pos_;
+  Eigen::VectorXd pair_coef_;
+  int weight_updates_ = 0;
+  void build_pair_map();
   Eigen::MatrixXd ZtWX_;
   Eigen::MatrixXd XtWX_;
   Eigen::VectorXd w_;
