@@ -21,6 +21,12 @@ constexpr int kMaxHalvings = 20;
 // and so is log det L through the weights, so the Newton step must also have become negligible.
 constexpr double kPirlsTolerance = 1e-11;
 constexpr double kPirlsStepTolerance = 1e-11;
+
+double finite(double deviance) {
+  if (!std::isfinite(deviance)) throw NumericalError("the deviance is not finite at this θ and β");
+  return deviance;
+}
+
 }  // namespace
 
 GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
@@ -162,7 +168,7 @@ double GeneralizedLinearMixedModel::laplace() const {
 double GeneralizedLinearMixedModel::objective_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   pred_.set_theta(theta);
   pirls(true);
-  return laplace();
+  return finite(laplace());
 }
 
 double GeneralizedLinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& theta,
@@ -174,7 +180,7 @@ double GeneralizedLinearMixedModel::objective(const Eigen::Ref<const Eigen::Vect
   pred_.set_theta(theta);
   pred_.set_beta(beta);
   pirls(false);
-  return gh_z.size() == 1 ? laplace() : adaptive_quadrature(gh_z, gh_w);
+  return finite(gh_z.size() == 1 ? laplace() : adaptive_quadrature(gh_z, gh_w));
 }
 
 double GeneralizedLinearMixedModel::adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,

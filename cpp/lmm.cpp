@@ -38,9 +38,12 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
                          "data exactly, so σ cannot be estimated");
   }
   const double n = static_cast<double>(pred_.n());
-  if (!REML) return pred_.ldL2() - ldW_ + residual_term(pwrss_, n);
   const double nmp = n - static_cast<double>(pred_.p());
-  return pred_.ldL2() - ldW_ + pred_.ldRX2() + residual_term(pwrss_, nmp);
+  require(nmp > 0, "the REML criterion needs more observations than fixed effects");
+  const double value = REML ? pred_.ldL2() - ldW_ + pred_.ldRX2() + residual_term(pwrss_, nmp)
+                            : pred_.ldL2() - ldW_ + residual_term(pwrss_, n);
+  if (!std::isfinite(value)) throw NumericalError("the criterion is not finite at this θ");
+  return value;
 }
 
 double LinearMixedModel::deviance_ml() const {

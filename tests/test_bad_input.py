@@ -40,6 +40,12 @@ def test_lmm_formula_and_column_errors(sleep, formula, message):
         mixedfit.lmer(formula, sleep)
 
 
+def test_more_fixed_effects_than_observations(sleep):
+    few = sleep.iloc[[0, 1, 10, 11, 20]].assign(f=["a", "b", "c", "d", "e"])
+    with pytest.raises(DataError, match="5 observations for 5 fixed effects"):
+        mixedfit.lmer("Reaction ~ f + (1 | Subject)", few)
+
+
 def test_non_finite_response(sleep):
     bad = sleep.assign(Reaction=sleep["Reaction"].where(sleep.index != 7, np.inf))
     with pytest.raises(DataError, match=r"response 'Reaction' has a non-finite value \(inf\) in row 7"):

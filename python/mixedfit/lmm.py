@@ -9,6 +9,7 @@ import numpy as np
 
 from ._native import _core
 from .design import numeric_column
+from .errors import DataError
 from .frame import formula_variables
 from .model import MixedModel
 from .optimize import bobyqa
@@ -25,7 +26,12 @@ class LinearMixedModel(MixedModel):
         self.REML = bool(REML)
         d = self.design
         self._response = numeric_column(self.parsed.response, self.frame.data, "response")
-        n = len(self._response)
+        n, p = d.fixed.X.shape
+        if n <= p:
+            raise DataError(
+                f"{n} observations for {p} fixed effects ({', '.join(d.fixed.names)}): a linear mixed model "
+                "needs more observations than fixed effects to estimate the residual variance"
+            )
         self._weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
         self._y_minus_offset = np.ascontiguousarray(self._response - d.offset)
         self._core = _core.LinearMixedModel(
