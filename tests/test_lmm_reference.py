@@ -96,7 +96,11 @@ def test_ranef_and_fitted(fitted):
     # Fitted values can be near zero: compare on the scale of the response.
     scale = np.std(model._response)
     np.testing.assert_allclose(model.fitted[:10], ref["fitted_head"], rtol=0, atol=ESTIMATE_RTOL * scale)
-    np.testing.assert_allclose(model.residuals + model.fitted, model._response, rtol=1e-12)
+    np.testing.assert_allclose(model.residuals() + model.fitted, model._response, rtol=1e-12)
+    weights = np.sqrt(model._weights)
+    np.testing.assert_allclose(model.residuals("pearson"), model.residuals("response") * weights, rtol=1e-12)
+    with pytest.raises(ValueError, match="residual type"):
+        model.residuals("studentized")
 
 
 def test_singular_fit_warns():

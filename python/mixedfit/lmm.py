@@ -80,13 +80,24 @@ class LinearMixedModel(MixedModel):
         self._require_fit()
         return self._deviance
 
+    def residuals(self, type: str = "response") -> np.ndarray:
+        """Residuals y − fitted ('response', 'working') or scaled by the square roots of the prior
+        weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits."""
+        self._require_fit()
+        raw = self._response - self._fitted_values
+        if type in ("response", "working"):
+            return raw
+        if type in ("pearson", "deviance"):
+            return raw * np.sqrt(self._weights)
+        raise ValueError(f"residual type must be 'response', 'pearson', 'deviance' or 'working', not {type!r}")
+
     def summary(self) -> str:
         self._require_fit()
         method = "REML" if self.REML else "maximum likelihood"
         coefs = self.fixef.to_frame()
         coefs["Std. Error"] = self.stderr
         coefs["t value"] = coefs["Estimate"] / coefs["Std. Error"]
-        scaled = self.residuals * np.sqrt(self._weights) / self._sigma
+        scaled = self.residuals("pearson") / self._sigma
         parts = [
             f"Linear mixed model fit by {method}",
             f"Formula: {self.formula}",

@@ -119,10 +119,9 @@ class MixedModel:
         self._require_fit()
         return self._fitted_values.copy()
 
-    @property
-    def residuals(self) -> np.ndarray:
-        self._require_fit()
-        return self._response - self._fitted_values
+    def residuals(self, type: str = "response") -> np.ndarray:
+        """Residuals of the given type (as lme4's residuals()); subclasses say which types exist."""
+        raise NotImplementedError
 
     def is_singular(self, tol: float = SINGULAR_TOLERANCE) -> bool:
         """True when some θ component bounded at zero is within tol of it (lme4's isSingular)."""
