@@ -2,7 +2,8 @@
 their ratio, the objective difference and peak memory.
 
 Usage (from the repository root, after `pip install ".[bench]"` and benchmarks/install_r.sh):
-    python benchmarks/run.py [--only NAME ...] [--skip-lme4]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/run.py [--only NAME ...] [--skip-lme4]
+(one BLAS thread: otherwise idle OpenBLAS threads spinning on the second core add noise).
 Writes benchmarks/results/results.md, results.json and scaling.png.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -79,6 +81,16 @@ def plot(rows: list[dict]) -> None:
     fig.savefig(RESULTS / "scaling.png", dpi=120)
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", help="model names to run")
@@ -96,8 +108,9 @@ def main() -> None:
         rows.append(row)
         print(markdown([row]).splitlines()[-1], flush=True)
     header = (
-        f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or 'cpu'}; "
-        "median wall time of repeated end-to-end fits (reading the CSV included) in the same run.\n\n"
+        f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu_model()}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; median wall time of "
+        "repeated end-to-end fits (reading the CSV included) in the same run.\n\n"
     )
     (RESULTS / "results.md").write_text(header + markdown(rows) + "\n")
     (RESULTS / "results.json").write_text(json.dumps(rows, indent=1))

@@ -56,6 +56,30 @@ MapSpMat map_csc(const py::object& m, const std::string& name) {
   return MapSpMat(shape.first, shape.second, values.size(), outer.data(), inner.data(), values.data());
 }
 
+// The predictor's inputs, shared by both model kinds.
+struct PredictorInputs {
+  MapMat X;
+  MapSpMat Zt, Lambdat;
+  MapVecI Lind, term_shapes;
+};
+
+PredictorInputs map_predictor_inputs(const py::array& X, const py::object& Zt, const py::object& Lambdat,
+                                     const py::array& Lind, const py::array& term_shapes) {
+  return {map_matrix(X, "X"), map_csc(Zt, "Zt"), map_csc(Lambdat, "Lambdat"), map_index_vector(Lind, "Lind"),
+          map_index_vector(term_shapes, "term_shapes")};
+}
+
+// Accessors of the predictor's state that both model kinds expose.
+template <class Model>
+void def_predictor_accessors(py::class_<Model>& cls) {
+  cls.def_property_readonly("ldL2", [](const Model& self) { return self.predictor().ldL2(); })
+      .def_property_readonly("factorization", [](const Model& self) { return self.predictor().factorization(); })
+      .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
+      .def_property_readonly("beta", [](const Model& self) { return self.predictor().beta(); })
+      .def_property_readonly("u", [](const Model& self) { return self.predictor().u(); })
+      .def_property_readonly("b", [](const Model& self) { return self.predictor().b(); });
+}
+
 void translate_numerical_error(std::exception_ptr p) {
   try {
     if (p) std::rethrow_exception(p);
@@ -71,19 +95,15 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   m.doc() = "mixedfit's compiled core: penalized least squares, PIRLS and the profiled criteria.";
   py::register_exception_translator(&translate_numerical_error);
 
-  py::class_<LinearMixedModel>(m, "LinearMixedModel", py::module_local())
-      .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
-                       const py::array& term_shapes, const py::array& y, const py::array& weights) {
-             const MapMat X_ = map_matrix(X, "X");
-             const MapSpMat Zt_ = map_csc(Zt, "Zt");
-             const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
-             const MapVecI Lind_ = map_index_vector(Lind, "Lind");
-             const MapVecI shapes_ = map_index_vector(term_shapes, "term_shapes");
-             const MapVec y_ = map_vector(y, "y");
-             const MapVec w_ = map_vector(weights, "weights");
-             py::gil_scoped_release release;
-             return std::make_unique<LinearMixedModel>(X_, Zt_, Lambdat_, Lind_, shapes_, y_, w_);
-           }),
+  py::class_<LinearMixedModel> lmm(m, "LinearMixedModel", py::module_local());
+  lmm.def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
+                      const py::array& term_shapes, const py::array& y, const py::array& weights) {
+            const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
+            const MapVec y_ = map_vector(y, "y");
+            const MapVec w_ = map_vector(weights, "weights");
+            py::gil_scoped_release release;
+            return std::make_unique<LinearMixedModel>(in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes, y_, w_);
+          }),
            py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("y"),
            py::arg("weights"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 7>())
       .def("objective", &LinearMixedModel::objective, py::arg("theta").noconvert(), py::arg("REML"),
@@ -93,14 +113,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)
       .def_property_readonly("ldW", &LinearMixedModel::ldW)
-      .def_property_readonly("ldL2", [](const LinearMixedModel& self) { return self.predictor().ldL2(); })
-      .def_property_readonly("factorization",
-                             [](const LinearMixedModel& self) { return self.predictor().factorization(); })
-      .def_property_readonly("A_in_place", [](const LinearMixedModel& self) { return self.predictor().A_in_place(); })
       .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
-      .def_property_readonly("beta", [](const LinearMixedModel& self) { return self.predictor().beta(); })
-      .def_property_readonly("u", [](const LinearMixedModel& self) { return self.predictor().u(); })
-      .def_property_readonly("b", [](const LinearMixedModel& self) { return self.predictor().b(); })
       .def_property_readonly("RX", [](const LinearMixedModel& self) { return self.predictor().RX(); })
       .def("_force_simplicial", [](LinearMixedModel& self) { self.predictor().force_simplicial(); })
       .def("_input_addresses", [](const LinearMixedModel& self) {
@@ -109,26 +122,22 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
                              py::arg("Zt") = reinterpret_cast<std::uintptr_t>(self.predictor().Zt_data()),
                              py::arg("y") = reinterpret_cast<std::uintptr_t>(self.y_data()));
            });
+  def_predictor_accessors(lmm);
 
-  py::class_<GeneralizedLinearMixedModel>(m, "GeneralizedLinearMixedModel", py::module_local())
-      .def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
+  py::class_<GeneralizedLinearMixedModel> glmm(m, "GeneralizedLinearMixedModel", py::module_local());
+  glmm.def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
                        const py::array& term_shapes, const py::array& y, const py::array& weights,
-                       const py::array& n_trials,
-                       const py::array& offset, const py::array& mustart, const std::string& family,
-                       const std::string& link) {
-             const MapMat X_ = map_matrix(X, "X");
-             const MapSpMat Zt_ = map_csc(Zt, "Zt");
-             const MapSpMat Lambdat_ = map_csc(Lambdat, "Lambdat");
-             const MapVecI Lind_ = map_index_vector(Lind, "Lind");
-             const MapVecI shapes_ = map_index_vector(term_shapes, "term_shapes");
+                       const py::array& n_trials, const py::array& offset, const py::array& mustart,
+                       const std::string& family, const std::string& link) {
+             const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
              const MapVec y_ = map_vector(y, "y");
              const MapVec w_ = map_vector(weights, "weights");
              const MapVec n_ = map_vector(n_trials, "n_trials");
              const MapVec offset_ = map_vector(offset, "offset");
              const MapVec mustart_ = map_vector(mustart, "mustart");
              py::gil_scoped_release release;
-             return std::make_unique<GeneralizedLinearMixedModel>(X_, Zt_, Lambdat_, Lind_, shapes_, y_, w_, n_,
-                                                                  offset_, mustart_, family, link);
+             return std::make_unique<GeneralizedLinearMixedModel>(in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes,
+                                                                  y_, w_, n_, offset_, mustart_, family, link);
            }),
            py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("y"),
            py::arg("weights"), py::arg("n_trials"), py::arg("offset"), py::arg("mustart"), py::arg("family"),
@@ -149,11 +158,6 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("mu", &GeneralizedLinearMixedModel::mu)
       .def_property_readonly("eta", &GeneralizedLinearMixedModel::eta)
       .def_property_readonly("pirls_iterations", &GeneralizedLinearMixedModel::pirls_iterations)
-      .def_property_readonly("ldL2", [](const GeneralizedLinearMixedModel& self) { return self.predictor().ldL2(); })
-      .def_property_readonly("factorization",
-                             [](const GeneralizedLinearMixedModel& self) { return self.predictor().factorization(); })
-      .def_property_readonly("beta", [](const GeneralizedLinearMixedModel& self) { return self.predictor().beta(); })
-      .def_property_readonly("u", [](const GeneralizedLinearMixedModel& self) { return self.predictor().u(); })
-      .def_property_readonly("b", [](const GeneralizedLinearMixedModel& self) { return self.predictor().b(); })
       .def_property_readonly("RX", &GeneralizedLinearMixedModel::RX);
+  def_predictor_accessors(glmm);
 }

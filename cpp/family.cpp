@@ -209,6 +209,15 @@ bool Family::has_scale() const {
   return dist_ == Distribution::Gamma || dist_ == Distribution::InverseGaussian || dist_ == Distribution::Gaussian;
 }
 
+bool Family::valid_eta(double eta) const {
+  if (!std::isfinite(eta)) return false;
+  switch (link_) {
+    case Link::InverseSquare: return eta > 0;
+    case Link::Inverse: return eta != 0;
+    default: return true;
+  }
+}
+
 bool Family::valid_mu(double mu) const {
   switch (dist_) {
     case Distribution::Binomial: return mu > 0 && mu < 1;

@@ -32,6 +32,11 @@ class Family {
   bool has_scale() const;
   // μ must stay inside the distribution's support for the deviance to be finite.
   bool valid_mu(double mu) const;
+  // η must stay where the inverse link is defined and monotone: 1/μ² needs η > 0, 1/μ needs
+  // η ≠ 0 (R's valideta). The √ link allows any η, as lme4 does (μ = η²).
+  bool valid_eta(double eta) const;
+  // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
+  bool link_one_to_one() const { return link_ != Link::Sqrt; }
 
  private:
   Distribution dist_;

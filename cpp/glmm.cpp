@@ -45,6 +45,7 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
   eta_.resize(n);
   mu_ = mustart;
   for (Index i = 0; i < n; ++i) eta_[i] = family_.linkfun(mustart[i]);
+  eta_start_ = eta_;
   // With one scalar term each column of Zt holds exactly one entry: its row is the level.
   single_scalar_term_ = pred_.n_theta() == 1 && pred_.q() > 0;
   level_of_obs_.resize(n);
@@ -91,7 +92,7 @@ double GeneralizedLinearMixedModel::aic() const {
 
 double GeneralizedLinearMixedModel::penalized_deviance() const {
   for (Index i = 0; i < mu_.size(); ++i) {
-    if (!family_.valid_mu(mu_[i])) return std::numeric_limits<double>::infinity();
+    if (!family_.valid_mu(mu_[i]) || !family_.valid_eta(eta_[i])) return std::numeric_limits<double>::infinity();
   }
   return deviance() + pred_.u().squaredNorm();
 }
@@ -115,9 +116,20 @@ const Eigen::MatrixXd& GeneralizedLinearMixedModel::RX() {
 void GeneralizedLinearMixedModel::pirls(bool with_beta) {
   const Index n = y_.size();
   double pdev_old = std::numeric_limits<double>::infinity();
-  if (!from_mustart_) {
+  // Warm start from the previous modes, except where the link is not one-to-one (√: η and −η
+  // give the same μ), where a warm start can land in the mirrored mode and make the deviance
+  // depend on the path the optimizer took; there every evaluation starts from μ_start.
+  const bool warm = !from_mustart_ && family_.link_one_to_one();
+  if (warm) {
     update_eta_mu();
     pdev_old = penalized_deviance();
+  }
+  if (!warm || !std::isfinite(pdev_old)) {
+    // Start from the family's starting means (also when the previous modes are invalid here).
+    eta_ = eta_start_;
+    for (Index i = 0; i < n; ++i) mu_[i] = family_.linkinv(eta_[i]);
+    pred_.set_u(Eigen::VectorXd::Zero(pred_.q()));
+    pdev_old = std::numeric_limits<double>::infinity();
   }
   from_mustart_ = false;
   for (pirls_iterations_ = 1; pirls_iterations_ <= kMaxPirlsIterations; ++pirls_iterations_) {
@@ -142,7 +154,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
       pred_.set_u(u_old + step * (u_new - u_old));
       update_eta_mu();
       pdev = penalized_deviance();
-      if (pdev <= pdev_old * (1 + kPirlsTolerance) || !std::isfinite(pdev_old)) break;
+      if (std::isfinite(pdev) && (!std::isfinite(pdev_old) || pdev <= pdev_old * (1 + kPirlsTolerance))) break;
     }
     if (!std::isfinite(pdev)) {
       std::ostringstream os;

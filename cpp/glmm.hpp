@@ -57,6 +57,7 @@ class GeneralizedLinearMixedModel {
   Family family_;
   MapVec y_, weights_, n_trials_, offset_;
   Eigen::VectorXd eta_, mu_;
+  Eigen::VectorXd eta_start_;  // the link of the family's starting means
   Eigen::VectorXi level_of_obs_;  // for quadrature: the level of each observation
   bool single_scalar_term_ = false;
   bool from_mustart_ = true;  // the first PIRLS starts from the family's starting μ

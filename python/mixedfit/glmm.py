@@ -140,9 +140,8 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _vcov_from_hessian(self) -> np.ndarray:
         """2 H⁻¹ (β block) of the deviance's finite-difference Hessian in (θ, β), as lme4's vcov."""
         x0 = np.concatenate([self._theta, self._beta])
-        lower = np.concatenate([self.design.lower, np.full(len(self._beta), -np.inf)])
         f = lambda x: self.objective_at(*self._split(x))  # noqa: E731
-        H = finite_difference_hessian(f, x0, self._objective, lower)
+        H = finite_difference_hessian(f, x0, self._objective)
         try:
             inverse = np.linalg.inv(H)
         except np.linalg.LinAlgError:
@@ -217,24 +216,21 @@ class GeneralizedLinearMixedModel(MixedModel):
         return "\n".join(parts)
 
 
-def finite_difference_hessian(f, x: np.ndarray, fx: float, lower: np.ndarray, delta: float = HESSIAN_STEP) -> np.ndarray:
-    """Central second differences with lme4's deriv12 step; a parameter on its lower bound is
-    differenced forward instead."""
+def finite_difference_hessian(f, x: np.ndarray, fx: float, delta: float = HESSIAN_STEP) -> np.ndarray:
+    """Central second differences with lme4's deriv12 step. Like lme4, also at a θ on its bound:
+    the deviance is defined (and symmetric) for negative diagonal elements of Λ."""
     n = len(x)
     steps = np.eye(n) * delta
-    # Shift the centre of the stencil off a bound, never evaluating below it.
-    centre = x + np.where(x - delta < lower, delta, 0.0)
-    fc = fx if np.array_equal(centre, x) else f(centre)
     H = np.empty((n, n))
-    plus = [f(centre + steps[i]) for i in range(n)]
-    minus = [f(centre - steps[i]) for i in range(n)]
+    plus = [f(x + steps[i]) for i in range(n)]
+    minus = [f(x - steps[i]) for i in range(n)]
     for i in range(n):
-        H[i, i] = (plus[i] - 2 * fc + minus[i]) / delta**2
+        H[i, i] = (plus[i] - 2 * fx + minus[i]) / delta**2
         for j in range(i):
-            fpp = f(centre + steps[i] + steps[j])
-            fpm = f(centre + steps[i] - steps[j])
-            fmp = f(centre - steps[i] + steps[j])
-            fmm = f(centre - steps[i] - steps[j])
+            fpp = f(x + steps[i] + steps[j])
+            fpm = f(x + steps[i] - steps[j])
+            fmp = f(x - steps[i] + steps[j])
+            fmm = f(x - steps[i] - steps[j])
             H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * delta**2)
     return H
 

@@ -10,17 +10,7 @@ args <- commandArgs(trailingOnly = TRUE)
 data_dir <- if (length(args) >= 1) args[[1]] else "../shared/data"
 out_dir <- "tests/reference"
 
-read_data <- function(name) {
-  path <- file.path(data_dir, paste0(name, ".csv"))
-  first <- readLines(path, n = 2)[2]
-  fields <- scan(text = first, what = "", sep = ",", quote = "", quiet = TRUE)
-  quoted <- startsWith(fields, "\"")
-  read.csv(path, colClasses = ifelse(quoted, "factor", "numeric"))
-}
-
-median_time <- function(expr_fun, reps) {
-  median(vapply(seq_len(reps), function(i) system.time(expr_fun())[["elapsed"]], numeric(1)))
-}
+source("tests/reference/common.R")
 
 # lme4's default PIRLS tolerance (tolPwrss = 1e-7) leaves its Laplace deviance off by up to ~1e-3
 # and its finite-difference Hessian standard errors off by ~1%: the reference values come from a
@@ -80,6 +70,10 @@ cases <- list(
             converge = TRUE),
   glmm_case("sleepstudy_gamma_log", "sleepstudy", "Reaction ~ Days + (1 | Subject)", "Gamma", "log"),
   glmm_case("sleepstudy_inverse_gaussian", "sleepstudy", "Reaction ~ Days + (1 | Subject)", "inverse.gaussian", "log"),
+  glmm_case("sleepstudy_gaussian_log", "sleepstudy", "Reaction ~ Days + (1 | Subject)", "gaussian", "log"),
+  glmm_case("sleepstudy_gamma_identity", "sleepstudy", "Reaction ~ Days + (1 | Subject)", "Gamma", "identity"),
+  glmm_case("cbpp_cloglog", "cbpp", "prop ~ period + (1 | herd)", "binomial", "cloglog", weights = "size"),
+  glmm_case("grouseticks_sqrt", "grouseticks", "TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "poisson", "sqrt"),
   glmm_case("verbagg_crossed", "VerbAgg", "r2 ~ (Anger + Gender + btype + situ)^2 + (1 | id) + (1 | item)",
             "binomial", "logit", reps = 1, converge = TRUE)
 )

@@ -10,20 +10,7 @@ args <- commandArgs(trailingOnly = TRUE)
 data_dir <- if (length(args) >= 1) args[[1]] else "../shared/data"
 out_dir <- "tests/reference"
 
-# The CSVs write factors as quoted strings; read quoted columns as factors, the rest as numbers,
-# exactly as mixedfit.datasets.load does.
-read_data <- function(name) {
-  path <- file.path(data_dir, paste0(name, ".csv"))
-  first <- readLines(path, n = 2)[2]
-  fields <- scan(text = first, what = "", sep = ",", quote = "", quiet = TRUE)
-  quoted <- startsWith(fields, "\"")
-  read.csv(path, colClasses = ifelse(quoted, "factor", "numeric"))
-}
-
-median_time <- function(expr_fun, reps) {
-  times <- vapply(seq_len(reps), function(i) system.time(expr_fun())[["elapsed"]], numeric(1))
-  median(times)
-}
+source("tests/reference/common.R")
 
 lmm_case <- function(name, dataset, formula, REML = TRUE, weights = NULL, reps = 5) {
   dat <- read_data(dataset)
