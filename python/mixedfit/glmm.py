@@ -17,7 +17,6 @@ from .families import Family, as_family, cbind_parts, glm_response
 from .frame import formula_variables
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
-from .results import format_coefficients, format_correlation, format_varcorr, residual_quantiles
 
 HESSIAN_STEP = 1e-4  # lme4's deriv12 step for the finite-difference Hessian
 
@@ -201,19 +200,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'-2logLik':>10} {'df.resid':>9}",
             f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {-2 * self.loglik:10.1f} {df_resid:9d}",
             "",
-            "Scaled residuals:",
-            residual_quantiles(self.residuals("pearson")),
-            "",
-            "Random effects:",
-            format_varcorr(self.VarCorr),
-            self._dropped_line() + self._groups_line(),
-            "",
-            "Fixed effects:",
-            format_coefficients(coefs),
         ]
-        if len(self._beta) > 1:
-            parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
-        return "\n".join(parts)
+        return "\n".join(parts + self._summary_body(self.residuals("pearson"), coefs))
 
 
 def finite_difference_hessian(f, x: np.ndarray, fx: float, delta: float = HESSIAN_STEP) -> np.ndarray:

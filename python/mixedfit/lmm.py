@@ -13,7 +13,6 @@ from .errors import DataError
 from .frame import formula_variables
 from .model import MixedModel
 from .optimize import bobyqa
-from .results import format_coefficients, format_correlation, format_varcorr, residual_quantiles
 
 
 class LinearMixedModel(MixedModel):
@@ -109,19 +108,8 @@ class LinearMixedModel(MixedModel):
                 f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {self._deviance:10.1f}"
             ),
             "",
-            "Scaled residuals:",
-            residual_quantiles(scaled),
-            "",
-            "Random effects:",
-            format_varcorr(self.VarCorr),
-            self._dropped_line() + self._groups_line(),
-            "",
-            "Fixed effects:",
-            format_coefficients(coefs),
         ]
-        if len(self._beta) > 1:
-            parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
-        return "\n".join(parts)
+        return "\n".join(parts + self._summary_body(scaled, coefs))
 
 
 def lmer(formula: str, data: Any, REML: bool = True, weights: Any = None, offset: Any = None) -> LinearMixedModel:

@@ -14,7 +14,14 @@ from .errors import SingularFitWarning
 from .formula import ParsedFormula, parse_formula
 from .frame import ModelFrame, model_frame
 from .optimize import OptSummary
-from .results import ranef_tables, varcorr_table
+from .results import (
+    format_coefficients,
+    format_correlation,
+    format_varcorr,
+    ranef_tables,
+    residual_quantiles,
+    varcorr_table,
+)
 
 SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounded at zero
 
@@ -145,6 +152,23 @@ class MixedModel:
     def _dropped_line(self) -> str:
         n = self.frame.n_dropped
         return f"({n} observation{'s' if n != 1 else ''} deleted due to missingness)\n" if n else ""
+
+    def _summary_body(self, scaled_residuals: np.ndarray, coefficients: pd.DataFrame) -> list[str]:
+        """The part of summary() both model kinds share: residuals, random and fixed effects."""
+        parts = [
+            "Scaled residuals:",
+            residual_quantiles(scaled_residuals),
+            "",
+            "Random effects:",
+            format_varcorr(self.VarCorr),
+            self._dropped_line() + self._groups_line(),
+            "",
+            "Fixed effects:",
+            format_coefficients(coefficients),
+        ]
+        if len(self._beta) > 1:
+            parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
+        return parts
 
     def __repr__(self) -> str:
         if not self._fitted:
