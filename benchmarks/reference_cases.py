@@ -21,11 +21,18 @@ sys.path.insert(0, str(TESTS))
 from conftest import load_dataset  # noqa: E402
 
 
-def median_seconds(fit, reps: int) -> tuple[float, object]:
+def fit_case(case: dict, data):
+    if "family" not in case:
+        return mixedfit.lmer(case["formula"], data, REML=case["REML"], weights=case["weights"])
+    family = case["family"].replace("inverse.gaussian", "inverse_gaussian")
+    return mixedfit.glmer(case["formula"], data, family=family, link=case["link"], nAGQ=case["nAGQ"], weights=case["weights"])
+
+
+def median_seconds(case: dict, data, reps: int) -> tuple[float, object]:
     times, model = [], None
     for _ in range(reps):
         start = time.perf_counter()
-        model = fit()
+        model = fit_case(case, data)
         times.append(time.perf_counter() - start)
     return float(np.median(times)), model
 
@@ -38,18 +45,8 @@ def main() -> None:
         cases = json.loads((TESTS / "reference" / filename).read_text())["cases"]
         for name, case in cases.items():
             data = load_dataset(case["dataset"])
-            reps = 1 if case["seconds"] > 10 else 5
-            if "family" in case:
-                family = case["family"].replace("inverse.gaussian", "inverse_gaussian")
-                fit = lambda: mixedfit.glmer(  # noqa: E731
-                    case["formula"], data, family=family, link=case["link"], nAGQ=case["nAGQ"], weights=case["weights"]
-                )
-                seconds, model = median_seconds(fit, reps)
-                diff = -2 * (model.loglik - case["loglik"])
-            else:
-                fit = lambda: mixedfit.lmer(case["formula"], data, REML=case["REML"], weights=case["weights"])  # noqa: E731
-                seconds, model = median_seconds(fit, reps)
-                diff = model.objective - case["objective"]
+            seconds, model = median_seconds(case, data, reps=1 if case["seconds"] > 10 else 5)
+            diff = -2 * (model.loglik - case["loglik"]) if "family" in case else model.objective - case["objective"]
             print(f"| {name} | {kind} | {diff:.2e} | {seconds:.3f} | {case['seconds']:.3f} | {case['seconds'] / seconds:.1f}× |")
 
 

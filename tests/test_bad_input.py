@@ -172,7 +172,7 @@ def test_binomial_response_forms_agree(cbpp):
 def test_unfitted_model_says_so(sleep):
     model = mixedfit.LinearMixedModel(LMM, sleep)
     with pytest.raises(RuntimeError, match=r"not fitted yet: call .fit\(\) first"):
-        model.fixef
+        _ = model.fixef
     assert model.fit() is model
     assert np.isfinite(model.objective)
 

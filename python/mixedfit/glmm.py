@@ -7,12 +7,10 @@ import warnings
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.stats import norm
 
 from ._native import _core
-from .errors import DataError
 from .families import Family, as_family, cbind_parts, glm_response
 from .frame import formula_variables
 from .model import MixedModel
@@ -156,12 +154,6 @@ class GeneralizedLinearMixedModel(MixedModel):
             )
             return self._vcov_from_RX()
         return vcov
-
-    @property
-    def objective(self) -> float:
-        """−2 log-likelihood (Laplace or adaptive Gauss–Hermite approximation)."""
-        self._require_fit()
-        return self._objective
 
     @property
     def deviance(self) -> float:

@@ -68,12 +68,6 @@ class LinearMixedModel(MixedModel):
         self._fitted = True
 
     @property
-    def objective(self) -> float:
-        """The REML criterion if REML, else the ML deviance (−2 log-likelihood)."""
-        self._require_fit()
-        return self._objective
-
-    @property
     def deviance(self) -> float:
         """−2 log-likelihood at the estimates (for a REML fit: lme4's deviance(m, REML=FALSE))."""
         self._require_fit()

@@ -60,6 +60,7 @@ class MixedModel:
     _sigma: float
     _vcov: np.ndarray
     _loglik: float
+    _objective: float
     _fitted_values: np.ndarray
     _response: np.ndarray
 
@@ -92,6 +93,13 @@ class MixedModel:
     def sigma(self) -> float:
         self._require_fit()
         return self._sigma
+
+    @property
+    def objective(self) -> float:
+        """The criterion the fit minimized: the REML criterion of a REML fit, else −2 log L
+        (for GLMMs the Laplace or adaptive Gauss–Hermite approximation)."""
+        self._require_fit()
+        return self._objective
 
     @property
     def loglik(self) -> float:
