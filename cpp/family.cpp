@@ -205,10 +205,6 @@ double Family::aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eig
   return 0.0;
 }
 
-bool Family::has_scale() const {
-  return dist_ == Distribution::Gamma || dist_ == Distribution::InverseGaussian || dist_ == Distribution::Gaussian;
-}
-
 bool Family::valid_eta(double eta) const {
   if (!std::isfinite(eta)) return false;
   switch (link_) {

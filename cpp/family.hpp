@@ -29,7 +29,6 @@ class Family {
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
   double aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eigen::VectorXd& mu,
              const Eigen::VectorXd& wt, double dev) const;
-  bool has_scale() const;
   // μ must stay inside the distribution's support for the deviance to be finite.
   bool valid_mu(double mu) const;
   // η must stay where the inverse link is defined and monotone: 1/μ² needs η > 0, 1/μ needs

@@ -33,7 +33,6 @@ class Predictor {
   void update_L();
   // RX from RZX: needed to solve for β too.
   void update_RX();
-  const Eigen::VectorXd& theta() const { return theta_; }
   // Diagonal of Λ'Z'WZΛ + I (for adaptive quadrature with one scalar term, where it is diagonal).
   Eigen::VectorXd A_diagonal() const { return A_.diagonal(); }
 
@@ -58,7 +57,6 @@ class Predictor {
   const Eigen::VectorXd& u() const { return u_; }
   Eigen::VectorXd b() const { return Lambdat_.transpose() * u_; }
   const Eigen::MatrixXd& RX() const { return RX_; }
-  const SpMat& Lambdat() const { return Lambdat_; }
   const double* X_data() const { return X_.data(); }
   // Which factorization the first θ chose: "blocked" or "simplicial".
   const char* factorization() const { return factorization_; }
