@@ -59,10 +59,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         response = glm_response(self.family, self.parsed.response, self.frame.data, self.frame.weights)
         self._glm = response
         self._response = response.y
-        self._offset = np.ascontiguousarray(d.offset)
         self._core = _core.GeneralizedLinearMixedModel(
             d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, response.y, np.ascontiguousarray(response.weights),
-            np.ascontiguousarray(response.n_trials), self._offset, np.ascontiguousarray(response.mustart),
+            np.ascontiguousarray(response.n_trials), d.offset, np.ascontiguousarray(response.mustart),
             self.family.name, self.family.link,
         )  # fmt: skip
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
@@ -74,6 +73,10 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.design.theta0)
         return np.ascontiguousarray(x[:k]), np.ascontiguousarray(x[k:])
+
+    def _objective_of(self, x: np.ndarray) -> float:
+        """The stage-2 deviance as a function of the stacked vector (θ, β)."""
+        return self.objective_at(*self._split(x))
 
     def objective_at(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
         """−2 log-likelihood at θ (nAGQ = 0: β from PIRLS) or at (θ, β)."""
@@ -100,7 +103,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             beta_step = 0.5 * np.sqrt(np.diag(self._vcov_from_RX()))
             step = np.concatenate([np.maximum(0.2 * theta, 0.05), beta_step])
             self.optsum = OptSummary(initial=x0, lower=lower, initial_step=step)
-            x = bobyqa(lambda x: self.objective_at(*self._split(x)), self.optsum)
+            x = bobyqa(self._objective_of, self.optsum)
             theta, beta = self._split(x)
             self._objective = self.objective_at(theta, beta)
         else:
@@ -137,8 +140,7 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _vcov_from_hessian(self) -> np.ndarray:
         """2 H⁻¹ (β block) of the deviance's finite-difference Hessian in (θ, β), as lme4's vcov."""
         x0 = np.concatenate([self._theta, self._beta])
-        f = lambda x: self.objective_at(*self._split(x))  # noqa: E731
-        H = finite_difference_hessian(f, x0, self._objective)
+        H = finite_difference_hessian(self._objective_of, x0, self._objective)
         try:
             inverse = np.linalg.inv(H)
         except np.linalg.LinAlgError:
