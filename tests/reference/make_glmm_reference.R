@@ -1,15 +1,6 @@
 # Reference values from lme4's glmer for mixedfit's GLMM tests.
-# Run from the repository root:  Rscript tests/reference/make_glmm_reference.R [path/to/shared/data]
+# Run from the repository root:  Rscript tests/reference/make_glmm_reference.R [path/to/shared/data [output folder]]
 # Writes tests/reference/glmm_reference.json. Tests read that JSON and never need R.
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
-
-args <- commandArgs(trailingOnly = TRUE)
-data_dir <- if (length(args) >= 1) args[[1]] else "../shared/data"
-out_dir <- "tests/reference"
-
 source("tests/reference/common.R")
 
 # lme4's default PIRLS tolerance (tolPwrss = 1e-7) leaves its Laplace deviance off by up to ~1e-3
@@ -77,9 +68,4 @@ cases <- list(
   glmm_case("verbagg_crossed", "VerbAgg", "r2 ~ (Anger + Gender + btype + situ)^2 + (1 | id) + (1 | item)",
             "binomial", "logit", reps = 1, converge = TRUE)
 )
-names(cases) <- vapply(cases, function(x) x$name, "")
-meta <- list(lme4 = as.character(packageVersion("lme4")), R = R.version.string,
-             generated = format(Sys.time(), "%Y-%m-%d"))
-writeLines(toJSON(list(meta = meta, cases = cases), auto_unbox = TRUE, digits = NA, null = "null", pretty = TRUE),
-           file.path(out_dir, "glmm_reference.json"))
-cat("wrote", length(cases), "cases\n")
+write_reference(cases, "glmm_reference.json")

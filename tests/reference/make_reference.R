@@ -1,15 +1,6 @@
 # Reference values from lme4 for mixedfit's tests.
-# Run from the repository root:  Rscript tests/reference/make_reference.R [path/to/shared/data]
+# Run from the repository root:  Rscript tests/reference/make_reference.R [path/to/shared/data [output folder]]
 # Writes tests/reference/lmm_reference.json. Tests read that JSON and never need R.
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
-
-args <- commandArgs(trailingOnly = TRUE)
-data_dir <- if (length(args) >= 1) args[[1]] else "../shared/data"
-out_dir <- "tests/reference"
-
 source("tests/reference/common.R")
 
 lmm_case <- function(name, dataset, formula, REML = TRUE, weights = NULL, reps = 5) {
@@ -59,9 +50,4 @@ cases <- list(
   lmm_case("exam_slope_ml", "Exam", "normexam ~ standLRT + (standLRT | school)", REML = FALSE),
   lmm_case("insteval", "InstEval", "y ~ service + (1 | s) + (1 | d) + (1 | dept:service)", reps = 1)
 )
-names(cases) <- vapply(cases, function(x) x$name, "")
-meta <- list(lme4 = as.character(packageVersion("lme4")), R = R.version.string,
-             generated = format(Sys.time(), "%Y-%m-%d"))
-writeLines(toJSON(list(meta = meta, cases = cases), auto_unbox = TRUE, digits = NA, null = "null", pretty = TRUE),
-           file.path(out_dir, "lmm_reference.json"))
-cat("wrote", length(cases), "cases\n")
+write_reference(cases, "lmm_reference.json")
