@@ -95,7 +95,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   m.doc() = "mixedfit's compiled core: penalized least squares, PIRLS and the profiled criteria.";
   py::register_exception_translator(&translate_numerical_error);
 
-  py::class_<LinearMixedModel> lmm(m, "LinearMixedModel", py::module_local());
+  py::class_<LinearMixedModel> lmm(m, "LinearMixedModel", py::module_local(), py::dynamic_attr());
   lmm.def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
                       const py::array& term_shapes, const py::array& y, const py::array& weights) {
             const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
@@ -109,6 +109,16 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def("objective", &LinearMixedModel::objective, py::arg("theta").noconvert(), py::arg("REML"),
            py::call_guard<py::gil_scoped_release>(),
            "Profiled REML criterion or ML deviance at theta; leaves the model at theta.")
+      .def(
+          "set_response",
+          [](py::object self, const py::array& y) {
+            const MapVec y_ = map_vector(y, "y");
+            self.attr("_response_arrays") = py::make_tuple(y);  // keeps y alive, releases the previous one
+            LinearMixedModel& model = self.cast<LinearMixedModel&>();
+            py::gil_scoped_release release;
+            model.set_response(y_);
+          },
+          py::arg("y"), "A new response (offset removed) with the same design.")
       .def("deviance_ml", &LinearMixedModel::deviance_ml)
       .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)
@@ -124,7 +134,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            });
   def_predictor_accessors(lmm);
 
-  py::class_<GeneralizedLinearMixedModel> glmm(m, "GeneralizedLinearMixedModel", py::module_local());
+  py::class_<GeneralizedLinearMixedModel> glmm(m, "GeneralizedLinearMixedModel", py::module_local(),
+                                               py::dynamic_attr());
   glmm.def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
                        const py::array& term_shapes, const py::array& y, const py::array& weights,
                        const py::array& n_trials, const py::array& offset, const py::array& mustart,
@@ -149,6 +160,17 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            py::arg("beta").noconvert(), py::arg("gh_z").noconvert(), py::arg("gh_w").noconvert(),
            py::call_guard<py::gil_scoped_release>(),
            "nAGQ >= 1: Laplace (one node) or adaptive Gauss-Hermite deviance with u from PIRLS.")
+      .def(
+          "set_response",
+          [](py::object self, const py::array& y, const py::array& mustart) {
+            const MapVec y_ = map_vector(y, "y");
+            const MapVec mustart_ = map_vector(mustart, "mustart");
+            self.attr("_response_arrays") = py::make_tuple(y, mustart);  // as for the LMM
+            GeneralizedLinearMixedModel& model = self.cast<GeneralizedLinearMixedModel&>();
+            py::gil_scoped_release release;
+            model.set_response(y_, mustart_);
+          },
+          py::arg("y"), py::arg("mustart"), "A new response with its starting means.")
       .def("deviance", &GeneralizedLinearMixedModel::deviance)
       .def("pearson_rss", &GeneralizedLinearMixedModel::pearson_rss)
       .def("aic", &GeneralizedLinearMixedModel::aic)
@@ -160,4 +182,12 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("pirls_iterations", &GeneralizedLinearMixedModel::pirls_iterations)
       .def_property_readonly("RX", &GeneralizedLinearMixedModel::RX);
   def_predictor_accessors(glmm);
+
+  m.def(
+      "link_inverse",
+      [](const std::string& family, const std::string& link, const Eigen::Ref<const Eigen::VectorXd>& eta) {
+        const Family fam(distribution_from_name(family), link_from_name(link));
+        return Eigen::VectorXd(eta.unaryExpr([&fam](double e) { return fam.linkinv(e); }));
+      },
+      py::arg("family"), py::arg("link"), py::arg("eta"), "The family's inverse link applied to eta (for predict).");
 }

@@ -43,9 +43,7 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
   require(y.size() == n && weights.size() == n && n_trials.size() == n && offset.size() == n && mustart.size() == n,
           "y, weights, n_trials, offset and mustart must have one entry per row of X");
   eta_.resize(n);
-  mu_ = mustart;
-  for (Index i = 0; i < n; ++i) eta_[i] = family_.linkfun(mustart[i]);
-  eta_start_ = eta_;
+  start_from(mustart);
   // With one scalar term each column of Zt holds exactly one entry: its row is the level.
   single_scalar_term_ = pred_.n_theta() == 1 && pred_.q() > 0;
   level_of_obs_.resize(n);
@@ -54,6 +52,19 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
     single_scalar_term_ = single_scalar_term_ && end - begin == 1;
     level_of_obs_[i] = end > begin ? Zt.innerIndexPtr()[begin] : 0;
   }
+}
+
+void GeneralizedLinearMixedModel::start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart) {
+  mu_ = mustart;
+  for (Index i = 0; i < mu_.size(); ++i) eta_[i] = family_.linkfun(mustart[i]);
+  eta_start_ = eta_;
+  from_mustart_ = true;
+}
+
+void GeneralizedLinearMixedModel::set_response(MapVec y, MapVec mustart) {
+  require(y.size() == pred_.n() && mustart.size() == pred_.n(), "y and mustart must have one entry per row of X");
+  new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
+  start_from(mustart);
 }
 
 void GeneralizedLinearMixedModel::update_eta_mu() {

@@ -26,6 +26,10 @@ class GeneralizedLinearMixedModel {
   double objective(const Eigen::Ref<const Eigen::VectorXd>& theta, const Eigen::Ref<const Eigen::VectorXd>& beta,
                    const Eigen::Ref<const Eigen::VectorXd>& gh_z, const Eigen::Ref<const Eigen::VectorXd>& gh_w);
 
+  // A new response (same family, weights, trials and offset) with its starting means; the next
+  // PIRLS starts from them. y and mustart must outlive the model, as the constructor's.
+  void set_response(MapVec y, MapVec mustart);
+
   const Predictor& predictor() const { return pred_; }
   const Eigen::VectorXd& mu() const { return mu_; }
   const Eigen::VectorXd& eta() const { return eta_; }
@@ -44,6 +48,7 @@ class GeneralizedLinearMixedModel {
   const Eigen::MatrixXd& RX();
 
  private:
+  void start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart);
   void update_eta_mu();
   double penalized_deviance() const;
   // Working weights and the decomposition at the current μ (RX only if β is solved for).

@@ -25,6 +25,13 @@ LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapV
   ldW_ = weights.array().log().sum();
 }
 
+void LinearMixedModel::set_response(MapVec y) {
+  require(y.size() == pred_.n(), "y must have one entry per row of X");
+  new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
+  ZtWy_ = pred_.ZtW(y_);
+  XtWy_ = pred_.XtW(y_);
+}
+
 double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML) {
   pred_.set_theta(theta);
   pred_.update_L();

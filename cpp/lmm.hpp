@@ -14,6 +14,9 @@ class LinearMixedModel {
 
   // The profiled criterion at θ (β, u and σ profiled out); leaves the model at θ.
   double objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML);
+  // A new response with the same X, Z and weights (simulation, bootstrap): the symbolic
+  // analysis and Z'WZ are kept. y must outlive the model, as the constructor's y.
+  void set_response(MapVec y);
   // The ML deviance at the current θ (what lme4 reports as deviance for a REML fit too).
   double deviance_ml() const;
 

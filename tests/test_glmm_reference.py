@@ -14,18 +14,28 @@ CASES = load_reference("glmm_reference.json")
 LOGLIK_ATOL = 1e-4  # a higher log-likelihood than lme4's is fine: see test_loglik
 ESTIMATE_RTOL = 1e-3
 SLOW = {"verbagg_crossed"}
+# lme4's checkConv flags our VerbAgg fit: max|grad| 0.006 in a β (lme4's default fit: 0.05, also
+# flagged), though −2 log L is within 3e-6 of the converged lme4 run's. Asserted, not hidden.
+CONVERGENCE_FLAGGED = {"verbagg_crossed"}
 
 _FITS: dict[str, mixedfit.GeneralizedLinearMixedModel] = {}
 
 
 def _fit(case: dict) -> mixedfit.GeneralizedLinearMixedModel:
     family = case["family"].replace("inverse.gaussian", "inverse_gaussian")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mixedfit.SingularFitWarning)
-        return mixedfit.glmer(
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = mixedfit.glmer(
             case["formula"], load_dataset(case["dataset"]), family=family, link=case["link"],
             nAGQ=case["nAGQ"], weights=case["weights"],
         )  # fmt: skip
+    kinds = {w.category for w in caught} - {mixedfit.SingularFitWarning}
+    if case["name"] in CONVERGENCE_FLAGGED:
+        assert kinds == {mixedfit.ConvergenceWarning}
+        assert model.convergence_problems[0].startswith("Model failed to converge with max|grad|")
+    else:
+        assert not kinds, [str(w.message) for w in caught]
+    return model
 
 
 @pytest.fixture(params=[pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in CASES])

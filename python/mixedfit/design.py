@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,26 +46,58 @@ def simple_terms(expr: str) -> tuple[bool, list[str]] | None:
     return intercept, names
 
 
-def evaluate(expr: str, frame: pd.DataFrame, what: str) -> pd.DataFrame:
-    """The model matrix of a formula right-hand side, with errors that name the expression."""
+def _numeric_fast_path(expr: str, frame: pd.DataFrame) -> pd.DataFrame | None:
     simple = simple_terms(expr)
-    if simple is not None and all(
+    if simple is None or not all(
         name in frame.columns and pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])
         for name in simple[1]
     ):
-        # Numeric columns and an intercept need no formula machinery (the common random-effects
-        # terms): this is a tenth of formulaic's cost for the same matrix.
-        intercept, names = simple
-        columns = (["(Intercept)"] if intercept else []) + list(dict.fromkeys(names))
-        values = np.empty((len(frame), len(columns)))
-        for j, name in enumerate(columns):
-            values[:, j] = 1.0 if name == "(Intercept)" else frame[name].to_numpy(dtype=np.float64)
-        return pd.DataFrame(values, columns=columns)
+        return None
+    # Numeric columns and an intercept need no formula machinery (the common random-effects
+    # terms): this is a tenth of formulaic's cost for the same matrix.
+    intercept, names = simple
+    columns = (["(Intercept)"] if intercept else []) + list(dict.fromkeys(names))
+    values = np.empty((len(frame), len(columns)))
+    for j, name in enumerate(columns):
+        values[:, j] = 1.0 if name == "(Intercept)" else frame[name].to_numpy(dtype=np.float64)
+    return pd.DataFrame(values, columns=columns)
+
+
+@dataclass(frozen=True)
+class MatrixRecipe:
+    """How a model matrix was built, so that the same columns can be built for new data
+    (prediction): the expression and formulaic's model spec (None for the numeric fast path)."""
+
+    expr: str
+    what: str
+    spec: Any = None
+
+    def evaluate(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        """The matrix of these columns (names as the fit's) for new data with the fit's coding."""
+        if self.spec is None:
+            matrix = _numeric_fast_path(self.expr, frame)
+            if matrix is None:  # a column that was numeric in the fit is not numeric here
+                raise DataError(f"{self.what} '{self.expr}' needs numeric columns in the new data")
+        else:
+            try:
+                mm = self.spec.get_model_matrix(frame, na_action="raise")
+            except Exception as exc:
+                raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {exc}") from None
+            matrix = pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
+        return matrix[columns].to_numpy()
+
+
+def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[pd.DataFrame, MatrixRecipe]:
+    """The model matrix of a formula right-hand side, with errors that name the expression."""
+    fast = _numeric_fast_path(expr, frame)
+    if fast is not None:
+        return fast, MatrixRecipe(expr, what)
     try:
         mm = model_matrix(expr, frame, na_action="raise")
     except Exception as exc:
         raise FormulaError(f"cannot evaluate {what} '{expr}': {exc}") from None
-    return pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
+    matrix = pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
+    return matrix, MatrixRecipe(expr, what, mm.model_spec)
 
 
 def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
@@ -75,7 +108,7 @@ def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
             raise DataError(f"{what} '{expr}' must be numeric, got dtype {column.dtype}")
         values = column.to_numpy(dtype=np.float64)
     else:
-        values = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
+        values, _ = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
         if values.shape[1] != 1:
             raise DataError(f"{what} '{expr}' must be one numeric column, got {values.shape[1]} columns")
         values = values.iloc[:, 0].to_numpy()
@@ -113,6 +146,7 @@ class ReTerm:
     levels: list[str]  # labels of the grouping factor's levels
     codes: np.ndarray  # level index of each observation
     X: np.ndarray  # n × p model matrix of the term
+    recipe: MatrixRecipe
 
     @property
     def name(self) -> str:
@@ -143,7 +177,7 @@ def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], 
 
 
 def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
-    matrix = evaluate(term.expr, frame, f"random-effects term {term}")
+    matrix, recipe = evaluate(term.expr, frame, f"random-effects term {term}")
     if matrix.shape[1] == 0:
         raise FormulaError(f"random-effects term {term} has no columns")
     levels, codes = _grouping_factor(frame, term)
@@ -163,7 +197,7 @@ def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> 
             f"number of observations ({n}) <= number of random effects ({len(levels) * matrix.shape[1]}) for "
             f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"
         )
-    return ReTerm(term, list(matrix.columns), levels, codes, np.asarray(matrix))
+    return ReTerm(term, list(matrix.columns), levels, codes, np.asarray(matrix), recipe)
 
 
 def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
@@ -230,10 +264,11 @@ class FixedEffects:
     X: np.ndarray  # n × p, Fortran-ordered float64
     names: list[str]
     dropped: list[str]  # aliased columns removed
+    recipe: MatrixRecipe
 
 
 def fixed_effects_matrix(rhs: str, frame: pd.DataFrame) -> FixedEffects:
-    X = evaluate(rhs, frame, "fixed-effects part")
+    X, recipe = evaluate(rhs, frame, "fixed-effects part")
     X, dropped = drop_aliased_columns(X)
     if dropped:
         warnings.warn(
@@ -242,7 +277,7 @@ def fixed_effects_matrix(rhs: str, frame: pd.DataFrame) -> FixedEffects:
             RankDeficiencyWarning,
             stacklevel=4,
         )
-    return FixedEffects(np.asfortranarray(X.to_numpy(), dtype=np.float64), list(X.columns), dropped)
+    return FixedEffects(np.asfortranarray(X.to_numpy(), dtype=np.float64), list(X.columns), dropped, recipe)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def _binomial_response(response: str, frame: pd.DataFrame, weights: np.ndarray) 
         n = successes + failures
         y = np.divide(successes, n, out=np.zeros_like(n), where=n > 0)
         w = weights * n
-        return GlmResponse(y, w, n, (w * y + 0.5) / (w + 1))
+        return GlmResponse(y, w, n, starting_means("binomial", y, w))
     column = frame[response] if response in frame.columns else None
     if column is not None and not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
         levels = pd.unique(column) if not isinstance(column.dtype, pd.CategoricalDtype) else column.cat.categories
@@ -147,7 +147,7 @@ def _binomial_response(response: str, frame: pd.DataFrame, weights: np.ndarray) 
                 f"binomial response '{response}' times the weights is not a whole number of successes; weights "
                 "must be the numbers of trials"
             )
-    return GlmResponse(y, weights, ones, (weights * y + 0.5) / (weights + 1))
+    return GlmResponse(y, weights, ones, starting_means("binomial", y, weights))
 
 
 def glm_response(family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None) -> GlmResponse:
@@ -166,9 +166,34 @@ def glm_response(family: Family, response: str, frame: pd.DataFrame, weights: np
                 UserWarning,
                 stacklevel=4,
             )
-        return GlmResponse(y, w, ones, y + 0.1)
+        return GlmResponse(y, w, ones, starting_means("poisson", y, w))
     if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):
         raise DataError(f"{family.name} response '{response}' has a non-positive value ({y[y <= 0][0]}); it must be > 0")
     if family.name == "gaussian" and family.link in ("log", "inverse") and np.any(y <= 0):
         raise DataError(f"gaussian response '{response}' must be > 0 for the {family.link} link (starting values)")
-    return GlmResponse(y, w, ones, y.copy())
+    return GlmResponse(y, w, ones, starting_means(family.name, y, w))
+
+
+def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """R's family$initialize: μ to start PIRLS from."""
+    if family == "binomial":
+        return (weights * y + 0.5) / (weights + 1)
+    if family == "poisson":
+        return y + 0.1
+    return y.copy()
+
+
+def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersion: float, rng: np.random.Generator) -> np.ndarray:
+    """A response drawn given the means, as R's family$simulate (binomial: proportions of the
+    trials given by the weights; Gamma and inverse Gaussian with the estimated dispersion)."""
+    if family.name == "binomial":
+        trials = np.rint(weights).astype(np.int64)
+        return rng.binomial(trials, mu) / np.maximum(trials, 1)
+    if family.name == "poisson":
+        return rng.poisson(mu).astype(np.float64)
+    if family.name == "Gamma":
+        shape = weights / dispersion
+        return rng.gamma(shape, mu / shape)
+    if family.name == "inverse_gaussian":
+        return rng.wald(mu, weights / dispersion)
+    return mu + np.sqrt(dispersion / weights) * rng.standard_normal(len(mu))

@@ -10,13 +10,18 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.stats import norm
 
+import pandas as pd
+
 from ._native import _core
-from .families import Family, as_family, cbind_parts, glm_response
+from .convergence import check_convergence
+from .derivatives import central_derivatives
+from .errors import DataError
+from .families import Family, as_family, cbind_parts, draw_response, glm_response, starting_means
 from .frame import formula_variables
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
-
-HESSIAN_STEP = 1e-4  # lme4's deriv12 step for the finite-difference Hessian
+from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
+from .profile import ProfileProblem, standard_errors
 
 
 def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,12 +64,17 @@ class GeneralizedLinearMixedModel(MixedModel):
         response = glm_response(self.family, self.parsed.response, self.frame.data, self.frame.weights)
         self._glm = response
         self._response = response.y
-        self._core = _core.GeneralizedLinearMixedModel(
-            d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, response.y, np.ascontiguousarray(response.weights),
-            np.ascontiguousarray(response.n_trials), d.offset, np.ascontiguousarray(response.mustart),
+        self._core = self._make_core()
+        self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
+
+    def _make_core(self):
+        d, response = self.design, self._glm
+        return _core.GeneralizedLinearMixedModel(
+            d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, np.ascontiguousarray(self._response),
+            np.ascontiguousarray(response.weights), np.ascontiguousarray(response.n_trials), d.offset,
+            np.ascontiguousarray(starting_means(self.family.name, self._response, response.weights)),
             self.family.name, self.family.link,
         )  # fmt: skip
-        self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
 
     def _response_variables(self) -> set[str]:
         parts = cbind_parts(self.parsed.response) or [self.parsed.response]
@@ -102,7 +112,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             self._sigma = self._scale()
             beta_step = 0.5 * np.sqrt(np.diag(self._vcov_from_RX()))
             step = np.concatenate([np.maximum(0.2 * theta, 0.05), beta_step])
-            self.optsum = OptSummary(initial=x0, lower=lower, initial_step=step)
+            self.optsum = OptSummary(initial=x0, lower=lower, initial_step=step, quiet=self._quiet)
             x = bobyqa(self._objective_of, self.optsum)
             theta, beta = self._split(x)
             self._objective = self.objective_at(theta, beta)
@@ -121,8 +131,20 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._fitted_values = np.array(core.mu)
         self._sigma = self._scale()
         self._loglik = -0.5 * self._objective
-        self._vcov = self._vcov_from_hessian() if self.nAGQ > 0 else self._vcov_from_RX()
         self._fitted = True
+        self.convergence_problems = []
+        if self.nAGQ > 0:
+            # One pass of lme4's central differences in (θ, β) gives both the convergence checks and
+            # the Hessian behind the standard errors.
+            x0 = np.concatenate([self._theta, self._beta])
+            gradient, hessian = central_derivatives(self._objective_of, x0, self._objective)
+            self._vcov = self._vcov_from_hessian(hessian)
+            if not self._quiet and not self.is_singular():
+                self.convergence_problems = check_convergence(
+                    self._objective_of, x0, self._objective, len(self._theta), (gradient, hessian)
+                )
+        else:
+            self._vcov = self._vcov_from_RX()
         self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)  # leave the core at the optimum
 
     def _scale(self) -> float:
@@ -137,10 +159,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         RX_inv = np.linalg.inv(RX)  # p × p upper triangular (scipy's solver costs ms here)
         return self._sigma**2 * RX_inv @ RX_inv.T
 
-    def _vcov_from_hessian(self) -> np.ndarray:
+    def _vcov_from_hessian(self, H: np.ndarray) -> np.ndarray:
         """2 H⁻¹ (β block) of the deviance's finite-difference Hessian in (θ, β), as lme4's vcov."""
-        x0 = np.concatenate([self._theta, self._beta])
-        H = finite_difference_hessian(self._objective_of, x0, self._objective)
         try:
             inverse = np.linalg.inv(H)
         except np.linalg.LinAlgError:
@@ -178,13 +198,77 @@ class GeneralizedLinearMixedModel(MixedModel):
             return raw / np.array(core.mu_eta())
         raise ValueError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
 
+    def refit(self, new_response) -> GeneralizedLinearMixedModel:
+        """Fit again to a new response on the family's scale (binomial: proportions of the same
+        trials), in place; X, Z, weights and the symbolic factorization are reused."""
+        y = np.asarray(new_response, dtype=np.float64).ravel()
+        if y.shape != self._response.shape or not np.all(np.isfinite(y)):
+            raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
+        self._response = np.ascontiguousarray(y)
+        self._core.set_response(self._response, starting_means(self.family.name, y, self._glm.weights))
+        return self.fit()
+
+    def _working_weights(self) -> np.ndarray:
+        core = self._core
+        return self._glm.weights * np.array(core.mu_eta()) ** 2 / np.array(core.variance())
+
+    def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
+        return np.array(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))
+
+    def _random_effects_scale(self) -> float:
+        return 1.0
+
+    def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
+        if newdata is None:
+            weights = self._glm.weights
+        else:
+            weights = glm_response(self.family, self.parsed.response, newdata, None).weights if all(
+                c in newdata.columns for c in self._response_variables()
+            ) else np.ones(len(eta))
+            if self._weights_argument is not None:
+                raise DataError("simulate(newdata=...) is not available for a GLMM with prior weights")
+        return draw_response(self.family, self._link_inverse(eta), weights, self._sigma**2, rng)
+
+    @property
+    def coef_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error, z value and Pr(>|z|) of each fixed effect, as lme4's summary."""
+        self._require_fit()
+        table = self.fixef.to_frame()
+        table["Std. Error"] = self.stderr
+        table["z value"] = table["Estimate"] / table["Std. Error"]
+        table["Pr(>|z|)"] = 2 * norm.sf(np.abs(table["z value"]))
+        return table
+
+    def _profile_problem(self) -> ProfileProblem:
+        if self.nAGQ == 0:
+            raise ValueError("profile intervals need the deviance in (θ, β): fit with nAGQ >= 1")
+        if self._has_residual:
+            raise ValueError(f"profiling a GLMM with an estimated scale ({self.family.name}) is not available, as in lme4")
+        d, k = self.design, len(self._theta)
+
+        def deviance(v: np.ndarray) -> float:
+            theta = sdcor_to_theta(d, v[:k], 1.0)
+            return np.inf if theta is None else self.objective_at(theta, v[k:])
+
+        estimate = np.concatenate([theta_to_sdcor(d, self._theta, 1.0), self._beta])
+        lower, upper = sdcor_bounds(d)
+        scale = standard_errors(deviance, estimate, self._objective)
+        problem = ProfileProblem(
+            self.parameter_names(), estimate, np.concatenate([lower, np.full(len(self._beta), -np.inf)]),
+            np.concatenate([upper, np.full(len(self._beta), np.inf)]), deviance, self._objective, scale,
+        )  # fmt: skip
+        return problem
+
+    def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500, seed: int | None = None) -> pd.DataFrame:
+        try:
+            return super().confint(method, level, nsim, seed)
+        finally:
+            self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)  # the core back at the optimum
+
     def summary(self) -> str:
         self._require_fit()
         approximation = "Laplace Approximation" if self.nAGQ <= 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}"
-        coefs = self.fixef.to_frame()
-        coefs["Std. Error"] = self.stderr
-        coefs["z value"] = coefs["Estimate"] / coefs["Std. Error"]
-        coefs["Pr(>|z|)"] = 2 * norm.sf(np.abs(coefs["z value"]))
+        coefs = self.coef_table
         df_resid = self.nobs - self.dof
         parts = [
             f"Generalized linear mixed model fit by maximum likelihood ({approximation})",
@@ -196,25 +280,6 @@ class GeneralizedLinearMixedModel(MixedModel):
             "",
         ]
         return "\n".join(parts + self._summary_body(self.residuals("pearson"), coefs))
-
-
-def finite_difference_hessian(f, x: np.ndarray, fx: float, delta: float = HESSIAN_STEP) -> np.ndarray:
-    """Central second differences with lme4's deriv12 step. Like lme4, also at a θ on its bound:
-    the deviance is defined (and symmetric) for negative diagonal elements of Λ."""
-    n = len(x)
-    steps = np.eye(n) * delta
-    H = np.empty((n, n))
-    plus = [f(x + steps[i]) for i in range(n)]
-    minus = [f(x - steps[i]) for i in range(n)]
-    for i in range(n):
-        H[i, i] = (plus[i] - 2 * fx + minus[i]) / delta**2
-        for j in range(i):
-            fpp = f(x + steps[i] + steps[j])
-            fpm = f(x + steps[i] - steps[j])
-            fmp = f(x - steps[i] + steps[j])
-            fmm = f(x - steps[i] - steps[j])
-            H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * delta**2)
-    return H
 
 
 def glmer(

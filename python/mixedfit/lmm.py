@@ -6,13 +6,19 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.stats import t as student_t
 
 from ._native import _core
-from .design import numeric_column
+from .convergence import check_convergence
+from .design import canonical_csc, numeric_column
 from .errors import DataError
 from .frame import formula_variables
 from .model import MixedModel
-from .optimize import bobyqa
+from .optimize import OptSummary, bobyqa
+from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
+from .profile import ProfileProblem, signed_root, standard_errors
+from .satterthwaite import satterthwaite_df
 
 
 class LinearMixedModel(MixedModel):
@@ -33,9 +39,11 @@ class LinearMixedModel(MixedModel):
             )
         self._weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
         self._y_minus_offset = np.ascontiguousarray(self._response - d.offset)
-        self._core = _core.LinearMixedModel(
-            d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights
-        )
+        self._core = self._make_core()
+
+    def _make_core(self):
+        d = self.design
+        return _core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights)
 
     def _response_variables(self) -> set[str]:
         return formula_variables(self.parsed.response, "response")
@@ -44,13 +52,35 @@ class LinearMixedModel(MixedModel):
         """The REML criterion (or ML deviance) at θ, β and σ profiled out."""
         return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML)
 
-    def fit(self) -> LinearMixedModel:
+    def fit(self, check_conv: bool = True) -> LinearMixedModel:
+        """Optimize the criterion over θ. check_conv: lme4's convergence checks (gradient and
+        Hessian of the criterion at the optimum; 1 + 2k² evaluations for k θ's)."""
         start = time.perf_counter()
         theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         self.optsum.seconds = time.perf_counter() - start
         self._set_estimates(theta)
+        self._coef_table = None
+        self.convergence_problems: list[str] = []
         self._warn_if_singular()
+        if check_conv and not self._quiet and not self.is_singular():
+            self.convergence_problems = check_convergence(
+                self.objective_at, self._theta, self._objective, len(self._theta)
+            )
+            self.objective_at(self._theta)  # leave the core at the optimum
         return self
+
+    def refit(self, new_response) -> LinearMixedModel:
+        """Fit again to a new response (one value per row of the fit), in place, starting from the
+        current θ; X, Z, the weights and the symbolic factorization are reused."""
+        y = np.asarray(new_response, dtype=np.float64).ravel()
+        if y.shape != self._response.shape or not np.all(np.isfinite(y)):
+            raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
+        self._response = y
+        self._y_minus_offset = np.ascontiguousarray(y - self.design.offset)
+        self._core.set_response(self._y_minus_offset)
+        if self._fitted:
+            self.optsum.initial = self._theta.copy()
+        return self.fit(check_conv=not self._quiet)
 
     def _set_estimates(self, theta: np.ndarray) -> None:
         self._objective = self.objective_at(theta)
@@ -84,12 +114,106 @@ class LinearMixedModel(MixedModel):
             return raw * np.sqrt(self._weights)
         raise ValueError(f"residual type must be 'response', 'pearson', 'deviance' or 'working', not {type!r}")
 
-    def summary(self) -> str:
+    def _working_weights(self) -> np.ndarray:
+        return self._weights
+
+    def _random_effects_scale(self) -> float:
+        return self._sigma
+
+    def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
+        weights = self._weights if newdata is None else self._new_weights(newdata)
+        return eta + self._sigma * rng.standard_normal(len(eta)) / np.sqrt(weights)
+
+    def _new_weights(self, newdata: pd.DataFrame) -> np.ndarray:
+        if self._weights_argument is None:
+            return np.ones(len(newdata))
+        if isinstance(self._weights_argument, str) and self._weights_argument in newdata.columns:
+            return newdata[self._weights_argument].to_numpy(dtype=np.float64)
+        raise DataError("the model has prior weights: give them as a column of newdata (weights='column')")
+
+    @property
+    def coef_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error, Satterthwaite df, t value and Pr(>|t|) of each fixed effect, as
+        lmerTest's summary (computed on first use: about 16k² + 8k evaluations for k = |θ| + 1)."""
+        self._require_fit()
+        if getattr(self, "_coef_table", None) is None:
+            df = satterthwaite_df(self._core, self._theta, self._sigma, self._vcov, self.nobs, self.REML)
+            table = self.fixef.to_frame()
+            table["Std. Error"] = self.stderr
+            table["df"] = df
+            table["t value"] = table["Estimate"] / table["Std. Error"]
+            table["Pr(>|t|)"] = 2 * student_t.sf(np.abs(table["t value"]), df)
+            self._coef_table = table
+        return self._coef_table.copy()
+
+    def _ml_fit(self) -> LinearMixedModel:
+        """This model if fitted by ML, else its ML refit (what lme4's anova and profile use)."""
+        if not self.REML:
+            return self
+        if getattr(self, "_ml", None) is None:
+            offset = self.frame.offset if np.any(self.frame.offset) else None
+            ml = LinearMixedModel(self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset)
+            ml._quiet = self._quiet
+            self._ml = ml.fit()
+        return self._ml
+
+    def _profile_problem(self) -> ProfileProblem:
+        ml = self._ml_fit()
+        d, core, n = ml.design, ml._core, ml.nobs
+
+        def deviance(v: np.ndarray) -> float:
+            sigma = v[-1]
+            theta = sdcor_to_theta(d, v[:-1], sigma) if sigma > 0 else None
+            if theta is None:
+                return np.inf
+            core.objective(theta, False)
+            return core.ldL2 - core.ldW + core.pwrss / sigma**2 + n * np.log(2 * np.pi * sigma**2)
+
+        variance = np.concatenate([theta_to_sdcor(d, ml._theta, ml._sigma), [ml._sigma]])
+        base = ml.deviance
+        lower, upper = sdcor_bounds(d)
+        k = len(variance)
+        estimate = np.concatenate([variance, ml._beta])
+        scale = np.concatenate([standard_errors(deviance, variance, base), np.sqrt(np.diag(ml._vcov))])
+        separate = {k + j: ml._beta_profile(j, base) for j in range(len(ml._beta))}
+        problem = ProfileProblem(
+            self.parameter_names(), estimate, np.concatenate([lower, [0.0], np.full(len(ml._beta), -np.inf)]),
+            np.concatenate([upper, [np.inf], np.full(len(ml._beta), np.inf)]),
+            lambda v: deviance(v[:k]), base, scale, separate,
+        )  # fmt: skip
+        core.objective(ml._theta, False)
+        return problem
+
+    def _beta_profile(self, j: int, base: float):
+        """ζ of β_j: its column moves into the offset and θ is re-optimized (ML)."""
+        d = self.design
+        X_rest = np.asfortranarray(np.delete(d.fixed.X, j, axis=1))
+        column = d.fixed.X[:, j]
+        response = np.ascontiguousarray(self._y_minus_offset)
+        core = _core.LinearMixedModel(X_rest, d.Zt, canonical_csc(d.Lambdat), d.Lind, d.term_shapes, response, self._weights)
+        estimate = self._beta[j]
+
+        def zeta_at(value: float, start: np.ndarray | None) -> tuple[float, np.ndarray]:
+            core.set_response(np.ascontiguousarray(self._y_minus_offset - column * value))
+            summary = OptSummary(initial=self._theta.copy() if start is None else start, lower=d.lower.copy(), quiet=True)
+            theta = bobyqa(lambda th: core.objective(th, False), summary)
+            return signed_root(summary.fmin - base, value, estimate), theta
+
+        return zeta_at
+
+    def summary(self, ddf: str | None = "Satterthwaite") -> str:
+        """lme4's summary text; with ddf='Satterthwaite' the coefficient table has lmerTest's df
+        and p-values (ddf=None: estimates, standard errors and t only, as lme4)."""
         self._require_fit()
         method = "REML" if self.REML else "maximum likelihood"
-        coefs = self.fixef.to_frame()
-        coefs["Std. Error"] = self.stderr
-        coefs["t value"] = coefs["Estimate"] / coefs["Std. Error"]
+        if ddf == "Satterthwaite":
+            coefs = self.coef_table
+        elif ddf is None:
+            coefs = self.fixef.to_frame()
+            coefs["Std. Error"] = self.stderr
+            coefs["t value"] = coefs["Estimate"] / coefs["Std. Error"]
+        else:
+            raise ValueError(f"ddf must be 'Satterthwaite' or None, not {ddf!r}")
         scaled = self.residuals("pearson") / self._sigma
         parts = [
             f"Linear mixed model fit by {method}",

@@ -3,21 +3,30 @@ and data, and the accessors of a fitted model (lme4's names)."""
 
 from __future__ import annotations
 
+import copy
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .condvar import conditional_variances
 from .design import Design, build_design
 from .errors import SingularFitWarning
 from .formula import ParsedFormula, parse_formula
-from .frame import ModelFrame, model_frame
+from .frame import ModelFrame, as_dataframe, model_frame
+from .newdata import NewDesign, new_design, selected_terms
 from .optimize import OptSummary
+from .parameters import sdcor_names, theta_to_sdcor
+from .profile import ProfileProblem, normal_quantile, profile_intervals
 from .results import (
+    RandomEffects,
     format_coefficients,
     format_correlation,
     format_varcorr,
+    lower_factor,
     ranef_tables,
     residual_quantiles,
     varcorr_table,
@@ -30,9 +39,13 @@ class MixedModel:
     """Base class: holds the parsed formula, model frame, design and the fitted quantities."""
 
     _has_residual = True
+    # Bootstrap replicates refit quietly: no warnings (not thread-safe) and no derivative checks.
+    _quiet = False
 
     def __init__(self, formula: str, data: Any, weights: Any = None, offset: Any = None) -> None:
         self.formula = formula
+        self._weights_argument = weights
+        self._offset_argument = offset
         self.parsed: ParsedFormula = parse_formula(formula)
         self.frame: ModelFrame = model_frame(self.parsed, data, self._response_variables(), weights, offset)
         self.design: Design = build_design(self.parsed, self.frame.data, self.frame.offset, self._has_residual)
@@ -120,9 +133,14 @@ class MixedModel:
         return -2.0 * self.loglik + self.dof * np.log(self.nobs)
 
     @property
-    def ranef(self) -> dict[str, pd.DataFrame]:
+    def ranef(self) -> RandomEffects:
+        """Grouping factor → DataFrame of conditional modes; ``m.ranef(condvar=True)`` adds each
+        level's conditional covariance in ``table.attrs["condvar"]`` (levels × p × p)."""
         self._require_fit()
-        return ranef_tables(self.design, self._b)
+        return RandomEffects(ranef_tables(self.design, self._b), self._conditional_variances)
+
+    def _conditional_variances(self) -> dict[str, np.ndarray]:
+        return conditional_variances(self.design, self._theta, self._working_weights(), self._sigma)
 
     @property
     def VarCorr(self) -> pd.DataFrame:
@@ -138,6 +156,164 @@ class MixedModel:
         """Residuals of the given type (as lme4's residuals()); subclasses say which types exist."""
         raise NotImplementedError
 
+    # What a model kind supplies for prediction, simulation and intervals.
+    def _working_weights(self) -> np.ndarray:
+        """The weights of the penalized least-squares problem at the fit."""
+        raise NotImplementedError
+
+    def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
+        return eta
+
+    def _random_effects_scale(self) -> float:
+        """b = scale · Λu with u ~ N(0, I): σ for an LMM, 1 for a GLMM."""
+        raise NotImplementedError
+
+    def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _new_design(self, newdata: Any, terms: list[int], allow_new_levels: bool) -> NewDesign:
+        return new_design(
+            self.design, self.parsed.offsets, self._offset_argument, newdata, terms, allow_new_levels
+        )
+
+    def predict(
+        self, newdata: Any = None, re_form: str | None = None, allow_new_levels: bool = False, type: str = "link"
+    ) -> np.ndarray:
+        """Predictions as lme4's predict(): on the fit's data or newdata; re_form None (all random
+        effects), '~0' (population level) or a formula naming the terms to keep; new levels of a
+        grouping factor are an error unless allow_new_levels (then their effects are 0); type
+        'link' (the linear predictor) or 'response' (the mean). Rows of newdata with a missing
+        needed value predict NaN."""
+        self._require_fit()
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        terms = selected_terms(self.design, self.frame.data, re_form)
+        if newdata is None:
+            d = self.design
+            eta = d.fixed.X @ self._beta + d.offset
+            slices = d.b_slices()
+            for k in terms:
+                eta = eta + d.Zt[slices[k]].T @ self._b[slices[k]]
+        else:
+            nd = self._new_design(newdata, terms, allow_new_levels)
+            rows = nd.X @ self._beta + nd.offset
+            for k, new in zip(terms, nd.terms):
+                sl = self.design.b_slices()[k]
+                effects = np.vstack([self._b[sl].reshape(new.term.n_levels, new.term.p), np.zeros((1, new.term.p))])
+                rows = rows + np.sum(new.X * effects[new.codes], axis=1)  # code -1: the zero row
+            eta = np.full(len(nd.complete), np.nan)
+            eta[nd.complete] = rows
+        return self._link_inverse(eta) if type == "response" else eta
+
+    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None, newdata: Any = None) -> pd.DataFrame:
+        """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
+        simulate()), one column per simulation; binomial responses as proportions of the trials."""
+        self._require_fit()
+        rng = np.random.default_rng(seed)
+        all_terms = list(range(len(self.design.terms)))
+        if newdata is None:
+            X, offset, frame = self.design.fixed.X, self.design.offset, None
+            term_data = [(t, t.X, t.codes, t.n_levels) for t in self.design.terms]
+        else:
+            frame = as_dataframe(newdata)
+            nd = self._new_design(frame, all_terms, allow_new_levels=True)
+            if not nd.complete.all():
+                raise ValueError("newdata for simulate() must have no missing values in the columns the model uses")
+            X, offset = nd.X, nd.offset
+            term_data = []
+            for new in nd.terms:
+                codes, levels = pd.factorize(new.labels)  # new levels get their own draws too
+                term_data.append((new.term, new.X, codes, len(levels)))
+        scale = self._random_effects_scale()
+        sims = np.empty((len(offset), nsim))
+        factors = [lower_factor(self._theta[sl], t.p) for t, sl in zip(self.design.terms, self.design.theta_slices())]
+        for k in range(nsim):
+            eta = X @ self._beta + offset
+            for (term, Xt, codes, n_levels), T in zip(term_data, factors):
+                effects = scale * rng.standard_normal((n_levels, term.p)) @ T.T
+                eta = eta + np.sum(Xt * effects[codes], axis=1)
+            sims[:, k] = self._draw_response(eta, rng, frame)
+        return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
+
+    def refit(self, new_response: Any) -> MixedModel:
+        """Fit again to a new response with the same design, in place (as MixedModels.jl's refit!):
+        the random-effects structure and the symbolic factorization are reused."""
+        raise NotImplementedError
+
+    # Parameters on lme4's profile scale: SDs and correlations, σ, then β.
+    def parameter_names(self) -> list[str]:
+        return sdcor_names(self.design, self._has_residual) + list(self.design.fixed.names)
+
+    def _parameter_vector(self) -> np.ndarray:
+        sigma = [self._sigma] if self._has_residual else []
+        return np.concatenate([theta_to_sdcor(self.design, self._theta, self._sigma), sigma, self._beta])
+
+    def _profile_problem(self) -> ProfileProblem:
+        raise NotImplementedError
+
+    def confint(
+        self, method: str = "profile", level: float = 0.95, nsim: int = 500, seed: int | None = None
+    ) -> pd.DataFrame:
+        """Confidence intervals as lme4's confint(): 'profile' (likelihood profile; an LMM fitted by
+        REML is profiled on its ML refit, as in lme4), 'wald' (β ± z·SE; NaN for the variance
+        parameters) or 'boot' (percentiles of a parametric bootstrap of nsim replicates)."""
+        self._require_fit()
+        names = self.parameter_names()
+        tail = (1 - level) / 2
+        columns = [f"{100 * tail:.3g} %", f"{100 * (1 - tail):.3g} %"]
+        if method == "wald":
+            z = normal_quantile(level)
+            se = np.sqrt(np.diag(self._vcov))
+            k = len(names) - len(self._beta)
+            bounds = np.full((len(names), 2), np.nan)
+            bounds[k:, 0], bounds[k:, 1] = self._beta - z * se, self._beta + z * se
+        elif method == "profile":
+            bounds = profile_intervals(self._profile_problem(), level)
+        elif method == "boot":
+            replicates = self.bootstrap(nsim, seed)
+            bounds = np.nanquantile(replicates.to_numpy(), [tail, 1 - tail], axis=0).T
+        else:
+            raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
+        return pd.DataFrame(bounds, index=names, columns=columns)
+
+    def bootstrap(self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None) -> pd.DataFrame:
+        """Parametric bootstrap: nsim responses simulated from the fit (reproducible with seed, for
+        any n_threads) and refitted, on n_threads threads (default: the CPUs); the deviance
+        evaluations run in C++ without the GIL. One row of parameters per replicate (columns as
+        parameter_names()); attrs['singular'] and attrs['not_converged'] count flagged refits."""
+        self._require_fit()
+        responses = self.simulate(nsim, seed).to_numpy()
+        n_threads = max(1, min(n_threads or os.cpu_count() or 1, nsim))
+        chunks = [c for c in np.array_split(np.arange(nsim), n_threads) if len(c)]
+
+        def refit_chunk(indices: np.ndarray) -> list[tuple[np.ndarray, bool, bool]]:
+            replica = self._replica()
+            out = []
+            for k in indices:
+                replica.refit(responses[:, k])
+                converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
+                out.append((replica._parameter_vector(), replica.is_singular(), not converged))
+            return out
+
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            results = [row for chunk in pool.map(refit_chunk, chunks) for row in chunk]
+        table = pd.DataFrame(np.vstack([r[0] for r in results]), columns=self.parameter_names())
+        table.attrs["singular"] = int(sum(r[1] for r in results))
+        table.attrs["not_converged"] = int(sum(r[2] for r in results))
+        return table
+
+    def _replica(self) -> MixedModel:
+        """A copy with its own compiled core (one symbolic analysis), for refits in another thread."""
+        replica = copy.copy(self)
+        replica.optsum = copy.copy(self.optsum)
+        replica.optsum.quiet = True
+        replica._quiet = True
+        replica._core = replica._make_core()
+        return replica
+
+    def _make_core(self) -> Any:
+        raise NotImplementedError
+
     def is_singular(self, tol: float = SINGULAR_TOLERANCE) -> bool:
         """True when some θ component bounded at zero is within tol of it (lme4's isSingular)."""
         self._require_fit()
@@ -145,7 +321,7 @@ class MixedModel:
         return bool(np.any(self._theta[bounded] < tol))
 
     def _warn_if_singular(self) -> None:
-        if self.is_singular():
+        if not self._quiet and self.is_singular():
             warnings.warn(
                 "boundary (singular) fit: a variance component is (nearly) zero or a correlation is ±1; "
                 "see mixedfit's is_singular()",

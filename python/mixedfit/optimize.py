@@ -39,6 +39,8 @@ class OptSummary:
     xtol_abs: float = XTOL_ABS
     maxeval: int = MAXEVAL
     initial_step: np.ndarray | None = None  # None: NLopt's heuristic
+    upper: np.ndarray | None = None  # None: unbounded above
+    quiet: bool = False  # no ConvergenceWarning (refits in worker threads count them instead)
     final: np.ndarray = field(default_factory=lambda: np.empty(0))
     fmin: float = np.nan
     feval: int = 0
@@ -69,6 +71,8 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
     opt = nlopt.opt(nlopt.LN_BOBYQA, n)
     opt.set_min_objective(f)
     opt.set_lower_bounds(summary.lower)
+    if summary.upper is not None:
+        opt.set_upper_bounds(summary.upper)
     opt.set_ftol_abs(summary.ftol_abs)
     opt.set_xtol_abs(summary.xtol_abs)
     opt.set_maxeval(summary.maxeval)
@@ -83,7 +87,7 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
     summary.fmin = best["f"]
     summary.feval = count[0]
     summary.return_code = _RETURN_CODES.get(code, str(code))
-    if code in (nlopt.MAXEVAL_REACHED, nlopt.MAXTIME_REACHED):
+    if code in (nlopt.MAXEVAL_REACHED, nlopt.MAXTIME_REACHED) and not summary.quiet:
         warnings.warn(
             f"optimizer stopped after {summary.feval} evaluations without converging ({summary.return_code})",
             ConvergenceWarning,

@@ -3,6 +3,8 @@ of summary(), laid out as lme4 prints them."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -43,6 +45,23 @@ def varcorr_table(design: Design, theta: np.ndarray, sigma: float, residual: boo
     if residual:
         rows.append(("Residual", "", "", sigma**2, sigma))
     return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+
+class RandomEffects(dict):
+    """Grouping factor → DataFrame of conditional modes (levels × columns). Calling it with
+    condvar=True gives the same tables with each level's conditional covariance matrix in
+    ``table.attrs["condvar"]`` (levels × p × p), as lme4's ranef(condVar = TRUE)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], condvar: Callable[[], dict[str, np.ndarray]]) -> None:
+        super().__init__(tables)
+        self._condvar = condvar
+
+    def __call__(self, condvar: bool = False) -> dict[str, pd.DataFrame]:
+        tables = {name: table.copy() for name, table in self.items()}
+        if condvar:
+            for name, variances in self._condvar().items():
+                tables[name].attrs["condvar"] = variances
+        return tables
 
 
 def ranef_tables(design: Design, b: np.ndarray) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,55 @@
+"""Conditional variances of the random effects (lme4's ranef(condVar = TRUE)).
+
+Given θ and the weights at the fit, Var(b | y) = σ² Λ (Λ'Z'WZΛ + I)⁻¹ Λ' (β taken as known, as
+in lme4 and MixedModels.jl). Only the blocks of each level are needed: for a grouping factor
+with several terms, e.g. (x || g), the block joins all of that factor's columns, as lme4's
+arrange.condVar does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from .design import Design
+
+COLUMNS_PER_SOLVE = 512  # right-hand sides per sparse solve: bounds the dense work memory
+
+
+def relative_factor(design: Design, theta: np.ndarray) -> sp.csc_matrix:
+    """Λt at θ."""
+    Lambdat = design.Lambdat.copy()
+    Lambdat.data = np.asarray(theta, dtype=np.float64)[design.Lind]
+    return Lambdat
+
+
+def level_positions(design: Design) -> dict[str, np.ndarray]:
+    """For each grouping factor, the positions in b of each level's effects: levels × columns."""
+    positions: dict[str, list[np.ndarray]] = {}
+    for t, sl in zip(design.terms, design.b_slices()):
+        block = np.arange(sl.start, sl.stop).reshape(t.n_levels, t.p)
+        positions.setdefault(t.name, []).append(block)
+    return {name: np.hstack(blocks) for name, blocks in positions.items()}
+
+
+def conditional_variances(design: Design, theta: np.ndarray, weights: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
+    """Grouping factor → array (levels, p, p) of the conditional covariance of each level's effects."""
+    Lambdat = relative_factor(design, theta)
+    ZtW = design.Zt @ sp.diags(weights)
+    A = (Lambdat @ (ZtW @ design.Zt.T) @ Lambdat.T + sp.identity(Lambdat.shape[0])).tocsc()
+    factor = splu(A)
+    result = {}
+    for name, positions in level_positions(design).items():
+        n_levels, p = positions.shape
+        out = np.empty((n_levels, p, p))
+        per_solve = max(1, COLUMNS_PER_SOLVE // p)
+        for start in range(0, n_levels, per_solve):
+            chunk = positions[start : start + per_solve]
+            columns = Lambdat[:, chunk.ravel()]
+            solved = factor.solve(columns.toarray())
+            full = columns.T @ solved  # (levels·p) × (levels·p); only its diagonal blocks are wanted
+            m = len(chunk)
+            out[start : start + m] = full.reshape(m, p, m, p)[np.arange(m), :, np.arange(m), :]
+        result[name] = sigma**2 * out
+    return result

@@ -1,0 +1,91 @@
+"""Finite-difference derivatives of a deviance: lme4's plain central differences (deriv12, for
+the GLMM Hessian and the convergence checks) and Richardson-extrapolated ones as numDeriv
+computes them (for lmerTest's Satterthwaite degrees of freedom, which need more digits)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+CENTRAL_STEP = 1e-4  # lme4's deriv12 step
+# numDeriv's defaults: first step d·|x| (eps where x is ~0), r extrapolation levels halving it.
+RICHARDSON_D = 0.1
+RICHARDSON_EPS = 1e-4
+RICHARDSON_ZERO_TOL = np.sqrt(np.finfo(float).eps / 7e-7)
+RICHARDSON_LEVELS = 4
+
+
+def central_derivatives(
+    f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float | np.ndarray = CENTRAL_STEP
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian by central differences (lme4's step unless delta, one per element, is
+    given). Like lme4, also at a θ on its bound: the deviance is defined (and symmetric) for
+    negative diagonal elements of Λ."""
+    n = len(x)
+    h = np.broadcast_to(np.asarray(delta, dtype=np.float64), (n,))
+    steps = np.diag(h)
+    plus = np.array([f(x + steps[i]) for i in range(n)])
+    minus = np.array([f(x - steps[i]) for i in range(n)])
+    gradient = (plus - minus) / (2 * h)
+    H = np.empty((n, n))
+    for i in range(n):
+        H[i, i] = (plus[i] - 2 * fx + minus[i]) / h[i] ** 2
+        for j in range(i):
+            fpp = f(x + steps[i] + steps[j])
+            fpm = f(x + steps[i] - steps[j])
+            fmp = f(x - steps[i] + steps[j])
+            fmm = f(x - steps[i] - steps[j])
+            H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * h[i] * h[j])
+    return gradient, H
+
+
+def _first_steps(x: np.ndarray) -> np.ndarray:
+    return RICHARDSON_D * np.abs(x) + RICHARDSON_EPS * (np.abs(x) < RICHARDSON_ZERO_TOL)
+
+
+def _extrapolate(estimates: list) -> np.ndarray:
+    """Richardson's table for errors in even powers of a step halved at each level."""
+    table = [np.asarray(e, dtype=np.float64) for e in estimates]
+    for m in range(1, len(table)):
+        factor = 4.0**m
+        table = [(factor * table[k + 1] - table[k]) / (factor - 1) for k in range(len(table) - 1)]
+    return table[0]
+
+
+def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    fx = f(x)
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            estimates, h = [], _first_steps(x)
+            for _ in range(RICHARDSON_LEVELS):
+                ei = np.zeros(n)
+                ei[i] = h[i]
+                if i == j:
+                    estimates.append((f(x + ei) - 2 * fx + f(x - ei)) / h[i] ** 2)
+                else:
+                    ej = np.zeros(n)
+                    ej[j] = h[j]
+                    value = f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)
+                    estimates.append(value / (4 * h[i] * h[j]))
+                h = h / 2
+            H[i, j] = H[j, i] = _extrapolate(estimates)
+    return H
+
+
+def richardson_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Columns: the derivative of the vector f with respect to each element of x."""
+    x = np.asarray(x, dtype=np.float64)
+    columns = []
+    for i in range(len(x)):
+        estimates, h = [], _first_steps(x)
+        for _ in range(RICHARDSON_LEVELS):
+            ei = np.zeros(len(x))
+            ei[i] = h[i]
+            estimates.append((np.asarray(f(x + ei)) - np.asarray(f(x - ei))) / (2 * h[i]))
+            h = h / 2
+        columns.append(_extrapolate(estimates))
+    return np.column_stack(columns)

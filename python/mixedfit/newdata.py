@@ -1,0 +1,126 @@
+"""Model matrices for new data (prediction and simulation): the fixed-effects matrix, each
+random-effects term's matrix and level codes, and the offsets, coded exactly as in the fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .design import Design, ReTerm, evaluate, numeric_column
+from .errors import DataError, FormulaError
+from .formula import parse_formula
+from .frame import as_dataframe, formula_variables
+
+
+@dataclass(frozen=True)
+class NewTerm:
+    term: ReTerm
+    X: np.ndarray  # rows × p model matrix of the term
+    codes: np.ndarray  # the fit's level index of each row, -1 for a level the fit has not seen
+    labels: np.ndarray  # the grouping factor's label of each row
+
+
+@dataclass(frozen=True)
+class NewDesign:
+    complete: np.ndarray  # rows of the new data with every needed value (others predict NaN)
+    X: np.ndarray | None  # None when the fixed part was not asked for
+    terms: list[NewTerm]
+    offset: np.ndarray
+
+
+def grouping_labels(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's level label as the fit wrote it ('a' or 'a:b' for an interaction)."""
+    parts = [frame[f].astype(str).to_numpy() for f in term.term.factors]
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = np.char.add(np.char.add(labels.astype(str), ":"), part.astype(str))
+    return labels.astype(str)
+
+
+def level_codes(term: ReTerm, labels: np.ndarray) -> np.ndarray:
+    index = pd.Index(term.levels)
+    return index.get_indexer(labels)
+
+
+def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> list[int]:
+    """Indices of the random-effects terms re_form keeps: None means all, '~0' or 'NA' none, and a
+    formula such as '~(1 | plate)' the terms with its grouping factors and columns."""
+    if re_form is None:
+        return list(range(len(design.terms)))
+    text = re_form.strip()
+    if text in ("~0", "~ 0", "NA", "0") or text.replace(" ", "") == "~0":
+        return []
+    parsed = parse_formula(text if not text.startswith("~") else "y" + text)
+    chosen = []
+    for term in parsed.random:
+        matches = [
+            k for k, t in enumerate(design.terms)
+            if t.term.factors == term.factors and (t.term.expr == term.expr or _same_columns(t, term.expr, frame))
+        ]  # fmt: skip
+        if not matches:
+            available = " + ".join(str(t.term) for t in design.terms)
+            raise FormulaError(f"re_form term {term} is not a random-effects term of the model ({available})")
+        chosen.extend(k for k in matches if k not in chosen)
+    return sorted(chosen)
+
+
+def _same_columns(term: ReTerm, expr: str, frame: pd.DataFrame) -> bool:
+    try:
+        matrix, _ = evaluate(expr, frame, "re_form term")
+    except FormulaError:
+        return False
+    return list(matrix.columns) == term.columns
+
+
+def new_design(
+    design: Design,
+    fixed_formula_offsets: tuple[str, ...],
+    offset_argument: Any,
+    newdata: Any,
+    term_indices: list[int],
+    allow_new_levels: bool,
+) -> NewDesign:
+    """Build what a prediction on newdata needs; rows with a missing needed value are left out."""
+    frame = as_dataframe(newdata).reset_index(drop=True)
+    needed = set(formula_variables(design.fixed.recipe.expr, "fixed-effects part"))
+    for k in term_indices:
+        t = design.terms[k]
+        needed |= formula_variables(t.term.expr, f"random-effects term {t.term}") | set(t.term.factors)
+    for expr in fixed_formula_offsets:
+        needed |= formula_variables(expr, "offset")
+    if isinstance(offset_argument, str):
+        needed.add(offset_argument)
+    missing = sorted(needed - set(frame.columns))
+    if missing:
+        raise DataError(f"newdata lacks column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+    complete = frame[sorted(needed)].notna().all(axis=1).to_numpy() if needed else np.ones(len(frame), bool)
+    rows = frame.loc[complete].reset_index(drop=True)
+    X = design.fixed.recipe.evaluate(rows, design.fixed.names)
+    terms = []
+    for k in term_indices:
+        t = design.terms[k]
+        labels = grouping_labels(t, rows)
+        codes = level_codes(t, labels)
+        unseen = codes < 0
+        if unseen.any() and not allow_new_levels:
+            raise DataError(
+                f"newdata has level{'s' if len(set(labels[unseen])) > 1 else ''} "
+                f"{', '.join(repr(v) for v in sorted(set(labels[unseen]))[:5])} of grouping factor '{t.name}' "
+                f"(term {t.term}) that the fit has not seen; pass allow_new_levels=True to predict them at the "
+                "population level for this term"
+            )
+        terms.append(NewTerm(t, t.recipe.evaluate(rows, t.columns), codes, labels))
+    offset = np.zeros(len(rows))
+    for expr in fixed_formula_offsets:
+        offset += numeric_column(expr, rows, "offset")
+    if isinstance(offset_argument, str):
+        offset += numeric_column(offset_argument, rows, "offset")
+    elif offset_argument is not None:
+        raise DataError(
+            "the model's offset was given as values, which do not extend to newdata; give it as a column name "
+            "(offset='column') or as offset(column) in the formula to predict on new data"
+        )
+    return NewDesign(complete, X, terms, offset)

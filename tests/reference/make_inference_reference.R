@@ -1,0 +1,85 @@
+# Reference values from lme4 and lmerTest for mixedfit's inference tests (issue 5):
+# conditional variances, predictions, likelihood-ratio tests, profile and Wald intervals,
+# Satterthwaite degrees of freedom.
+# Run from the repository root:
+#   Rscript tests/reference/make_inference_reference.R [path/to/shared/data [output folder]]
+# Writes tests/reference/inference_reference.json. Tests read that JSON and never need R.
+source("tests/reference/common.R")
+suppressPackageStartupMessages(library(lmerTest, exclude = "lmer"))
+
+# postVar of each grouping factor as a list of levels × (p × p) arrays, level-major.
+cond_var <- function(m) {
+  re <- ranef(m, condVar = TRUE)
+  lapply(re, function(d) {
+    pv <- attr(d, "postVar")
+    list(levels = rownames(d), columns = colnames(d), modes = unname(as.matrix(d)),
+         condvar = lapply(seq_len(dim(pv)[3]), function(k) unname(pv[, , k, drop = TRUE])))
+  })
+}
+
+interval_table <- function(ci) list(names = rownames(ci), lower = unname(ci[, 1]), upper = unname(ci[, 2]))
+
+lrt_table <- function(a) list(npar = a$npar, AIC = a$AIC, BIC = a$BIC, logLik = a$logLik,
+                              deviance = a$deviance, Chisq = a$Chisq, Df = a$Df, p = a[["Pr(>Chisq)"]])
+
+predictions <- function(m, newdata, re_form_partial) {
+  list(
+    link = unname(predict(m)),
+    population = unname(predict(m, re.form = NA)),
+    partial = unname(predict(m, re.form = as.formula(re_form_partial))),
+    partial_form = re_form_partial,
+    newdata = as.list(newdata),
+    newdata_link = unname(predict(m, newdata = newdata, allow.new.levels = TRUE)),
+    newdata_response = unname(predict(m, newdata = newdata, allow.new.levels = TRUE, type = "response")),
+    newdata_population = unname(predict(m, newdata = newdata, re.form = NA)),
+    response = unname(predict(m, type = "response"))
+  )
+}
+
+satterthwaite <- function(m) {
+  co <- summary(as_lmerModLmerTest(m))$coefficients
+  list(names = rownames(co), estimate = unname(co[, "Estimate"]), stderr = unname(co[, "Std. Error"]),
+       df = unname(co[, "df"]), t = unname(co[, "t value"]), p = unname(co[, "Pr(>|t|)"]))
+}
+
+sleep <- read_data("sleepstudy")
+fm1 <- lmer(Reaction ~ Days + (Days | Subject), sleep)
+fm0 <- lmer(Reaction ~ Days + (1 | Subject), sleep)
+sleep_new <- data.frame(Days = c(0, 5, 9, 3), Subject = factor(c("308", "333", "999", "372")))
+
+pen <- read_data("Penicillin")
+pm1 <- lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen)
+pm0 <- lmer(diameter ~ 1 + (1 | plate), pen)
+pen_new <- data.frame(plate = factor(c("a", "x", "b")), sample = factor(c("F", "A", "new")))
+
+cbpp <- read_data("cbpp")
+gm1 <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial,
+             control = glmerControl(tolPwrss = 1e-12))
+gm0 <- glmer(cbind(incidence, size - incidence) ~ 1 + (1 | herd), cbpp, family = binomial,
+             control = glmerControl(tolPwrss = 1e-12))
+cbpp_new <- data.frame(period = factor(c("1", "2", "4", "3")), herd = factor(c("1", "7", "99", "15")),
+                       size = c(10, 12, 8, 20), incidence = c(1, 2, 0, 3))
+
+cases <- list(
+  list(name = "sleepstudy", dataset = "sleepstudy", formula = "Reaction ~ Days + (Days | Subject)",
+       null_formula = "Reaction ~ Days + (1 | Subject)", kind = "lmm",
+       ranef = cond_var(fm1), predict = predictions(fm1, sleep_new, "~(Days | Subject)"),
+       anova = lrt_table(anova(fm0, fm1)),
+       profile = interval_table(confint(fm1, method = "profile", oldNames = TRUE)),
+       wald = interval_table(confint(fm1, method = "Wald")),
+       satterthwaite = satterthwaite(fm1)),
+  list(name = "penicillin", dataset = "Penicillin", formula = "diameter ~ 1 + (1 | plate) + (1 | sample)",
+       null_formula = "diameter ~ 1 + (1 | plate)", kind = "lmm",
+       ranef = cond_var(pm1), predict = predictions(pm1, pen_new, "~(1 | plate)"),
+       anova = lrt_table(anova(pm0, pm1)),
+       profile = interval_table(confint(pm1, method = "profile", oldNames = TRUE)),
+       wald = interval_table(confint(pm1, method = "Wald")),
+       satterthwaite = satterthwaite(pm1)),
+  list(name = "cbpp", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+       null_formula = "cbind(incidence, size - incidence) ~ 1 + (1 | herd)", kind = "glmm",
+       ranef = cond_var(gm1), predict = predictions(gm1, cbpp_new, "~(1 | herd)"),
+       anova = lrt_table(anova(gm0, gm1)),
+       profile = interval_table(confint(gm1, method = "profile", oldNames = TRUE)),
+       wald = interval_table(confint(gm1, method = "Wald")))
+)
+write_reference(cases, "inference_reference.json")
