@@ -221,3 +221,30 @@ def test_boolean_and_object_columns(sleep):
     assert list(model.fixef.index) == ["(Intercept)", "late"]  # formulaic codes booleans as 0/1
     numeric = mixedfit.lmer("Reaction ~ late + (1 | Subject)", data.assign(late=data["late"].astype(float)))
     assert model.objective == pytest.approx(numeric.objective, rel=1e-10)
+
+
+def test_inference_arguments_are_checked(sleep):
+    model = mixedfit.lmer(LMM, sleep)
+    with pytest.raises(ValueError, match="type must be 'link' or 'response'"):
+        model.predict(type="mean")
+    with pytest.raises(ValueError, match="method must be 'profile', 'wald' or 'boot'"):
+        model.confint("bayes")
+    with pytest.raises(ValueError, match="level must be between 0 and 1"):
+        model.confint("wald", level=95)
+    with pytest.raises(ValueError, match="at least two fitted models"):
+        mixedfit.anova(model)
+    other = mixedfit.lmer(LMM, sleep.iloc[:150])
+    with pytest.raises(mixedfit.DataError, match="different numbers of observations"):
+        mixedfit.anova(model, other)
+    shifted = mixedfit.lmer(LMM, sleep.assign(Reaction=sleep["Reaction"] + 1))
+    with pytest.raises(mixedfit.DataError, match="different responses"):
+        mixedfit.anova(model, shifted)
+    cbpp = mixedfit.datasets.load("cbpp")
+    fast = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, nAGQ=0)
+    with pytest.raises(ValueError, match="fit with nAGQ >= 1"):
+        fast.confint("profile")
+    with pytest.raises(ValueError, match="all linear or all generalized"):
+        mixedfit.anova(model, fast)
+    offset_values = mixedfit.lmer(LMM, sleep, offset=np.ones(len(sleep)))
+    with pytest.raises(mixedfit.DataError, match="offset was given as values"):
+        offset_values.predict(sleep.iloc[:3])

@@ -1,6 +1,7 @@
 """mixedfit: linear and generalized linear mixed models with lme4's formulas and a C++ core."""
 
 from . import datasets, families
+from .anova import anova
 from .errors import (
     ConvergenceWarning,
     DataError,
@@ -23,6 +24,7 @@ __all__ = [
     "NumericalError",
     "RankDeficiencyWarning",
     "SingularFitWarning",
+    "anova",
     "datasets",
     "families",
     "glmer",

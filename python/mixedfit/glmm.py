@@ -198,15 +198,15 @@ class GeneralizedLinearMixedModel(MixedModel):
             return raw / np.array(core.mu_eta())
         raise ValueError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
 
-    def refit(self, new_response) -> GeneralizedLinearMixedModel:
-        """Fit again to a new response on the family's scale (binomial: proportions of the same
-        trials), in place; X, Z, weights and the symbolic factorization are reused."""
+    def _set_response(self, new_response) -> None:
         y = np.asarray(new_response, dtype=np.float64).ravel()
         if y.shape != self._response.shape or not np.all(np.isfinite(y)):
             raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
         self._response = np.ascontiguousarray(y)
         self._core.set_response(self._response, starting_means(self.family.name, y, self._glm.weights))
-        return self.fit()
+
+    def _restart_optimizer(self, theta: np.ndarray) -> None:
+        self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)  # stage 1
 
     def _working_weights(self) -> np.ndarray:
         core = self._core

@@ -69,18 +69,16 @@ class LinearMixedModel(MixedModel):
             self.objective_at(self._theta)  # leave the core at the optimum
         return self
 
-    def refit(self, new_response) -> LinearMixedModel:
-        """Fit again to a new response (one value per row of the fit), in place, starting from the
-        current θ; X, Z, the weights and the symbolic factorization are reused."""
+    def _set_response(self, new_response) -> None:
         y = np.asarray(new_response, dtype=np.float64).ravel()
         if y.shape != self._response.shape or not np.all(np.isfinite(y)):
             raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
         self._response = y
         self._y_minus_offset = np.ascontiguousarray(y - self.design.offset)
         self._core.set_response(self._y_minus_offset)
-        if self._fitted:
-            self.optsum.initial = self._theta.copy()
-        return self.fit(check_conv=not self._quiet)
+
+    def _restart_optimizer(self, theta: np.ndarray) -> None:
+        self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)
 
     def _set_estimates(self, theta: np.ndarray) -> None:
         self._objective = self.objective_at(theta)

@@ -236,8 +236,18 @@ class MixedModel:
         return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any) -> MixedModel:
-        """Fit again to a new response with the same design, in place (as MixedModels.jl's refit!):
-        the random-effects structure and the symbolic factorization are reused."""
+        """Fit again to a new response (one value per row of the fit; binomial: proportions of the
+        same trials), in place as MixedModels.jl's refit!, starting from the current θ as lme4's
+        refit: X, Z, the weights and the symbolic factorization are reused."""
+        self._require_fit()
+        self._set_response(new_response)
+        self._restart_optimizer(self._theta)
+        return self.fit()
+
+    def _set_response(self, new_response: Any) -> None:
+        raise NotImplementedError
+
+    def _restart_optimizer(self, theta: np.ndarray) -> None:
         raise NotImplementedError
 
     # Parameters on lme4's profile scale: SDs and correlations, σ, then β.
@@ -290,7 +300,10 @@ class MixedModel:
             replica = self._replica()
             out = []
             for k in indices:
-                replica.refit(responses[:, k])
+                # Every replicate starts from the estimates, so results do not depend on n_threads.
+                replica._set_response(responses[:, k])
+                replica._restart_optimizer(self._theta)
+                replica.fit()
                 converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
                 out.append((replica._parameter_vector(), replica.is_singular(), not converged))
             return out
@@ -305,8 +318,6 @@ class MixedModel:
     def _replica(self) -> MixedModel:
         """A copy with its own compiled core (one symbolic analysis), for refits in another thread."""
         replica = copy.copy(self)
-        replica.optsum = copy.copy(self.optsum)
-        replica.optsum.quiet = True
         replica._quiet = True
         replica._core = replica._make_core()
         return replica

@@ -39,17 +39,21 @@ predictions <- function(m, newdata, re_form_partial) {
 satterthwaite <- function(m) {
   co <- summary(as_lmerModLmerTest(m))$coefficients
   list(names = rownames(co), estimate = unname(co[, "Estimate"]), stderr = unname(co[, "Std. Error"]),
-       df = unname(co[, "df"]), t = unname(co[, "t value"]), p = unname(co[, "Pr(>|t|)"]))
+       df = unname(co[, "df"]), t = unname(co[, "t value"]), p = unname(co[, "Pr(>|t|)"]),
+       theta = unname(getME(m, "theta")), sigma = sigma(m))
 }
 
+# Tight optimizer tolerances: Satterthwaite df and p-values move with θ at the 1e-4 level, so the
+# reference must be the optimum itself rather than where lme4's default stopping rule left it.
+tight <- lmerControl(optCtrl = list(ftol_abs = 1e-14, xtol_abs = 1e-12))
 sleep <- read_data("sleepstudy")
-fm1 <- lmer(Reaction ~ Days + (Days | Subject), sleep)
-fm0 <- lmer(Reaction ~ Days + (1 | Subject), sleep)
+fm1 <- lmer(Reaction ~ Days + (Days | Subject), sleep, control = tight)
+fm0 <- lmer(Reaction ~ Days + (1 | Subject), sleep, control = tight)
 sleep_new <- data.frame(Days = c(0, 5, 9, 3), Subject = factor(c("308", "333", "999", "372")))
 
 pen <- read_data("Penicillin")
-pm1 <- lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen)
-pm0 <- lmer(diameter ~ 1 + (1 | plate), pen)
+pm1 <- lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen, control = tight)
+pm0 <- lmer(diameter ~ 1 + (1 | plate), pen, control = tight)
 pen_new <- data.frame(plate = factor(c("a", "x", "b")), sample = factor(c("F", "A", "new")))
 
 cbpp <- read_data("cbpp")
