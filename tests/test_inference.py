@@ -31,13 +31,16 @@ def fit(formula: str, case: dict):
     return mixedfit.glmer(formula, data, family="binomial")
 
 
+def cached(name: str):
+    """The fit of a reference case, made once per test session."""
+    if name not in _FITS:
+        _FITS[name] = fit(CASES[name]["formula"], CASES[name])
+    return _FITS[name]
+
+
 @pytest.fixture(params=list(CASES))
 def case(request):
-    name = request.param
-    ref = CASES[name]
-    if name not in _FITS:
-        _FITS[name] = fit(ref["formula"], ref)
-    return _FITS[name], ref
+    return cached(request.param), CASES[request.param]
 
 
 def test_conditional_modes_and_variances(case):
@@ -82,7 +85,7 @@ def test_predictions(case):
 
 
 def test_prediction_rows_with_missing_values_are_nan():
-    model, ref = _FITS.get("sleepstudy") or (fit(CASES["sleepstudy"]["formula"], CASES["sleepstudy"]),)[0], None
+    model = cached("sleepstudy")
     newdata = pd.DataFrame({"Days": [1.0, np.nan], "Subject": ["308", "308"]})
     got = model.predict(newdata)
     assert np.isfinite(got[0]) and np.isnan(got[1])
@@ -138,7 +141,7 @@ LMM_CASES = [n for n in CASES if CASES[n]["kind"] == "lmm"]
 @pytest.mark.parametrize("name", LMM_CASES)
 def test_satterthwaite_df_and_p_values(name):
     ref = CASES[name]
-    model = _FITS.get(name) or fit(ref["formula"], ref)
+    model = cached(name)
     table = model.coef_table
     expected = ref["satterthwaite"]
     rtol, p_rtol = SATTERTHWAITE_RTOL[name]
@@ -155,7 +158,7 @@ def test_satterthwaite_df_at_lme4s_estimates(name):
 
     ref = CASES[name]
     expected = ref["satterthwaite"]
-    model = _FITS.get(name) or fit(ref["formula"], ref)
+    model = cached(name)
     theta, sigma = numbers(expected["theta"]), expected["sigma"]
     model.objective_at(theta)
     RX_inv = np.linalg.inv(np.array(model._core.RX))
@@ -167,7 +170,7 @@ def test_satterthwaite_df_at_lme4s_estimates(name):
 
 
 def test_glmm_coefficient_table_has_z_and_p():
-    model = _FITS.get("cbpp") or fit(CASES["cbpp"]["formula"], CASES["cbpp"])
+    model = cached("cbpp")
     table = model.coef_table
     assert list(table.columns) == ["Estimate", "Std. Error", "z value", "Pr(>|z|)"]
     z = table["Estimate"] / table["Std. Error"]
@@ -240,7 +243,7 @@ def test_bootstrap_is_reproducible_and_centred(sleep_model):
 
 
 def test_glmm_bootstrap_runs_in_threads():
-    model = _FITS.get("cbpp") or fit(CASES["cbpp"]["formula"], CASES["cbpp"])
+    model = cached("cbpp")
     boot = model.bootstrap(16, seed=1, n_threads=2)
     assert boot.shape == (16, 5) and np.isfinite(boot.to_numpy()).all()
     np.testing.assert_array_equal(boot.to_numpy(), model.bootstrap(16, seed=1, n_threads=1).to_numpy())
