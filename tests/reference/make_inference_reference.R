@@ -64,26 +64,24 @@ gm0 <- glmer(cbind(incidence, size - incidence) ~ 1 + (1 | herd), cbpp, family =
 cbpp_new <- data.frame(period = factor(c("1", "2", "4", "3")), herd = factor(c("1", "7", "99", "15")),
                        size = c(10, 12, 8, 20), incidence = c(1, 2, 0, 3))
 
+# m1 is fitted from formula, m0 from null_formula; predictions use newdata and the partial re.form.
+inference_case <- function(name, dataset, formula, null_formula, m1, m0, newdata, partial) {
+  out <- list(name = name, dataset = dataset, formula = formula, null_formula = null_formula,
+              kind = if (isLMM(m1)) "lmm" else "glmm",
+              ranef = cond_var(m1), predict = predictions(m1, newdata, partial),
+              anova = lrt_table(anova(m0, m1)),
+              profile = interval_table(confint(m1, method = "profile", oldNames = TRUE)),
+              wald = interval_table(confint(m1, method = "Wald")))
+  if (isLMM(m1)) out$satterthwaite <- satterthwaite(m1)
+  out
+}
+
 cases <- list(
-  list(name = "sleepstudy", dataset = "sleepstudy", formula = "Reaction ~ Days + (Days | Subject)",
-       null_formula = "Reaction ~ Days + (1 | Subject)", kind = "lmm",
-       ranef = cond_var(fm1), predict = predictions(fm1, sleep_new, "~(Days | Subject)"),
-       anova = lrt_table(anova(fm0, fm1)),
-       profile = interval_table(confint(fm1, method = "profile", oldNames = TRUE)),
-       wald = interval_table(confint(fm1, method = "Wald")),
-       satterthwaite = satterthwaite(fm1)),
-  list(name = "penicillin", dataset = "Penicillin", formula = "diameter ~ 1 + (1 | plate) + (1 | sample)",
-       null_formula = "diameter ~ 1 + (1 | plate)", kind = "lmm",
-       ranef = cond_var(pm1), predict = predictions(pm1, pen_new, "~(1 | plate)"),
-       anova = lrt_table(anova(pm0, pm1)),
-       profile = interval_table(confint(pm1, method = "profile", oldNames = TRUE)),
-       wald = interval_table(confint(pm1, method = "Wald")),
-       satterthwaite = satterthwaite(pm1)),
-  list(name = "cbpp", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
-       null_formula = "cbind(incidence, size - incidence) ~ 1 + (1 | herd)", kind = "glmm",
-       ranef = cond_var(gm1), predict = predictions(gm1, cbpp_new, "~(1 | herd)"),
-       anova = lrt_table(anova(gm0, gm1)),
-       profile = interval_table(confint(gm1, method = "profile", oldNames = TRUE)),
-       wald = interval_table(confint(gm1, method = "Wald")))
+  inference_case("sleepstudy", "sleepstudy", "Reaction ~ Days + (Days | Subject)",
+                 "Reaction ~ Days + (1 | Subject)", fm1, fm0, sleep_new, "~(Days | Subject)"),
+  inference_case("penicillin", "Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)",
+                 "diameter ~ 1 + (1 | plate)", pm1, pm0, pen_new, "~(1 | plate)"),
+  inference_case("cbpp", "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                 "cbind(incidence, size - incidence) ~ 1 + (1 | herd)", gm1, gm0, cbpp_new, "~(1 | herd)")
 )
 write_reference(cases, "inference_reference.json")
