@@ -1,6 +1,6 @@
 """mixedfit: linear and generalized linear mixed models with lme4's formulas and a C++ core."""
 
-from . import datasets, families
+from . import datasets, families, plotting
 from .anova import anova
 from .errors import (
     ConvergenceWarning,
@@ -27,6 +27,7 @@ __all__ = [
     "anova",
     "datasets",
     "families",
+    "plotting",
     "glmer",
     "lmer",
 ]
