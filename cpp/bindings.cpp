@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <string>
 
+#include "bootstrap.hpp"
 #include "errors.hpp"
 #include "glmm.hpp"
 #include "lmm.hpp"
+#include "nlopt_api.hpp"
 
 namespace py = pybind11;
 using namespace mixedfit;
@@ -182,6 +184,31 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("pirls_iterations", &GeneralizedLinearMixedModel::pirls_iterations)
       .def_property_readonly("RX", &GeneralizedLinearMixedModel::RX);
   def_predictor_accessors(glmm);
+
+  m.def(
+      "lmm_refits",
+      [](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
+         const py::array& term_shapes, const py::array& weights, const py::array& Y, bool REML,
+         const Eigen::VectorXd& start, const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval,
+         const std::string& nlopt_library, int algorithm, int n_threads) {
+        const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
+        const LmmDesign design{in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes, map_vector(weights, "weights")};
+        const MapMat Y_ = map_matrix(Y, "Y");
+        const Nlopt nlopt(nlopt_library, algorithm);
+        const OptimizerSettings settings{start, lower, ftol_abs, xtol_abs, maxeval};
+        LmmRefits r;
+        {
+          py::gil_scoped_release release;
+          r = lmm_refits(design, Y_, REML, settings, nlopt, n_threads);
+        }
+        return py::dict(py::arg("theta") = r.theta, py::arg("beta") = r.beta, py::arg("sigma") = r.sigma,
+                        py::arg("objective") = r.objective, py::arg("evaluations") = r.evaluations,
+                        py::arg("code") = r.code);
+      },
+      py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("weights"),
+      py::arg("Y"), py::arg("REML"), py::arg("start"), py::arg("lower"), py::arg("ftol_abs"), py::arg("xtol_abs"),
+      py::arg("maxeval"), py::arg("nlopt_library"), py::arg("algorithm"), py::arg("n_threads"),
+      "Refit an LMM to each column of Y (offset removed) on n_threads C++ threads with NLopt's BOBYQA.");
 
   m.def(
       "link_inverse",

@@ -242,6 +242,18 @@ def test_bootstrap_is_reproducible_and_centred(sleep_model):
     np.testing.assert_allclose(boot[list(model.fixef.index)].std().to_numpy(), se, rtol=0.2)
 
 
+def test_lmm_bootstrap_on_cpp_threads_equals_the_python_refits(sleep_model):
+    """The C++ refit loop (NLopt's C API, no GIL) and refits through the Python API agree exactly."""
+    from mixedfit.model import MixedModel
+
+    responses = sleep_model.simulate(6, seed=9).to_numpy()
+    cpp, cpp_singular, cpp_failed = sleep_model._refit_replicates(responses, 2)
+    python, python_singular, python_failed = MixedModel._refit_replicates(sleep_model, responses, 2)
+    np.testing.assert_array_equal(cpp, python)
+    np.testing.assert_array_equal(cpp_singular, python_singular)
+    assert not cpp_failed.any() and not python_failed.any()
+
+
 def test_glmm_bootstrap_runs_in_threads():
     model = cached("cbpp")
     boot = model.bootstrap(16, seed=1, n_threads=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import nlopt
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
@@ -14,7 +15,7 @@ from .convergence import check_convergence
 from .design import canonical_csc, numeric_column
 from .errors import DataError
 from .frame import formula_variables
-from .model import MixedModel
+from .model import SINGULAR_TOLERANCE, MixedModel
 from .optimize import OptSummary, bobyqa
 from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from .profile import ProfileProblem, signed_root, standard_errors
@@ -79,6 +80,28 @@ class LinearMixedModel(MixedModel):
 
     def _restart_optimizer(self, theta: np.ndarray) -> None:
         self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)
+
+    def _refit_replicates(self, responses: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Refits on C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA
+        (resolved from the nlopt package's library) without the GIL."""
+        d, opt = self.design, self.optsum
+        try:
+            library = nlopt._nlopt.__file__
+            result = _core.lmm_refits(
+                d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
+                np.asfortranarray(responses - d.offset[:, None]), self.REML, self._theta, self._lower(),
+                opt.ftol_abs, opt.xtol_abs, opt.maxeval, library, nlopt.LN_BOBYQA, n_threads,
+            )  # fmt: skip
+        except (AttributeError, RuntimeError):  # an nlopt build without its C symbols: Python threads
+            return super()._refit_replicates(responses, n_threads)
+        theta, beta, sigma = result["theta"], result["beta"], result["sigma"]
+        parameters = np.column_stack(
+            [np.concatenate([theta_to_sdcor(d, theta[:, k], sigma[k]), [sigma[k]], beta[:, k]]) for k in range(len(sigma))]
+        ).T
+        bounded = d.lower == 0
+        singular = np.any(theta[bounded] < SINGULAR_TOLERANCE, axis=0)
+        failed = ~(result["code"] > 0) | (result["code"] == nlopt.MAXEVAL_REACHED) | (result["code"] == nlopt.MAXTIME_REACHED)
+        return parameters, singular, failed
 
     def _set_estimates(self, theta: np.ndarray) -> None:
         self._objective = self.objective_at(theta)

@@ -288,13 +288,23 @@ class MixedModel:
 
     def bootstrap(self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None) -> pd.DataFrame:
         """Parametric bootstrap: nsim responses simulated from the fit (reproducible with seed, for
-        any n_threads) and refitted, on n_threads threads (default: the CPUs); the deviance
-        evaluations run in C++ without the GIL. One row of parameters per replicate (columns as
-        parameter_names()); attrs['singular'] and attrs['not_converged'] count flagged refits."""
+        any n_threads) and refitted from the estimates on n_threads threads (default: the CPUs).
+        One row of parameters per replicate (columns as parameter_names()); attrs['singular'] and
+        attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN)."""
         self._require_fit()
         responses = self.simulate(nsim, seed).to_numpy()
         n_threads = max(1, min(n_threads or os.cpu_count() or 1, nsim))
-        chunks = [c for c in np.array_split(np.arange(nsim), n_threads) if len(c)]
+        parameters, singular, failed = self._refit_replicates(responses, n_threads)
+        table = pd.DataFrame(parameters, columns=self.parameter_names())
+        table.attrs["singular"] = int(singular.sum())
+        table.attrs["not_converged"] = int(failed.sum())
+        return table
+
+    def _refit_replicates(self, responses: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Parameters (one row per column of responses), singular and not-converged flags, from
+        refits on a pool of Python threads, one replica of the model each (the deviance
+        evaluations release the GIL; the optimizer's loop holds it)."""
+        chunks = [c for c in np.array_split(np.arange(responses.shape[1]), n_threads) if len(c)]
 
         def refit_chunk(indices: np.ndarray) -> list[tuple[np.ndarray, bool, bool]]:
             replica = self._replica()
@@ -309,11 +319,8 @@ class MixedModel:
             return out
 
         with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            results = [row for chunk in pool.map(refit_chunk, chunks) for row in chunk]
-        table = pd.DataFrame(np.vstack([r[0] for r in results]), columns=self.parameter_names())
-        table.attrs["singular"] = int(sum(r[1] for r in results))
-        table.attrs["not_converged"] = int(sum(r[2] for r in results))
-        return table
+            rows = [row for chunk in pool.map(refit_chunk, chunks) for row in chunk]
+        return np.vstack([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 
     def _replica(self) -> MixedModel:
         """A copy with its own compiled core (one symbolic analysis), for refits in another thread."""

@@ -1,0 +1,75 @@
+#include "bootstrap.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "errors.hpp"
+
+namespace mixedfit {
+
+namespace {
+
+void refit_columns(const LmmDesign& d, MapMat Y, bool REML, const OptimizerSettings& settings, const Nlopt& nlopt,
+                   int first, int stride, LmmRefits& out) {
+  const Index n = Y.rows();
+  LinearMixedModel model(d.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, MapVec(Y.col(first).data(), n), d.weights);
+  const auto criterion = [&model, REML](const Eigen::VectorXd& theta) { return model.objective(theta, REML); };
+  for (Index k = first; k < Y.cols(); k += stride) {
+    try {
+      model.set_response(MapVec(Y.col(k).data(), n));
+      const OptimizerResult r =
+          nlopt.minimize(criterion, settings.start, settings.lower, settings.ftol_abs, settings.xtol_abs, settings.maxeval);
+      out.objective[k] = model.objective(r.x, REML);  // leaves the model at the optimum
+      out.theta.col(k) = r.x;
+      out.beta.col(k) = model.predictor().beta();
+      out.sigma[k] = model.sigma(REML);
+      out.evaluations[k] = r.evaluations;
+      out.code[k] = r.code;
+    } catch (const NumericalError&) {
+      constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+      out.theta.col(k).setConstant(nan);
+      out.beta.col(k).setConstant(nan);
+      out.sigma[k] = out.objective[k] = nan;
+      out.code[k] = kNumericalFailure;
+    }
+  }
+}
+
+}  // namespace
+
+LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const OptimizerSettings& settings,
+                     const Nlopt& nlopt, int n_threads) {
+  require(Y.rows() == design.X.rows(), "Y must have one row per observation");
+  require(settings.start.size() == settings.lower.size(), "start and lower must have the same length");
+  const Index nsim = Y.cols();
+  LmmRefits out;
+  out.theta.resize(settings.start.size(), nsim);
+  out.beta.resize(design.X.cols(), nsim);
+  out.sigma.resize(nsim);
+  out.objective.resize(nsim);
+  out.evaluations = Eigen::VectorXi::Zero(nsim);
+  out.code.resize(nsim);
+  if (nsim == 0) return out;
+  const int threads = static_cast<int>(std::clamp<Index>(n_threads, 1, nsim));
+  // Workers write disjoint columns of out; an exception other than NumericalError is carried back.
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      try {
+        refit_columns(design, Y, REML, settings, nlopt, t, threads, out);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  return out;
+}
+
+}  // namespace mixedfit

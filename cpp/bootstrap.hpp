@@ -1,0 +1,37 @@
+// Refits of a linear mixed model to many responses (the parametric bootstrap) on C++ threads,
+// each with its own model (one symbolic analysis per thread) and NLopt's BOBYQA, no GIL.
+#pragma once
+
+#include "lmm.hpp"
+#include "nlopt_api.hpp"
+
+namespace mixedfit {
+
+struct LmmRefits {
+  Eigen::MatrixXd theta;  // one column per response
+  Eigen::MatrixXd beta;
+  Eigen::VectorXd sigma, objective;
+  Eigen::VectorXi evaluations, code;  // code: NLopt's result; kNumericalFailure if the criterion failed
+};
+
+constexpr int kNumericalFailure = -100;
+
+struct LmmDesign {
+  MapMat X;
+  MapSpMat Zt, Lambdat;
+  MapVecI Lind, term_shapes;
+  MapVec weights;
+};
+
+struct OptimizerSettings {
+  Eigen::VectorXd start, lower;
+  double ftol_abs, xtol_abs;
+  int maxeval;
+};
+
+// Each column of Y (offset removed) is fitted from settings.start; the results do not depend
+// on n_threads.
+LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const OptimizerSettings& settings,
+                     const Nlopt& nlopt, int n_threads);
+
+}  // namespace mixedfit

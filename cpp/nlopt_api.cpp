@@ -1,0 +1,79 @@
+#include "nlopt_api.hpp"
+
+#include <dlfcn.h>
+
+#include <exception>
+#include <stdexcept>
+
+namespace mixedfit {
+
+namespace {
+
+template <class F>
+void resolve(void* handle, const char* name, F& out) {
+  void* symbol = dlsym(handle, name);
+  if (symbol == nullptr) throw std::runtime_error(std::string("NLopt symbol not found: ") + name);
+  out = reinterpret_cast<F>(symbol);
+}
+
+// What the C callback needs: the objective, and where to keep an exception it throws.
+struct Callback {
+  const std::function<double(const Eigen::VectorXd&)>* f;
+  Eigen::VectorXd x;
+  int evaluations = 0;
+  std::exception_ptr error;
+  void* opt;
+  int (*force_stop)(void*);
+};
+
+double call_objective(unsigned n, const double* x, double* /*gradient*/, void* data) {
+  auto* cb = static_cast<Callback*>(data);
+  ++cb->evaluations;
+  try {
+    cb->x = Eigen::Map<const Eigen::VectorXd>(x, n);
+    return (*cb->f)(cb->x);
+  } catch (...) {
+    cb->error = std::current_exception();
+    cb->force_stop(cb->opt);
+    return 0.0;
+  }
+}
+
+}  // namespace
+
+Nlopt::Nlopt(const std::string& library, int algorithm) : algorithm_(algorithm) {
+  // The library is already loaded by the nlopt Python package: this finds it, loads nothing new.
+  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) throw std::runtime_error("cannot open NLopt at " + library);
+  resolve(handle, "nlopt_create", create_);
+  resolve(handle, "nlopt_destroy", destroy_);
+  resolve(handle, "nlopt_set_min_objective", set_min_objective_);
+  resolve(handle, "nlopt_set_lower_bounds", set_lower_bounds_);
+  resolve(handle, "nlopt_set_ftol_abs", set_ftol_abs_);
+  resolve(handle, "nlopt_set_xtol_abs1", set_xtol_abs1_);
+  resolve(handle, "nlopt_set_maxeval", set_maxeval_);
+  resolve(handle, "nlopt_force_stop", force_stop_);
+  resolve(handle, "nlopt_optimize", optimize_);
+}
+
+OptimizerResult Nlopt::minimize(const std::function<double(const Eigen::VectorXd&)>& f, const Eigen::VectorXd& x0,
+                                const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval) const {
+  const auto n = static_cast<unsigned>(x0.size());
+  Opt opt = create_(algorithm_, n);
+  if (opt == nullptr) throw std::runtime_error("nlopt_create failed");
+  Callback cb{&f, Eigen::VectorXd(n), 0, nullptr, opt, force_stop_};
+  set_min_objective_(opt, &call_objective, &cb);
+  set_lower_bounds_(opt, lower.data());
+  set_ftol_abs_(opt, ftol_abs);
+  set_xtol_abs1_(opt, xtol_abs);
+  set_maxeval_(opt, maxeval);
+  OptimizerResult result;
+  result.x = x0;
+  result.code = optimize_(opt, result.x.data(), &result.fmin);
+  destroy_(opt);
+  if (cb.error) std::rethrow_exception(cb.error);
+  result.evaluations = cb.evaluations;
+  return result;
+}
+
+}  // namespace mixedfit
