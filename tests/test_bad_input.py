@@ -245,6 +245,10 @@ def test_inference_arguments_are_checked(sleep):
         fast.confint("profile")
     with pytest.raises(ValueError, match="all linear or all generalized"):
         mixedfit.anova(model, fast)
+    glmm = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    unseen = pd.DataFrame({"period": ["9"], "herd": ["1"]})
+    with pytest.raises(mixedfit.DataError, match="fixed-effects part 'period'.*'9'"):
+        glmm.predict(unseen)
     offset_values = mixedfit.lmer(LMM, sleep, offset=np.ones(len(sleep)))
     with pytest.raises(mixedfit.DataError, match="offset was given as values"):
         offset_values.predict(sleep.iloc[:3])

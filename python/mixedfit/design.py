@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from formulaic import model_matrix
+from formulaic.errors import DataMismatchWarning
 
 from .errors import DataError, FormulaError, RankDeficiencyWarning
 from .formula import RandomTerm
@@ -80,7 +81,10 @@ class MatrixRecipe:
                 raise DataError(f"{self.what} '{self.expr}' needs numeric columns in the new data")
         else:
             try:
-                mm = self.spec.get_model_matrix(frame, na_action="raise")
+                with warnings.catch_warnings():
+                    # formulaic would code a factor level the fit has not seen as NaN, with a warning.
+                    warnings.simplefilter("error", DataMismatchWarning)
+                    mm = self.spec.get_model_matrix(frame, na_action="raise")
             except Exception as exc:
                 raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {exc}") from None
             matrix = pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
