@@ -85,6 +85,12 @@ class MatrixRecipe:
                     # formulaic would code a factor level the fit has not seen as NaN, with a warning.
                     warnings.simplefilter("error", DataMismatchWarning)
                     mm = self.spec.get_model_matrix(frame, na_action="raise")
+            except DataMismatchWarning as exc:
+                unseen = re.search(r"\{.*\}", str(exc))
+                raise DataError(
+                    f"new data for {self.what} '{self.expr}' has factor levels the fit has not seen: "
+                    f"{unseen.group(0) if unseen else exc}"
+                ) from None
             except Exception as exc:
                 raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {exc}") from None
             matrix = pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
