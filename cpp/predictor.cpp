@@ -221,10 +221,15 @@ void Predictor::update_L() {
 
   if (!std::isfinite(ldL2_)) throw NumericalError("non-finite log-determinant of L at " + theta_string(theta_));
   RZX_ = Lambdat_ * ZtWX_;
-  chol_->solve_L(RZX_);
+  if (p() > 0) chol_->solve_L(RZX_);  // a model without fixed effects (profiling an intercept) has none
 }
 
 void Predictor::update_RX() {
+  if (p() == 0) {  // no fixed effects: an empty RX, log det 0 (Eigen's solvers must not see empty maps)
+    RX_.resize(0, 0);
+    ldRX2_ = 0.0;
+    return;
+  }
   Eigen::MatrixXd RXtRX = XtWX_;
   RXtRX.noalias() -= RZX_.transpose() * RZX_;
   Eigen::LLT<Eigen::MatrixXd> llt(RXtRX);
@@ -246,10 +251,14 @@ Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
 void Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
   Eigen::MatrixXd cu = Lambdat_ * ZtWr;
   chol_->solve_L(cu);
-  Eigen::VectorXd cbeta = XtWr - RZX_.transpose() * cu.col(0);
-  RX_.transpose().triangularView<Eigen::Lower>().solveInPlace(cbeta);
-  beta_ = RX_.triangularView<Eigen::Upper>().solve(cbeta);
-  cu.col(0).noalias() -= RZX_ * beta_;
+  if (p() > 0) {
+    Eigen::VectorXd cbeta = XtWr - RZX_.transpose() * cu.col(0);
+    RX_.transpose().triangularView<Eigen::Lower>().solveInPlace(cbeta);
+    beta_ = RX_.triangularView<Eigen::Upper>().solve(cbeta);
+    cu.col(0).noalias() -= RZX_ * beta_;
+  } else {
+    beta_.resize(0);
+  }
   chol_->solve_Lt(cu);
   u_ = cu.col(0);
 }

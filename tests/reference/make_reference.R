@@ -43,6 +43,7 @@ cases <- list(
   lmm_case("sleepstudy_uncorrelated", "sleepstudy", "Reaction ~ Days + (Days || Subject)"),
   lmm_case("dyestuff", "Dyestuff", "Yield ~ 1 + (1 | Batch)"),
   lmm_case("dyestuff2_singular", "Dyestuff2", "Yield ~ 1 + (1 | Batch)"),
+  lmm_case("sleepstudy_no_fixed_effects", "sleepstudy", "Reaction ~ 0 + (1 | Subject)", REML = FALSE),
   lmm_case("penicillin_crossed", "Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),
   lmm_case("pastes_nested", "Pastes", "strength ~ 1 + (1 | batch/cask)"),
   lmm_case("cbpp_weighted", "cbpp", "prop ~ period + (1 | herd)", weights = "size"),
