@@ -282,3 +282,14 @@ def test_caterpillar_plot(sleep_model):
     np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segments], 2 * 1.959963984540054 * sd, rtol=1e-9)
     with pytest.raises(KeyError, match="no grouping factor 'herd'"):
         caterpillar(sleep_model, "herd")
+
+
+def test_glmm_simulation_on_newdata_uses_the_trials():
+    model = cached("cbpp")
+    new = pd.DataFrame({"period": ["1", "4"], "herd": ["1", "new"], "size": [4, 7], "incidence": [0, 0]})
+    sims = model.simulate(300, seed=3, newdata=new).to_numpy()
+    successes = sims * np.array([[4], [7]])
+    np.testing.assert_allclose(successes, np.rint(successes), atol=1e-12)  # whole numbers of 4 and 7 trials
+    assert 0 <= sims.min() and sims.max() <= 1
+    # Period 1 has the higher incidence, as its coefficients say.
+    assert sims[0].mean() > sims[1].mean()

@@ -221,12 +221,13 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
         if newdata is None:
             weights = self._glm.weights
+        elif self._weights_argument is not None:
+            raise DataError("simulate(newdata=...) is not available for a GLMM with prior weights")
+        elif all(column in newdata.columns for column in self._response_variables()):
+            # The response columns give a binomial response's numbers of trials (cbind).
+            weights = glm_response(self.family, self.parsed.response, newdata.reset_index(drop=True), None).weights
         else:
-            weights = glm_response(self.family, self.parsed.response, newdata, None).weights if all(
-                c in newdata.columns for c in self._response_variables()
-            ) else np.ones(len(eta))
-            if self._weights_argument is not None:
-                raise DataError("simulate(newdata=...) is not available for a GLMM with prior weights")
+            weights = np.ones(len(eta))
         return draw_response(self.family, self._link_inverse(eta), weights, self._sigma**2, rng)
 
     @property

@@ -12,7 +12,7 @@ from scipy.stats import t as student_t
 
 from ._native import _core
 from .convergence import check_convergence
-from .design import canonical_csc, numeric_column
+from .design import numeric_column
 from .errors import DataError
 from .frame import formula_variables
 from .model import SINGULAR_TOLERANCE, MixedModel
@@ -60,7 +60,8 @@ class LinearMixedModel(MixedModel):
         theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         self.optsum.seconds = time.perf_counter() - start
         self._set_estimates(theta)
-        self._coef_table = None
+        self._coef_table = None  # Satterthwaite table and ML refit belong to the previous fit
+        self._ml = None
         self.convergence_problems: list[str] = []
         self._warn_if_singular()
         if check_conv and not self._quiet and not self.is_singular():
@@ -157,7 +158,7 @@ class LinearMixedModel(MixedModel):
         """Estimate, Std. Error, Satterthwaite df, t value and Pr(>|t|) of each fixed effect, as
         lmerTest's summary (computed on first use: about 16k² + 8k evaluations for k = |θ| + 1)."""
         self._require_fit()
-        if getattr(self, "_coef_table", None) is None:
+        if self._coef_table is None:
             df = satterthwaite_df(self._core, self._theta, self._sigma, self._vcov, self.nobs, self.REML)
             table = self.fixef.to_frame()
             table["Std. Error"] = self.stderr
@@ -171,7 +172,7 @@ class LinearMixedModel(MixedModel):
         """This model if fitted by ML, else its ML refit (what lme4's anova and profile use)."""
         if not self.REML:
             return self
-        if getattr(self, "_ml", None) is None:
+        if self._ml is None:
             offset = self.frame.offset if np.any(self.frame.offset) else None
             ml = LinearMixedModel(self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset)
             ml._quiet = self._quiet
@@ -211,7 +212,7 @@ class LinearMixedModel(MixedModel):
         X_rest = np.asfortranarray(np.delete(d.fixed.X, j, axis=1))
         column = d.fixed.X[:, j]
         response = np.ascontiguousarray(self._y_minus_offset)
-        core = _core.LinearMixedModel(X_rest, d.Zt, canonical_csc(d.Lambdat), d.Lind, d.term_shapes, response, self._weights)
+        core = _core.LinearMixedModel(X_rest, d.Zt, d.Lambdat, d.Lind, d.term_shapes, response, self._weights)
         estimate = self._beta[j]
 
         def zeta_at(value: float, start: np.ndarray | None) -> tuple[float, np.ndarray]:
