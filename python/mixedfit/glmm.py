@@ -133,13 +133,13 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._loglik = -0.5 * self._objective
         self._fitted = True
         self.convergence_problems = []
-        if self.nAGQ > 0:
+        if self.nAGQ > 0 and not self._quiet:
             # One pass of lme4's central differences in (θ, β) gives both the convergence checks and
-            # the Hessian behind the standard errors.
+            # the Hessian behind the standard errors. Bootstrap replicas (quiet) need neither.
             x0 = np.concatenate([self._theta, self._beta])
             gradient, hessian = central_derivatives(self._objective_of, x0, self._objective)
             self._vcov = self._vcov_from_hessian(hessian)
-            if not self._quiet and not self.is_singular():
+            if not self.is_singular():
                 self.convergence_problems = check_convergence(
                     self._objective_of, x0, self._objective, len(self._theta), (gradient, hessian)
                 )
