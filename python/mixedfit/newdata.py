@@ -51,7 +51,7 @@ def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> 
     if re_form is None:
         return list(range(len(design.terms)))
     text = re_form.strip()
-    if text in ("~0", "~ 0", "NA", "0") or text.replace(" ", "") == "~0":
+    if text.replace(" ", "") in ("~0", "~-1", "NA", "0"):
         return []
     parsed = parse_formula(text if not text.startswith("~") else "y" + text)
     chosen = []

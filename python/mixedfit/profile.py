@@ -54,8 +54,9 @@ class ProfiledParameter:
             if direction * (x - bound) >= 0:
                 x = bound
             z = self.zeta(x)
-            if direction * z >= target:
-                return brentq(lambda v: self.zeta(v) - direction * target, min(x_prev, x), max(x_prev, x), xtol=ROOT_XTOL * max(1.0, abs(x)))
+            if direction * z >= target:  # bracketed between the last two points
+                low, high = min(x_prev, x), max(x_prev, x)
+                return brentq(lambda v: self.zeta(v) - direction * target, low, high, xtol=ROOT_XTOL * max(1.0, abs(x)))
             if x == bound:
                 return bound
             # Secant towards the target on ζ, at most 4× the last step and at least a fifth of it.
