@@ -43,18 +43,25 @@ double call_objective(unsigned n, const double* x, double* /*gradient*/, void* d
 
 Nlopt::Nlopt(const std::string& library, int algorithm) : algorithm_(algorithm) {
   // The library is already loaded by the nlopt Python package: this finds it, loads nothing new.
-  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) throw std::runtime_error("cannot open NLopt at " + library);
-  resolve(handle, "nlopt_create", create_);
-  resolve(handle, "nlopt_destroy", destroy_);
-  resolve(handle, "nlopt_set_min_objective", set_min_objective_);
-  resolve(handle, "nlopt_set_lower_bounds", set_lower_bounds_);
-  resolve(handle, "nlopt_set_ftol_abs", set_ftol_abs_);
-  resolve(handle, "nlopt_set_xtol_abs1", set_xtol_abs1_);
-  resolve(handle, "nlopt_set_maxeval", set_maxeval_);
-  resolve(handle, "nlopt_force_stop", force_stop_);
-  resolve(handle, "nlopt_optimize", optimize_);
+  handle_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle_ == nullptr) throw std::runtime_error("cannot open NLopt at " + library);
+  try {
+    resolve(handle_, "nlopt_create", create_);
+    resolve(handle_, "nlopt_destroy", destroy_);
+    resolve(handle_, "nlopt_set_min_objective", set_min_objective_);
+    resolve(handle_, "nlopt_set_lower_bounds", set_lower_bounds_);
+    resolve(handle_, "nlopt_set_ftol_abs", set_ftol_abs_);
+    resolve(handle_, "nlopt_set_xtol_abs1", set_xtol_abs1_);
+    resolve(handle_, "nlopt_set_maxeval", set_maxeval_);
+    resolve(handle_, "nlopt_force_stop", force_stop_);
+    resolve(handle_, "nlopt_optimize", optimize_);
+  } catch (...) {
+    dlclose(handle_);
+    throw;
+  }
 }
+
+Nlopt::~Nlopt() { dlclose(handle_); }
 
 OptimizerResult Nlopt::minimize(const std::function<double(const Eigen::VectorXd&)>& f, const Eigen::VectorXd& x0,
                                 const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval) const {

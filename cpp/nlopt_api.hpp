@@ -22,6 +22,9 @@ struct OptimizerResult {
 class Nlopt {
  public:
   Nlopt(const std::string& library, int algorithm);
+  ~Nlopt();
+  Nlopt(const Nlopt&) = delete;
+  Nlopt& operator=(const Nlopt&) = delete;
 
   // Minimize f from x0 with lower bounds, NLopt's tolerances ftol_abs and xtol_abs and a cap
   // on evaluations (lme4's nloptwrap settings). Exceptions thrown by f stop the optimization
@@ -30,6 +33,7 @@ class Nlopt {
                            const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval) const;
 
  private:
+  void* handle_ = nullptr;  // one reference to the library, released by the destructor
   using Opt = void*;
   using Func = double (*)(unsigned, const double*, double*, void*);
   Opt (*create_)(int, unsigned) = nullptr;

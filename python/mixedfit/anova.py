@@ -10,12 +10,6 @@ from .errors import DataError
 from .model import MixedModel
 
 
-def _comparable(model: MixedModel) -> MixedModel:
-    """The fit a likelihood-ratio test uses: an LMM fitted by REML is refitted by ML, as in lme4."""
-    ml_fit = getattr(model, "_ml_fit", None)
-    return ml_fit() if ml_fit is not None else model
-
-
 def anova(*models: MixedModel, names: list[str] | None = None) -> pd.DataFrame:
     """npar, AIC, BIC, logLik, deviance (−2 log L) of each model, ordered by npar, and the
     χ² statistic, its degrees of freedom and p-value against the model before it."""
@@ -37,7 +31,7 @@ def anova(*models: MixedModel, names: list[str] | None = None) -> pd.DataFrame:
         raise ValueError(f"names has {len(labels)} entries for {len(models)} models")
     if len(set(labels)) < len(labels):
         labels = [f"model {k + 1}" for k in range(len(models))]
-    fits = [_comparable(m) for m in models]
+    fits = [m._ml_fit() for m in models]  # an LMM fitted by REML is refitted by ML, as in lme4
     order = sorted(range(len(fits)), key=lambda k: fits[k].dof)  # stable: ties keep the given order
     table = pd.DataFrame(
         {

@@ -199,21 +199,15 @@ class GeneralizedLinearMixedModel(MixedModel):
         raise ValueError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
 
     def _set_response(self, new_response) -> None:
-        y = np.asarray(new_response, dtype=np.float64).ravel()
-        if y.shape != self._response.shape or not np.all(np.isfinite(y)):
-            raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
-        self._response = np.ascontiguousarray(y)
-        self._core.set_response(self._response, starting_means(self.family.name, y, self._glm.weights))
-
-    def _restart_optimizer(self, theta: np.ndarray) -> None:
-        self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)  # stage 1
+        self._response = self._checked_response(new_response)
+        self._core.set_response(self._response, starting_means(self.family.name, self._response, self._glm.weights))
 
     def _working_weights(self) -> np.ndarray:
         core = self._core
-        return self._glm.weights * np.array(core.mu_eta()) ** 2 / np.array(core.variance())
+        return self._glm.weights * np.asarray(core.mu_eta()) ** 2 / np.asarray(core.variance())
 
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
-        return np.array(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))
+        return np.asarray(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))
 
     def _random_effects_scale(self) -> float:
         return 1.0

@@ -72,15 +72,9 @@ class LinearMixedModel(MixedModel):
         return self
 
     def _set_response(self, new_response) -> None:
-        y = np.asarray(new_response, dtype=np.float64).ravel()
-        if y.shape != self._response.shape or not np.all(np.isfinite(y)):
-            raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
-        self._response = y
-        self._y_minus_offset = np.ascontiguousarray(y - self.design.offset)
+        self._response = self._checked_response(new_response)
+        self._y_minus_offset = self._response - self.design.offset
         self._core.set_response(self._y_minus_offset)
-
-    def _restart_optimizer(self, theta: np.ndarray) -> None:
-        self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)
 
     def _refit_replicates(self, responses: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Refits on C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .condvar import conditional_variances
 from .design import Design, build_design
-from .errors import SingularFitWarning
+from .errors import DataError, SingularFitWarning
 from .formula import ParsedFormula, parse_formula
 from .frame import ModelFrame, as_dataframe, model_frame
 from .newdata import NewDesign, new_design, selected_terms
@@ -245,10 +245,22 @@ class MixedModel:
         return self.fit()
 
     def _set_response(self, new_response: Any) -> None:
+        """Give the compiled model a new response (each model kind knows what else it needs)."""
         raise NotImplementedError
 
+    def _checked_response(self, new_response: Any) -> np.ndarray:
+        y = np.ascontiguousarray(np.asarray(new_response, dtype=np.float64).ravel())
+        if y.shape != self._response.shape or not np.all(np.isfinite(y)):
+            raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
+        return y
+
     def _restart_optimizer(self, theta: np.ndarray) -> None:
-        raise NotImplementedError
+        """The next fit() starts from θ (a GLMM: its first stage)."""
+        self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)
+
+    def _ml_fit(self) -> MixedModel:
+        """The fit likelihood-ratio tests and profiles use: this one, unless an LMM fitted by REML."""
+        return self
 
     # Parameters on lme4's profile scale: SDs and correlations, σ, then β.
     def parameter_names(self) -> list[str]:

@@ -119,7 +119,7 @@ def signed_root(delta: float, x: float, estimate: float) -> float:
 def standard_errors(deviance: Callable[[np.ndarray], float], x: np.ndarray, fx: float) -> np.ndarray:
     """√diag(2 H⁻¹) of the deviance, for step sizes only; 10% of |x| (or 0.01) where that fails."""
     fallback = np.maximum(0.1 * np.abs(x), 0.01)
-    _, H = central_derivatives(deviance, x, fx, delta=1e-3 * np.maximum(np.abs(x), 1e-2).min())
+    _, H = central_derivatives(deviance, x, fx, delta=1e-3 * np.maximum(np.abs(x), 1e-2))
     try:
         se = np.sqrt(np.diag(2 * np.linalg.inv(H)))
     except np.linalg.LinAlgError:
