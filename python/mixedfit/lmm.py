@@ -55,7 +55,7 @@ class LinearMixedModel(MixedModel):
 
     def fit(self, check_conv: bool = True) -> LinearMixedModel:
         """Optimize the criterion over θ. check_conv: lme4's convergence checks (gradient and
-        Hessian of the criterion at the optimum; 1 + 2k² evaluations for k θ's)."""
+        Hessian of the criterion at the optimum; 2k² evaluations for k θ's)."""
         start = time.perf_counter()
         theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         self.optsum.seconds = time.perf_counter() - start
