@@ -7,6 +7,50 @@
 
 namespace mixedfit {
 
+namespace {
+
+// Kernels for the first term's p×p blocks (p is 1 to a few): plain loops, because Eigen's
+// dynamic-size LLT and triangular solvers allocate or dispatch per call, which dominated the
+// factorization with 10⁵ levels. L is column-major p×p, lower triangular.
+
+// Cholesky of the p×p matrix in L (lower triangle read), in place; false if not positive definite.
+bool small_cholesky(double* L, Index p) {
+  for (Index j = 0; j < p; ++j) {
+    double d = L[j + j * p];
+    for (Index k = 0; k < j; ++k) d -= L[j + k * p] * L[j + k * p];
+    if (!(d > 0.0)) return false;
+    d = std::sqrt(d);
+    L[j + j * p] = d;
+    for (Index i = j + 1; i < p; ++i) {
+      double v = L[i + j * p];
+      for (Index k = 0; k < j; ++k) v -= L[i + k * p] * L[j + k * p];
+      L[i + j * p] = v / d;
+    }
+    for (Index i = 0; i < j; ++i) L[i + j * p] = 0.0;
+  }
+  return true;
+}
+
+// x ← L⁻¹ x for x[0], x[stride], …, x[(p−1) stride].
+void small_solve_L(const double* L, Index p, double* x, Index stride) {
+  for (Index i = 0; i < p; ++i) {
+    double v = x[i * stride];
+    for (Index k = 0; k < i; ++k) v -= L[i + k * p] * x[k * stride];
+    x[i * stride] = v / L[i + i * p];
+  }
+}
+
+// x ← L⁻ᵀ x for x[0], x[stride], …, x[(p−1) stride].
+void small_solve_Lt(const double* L, Index p, double* x, Index stride) {
+  for (Index i = p - 1; i >= 0; --i) {
+    double v = x[i * stride];
+    for (Index k = i + 1; k < p; ++k) v -= L[k + i * p] * x[k * stride];
+    x[i * stride] = v / L[i + i * p];
+  }
+}
+
+}  // namespace
+
 BlockedCholesky::BlockedCholesky(Index block_size, Index n_blocks)
     : p_(block_size), n_blocks_(n_blocks), q1_(block_size * n_blocks) {}
 
@@ -51,18 +95,16 @@ void BlockedCholesky::analyze(const SpMat& A) {
 
 bool BlockedCholesky::factorize(const SpMat& A) {
   // L11: one small dense Cholesky per level.
-  Eigen::MatrixXd block(p_, p_);
   for (Index b = 0; b < n_blocks_; ++b) {
     const Index start = b * p_;
-    block.setZero();
+    double* L = L11_.data() + start * p_;
     for (Index c = 0; c < p_; ++c) {
+      for (Index r = 0; r < p_; ++r) L[r + c * p_] = 0.0;
       for (SpMat::InnerIterator it(A, start + c); it && it.row() < start + p_; ++it) {
-        if (it.row() >= start) block(it.row() - start, c) = it.value();
+        if (it.row() >= start) L[it.row() - start + c * p_] = it.value();
       }
     }
-    Eigen::LLT<Eigen::MatrixXd> llt(block);
-    if (llt.info() != Eigen::Success) return false;
-    L11_.middleCols(start, p_) = llt.matrixL();
+    if (!small_cholesky(L, p_)) return false;
   }
   // L21 = A21 L11⁻ᵀ, block column by block column (A21's pattern is kept).
   for (Index c = 0; c < q1_; ++c) {
@@ -71,32 +113,32 @@ bool BlockedCholesky::factorize(const SpMat& A) {
   }
   for (Index b = 0; b < n_blocks_; ++b) {
     const Index start = b * p_;
-    if (p_ == 1) {
-      const double scale = 1.0 / L11_(0, start);
-      for (SpMat::InnerIterator it(L21_, start); it; ++it) it.valueRef() *= scale;
-      continue;
-    }
-    // The block's p columns share one pattern: each stored row is a 1×p vector v ← v L11⁻ᵀ.
-    const auto L = L11_.middleCols(start, p_).triangularView<Eigen::Lower>();
+    const double* L = L11_.data() + start * p_;
+    double* values = L21_.valuePtr() + L21_.outerIndexPtr()[start];
     const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
-    Eigen::VectorXd v(p_);
-    for (Index e = 0; e < length; ++e) {
-      for (Index c = 0; c < p_; ++c) v[c] = L21_.valuePtr()[L21_.outerIndexPtr()[start + c] + e];
-      L.solveInPlace(v);
-      for (Index c = 0; c < p_; ++c) L21_.valuePtr()[L21_.outerIndexPtr()[start + c] + e] = v[c];
-    }
+    // The block's p columns share one pattern, stored one after another: each stored row is a
+    // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
+    for (Index e = 0; e < length; ++e) small_solve_L(L, p_, values + e, length);
   }
-  // Schur complement S = A22 − L21 L21' (lower triangle), then its dense Cholesky.
+  // Schur complement S = A22 − L21 L21' (upper triangle), then its dense Cholesky.
   S_.setZero();
   for (Index j = q1_; j < A.cols(); ++j) {
-    for (SpMat::InnerIterator it(A, j); it; ++it) {
-      if (it.row() >= j) S_(it.row() - q1_, j - q1_) = it.value();
+    for (SpMat::InnerIterator it(A, j); it && it.row() <= j; ++it) {
+      if (it.row() >= q1_) S_(it.row() - q1_, j - q1_) = it.value();
     }
   }
-  for (Index c = 0; c < q1_; ++c) {
-    for (SpMat::InnerIterator a(L21_, c); a; ++a) {
-      for (SpMat::InnerIterator b(L21_, c); b && b.row() <= a.row(); ++b) {
-        S_(a.row(), b.row()) -= a.value() * b.value();
+  // A block's p columns share a pattern, so their p outer products go into S in one pass.
+  for (Index b = 0; b < n_blocks_; ++b) {
+    const Index begin = L21_.outerIndexPtr()[b * p_];
+    const Index length = L21_.outerIndexPtr()[b * p_ + 1] - begin;
+    const int* rows = L21_.innerIndexPtr() + begin;
+    const double* values = L21_.valuePtr() + begin;
+    for (Index e = 0; e < length; ++e) {
+      double* column = S_.data() + rows[e] * q2_;  // S is symmetric: fill its upper triangle's columns
+      for (Index f = 0; f <= e; ++f) {
+        double sum = 0.0;
+        for (Index c = 0; c < p_; ++c) sum += values[e + c * length] * values[f + c * length];
+        column[rows[f]] -= sum;
       }
     }
   }
@@ -115,9 +157,8 @@ double BlockedCholesky::log_det() const {
 }
 
 void BlockedCholesky::solve_L(Eigen::MatrixXd& B) const {
-  for (Index b = 0; b < n_blocks_; ++b) {
-    auto rows = B.middleRows(b * p_, p_);
-    L11_.middleCols(b * p_, p_).triangularView<Eigen::Lower>().solveInPlace(rows);
+  for (Index k = 0; k < B.cols(); ++k) {
+    for (Index b = 0; b < n_blocks_; ++b) small_solve_L(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
   }
   if (q2_ == 0) return;
   B.bottomRows(q2_).noalias() -= L21_ * B.topRows(q1_);
@@ -131,9 +172,8 @@ void BlockedCholesky::solve_Lt(Eigen::MatrixXd& B) const {
     L22_.matrixU().solveInPlace(B2);
     B.topRows(q1_).noalias() -= L21_.transpose() * B.bottomRows(q2_);
   }
-  for (Index b = 0; b < n_blocks_; ++b) {
-    auto rows = B.middleRows(b * p_, p_);
-    L11_.middleCols(b * p_, p_).triangularView<Eigen::Lower>().transpose().solveInPlace(rows);
+  for (Index k = 0; k < B.cols(); ++k) {
+    for (Index b = 0; b < n_blocks_; ++b) small_solve_Lt(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
   }
 }
 

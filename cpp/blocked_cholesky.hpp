@@ -31,7 +31,7 @@ class BlockedCholesky final : public SparseCholesky {
   SpMat L21_;            // q2 × q1, pattern fixed at analysis
   Eigen::VectorXi a21_start_;  // where column c's rows below the first term start in A's values
   Eigen::MatrixXd S_;    // workspace for the Schur complement, allocated once
-  Eigen::LLT<Eigen::MatrixXd> L22_;
+  Eigen::LLT<Eigen::MatrixXd, Eigen::Upper> L22_;  // upper: the Schur update runs down S's columns
 };
 
 }  // namespace mixedfit

@@ -14,8 +14,6 @@ namespace {
 // Past this many columns outside the first term, the dense Schur complement costs more
 // (q2³/3 flops and 8 q2² bytes per θ) than a general sparse factorization.
 constexpr Index kMaxDenseBlock = 3000;
-// Terms with more columns than this take the general sparse products for A.
-constexpr int kMaxInPlaceP = 8;
 
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
@@ -146,34 +144,52 @@ void Predictor::update_A_in_place() {
   const int* inner = ZtWZ_.innerIndexPtr();
   const double* M = ZtWZ_.valuePtr();
   double* A = A_.valuePtr();
-  // Small blocks live on the stack: no allocation per block or per θ.
-  using Block = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, kMaxInPlaceP, kMaxInPlaceP>;
-  Block block, result;
-  for (std::size_t l = 0; l < terms_.size(); ++l) {
-    const Term& col_term = terms_[l];
-    const Index pl = col_term.p;
-    for (Index b = 0; b < col_term.levels; ++b) {
-      const Index j0 = col_term.offset + b * pl;
-      const Index start = outer[j0], length = outer[j0 + 1] - start;
-      for (Index e = 0; e < length;) {
-        const int k = row_term_[inner[start + e]];
-        const Index pk = terms_[k].p;
-        if (pk == 1 && pl == 1) {  // scalar terms: A_ij = λ_k λ_l M_ij
-          A[start + e] = T_[k](0, 0) * M[start + e] * T_[l](0, 0);
-          ++e;
-          continue;
+  // A = Λ'MΛ with Λ = diag(T_k) block diagonal, in two passes along contiguous values (the
+  // loops vectorize): N = MΛ combines the columns of one level, which share a pattern; then
+  // A = Λ'N combines, within each column, the rows of one level, which are consecutive.
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    const Term& term = terms_[t];
+    const Eigen::MatrixXd& T = T_[t];
+    for (Index b = 0; b < term.levels; ++b) {
+      const Index j0 = term.offset + b * term.p;
+      const Index length = outer[j0 + 1] - outer[j0];
+      for (Index s = 0; s < term.p; ++s) {  // N[:, s] = Σ_{s' ≥ s} M[:, s'] T(s', s)
+        double* out = A + outer[j0 + s];
+        const double* m = M + outer[j0 + s];
+        const double diagonal = T(s, s);
+        for (Index e = 0; e < length; ++e) out[e] = m[e] * diagonal;
+        for (Index s2 = s + 1; s2 < term.p; ++s2) {
+          const double below = T(s2, s);
+          const double* m2 = M + outer[j0 + s2];
+          for (Index e = 0; e < length; ++e) out[e] += m2[e] * below;
         }
-        // A's block for (row level, column level) is T_kᵀ M_block T_l.
-        block.resize(pk, pl);
-        for (Index s = 0; s < pl; ++s) {
-          for (Index r = 0; r < pk; ++r) block(r, s) = M[outer[j0 + s] + e + r];
-        }
-        result.noalias() = T_[k].transpose() * block * T_[l];
-        for (Index s = 0; s < pl; ++s) {
-          for (Index r = 0; r < pk; ++r) A[outer[j0 + s] + e + r] = result(r, s);
-        }
-        e += pk;
       }
+    }
+  }
+  for (Index j = 0; j < A_.cols(); ++j) {
+    double* a = A + outer[j];
+    const int* rows = inner + outer[j];
+    const Index length = outer[j + 1] - outer[j];
+    for (Index e = 0; e < length;) {  // one term's rows at a time
+      const int t = row_term_[rows[e]];
+      const Term& term = terms_[t];
+      const Eigen::MatrixXd& T = T_[t];
+      const int term_end = static_cast<int>(term.offset + term.p * term.levels);
+      Index stop = e;
+      while (stop < length && rows[stop] < term_end) ++stop;
+      if (term.p == 1) {
+        const double lambda = T(0, 0);
+        for (Index f = e; f < stop; ++f) a[f] *= lambda;
+      } else {
+        for (Index f = e; f < stop; f += term.p) {  // a[r] = Σ_{r' ≥ r} T(r', r) a[r'], r ascending
+          for (Index r = 0; r < term.p; ++r) {
+            double sum = T(r, r) * a[f + r];
+            for (Index r2 = r + 1; r2 < term.p; ++r2) sum += T(r2, r) * a[f + r2];
+            a[f + r] = sum;
+          }
+        }
+      }
+      e = stop;
     }
   }
   for (Index j = 0; j < diagonal_pos_.size(); ++j) A[diagonal_pos_[j]] += 1.0;
@@ -191,8 +207,7 @@ void Predictor::update_L() {
   if (A_nnz_ < 0) {
     // Where Z'WZ has the block structure a grouping factor gives it, A has Z'WZ's pattern and
     // later θs fill in its values without allocating.
-    const bool small_terms = std::all_of(terms_.begin(), terms_.end(), [](const Term& t) { return t.p <= kMaxInPlaceP; });
-    if (small_terms && pattern_allows_in_place() && A_.nonZeros() == ZtWZ_.nonZeros()) {
+    if (pattern_allows_in_place() && A_.nonZeros() == ZtWZ_.nonZeros()) {
       in_place_ = true;
       diagonal_pos_.resize(A_.cols());
       for (Index j = 0; j < A_.cols(); ++j) {
