@@ -14,7 +14,7 @@ CASES = load_reference("glmm_reference.json")
 LOGLIK_ATOL = 1e-4  # a higher log-likelihood than lme4's is fine: see test_loglik
 ESTIMATE_RTOL = 1e-3
 SLOW = {"verbagg_crossed"}
-# lme4's checkConv flags our VerbAgg fit: max|grad| 0.006 in a β (lme4's default fit: 0.05, also
+# lme4's checkConv flags our VerbAgg fit: max|grad| 0.027 in a β (lme4's default fit: 0.05, also
 # flagged), though −2 log L is within 3e-6 of the converged lme4 run's. Asserted, not hidden.
 CONVERGENCE_FLAGGED = {"verbagg_crossed"}
 
@@ -62,18 +62,14 @@ def test_loglik(fitted):
 # lme4's deviance function carries PIRLS noise of ~5e-5 even with tolPwrss = 1e-12 (measured on
 # grouseticks: at lme4's own optimum its deviance is 4.7e-5 above ours, and its second difference
 # along cHEIGHT is 166878 where a noise-free one gives 171807), so its finite-difference standard
-# errors are off by up to 1.5% there; elsewhere they agree with ours to 1e-4. For the inverse
-# Gaussian fit (θ = 12, dispersion 4e-5) a finite-difference Hessian is itself only good to
-# ~0.3%: ours changes by 0.2% between steps 1e-3 and 1e-4.
-# For Gamma(identity) θ = 191 and the deviance's curvature along θ is 0.003 against a deviance of
-# 1740, so a step of 1e-4 changes it by 2e-14 relative: machine precision. The intercept's SE then
-# rests on noise in both implementations (ours is 11.6 with a step of 1e-3, 9.9 with 1e-4; lme4's
-# 11.6), so that case is compared at 25%; its slope SE agrees to 1.6%.
+# errors are off by up to 1.5% there; elsewhere they agree with ours to 1e-4 (measured: 2e-5).
+# For Gamma(identity) θ = 191, β = (261, 9.3): lme4's absolute step 1e-4 puts the second
+# differences at the deviance's rounding, so its SEs carry noise; ours use steps relative to each
+# parameter (stable to 1e-6 from 1e-3 to 1) and differ from lme4's by 0.13%: compared at 5e-3.
 SE_RTOL = {
     "grouseticks_crossed": 2e-2,
     "verbagg_crossed": 2e-2,
-    "sleepstudy_inverse_gaussian": 5e-3,
-    "sleepstudy_gamma_identity": 0.25,
+    "sleepstudy_gamma_identity": 5e-3,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from .derivatives import CENTRAL_STEP, central_derivatives
+from .derivatives import central_derivatives, relative_steps
 from .errors import ConvergenceWarning
 
 GRADIENT_TOLERANCE = 2e-3  # lme4's check.conv.grad
@@ -58,17 +58,17 @@ def check_convergence(
     derivatives: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[str]:
     """lme4's checkConv for a non-singular fit at x (objective f, value fx), each problem also a
-    ConvergenceWarning. derivatives: lme4's central differences if already computed.
+    ConvergenceWarning. derivatives: central differences with relative_steps(x), if already computed.
 
     lme4's absolute step (1e-4) cannot resolve the curvature along a parameter of size ~100 (a
     Gamma(identity) θ of 191: the second difference is below the deviance's rounding), which
     makes a spurious 'unable to evaluate scaled gradient'. A problem found with lme4's step is
-    therefore confirmed with steps of 1e-4 relative to each parameter before it is reported."""  # fmt: skip
-    gradient, hessian = derivatives if derivatives is not None else central_derivatives(f, x, fx)
-    problems = convergence_problems(gradient, hessian, n_theta)
-    if problems:
-        gradient, hessian = central_derivatives(f, x, fx, CENTRAL_STEP * np.maximum(1.0, np.abs(x)))
-        problems = convergence_problems(gradient, hessian, n_theta)
+    therefore confirmed with steps relative to each parameter before it is reported."""  # fmt: skip
+    if derivatives is None:
+        derivatives = central_derivatives(f, x, fx)
+        if convergence_problems(*derivatives, n_theta):
+            derivatives = central_derivatives(f, x, fx, relative_steps(x))
+    problems = convergence_problems(*derivatives, n_theta)
     for message in problems:
         warnings.warn(message, ConvergenceWarning, stacklevel=4)
     return problems

@@ -16,6 +16,12 @@ RICHARDSON_ZERO_TOL = np.sqrt(np.finfo(float).eps / 7e-7)
 RICHARDSON_LEVELS = 4
 
 
+def relative_steps(x: np.ndarray) -> np.ndarray:
+    """lme4's step made relative to each parameter above 1 in size: the deviance flattens along a
+    large θ (or β), and an absolute step's second difference there falls below its rounding."""
+    return CENTRAL_STEP * np.maximum(1.0, np.abs(x))
+
+
 def central_derivatives(
     f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float | np.ndarray = CENTRAL_STEP
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ._native import _core
 from .convergence import check_convergence
-from .derivatives import central_derivatives
+from .derivatives import central_derivatives, relative_steps
 from .errors import DataError
 from .families import Family, as_family, cbind_parts, draw_response, glm_response, starting_means
 from .frame import formula_variables
@@ -134,10 +134,13 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._fitted = True
         self.convergence_problems = []
         if self.nAGQ > 0 and not self._quiet:
-            # One pass of lme4's central differences in (θ, β) gives both the convergence checks and
-            # the Hessian behind the standard errors. Bootstrap replicas (quiet) need neither.
+            # One pass of central differences in (θ, β) gives both the convergence checks and the
+            # Hessian behind the standard errors. Bootstrap replicas (quiet) need neither. The
+            # steps are lme4's, relative above 1: with lme4's absolute step the Gamma(identity)
+            # fit's SEs (θ = 191, β = 261 and 9.3) move by 5% from step to step; relative steps
+            # from 1e-3 to 1 agree to 1e-6 (and with converged lme4's to 0.13%).
             x0 = np.concatenate([self._theta, self._beta])
-            gradient, hessian = central_derivatives(self._objective_of, x0, self._objective)
+            gradient, hessian = central_derivatives(self._objective_of, x0, self._objective, relative_steps(x0))
             self._vcov = self._vcov_from_hessian(hessian)
             if not self.is_singular():
                 self.convergence_problems = check_convergence(
