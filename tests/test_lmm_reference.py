@@ -43,6 +43,12 @@ def test_objective(fitted):
     assert model.objective <= ref["objective"] + OBJECTIVE_RTOL * abs(ref["objective"])
 
 
+def test_starting_theta(fitted):
+    """lme4's start: its data-based one for models of scalar intercepts on distinct factors."""
+    model, ref = fitted
+    np.testing.assert_allclose(model.optsum.initial, np.atleast_1d(ref["start"]), rtol=1e-12)
+
+
 def test_theta(fitted):
     model, ref = fitted
     np.testing.assert_allclose(model.theta, np.atleast_1d(ref["theta"]), rtol=ESTIMATE_RTOL, atol=THETA_ATOL)

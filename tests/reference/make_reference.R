@@ -10,6 +10,9 @@ lmm_case <- function(name, dataset, formula, REML = TRUE, weights = NULL, reps =
     else lmer(as.formula(formula), dat, REML = REML, weights = dat[[weights]])
   }
   m <- suppressMessages(fit_once())
+  # lme4's starting θ (mkLmerDevfun sets a data-based one for models of scalar intercepts).
+  devfun <- if (is.null(weights)) lmer(as.formula(formula), dat, REML = REML, devFunOnly = TRUE)
+            else lmer(as.formula(formula), dat, REML = REML, weights = dat[[weights]], devFunOnly = TRUE)
   secs <- suppressMessages(median_time(fit_once, reps))
   vc <- as.data.frame(VarCorr(m))
   vc$var1[is.na(vc$var1)] <- ""
@@ -22,6 +25,7 @@ lmm_case <- function(name, dataset, formula, REML = TRUE, weights = NULL, reps =
     objective = if (REML) unname(REMLcrit(m)) else unname(deviance(m)),
     deviance = unname(deviance(m, REML = FALSE)),
     theta = unname(getME(m, "theta")),
+    start = unname(environment(devfun)$pp$theta),
     beta = as.list(fixef(m)),
     stderr = unname(sqrt(diag(as.matrix(vcov(m))))),
     sigma = sigma(m),
