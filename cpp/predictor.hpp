@@ -90,6 +90,9 @@ class Predictor {
   // Whether Z'WZ's pattern lets A = Λ'(Z'WZ)Λ + I be computed in its pattern: every level's
   // columns share one pattern and every touched row block is dense.
   bool pattern_allows_in_place() const;
+  // At the first θ: whether A will be updated in place (the pattern allows it and Z'WZ's
+  // diagonal is structural); records the diagonal's positions.
+  bool choose_in_place();
   void update_A_in_place();
   Eigen::VectorXd theta_;
 

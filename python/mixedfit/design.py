@@ -179,7 +179,7 @@ def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], 
     per_factor = [pd.factorize(frame[f], sort=True) for f in term.factors]
     if len(per_factor) == 1:
         codes, uniques = per_factor[0]
-        return [str(u) for u in uniques], codes
+        return np.asarray(uniques).astype(str).tolist(), codes
     stacked = np.column_stack([codes for codes, _ in per_factor])
     combos, codes = np.unique(stacked, axis=0, return_inverse=True)
     labels = [":".join(str(u[k]) for (_, u), k in zip(per_factor, combo)) for combo in combos]
@@ -211,17 +211,20 @@ def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> 
 
 
 def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
-    """Zt (q × n): term after term, level-major within a term, as lme4 lays it out."""
-    rows, cols, vals, offset = [], [], [], 0
-    obs = np.arange(n)
+    """Zt (q × n): term after term, level-major within a term, as lme4 lays it out. Every
+    observation has one entry per column of every term (zeros kept, so the pattern does not
+    depend on the values), in increasing row order: the CSC arrays are written directly."""
+    rows, vals, offset = [], [], 0
     for t in terms:
         for c in range(t.p):
             rows.append(offset + t.codes * t.p + c)
-            cols.append(obs)
             vals.append(t.X[:, c])
         offset += t.n_levels * t.p
-    Zt = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(offset, n))
-    return canonical_csc(Zt)
+    k = len(rows)
+    indices = np.column_stack(rows).astype(np.int32).ravel()  # observation-major: one CSC column each
+    data = np.column_stack(vals).astype(np.float64).ravel()
+    indptr = np.arange(0, k * n + 1, k, dtype=np.int32)
+    return sp.csc_matrix((data, indices, indptr), shape=(offset, n))
 
 
 def canonical_csc(m: sp.spmatrix) -> sp.csc_matrix:
