@@ -77,6 +77,9 @@ void def_predictor_accessors(py::class_<Model>& cls) {
   cls.def_property_readonly("ldL2", [](const Model& self) { return self.predictor().ldL2(); })
       .def_property_readonly("factorization", [](const Model& self) { return self.predictor().factorization(); })
       .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
+      .def_property(
+          "threads", [](const Model& self) { return self.predictor().threads(); },
+          [](Model& self, int threads) { self.predictor().set_threads(threads); })
       .def_property_readonly("beta", [](const Model& self) { return self.predictor().beta(); })
       .def_property_readonly("u", [](const Model& self) { return self.predictor().u(); })
       .def_property_readonly("b", [](const Model& self) { return self.predictor().b(); });

@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dense_cholesky.hpp"
 #include "errors.hpp"
+#include "parallel.hpp"
 
 namespace mixedfit {
 
 namespace {
+
+// Below this many columns in the Schur complement, its update is not worth a second thread.
+constexpr Index kMinParallelSchur = 256;
 
 // Kernels for the first term's p×p blocks (p is 1 to a few): plain loops, because Eigen's
 // dynamic-size LLT and triangular solvers allocate or dispatch per call, which dominated the
@@ -51,8 +56,8 @@ void small_solve_Lt(const double* L, Index p, double* x, Index stride) {
 
 }  // namespace
 
-BlockedCholesky::BlockedCholesky(Index block_size, Index n_blocks)
-    : p_(block_size), n_blocks_(n_blocks), q1_(block_size * n_blocks) {}
+BlockedCholesky::BlockedCholesky(Index block_size, Index n_blocks, int threads)
+    : p_(block_size), n_blocks_(n_blocks), q1_(block_size * n_blocks), threads_(std::max(1, threads)) {}
 
 bool BlockedCholesky::suits(const SpMat& A, Index block_size, Index n_blocks, Index max_dense) {
   const Index q1 = block_size * n_blocks;
@@ -120,30 +125,38 @@ bool BlockedCholesky::factorize(const SpMat& A) {
     // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
     for (Index e = 0; e < length; ++e) small_solve_L(L, p_, values + e, length);
   }
-  // Schur complement S = A22 − L21 L21' (upper triangle), then its dense Cholesky.
+  // Schur complement S = A22 − L21 L21' (upper triangle), then its dense Cholesky U22 in place.
   S_.setZero();
-  for (Index j = q1_; j < A.cols(); ++j) {
-    for (SpMat::InnerIterator it(A, j); it && it.row() <= j; ++it) {
-      if (it.row() >= q1_) S_(it.row() - q1_, j - q1_) = it.value();
+  for (Index j = q1_; j < A.cols(); ++j) {  // from A's lower triangle (the part kept current)
+    const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[j];
+    const int* end = A.innerIndexPtr() + A.outerIndexPtr()[j + 1];
+    const double* values = A.valuePtr() + A.outerIndexPtr()[j];
+    for (const int* row = std::lower_bound(begin, end, static_cast<int>(j)); row != end; ++row) {
+      S_(j - q1_, *row - q1_) = values[row - begin];
     }
   }
-  // A block's p columns share a pattern, so their p outer products go into S in one pass.
-  for (Index b = 0; b < n_blocks_; ++b) {
-    const Index begin = L21_.outerIndexPtr()[b * p_];
-    const Index length = L21_.outerIndexPtr()[b * p_ + 1] - begin;
-    const int* rows = L21_.innerIndexPtr() + begin;
-    const double* values = L21_.valuePtr() + begin;
-    for (Index e = 0; e < length; ++e) {
-      double* column = S_.data() + rows[e] * q2_;  // S is symmetric: fill its upper triangle's columns
-      for (Index f = 0; f <= e; ++f) {
-        double sum = 0.0;
-        for (Index c = 0; c < p_; ++c) sum += values[e + c * length] * values[f + c * length];
-        column[rows[f]] -= sum;
+  // A block's p columns share a pattern, so their p outer products go into S in one pass. Each
+  // thread owns a range of S's columns (rows are sorted, so a block's entries in it are consecutive).
+  const int parts = q2_ >= kMinParallelSchur ? threads_ : 1;
+  parallel_for(parts, [&](int t) {
+    const Index c0 = t == 0 ? 0 : triangle_split(q2_, parts, t - 1), c1 = triangle_split(q2_, parts, t);
+    for (Index b = 0; b < n_blocks_; ++b) {
+      const Index begin = L21_.outerIndexPtr()[b * p_];
+      const Index length = L21_.outerIndexPtr()[b * p_ + 1] - begin;
+      const int* rows = L21_.innerIndexPtr() + begin;
+      const double* values = L21_.valuePtr() + begin;
+      const Index first = std::lower_bound(rows, rows + length, static_cast<int>(c0)) - rows;
+      for (Index e = first; e < length && rows[e] < c1; ++e) {
+        double* column = S_.data() + rows[e] * q2_;  // S is symmetric: fill its upper triangle's columns
+        for (Index f = 0; f <= e; ++f) {
+          double sum = 0.0;
+          for (Index c = 0; c < p_; ++c) sum += values[e + c * length] * values[f + c * length];
+          column[rows[f]] -= sum;
+        }
       }
     }
-  }
-  L22_.compute(S_);
-  return L22_.info() == Eigen::Success;
+  });
+  return upper_cholesky_in_place(S_, threads_);
 }
 
 double BlockedCholesky::log_det() const {
@@ -151,8 +164,7 @@ double BlockedCholesky::log_det() const {
   for (Index b = 0; b < n_blocks_; ++b) {
     for (Index c = 0; c < p_; ++c) sum += std::log(L11_(c, b * p_ + c));
   }
-  const Eigen::MatrixXd& L22 = L22_.matrixLLT();
-  for (Index i = 0; i < q2_; ++i) sum += std::log(L22(i, i));
+  for (Index i = 0; i < q2_; ++i) sum += std::log(S_(i, i));
   return 2.0 * sum;
 }
 
@@ -163,13 +175,13 @@ void BlockedCholesky::solve_L(Eigen::MatrixXd& B) const {
   if (q2_ == 0) return;
   B.bottomRows(q2_).noalias() -= L21_ * B.topRows(q1_);
   auto B2 = B.bottomRows(q2_);
-  L22_.matrixL().solveInPlace(B2);
+  S_.triangularView<Eigen::Upper>().transpose().solveInPlace(B2);
 }
 
 void BlockedCholesky::solve_Lt(Eigen::MatrixXd& B) const {
   if (q2_ > 0) {
     auto B2 = B.bottomRows(q2_);
-    L22_.matrixU().solveInPlace(B2);
+    S_.triangularView<Eigen::Upper>().solveInPlace(B2);
     B.topRows(q1_).noalias() -= L21_.transpose() * B.bottomRows(q2_);
   }
   for (Index k = 0; k < B.cols(); ++k) {

@@ -12,8 +12,9 @@ namespace mixedfit {
 
 class BlockedCholesky final : public SparseCholesky {
  public:
-  // block_size: columns of the first term (p); n_blocks: its number of levels.
-  BlockedCholesky(Index block_size, Index n_blocks);
+  // block_size: columns of the first term (p); n_blocks: its number of levels; threads: how many
+  // the Schur complement's update and factorization may use.
+  BlockedCholesky(Index block_size, Index n_blocks, int threads);
 
   // Whether A's pattern has the structure this factorization needs, with a dense part small
   // enough to be worth factoring dense.
@@ -24,14 +25,15 @@ class BlockedCholesky final : public SparseCholesky {
   double log_det() const override;
   void solve_L(Eigen::MatrixXd& B) const override;
   void solve_Lt(Eigen::MatrixXd& B) const override;
+  void set_threads(int threads) override { threads_ = threads < 1 ? 1 : threads; }
 
  private:
   Index p_, n_blocks_, q1_, q2_ = 0;
   Eigen::MatrixXd L11_;  // p × q1: the lower factor of level j's block in columns [j p, (j+1) p)
   SpMat L21_;            // q2 × q1, pattern fixed at analysis
   Eigen::VectorXi a21_start_;  // where column c's rows below the first term start in A's values
-  Eigen::MatrixXd S_;    // workspace for the Schur complement, allocated once
-  Eigen::LLT<Eigen::MatrixXd, Eigen::Upper> L22_;  // upper: the Schur update runs down S's columns
+  Eigen::MatrixXd S_;    // the Schur complement, then its factor U22 (upper: the update runs down S's columns)
+  int threads_;
 };
 
 }  // namespace mixedfit

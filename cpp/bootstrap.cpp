@@ -15,6 +15,7 @@ void refit_columns(const LmmDesign& d, MapMat Y, bool REML, const OptimizerSetti
                    int first, int stride, LmmRefits& out) {
   const Index n = Y.rows();
   LinearMixedModel model(d.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, MapVec(Y.col(first).data(), n), d.weights);
+  model.predictor().set_threads(1);  // the refits already run one per core
   const auto criterion = [&model, REML](const Eigen::VectorXd& theta) { return model.objective(theta, REML); };
   for (Index k = first; k < Y.cols(); k += stride) {
     try {

@@ -25,6 +25,8 @@ class SparseCholesky {
   virtual void solve_L(Eigen::MatrixXd& B) const = 0;
   // B <- P' L⁻ᵀ B
   virtual void solve_Lt(Eigen::MatrixXd& B) const = 0;
+  // How many threads factorize() may use (a factorization that cannot use them ignores this).
+  virtual void set_threads(int) {}
 };
 
 // Eigen's simplicial supernode-free LLᵀ with AMD ordering.

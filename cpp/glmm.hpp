@@ -31,6 +31,7 @@ class GeneralizedLinearMixedModel {
   void set_response(MapVec y, MapVec mustart);
 
   const Predictor& predictor() const { return pred_; }
+  Predictor& predictor() { return pred_; }
   const Eigen::VectorXd& mu() const { return mu_; }
   const Eigen::VectorXd& eta() const { return eta_; }
   // Σ of the deviance residuals at the current μ.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "blocked_cholesky.hpp"
@@ -15,6 +16,8 @@ namespace {
 // Past this many columns outside the first term, the dense Schur complement costs more
 // (q2³/3 flops and 8 q2² bytes per θ) than a general sparse factorization.
 constexpr Index kMaxDenseBlock = 3000;
+// More threads than this only add start-up cost for matrices of the size the dense part has.
+constexpr int kMaxThreads = 8;
 
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
@@ -69,7 +72,12 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w) {
 }  // namespace
 
 Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes)
-    : X_(X), Zt_(Zt), Lambdat_(Lambdat), Lind_(Lind), max_dense_block_(kMaxDenseBlock) {
+    : X_(X),
+      Zt_(Zt),
+      Lambdat_(Lambdat),
+      Lind_(Lind),
+      max_dense_block_(kMaxDenseBlock),
+      threads_(std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads)) {
   require(Zt_.cols() == X_.rows(), "Zt must have one column per row of X");
   require(Lambdat_.rows() == Zt_.rows() && Lambdat_.cols() == Zt_.rows(),
           "Lambdat must be q×q with q = rows of Zt");
@@ -97,6 +105,12 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
   u_ = Eigen::VectorXd::Zero(q());
 }
 
+void Predictor::set_threads(int threads) {
+  require(threads >= 1, "threads must be at least 1");
+  threads_ = threads;
+  if (chol_) chol_->set_threads(threads);
+}
+
 void Predictor::set_weights(const Eigen::VectorXd& w) {
   require(w.size() == n(), "weights must have one entry per observation");
   w_ = w;
@@ -111,8 +125,7 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
     }
   }
   ++weight_updates_;
-  ZtWX_.noalias() = Zt_ * (w_.asDiagonal() * X_);
-  XtWX_.noalias() = X_.transpose() * w_.asDiagonal() * X_;
+  x_products_current_ = false;  // Z'WX and X'WX wait until β is solved for (PIRLS for u alone never is)
 }
 
 void Predictor::build_pair_map() {
@@ -190,30 +203,36 @@ void Predictor::update_A_in_place() {
   // A = Λ'MΛ with Λ = diag(T_k) block diagonal, in two passes along contiguous values (the
   // loops vectorize): N = MΛ combines the columns of one level, which share a pattern; then
   // A = Λ'N combines, within each column, the rows of one level, which are consecutive.
+  // Only rows from each column's level block down are computed: the factorizations read A's
+  // lower triangle (and the diagonal blocks), and the rows above are most of A's entries.
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const Term& term = terms_[t];
     const Eigen::MatrixXd& T = T_[t];
     for (Index b = 0; b < term.levels; ++b) {
       const Index j0 = term.offset + b * term.p;
-      const Index length = outer[j0 + 1] - outer[j0];
+      const Index skip = diagonal_pos_[j0] - outer[j0];  // the level's rows start here in each column
+      const Index length = outer[j0 + 1] - outer[j0] - skip;
       for (Index s = 0; s < term.p; ++s) {  // N[:, s] = Σ_{s' ≥ s} M[:, s'] T(s', s)
-        double* out = A + outer[j0 + s];
-        const double* m = M + outer[j0 + s];
+        double* out = A + outer[j0 + s] + skip;
+        const double* m = M + outer[j0 + s] + skip;
         const double diagonal = T(s, s);
         for (Index e = 0; e < length; ++e) out[e] = m[e] * diagonal;
         for (Index s2 = s + 1; s2 < term.p; ++s2) {
           const double below = T(s2, s);
-          const double* m2 = M + outer[j0 + s2];
+          const double* m2 = M + outer[j0 + s2] + skip;
           for (Index e = 0; e < length; ++e) out[e] += m2[e] * below;
         }
       }
     }
   }
   for (Index j = 0; j < A_.cols(); ++j) {
+    const Term& column_term = terms_[row_term_[j]];
+    const Index j0 = j - (j - column_term.offset) % column_term.p;
+    const Index skip = diagonal_pos_[j0] - outer[j0];
     double* a = A + outer[j];
     const int* rows = inner + outer[j];
     const Index length = outer[j + 1] - outer[j];
-    for (Index e = 0; e < length;) {  // one term's rows at a time
+    for (Index e = skip; e < length;) {  // one term's rows at a time
       const int t = row_term_[rows[e]];
       const Term& term = terms_[t];
       const Eigen::MatrixXd& T = T_[t];
@@ -268,7 +287,7 @@ void Predictor::update_L() {
   if (first_theta) {
     const Term& first = terms_.front();
     if (BlockedCholesky::suits(A_, first.p, first.levels, max_dense_block_)) {
-      chol_ = std::make_unique<BlockedCholesky>(first.p, first.levels);
+      chol_ = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_);
       factorization_ = "blocked";
     } else {
       chol_ = std::make_unique<SimplicialCholesky>();
@@ -285,8 +304,6 @@ void Predictor::update_L() {
   ldL2_ = chol_->log_det();
 
   if (!std::isfinite(ldL2_)) throw NumericalError("non-finite log-determinant of L at " + theta_string(theta_));
-  RZX_ = Lambdat_ * ZtWX_;
-  if (p() > 0) chol_->solve_L(RZX_);  // a model without fixed effects (profiling an intercept) has none
 }
 
 void Predictor::update_RX() {
@@ -295,6 +312,13 @@ void Predictor::update_RX() {
     ldRX2_ = 0.0;
     return;
   }
+  if (!x_products_current_) {
+    ZtWX_.noalias() = Zt_ * (w_.asDiagonal() * X_);
+    XtWX_.noalias() = X_.transpose() * w_.asDiagonal() * X_;
+    x_products_current_ = true;
+  }
+  RZX_ = Lambdat_ * ZtWX_;
+  chol_->solve_L(RZX_);
   Eigen::MatrixXd RXtRX = XtWX_;
   RXtRX.noalias() -= RZX_.transpose() * RZX_;
   Eigen::LLT<Eigen::MatrixXd> llt(RXtRX);

@@ -29,9 +29,9 @@ class Predictor {
   void set_weights(const Eigen::VectorXd& w);
   // Λ(θ): writes θ into Λt's fixed pattern.
   void set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta);
-  // L and RZX for the current weights and θ (all that solving for u alone needs).
+  // L for the current weights and θ (all that solving for u alone needs).
   void update_L();
-  // RX from RZX: needed to solve for β too.
+  // RZX and RX (after update_L): needed to solve for β too.
   void update_RX();
   // Diagonal of Λ'Z'WZΛ + I (for adaptive quadrature with one scalar term, where it is diagonal).
   Eigen::VectorXd A_diagonal() const { return A_.diagonal(); }
@@ -69,6 +69,10 @@ class Predictor {
     max_dense_block_ = -1;
   }
   const double* Zt_data() const { return Zt_.valuePtr(); }
+  // Threads one factorization may use (default: the CPUs, at most kMaxThreads); 1 where
+  // models already run one per core.
+  void set_threads(int threads);
+  int threads() const { return threads_; }
   void set_beta(const Eigen::Ref<const Eigen::VectorXd>& beta) { beta_ = beta; }
   void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) { u_ = u; }
 
@@ -104,14 +108,16 @@ class Predictor {
   int weight_updates_ = 0;
   void build_pair_map();
   Eigen::MatrixXd ZtWX_;
+  bool x_products_current_ = false;  // Z'WX and X'WX belong to the current weights
   Eigen::MatrixXd XtWX_;
   Eigen::VectorXd w_;
 
-  SpMat A_;  // Λ'Z'WZΛ + I
+  SpMat A_;  // Λ'Z'WZΛ + I; updated in place, only its lower triangle and diagonal blocks are current
   Index A_nnz_ = -1;  // pattern size at analysis, checked at every θ
   std::unique_ptr<SparseCholesky> chol_;
   const char* factorization_ = "none";
   Index max_dense_block_;
+  int threads_;
   Eigen::MatrixXd RZX_;  // L⁻¹ P Λ'Z'WX
   Eigen::MatrixXd RX_;   // upper triangular, RX'RX = X'WX − RZX'RZX
   double ldL2_ = 0.0, ldRX2_ = 0.0;

@@ -88,6 +88,33 @@ def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
         general._force_simplicial()
 
 
+def test_threaded_schur_complement_matches_one_thread_and_the_general_factorization():
+    """A Schur complement of 500 columns: its update and its blocked dense Cholesky are split
+    over threads (from 256 columns). Two threads, one thread and the general sparse
+    factorization must agree, for a scalar first term and for one with a slope."""
+    rng = np.random.default_rng(4)
+    n = 4000
+    data = pd.DataFrame({"g1": rng.integers(700, size=n).astype(str), "g2": rng.integers(500, size=n).astype(str)})
+    data["x"] = rng.normal(size=n)
+    data["y"] = rng.normal(size=n) + data["x"]
+    for formula in ("y ~ x + (1 | g1) + (1 | g2)", "y ~ x + (x | g1) + (1 | g2)"):
+        parsed = parse_formula(formula)
+        frame = model_frame(parsed, data, {"y"})
+        design = build_design(parsed, frame.data, frame.offset, True)
+        y, w = frame.data["y"].to_numpy(), np.ones(n)
+        cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+                 for _ in range(3)]  # fmt: skip
+        cores[0].threads, cores[1].threads = 2, 1
+        cores[2]._force_simplicial()
+        for _ in range(3):
+            theta = np.abs(rng.normal(size=len(design.theta0))) + 0.2
+            values = [core.objective(theta, True) for core in cores]
+            assert values[0] == pytest.approx(values[2], rel=1e-12) and values[1] == pytest.approx(values[2], rel=1e-12)
+            for core in cores[:2]:
+                np.testing.assert_allclose(core.b, cores[2].b, rtol=1e-9, atol=1e-12)
+        assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
+
+
 def test_wide_terms_are_updated_in_place():
     """A 9-column term: A = Λ'Z'ZΛ + I updated in its pattern matches the dense criterion at new θs."""
     rng = np.random.default_rng(3)

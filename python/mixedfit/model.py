@@ -335,10 +335,12 @@ class MixedModel:
         return np.vstack([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 
     def _replica(self) -> MixedModel:
-        """A copy with its own compiled core (one symbolic analysis), for refits in another thread."""
+        """A copy with its own compiled core (one symbolic analysis), for refits in another thread;
+        its factorization stays on one thread, as the replicas already run one per core."""
         replica = copy.copy(self)
         replica._quiet = True
         replica._core = replica._make_core()
+        replica._core.threads = 1
         return replica
 
     def _make_core(self) -> Any:

@@ -1,0 +1,50 @@
+// Splitting one factorization's work over a few threads (the machine's cores; 1 inside the
+// bootstrap, whose replicates already run one per core).
+#pragma once
+
+#include <cmath>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "types.hpp"
+
+namespace mixedfit {
+
+// Runs work(t) for t = 0 … threads − 1, t = 0 on the calling thread; rethrows a worker's exception.
+template <class Work>
+void parallel_for(int threads, const Work& work) {
+  if (threads <= 1) {
+    work(0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      try {
+        work(t);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  try {
+    work(0);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (auto& w : workers) w.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+// Column boundaries that give each of `threads` parts the same share of an upper triangle's
+// columns [0, n): work up to column m grows as m², so part t ends at n √((t + 1) / threads).
+inline Index triangle_split(Index n, int threads, int t) {
+  if (t + 1 >= threads) return n;
+  return static_cast<Index>(std::lround(static_cast<double>(n) * std::sqrt(static_cast<double>(t + 1) / threads)));
+}
+
+}  // namespace mixedfit
