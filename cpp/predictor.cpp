@@ -8,6 +8,7 @@
 
 #include "blocked_cholesky.hpp"
 #include "errors.hpp"
+#include "parallel.hpp"
 
 namespace mixedfit {
 
@@ -18,6 +19,8 @@ namespace {
 constexpr Index kMaxDenseBlock = 3000;
 // More threads than this only add start-up cost for matrices of the size the dense part has.
 constexpr int kMaxThreads = 8;
+// Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
+constexpr Index kMinParallelRows = 50000;
 
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
@@ -30,42 +33,66 @@ std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
 // Z'WZ = Σᵢ wᵢ zᵢ zᵢ', column by column: column j gathers the columns of Zt (observations)
 // in which row j is nonzero. Explicit zeros are kept, as in a sparse product, so the pattern does
 // not depend on the values. (Eigen's general product took 0.9 s at 10⁶ rows: transposes and
-// conversions around it; this is one pass with a dense accumulator.)
-SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w) {
+// conversions around it; this is one pass with a dense accumulator, its columns split over
+// threads because the gathers are bound by cache misses.)
+SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int threads) {
   const Index q = Zt.rows();
   const SpMat Z = Zt.transpose();  // n × q: column j lists the observations that touch row j
-  std::vector<int> outer(q + 1, 0), inner, rows;
-  std::vector<double> values, sum(q, 0.0);
-  std::vector<Index> seen_in(q, -1);
-  inner.reserve(Zt.nonZeros());
-  values.reserve(Zt.nonZeros());
-  for (Index j = 0; j < q; ++j) {
-    rows.clear();
-    for (SpMat::InnerIterator obs(Z, j); obs; ++obs) {
-      const Index i = obs.row();
-      const double weight = w[i] * obs.value();
-      for (MapSpMat::InnerIterator it(Zt, i); it; ++it) {
-        const Index r = it.row();
-        if (seen_in[r] != j) {
-          seen_in[r] = j;
-          sum[r] = 0.0;
-          rows.push_back(static_cast<int>(r));
-        }
-        sum[r] += weight * it.value();
-      }
-    }
-    std::sort(rows.begin(), rows.end());
-    for (int r : rows) {
-      inner.push_back(r);
-      values.push_back(sum[r]);
-    }
-    outer[j + 1] = static_cast<int>(inner.size());
+  struct Part {
+    std::vector<int> count, inner;  // entries per column of the part, their rows
+    std::vector<double> values;
+  };
+  const int parts = Zt.cols() >= kMinParallelRows ? threads : 1;
+  std::vector<Part> out(parts);
+  // Parts of about equal numbers of observation visits.
+  std::vector<Index> split(parts + 1, q);
+  split[0] = 0;
+  for (Index j = 0, t = 1; j < q && t < parts; ++j) {
+    if (Z.outerIndexPtr()[j] >= Z.nonZeros() * t / parts) split[t++] = j;
   }
+  parallel_for(parts, [&](int t) {
+    Part& part = out[t];
+    std::vector<int> rows;
+    std::vector<double> sum(q, 0.0);
+    std::vector<Index> seen_in(q, -1);
+    for (Index j = split[t]; j < split[t + 1]; ++j) {
+      rows.clear();
+      for (SpMat::InnerIterator obs(Z, j); obs; ++obs) {
+        const Index i = obs.row();
+        const double weight = w[i] * obs.value();
+        for (MapSpMat::InnerIterator it(Zt, i); it; ++it) {
+          const Index r = it.row();
+          if (seen_in[r] != j) {
+            seen_in[r] = j;
+            sum[r] = 0.0;
+            rows.push_back(static_cast<int>(r));
+          }
+          sum[r] += weight * it.value();
+        }
+      }
+      std::sort(rows.begin(), rows.end());
+      for (int r : rows) {
+        part.inner.push_back(r);
+        part.values.push_back(sum[r]);
+      }
+      part.count.push_back(static_cast<int>(rows.size()));
+    }
+  });
   SpMat M(q, q);
-  M.resizeNonZeros(static_cast<Index>(inner.size()));
-  std::copy(outer.begin(), outer.end(), M.outerIndexPtr());
-  std::copy(inner.begin(), inner.end(), M.innerIndexPtr());
-  std::copy(values.begin(), values.end(), M.valuePtr());
+  Index nnz = 0;
+  for (const Part& part : out) nnz += static_cast<Index>(part.inner.size());
+  M.resizeNonZeros(nnz);
+  Index column = 0, position = 0;
+  M.outerIndexPtr()[0] = 0;
+  for (const Part& part : out) {
+    std::copy(part.inner.begin(), part.inner.end(), M.innerIndexPtr() + position);
+    std::copy(part.values.begin(), part.values.end(), M.valuePtr() + position);
+    position += static_cast<Index>(part.inner.size());
+    for (int count : part.count) {
+      M.outerIndexPtr()[column + 1] = M.outerIndexPtr()[column] + count;
+      ++column;
+    }
+  }
   return M;
 }
 
@@ -115,7 +142,7 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
   require(w.size() == n(), "weights must have one entry per observation");
   w_ = w;
   if (weight_updates_ == 0) {
-    ZtWZ_ = weighted_crossproduct(Zt_, w_);
+    ZtWZ_ = weighted_crossproduct(Zt_, w_, threads_);
   } else {
     if (weight_updates_ == 1) build_pair_map();
     double* M = ZtWZ_.valuePtr();
