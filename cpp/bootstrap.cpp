@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <limits>
-#include <thread>
-#include <vector>
 
 #include "errors.hpp"
+#include "parallel.hpp"
 
 namespace mixedfit {
 
@@ -55,21 +54,7 @@ LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const Optimiz
   if (nsim == 0) return out;
   const int threads = static_cast<int>(std::clamp<Index>(n_threads, 1, nsim));
   // Workers write disjoint columns of out; an exception other than NumericalError is carried back.
-  std::vector<std::exception_ptr> errors(threads);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      try {
-        refit_columns(design, Y, REML, settings, nlopt, t, threads, out);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  for (const auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  parallel_for(threads, [&](int t) { refit_columns(design, Y, REML, settings, nlopt, t, threads, out); });
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Splitting one factorization's work over a few threads (the machine's cores; 1 inside the
-// bootstrap, whose replicates already run one per core).
+// Running work on a few threads: the parts of one factorization (on the machine's cores; one
+// inside the bootstrap, whose refits already run one per core) or the bootstrap's refits.
 #pragma once
 
 #include <cmath>
