@@ -252,3 +252,18 @@ def test_inference_arguments_are_checked(sleep):
     offset_values = mixedfit.lmer(LMM, sleep, offset=np.ones(len(sleep)))
     with pytest.raises(mixedfit.DataError, match="offset was given as values"):
         offset_values.predict(sleep.iloc[:3])
+
+
+def test_an_error_inside_the_optimizer_surfaces_as_itself():
+    """An objective that raises mid-optimization (the fuzz test found a data set that BOBYQA
+    drives to an exact fit, pwrss = 0, at a denormal θ) stops NLopt and raises that error, not
+    the SystemError NLopt's wrapper can turn it into."""
+    from mixedfit.optimize import OptSummary, bobyqa
+
+    def criterion(x: np.ndarray) -> float:
+        if x[0] < 0.5:
+            raise mixedfit.NumericalError("the model fits the data exactly")
+        return (x[0] - 0.2) ** 2
+
+    with pytest.raises(mixedfit.NumericalError, match="fits the data exactly"):
+        bobyqa(criterion, OptSummary(initial=np.array([1.0]), lower=np.array([0.0])))

@@ -60,10 +60,18 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
     n = len(summary.initial)
     best = {"f": np.inf, "x": summary.initial.copy()}
     count = [0]
+    failure: list[BaseException] = []
 
     def f(x: np.ndarray, grad: np.ndarray) -> float:
         count[0] += 1
-        value = objective(x)
+        try:
+            value = objective(x)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, once NLopt has stopped
+            # An exception raised through NLopt's wrapper can surface as a SystemError; stop the
+            # optimizer instead and raise the objective's own error after it returns.
+            failure.append(exc)
+            opt.force_stop()
+            return float(best["f"]) if np.isfinite(best["f"]) else 0.0
         if value < best["f"]:
             best["f"], best["x"] = value, x.copy()
         return value
@@ -83,6 +91,10 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
         code = opt.last_optimize_result()
     except nlopt.RoundoffLimited:
         code = nlopt.ROUNDOFF_LIMITED
+    except nlopt.ForcedStop:
+        code = nlopt.FORCED_STOP
+    if failure:
+        raise failure[0]
     summary.final = best["x"]
     summary.fmin = best["f"]
     summary.feval = count[0]
