@@ -47,7 +47,7 @@ class LinearMixedModel(MixedModel):
         """lme4's starting θ (mkLmerDevfun): 1 on Λ's diagonal, except for a model whose terms are
         all scalar intercepts, each with its own grouping factor: there θ_k = √(v_k / v_e), v_k the
         variance of y's group means over the observations and v_e = var(y) − Σ v_k, if v_e > 0.
-        (InstEval then needs 68 evaluations instead of 111.)"""
+        (InstEval then needs 69 evaluations instead of 111; lme4 68.)"""
         terms = self.design.terms
         factors = {t.term.group for t in terms}
         if any(t.columns != ["(Intercept)"] for t in terms) or len(factors) != len(terms):

@@ -66,7 +66,7 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
         count[0] += 1
         try:
             value = objective(x)
-        except Exception as exc:  # noqa: BLE001 - re-raised below, once NLopt has stopped
+        except Exception as exc:  # re-raised below, once NLopt has stopped
             # An exception raised through NLopt's wrapper can surface as a SystemError; stop the
             # optimizer instead and raise the objective's own error after it returns.
             failure.append(exc)
