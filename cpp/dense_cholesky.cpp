@@ -1,7 +1,6 @@
 #include "dense_cholesky.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include "parallel.hpp"
 
@@ -12,26 +11,15 @@ namespace {
 constexpr Index kPanel = 128;  // columns per step: the diagonal block and the panel solve are cheap
 constexpr Index kMinParallelColumns = 256;
 
-// Unblocked Cholesky of a small diagonal block, upper triangle, in place.
-bool diagonal_block(Eigen::Block<Eigen::MatrixXd> D) {
-  const Index b = D.cols();
-  for (Index j = 0; j < b; ++j) {
-    double d = D(j, j) - D.col(j).head(j).squaredNorm();
-    if (!(d > 0.0)) return false;
-    d = std::sqrt(d);
-    D(j, j) = d;
-    for (Index k = j + 1; k < b; ++k) D(j, k) = (D(j, k) - D.col(j).head(j).dot(D.col(k).head(j))) / d;
-  }
-  return true;
-}
-
 }  // namespace
 
 bool upper_cholesky_in_place(Eigen::MatrixXd& A, int threads) {
   const Index n = A.cols();
   for (Index k = 0; k < n; k += kPanel) {
     const Index b = std::min(kPanel, n - k), rest = n - k - b;
-    if (!diagonal_block(A.block(k, k, b, b))) return false;
+    Eigen::Ref<Eigen::MatrixXd> diagonal = A.block(k, k, b, b);
+    const Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>, Eigen::Upper> diagonal_factor(diagonal);  // in place
+    if (diagonal_factor.info() != Eigen::Success) return false;
     if (rest == 0) break;
     // U12 = U11⁻ᵀ A12, then A22 −= U12ᵀ U12 (upper triangle), both split by columns of A22.
     const auto U11 = A.block(k, k, b, b).triangularView<Eigen::Upper>();

@@ -3,6 +3,8 @@ inputs, input checks and exception mapping."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,6 +132,24 @@ def test_wide_terms_are_updated_in_place():
     for theta in (design.theta0 * 0.5, design.theta0 + rng.normal(scale=0.3, size=len(design.theta0))):
         assert core.objective(theta, False) == pytest.approx(_dense_criterion(design, y, w, theta, False), rel=1e-10)
     assert core.A_in_place
+
+
+def test_a_pattern_without_level_blocks_takes_the_sparse_products():
+    """A Zt given straight to the core need not have a grouping factor's structure: here one
+    subject's slope row is structurally empty, so Z'Z lacks that diagonal entry and A is formed by
+    sparse products (with I added into the pattern), which must still give the exact criterion."""
+    design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    Zt = design.Zt.tolil()
+    Zt[1, :] = 0  # subject 1's slope row
+    Zt = Zt.tocsc()
+    Zt.eliminate_zeros()
+    Zt.indices, Zt.indptr = Zt.indices.astype(np.int32), Zt.indptr.astype(np.int32)
+    design = dataclasses.replace(design, Zt=Zt)
+    w = np.ones(len(y))
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+    for theta in (np.array([1.0, 0.0, 1.0]), np.array([0.9, 0.2, 0.3])):
+        assert core.objective(theta, True) == pytest.approx(_dense_criterion(design, y, w, theta, True), rel=1e-10)
+    assert not core.A_in_place
 
 
 def test_inputs_are_not_copied():

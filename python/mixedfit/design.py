@@ -182,8 +182,12 @@ def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], 
         return np.asarray(uniques).astype(str).tolist(), codes
     stacked = np.column_stack([codes for codes, _ in per_factor])
     combos, codes = np.unique(stacked, axis=0, return_inverse=True)
-    labels = [":".join(str(u[k]) for (_, u), k in zip(per_factor, combo)) for combo in combos]
-    return labels, codes.ravel()
+    # Labels 'a:b' of the observed combinations, joined as arrays (one entry per level).
+    parts = [np.asarray(uniques).astype(str)[combos[:, k]] for k, (_, uniques) in enumerate(per_factor)]
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = np.char.add(np.char.add(labels, ":"), part)
+    return labels.tolist(), codes.ravel()
 
 
 def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> ReTerm:

@@ -71,7 +71,7 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
             # optimizer instead and raise the objective's own error after it returns.
             failure.append(exc)
             opt.force_stop()
-            return float(best["f"]) if np.isfinite(best["f"]) else 0.0
+            return 0.0  # not used: the error is raised as soon as NLopt returns
         if value < best["f"]:
             best["f"], best["x"] = value, x.copy()
         return value
