@@ -47,7 +47,18 @@ def simple_terms(expr: str) -> tuple[bool, list[str]] | None:
     return intercept, names
 
 
-def _numeric_fast_path(expr: str, frame: pd.DataFrame) -> pd.DataFrame | None:
+@dataclass(frozen=True)
+class ModelMatrix:
+    """A model matrix's values (n × k float64) and lme4's names of its columns."""
+
+    values: np.ndarray
+    names: list[str]
+
+    def select(self, names: list[str]) -> np.ndarray:
+        return self.values[:, [self.names.index(name) for name in names]]
+
+
+def _numeric_fast_path(expr: str, frame: pd.DataFrame) -> ModelMatrix | None:
     simple = simple_terms(expr)
     if simple is None or not all(
         name in frame.columns and pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])
@@ -61,7 +72,7 @@ def _numeric_fast_path(expr: str, frame: pd.DataFrame) -> pd.DataFrame | None:
     values = np.empty((len(frame), len(columns)))
     for j, name in enumerate(columns):
         values[:, j] = 1.0 if name == "(Intercept)" else frame[name].to_numpy(dtype=np.float64)
-    return pd.DataFrame(values, columns=columns)
+    return ModelMatrix(values, columns)
 
 
 @dataclass(frozen=True)
@@ -93,11 +104,15 @@ class MatrixRecipe:
                 ) from None
             except Exception as exc:
                 raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {exc}") from None
-            matrix = pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
-        return matrix[columns].to_numpy()
+            matrix = _formulaic_matrix(mm)
+        return matrix.select(columns)
 
 
-def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[pd.DataFrame, MatrixRecipe]:
+def _formulaic_matrix(mm: Any) -> ModelMatrix:
+    return ModelMatrix(np.asarray(mm, dtype=np.float64), [lme4_column_name(c) for c in mm.columns])
+
+
+def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, MatrixRecipe]:
     """The model matrix of a formula right-hand side, with errors that name the expression."""
     fast = _numeric_fast_path(expr, frame)
     if fast is not None:
@@ -106,8 +121,7 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[pd.DataFrame, M
         mm = model_matrix(expr, frame, na_action="raise")
     except Exception as exc:
         raise FormulaError(f"cannot evaluate {what} '{expr}': {exc}") from None
-    matrix = pd.DataFrame(np.asarray(mm, dtype=np.float64), columns=[lme4_column_name(c) for c in mm.columns])
-    return matrix, MatrixRecipe(expr, what, mm.model_spec)
+    return _formulaic_matrix(mm), MatrixRecipe(expr, what, mm.model_spec)
 
 
 def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
@@ -118,19 +132,19 @@ def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
             raise DataError(f"{what} '{expr}' must be numeric, got dtype {column.dtype}")
         values = column.to_numpy(dtype=np.float64)
     else:
-        values, _ = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
-        if values.shape[1] != 1:
-            raise DataError(f"{what} '{expr}' must be one numeric column, got {values.shape[1]} columns")
-        values = values.iloc[:, 0].to_numpy()
+        matrix, _ = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
+        if matrix.values.shape[1] != 1:
+            raise DataError(f"{what} '{expr}' must be one numeric column, got {matrix.values.shape[1]} columns")
+        values = matrix.values[:, 0]
     if not np.all(np.isfinite(values)):
         bad = np.flatnonzero(~np.isfinite(values))[0]
         raise DataError(f"{what} '{expr}' has a non-finite value ({values[bad]}) in row {bad}")
     return values
 
 
-def drop_aliased_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def drop_aliased_columns(X: ModelMatrix) -> tuple[ModelMatrix, list[str]]:
     """Keep columns left to right while each adds a direction, as R's pivoting QR does."""
-    values = X.to_numpy()
+    values = X.values
     if values.shape[1] == 0 or np.linalg.matrix_rank(values, tol=None) == values.shape[1]:
         return X, []
     basis = np.empty((values.shape[0], 0))
@@ -143,8 +157,8 @@ def drop_aliased_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         if norm > RANK_TOLERANCE * max(np.linalg.norm(column), 1e-300):
             basis = np.column_stack([basis, residual / norm])
             kept.append(j)
-    dropped = [c for j, c in enumerate(X.columns) if j not in kept]
-    return X.iloc[:, kept], dropped
+    dropped = [c for j, c in enumerate(X.names) if j not in kept]
+    return ModelMatrix(values[:, kept], [X.names[j] for j in kept]), dropped
 
 
 @dataclass(frozen=True)
@@ -192,7 +206,7 @@ def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], 
 
 def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
     matrix, recipe = evaluate(term.expr, frame, f"random-effects term {term}")
-    if matrix.shape[1] == 0:
+    if not matrix.names:
         raise FormulaError(f"random-effects term {term} has no columns")
     levels, codes = _grouping_factor(frame, term)
     n = len(frame)
@@ -206,12 +220,12 @@ def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> 
             "of each grouping factor must be < number of observations, or its variance cannot be told apart from "
             "the residual variance"
         )
-    if has_residual and len(levels) * matrix.shape[1] >= n:
+    if has_residual and len(levels) * len(matrix.names) >= n:
         raise DataError(
-            f"number of observations ({n}) <= number of random effects ({len(levels) * matrix.shape[1]}) for "
+            f"number of observations ({n}) <= number of random effects ({len(levels) * len(matrix.names)}) for "
             f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"
         )
-    return ReTerm(term, list(matrix.columns), levels, codes, np.asarray(matrix), recipe)
+    return ReTerm(term, matrix.names, levels, codes, matrix.values, recipe)
 
 
 def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
@@ -231,48 +245,35 @@ def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
     return sp.csc_matrix((data, indices, indptr), shape=(offset, n))
 
 
-def canonical_csc(m: sp.spmatrix) -> sp.csc_matrix:
-    """Sorted indices, int32 index arrays and float64 values: what the core wraps without copying."""
-    m = sp.csc_matrix(m)
-    m.sort_indices()
-    m.indices = m.indices.astype(np.int32, copy=False)
-    m.indptr = m.indptr.astype(np.int32, copy=False)
-    m.data = m.data.astype(np.float64, copy=False)
-    return m
-
-
 def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
     """Λt's pattern, Lind (θ index of each stored value), initial θ and its lower bounds.
 
     Each term contributes one p × p upper-triangular block per level: the transpose of the
-    lower-triangular factor whose elements, column-major, are the term's θ (lme4's order).
+    lower-triangular factor T whose elements, column-major, are the term's θ (lme4's order).
+    The CSC arrays are written directly: column i of a block holds rows 0 … i.
     """
-    rows, cols, lind, theta0, lower = [], [], [], [], []
+    indices, lind, counts, theta0, lower = [], [], [], [], []
     offset, theta_offset = 0, 0
     for t in terms:
-        block_r, block_c, block_k, k = [], [], [], 0
-        for j in range(t.p):  # column of the lower-triangular factor T
-            for i in range(j, t.p):  # row
-                block_r.append(j)  # Λt = T', so T[i, j] sits at Λt[j, i]
-                block_c.append(i)
-                block_k.append(theta_offset + k)
+        p = t.p
+        # θ index of T[i, j] (i ≥ j): T's columns before j, then the rows from j down to i.
+        theta_index = {(i, j): theta_offset + j * p - j * (j - 1) // 2 + (i - j) for j in range(p) for i in range(j, p)}
+        for j in range(p):
+            for i in range(j, p):
                 theta0.append(1.0 if i == j else 0.0)
                 lower.append(0.0 if i == j else -np.inf)
-                k += 1
-        starts = offset + np.arange(t.n_levels) * t.p
-        rows.append((starts[:, None] + np.array(block_r)[None, :]).ravel())
-        cols.append((starts[:, None] + np.array(block_c)[None, :]).ravel())
-        lind.append(np.tile(block_k, t.n_levels))
-        offset += t.n_levels * t.p
-        theta_offset += k
-    # Carry θ indices (+1, so none is a zero) through the CSC conversion to get them in storage order.
-    order = sp.csc_matrix(
-        (np.concatenate(lind) + 1.0, (np.concatenate(rows), np.concatenate(cols))), shape=(offset, offset)
-    )
-    order.sort_indices()
-    Lind = (order.data - 1).astype(np.int32)
+        block_rows = np.array([j for i in range(p) for j in range(i + 1)])  # Λt[j, i] = T[i, j]
+        block_lind = np.array([theta_index[i, j] for i in range(p) for j in range(i + 1)])
+        starts = offset + np.arange(t.n_levels) * p
+        indices.append((starts[:, None] + block_rows[None, :]).ravel())
+        lind.append(np.tile(block_lind, t.n_levels))
+        counts.append(np.tile(np.arange(1, p + 1), t.n_levels))
+        offset += t.n_levels * p
+        theta_offset += t.n_theta
+    Lind = np.concatenate(lind).astype(np.int32)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int32)
     theta0_arr = np.array(theta0)
-    Lambdat = canonical_csc(sp.csc_matrix((theta0_arr[Lind], order.indices, order.indptr), shape=order.shape))
+    Lambdat = sp.csc_matrix((theta0_arr[Lind], np.concatenate(indices).astype(np.int32), indptr), shape=(offset, offset))
     return Lambdat, Lind, theta0_arr, np.array(lower)
 
 
@@ -294,7 +295,7 @@ def fixed_effects_matrix(rhs: str, frame: pd.DataFrame) -> FixedEffects:
             RankDeficiencyWarning,
             stacklevel=4,
         )
-    return FixedEffects(np.asfortranarray(X.to_numpy(), dtype=np.float64), list(X.columns), dropped, recipe)
+    return FixedEffects(np.asfortranarray(X.values), X.names, dropped, recipe)
 
 
 @dataclass(frozen=True)

@@ -99,18 +99,20 @@ def model_frame(
             f"column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)} used in the formula "
             f"{'are' if len(missing) > 1 else 'is'} not in the data; columns are {list(df.columns)}"
         )
-    frame = df[columns].copy()
+    # A new frame of the used columns (pandas' copy-on-write keeps the user's data unmodified).
+    frame = pd.DataFrame({name: df[name].array for name in columns}, copy=False)
     w = _column_or_values(df, weights, "weights")
     extra_offset = _column_or_values(df, offset, "offset")
 
-    complete = frame.notna().all(axis=1).to_numpy().copy()
-    for extra in (w, extra_offset):
-        if extra is not None:
-            complete &= ~np.isnan(extra)
+    complete = np.ones(len(frame), dtype=bool)
+    for values in [frame[name].array for name in columns] + [w, extra_offset]:
+        if values is not None:
+            complete &= ~pd.isna(values)
     n_dropped = int((~complete).sum())
     if not complete.any():
         raise DataError(f"no complete rows: every row has a missing value in one of {columns}")
-    frame = frame.loc[complete].reset_index(drop=True)
+    if n_dropped:
+        frame = frame.loc[complete].reset_index(drop=True)
     if w is not None:
         w = w[complete]
         bad = ~np.isfinite(w) | (w <= 0)

@@ -72,7 +72,7 @@ def _same_columns(term: ReTerm, expr: str, frame: pd.DataFrame) -> bool:
         matrix, _ = evaluate(expr, frame, "re_form term")
     except FormulaError:
         return False
-    return list(matrix.columns) == term.columns
+    return matrix.names == term.columns
 
 
 def new_design(
