@@ -109,7 +109,7 @@ class MatrixRecipe:
 
 
 def _formulaic_matrix(mm: Any) -> ModelMatrix:
-    return ModelMatrix(np.asarray(mm, dtype=np.float64), [lme4_column_name(c) for c in mm.columns])
+    return ModelMatrix(np.asarray(mm, dtype=np.float64), [lme4_column_name(c) for c in mm.model_spec.column_names])
 
 
 def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, MatrixRecipe]:
@@ -118,7 +118,8 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, Ma
     if fast is not None:
         return fast, MatrixRecipe(expr, what)
     try:
-        mm = model_matrix(expr, frame, na_action="raise")
+        # numpy output: half the cost of formulaic's pandas output for the same matrix.
+        mm = model_matrix(expr, frame, na_action="raise", output="numpy")
     except Exception as exc:
         raise FormulaError(f"cannot evaluate {what} '{expr}': {exc}") from None
     return _formulaic_matrix(mm), MatrixRecipe(expr, what, mm.model_spec)
