@@ -17,7 +17,7 @@ class BlockedCholesky final : public SparseCholesky {
   BlockedCholesky(Index block_size, Index n_blocks, int threads);
 
   // Whether A's pattern has the structure this factorization needs, with a dense part small
-  // enough to be worth factoring dense.
+  // enough to be worth factoring dense and dense enough not to be worth factoring sparse.
   static bool suits(const SpMat& A, Index block_size, Index n_blocks, Index max_dense);
 
   void analyze(const SpMat& A) override;

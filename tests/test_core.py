@@ -117,6 +117,32 @@ def test_threaded_schur_complement_matches_one_thread_and_the_general_factorizat
         assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
 
 
+def test_nested_terms_after_the_first_are_factored_sparse():
+    """Classes in schools in regions: after the classes, the Schur complement of schools and
+    regions is a diagonal plus one coupling per school, which the general sparse factorization
+    takes (a dense one of 160 columns would be wasted); crossed terms keep the blocked one."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    school = rng.integers(120, size=n)
+    data = pd.DataFrame({"cls": (school * 5 + rng.integers(5, size=n)).astype(str), "school": school.astype(str)})
+    data["region"] = (school // 3).astype(str)
+    data["cross"] = rng.integers(120, size=n).astype(str)
+    data["y"] = rng.normal(size=n)
+    w = np.ones(n)
+    for formula, expected in [
+        ("y ~ 1 + (1 | cls) + (1 | school) + (1 | region)", "simplicial"),
+        ("y ~ 1 + (1 | cls) + (1 | cross)", "blocked"),
+    ]:
+        parsed = parse_formula(formula)
+        frame = model_frame(parsed, data, {"y"})
+        design = build_design(parsed, frame.data, frame.offset, True)
+        y = frame.data["y"].to_numpy()
+        core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+        theta = np.full(len(design.theta0), 0.7)
+        assert core.objective(theta, True) == pytest.approx(_dense_criterion(design, y, w, theta, True), rel=1e-10)
+        assert core.factorization == expected
+
+
 def test_wide_terms_are_updated_in_place():
     """A 9-column term: A = Λ'Z'ZΛ + I updated in its pattern matches the dense criterion at new θs."""
     rng = np.random.default_rng(3)
