@@ -159,34 +159,37 @@ void BlockedCholesky::analyze(const SpMat& A) {
 }
 
 bool BlockedCholesky::factorize(const SpMat& A) {
-  // L11: one small dense Cholesky per level.
-  for (Index b = 0; b < n_blocks_; ++b) {
-    const Index start = b * p_;
-    double* L = L11_.data() + start * p_;
-    for (Index c = 0; c < p_; ++c) {
-      for (Index r = 0; r < p_; ++r) L[r + c * p_] = 0.0;
-      for (SpMat::InnerIterator it(A, start + c); it && it.row() < start + p_; ++it) {
-        if (it.row() >= start) L[it.row() - start + c * p_] = it.value();
+  // L11 (one small dense Cholesky per level) and L21 = A21 L11⁻ᵀ (A21's pattern is kept), level
+  // by level: the levels are independent, so they are split over threads when there are many.
+  const int level_parts = first_term_parts();
+  std::vector<char> positive(level_parts, 1);
+  parallel_for(level_parts, [&](int t) {
+    for (Index b = n_blocks_ * t / level_parts, stop = n_blocks_ * (t + 1) / level_parts; b < stop; ++b) {
+      const Index start = b * p_;
+      double* L = L11_.data() + start * p_;
+      for (Index c = 0; c < p_; ++c) {
+        for (Index r = 0; r < p_; ++r) L[r + c * p_] = 0.0;
+        for (SpMat::InnerIterator it(A, start + c); it && it.row() < start + p_; ++it) {
+          if (it.row() >= start) L[it.row() - start + c * p_] = it.value();
+        }
+        std::copy(A.valuePtr() + a21_start_[start + c], A.valuePtr() + A.outerIndexPtr()[start + c + 1],
+                  L21_.valuePtr() + L21_.outerIndexPtr()[start + c]);
       }
+      if (!small_cholesky(L, p_)) {
+        positive[t] = 0;
+        return;
+      }
+      double* values = L21_.valuePtr() + L21_.outerIndexPtr()[start];
+      const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
+      // The block's p columns share one pattern, stored one after another: each stored row is a
+      // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
+      for (Index e = 0; e < length; ++e) small_solve_L(L, p_, values + e, length);
     }
-    if (!small_cholesky(L, p_)) return false;
-  }
-  // L21 = A21 L11⁻ᵀ, block column by block column (A21's pattern is kept).
-  for (Index c = 0; c < q1_; ++c) {
-    std::copy(A.valuePtr() + a21_start_[c], A.valuePtr() + A.outerIndexPtr()[c + 1],
-              L21_.valuePtr() + L21_.outerIndexPtr()[c]);
-  }
-  for (Index b = 0; b < n_blocks_; ++b) {
-    const Index start = b * p_;
-    const double* L = L11_.data() + start * p_;
-    double* values = L21_.valuePtr() + L21_.outerIndexPtr()[start];
-    const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
-    // The block's p columns share one pattern, stored one after another: each stored row is a
-    // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
-    for (Index e = 0; e < length; ++e) small_solve_L(L, p_, values + e, length);
-  }
-  // Schur complement S = A22 − L21 L21' (upper triangle), then its dense Cholesky U22 in place.
-  S_.setZero();
+  });
+  if (std::find(positive.begin(), positive.end(), 0) != positive.end()) return false;
+  // Schur complement S = A22 − L21 L21' (upper triangle, the only part read later), then its
+  // dense Cholesky U22 in place.
+  for (Index j = 0; j < q2_; ++j) std::fill(S_.data() + j * q2_, S_.data() + j * q2_ + j + 1, 0.0);
   for (Index j = q1_; j < A.cols(); ++j) {  // from A's lower triangle (the part kept current)
     const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[j];
     const int* end = A.innerIndexPtr() + A.outerIndexPtr()[j + 1];
@@ -219,13 +222,25 @@ double BlockedCholesky::log_det() const {
   return 2.0 * sum;
 }
 
+int BlockedCholesky::first_term_parts() const {
+  return q1_ + L21_.nonZeros() * p_ >= kMinParallelWork ? threads_ : 1;
+}
+
 void BlockedCholesky::solve_L(Eigen::MatrixXd& B) const {
-  for (Index k = 0; k < B.cols(); ++k) {
-    for (Index b = 0; b < n_blocks_; ++b) small_solve_L(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
-  }
+  // The first term's levels, then their part of B2 −= L21 B1, split over threads by levels; the
+  // parts' products are summed here (each touches all of B2's rows).
+  const int parts = first_term_parts();
+  std::vector<Eigen::MatrixXd> products(parts);
+  parallel_for(parts, [&](int t) {
+    const Index b0 = n_blocks_ * t / parts, b1 = n_blocks_ * (t + 1) / parts;
+    for (Index k = 0; k < B.cols(); ++k) {
+      for (Index b = b0; b < b1; ++b) small_solve_L(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
+    }
+    if (q2_ > 0) products[t].noalias() = L21_.middleCols(b0 * p_, (b1 - b0) * p_) * B.middleRows(b0 * p_, (b1 - b0) * p_);
+  });
   if (q2_ == 0) return;
-  B.bottomRows(q2_).noalias() -= L21_ * B.topRows(q1_);
   auto B2 = B.bottomRows(q2_);
+  for (const Eigen::MatrixXd& product : products) B2 -= product;
   S_.triangularView<Eigen::Upper>().transpose().solveInPlace(B2);
 }
 
@@ -233,11 +248,17 @@ void BlockedCholesky::solve_Lt(Eigen::MatrixXd& B) const {
   if (q2_ > 0) {
     auto B2 = B.bottomRows(q2_);
     S_.triangularView<Eigen::Upper>().solveInPlace(B2);
-    B.topRows(q1_).noalias() -= L21_.transpose() * B.bottomRows(q2_);
   }
-  for (Index k = 0; k < B.cols(); ++k) {
-    for (Index b = 0; b < n_blocks_; ++b) small_solve_Lt(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
-  }
+  const int parts = first_term_parts();
+  parallel_for(parts, [&](int t) {  // B1 −= L21' B2, then the first term's levels: rows of B1 split by levels
+    const Index b0 = n_blocks_ * t / parts, b1 = n_blocks_ * (t + 1) / parts;
+    if (q2_ > 0) {
+      B.middleRows(b0 * p_, (b1 - b0) * p_).noalias() -= L21_.middleCols(b0 * p_, (b1 - b0) * p_).transpose() * B.bottomRows(q2_);
+    }
+    for (Index k = 0; k < B.cols(); ++k) {
+      for (Index b = b0; b < b1; ++b) small_solve_Lt(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
+    }
+  });
 }
 
 }  // namespace mixedfit

@@ -33,6 +33,8 @@ class BlockedCholesky final : public SparseCholesky {
   SpMat L21_;            // q2 × q1, pattern fixed at analysis
   Eigen::VectorXi a21_start_;  // where column c's rows below the first term start in A's values
   Eigen::MatrixXd S_;    // the Schur complement, then its factor U22 (upper: the update runs down S's columns)
+  // Threads for the work per level of the first term: all of them when there is enough of it.
+  int first_term_parts() const;
   int threads_;
 };
 

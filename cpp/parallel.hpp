@@ -2,6 +2,7 @@
 // inside the bootstrap, whose refits already run one per core) or the bootstrap's refits.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <thread>
@@ -10,6 +11,10 @@
 #include "types.hpp"
 
 namespace mixedfit {
+
+// Below about this many entries (values read or written) a second thread does not pay for its
+// start (~50 µs): such loops run on the calling thread.
+constexpr Index kMinParallelWork = 200000;
 
 // Runs work(t) for t = 0 … threads − 1, t = 0 on the calling thread; rethrows a worker's exception.
 template <class Work>
@@ -38,6 +43,14 @@ void parallel_for(int threads, const Work& work) {
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
+}
+
+// Where part t of `parts` ends among items [0, n) whose cumulative work is prefix[0 … n]
+// (non-decreasing, prefix[0] = 0; a sparse matrix's outer index): about equal work per part.
+inline Index weighted_split(const int* prefix, Index n, int parts, int t) {
+  if (t + 1 >= parts) return n;
+  const double target = static_cast<double>(prefix[n]) * (t + 1) / parts;
+  return std::lower_bound(prefix, prefix + n, target, [](int a, double b) { return a < b; }) - prefix;
 }
 
 // Column boundaries that give each of `threads` parts the same share of an upper triangle's

@@ -22,6 +22,7 @@ constexpr int kMaxThreads = 8;
 // Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
 constexpr Index kMinParallelRows = 50000;
 
+
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
   os << "θ = [";
@@ -232,11 +233,20 @@ void Predictor::update_A_in_place() {
   // A = Λ'N combines, within each column, the rows of one level, which are consecutive.
   // Only rows from each column's level block down are computed: the factorizations read A's
   // lower triangle (and the diagonal blocks), and the rows above are most of A's entries.
-  for (std::size_t t = 0; t < terms_.size(); ++t) {
-    const Term& term = terms_[t];
-    const Eigen::MatrixXd& T = T_[t];
-    for (Index b = 0; b < term.levels; ++b) {
-      const Index j0 = term.offset + b * term.p;
+  // Both passes split the columns over threads by their entries (memory-bound: 10⁶ rows with a
+  // slope have 4·10⁶), at level boundaries for the first.
+  const int parts = ZtWZ_.nonZeros() >= kMinParallelWork ? threads_ : 1;
+  const auto level_start = [&](Index j) {
+    const Term& term = terms_[row_term_[j]];
+    return j - (j - term.offset) % term.p;
+  };
+  const int* work = lower_prefix_.data();
+  const auto part_begin = [&](int t) { return t == 0 ? Index{0} : level_start(weighted_split(work, q(), parts, t - 1)); };
+  const auto part_end = [&](int t) { return t + 1 == parts ? q() : part_begin(t + 1); };
+  parallel_for(parts, [&](int part) {
+    for (Index j0 = part_begin(part), stop = part_end(part); j0 < stop;) {  // N = MΛ, level by level
+      const Term& term = terms_[row_term_[j0]];
+      const Eigen::MatrixXd& T = T_[row_term_[j0]];
       const Index skip = diagonal_pos_[j0] - outer[j0];  // the level's rows start here in each column
       const Index length = outer[j0 + 1] - outer[j0] - skip;
       for (Index s = 0; s < term.p; ++s) {  // N[:, s] = Σ_{s' ≥ s} M[:, s'] T(s', s)
@@ -250,38 +260,39 @@ void Predictor::update_A_in_place() {
           for (Index e = 0; e < length; ++e) out[e] += m2[e] * below;
         }
       }
+      j0 += term.p;
     }
-  }
-  for (Index j = 0; j < A_.cols(); ++j) {
-    const Term& column_term = terms_[row_term_[j]];
-    const Index j0 = j - (j - column_term.offset) % column_term.p;
-    const Index skip = diagonal_pos_[j0] - outer[j0];
-    double* a = A + outer[j];
-    const int* rows = inner + outer[j];
-    const Index length = outer[j + 1] - outer[j];
-    for (Index e = skip; e < length;) {  // one term's rows at a time
-      const int t = row_term_[rows[e]];
-      const Term& term = terms_[t];
-      const Eigen::MatrixXd& T = T_[t];
-      const int term_end = static_cast<int>(term.offset + term.p * term.levels);
-      Index stop = e;
-      while (stop < length && rows[stop] < term_end) ++stop;
-      if (term.p == 1) {
-        const double lambda = T(0, 0);
-        for (Index f = e; f < stop; ++f) a[f] *= lambda;
-      } else {
-        for (Index f = e; f < stop; f += term.p) {  // a[r] = Σ_{r' ≥ r} T(r', r) a[r'], r ascending
-          for (Index r = 0; r < term.p; ++r) {
-            double sum = T(r, r) * a[f + r];
-            for (Index r2 = r + 1; r2 < term.p; ++r2) sum += T(r2, r) * a[f + r2];
-            a[f + r] = sum;
+  });
+  parallel_for(parts, [&](int part) {
+    for (Index j = part_begin(part), stop = part_end(part); j < stop; ++j) {  // A = Λ'N, column by column
+      const Index skip = diagonal_pos_[level_start(j)] - outer[level_start(j)];
+      double* a = A + outer[j];
+      const int* rows = inner + outer[j];
+      const Index length = outer[j + 1] - outer[j];
+      for (Index e = skip; e < length;) {  // one term's rows at a time
+        const int t = row_term_[rows[e]];
+        const Term& term = terms_[t];
+        const Eigen::MatrixXd& T = T_[t];
+        const int term_end = static_cast<int>(term.offset + term.p * term.levels);
+        Index stop_rows = e;
+        while (stop_rows < length && rows[stop_rows] < term_end) ++stop_rows;
+        if (term.p == 1) {
+          const double lambda = T(0, 0);
+          for (Index f = e; f < stop_rows; ++f) a[f] *= lambda;
+        } else {
+          for (Index f = e; f < stop_rows; f += term.p) {  // a[r] = Σ_{r' ≥ r} T(r', r) a[r'], r ascending
+            for (Index r = 0; r < term.p; ++r) {
+              double sum = T(r, r) * a[f + r];
+              for (Index r2 = r + 1; r2 < term.p; ++r2) sum += T(r2, r) * a[f + r2];
+              a[f + r] = sum;
+            }
           }
         }
+        e = stop_rows;
       }
-      e = stop;
+      A[diagonal_pos_[j]] += 1.0;
     }
-  }
-  for (Index j = 0; j < diagonal_pos_.size(); ++j) A[diagonal_pos_[j]] += 1.0;
+  });
 }
 
 bool Predictor::choose_in_place() {
@@ -293,6 +304,14 @@ bool Predictor::choose_in_place() {
     const int* diagonal = std::lower_bound(begin, end, static_cast<int>(j));
     if (diagonal == end || *diagonal != j) return false;
     diagonal_pos_[j] = static_cast<int>(diagonal - ZtWZ_.innerIndexPtr());
+  }
+  lower_prefix_.resize(q() + 1);
+  lower_prefix_[0] = 0;
+  for (Index j = 0; j < q(); ++j) {
+    const Term& term = terms_[row_term_[j]];
+    const Index j0 = j - (j - term.offset) % term.p;
+    const Index skip = diagonal_pos_[j0] - ZtWZ_.outerIndexPtr()[j0];
+    lower_prefix_[j + 1] = lower_prefix_[j] + ZtWZ_.outerIndexPtr()[j + 1] - ZtWZ_.outerIndexPtr()[j] - static_cast<int>(skip);
   }
   return true;
 }
@@ -387,8 +406,14 @@ void Predictor::solve_u(const Eigen::VectorXd& ZtWr) {
 }
 
 Eigen::VectorXd Predictor::linear_predictor() const {
-  Eigen::VectorXd eta = X_ * beta_;
-  eta.noalias() += Zt_.transpose() * b();
+  const Eigen::VectorXd random = b();
+  Eigen::VectorXd eta(n());
+  const int parts = Zt_.nonZeros() >= kMinParallelWork ? threads_ : 1;
+  parallel_for(parts, [&](int t) {  // by rows: each observation's value is its own
+    const Index r0 = n() * t / parts, rows = n() * (t + 1) / parts - r0;
+    eta.segment(r0, rows).noalias() = X_.middleRows(r0, rows) * beta_;
+    eta.segment(r0, rows).noalias() += Zt_.middleCols(r0, rows).transpose() * random;
+  });
   return eta;
 }
 

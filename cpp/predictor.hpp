@@ -88,6 +88,7 @@ class Predictor {
   std::vector<Term> terms_;
   Eigen::VectorXi row_term_;     // term of each row of Zt
   Eigen::VectorXi diagonal_pos_;  // position of A's diagonal entries in its value array
+  Eigen::VectorXi lower_prefix_;  // entries updated in place before each column (to split the work)
   bool in_place_ = false;         // A's values computed block by block in M's pattern
   std::vector<Eigen::MatrixXd> T_;  // each term's lower-triangular relative factor at θ
 

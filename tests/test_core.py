@@ -117,6 +117,32 @@ def test_threaded_schur_complement_matches_one_thread_and_the_general_factorizat
         assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
 
 
+def test_threaded_work_per_level_matches_one_thread():
+    """Enough levels and observations (10⁵) for the first term's factorization and solves, A's
+    update and the linear predictor to be split over threads: two threads, one thread and the
+    general sparse factorization agree."""
+    rng = np.random.default_rng(6)
+    n = 110_000
+    data = pd.DataFrame({"g1": rng.integers(20_000, size=n), "g2": rng.integers(300, size=n)})
+    data["x"] = rng.normal(size=n)
+    data["y"] = rng.normal(size=n) + data["x"]
+    parsed = parse_formula("y ~ x + (x | g1) + (1 | g2)")
+    frame = model_frame(parsed, data, {"y"})
+    design = build_design(parsed, frame.data, frame.offset, True)
+    y, w = frame.data["y"].to_numpy(), np.ones(n)
+    cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+             for _ in range(3)]  # fmt: skip
+    cores[0].threads, cores[1].threads = 2, 1
+    cores[2]._force_simplicial()
+    for theta in ([0.8, -0.2, 0.5, 0.6], [1.3, 0.4, 0.2, 0.9]):
+        values = [core.objective(np.array(theta), True) for core in cores]
+        assert values[0] == pytest.approx(values[1], rel=1e-12) and values[0] == pytest.approx(values[2], rel=1e-12)
+        for core in cores[:2]:
+            np.testing.assert_allclose(core.b, cores[2].b, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(core.beta, cores[2].beta, rtol=1e-9)
+    assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
+
+
 def test_nested_terms_after_the_first_are_factored_sparse():
     """Classes in schools in regions: after the classes, the Schur complement of schools and
     regions is a diagonal plus one coupling per school, which the general sparse factorization
