@@ -90,57 +90,47 @@ def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
         general._force_simplicial()
 
 
-def test_threaded_schur_complement_matches_one_thread_and_the_general_factorization():
-    """A Schur complement of 500 columns: its update and its blocked dense Cholesky are split
-    over threads (from 256 columns). Two threads, one thread and the general sparse
-    factorization must agree, for a scalar first term and for one with a slope."""
-    rng = np.random.default_rng(4)
-    n = 4000
-    data = pd.DataFrame({"g1": rng.integers(700, size=n).astype(str), "g2": rng.integers(500, size=n).astype(str)})
-    data["x"] = rng.normal(size=n)
-    data["y"] = rng.normal(size=n) + data["x"]
-    for formula in ("y ~ x + (1 | g1) + (1 | g2)", "y ~ x + (x | g1) + (1 | g2)"):
-        parsed = parse_formula(formula)
-        frame = model_frame(parsed, data, {"y"})
-        design = build_design(parsed, frame.data, frame.offset, True)
-        y, w = frame.data["y"].to_numpy(), np.ones(n)
-        cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
-                 for _ in range(3)]  # fmt: skip
-        cores[0].threads, cores[1].threads = 2, 1
-        cores[2]._force_simplicial()
-        for _ in range(3):
-            theta = np.abs(rng.normal(size=len(design.theta0))) + 0.2
-            values = [core.objective(theta, True) for core in cores]
-            assert values[0] == pytest.approx(values[2], rel=1e-12) and values[1] == pytest.approx(values[2], rel=1e-12)
-            for core in cores[:2]:
-                np.testing.assert_allclose(core.b, cores[2].b, rtol=1e-9, atol=1e-12)
-        assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
-
-
-def test_threaded_work_per_level_matches_one_thread():
-    """Enough levels and observations (10⁵) for the first term's factorization and solves, A's
-    update and the linear predictor to be split over threads: two threads, one thread and the
-    general sparse factorization agree."""
-    rng = np.random.default_rng(6)
-    n = 110_000
-    data = pd.DataFrame({"g1": rng.integers(20_000, size=n), "g2": rng.integers(300, size=n)})
-    data["x"] = rng.normal(size=n)
-    data["y"] = rng.normal(size=n) + data["x"]
-    parsed = parse_formula("y ~ x + (x | g1) + (1 | g2)")
+def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
+    """Two threads, one thread and the general sparse factorization give the same criterion,
+    β and b at each θ, the first two by the blocked factorization."""
+    parsed = parse_formula(formula)
     frame = model_frame(parsed, data, {"y"})
     design = build_design(parsed, frame.data, frame.offset, True)
-    y, w = frame.data["y"].to_numpy(), np.ones(n)
+    y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
     cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
              for _ in range(3)]  # fmt: skip
     cores[0].threads, cores[1].threads = 2, 1
     cores[2]._force_simplicial()
-    for theta in ([0.8, -0.2, 0.5, 0.6], [1.3, 0.4, 0.2, 0.9]):
-        values = [core.objective(np.array(theta), True) for core in cores]
-        assert values[0] == pytest.approx(values[1], rel=1e-12) and values[0] == pytest.approx(values[2], rel=1e-12)
+    for theta in thetas:
+        values = [core.objective(np.asarray(theta, dtype=float), True) for core in cores]
+        assert values[0] == pytest.approx(values[2], rel=1e-12) and values[1] == pytest.approx(values[2], rel=1e-12)
         for core in cores[:2]:
             np.testing.assert_allclose(core.b, cores[2].b, rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(core.beta, cores[2].beta, rtol=1e-9)
     assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
+
+
+def _crossed_data(rng, n: int, levels1: int, levels2: int) -> pd.DataFrame:
+    data = pd.DataFrame({"g1": rng.integers(levels1, size=n).astype(str), "g2": rng.integers(levels2, size=n).astype(str)})
+    data["x"] = rng.normal(size=n)
+    data["y"] = rng.normal(size=n) + data["x"]
+    return data
+
+
+def test_threaded_schur_complement_matches_one_thread_and_the_general_factorization():
+    """A Schur complement of 500 columns: its update and its blocked dense Cholesky are split
+    over threads (from 256 columns), for a scalar first term and for one with a slope."""
+    rng = np.random.default_rng(4)
+    data = _crossed_data(rng, 4000, 700, 500)
+    _check_threads_agree(data, "y ~ x + (1 | g1) + (1 | g2)", np.abs(rng.normal(size=(3, 2))) + 0.2)
+    _check_threads_agree(data, "y ~ x + (x | g1) + (1 | g2)", np.abs(rng.normal(size=(3, 4))) + 0.2)
+
+
+def test_threaded_work_per_level_matches_one_thread():
+    """Enough levels and observations (10⁵) for the first term's factorization and solves, A's
+    update and the linear predictor to be split over threads."""
+    data = _crossed_data(np.random.default_rng(6), 110_000, 20_000, 300)
+    _check_threads_agree(data, "y ~ x + (x | g1) + (1 | g2)", [[0.8, -0.2, 0.5, 0.6], [1.3, 0.4, 0.2, 0.9]])
 
 
 def test_nested_terms_after_the_first_are_factored_sparse():
