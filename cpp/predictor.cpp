@@ -22,7 +22,6 @@ constexpr int kMaxThreads = 8;
 // Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
 constexpr Index kMinParallelRows = 50000;
 
-
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
   os << "θ = [";
@@ -241,7 +240,10 @@ void Predictor::update_A_in_place() {
     return j - (j - term.offset) % term.p;
   };
   const int* work = lower_prefix_.data();
-  const auto part_begin = [&](int t) { return t == 0 ? Index{0} : level_start(weighted_split(work, q(), parts, t - 1)); };
+  const auto part_begin = [&](int t) {
+    const Index split = t == 0 ? 0 : weighted_split(work, q(), parts, t - 1);
+    return split >= q() ? q() : level_start(split);
+  };
   const auto part_end = [&](int t) { return t + 1 == parts ? q() : part_begin(t + 1); };
   parallel_for(parts, [&](int part) {
     for (Index j0 = part_begin(part), stop = part_end(part); j0 < stop;) {  // N = MΛ, level by level

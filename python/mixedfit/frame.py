@@ -99,8 +99,9 @@ def model_frame(
             f"column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)} used in the formula "
             f"{'are' if len(missing) > 1 else 'is'} not in the data; columns are {list(df.columns)}"
         )
-    # A new frame of the used columns (pandas' copy-on-write keeps the user's data unmodified).
-    frame = pd.DataFrame({name: df[name].array for name in columns}, copy=False)
+    # The model's own copy of the used columns (later changes to the user's data must not reach
+    # it), built from the arrays: a tenth of the cost of pandas' column selection for small data.
+    frame = pd.DataFrame({name: df[name].array.copy() for name in columns}, copy=False)
     w = _column_or_values(df, weights, "weights")
     extra_offset = _column_or_values(df, offset, "offset")
 
