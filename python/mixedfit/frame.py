@@ -100,7 +100,7 @@ def model_frame(
             f"{'are' if len(missing) > 1 else 'is'} not in the data; columns are {list(df.columns)}"
         )
     # The model's own copy of the used columns (later changes to the user's data must not reach
-    # it), built from the arrays: a tenth of the cost of pandas' column selection for small data.
+    # it), built from the arrays: half the cost of selecting and copying the columns with pandas.
     frame = pd.DataFrame({name: df[name].array.copy() for name in columns}, copy=False)
     w = _column_or_values(df, weights, "weights")
     extra_offset = _column_or_values(df, offset, "offset")
