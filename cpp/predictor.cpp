@@ -44,18 +44,13 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int th
   };
   const int parts = Zt.cols() >= kMinParallelRows ? threads : 1;
   std::vector<Part> out(parts);
-  // Parts of about equal numbers of observation visits.
-  std::vector<Index> split(parts + 1, q);
-  split[0] = 0;
-  for (Index j = 0, t = 1; j < q && t < parts; ++j) {
-    if (Z.outerIndexPtr()[j] >= Z.nonZeros() * t / parts) split[t++] = j;
-  }
-  parallel_for(parts, [&](int t) {
+  parallel_for(parts, [&](int t) {  // parts of about equal numbers of observation visits
     Part& part = out[t];
     std::vector<int> rows;
     std::vector<double> sum(q, 0.0);
     std::vector<Index> seen_in(q, -1);
-    for (Index j = split[t]; j < split[t + 1]; ++j) {
+    const Index begin = t == 0 ? 0 : weighted_split(Z.outerIndexPtr(), q, parts, t - 1);
+    for (Index j = begin, stop = weighted_split(Z.outerIndexPtr(), q, parts, t); j < stop; ++j) {
       rows.clear();
       for (SpMat::InnerIterator obs(Z, j); obs; ++obs) {
         const Index i = obs.row();
@@ -235,10 +230,6 @@ void Predictor::update_A_in_place() {
   // Both passes split the columns over threads by their entries (memory-bound: 10⁶ rows with a
   // slope have 4·10⁶), at level boundaries for the first.
   const int parts = ZtWZ_.nonZeros() >= kMinParallelWork ? threads_ : 1;
-  const auto level_start = [&](Index j) {
-    const Term& term = terms_[row_term_[j]];
-    return j - (j - term.offset) % term.p;
-  };
   const int* work = lower_prefix_.data();
   const auto part_begin = [&](int t) {
     const Index split = t == 0 ? 0 : weighted_split(work, q(), parts, t - 1);
@@ -249,7 +240,7 @@ void Predictor::update_A_in_place() {
     for (Index j0 = part_begin(part), stop = part_end(part); j0 < stop;) {  // N = MΛ, level by level
       const Term& term = terms_[row_term_[j0]];
       const Eigen::MatrixXd& T = T_[row_term_[j0]];
-      const Index skip = diagonal_pos_[j0] - outer[j0];  // the level's rows start here in each column
+      const Index skip = rows_above_level(j0);  // the level's rows start here in each column
       const Index length = outer[j0 + 1] - outer[j0] - skip;
       for (Index s = 0; s < term.p; ++s) {  // N[:, s] = Σ_{s' ≥ s} M[:, s'] T(s', s)
         double* out = A + outer[j0 + s] + skip;
@@ -267,7 +258,7 @@ void Predictor::update_A_in_place() {
   });
   parallel_for(parts, [&](int part) {
     for (Index j = part_begin(part), stop = part_end(part); j < stop; ++j) {  // A = Λ'N, column by column
-      const Index skip = diagonal_pos_[level_start(j)] - outer[level_start(j)];
+      const Index skip = rows_above_level(j);
       double* a = A + outer[j];
       const int* rows = inner + outer[j];
       const Index length = outer[j + 1] - outer[j];
@@ -297,6 +288,16 @@ void Predictor::update_A_in_place() {
   });
 }
 
+Index Predictor::level_start(Index j) const {
+  const Term& term = terms_[row_term_[j]];
+  return j - (j - term.offset) % term.p;
+}
+
+Index Predictor::rows_above_level(Index j) const {
+  const Index j0 = level_start(j);  // the level's columns share one pattern: count in its first
+  return diagonal_pos_[j0] - ZtWZ_.outerIndexPtr()[j0];
+}
+
 bool Predictor::choose_in_place() {
   if (!pattern_allows_in_place()) return false;
   diagonal_pos_.resize(q());
@@ -310,10 +311,8 @@ bool Predictor::choose_in_place() {
   lower_prefix_.resize(q() + 1);
   lower_prefix_[0] = 0;
   for (Index j = 0; j < q(); ++j) {
-    const Term& term = terms_[row_term_[j]];
-    const Index j0 = j - (j - term.offset) % term.p;
-    const Index skip = diagonal_pos_[j0] - ZtWZ_.outerIndexPtr()[j0];
-    lower_prefix_[j + 1] = lower_prefix_[j] + ZtWZ_.outerIndexPtr()[j + 1] - ZtWZ_.outerIndexPtr()[j] - static_cast<int>(skip);
+    const int* outer = ZtWZ_.outerIndexPtr();
+    lower_prefix_[j + 1] = lower_prefix_[j] + outer[j + 1] - outer[j] - static_cast<int>(rows_above_level(j));
   }
   return true;
 }

@@ -98,6 +98,10 @@ class Predictor {
   // At the first θ: whether A will be updated in place (the pattern allows it and Z'WZ's
   // diagonal is structural); records the diagonal's positions.
   bool choose_in_place();
+  // The first column of column j's level, and how many of column j's rows in Z'WZ lie above
+  // that level's diagonal block (A's in-place update starts below them; after choose_in_place).
+  Index level_start(Index j) const;
+  Index rows_above_level(Index j) const;
   void update_A_in_place();
   Eigen::VectorXd theta_;
 

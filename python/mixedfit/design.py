@@ -257,10 +257,10 @@ def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray, np.
     offset, theta_offset = 0, 0
     for t in terms:
         p = t.p
-        # θ index of T[i, j] (i ≥ j): T's columns before j, then the rows from j down to i.
-        theta_index = {(i, j): theta_offset + j * p - j * (j - 1) // 2 + (i - j) for j in range(p) for i in range(j, p)}
+        theta_index = {}  # of T[i, j], i ≥ j, in θ's (column-major) order
         for j in range(p):
             for i in range(j, p):
+                theta_index[i, j] = theta_offset + len(theta_index)
                 theta0.append(1.0 if i == j else 0.0)
                 lower.append(0.0 if i == j else -np.inf)
         block_rows = np.array([j for i in range(p) for j in range(i + 1)])  # Λt[j, i] = T[i, j]

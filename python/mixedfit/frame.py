@@ -101,12 +101,13 @@ def model_frame(
         )
     # The model's own copy of the used columns (later changes to the user's data must not reach
     # it), built from the arrays: half the cost of selecting and copying the columns with pandas.
-    frame = pd.DataFrame({name: df[name].array.copy() for name in columns}, copy=False)
+    arrays = {name: df[name].array.copy() for name in columns}
+    frame = pd.DataFrame(arrays, copy=False)
     w = _column_or_values(df, weights, "weights")
     extra_offset = _column_or_values(df, offset, "offset")
 
     complete = np.ones(len(frame), dtype=bool)
-    for values in [frame[name].array for name in columns] + [w, extra_offset]:
+    for values in [*arrays.values(), w, extra_offset]:
         if values is not None:
             complete &= ~pd.isna(values)
     n_dropped = int((~complete).sum())
