@@ -7,7 +7,9 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <new>
 #include <string>
+#include <system_error>
 
 #include "bootstrap.hpp"
 #include "errors.hpp"
@@ -85,12 +87,24 @@ void def_predictor_accessors(py::class_<Model>& cls) {
       .def_property_readonly("b", [](const Model& self) { return self.predictor().b(); });
 }
 
-void translate_numerical_error(std::exception_ptr p) {
+void set_error(const char* name, const char* what) {
+  const py::object cls = py::module_::import("mixedfit.errors").attr(name);
+  PyErr_SetString(cls.ptr(), what);
+}
+
+// The core's own failures as mixedfit's exceptions; running out of memory or threads too (a
+// ResourceError is also a MemoryError), so that no failure inside the core is foreign to Python.
+void translate_core_errors(std::exception_ptr p) {
   try {
     if (p) std::rethrow_exception(p);
   } catch (const NumericalError& e) {
-    const py::object cls = py::module_::import("mixedfit.errors").attr("NumericalError");
-    PyErr_SetString(cls.ptr(), e.what());
+    set_error("NumericalError", e.what());
+  } catch (const ResourceError& e) {
+    set_error("ResourceError", e.what());
+  } catch (const std::bad_alloc&) {
+    set_error("ResourceError", "out of memory in mixedfit's core");
+  } catch (const std::system_error& e) {
+    set_error("ResourceError", (std::string("the system refused a resource to mixedfit's core: ") + e.what()).c_str());
   }
 }
 
@@ -98,7 +112,7 @@ void translate_numerical_error(std::exception_ptr p) {
 
 PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   m.doc() = "mixedfit's compiled core: penalized least squares, PIRLS and the profiled criteria.";
-  py::register_exception_translator(&translate_numerical_error);
+  py::register_exception_translator(&translate_core_errors);
 
   py::class_<LinearMixedModel> lmm(m, "LinearMixedModel", py::module_local(), py::dynamic_attr());
   lmm.def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
@@ -185,7 +199,9 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("mu", &GeneralizedLinearMixedModel::mu)
       .def_property_readonly("eta", &GeneralizedLinearMixedModel::eta)
       .def_property_readonly("pirls_iterations", &GeneralizedLinearMixedModel::pirls_iterations)
-      .def_property_readonly("RX", &GeneralizedLinearMixedModel::RX);
+      .def_property_readonly("RX", &GeneralizedLinearMixedModel::RX)
+      .def("_set_pair_map_limit",
+           [](GeneralizedLinearMixedModel& self, Index entries) { self.predictor().set_pair_map_limit(entries); });
   def_predictor_accessors(glmm);
 
   m.def(

@@ -1,5 +1,7 @@
 // Numerical failures carry the numbers that explain them; Python sees them as
 // mixedfit.NumericalError. Size mismatches are std::invalid_argument (Python ValueError).
+// A problem too large for the core's index types or the machine is a ResourceError (Python
+// mixedfit.ResourceError, as are std::bad_alloc and a thread that cannot start).
 #pragma once
 
 #include <stdexcept>
@@ -8,6 +10,11 @@
 namespace mixedfit {
 
 class NumericalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ResourceError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

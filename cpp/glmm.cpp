@@ -42,6 +42,9 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
   const Index n = pred_.n();
   require(y.size() == n && weights.size() == n && n_trials.size() == n && offset.size() == n && mustart.size() == n,
           "y, weights, n_trials, offset and mustart must have one entry per row of X");
+  require(y.allFinite() && weights.allFinite() && n_trials.allFinite() && offset.allFinite() && mustart.allFinite(),
+          "y, weights, n_trials, offset and mustart must be finite");
+  require((weights.array() >= 0.0).all(), "weights must be non-negative");
   eta_.resize(n);
   start_from(mustart);
   // With one scalar term each column of Zt holds exactly one entry: its row is the level.
@@ -63,6 +66,7 @@ void GeneralizedLinearMixedModel::start_from(const Eigen::Ref<const Eigen::Vecto
 
 void GeneralizedLinearMixedModel::set_response(MapVec y, MapVec mustart) {
   require(y.size() == pred_.n() && mustart.size() == pred_.n(), "y and mustart must have one entry per row of X");
+  require(y.allFinite() && mustart.allFinite(), "y and mustart must be finite");
   new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
   start_from(mustart);
 }
@@ -199,6 +203,7 @@ double GeneralizedLinearMixedModel::objective(const Eigen::Ref<const Eigen::Vect
                                               const Eigen::Ref<const Eigen::VectorXd>& gh_z,
                                               const Eigen::Ref<const Eigen::VectorXd>& gh_w) {
   require(beta.size() == pred_.p(), "beta has the wrong length");
+  require(beta.allFinite(), "beta must be finite");
   require(gh_z.size() == gh_w.size() && gh_z.size() >= 1, "quadrature nodes and weights must match");
   pred_.set_theta(theta);
   pred_.set_beta(beta);

@@ -18,6 +18,7 @@ LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapV
     : pred_(X, Zt, Lambdat, Lind, term_shapes), y_(y) {
   require(y.size() == pred_.n(), "y must have one entry per row of X");
   require(weights.size() == pred_.n(), "weights must have one entry per row of X");
+  require(y.allFinite(), "y has a non-finite value");
   require((weights.array() > 0.0).all() && weights.allFinite(), "weights must be positive and finite");
   pred_.set_weights(weights);
   ZtWy_ = pred_.ZtW(y);
@@ -27,6 +28,7 @@ LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapV
 
 void LinearMixedModel::set_response(MapVec y) {
   require(y.size() == pred_.n(), "y must have one entry per row of X");
+  require(y.allFinite(), "y has a non-finite value");
   new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
   ZtWy_ = pred_.ZtW(y_);
   XtWy_ = pred_.XtW(y_);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,9 @@ namespace mixedfit {
 constexpr Index kMinParallelWork = 200000;
 
 // Runs work(t) for t = 0 … threads − 1, t = 0 on the calling thread; rethrows a worker's exception.
+// A thread that cannot start (the process is at its limit of threads or address space) never
+// aborts the process: the started threads run and are joined, and the parts that found no thread
+// run on the calling thread after its own, so the result is the same.
 template <class Work>
 void parallel_for(int threads, const Work& work) {
   if (threads <= 1) {
@@ -24,21 +28,25 @@ void parallel_for(int threads, const Work& work) {
     return;
   }
   std::vector<std::exception_ptr> errors(threads);
+  const auto run = [&](int t) {
+    try {
+      work(t);
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  };
   std::vector<std::thread> workers;
-  for (int t = 1; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      try {
-        work(t);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
+  workers.reserve(threads - 1);
+  int started = 1;
+  for (; started < threads; ++started) {
+    try {
+      workers.emplace_back(run, started);
+    } catch (const std::system_error&) {
+      break;  // no thread for parts started … threads − 1: they run below
+    }
   }
-  try {
-    work(0);
-  } catch (...) {
-    errors[0] = std::current_exception();
-  }
+  run(0);
+  for (int t = started; t < threads; ++t) run(t);
   for (auto& w : workers) w.join();
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);

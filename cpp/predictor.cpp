@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -21,6 +22,10 @@ constexpr Index kMaxDenseBlock = 3000;
 constexpr int kMaxThreads = 8;
 // Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
 constexpr Index kMinParallelRows = 50000;
+// Entries of PIRLS's observation → Z'WZ map (12 bytes each: 1.5 GB); larger maps are not built.
+constexpr Index kMaxPairMap = Index{1} << 27;
+// Sparse matrices cross from scipy with int32 indices and Eigen's SpMat<…, int> stores them so.
+constexpr Index kMaxSparseEntries = std::numeric_limits<int>::max();
 
 std::string theta_string(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   std::ostringstream os;
@@ -76,6 +81,10 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int th
   SpMat M(q, q);
   Index nnz = 0;
   for (const Part& part : out) nnz += static_cast<Index>(part.inner.size());
+  if (nnz > kMaxSparseEntries) {
+    throw ResourceError("Z'WZ has " + std::to_string(nnz) + " nonzeros, more than a sparse matrix with 32-bit "
+                        "indices holds (2^31 - 1): the random-effects terms have too many levels or columns");
+  }
   M.resizeNonZeros(nnz);
   Index column = 0, position = 0;
   M.outerIndexPtr()[0] = 0;
@@ -98,6 +107,7 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
       Zt_(Zt),
       Lambdat_(Lambdat),
       Lind_(Lind),
+      pair_map_limit_(kMaxPairMap),
       max_dense_block_(kMaxDenseBlock),
       threads_(std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads)) {
   require(Zt_.cols() == X_.rows(), "Zt must have one column per row of X");
@@ -105,6 +115,8 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
           "Lambdat must be q×q with q = rows of Zt");
   require(Lind_.size() == Lambdat_.nonZeros(), "Lind must have one entry per stored value of Lambdat");
   require(Lind_.size() == 0 || Lind_.minCoeff() >= 0, "Lind entries must be non-negative");
+  require(X_.allFinite(), "X has a non-finite value");
+  require(MapVec(Zt_.valuePtr(), Zt_.nonZeros()).allFinite(), "Zt has a non-finite value");
   require(term_shapes.size() >= 2 && term_shapes.size() % 2 == 0, "term_shapes must hold (p, levels) pairs");
   Index offset = 0, theta_offset = 0;
   for (Index t = 0; t < term_shapes.size() / 2; ++t) {
@@ -135,16 +147,22 @@ void Predictor::set_threads(int threads) {
 
 void Predictor::set_weights(const Eigen::VectorXd& w) {
   require(w.size() == n(), "weights must have one entry per observation");
+  if (!w.allFinite() || (w.array() < 0.0).any()) {
+    throw NumericalError("the weights of the penalized least-squares problem are not finite and non-negative");
+  }
   w_ = w;
+  if (weight_updates_ == 1) build_pair_map();
   if (weight_updates_ == 0) {
     ZtWZ_ = weighted_crossproduct(Zt_, w_, threads_);
-  } else {
-    if (weight_updates_ == 1) build_pair_map();
+  } else if (!obs_start_.empty()) {
     double* M = ZtWZ_.valuePtr();
     std::fill(M, M + ZtWZ_.nonZeros(), 0.0);
     for (Index i = 0; i < n(); ++i) {
-      for (int k = obs_start_[i]; k < obs_start_[i + 1]; ++k) M[pair_pos_[k]] += w_[i] * pair_coef_[k];
+      for (Index k = obs_start_[i]; k < obs_start_[i + 1]; ++k) M[pair_pos_[k]] += w_[i] * pair_coef_[k];
     }
+  } else {  // no map (too large): the same values, computed again in the same pattern
+    const SpMat M = weighted_crossproduct(Zt_, w_, threads_);
+    std::copy(M.valuePtr(), M.valuePtr() + M.nonZeros(), ZtWZ_.valuePtr());
   }
   ++weight_updates_;
   x_products_current_ = false;  // Z'WX and X'WX wait until β is solved for (PIRLS for u alone never is)
@@ -154,18 +172,24 @@ void Predictor::build_pair_map() {
   const int* outer = Zt_.outerIndexPtr();
   const int* inner = Zt_.innerIndexPtr();
   const double* z = Zt_.valuePtr();
+  Index entries = 0;  // Σ kᵢ², in 64 bits: rows × k² passes 2³¹ at 1.65·10⁶ rows with 50 slopes
+  for (Index i = 0; i < n(); ++i) {
+    const Index k = outer[i + 1] - outer[i];
+    entries += k * k;
+  }
+  if (entries > pair_map_limit_) return;  // left empty: set_weights recomputes Z'WZ
   obs_start_.resize(n() + 1);
   obs_start_[0] = 0;
   for (Index i = 0; i < n(); ++i) {
-    const int k = outer[i + 1] - outer[i];
+    const Index k = outer[i + 1] - outer[i];
     obs_start_[i + 1] = obs_start_[i] + k * k;
   }
-  pair_pos_.resize(obs_start_[n()]);
-  pair_coef_.resize(obs_start_[n()]);
+  pair_pos_.resize(entries);
+  pair_coef_.resize(entries);
   const int* m_outer = ZtWZ_.outerIndexPtr();
   const int* m_inner = ZtWZ_.innerIndexPtr();
   for (Index i = 0; i < n(); ++i) {
-    int k = obs_start_[i];
+    Index k = obs_start_[i];
     for (int b = outer[i]; b < outer[i + 1]; ++b) {
       const int* begin = m_inner + m_outer[inner[b]];
       const int* end = m_inner + m_outer[inner[b] + 1];
@@ -179,6 +203,7 @@ void Predictor::build_pair_map() {
 
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
+  require(theta.allFinite(), "theta must be finite, got " + theta_string(theta));
   theta_ = theta;
   double* lambda = Lambdat_.valuePtr();
   for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = theta[Lind_[k]];

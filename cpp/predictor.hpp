@@ -73,6 +73,9 @@ class Predictor {
   // models already run one per core.
   void set_threads(int threads);
   int threads() const { return threads_; }
+  // The largest map from observations to Z'WZ's values that repeated reweighting may build (tests
+  // set 0 to check the recomputing path against it).
+  void set_pair_map_limit(Index entries) { pair_map_limit_ = entries; }
   void set_beta(const Eigen::Ref<const Eigen::VectorXd>& beta) { beta_ = beta; }
   void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) { u_ = u; }
 
@@ -107,10 +110,14 @@ class Predictor {
 
   SpMat ZtWZ_;
   // For repeated reweighting (PIRLS): where each observation's products z_a z_b land in
-  // Z'WZ's values, built at the second set_weights so Z'WZ is then updated in place.
-  Eigen::VectorXi obs_start_, pair_pos_;
+  // Z'WZ's values, built at the second set_weights so Z'WZ is then updated in place. It holds
+  // Σᵢ kᵢ² entries (kᵢ: observation i's nonzeros in Zt), 12 bytes each; past pair_map_limit_
+  // entries Z'WZ is recomputed instead at every reweighting.
+  std::vector<Index> obs_start_;
+  Eigen::VectorXi pair_pos_;
   Eigen::VectorXd pair_coef_;
   int weight_updates_ = 0;
+  Index pair_map_limit_;
   void build_pair_map();
   Eigen::MatrixXd ZtWX_;
   bool x_products_current_ = false;  // Z'WX and X'WX belong to the current weights

@@ -9,6 +9,7 @@ from .errors import (
     MixedFitError,
     NumericalError,
     RankDeficiencyWarning,
+    ResourceError,
     SingularFitWarning,
 )
 from .glmm import GeneralizedLinearMixedModel, glmer
@@ -23,6 +24,7 @@ __all__ = [
     "MixedFitError",
     "NumericalError",
     "RankDeficiencyWarning",
+    "ResourceError",
     "SingularFitWarning",
     "anova",
     "datasets",

@@ -15,10 +15,11 @@ import scipy.sparse as sp
 from formulaic import model_matrix
 from formulaic.errors import DataMismatchWarning
 
-from .errors import DataError, FormulaError, RankDeficiencyWarning
+from .errors import DataError, FormulaError, RankDeficiencyWarning, ResourceError
 from .formula import RandomTerm
 
 RANK_TOLERANCE = 1e-7  # lme4's tolerance for detecting aliased fixed-effects columns
+MAX_SPARSE_ENTRIES = np.iinfo(np.int32).max  # the core's sparse matrices have 32-bit indices
 
 
 def lme4_column_name(name: str) -> str:
@@ -240,6 +241,11 @@ def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
             vals.append(t.X[:, c])
         offset += t.n_levels * t.p
     k = len(rows)
+    if k * n > MAX_SPARSE_ENTRIES:
+        raise ResourceError(
+            f"the random-effects model matrix would hold {k * n} values ({k} per observation), more than the "
+            f"core's sparse matrices index with 32 bits ({MAX_SPARSE_ENTRIES})"
+        )
     indices = np.column_stack(rows).astype(np.int32).ravel()  # observation-major: one CSC column each
     data = np.column_stack(vals).astype(np.float64).ravel()
     indptr = np.arange(0, k * n + 1, k, dtype=np.int32)

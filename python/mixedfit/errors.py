@@ -35,3 +35,7 @@ class ConvergenceWarning(UserWarning):
 class RankDeficiencyWarning(UserWarning):
     """The fixed-effects model matrix is rank deficient; aliased columns were dropped."""
 
+
+
+class ResourceError(MixedFitError, MemoryError):
+    """The problem is too large for the core's index types or for the machine (memory, threads)."""

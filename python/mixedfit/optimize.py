@@ -55,12 +55,53 @@ class OptSummary:
         )
 
 
+def check_settings(summary: OptSummary) -> None:
+    """Refuse what NLopt must never see (a NaN start reaches its C code and corrupts its memory):
+    finite starting values within the bounds, bounds that are not NaN, positive finite steps."""
+    n = len(summary.initial)
+    arrays = {"initial": summary.initial, "lower": summary.lower}
+    if summary.upper is not None:
+        arrays["upper"] = summary.upper
+    if summary.initial_step is not None:
+        arrays["initial_step"] = summary.initial_step
+    for name, values in arrays.items():
+        values = np.asarray(values)
+        if values.shape != (n,) or not np.issubdtype(values.dtype, np.number):
+            raise ValueError(f"optsum.{name} must be {n} numbers, got {values!r}")
+        if np.isnan(values).any():
+            raise ValueError(f"optsum.{name} has a NaN at position {int(np.flatnonzero(np.isnan(values))[0])}")
+    x0 = np.asarray(summary.initial, dtype=np.float64)
+    if not np.all(np.isfinite(x0)):
+        raise ValueError(f"optsum.initial must be finite, got {x0}")
+    upper = np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64)
+    outside = (x0 < summary.lower) | (x0 > upper)
+    if outside.any():
+        k = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"optsum.initial[{k}] = {x0[k]} is outside its bounds [{summary.lower[k]}, {upper[k]}]")
+    if summary.initial_step is not None and not np.all(
+        np.isfinite(summary.initial_step) & (np.asarray(summary.initial_step) > 0)
+    ):
+        raise ValueError(f"optsum.initial_step must be positive and finite, got {summary.initial_step}")
+    for name in ("ftol_abs", "xtol_abs"):
+        value = getattr(summary, name)
+        if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value >= 0):
+            raise ValueError(f"optsum.{name} must be a non-negative number, got {value!r}")
+    if isinstance(summary.maxeval, bool) or not isinstance(summary.maxeval, (int, np.integer)) or summary.maxeval < 1:
+        raise ValueError(f"optsum.maxeval must be a positive integer, got {summary.maxeval!r}")
+
+
 def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.ndarray:
     """Minimize objective within summary's bounds from its initial point; fills in the summary."""
+    check_settings(summary)
     n = len(summary.initial)
-    best = {"f": np.inf, "x": summary.initial.copy()}
+    best = {"f": np.inf, "x": np.array(summary.initial, dtype=np.float64)}
     count = [0]
     failure: list[BaseException] = []
+    # The callback reaches the optimizer through this list, emptied when the optimization ends:
+    # a direct reference would make a cycle (optimizer -> callback -> optimizer) that the garbage
+    # collector cannot see into (nlopt's objects do not take part in it), and every model whose
+    # objective the callback holds would never be freed.
+    running: list[nlopt.opt] = []
 
     def f(x: np.ndarray, grad: np.ndarray) -> float:
         count[0] += 1
@@ -70,29 +111,33 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
             # An exception raised through NLopt's wrapper can surface as a SystemError; stop the
             # optimizer instead and raise the objective's own error after it returns.
             failure.append(exc)
-            opt.force_stop()
+            running[0].force_stop()
             return 0.0  # not used: the error is raised as soon as NLopt returns
         if value < best["f"]:
             best["f"], best["x"] = value, x.copy()
         return value
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    opt.set_min_objective(f)
-    opt.set_lower_bounds(summary.lower)
-    if summary.upper is not None:
-        opt.set_upper_bounds(summary.upper)
-    opt.set_ftol_abs(summary.ftol_abs)
-    opt.set_xtol_abs(summary.xtol_abs)
-    opt.set_maxeval(summary.maxeval)
-    if summary.initial_step is not None:
-        opt.set_initial_step(summary.initial_step)
+    running.append(opt)
     try:
-        opt.optimize(summary.initial.copy())
-        code = opt.last_optimize_result()
-    except nlopt.RoundoffLimited:
-        code = nlopt.ROUNDOFF_LIMITED
-    except nlopt.ForcedStop:
-        code = nlopt.FORCED_STOP
+        opt.set_min_objective(f)
+        opt.set_lower_bounds(np.asarray(summary.lower, dtype=np.float64))
+        if summary.upper is not None:
+            opt.set_upper_bounds(np.asarray(summary.upper, dtype=np.float64))
+        opt.set_ftol_abs(summary.ftol_abs)
+        opt.set_xtol_abs(summary.xtol_abs)
+        opt.set_maxeval(int(summary.maxeval))
+        if summary.initial_step is not None:
+            opt.set_initial_step(np.asarray(summary.initial_step, dtype=np.float64))
+        try:
+            opt.optimize(np.array(summary.initial, dtype=np.float64))
+            code = opt.last_optimize_result()
+        except nlopt.RoundoffLimited:
+            code = nlopt.ROUNDOFF_LIMITED
+        except nlopt.ForcedStop:
+            code = nlopt.FORCED_STOP
+    finally:
+        running.clear()
     if failure:
         raise failure[0]
     summary.final = best["x"]
