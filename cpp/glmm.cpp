@@ -159,8 +159,18 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
       pred_.solve_u(pred_.ZtW(z - pred_.X_beta()));
     }
     const Eigen::VectorXd beta_new = pred_.beta(), u_new = pred_.u();
-    const double full_step = std::max((u_new - u_old).lpNorm<Eigen::Infinity>(),
-                                      with_beta ? (beta_new - beta_old).lpNorm<Eigen::Infinity>() : 0.0);
+    const double u_step = (u_new - u_old).lpNorm<Eigen::Infinity>();
+    const double full_step = std::max(u_step, with_beta ? (beta_new - beta_old).lpNorm<Eigen::Infinity>() : 0.0);
+    // β's step as it moves the objective: each observation's change in η weighted by its working
+    // weight (the deviance and log det L move by about wᵢ Δηᵢ). A factor level whose responses are
+    // all at the boundary (quasi-separation: all zeros) has weights ~1e-16 and an estimate that
+    // runs to −∞ by a constant step per iteration; measured this way, that step is negligible, as
+    // the data say, and PIRLS stops instead of walking β out to where exp(η) overflows.
+    double weighted_step = u_step;
+    if (with_beta) {
+      const Eigen::VectorXd delta_eta = pred_.X() * (beta_new - beta_old);
+      weighted_step = std::max(weighted_step, (delta_eta.array().abs() * pred_.weights().array()).maxCoeff());
+    }
     const double scale = 1.0 + std::max(u_new.lpNorm<Eigen::Infinity>(), with_beta ? beta_new.lpNorm<Eigen::Infinity>() : 0.0);
     double pdev = std::numeric_limits<double>::infinity();
     double step = 1.0;
@@ -177,7 +187,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
       throw NumericalError(os.str());
     }
     if (std::abs(pdev_old - pdev) <= kPirlsTolerance * (std::abs(pdev) + 1.0) &&
-        (full_step <= kPirlsStepTolerance * scale || pirls_iterations_ >= kPatientIterations)) {
+        (std::min(full_step, weighted_step) <= kPirlsStepTolerance * scale || pirls_iterations_ >= kPatientIterations)) {
       reweight(with_beta);  // the factor at the converged μ, for the log-determinant
       return;
     }

@@ -58,6 +58,9 @@ class Predictor {
   Eigen::VectorXd b() const { return Lambdat_.transpose() * u_; }
   const Eigen::MatrixXd& RX() const { return RX_; }
   const double* X_data() const { return X_.data(); }
+  const MapMat& X() const { return X_; }
+  // The weights of the penalized least-squares problem (set_weights's).
+  const Eigen::VectorXd& weights() const { return w_; }
   // Which factorization the first θ chose: "blocked" or "simplicial".
   const char* factorization() const { return factorization_; }
   // Whether A is updated in its fixed pattern (no allocation per θ).

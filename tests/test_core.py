@@ -20,7 +20,7 @@ from mixedfit.design import build_design
 def _design(formula: str, dataset: str):
     parsed = parse_formula(formula)
     frame = model_frame(parsed, mixedfit.datasets.load(dataset), {parsed.response})
-    return build_design(parsed, frame.data, frame.offset, True), frame.data[parsed.response].to_numpy(float)
+    return build_design(parsed, frame, True), frame.data[parsed.response].to_numpy(float)
 
 
 def _dense_criterion(design, y, w, theta, REML):
@@ -95,7 +95,7 @@ def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
     β and b at each θ, the first two by the blocked factorization."""
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, {"y"})
-    design = build_design(parsed, frame.data, frame.offset, True)
+    design = build_design(parsed, frame, True)
     y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
     cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
              for _ in range(3)]  # fmt: skip
@@ -151,7 +151,7 @@ def test_nested_terms_after_the_first_are_factored_sparse():
     ]:
         parsed = parse_formula(formula)
         frame = model_frame(parsed, data, {"y"})
-        design = build_design(parsed, frame.data, frame.offset, True)
+        design = build_design(parsed, frame, True)
         y = frame.data["y"].to_numpy()
         core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
         theta = np.full(len(design.theta0), 0.7)
@@ -167,7 +167,7 @@ def test_wide_terms_are_updated_in_place():
     data["y"] = rng.normal(size=n)
     parsed = parse_formula("y ~ 1 + (0 + f | g)")
     frame = model_frame(parsed, data, {"y"})
-    design = build_design(parsed, frame.data, frame.offset, True)
+    design = build_design(parsed, frame, True)
     assert design.terms[0].p == 9
     y, w = frame.data["y"].to_numpy(), np.ones(n)
     core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,10 @@ from formulaic import model_matrix
 from formulaic.errors import DataMismatchWarning
 
 from .errors import DataError, FormulaError, RankDeficiencyWarning, ResourceError
-from .formula import RandomTerm
+from .formula import ParsedFormula, RandomTerm
+
+if TYPE_CHECKING:  # frame imports this module
+    from .frame import ModelFrame
 
 RANK_TOLERANCE = 1e-7  # lme4's tolerance for detecting aliased fixed-effects columns
 MAX_SPARSE_ENTRIES = np.iinfo(np.int32).max  # the core's sparse matrices have 32-bit indices
@@ -145,22 +148,22 @@ def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
 
 
 def drop_aliased_columns(X: ModelMatrix) -> tuple[ModelMatrix, list[str]]:
-    """Keep columns left to right while each adds a direction, as R's pivoting QR does."""
-    values = X.values
-    if values.shape[1] == 0 or np.linalg.matrix_rank(values, tol=None) == values.shape[1]:
-        return X, []
-    basis = np.empty((values.shape[0], 0))
-    kept = []
-    for j in range(values.shape[1]):
-        column = values[:, j]
-        residual = column - basis @ (basis.T @ column)
-        residual -= basis @ (basis.T @ residual)  # second pass for orthogonality
-        norm = np.linalg.norm(residual)
-        if norm > RANK_TOLERANCE * max(np.linalg.norm(column), 1e-300):
-            basis = np.column_stack([basis, residual / norm])
-            kept.append(j)
+    """Keep columns left to right while each adds a direction, as R's QR (dqrdc2, which lme4
+    uses with tol = 1e-7): a column whose part orthogonal to the kept columns before it is below
+    tol times its norm is aliased. The QR is redone without it until no column is aliased."""
+    kept = list(range(X.values.shape[1]))
+    norms = np.linalg.norm(X.values, axis=0)
+    while kept:
+        R = np.linalg.qr(X.values[:, kept], mode="r")
+        residual = np.abs(np.diag(R))
+        aliased = np.flatnonzero(~(residual > RANK_TOLERANCE * np.maximum(norms[kept], 1e-300)))
+        if len(aliased) == 0:
+            break
+        del kept[aliased[0]]
     dropped = [c for j, c in enumerate(X.names) if j not in kept]
-    return ModelMatrix(values[:, kept], [X.names[j] for j in kept]), dropped
+    if not dropped:
+        return X, []
+    return ModelMatrix(X.values[:, kept], [X.names[j] for j in kept]), dropped
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ class ReTerm:
 
     term: RandomTerm
     columns: list[str]  # names of the term's model-matrix columns
-    levels: list[str]  # labels of the grouping factor's levels
+    levels: list[str]  # labels of the grouping factor's levels (for display)
+    keys: pd.Index  # the levels' values (a MultiIndex for a:b): new data are matched by value
     codes: np.ndarray  # level index of each observation
     X: np.ndarray  # n × p model matrix of the term
     recipe: MatrixRecipe
@@ -191,27 +195,39 @@ class ReTerm:
         return self.p * (self.p + 1) // 2
 
 
-def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], np.ndarray]:
+def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], pd.Index, np.ndarray]:
+    """Labels, values and each observation's code of the levels of a (possibly interacted)
+    grouping factor, in sorted order of the values as R's factor()."""
     per_factor = [pd.factorize(frame[f], sort=True) for f in term.factors]
     if len(per_factor) == 1:
         codes, uniques = per_factor[0]
-        return np.asarray(uniques).astype(str).tolist(), codes
+        keys = pd.Index(uniques)
+        return keys.astype(str).tolist(), keys, codes
     stacked = np.column_stack([codes for codes, _ in per_factor])
     combos, codes = np.unique(stacked, axis=0, return_inverse=True)
+    keys = pd.MultiIndex.from_arrays([pd.Index(uniques)[combos[:, k]] for k, (_, uniques) in enumerate(per_factor)])
     # Labels 'a:b' of the observed combinations, joined as arrays (one entry per level).
-    parts = [np.asarray(uniques).astype(str)[combos[:, k]] for k, (_, uniques) in enumerate(per_factor)]
-    labels = parts[0]
+    parts = [np.asarray(level.astype(str)) for level in (keys.get_level_values(k) for k in range(keys.nlevels))]
+    labels = parts[0].astype(object)
     for part in parts[1:]:
-        labels = np.char.add(np.char.add(labels, ":"), part)
-    return labels.tolist(), codes.ravel()
+        labels = labels + ":" + part.astype(object)
+    return labels.tolist(), keys, codes.ravel()
 
 
-def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
-    matrix, recipe = evaluate(term.expr, frame, f"random-effects term {term}")
+def level_codes(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
+    """The fit's level index of each row of frame (whose columns have the fit's kinds), -1 for a
+    level the fit has not seen: matched by value, never by printed label."""
+    if len(term.term.factors) == 1:
+        return term.keys.get_indexer(frame[term.term.factors[0]])
+    return term.keys.get_indexer(pd.MultiIndex.from_arrays([frame[f] for f in term.term.factors]))
+
+
+def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
+    matrix, recipe = evaluate(term.expr, frame.numeric, f"random-effects term {term}")
     if not matrix.names:
         raise FormulaError(f"random-effects term {term} has no columns")
-    levels, codes = _grouping_factor(frame, term)
-    n = len(frame)
+    levels, keys, codes = _grouping_factor(frame.data, term)
+    n = len(frame.data)
     if len(levels) < 2:
         raise DataError(
             f"grouping factor '{term.group}' in {term} has {len(levels)} level; a random effect needs at least 2"
@@ -227,7 +243,7 @@ def build_re_term(frame: pd.DataFrame, term: RandomTerm, has_residual: bool) -> 
             f"number of observations ({n}) <= number of random effects ({len(levels) * len(matrix.names)}) for "
             f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"
         )
-    return ReTerm(term, matrix.names, levels, codes, matrix.values, recipe)
+    return ReTerm(term, matrix.names, levels, keys, codes, matrix.values, recipe)
 
 
 def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
@@ -332,17 +348,17 @@ class Design:
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def build_design(parsed, frame, offset: np.ndarray, has_residual: bool) -> Design:
+def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool) -> Design:
     if not parsed.random:
         raise FormulaError(
             f"formula '{parsed.text}' has no random-effects term such as (1 | group); for a model without random "
             "effects use a (generalized) linear model library such as statsmodels"
         )
-    fixed = fixed_effects_matrix(parsed.fixed, frame)
+    fixed = fixed_effects_matrix(parsed.fixed, frame.numeric)
     built = [build_re_term(frame, term, has_residual) for term in parsed.random]
     terms = sorted(built, key=lambda t: -t.n_levels)  # stable: ties keep formula order, as in lme4
     Lambdat, Lind, theta0, lower = lambda_template(terms)
-    total_offset = offset.copy()
+    total_offset = frame.offset.copy()
     for expr in parsed.offsets:
-        total_offset += numeric_column(expr, frame, "offset")
-    return Design(fixed, terms, random_effects_matrix(terms, len(frame)), Lambdat, Lind, theta0, lower, total_offset)
+        total_offset += numeric_column(expr, frame.numeric, "offset")
+    return Design(fixed, terms, random_effects_matrix(terms, len(frame.data)), Lambdat, Lind, theta0, lower, total_offset)

@@ -151,7 +151,17 @@ def _binomial_response(response: str, frame: pd.DataFrame, weights: np.ndarray) 
 
 
 def glm_response(family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None) -> GlmResponse:
-    """Check the response for the family and compute R's starting means."""
+    """Check the response for the family and compute R's starting means. A constant response is
+    an error, as in lme4 (check.response.not.const): an all-zero count has no finite intercept."""
+    checked = _family_response(family, response, frame, weights)
+    values = checked.y if cbind_parts(response) is None else np.column_stack([checked.y, checked.n_trials])
+    if len(values) and np.all(values == values[0]):
+        shown = values[0] if np.ndim(values[0]) == 0 else tuple(values[0])
+        raise DataError(f"response '{response}' is constant (every value is {shown}); a GLMM cannot be fitted to it")
+    return checked
+
+
+def _family_response(family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None) -> GlmResponse:
     w = np.ones(len(frame)) if weights is None else weights
     if family.name == "binomial":
         return _binomial_response(response, frame, w)

@@ -21,8 +21,100 @@ from .formula import ParsedFormula
 
 
 @dataclass(frozen=True)
+class ColumnKind:
+    """What a used column held in the fit, so that new data are read the same way: its kind
+    ("number", "text", "category", "boolean", "datetime", "timedelta" or "other") and dtype."""
+
+    kind: str
+    dtype: Any
+
+    def conform(self, name: str, values: pd.Series) -> pd.Series:
+        """values (a column of new data) as the fit read this column, or a DataError naming it:
+        as R's predict refuses a number where the fit had a factor, never a silent recoding."""
+        kind = column_kind(name, values).kind
+        if kind == self.kind or {kind, self.kind} <= {"text", "category"}:
+            if self.kind in ("datetime", "timedelta"):
+                return _same_time_dtype(name, values, self.dtype)
+            return values
+        raise DataError(
+            f"column '{name}' was {_KIND_WORDS[self.kind]} in the fit, but the new data have {_KIND_WORDS[kind]} "
+            f"(dtype {values.dtype}); convert it to the fit's kind ({self.dtype})"
+        )
+
+
+_KIND_WORDS = {
+    "number": "numbers",
+    "text": "text (a factor)",
+    "category": "a categorical (a factor)",
+    "boolean": "booleans",
+    "datetime": "dates/times",
+    "timedelta": "time differences",
+    "other": "values of another kind",
+}
+
+
+def _same_time_dtype(name: str, values: pd.Series, dtype: Any) -> pd.Series:
+    """Dates in the fit's resolution and time zone, so that levels compare by value."""
+    if getattr(values.dtype, "tz", None) is None and getattr(dtype, "tz", None) is not None or (
+        getattr(values.dtype, "tz", None) is not None and getattr(dtype, "tz", None) is None
+    ):
+        raise DataError(f"column '{name}' had dtype {dtype} in the fit, the new data have {values.dtype} (time zones differ)")
+    return values.astype(dtype)
+
+
+def column_kind(name: str, values: pd.Series) -> ColumnKind:
+    """The kind of a column; DataError for a column that mixes numbers and text (int 308 and str
+    '308' would otherwise become two levels with one label)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return ColumnKind("category", dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        return ColumnKind("boolean", dtype)
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        return ColumnKind("number", dtype)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return ColumnKind("datetime", dtype)
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return ColumnKind("timedelta", dtype)
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+        inferred = pd.api.types.infer_dtype(values, skipna=True)
+        if inferred in ("string", "empty"):
+            return ColumnKind("text", dtype)
+        if inferred == "boolean":
+            return ColumnKind("boolean", dtype)
+        if inferred.startswith("mixed") or inferred == "unknown-array":
+            kinds = {}
+            for value in values.dropna():
+                kinds.setdefault(type(value).__name__, value)
+                if len(kinds) > 1:
+                    break
+            examples = ", ".join(f"{value!r} ({kind})" for kind, value in kinds.items())
+            raise DataError(
+                f"column '{name}' mixes values of different types: {examples}; convert it to one type (all text "
+                "or all numbers)"
+            )
+        return ColumnKind("other", dtype)
+    return ColumnKind("other", dtype)
+
+
+def numeric_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame formulas are evaluated on: integer columns as float64, so that arithmetic in a
+    formula (I(y * 100) on an int8 column, x**3 on int64) is done in floating point, as R does
+    it, instead of wrapping around. Other columns are shared, not copied."""
+    converted = {
+        name: frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        if pd.api.types.is_integer_dtype(frame[name].dtype)
+        else frame[name]
+        for name in frame.columns
+    }
+    return pd.DataFrame(converted, index=frame.index, copy=False)
+
+
+@dataclass(frozen=True)
 class ModelFrame:
-    data: pd.DataFrame  # used columns, complete rows only, index reset
+    data: pd.DataFrame  # used columns, complete rows only, index reset, unused categories dropped
+    numeric: pd.DataFrame  # the same with integer columns as float64: formulas are evaluated on it
+    kinds: dict[str, ColumnKind]  # what each used column held, for reading new data the same way
     weights: np.ndarray | None
     offset: np.ndarray  # the offset argument's values, zeros if none (formula offsets come later)
     n_dropped: int
@@ -32,16 +124,32 @@ def as_dataframe(data: Any) -> pd.DataFrame:
     """pandas as it is; dicts of columns; polars, pyarrow and other data frames through narwhals,
     column by column to numpy (so neither pyarrow nor a copy of unused columns is needed)."""
     if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, dict):
-        return pd.DataFrame(data)
-    try:
-        frame = nw.from_native(data, eager_only=True)
-    except TypeError:
+        frame = data
+    elif isinstance(data, dict):
+        try:
+            frame = pd.DataFrame(data)
+        except ValueError as exc:
+            raise DataError(f"cannot make a data frame of the dict's columns: {exc}") from None
+    elif type(data).__module__.split(".")[0] == "dask":
         raise TypeError(
-            f"data must be a pandas DataFrame (or polars/pyarrow table, or dict of columns), got {type(data).__name__}"
-        ) from None
-    return pd.DataFrame({name: frame[name].to_numpy() for name in frame.columns})
+            f"data is a Dask {type(data).__name__}: fit on data in memory (call .compute() on it) or a "
+            "pandas/polars frame"
+        )
+    else:
+        try:
+            native = nw.from_native(data, eager_only=True)
+        except TypeError:
+            raise TypeError(
+                f"data must be a pandas DataFrame (or polars/pyarrow table, or dict of columns), got "
+                f"{type(data).__module__}.{type(data).__name__}"
+            ) from None
+        frame = pd.DataFrame({name: native[name].to_numpy() for name in native.columns})
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise DataError("data has hierarchical (MultiIndex) column names; flatten them to single names first")
+    duplicated = frame.columns[frame.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(f"data has more than one column named {', '.join(map(repr, dict.fromkeys(duplicated)))}")
+    return frame
 
 
 def formula_variables(expr: str, where: str) -> set[str]:
@@ -115,6 +223,12 @@ def model_frame(
         raise DataError(f"no complete rows: every row has a missing value in one of {columns}")
     if n_dropped:
         frame = frame.loc[complete].reset_index(drop=True)
+    for name in columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            # Levels no used row has are dropped, as lme4's model frame drops them: an unused level
+            # left of '|' would add a random effect with no data (and its variance and correlations).
+            frame[name] = frame[name].cat.remove_unused_categories()
+    kinds = {name: column_kind(name, frame[name]) for name in columns}
     if w is not None:
         w = w[complete]
         bad = ~np.isfinite(w) | (w <= 0)
@@ -123,4 +237,4 @@ def model_frame(
     total_offset = np.zeros(len(frame)) if extra_offset is None else extra_offset[complete]
     if not np.all(np.isfinite(total_offset)):
         raise DataError("offset has non-finite values")
-    return ModelFrame(frame, w, total_offset, n_dropped)
+    return ModelFrame(frame, numeric_view(frame), kinds, w, total_offset, n_dropped)

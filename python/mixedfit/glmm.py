@@ -18,7 +18,8 @@ from .derivatives import central_derivatives, relative_steps
 from .errors import DataError
 from .families import Family, as_family, cbind_parts, draw_response, glm_response, starting_means
 from .frame import formula_variables
-from .model import MixedModel
+from .lmm import LinearMixedModel, lmer
+from .model import MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
 from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from .profile import ProfileProblem, standard_errors
@@ -46,6 +47,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         offset: Any = None,
     ) -> None:
         self.family = as_family(family, link)
+        if self.family == Family("gaussian", "identity"):
+            raise ValueError(
+                "the gaussian family with the identity link is the linear mixed model: use LinearMixedModel "
+                "(or lmer); glmer() fits it with lmer, as lme4 does"
+            )
         self._has_residual = self.family.has_scale
         if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
             raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
@@ -61,7 +67,7 @@ class GeneralizedLinearMixedModel(MixedModel):
                 )
             if self.family.has_scale:
                 raise ValueError(f"nAGQ > 1 is only available for families without a scale parameter, not {self.family.name}")
-        response = glm_response(self.family, self.parsed.response, self.frame.data, self.frame.weights)
+        response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights)
         self._glm = response
         self._response = response.y
         self._core = self._make_core()
@@ -88,6 +94,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         """The stage-2 deviance as a function of the stacked vector (θ, β)."""
         return self.objective_at(*self._split(x))
 
+    @synchronized
     def objective_at(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
         """−2 log-likelihood at θ (nAGQ = 0: β from PIRLS) or at (θ, β)."""
         theta = np.ascontiguousarray(theta, dtype=np.float64)
@@ -95,6 +102,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             return self._core.objective_theta(theta)
         return self._core.objective(theta, np.ascontiguousarray(beta, dtype=np.float64), self._gh_z, self._gh_w)
 
+    @synchronized
     def fit(self) -> GeneralizedLinearMixedModel:
         start = time.perf_counter()
         # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4.
@@ -110,7 +118,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             # well conditioned: on VerbAgg this takes 600 evaluations instead of 700 and ends
             # 100× closer to the optimum than steps proportional to |x|.
             self._sigma = self._scale()
-            beta_step = 0.5 * np.sqrt(np.diag(self._vcov_from_RX()))
+            # Capped at the size of the coefficient (at least 1): a quasi-separated factor level's
+            # standard error from RX is ~10⁷, and a first step of that size sends exp(η) to overflow.
+            beta_step = np.minimum(0.5 * np.sqrt(np.diag(self._vcov_from_RX())), np.maximum(1.0, np.abs(beta)))
             step = np.concatenate([np.maximum(0.2 * theta, 0.05), beta_step])
             self.optsum = OptSummary(initial=x0, lower=lower, initial_step=step, quiet=self._quiet)
             x = bobyqa(self._objective_of, self.optsum)
@@ -181,11 +191,13 @@ class GeneralizedLinearMixedModel(MixedModel):
         return vcov
 
     @property
+    @synchronized
     def deviance(self) -> float:
         """lme4's deviance() for a GLMM: the sum of the squared deviance residuals."""
         self._require_fit()
         return float(self._core.deviance())
 
+    @synchronized
     def residuals(self, type: str = "deviance") -> np.ndarray:
         """Residuals of type 'deviance' (lme4's default for GLMMs), 'pearson', 'response' or 'working'."""
         self._require_fit()
@@ -228,6 +240,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         return draw_response(self.family, self._link_inverse(eta), weights, self._sigma**2, rng)
 
     @property
+    @synchronized
     def coef_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, z value and Pr(>|z|) of each fixed effect, as lme4's summary."""
         self._require_fit()
@@ -257,12 +270,14 @@ class GeneralizedLinearMixedModel(MixedModel):
         )  # fmt: skip
         return problem
 
+    @synchronized
     def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500, seed: int | None = None) -> pd.DataFrame:
         try:
             return super().confint(method, level, nsim, seed)
         finally:
             self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)  # the core back at the optimum
 
+    @synchronized
     def summary(self) -> str:
         self._require_fit()
         approximation = "Laplace Approximation" if self.nAGQ <= 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}"
@@ -288,11 +303,20 @@ def glmer(
     nAGQ: int = 1,
     weights: Any = None,
     offset: Any = None,
-) -> GeneralizedLinearMixedModel:
+) -> GeneralizedLinearMixedModel | LinearMixedModel:
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
     family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian') or a
     mixedfit.families.Family; nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
-    Gauss–Hermite, one scalar random-effects term only).
+    Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
+    link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
     """
+    if as_family(family, link) == Family("gaussian", "identity"):
+        warnings.warn(
+            "calling glmer() with family='gaussian' (identity link) fits the linear mixed model with lmer() "
+            "(REML), as lme4 does; call lmer() directly",
+            UserWarning,
+            stacklevel=2,
+        )
+        return lmer(formula, data, weights=weights, offset=offset)
     return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset).fit()

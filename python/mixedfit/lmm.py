@@ -15,7 +15,7 @@ from .convergence import check_convergence
 from .design import numeric_column
 from .errors import DataError
 from .frame import formula_variables
-from .model import SINGULAR_TOLERANCE, MixedModel
+from .model import SINGULAR_TOLERANCE, MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
 from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from .profile import ProfileProblem, signed_root, standard_errors
@@ -31,7 +31,7 @@ class LinearMixedModel(MixedModel):
         super().__init__(formula, data, weights, offset)
         self.REML = bool(REML)
         d = self.design
-        self._response = numeric_column(self.parsed.response, self.frame.data, "response")
+        self._response = numeric_column(self.parsed.response, self.frame.numeric, "response")
         n, p = d.fixed.X.shape
         if n <= p:
             raise DataError(
@@ -69,10 +69,12 @@ class LinearMixedModel(MixedModel):
     def _response_variables(self) -> set[str]:
         return formula_variables(self.parsed.response, "response")
 
+    @synchronized
     def objective_at(self, theta: np.ndarray) -> float:
         """The REML criterion (or ML deviance) at θ, β and σ profiled out."""
         return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML)
 
+    @synchronized
     def fit(self, check_conv: bool = True) -> LinearMixedModel:
         """Optimize the criterion over θ. check_conv: lme4's convergence checks (gradient and
         Hessian of the criterion at the optimum; 2k² evaluations for k θ's)."""
@@ -139,6 +141,7 @@ class LinearMixedModel(MixedModel):
         self._require_fit()
         return self._deviance
 
+    @synchronized
     def residuals(self, type: str = "response") -> np.ndarray:
         """Residuals y − fitted ('response', 'working') or scaled by the square roots of the prior
         weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits."""
@@ -168,6 +171,7 @@ class LinearMixedModel(MixedModel):
         raise DataError("the model has prior weights: give them as a column of newdata (weights='column')")
 
     @property
+    @synchronized
     def coef_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, Satterthwaite df, t value and Pr(>|t|) of each fixed effect, as
         lmerTest's summary (computed on first use: about 16k² + 8k evaluations for k = |θ| + 1)."""
@@ -182,6 +186,7 @@ class LinearMixedModel(MixedModel):
             self._coef_table = table
         return self._coef_table.copy()
 
+    @synchronized
     def _ml_fit(self) -> LinearMixedModel:
         """This model if fitted by ML, else its ML refit (what lme4's anova and profile use)."""
         if not self.REML:
@@ -237,6 +242,7 @@ class LinearMixedModel(MixedModel):
 
         return zeta_at
 
+    @synchronized
     def summary(self, ddf: str | None = "Satterthwaite") -> str:
         """lme4's summary text; with ddf='Satterthwaite' the coefficient table has lmerTest's df
         and p-values (ddf=None: estimates, standard errors and t only, as lme4)."""

@@ -4,10 +4,12 @@ and data, and the accessors of a fitted model (lme4's names)."""
 from __future__ import annotations
 
 import copy
+import functools
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,20 @@ from .results import (
 SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounded at zero
 
 
+def synchronized(method: Callable) -> Callable:
+    """Run the method holding the model's lock. A model owns one mutable compiled core and the
+    core releases the GIL while it works: without the lock, two threads using one model (fit and
+    confint, two refits, residuals during a profile) would interleave inside it and crash or
+    mix their states. Different models never share a lock and still run in parallel."""
+
+    @functools.wraps(method)
+    def locked(self: MixedModel, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class MixedModel:
     """Base class: holds the parsed formula, model frame, design and the fitted quantities."""
 
@@ -43,12 +59,13 @@ class MixedModel:
     _quiet = False
 
     def __init__(self, formula: str, data: Any, weights: Any = None, offset: Any = None) -> None:
+        self._lock = threading.RLock()  # re-entrant: locked methods call each other
         self.formula = formula
         self._weights_argument = weights
         self._offset_argument = offset
         self.parsed: ParsedFormula = parse_formula(formula)
         self.frame: ModelFrame = model_frame(self.parsed, data, self._response_variables(), weights, offset)
-        self.design: Design = build_design(self.parsed, self.frame.data, self.frame.offset, self._has_residual)
+        self.design: Design = build_design(self.parsed, self.frame, self._has_residual)
         self.optsum = OptSummary(initial=self._initial(), lower=self._lower())
         self._fitted = False
 
@@ -133,16 +150,19 @@ class MixedModel:
         return -2.0 * self.loglik + self.dof * np.log(self.nobs)
 
     @property
+    @synchronized
     def ranef(self) -> RandomEffects:
         """Grouping factor → DataFrame of conditional modes; ``m.ranef(condvar=True)`` adds each
         level's conditional covariance in ``table.attrs["condvar"]`` (levels × p × p)."""
         self._require_fit()
         return RandomEffects(ranef_tables(self.design, self._b), self._conditional_variances)
 
+    @synchronized
     def _conditional_variances(self) -> dict[str, np.ndarray]:
         return conditional_variances(self.design, self._theta, self._working_weights(), self._sigma)
 
     @property
+    @synchronized
     def VarCorr(self) -> pd.DataFrame:
         self._require_fit()
         return varcorr_table(self.design, self._theta, self._sigma, self._has_residual)
@@ -173,9 +193,10 @@ class MixedModel:
 
     def _new_design(self, newdata: Any, terms: list[int], allow_new_levels: bool) -> NewDesign:
         return new_design(
-            self.design, self.parsed.offsets, self._offset_argument, newdata, terms, allow_new_levels
+            self.design, self.frame.kinds, self.parsed.offsets, self._offset_argument, newdata, terms, allow_new_levels
         )
 
+    @synchronized
     def predict(
         self, newdata: Any = None, re_form: str | None = None, allow_new_levels: bool = False, type: str = "link"
     ) -> np.ndarray:
@@ -205,6 +226,7 @@ class MixedModel:
             eta[nd.complete] = rows
         return self._link_inverse(eta) if type == "response" else eta
 
+    @synchronized
     def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None, newdata: Any = None) -> pd.DataFrame:
         """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
         simulate()), one column per simulation; binomial responses as proportions of the trials."""
@@ -235,6 +257,7 @@ class MixedModel:
             sims[:, k] = self._draw_response(eta, rng, frame)
         return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
+    @synchronized
     def refit(self, new_response: Any) -> MixedModel:
         """Fit again to a new response (one value per row of the fit; binomial: proportions of the
         same trials), in place as MixedModels.jl's refit!, starting from the current θ as lme4's
@@ -249,7 +272,9 @@ class MixedModel:
         raise NotImplementedError
 
     def _checked_response(self, new_response: Any) -> np.ndarray:
-        y = np.ascontiguousarray(np.asarray(new_response, dtype=np.float64).ravel())
+        # The model's own copy: the compiled core reads the response in place, so a later write to
+        # the caller's array must not reach the fitted model.
+        y = np.array(new_response, dtype=np.float64).ravel()
         if y.shape != self._response.shape or not np.all(np.isfinite(y)):
             raise DataError(f"new_response must be {len(self._response)} finite values, one per row of the fit")
         return y
@@ -273,6 +298,7 @@ class MixedModel:
     def _profile_problem(self) -> ProfileProblem:
         raise NotImplementedError
 
+    @synchronized
     def confint(
         self, method: str = "profile", level: float = 0.95, nsim: int = 500, seed: int | None = None
     ) -> pd.DataFrame:
@@ -298,6 +324,7 @@ class MixedModel:
             raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
         return pd.DataFrame(bounds, index=names, columns=columns)
 
+    @synchronized
     def bootstrap(self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None) -> pd.DataFrame:
         """Parametric bootstrap: nsim responses simulated from the fit (reproducible with seed, for
         any n_threads) and refitted from the estimates on n_threads threads (default: the CPUs).
@@ -338,6 +365,7 @@ class MixedModel:
         """A copy with its own compiled core (one symbolic analysis), for refits in another thread;
         its factorization stays on one thread, as the replicas already run one per core."""
         replica = copy.copy(self)
+        replica._lock = threading.RLock()
         replica._quiet = True
         replica._core = replica._make_core()
         replica._core.threads = 1
@@ -386,6 +414,7 @@ class MixedModel:
             parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
         return parts
 
+    @synchronized
     def __repr__(self) -> str:
         if not self._fitted:
             return f"{type(self).__name__}('{self.formula}', not fitted)"

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .design import Design, ReTerm, evaluate, numeric_column
+from .design import Design, ReTerm, evaluate, level_codes, numeric_column
 from .errors import DataError, FormulaError
 from .formula import parse_formula
-from .frame import as_dataframe, formula_variables
+from .frame import ColumnKind, as_dataframe, formula_variables, numeric_view
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,12 @@ class NewDesign:
 
 
 def grouping_labels(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
-    """Each row's level label as the fit wrote it ('a' or 'a:b' for an interaction)."""
-    parts = [frame[f].astype(str).to_numpy() for f in term.term.factors]
+    """Each row's level label, written as the fit wrote its labels ('a' or 'a:b')."""
+    parts = [np.asarray(pd.Index(frame[f]).astype(str), dtype=object) for f in term.term.factors]
     labels = parts[0]
     for part in parts[1:]:
-        labels = np.char.add(np.char.add(labels.astype(str), ":"), part.astype(str))
+        labels = labels + ":" + part
     return labels.astype(str)
-
-
-def level_codes(term: ReTerm, labels: np.ndarray) -> np.ndarray:
-    index = pd.Index(term.levels)
-    return index.get_indexer(labels)
 
 
 def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> list[int]:
@@ -77,6 +72,7 @@ def _same_columns(term: ReTerm, expr: str, frame: pd.DataFrame) -> bool:
 
 def new_design(
     design: Design,
+    kinds: dict[str, ColumnKind],
     fixed_formula_offsets: tuple[str, ...],
     offset_argument: Any,
     newdata: Any,
@@ -97,13 +93,24 @@ def new_design(
     if missing:
         raise DataError(f"newdata lacks column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
     complete = frame[sorted(needed)].notna().all(axis=1).to_numpy() if needed else np.ones(len(frame), bool)
-    rows = frame.loc[complete].reset_index(drop=True)
-    X = design.fixed.recipe.evaluate(rows, design.fixed.names)
+    # The needed columns read as the fit read them (or a DataError), then the numeric view that
+    # formulas are evaluated on, as for the fit.
+    rows = pd.DataFrame(
+        {
+            name: kinds[name].conform(name, frame[name].loc[complete].reset_index(drop=True))
+            if name in kinds
+            else frame[name].loc[complete].reset_index(drop=True)
+            for name in sorted(needed)
+        },
+        index=pd.RangeIndex(int(complete.sum())),
+    )
+    numeric = numeric_view(rows)
+    X = design.fixed.recipe.evaluate(numeric, design.fixed.names)
     terms = []
     for k in term_indices:
         t = design.terms[k]
         labels = grouping_labels(t, rows)
-        codes = level_codes(t, labels)
+        codes = level_codes(t, rows)
         unseen = codes < 0
         if unseen.any() and not allow_new_levels:
             raise DataError(
@@ -112,12 +119,12 @@ def new_design(
                 f"(term {t.term}) that the fit has not seen; pass allow_new_levels=True to predict them at the "
                 "population level for this term"
             )
-        terms.append(NewTerm(t, t.recipe.evaluate(rows, t.columns), codes, labels))
+        terms.append(NewTerm(t, t.recipe.evaluate(numeric, t.columns), codes, labels))
     offset = np.zeros(len(rows))
     for expr in fixed_formula_offsets:
-        offset += numeric_column(expr, rows, "offset")
+        offset += numeric_column(expr, numeric, "offset")
     if isinstance(offset_argument, str):
-        offset += numeric_column(offset_argument, rows, "offset")
+        offset += numeric_column(offset_argument, numeric, "offset")
     elif offset_argument is not None:
         raise DataError(
             "the model's offset was given as values, which do not extend to newdata; give it as a column name "
