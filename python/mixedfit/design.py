@@ -23,13 +23,18 @@ if TYPE_CHECKING:  # frame imports this module
 
 RANK_TOLERANCE = 1e-7  # lme4's tolerance for detecting aliased fixed-effects columns
 MAX_SPARSE_ENTRIES = np.iinfo(np.int32).max  # the core's sparse matrices have 32-bit indices
+# Functions R users write in formulas that formulaic's namespace lacks (it has log, log2, log10,
+# exp, abs, scale, center, poly, bs, C, I and numpy as np).
+FORMULA_FUNCTIONS = {"sqrt": np.sqrt, "log1p": np.log1p, "expm1": np.expm1}
 
 
 def lme4_column_name(name: str) -> str:
-    """formulaic's 'Intercept' and 'f[T.b]' become lme4's '(Intercept)' and 'fb'."""
+    """formulaic's 'Intercept' and 'f[T.b]' become lme4's '(Intercept)' and 'fb'; a whole-number
+    level prints as R prints it ('C(Days)[T.1.0]' → 'C(Days)1': formulas see integer columns as
+    floating point)."""
     if name == "Intercept":
         return "(Intercept)"
-    return re.sub(r"\[(?:T\.)?([^\]]*)\]", r"\1", name)
+    return re.sub(r"\[(?:T\.)?([^\]]*)\]", lambda m: re.sub(r"^(-?\d+)\.0$", r"\1", m.group(1)), name)
 
 
 def simple_terms(expr: str) -> tuple[bool, list[str]] | None:
@@ -99,7 +104,7 @@ class MatrixRecipe:
                 with warnings.catch_warnings():
                     # formulaic would code a factor level the fit has not seen as NaN, with a warning.
                     warnings.simplefilter("error", DataMismatchWarning)
-                    mm = self.spec.get_model_matrix(frame, na_action="raise")
+                    mm = self.spec.get_model_matrix(frame, context=FORMULA_FUNCTIONS, na_action="raise")
             except DataMismatchWarning as exc:
                 unseen = re.search(r"\{.*\}", str(exc))
                 raise DataError(
@@ -123,7 +128,7 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, Ma
         return fast, MatrixRecipe(expr, what)
     try:
         # numpy output: half the cost of formulaic's pandas output for the same matrix.
-        mm = model_matrix(expr, frame, na_action="raise", output="numpy")
+        mm = model_matrix(expr, frame, context=FORMULA_FUNCTIONS, na_action="raise", output="numpy")
     except Exception as exc:
         raise FormulaError(f"cannot evaluate {what} '{expr}': {exc}") from None
     return _formulaic_matrix(mm), MatrixRecipe(expr, what, mm.model_spec)

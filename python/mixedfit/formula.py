@@ -8,6 +8,7 @@ exactly as lme4 does, so term names and parameter order match lme4's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from formulaic import Formula
@@ -37,6 +38,14 @@ class ParsedFormula:
     fixed: str  # right-hand side for formulaic, without random terms or offsets
     random: tuple[RandomTerm, ...]
     offsets: tuple[str, ...]  # expressions inside offset(...)
+
+
+_FACTOR_CALL = re.compile(r"(?<![\w.])(?:as\.factor|factor)\(")
+
+
+def r_to_formulaic(expr: str) -> str:
+    """R's factor(x) and as.factor(x) as formulaic's C(x): a categorical with treatment contrasts."""
+    return _FACTOR_CALL.sub("C(", expr)
 
 
 def _error(formula: str, position: int, message: str) -> FormulaError:
@@ -181,4 +190,5 @@ def parse_formula(formula: str) -> ParsedFormula:
     fixed_rhs = " ".join(fixed).lstrip("+ ").strip() if fixed else "1"
     if fixed_rhs.startswith("-"):
         fixed_rhs = "1 " + fixed_rhs
-    return ParsedFormula(formula, response, fixed_rhs, tuple(random), tuple(offsets))
+    random = [RandomTerm(r_to_formulaic(t.expr), t.factors) for t in random]
+    return ParsedFormula(formula, response, r_to_formulaic(fixed_rhs), tuple(random), tuple(r_to_formulaic(o) for o in offsets))

@@ -7,8 +7,9 @@ rows with a missing value in any of them are dropped, as R's ``na.omit``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import narwhals as nw
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from formulaic import Formula
 
 from .errors import DataError, FormulaError
-from .design import simple_terms
+from .design import FORMULA_FUNCTIONS, simple_terms
 from .formula import ParsedFormula
 
 
@@ -152,25 +153,39 @@ def as_dataframe(data: Any) -> pd.DataFrame:
     return frame
 
 
-def formula_variables(expr: str, where: str) -> set[str]:
+_NAMES = re.compile(r"`([^`]*)`|([A-Za-z_][A-Za-z0-9_.]*)")
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def mentioned_names(expr: str) -> set[str]:
+    """Every name in an expression's text (backtick-quoted ones unquoted), strings left out."""
+    return {quoted or plain for quoted, plain in _NAMES.findall(_STRINGS.sub("", expr))}
+
+
+def formula_variables(expr: str, where: str, columns: Iterable[str] = ()) -> set[str]:
+    """The variables expr needs: formulaic's required variables, less the functions we add to its
+    namespace, and every name in the text that is one of columns (formulaic misses variables
+    inside stateful transforms such as scale(x) and poly(x, 2))."""
     simple = simple_terms(expr)
     if simple is not None:
         return set(simple[1])
     try:
-        return set(Formula(expr).required_variables) if expr.strip() not in ("0", "1") else set()
+        required = set(Formula(expr).required_variables) if expr.strip() not in ("0", "1") else set()
     except Exception as exc:
         raise FormulaError(f"cannot parse {where} '{expr}': {exc}") from None
+    return (required - FORMULA_FUNCTIONS.keys()) | (mentioned_names(expr) & set(columns))
 
 
-def used_columns(parsed: ParsedFormula, response_variables: set[str]) -> list[str]:
+def used_columns(parsed: ParsedFormula, response_variables: set[str], columns: Iterable[str]) -> list[str]:
     """The data columns a formula refers to, in order of first appearance in the formula text."""
-    names = set(response_variables)
-    names |= formula_variables(parsed.fixed, "fixed-effects part")
+    columns = set(columns)
+    names = set(response_variables) | (mentioned_names(parsed.response) & columns)
+    names |= formula_variables(parsed.fixed, "fixed-effects part", columns)
     for term in parsed.random:
-        names |= formula_variables(term.expr, f"random-effects term {term}")
+        names |= formula_variables(term.expr, f"random-effects term {term}", columns)
         names |= set(term.factors)
     for expr in parsed.offsets:
-        names |= formula_variables(expr, "offset")
+        names |= formula_variables(expr, "offset", columns)
     return sorted(names, key=lambda name: (parsed.text.find(name), name))
 
 
@@ -200,7 +215,7 @@ def model_frame(
     df = as_dataframe(data)
     if len(df) == 0:
         raise DataError("data has no rows")
-    columns = used_columns(parsed, response_variables)
+    columns = used_columns(parsed, response_variables, df.columns)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataError(

@@ -81,12 +81,12 @@ def new_design(
 ) -> NewDesign:
     """Build what a prediction on newdata needs; rows with a missing needed value are left out."""
     frame = as_dataframe(newdata).reset_index(drop=True)
-    needed = set(formula_variables(design.fixed.recipe.expr, "fixed-effects part"))
+    needed = set(formula_variables(design.fixed.recipe.expr, "fixed-effects part", kinds))
     for k in term_indices:
         t = design.terms[k]
-        needed |= formula_variables(t.term.expr, f"random-effects term {t.term}") | set(t.term.factors)
+        needed |= formula_variables(t.term.expr, f"random-effects term {t.term}", kinds) | set(t.term.factors)
     for expr in fixed_formula_offsets:
-        needed |= formula_variables(expr, "offset")
+        needed |= formula_variables(expr, "offset", kinds)
     if isinstance(offset_argument, str):
         needed.add(offset_argument)
     missing = sorted(needed - set(frame.columns))
