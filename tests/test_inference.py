@@ -283,7 +283,7 @@ def test_caterpillar_plot(sleep_model):
     segments = axes[1].collections[0].get_segments()
     sd = np.sqrt(table.attrs["condvar"][order, 1, 1])
     np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segments], 2 * 1.959963984540054 * sd, rtol=1e-9)
-    with pytest.raises(KeyError, match="no grouping factor 'herd'"):
+    with pytest.raises(ValueError, match="no grouping factor 'herd'"):
         caterpillar(sleep_model, "herd")
 
 

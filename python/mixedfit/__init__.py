@@ -14,6 +14,7 @@ from .errors import (
 )
 from .glmm import GeneralizedLinearMixedModel, glmer
 from .lmm import LinearMixedModel, lmer
+from .options import get_options, set_options
 
 __all__ = [
     "ConvergenceWarning",
@@ -30,7 +31,9 @@ __all__ = [
     "datasets",
     "families",
     "plotting",
+    "get_options",
     "glmer",
     "lmer",
+    "set_options",
 ]
 __version__ = "0.1.0"

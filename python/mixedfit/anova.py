@@ -15,7 +15,9 @@ def anova(*models: MixedModel, names: list[str] | None = None) -> pd.DataFrame:
     χ² statistic, its degrees of freedom and p-value against the model before it."""
     if len(models) < 2:
         raise ValueError("anova needs at least two fitted models to compare")
-    for m in models:
+    for k, m in enumerate(models):
+        if not isinstance(m, MixedModel):
+            raise TypeError(f"anova compares fitted mixedfit models; argument {k + 1} is a {type(m).__name__}")
         m._require_fit()
     if len({type(m) for m in models}) > 1:
         raise ValueError("anova compares models of one kind: all linear or all generalized linear mixed models")

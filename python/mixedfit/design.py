@@ -136,6 +136,8 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, Ma
 
 def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
     """A single numeric vector: a column or an expression of columns (log(y), I(a/b), ...)."""
+    if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in frame.columns:
+        expr = expr[1:-1]
     if expr in frame.columns:
         column = frame[expr]
         if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):

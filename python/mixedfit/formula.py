@@ -40,6 +40,13 @@ class ParsedFormula:
     offsets: tuple[str, ...]  # expressions inside offset(...)
 
 
+_BACKTICKED = re.compile(r"`[^`]+`")
+
+
+def _unquoted(name: str) -> str:
+    return name[1:-1] if _BACKTICKED.fullmatch(name) else name
+
+
 _FACTOR_CALL = re.compile(r"(?<![\w.])(?:as\.factor|factor)\(")
 
 
@@ -102,18 +109,27 @@ def _grouping_factors(group: str, formula: str, position: int) -> list[tuple[str
         group = group[1:-1].strip()
     if not group:
         raise _error(formula, position, "missing grouping factor after '|'")
-    nested = [part.strip() for part in group.split("/")]
+    # Names may be backtick-quoted (`my group`), and such a name may hold ':' or '/'.
+    pieces = re.findall(r"`[^`]*`|[^`/:]+|[/:]", group)
+    nested: list[list[str]] = [[""]]
+    for piece in pieces:
+        if piece == "/":
+            nested.append([""])
+        elif piece == ":":
+            nested[-1].append("")
+        else:
+            nested[-1][-1] += piece
     terms, outer = [], ()
     for part in nested:
-        factors = tuple(f.strip() for f in part.split(":"))
-        for f in factors:
-            if not f.isidentifier():
+        for f in (f.strip() for f in part):
+            if not (f.isidentifier() or _BACKTICKED.fullmatch(f)):
                 raise _error(
                     formula,
                     position,
                     f"grouping factor '{f}' in '{group}' must be a column name "
                     "(use ':' for interactions and '/' for nesting)",
                 )
+        factors = tuple(_unquoted(f.strip()) for f in part)
         outer = factors + outer
         terms.append(outer)
     return terms

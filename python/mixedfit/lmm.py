@@ -13,7 +13,8 @@ from scipy.stats import t as student_t
 from ._native import _core
 from .convergence import check_convergence
 from .design import numeric_column
-from .errors import DataError
+from .errors import DataError, FormulaError
+from .families import cbind_parts
 from .frame import formula_variables
 from .model import SINGULAR_TOLERANCE, MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
@@ -28,6 +29,8 @@ class LinearMixedModel(MixedModel):
     def __init__(
         self, formula: str, data: Any, REML: bool = True, weights: Any = None, offset: Any = None
     ) -> None:
+        if not isinstance(REML, (bool, np.bool_)):
+            raise TypeError(f"REML must be True or False, got {REML!r}")
         super().__init__(formula, data, weights, offset)
         self.REML = bool(REML)
         d = self.design
@@ -67,6 +70,11 @@ class LinearMixedModel(MixedModel):
         return _core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights)
 
     def _response_variables(self) -> set[str]:
+        if cbind_parts(self.parsed.response) is not None:
+            raise FormulaError(
+                f"the response '{self.parsed.response}' is a binomial count: fit it with "
+                "mixedfit.glmer(..., family='binomial')"
+            )
         return formula_variables(self.parsed.response, "response")
 
     @synchronized

@@ -22,6 +22,7 @@ from .frame import ModelFrame, as_dataframe, model_frame
 from .newdata import NewDesign, new_design, selected_terms
 from .optimize import OptSummary
 from .parameters import sdcor_names, theta_to_sdcor
+from .restricted import check_restricted, formula_is_restricted
 from .profile import ProfileProblem, normal_quantile, profile_intervals
 from .results import (
     RandomEffects,
@@ -35,6 +36,15 @@ from .results import (
 )
 
 SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounded at zero
+
+
+def positive_int(value: Any, name: str) -> int:
+    """value as an int ≥ 1, or a ValueError/TypeError naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
 
 
 def synchronized(method: Callable) -> Callable:
@@ -63,6 +73,11 @@ class MixedModel:
         self.formula = formula
         self._weights_argument = weights
         self._offset_argument = offset
+        data = as_dataframe(data)
+        if formula_is_restricted():
+            if not isinstance(formula, str):
+                raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got {type(formula).__name__}")
+            check_restricted(formula, data.columns)  # before anything in it is parsed or evaluated
         self.parsed: ParsedFormula = parse_formula(formula)
         self.frame: ModelFrame = model_frame(self.parsed, data, self._response_variables(), weights, offset)
         self.design: Design = build_design(self.parsed, self.frame, self._has_residual)
@@ -208,6 +223,10 @@ class MixedModel:
         self._require_fit()
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        if re_form is not None and not isinstance(re_form, str):
+            raise TypeError(f"re_form must be None, '~0' or a formula string such as '~(1 | g)', not {re_form!r}")
+        if re_form is not None and formula_is_restricted():
+            check_restricted(re_form, self.frame.data.columns, "re_form")
         terms = selected_terms(self.design, self.frame.data, re_form)
         if newdata is None:
             d = self.design
@@ -231,6 +250,7 @@ class MixedModel:
         """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
         simulate()), one column per simulation; binomial responses as proportions of the trials."""
         self._require_fit()
+        nsim = positive_int(nsim, "nsim")
         rng = np.random.default_rng(seed)
         all_terms = list(range(len(self.design.terms)))
         if newdata is None:
@@ -331,6 +351,9 @@ class MixedModel:
         One row of parameters per replicate (columns as parameter_names()); attrs['singular'] and
         attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN)."""
         self._require_fit()
+        nsim = positive_int(nsim, "nsim")
+        if n_threads is not None:
+            n_threads = positive_int(n_threads, "n_threads")
         responses = self.simulate(nsim, seed).to_numpy()
         n_threads = max(1, min(n_threads or os.cpu_count() or 1, nsim))
         parameters, singular, failed = self._refit_replicates(responses, n_threads)

@@ -22,9 +22,9 @@ def set_options(**settings: Any) -> dict[str, Any]:
 
     formula_evaluation : "python" (default) or "restricted"
         In "restricted" mode a formula (and predict's re_form) may contain only column names,
-        numbers, formula operators (+ - * / ** ^ : | || ~ %in% and parentheses) and calls of
-        log, log2, log10, log1p, exp, expm1, sqrt, abs, scale, center, poly, bs, I, C, factor,
-        as.factor, ordered, offset and cbind (and numpy's np.log, np.exp, np.sqrt, ...); anything
+        numbers, formula operators (+ - * / ** ^ : | || ~ %in%, comparisons, parentheses) and
+        calls of log, log2, log10, log1p, exp, expm1, sqrt, abs, scale, center, poly, bs, I, C,
+        factor, as.factor, offset and cbind (and numpy's np.log, np.exp, np.sqrt, ...); anything
         else is a FormulaError raised before any of the formula is evaluated.
     """
     for name, value in settings.items():

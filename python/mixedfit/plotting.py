@@ -22,7 +22,7 @@ def caterpillar(model: MixedModel, group: str | None = None, level: float = 0.95
     tables = model.ranef(condvar=True)
     name = group if group is not None else next(iter(tables))
     if name not in tables:
-        raise KeyError(f"no grouping factor '{name}'; the model's are {', '.join(tables)}")
+        raise ValueError(f"no grouping factor '{name}'; the model's are {', '.join(tables)}")
     table = tables[name]
     sd = np.sqrt(np.diagonal(table.attrs["condvar"], axis1=1, axis2=2))
     order = np.argsort(table.iloc[:, 0].to_numpy())

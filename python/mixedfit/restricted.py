@@ -19,7 +19,7 @@ from .options import get_options
 ALLOWED_FUNCTIONS = frozenset(
     {
         "log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs",
-        "scale", "center", "poly", "bs", "I", "C", "factor", "as.factor", "ordered", "offset", "cbind",
+        "scale", "center", "poly", "bs", "I", "C", "factor", "as.factor", "offset", "cbind",
     }
     | {f"{module}.{name}" for module in ("np", "numpy") for name in ("log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs")}
 )  # fmt: skip
@@ -30,7 +30,7 @@ _TOKEN = re.compile(
   | (?P<backtick>`[^`]*`)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-  | (?P<operator>\*\*|\|\||%in%|[-+*/^:|~(),=])
+  | (?P<operator>\*\*|\|\||%in%|[<>=!]=|[-+*/^:|~(),=<>])
     """,
     re.VERBOSE,
 )
