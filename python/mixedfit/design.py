@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from formulaic import model_matrix
 from formulaic.errors import DataMismatchWarning
 
-from .errors import DataError, FormulaError, RankDeficiencyWarning, ResourceError
+from .errors import DataError, FormulaError, RankDeficiencyWarning, ResourceError, plain_message
 from .formula import ParsedFormula, RandomTerm
 
 if TYPE_CHECKING:  # frame imports this module
@@ -112,7 +112,7 @@ class MatrixRecipe:
                     f"{unseen.group(0) if unseen else exc}"
                 ) from None
             except Exception as exc:
-                raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {exc}") from None
+                raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {plain_message(exc)}") from None
             matrix = _formulaic_matrix(mm)
         return matrix.select(columns)
 
@@ -130,7 +130,7 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, Ma
         # numpy output: half the cost of formulaic's pandas output for the same matrix.
         mm = model_matrix(expr, frame, context=FORMULA_FUNCTIONS, na_action="raise", output="numpy")
     except Exception as exc:
-        raise FormulaError(f"cannot evaluate {what} '{expr}': {exc}") from None
+        raise FormulaError(f"cannot evaluate {what} '{expr}': {plain_message(exc)}") from None
     return _formulaic_matrix(mm), MatrixRecipe(expr, what, mm.model_spec)
 
 

@@ -7,6 +7,16 @@ convergence trouble are warnings, as in lme4.
 
 from __future__ import annotations
 
+import re
+
+
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*m|[⧛⧚]")
+
+
+def plain_message(exc: BaseException) -> str:
+    """An exception's message without the terminal colour codes and markers formulaic adds."""
+    return _TERMINAL_CODES.sub("", str(exc))
+
 
 class MixedFitError(Exception):
     """Base class of every error mixedfit raises itself."""

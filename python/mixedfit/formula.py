@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from formulaic import Formula
 
-from .errors import FormulaError
+from .errors import FormulaError, plain_message
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def _expand_uncorrelated(expr: str, formula: str, position: int) -> list[str]:
     try:
         terms = [str(t) for t in Formula(expr)]
     except Exception as exc:  # formulaic's parse errors, reported at our position
-        raise _error(formula, position, f"cannot parse '{expr}': {exc}") from None
+        raise _error(formula, position, f"cannot parse '{expr}': {plain_message(exc)}") from None
     return ["1" if t == "1" else f"0 + {t}" for t in terms]
 
 

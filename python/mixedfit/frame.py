@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from .errors import DataError, FormulaError
+from .errors import DataError, FormulaError, plain_message
 from .design import FORMULA_FUNCTIONS, simple_terms
 from .formula import ParsedFormula
 
@@ -172,7 +172,7 @@ def formula_variables(expr: str, where: str, columns: Iterable[str] = ()) -> set
     try:
         required = set(Formula(expr).required_variables) if expr.strip() not in ("0", "1") else set()
     except Exception as exc:
-        raise FormulaError(f"cannot parse {where} '{expr}': {exc}") from None
+        raise FormulaError(f"cannot parse {where} '{expr}': {plain_message(exc)}") from None
     return (required - FORMULA_FUNCTIONS.keys()) | (mentioned_names(expr) & set(columns))
 
 
@@ -185,7 +185,7 @@ def used_columns(parsed: ParsedFormula, response_variables: set[str], columns: I
         names |= formula_variables(term.expr, f"random-effects term {term}", columns)
         names |= set(term.factors)
     for expr in parsed.offsets:
-        names |= formula_variables(expr, "offset", columns)
+        names |= formula_variables(f"I({expr})", "offset", columns)  # arithmetic, not formula operators
     return sorted(names, key=lambda name: (parsed.text.find(name), name))
 
 

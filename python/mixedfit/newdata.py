@@ -86,7 +86,7 @@ def new_design(
         t = design.terms[k]
         needed |= formula_variables(t.term.expr, f"random-effects term {t.term}", kinds) | set(t.term.factors)
     for expr in fixed_formula_offsets:
-        needed |= formula_variables(expr, "offset", kinds)
+        needed |= formula_variables(f"I({expr})", "offset", kinds)
     if isinstance(offset_argument, str):
         needed.add(offset_argument)
     missing = sorted(needed - set(frame.columns))

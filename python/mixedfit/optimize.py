@@ -55,6 +55,11 @@ class OptSummary:
         )
 
 
+def _unhooked(x: np.ndarray, grad: np.ndarray) -> float:
+    """What the optimizer holds once it has finished (see bobyqa)."""
+    return 0.0
+
+
 def check_settings(summary: OptSummary) -> None:
     """Refuse what NLopt must never see (a NaN start reaches its C code and corrupts its memory):
     finite starting values within the bounds, bounds that are not NaN, positive finite steps."""
@@ -97,11 +102,6 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
     best = {"f": np.inf, "x": np.array(summary.initial, dtype=np.float64)}
     count = [0]
     failure: list[BaseException] = []
-    # The callback reaches the optimizer through this list, emptied when the optimization ends:
-    # a direct reference would make a cycle (optimizer -> callback -> optimizer) that the garbage
-    # collector cannot see into (nlopt's objects do not take part in it), and every model whose
-    # objective the callback holds would never be freed.
-    running: list[nlopt.opt] = []
 
     def f(x: np.ndarray, grad: np.ndarray) -> float:
         count[0] += 1
@@ -111,14 +111,13 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
             # An exception raised through NLopt's wrapper can surface as a SystemError; stop the
             # optimizer instead and raise the objective's own error after it returns.
             failure.append(exc)
-            running[0].force_stop()
+            opt.force_stop()
             return 0.0  # not used: the error is raised as soon as NLopt returns
         if value < best["f"]:
             best["f"], best["x"] = value, x.copy()
         return value
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    running.append(opt)
     try:
         opt.set_min_objective(f)
         opt.set_lower_bounds(np.asarray(summary.lower, dtype=np.float64))
@@ -137,7 +136,11 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
         except nlopt.ForcedStop:
             code = nlopt.FORCED_STOP
     finally:
-        running.clear()
+        # Unhook the callback. NLopt's objects do not take part in garbage collection, so an
+        # optimizer holding the callback (which holds the objective and so the model) is a cycle
+        # (callback -> optimizer -> callback) the collector cannot see into; and an error's
+        # traceback keeps NLopt's frame, which holds the optimizer. Either way no model was freed.
+        opt.set_min_objective(_unhooked)
     if failure:
         raise failure[0]
     summary.final = best["x"]
