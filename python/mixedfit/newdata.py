@@ -115,7 +115,7 @@ def new_design(
         if unseen.any() and not allow_new_levels:
             raise DataError(
                 f"newdata has level{'s' if len(set(labels[unseen])) > 1 else ''} "
-                f"{', '.join(repr(v) for v in sorted(set(labels[unseen]))[:5])} of grouping factor '{t.name}' "
+                f"{', '.join(repr(str(v)) for v in sorted(set(labels[unseen]))[:5])} of grouping factor '{t.name}' "
                 f"(term {t.term}) that the fit has not seen; pass allow_new_levels=True to predict them at the "
                 "population level for this term"
             )
