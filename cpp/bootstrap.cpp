@@ -43,6 +43,9 @@ LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const Optimiz
                      const Nlopt& nlopt, int n_threads) {
   require(Y.rows() == design.X.rows(), "Y must have one row per observation");
   require(settings.start.size() == settings.lower.size(), "start and lower must have the same length");
+  // NLopt must never see a start it cannot use (a NaN corrupts its memory).
+  require(settings.start.allFinite() && (settings.start.array() >= settings.lower.array()).all(),
+          "the refits' start must be finite and within the lower bounds");
   const Index nsim = Y.cols();
   LmmRefits out;
   out.theta.resize(settings.start.size(), nsim);
