@@ -23,7 +23,7 @@ using namespace mixedfit;
 namespace {
 
 void check_array(const py::array& a, const std::string& name, const py::dtype& dtype, int ndim) {
-  if (!a.dtype().is(dtype)) {
+  if (!a.dtype().equal(dtype)) {  // equal, not the same object: an unpickled array has its own dtype object
     throw py::type_error(name + " must have dtype " + std::string(py::str(dtype)) + ", got " +
                          std::string(py::str(a.dtype())));
   }
@@ -85,6 +85,19 @@ void def_predictor_accessors(py::class_<Model>& cls) {
       .def_property_readonly("beta", [](const Model& self) { return self.predictor().beta(); })
       .def_property_readonly("u", [](const Model& self) { return self.predictor().u(); })
       .def_property_readonly("b", [](const Model& self) { return self.predictor().b(); });
+}
+
+// Whether this CPU runs the x86-64-v3 build (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE), asked of the
+// CPU itself (numpy's feature table is private to numpy).
+bool cpu_supports_x86_64_v3() {
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("abm") &&
+         __builtin_cpu_supports("movbe");
+#else
+  return false;  // another architecture, or a compiler without the builtin: the baseline build
+#endif
 }
 
 void set_error(const char* name, const char* what) {
@@ -228,6 +241,9 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       py::arg("Y"), py::arg("REML"), py::arg("start"), py::arg("lower"), py::arg("ftol_abs"), py::arg("xtol_abs"),
       py::arg("maxeval"), py::arg("nlopt_library"), py::arg("algorithm"), py::arg("n_threads"),
       "Refit an LMM to each column of Y (offset removed) on n_threads C++ threads with NLopt's BOBYQA.");
+
+  m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
+        "Whether this CPU supports the x86-64-v3 instruction set (the optimized build).");
 
   m.def(
       "link_inverse",

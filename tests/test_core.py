@@ -239,16 +239,15 @@ def test_instruction_set_builds_agree():
     """The x86-64-v3 build (chosen at import where the CPU allows) matches the baseline build."""
     import importlib
 
-    from mixedfit._native import _supports_x86_64_v3
-
     baseline = importlib.import_module("mixedfit._core")
+    supported = baseline.cpu_supports_x86_64_v3()
     try:
         fast = importlib.import_module("mixedfit._core_x86_64_v3")
     except ImportError:
         assert _core is baseline  # no other build on this platform
         return
-    assert (_core is fast) == _supports_x86_64_v3()
-    if not _supports_x86_64_v3():
+    assert (_core is fast) == supported
+    if not supported:
         return
     design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
     w = np.ones(len(y))

@@ -484,7 +484,7 @@ def test_options_are_checked():
         (lambda m, d: m.predict(re_form=0), TypeError, "re_form must be None"),
         (lambda m, d: mixedfit.anova(m, 3), TypeError, "argument 2 is a int"),
         (lambda m, d: m.bootstrap(0), ValueError, "nsim must be a positive integer, got 0"),
-        (lambda m, d: m.bootstrap(2, n_threads=2.5), TypeError, "n_threads must be a positive integer, got 2.5"),
+        (lambda m, d: m.bootstrap(2, n_threads=2.5), TypeError, "n_threads must be a positive integer or None, got 2.5"),
         (lambda m, d: m.simulate(-1), ValueError, "nsim must be a positive integer"),
         (lambda m, d: mixedfit.lmer("cbind(Reaction, Days) ~ 1 + (1 | Subject)", d), FormulaError, "fit it with mixedfit.glmer"),
         (lambda m, d: mixedfit.lmer("Reaction ~ `no such` + (1 | Subject)", d), DataError, "column 'no such' used in the formula"),

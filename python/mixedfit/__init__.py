@@ -15,6 +15,7 @@ from .errors import (
 from .glmm import GeneralizedLinearMixedModel, glmer
 from .lmm import LinearMixedModel, lmer
 from .options import get_options, set_options
+from .threads import get_threads, set_threads
 
 __all__ = [
     "ConvergenceWarning",
@@ -32,8 +33,10 @@ __all__ = [
     "families",
     "plotting",
     "get_options",
+    "get_threads",
     "glmer",
     "lmer",
     "set_options",
+    "set_threads",
 ]
 __version__ = "0.1.0"

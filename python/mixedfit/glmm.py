@@ -45,6 +45,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         nAGQ: int = 1,
         weights: Any = None,
         offset: Any = None,
+        n_threads: int | None = None,
     ) -> None:
         self.family = as_family(family, link)
         if self.family == Family("gaussian", "identity"):
@@ -56,7 +57,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
             raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
         self.nAGQ = int(nAGQ)
-        super().__init__(formula, data, weights, offset)
+        super().__init__(formula, data, weights, offset, n_threads)
         d = self.design
         if self.nAGQ > 1:
             if len(d.terms) != 1 or d.terms[0].p != 1:
@@ -70,7 +71,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights)
         self._glm = response
         self._response = response.y
-        self._core = self._make_core()
+        self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
 
     def _make_core(self):
@@ -81,6 +82,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             np.ascontiguousarray(starting_means(self.family.name, self._response, response.weights)),
             self.family.name, self.family.link,
         )  # fmt: skip
+
+    def _restore_core(self) -> None:
+        self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)
 
     def _response_variables(self) -> set[str]:
         parts = cbind_parts(self.parsed.response) or [self.parsed.response]
@@ -303,6 +307,7 @@ def glmer(
     nAGQ: int = 1,
     weights: Any = None,
     offset: Any = None,
+    n_threads: int | None = None,
 ) -> GeneralizedLinearMixedModel | LinearMixedModel:
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
@@ -310,6 +315,7 @@ def glmer(
     mixedfit.families.Family; nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
     Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
     link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
+    n_threads: threads for the core (default: mixedfit.get_threads()).
     """
     if as_family(family, link) == Family("gaussian", "identity"):
         warnings.warn(
@@ -318,5 +324,5 @@ def glmer(
             UserWarning,
             stacklevel=2,
         )
-        return lmer(formula, data, weights=weights, offset=offset)
-    return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset).fit()
+        return lmer(formula, data, weights=weights, offset=offset, n_threads=n_threads)
+    return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset, n_threads).fit()

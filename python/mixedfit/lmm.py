@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
+from . import threads
 from ._native import _core
 from .convergence import check_convergence
 from .design import numeric_column
@@ -27,11 +28,17 @@ class LinearMixedModel(MixedModel):
     """y | u ~ N(Xβ + Zu + offset, σ²W⁻¹), u ~ N(0, σ²ΛΛ'), fitted by REML or ML as lme4's lmer."""
 
     def __init__(
-        self, formula: str, data: Any, REML: bool = True, weights: Any = None, offset: Any = None
+        self,
+        formula: str,
+        data: Any,
+        REML: bool = True,
+        weights: Any = None,
+        offset: Any = None,
+        n_threads: int | None = None,
     ) -> None:
         if not isinstance(REML, (bool, np.bool_)):
             raise TypeError(f"REML must be True or False, got {REML!r}")
-        super().__init__(formula, data, weights, offset)
+        super().__init__(formula, data, weights, offset, n_threads)
         self.REML = bool(REML)
         d = self.design
         self._response = numeric_column(self.parsed.response, self.frame.numeric, "response")
@@ -43,7 +50,7 @@ class LinearMixedModel(MixedModel):
             )
         self._weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
         self._y_minus_offset = np.ascontiguousarray(self._response - d.offset)
-        self._core = self._make_core()
+        self._core = self._new_core()
         self._restart_optimizer(self._data_based_start())
 
     def _data_based_start(self) -> np.ndarray:
@@ -68,6 +75,9 @@ class LinearMixedModel(MixedModel):
     def _make_core(self):
         d = self.design
         return _core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights)
+
+    def _restore_core(self) -> None:
+        self.objective_at(self._theta)
 
     def _response_variables(self) -> set[str]:
         if cbind_parts(self.parsed.response) is not None:
@@ -201,7 +211,9 @@ class LinearMixedModel(MixedModel):
             return self
         if self._ml is None:
             offset = self.frame.offset if np.any(self.frame.offset) else None
-            ml = LinearMixedModel(self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset)
+            ml = LinearMixedModel(
+                self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset, n_threads=self.n_threads
+            )
             ml._quiet = self._quiet
             self._ml = ml.fit()
         return self._ml
@@ -240,6 +252,7 @@ class LinearMixedModel(MixedModel):
         column = d.fixed.X[:, j]
         response = np.ascontiguousarray(self._y_minus_offset)
         core = _core.LinearMixedModel(X_rest, d.Zt, d.Lambdat, d.Lind, d.term_shapes, response, self._weights)
+        core.threads = threads.resolve(self.n_threads)
         estimate = self._beta[j]
 
         def zeta_at(value: float, start: np.ndarray | None) -> tuple[float, np.ndarray]:
@@ -280,9 +293,31 @@ class LinearMixedModel(MixedModel):
         return "\n".join(parts + self._summary_body(scaled, coefs))
 
 
-def lmer(formula: str, data: Any, REML: bool = True, weights: Any = None, offset: Any = None) -> LinearMixedModel:
+def lmer(
+    formula: str,
+    data: Any,
+    REML: bool = True,
+    weights: Any = None,
+    offset: Any = None,
+    n_threads: int | None = None,
+) -> LinearMixedModel:
     """Fit a linear mixed model given in lme4's formula syntax, as lme4's lmer.
 
-    weights and offset are column names or one value per row of data.
+    Parameters
+    ----------
+    formula : str
+        lme4's formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas DataFrame, polars/pyarrow table or dict of columns
+    REML : bool
+        REML (default, as lme4) or maximum likelihood.
+    weights, offset : str or array, optional
+        Column names or one value per row of data: prior weights and an offset.
+    n_threads : int, optional
+        Threads for the core's factorization (default: mixedfit.get_threads()).
+
+    Returns
+    -------
+    LinearMixedModel
+        The fitted model.
     """
-    return LinearMixedModel(formula, data, REML=REML, weights=weights, offset=offset).fit()
+    return LinearMixedModel(formula, data, REML=REML, weights=weights, offset=offset, n_threads=n_threads).fit()

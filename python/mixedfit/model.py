@@ -3,9 +3,7 @@ and data, and the accessors of a fitted model (lme4's names)."""
 
 from __future__ import annotations
 
-import copy
 import functools
-import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from . import threads
 from .condvar import conditional_variances
 from .design import Design, build_design
 from .errors import DataError, SingularFitWarning
@@ -68,8 +67,12 @@ class MixedModel:
     # Bootstrap replicates refit quietly: no warnings (not thread-safe) and no derivative checks.
     _quiet = False
 
-    def __init__(self, formula: str, data: Any, weights: Any = None, offset: Any = None) -> None:
+    def __init__(
+        self, formula: str, data: Any, weights: Any = None, offset: Any = None, n_threads: int | None = None
+    ) -> None:
         self._lock = threading.RLock()  # re-entrant: locked methods call each other
+        threads.resolve(n_threads)  # checked now, read when a core is made
+        self.n_threads = n_threads
         self.formula = formula
         self._weights_argument = weights
         self._offset_argument = offset
@@ -347,15 +350,15 @@ class MixedModel:
     @synchronized
     def bootstrap(self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None) -> pd.DataFrame:
         """Parametric bootstrap: nsim responses simulated from the fit (reproducible with seed, for
-        any n_threads) and refitted from the estimates on n_threads threads (default: the CPUs).
+        any n_threads) and refitted from the estimates on n_threads threads (default: the model's
+        n_threads, else mixedfit.get_threads()).
         One row of parameters per replicate (columns as parameter_names()); attrs['singular'] and
         attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN)."""
         self._require_fit()
         nsim = positive_int(nsim, "nsim")
-        if n_threads is not None:
-            n_threads = positive_int(n_threads, "n_threads")
+        n_threads = threads.resolve(n_threads if n_threads is not None else self.n_threads)
         responses = self.simulate(nsim, seed).to_numpy()
-        n_threads = max(1, min(n_threads or os.cpu_count() or 1, nsim))
+        n_threads = min(n_threads, nsim)
         parameters, singular, failed = self._refit_replicates(responses, n_threads)
         table = pd.DataFrame(parameters, columns=self.parameter_names())
         table.attrs["singular"] = int(singular.sum())
@@ -387,7 +390,8 @@ class MixedModel:
     def _replica(self) -> MixedModel:
         """A copy with its own compiled core (one symbolic analysis), for refits in another thread;
         its factorization stays on one thread, as the replicas already run one per core."""
-        replica = copy.copy(self)
+        replica = object.__new__(type(self))  # shares everything but the core and the lock
+        replica.__dict__.update(self.__dict__)
         replica._lock = threading.RLock()
         replica._quiet = True
         replica._core = replica._make_core()
@@ -396,6 +400,29 @@ class MixedModel:
 
     def _make_core(self) -> Any:
         raise NotImplementedError
+
+    def _new_core(self) -> Any:
+        """A compiled core for this model, using the model's (or the package's) number of threads."""
+        core = self._make_core()
+        core.threads = threads.resolve(self.n_threads)
+        return core
+
+    def _restore_core(self) -> None:
+        """Leave the core where the fit left it (at the estimates)."""
+        raise NotImplementedError
+
+    # Pickling and copy.deepcopy carry the data, design and estimates, never the compiled core
+    # (nor the lock): it is rebuilt on load and put back at the estimates.
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            return {name: value for name, value in self.__dict__.items() if name not in ("_core", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._core = self._new_core()
+        if self._fitted:
+            self._restore_core()
 
     def is_singular(self, tol: float = SINGULAR_TOLERANCE) -> bool:
         """True when some θ component bounded at zero is within tol of it (lme4's isSingular)."""

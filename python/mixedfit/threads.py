@@ -1,0 +1,71 @@
+"""How many threads the compiled core and the bootstrap use: mixedfit.set_threads(n) and
+mixedfit.get_threads().
+
+Unless set, the default is, in order: the environment variable MIXEDFIT_NUM_THREADS; then
+OMP_NUM_THREADS, which process pools (joblib's loky, Dask's nanny) set in their workers to their
+share of the CPUs; then 1 in a multiprocessing child process (its siblings share the CPUs);
+else the CPUs this process may run on (its affinity, not the machine's count), at most
+MAX_DEFAULT_THREADS (more only add start-up cost for the matrices one fit factors).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+MAX_DEFAULT_THREADS = 8
+
+_setting: int | None = None
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def _from_environment(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        count = int(value.split(",")[0])  # OMP_NUM_THREADS may list counts per nesting level
+    except ValueError:
+        return None
+    return count if count >= 1 else None
+
+
+def default_threads() -> int:
+    for name in ("MIXEDFIT_NUM_THREADS", "OMP_NUM_THREADS"):
+        count = _from_environment(name)
+        if count is not None:
+            return count
+    if multiprocessing.parent_process() is not None:
+        return 1
+    return min(available_cpus(), MAX_DEFAULT_THREADS)
+
+
+def get_threads() -> int:
+    """The number of threads new fits and bootstraps use (set_threads's value, else the default)."""
+    return _setting if _setting is not None else default_threads()
+
+
+def set_threads(n: int | None) -> int | None:
+    """Use n threads in the core (one factorization) and in bootstraps from now on; None restores
+    the default. Returns the previous setting (None if it was the default)."""
+    global _setting
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"the number of threads must be a positive integer or None, got {n!r}")
+    previous, _setting = _setting, n
+    return previous
+
+
+def resolve(n_threads: int | None) -> int:
+    """A call's thread count: its own argument, else the package setting."""
+    if n_threads is None:
+        return get_threads()
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
+        raise TypeError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    return n_threads

@@ -1,0 +1,156 @@
+"""What other libraries need of a backend: models that pickle (to and from worker processes)
+and one setting for the number of threads, sensible inside worker processes."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+import mixedfit
+
+LMM = "Reaction ~ Days + (Days | Subject)"
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+@pytest.fixture(scope="module")
+def lmm() -> mixedfit.LinearMixedModel:
+    return mixedfit.lmer(LMM, mixedfit.datasets.load("sleepstudy"))
+
+
+@pytest.fixture(scope="module")
+def glmm() -> mixedfit.GeneralizedLinearMixedModel:
+    return mixedfit.glmer(CBPP, mixedfit.datasets.load("cbpp"), family="binomial")
+
+
+def summary_of(model, data) -> dict:
+    """What a round trip must keep: estimates, predictions, a refit, intervals, simulations."""
+    refit = copy.deepcopy(model).refit(model.simulate(1, seed=3).to_numpy()[:, 0])
+    return {
+        "objective": model.objective,
+        "theta": model.theta,
+        "fixef": model.fixef.to_numpy(),
+        "predict": model.predict(data),
+        "refit": refit.objective,
+        "wald": model.confint(method="wald").to_numpy(),
+        "simulate": model.simulate(2, seed=1).to_numpy(),
+    }
+
+
+def assert_same(a: dict, b: dict) -> None:
+    for key in a:
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_pickle_round_trip_in_a_new_process(lmm, glmm, tmp_path):
+    data = {"sleepstudy": mixedfit.datasets.load("sleepstudy"), "cbpp": mixedfit.datasets.load("cbpp")}
+    unfitted = mixedfit.LinearMixedModel(LMM, data["sleepstudy"])
+    path = tmp_path / "models.pkl"
+    path.write_bytes(pickle.dumps({"lmm": lmm, "glmm": glmm, "unfitted": unfitted}))
+    script = textwrap.dedent(
+        f"""
+        import pickle, copy, warnings, mixedfit
+        warnings.simplefilter("ignore")
+        sys_path = {str(os.path.dirname(__file__))!r}
+        import sys; sys.path.insert(0, sys_path)
+        from test_backend import summary_of
+        models = pickle.loads(open({str(path)!r}, "rb").read())
+        out = {{
+            "lmm": summary_of(models["lmm"], mixedfit.datasets.load("sleepstudy")),
+            "glmm": summary_of(models["glmm"], mixedfit.datasets.load("cbpp")),
+            "unfitted": models["unfitted"].fit().objective,
+            "profile": models["lmm"].confint().to_numpy(),
+        }}
+        open({str(tmp_path / "out.pkl")!r}, "wb").write(pickle.dumps(out))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    loaded = pickle.loads((tmp_path / "out.pkl").read_bytes())
+    assert_same(summary_of(lmm, data["sleepstudy"]), loaded["lmm"])
+    assert_same(summary_of(glmm, data["cbpp"]), loaded["glmm"])
+    assert loaded["unfitted"] == pytest.approx(lmm.objective, rel=1e-12)
+    np.testing.assert_allclose(loaded["profile"], lmm.confint().to_numpy(), rtol=1e-7)
+
+
+def test_deepcopy_is_independent(glmm):
+    twin = copy.deepcopy(glmm)
+    assert twin._core is not glmm._core
+    np.testing.assert_allclose(twin.residuals(), glmm.residuals(), rtol=1e-10)
+    twin.refit(twin.simulate(1, seed=5).to_numpy()[:, 0])
+    assert twin.objective != glmm.objective
+    assert glmm.objective_at(glmm.theta, glmm.fixef.to_numpy()) == pytest.approx(glmm.objective, rel=1e-12)
+
+
+def _fit_in_worker(seed: int):
+    data = mixedfit.datasets.load("sleepstudy")
+    rng = np.random.default_rng(seed)
+    data["Reaction"] = data["Reaction"] + rng.normal(scale=5, size=len(data))
+    model = mixedfit.lmer(LMM, data)
+    return model, mixedfit.get_threads(), model._core.threads
+
+
+def test_models_come_back_from_worker_processes():
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(_fit_in_worker, [1, 2]))
+    for seed, (model, threads, core_threads) in zip([1, 2], results):
+        local, _, _ = _fit_in_worker(seed)
+        assert model.objective == pytest.approx(local.objective, rel=1e-12)
+        np.testing.assert_allclose(model.predict(), local.predict(), rtol=1e-10)
+        if "MIXEDFIT_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+            assert threads == core_threads == 1  # worker processes share the CPUs: one thread each
+
+
+def test_thread_setting():
+    sleep = mixedfit.datasets.load("sleepstudy")
+    previous = mixedfit.set_threads(3)
+    try:
+        assert mixedfit.get_threads() == 3
+        assert mixedfit.lmer(LMM, sleep)._core.threads == 3
+        assert mixedfit.lmer(LMM, sleep, n_threads=2)._core.threads == 2  # the argument wins
+    finally:
+        mixedfit.set_threads(previous)
+    with pytest.raises(ValueError, match="positive integer or None"):
+        mixedfit.set_threads(0)
+    with pytest.raises(TypeError, match="n_threads must be a positive integer"):
+        mixedfit.LinearMixedModel(LMM, sleep, n_threads=1.5)
+
+
+def test_bootstrap_uses_the_models_threads(lmm, monkeypatch):
+    seen = []
+    original = type(lmm)._refit_replicates
+
+    def spy(self, responses, n_threads):
+        seen.append(n_threads)
+        return original(self, responses, n_threads)
+
+    monkeypatch.setattr(type(lmm), "_refit_replicates", spy)
+    twin = copy.deepcopy(lmm)
+    twin.n_threads = 2
+    twin.bootstrap(4, seed=1)
+    twin.bootstrap(4, seed=1, n_threads=1)
+    assert seen == [2, 1]
+
+
+@pytest.mark.parametrize(
+    "environment,command,expected",
+    [
+        ({"MIXEDFIT_NUM_THREADS": "3"}, [], 3),
+        ({"OMP_NUM_THREADS": "2"}, [], 2),
+        ({}, ["taskset", "-c", "0"], 1),  # the CPUs this process may use, not the machine's
+    ],
+)
+def test_default_threads_follow_the_environment(environment, command, expected):
+    env = {k: v for k, v in os.environ.items() if k not in ("MIXEDFIT_NUM_THREADS", "OMP_NUM_THREADS")}
+    env.update(environment)
+    code = "import mixedfit; print(mixedfit.get_threads())"
+    result = subprocess.run([*command, sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip().splitlines()[-1]) == expected
