@@ -14,8 +14,9 @@ CASES = load_reference("glmm_reference.json")
 LOGLIK_ATOL = 1e-4  # a higher log-likelihood than lme4's is fine: see test_loglik
 ESTIMATE_RTOL = 1e-3
 SLOW = {"verbagg_crossed"}
-# lme4's checkConv flags our VerbAgg fit: max|grad| 0.027 in a β (lme4's default fit: 0.05, also
-# flagged), though −2 log L is within 3e-6 of the converged lme4 run's. Asserted, not hidden.
+# lme4's checkConv flags our VerbAgg fit: max|grad| 0.0096 in a β after the one restart a flagged
+# fit gets (0.027 before it; lme4's default fit: 0.05, also flagged), though −2 log L is within 4e-5
+# of the converged lme4 run's. Asserted, not hidden.
 CONVERGENCE_FLAGGED = {"verbagg_crossed"}
 
 _FITS: dict[str, mixedfit.GeneralizedLinearMixedModel] = {}

@@ -12,6 +12,7 @@ from .derivatives import central_derivatives, relative_steps
 from .errors import ConvergenceWarning
 
 GRADIENT_TOLERANCE = 2e-3  # lme4's check.conv.grad
+GRADIENT_MESSAGE = "Model failed to converge with max|grad|"
 HESSIAN_TOLERANCE = 1e-6  # lme4's check.conv.hess
 
 
@@ -27,7 +28,7 @@ def gradient_problem(gradient: np.ndarray, hessian: np.ndarray) -> str | None:
     smallest = np.minimum(np.abs(scaled), np.abs(gradient))
     if smallest.max() > GRADIENT_TOLERANCE:
         return (
-            f"Model failed to converge with max|grad| = {smallest.max():.6g} (tol = {GRADIENT_TOLERANCE}, "
+            f"{GRADIENT_MESSAGE} = {smallest.max():.6g} (tol = {GRADIENT_TOLERANCE}, "
             f"component {int(np.argmax(smallest)) + 1})"
         )
     return None
