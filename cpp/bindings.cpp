@@ -78,6 +78,16 @@ template <class Model>
 void def_predictor_accessors(py::class_<Model>& cls) {
   cls.def_property_readonly("ldL2", [](const Model& self) { return self.predictor().ldL2(); })
       .def_property_readonly("factorization", [](const Model& self) { return self.predictor().factorization(); })
+      .def_property_readonly("factorization_costs",
+                             [](const Model& self) {
+                               const auto& c = self.predictor().factorization_costs();
+                               return py::dict(py::arg("dense_flops") = c.dense_flops,
+                                               py::arg("schur_updates") = c.schur_updates,
+                                               py::arg("blocked_seconds") = c.blocked_seconds,
+                                               py::arg("sparse_nonzeros") = c.sparse_nonzeros,
+                                               py::arg("sparse_flops") = c.sparse_flops,
+                                               py::arg("sparse_seconds") = c.sparse_seconds);
+                             })
       .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
       .def_property(
           "threads", [](const Model& self) { return self.predictor().threads(); },
@@ -157,7 +167,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("ldW", &LinearMixedModel::ldW)
       .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
       .def_property_readonly("RX", [](const LinearMixedModel& self) { return self.predictor().RX(); })
-      .def("_force_simplicial", [](LinearMixedModel& self) { self.predictor().force_simplicial(); })
+      .def("_force_factorization",
+           [](LinearMixedModel& self, const std::string& name) { self.predictor().force_factorization(name); })
       .def("_input_addresses", [](const LinearMixedModel& self) {
              // Where the wrapped inputs live, so tests can check that nothing was copied.
              return py::dict(py::arg("X") = reinterpret_cast<std::uintptr_t>(self.predictor().X_data()),

@@ -14,14 +14,6 @@ namespace {
 
 // Below this many columns in the Schur complement, its update is not worth a second thread.
 constexpr Index kMinParallelSchur = 256;
-// A Schur complement of at least this many columns with at most this many structural nonzeros
-// per column (lower triangle, on average) is left to the general sparse factorization: the terms
-// after the first are nested (grouseticks' broods in locations, Chem97's schools in areas), S is
-// a diagonal plus one coupling per nested level, and a dense factorization costs q2³/3 for
-// nothing (grouseticks: 2.6× slower). Crossed terms fill S much more (a random crossed design
-// with 9% of S nonzero: the sparse factorization 3× slower). Small S are factored dense in µs.
-constexpr Index kMinSparseSchur = 100;
-constexpr Index kMaxSparseSchurPerColumn = 4;
 
 // Kernels for the first term's p×p blocks (p is 1 to a few): plain loops, because Eigen's
 // dynamic-size LLT and triangular solvers allocate or dispatch per call, which dominated the
@@ -82,42 +74,12 @@ void schur_update_level(const int* rows, const double* values, Index length, Ind
   }
 }
 
-// The structural nonzeros in the Schur complement's lower triangle (counting stops above stop_above).
-Index schur_nonzeros(const SpMat& A, Index block_size, Index n_blocks, Index stop_above) {
-  const Index q1 = block_size * n_blocks, q2 = A.cols() - q1;
-  // Entry (r, c), r ≥ c, of S is nonzero if A22 has it or one level of the first term has rows
-  // r and c below q1 (L21 L21' fills it).
-  std::vector<bool> nonzero(static_cast<size_t>(q2 * q2), false);
-  Index count = 0;
-  const auto mark = [&](Index r, Index c) {
-    const size_t at = static_cast<size_t>(r * q2 + c);
-    if (!nonzero[at]) {
-      nonzero[at] = true;
-      ++count;
-    }
-  };
-  for (Index j = q1; j < A.cols(); ++j) {
-    for (SpMat::InnerIterator it(A, j); it; ++it) {
-      if (it.row() >= j) mark(it.row() - q1, j - q1);
-    }
-  }
-  for (Index b = 0; b < n_blocks && count <= stop_above; ++b) {
-    const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[b * block_size];
-    const int* end = A.innerIndexPtr() + A.outerIndexPtr()[b * block_size + 1];
-    const int* below = std::lower_bound(begin, end, static_cast<int>(q1));  // the level's rows in S
-    for (const int* r = below; r != end; ++r) {
-      for (const int* c = below; c <= r; ++c) mark(*r - q1, *c - q1);
-    }
-  }
-  return count;
-}
-
 }  // namespace
 
 BlockedCholesky::BlockedCholesky(Index block_size, Index n_blocks, int threads)
     : p_(block_size), n_blocks_(n_blocks), q1_(block_size * n_blocks), threads_(std::max(1, threads)) {}
 
-bool BlockedCholesky::suits(const SpMat& A, Index block_size, Index n_blocks, Index max_dense) {
+bool BlockedCholesky::applies(const SpMat& A, Index block_size, Index n_blocks, Index max_dense) {
   const Index q1 = block_size * n_blocks;
   if (block_size < 1 || q1 > A.cols() || A.cols() - q1 > max_dense) return false;
   for (Index j = 0; j < q1; ++j) {
@@ -138,9 +100,21 @@ bool BlockedCholesky::suits(const SpMat& A, Index block_size, Index n_blocks, In
       if (a || b) return false;
     }
   }
-  const Index q2 = A.cols() - q1;
-  const Index sparse_limit = kMaxSparseSchurPerColumn * q2;
-  return q2 < kMinSparseSchur || schur_nonzeros(A, block_size, n_blocks, sparse_limit) > sparse_limit;
+  return true;
+}
+
+BlockedCholesky::Work BlockedCholesky::work(const SpMat& A, Index block_size, Index n_blocks) {
+  const Index q1 = block_size * n_blocks;
+  const double q2 = static_cast<double>(A.cols() - q1);
+  Work w;
+  w.dense_flops = q2 * q2 * q2 / 3.0;
+  for (Index b = 0; b < n_blocks; ++b) {  // a level with m rows in S updates m (m + 1) / 2 of its entries
+    const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[b * block_size];
+    const int* end = A.innerIndexPtr() + A.outerIndexPtr()[b * block_size + 1];
+    const double m = static_cast<double>(end - std::lower_bound(begin, end, static_cast<int>(q1)));
+    w.schur_updates += m * (m + 1) / 2 * static_cast<double>(block_size);
+  }
+  return w;
 }
 
 void BlockedCholesky::analyze(const SpMat& A) {

@@ -16,9 +16,15 @@ class BlockedCholesky final : public SparseCholesky {
   // the Schur complement's update and factorization may use.
   BlockedCholesky(Index block_size, Index n_blocks, int threads);
 
-  // Whether A's pattern has the structure this factorization needs, with a dense part small
-  // enough to be worth factoring dense and dense enough not to be worth factoring sparse.
-  static bool suits(const SpMat& A, Index block_size, Index n_blocks, Index max_dense);
+  // Whether A's pattern has the structure this factorization needs (a block-diagonal first
+  // term whose levels' columns share their pattern) and a dense part of at most max_dense columns.
+  static bool applies(const SpMat& A, Index block_size, Index n_blocks, Index max_dense);
+  // The work of one factorization: the dense Cholesky's multiply-adds (q2³/3) and the scattered
+  // updates of the Schur complement (one per level, pair of its rows in S and column of the term).
+  struct Work {
+    double dense_flops = 0.0, schur_updates = 0.0;
+  };
+  static Work work(const SpMat& A, Index block_size, Index n_blocks);
 
   void analyze(const SpMat& A) override;
   bool factorize(const SpMat& A) override;

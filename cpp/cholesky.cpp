@@ -6,8 +6,17 @@
 
 namespace mixedfit {
 
-SimplicialCholesky::SimplicialCholesky()
-    : llt_(std::make_unique<Eigen::SimplicialLLT<SpMat, Eigen::Lower>>()) {}
+SimplicialCholesky::SimplicialCholesky() : llt_(std::make_unique<CountingLLT>()) {}
+
+double SimplicialCholesky::factor_nonzeros() const {
+  const auto& counts = llt_->strict_column_counts();
+  return static_cast<double>(counts.size()) + counts.cast<double>().sum();
+}
+
+double SimplicialCholesky::flops() const {
+  const Eigen::ArrayXd with_diagonal = llt_->strict_column_counts().cast<double>().array() + 1.0;
+  return with_diagonal.square().sum();
+}
 
 void SimplicialCholesky::analyze(const SpMat& A) {
   llt_->analyzePattern(A);

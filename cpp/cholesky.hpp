@@ -34,14 +34,23 @@ class SimplicialCholesky final : public SparseCholesky {
  public:
   SimplicialCholesky();
   void analyze(const SpMat& A) override;
+  // After analyze: the factor's nonzeros and the multiply-adds of one factorization, Σⱼ cⱼ²
+  // for cⱼ the nonzeros of column j of L (from the elimination tree's column counts).
+  double factor_nonzeros() const;
+  double flops() const;
   bool factorize(const SpMat& A) override;
   double log_det() const override;
   void solve_L(Eigen::MatrixXd& B) const override;
   void solve_Lt(Eigen::MatrixXd& B) const override;
 
  private:
+  // Eigen's LLT with its column counts readable (they are protected in Eigen).
+  class CountingLLT : public Eigen::SimplicialLLT<SpMat, Eigen::Lower> {
+   public:
+    const Eigen::VectorXi& strict_column_counts() const { return m_nonZerosPerCol; }
+  };
   // Eigen's solvers are neither copyable nor movable.
-  std::unique_ptr<Eigen::SimplicialLLT<SpMat, Eigen::Lower>> llt_;
+  std::unique_ptr<CountingLLT> llt_;
 };
 
 }  // namespace mixedfit

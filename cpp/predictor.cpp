@@ -15,9 +15,35 @@ namespace mixedfit {
 
 namespace {
 
-// Past this many columns outside the first term, the dense Schur complement costs more
-// (q2³/3 flops and 8 q2² bytes per θ) than a general sparse factorization.
-constexpr Index kMaxDenseBlock = 3000;
+// The dense Schur complement takes 8 q2² bytes: past this many columns outside the first term
+// (2 GB) it is not considered, whatever the flop counts say.
+constexpr Index kMaxDenseBlock = 16000;
+// What one factorization costs, measured on this project's 2-core x86-64 machine (one objective
+// evaluation each way, forced, on nested, crossed, partially crossed and InstEval designs): the
+// blocked path's dense Cholesky of the Schur complement S (~3.5·10¹⁰ flop/s per thread with
+// AVX2/FMA, ~1.4·10¹⁰ without), its scattered update (~10⁹ updates/s per thread while S fits in
+// 1 MB, ~1.7·10⁸ beyond: cache misses) and ~2 ns per entry of S for clearing, filling and solving
+// with it; Eigen's simplicial factor of all of A (one thread) ~4·10⁹ flop/s plus ~5 ns per
+// nonzero of L. The choice matters where the costs differ by orders of magnitude (a star-like
+// partially crossed design: 10⁹ dense flops against 3.5·10⁵ sparse ones, 14 against 1.6 ms per
+// evaluation), so these need not be exact; near a tie either choice is about as fast.
+#ifdef __AVX2__
+constexpr double kDenseFlopsPerThread = 3.5e10;
+#else
+constexpr double kDenseFlopsPerThread = 1.4e10;
+#endif
+constexpr double kSchurUpdatesPerThreadInCache = 1e9;
+constexpr double kSchurUpdatesPerThread = 1.7e8;
+constexpr double kSchurCacheBytes = 1 << 20;
+constexpr double kSecondsPerSchurEntry = 2e-9;
+constexpr double kSparseFlops = 4e9;
+constexpr double kSecondsPerSparseNonzero = 5e-9;
+// The sparse alternative's symbolic analysis (AMD ordering, elimination tree) costs ~100–150 ns
+// per nonzero of A, once per model (measured: 2.9 ms for 10⁴ crossed rows, 25 ms for InstEval).
+// It is run only when the blocked factorization's predicted cost over a typical fit (its
+// evaluations and convergence check) exceeds it: otherwise no choice could pay for itself.
+constexpr double kSecondsPerAnalysedNonzero = 1.5e-7;
+constexpr double kEvaluationsPerFit = 40;
 // More threads than this only add start-up cost for matrices of the size the dense part has.
 constexpr int kMaxThreads = 8;
 // Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
@@ -108,7 +134,6 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
       Lambdat_(Lambdat),
       Lind_(Lind),
       pair_map_limit_(kMaxPairMap),
-      max_dense_block_(kMaxDenseBlock),
       threads_(std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads)) {
   require(Zt_.cols() == X_.rows(), "Zt must have one column per row of X");
   require(Lambdat_.rows() == Zt_.rows() && Lambdat_.cols() == Zt_.rows(),
@@ -357,15 +382,7 @@ void Predictor::update_L() {
     for (Index j = 0; j < A_.cols(); ++j) A_.coeffRef(j, j) += 1.0;
   }
   if (first_theta) {
-    const Term& first = terms_.front();
-    if (BlockedCholesky::suits(A_, first.p, first.levels, max_dense_block_)) {
-      chol_ = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_);
-      factorization_ = "blocked";
-    } else {
-      chol_ = std::make_unique<SimplicialCholesky>();
-      factorization_ = "simplicial";
-    }
-    chol_->analyze(A_);
+    choose_factorization();
     A_nnz_ = A_.nonZeros();
   } else if (A_.nonZeros() != A_nnz_) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
@@ -376,6 +393,45 @@ void Predictor::update_L() {
   ldL2_ = chol_->log_det();
 
   if (!std::isfinite(ldL2_)) throw NumericalError("non-finite log-determinant of L at " + theta_string(theta_));
+}
+
+void Predictor::choose_factorization() {
+  // Both candidates' work per θ, from their symbolic structure: the blocked factorization's dense
+  // Schur complement and scattered update against Eigen's simplicial factor of all of A under an
+  // AMD ordering (its exact nonzeros and flops from the elimination tree's column counts). The
+  // cheaper one is analysed once and used for every θ.
+  const Term& first = terms_.front();
+  const int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, threads_);
+  costs_ = FactorizationCosts{};
+  if (forced_ != "simplicial" && BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock)) {
+    const BlockedCholesky::Work work = BlockedCholesky::work(A_, first.p, first.levels);
+    costs_.dense_flops = work.dense_flops;
+    costs_.schur_updates = work.schur_updates;
+    const double q2 = static_cast<double>(A_.cols() - first.p * first.levels);
+    const double update_rate = 8.0 * q2 * q2 <= kSchurCacheBytes ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread;
+    costs_.blocked_seconds = work.dense_flops / (kDenseFlopsPerThread * threads) +
+                             work.schur_updates / (update_rate * threads) + q2 * q2 * kSecondsPerSchurEntry;
+  }
+  require(forced_ != "blocked" || std::isfinite(costs_.blocked_seconds),
+          "the blocked factorization does not apply to this model's structure");
+  const double analysis_seconds = static_cast<double>(A_.nonZeros()) * kSecondsPerAnalysedNonzero;
+  if (forced_ == "blocked" || costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds) {
+    factorization_ = "blocked";
+  } else {
+    auto sparse = std::make_unique<SimplicialCholesky>();
+    sparse->analyze(A_);
+    costs_.sparse_nonzeros = sparse->factor_nonzeros();
+    costs_.sparse_flops = sparse->flops();
+    costs_.sparse_seconds = costs_.sparse_flops / kSparseFlops + costs_.sparse_nonzeros * kSecondsPerSparseNonzero;
+    if (costs_.sparse_seconds <= costs_.blocked_seconds) {
+      chol_ = std::move(sparse);
+      factorization_ = "simplicial";
+      return;
+    }
+    factorization_ = "blocked";
+  }
+  chol_ = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_);
+  chol_->analyze(A_);
 }
 
 void Predictor::update_RX() {

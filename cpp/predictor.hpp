@@ -3,7 +3,9 @@
 // weighted least-squares problem. It knows nothing about the response distribution.
 #pragma once
 
+#include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cholesky.hpp"
@@ -61,15 +63,23 @@ class Predictor {
   const MapMat& X() const { return X_; }
   // The weights of the penalized least-squares problem (set_weights's).
   const Eigen::VectorXd& weights() const { return w_; }
-  // Which factorization the first θ chose: "blocked" or "simplicial".
+  // Which factorization the first θ chose: "blocked" or "simplicial", and the costs it weighed.
   const char* factorization() const { return factorization_; }
+  struct FactorizationCosts {
+    double dense_flops = 0.0, schur_updates = 0.0;  // the blocked factorization's (if it applies)
+    double blocked_seconds = std::numeric_limits<double>::infinity();
+    double sparse_nonzeros = 0.0, sparse_flops = 0.0;  // the simplicial factor's (if analysed)
+    double sparse_seconds = std::numeric_limits<double>::infinity();
+  };
+  const FactorizationCosts& factorization_costs() const { return costs_; }
   // Whether A is updated in its fixed pattern (no allocation per θ).
   bool A_in_place() const { return in_place_; }
-  // Use the general sparse factorization even where the blocked one applies (for tests that
+  // Use this factorization ("blocked" or "simplicial") whatever the costs say (for tests that
   // compare the two); only before the first evaluation.
-  void force_simplicial() {
+  void force_factorization(const std::string& name) {
     require(A_nnz_ < 0, "the factorization is chosen at the first evaluation; force it before");
-    max_dense_block_ = -1;
+    require(name == "blocked" || name == "simplicial", "the factorization is 'blocked' or 'simplicial'");
+    forced_ = name;
   }
   const double* Zt_data() const { return Zt_.valuePtr(); }
   // Threads one factorization may use (default: the CPUs, at most kMaxThreads); 1 where
@@ -131,7 +141,10 @@ class Predictor {
   Index A_nnz_ = -1;  // pattern size at analysis, checked at every θ
   std::unique_ptr<SparseCholesky> chol_;
   const char* factorization_ = "none";
-  Index max_dense_block_;
+  FactorizationCosts costs_;
+  // At the first θ: weigh the blocked and the simplicial factorization by their work per θ.
+  void choose_factorization();
+  std::string forced_;  // empty: chosen by cost
   int threads_;
   Eigen::MatrixXd RZX_;  // L⁻¹ P Λ'Z'WX
   Eigen::MatrixXd RX_;   // upper triangular, RX'RX = X'WX − RZX'RZX

@@ -79,7 +79,8 @@ def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
     w = np.ones(len(y))
     blocked = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     general = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
-    general._force_simplicial()
+    blocked._force_factorization("blocked")
+    general._force_factorization("simplicial")
     rng = np.random.default_rng(2)
     for _ in range(3):
         theta = np.abs(rng.normal(size=len(design.theta0))) + 0.1
@@ -87,7 +88,7 @@ def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
         np.testing.assert_allclose(blocked.b, general.b, rtol=1e-9, atol=1e-12)
     assert (blocked.factorization, general.factorization) == ("blocked", "simplicial")
     with pytest.raises(ValueError, match="force it before"):
-        general._force_simplicial()
+        general._force_factorization("simplicial")
 
 
 def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
@@ -100,7 +101,8 @@ def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
     cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
              for _ in range(3)]  # fmt: skip
     cores[0].threads, cores[1].threads = 2, 1
-    cores[2]._force_simplicial()
+    for core, name in zip(cores, ["blocked", "blocked", "simplicial"]):
+        core._force_factorization(name)
     for theta in thetas:
         values = [core.objective(np.asarray(theta, dtype=float), True) for core in cores]
         assert values[0] == pytest.approx(values[2], rel=1e-12) and values[1] == pytest.approx(values[2], rel=1e-12)
@@ -256,3 +258,66 @@ def test_instruction_set_builds_agree():
     assert fast.LinearMixedModel(*args).objective(theta, True) == pytest.approx(
         baseline.LinearMixedModel(*args).objective(theta, True), rel=1e-12
     )
+
+
+def _star_like(rng, n_students: int = 3000, n_teachers: int = 400, n_schools: int = 40) -> pd.DataFrame:
+    """Students seen by several teachers of their school (mlmRev's star design): teachers are
+    nested in schools, students partially crossed with teachers."""
+    n = int(2.3 * n_students)
+    student = rng.integers(n_students, size=n)
+    school = rng.integers(n_schools, size=n_students)[student]
+    teacher = school * (n_teachers // n_schools) + rng.integers(n_teachers // n_schools, size=n)
+    data = pd.DataFrame({"id": student.astype(str), "tch": teacher.astype(str), "sch": school.astype(str)})
+    data["y"] = rng.normal(size=n)
+    return data
+
+
+@pytest.mark.parametrize(
+    "name,formula,expected",
+    [
+        ("partially crossed", "y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)", "simplicial"),
+        ("fully crossed", "y ~ x + (1 | g1) + (1 | g2)", "blocked"),
+        ("nested", "y ~ 1 + (1 | cls) + (1 | school) + (1 | region)", "simplicial"),
+    ],
+)
+def test_the_factorization_is_chosen_by_cost(name, formula, expected):
+    """Each design gets the factorization whose predicted work is smaller (a partially crossed
+    design's dense Schur complement would cost 10⁸ flops where its sparse factor costs 10⁵; a
+    fully crossed one fills in), and the chosen path's criterion equals the other's to 1e-10."""
+    rng = np.random.default_rng(8)
+    if name == "partially crossed":
+        data = _star_like(rng)
+    elif name == "fully crossed":
+        data = _crossed_data(rng, 4000, 700, 500)
+    else:
+        school = rng.integers(120, size=3000)
+        data = pd.DataFrame({"cls": (school * 5 + rng.integers(5, size=3000)).astype(str), "school": school.astype(str)})
+        data["region"], data["y"] = (school // 3).astype(str), rng.normal(size=3000)
+    parsed = parse_formula(formula)
+    frame = model_frame(parsed, data, {"y"})
+    design = build_design(parsed, frame, True)
+    y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
+    chosen, other = (
+        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+        for _ in range(2)
+    )
+    other._force_factorization("blocked" if expected == "simplicial" else "simplicial")
+    for theta in (np.full(len(design.theta0), 0.7), np.linspace(0.3, 1.5, len(design.theta0))):
+        assert chosen.objective(theta, True) == pytest.approx(other.objective(theta, True), rel=1e-10)
+        np.testing.assert_allclose(chosen.b, other.b, rtol=1e-8, atol=1e-10)
+    assert chosen.factorization == expected
+    costs = chosen.factorization_costs
+    cheaper, dearer = ("sparse_seconds", "blocked_seconds") if expected == "simplicial" else ("blocked_seconds", "sparse_seconds")
+    assert costs[cheaper] <= costs[dearer]
+
+
+def test_the_choice_is_recorded_in_optsum():
+    data = _star_like(np.random.default_rng(9))
+    rng = np.random.default_rng(10)
+    for column, sd in (("id", 1.0), ("tch", 0.7), ("sch", 0.5)):  # effects, so that the fit is not singular
+        codes = data[column].astype(int).to_numpy()
+        data["y"] += sd * rng.normal(size=codes.max() + 1)[codes]
+    model = mixedfit.lmer("y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)", data)
+    assert model.optsum.factorization == "simplicial"
+    assert model.optsum.factorization_costs["dense_flops"] > 100 * model.optsum.factorization_costs["sparse_flops"]
+    assert "factorization simplicial" in str(model.optsum)

@@ -63,7 +63,7 @@ def _same_time_dtype(name: str, values: pd.Series, dtype: Any) -> pd.Series:
     return values.astype(dtype)
 
 
-def column_kind(name: str, values: pd.Series) -> ColumnKind:
+def column_kind(name: str, values: Any) -> ColumnKind:
     """The kind of a column; DataError for a column that mixes numbers and text (int 308 and str
     '308' would otherwise become two levels with one label)."""
     dtype = values.dtype
@@ -85,7 +85,7 @@ def column_kind(name: str, values: pd.Series) -> ColumnKind:
             return ColumnKind("boolean", dtype)
         if inferred.startswith("mixed") or inferred == "unknown-array":
             kinds = {}
-            for value in values.dropna():
+            for value in pd.Series(values).dropna():
                 kinds.setdefault(type(value).__name__, value)
                 if len(kinds) > 1:
                     break
@@ -98,16 +98,18 @@ def column_kind(name: str, values: pd.Series) -> ColumnKind:
     return ColumnKind("other", dtype)
 
 
-def numeric_view(frame: pd.DataFrame) -> pd.DataFrame:
+def numeric_view(frame: pd.DataFrame, kinds: dict[str, ColumnKind] | None = None) -> pd.DataFrame:
     """The frame formulas are evaluated on: integer columns as float64, so that arithmetic in a
     formula (I(y * 100) on an int8 column, x**3 on int64) is done in floating point, as R does
-    it, instead of wrapping around. Other columns are shared, not copied."""
-    converted = {
-        name: frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        if pd.api.types.is_integer_dtype(frame[name].dtype)
-        else frame[name]
-        for name in frame.columns
-    }
+    it, instead of wrapping around. Other columns are shared, not copied; a frame without
+    integer columns is its own view."""
+    dtypes = {name: kinds[name].dtype for name in frame.columns} if kinds else frame.dtypes.to_dict()
+    integers = [name for name, dtype in dtypes.items() if pd.api.types.is_integer_dtype(dtype)]
+    if not integers:
+        return frame
+    converted = {name: frame[name].array for name in frame.columns}
+    for name in integers:
+        converted[name] = converted[name].to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.DataFrame(converted, index=frame.index, copy=False)
 
 
@@ -222,28 +224,30 @@ def model_frame(
             f"column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)} used in the formula "
             f"{'are' if len(missing) > 1 else 'is'} not in the data; columns are {list(df.columns)}"
         )
-    # The model's own copy of the used columns (later changes to the user's data must not reach
-    # it), built from the arrays: half the cost of selecting and copying the columns with pandas.
-    arrays = {name: df[name].array.copy() for name in columns}
-    frame = pd.DataFrame(arrays, copy=False)
+    arrays = {name: df[name].array for name in columns}
     w = _column_or_values(df, weights, "weights")
     extra_offset = _column_or_values(df, offset, "offset")
 
-    complete = np.ones(len(frame), dtype=bool)
+    complete = np.ones(len(df), dtype=bool)
     for values in [*arrays.values(), w, extra_offset]:
         if values is not None:
             complete &= ~pd.isna(values)
     n_dropped = int((~complete).sum())
     if not complete.any():
         raise DataError(f"no complete rows: every row has a missing value in one of {columns}")
-    if n_dropped:
-        frame = frame.loc[complete].reset_index(drop=True)
-    for name in columns:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+    # The model's own copy of the used columns and rows (later changes to the user's data must not
+    # reach it), built column by column from the arrays: pandas' selection and copy cost twice this.
+    for name, values in arrays.items():
+        values = values[complete] if n_dropped else values.copy()
+        if isinstance(values, pd.arrays.NumpyExtensionArray):
+            values = values.to_numpy()  # the plain numpy array it wraps
+        if isinstance(values.dtype, pd.CategoricalDtype):
             # Levels no used row has are dropped, as lme4's model frame drops them: an unused level
             # left of '|' would add a random effect with no data (and its variance and correlations).
-            frame[name] = frame[name].cat.remove_unused_categories()
-    kinds = {name: column_kind(name, frame[name]) for name in columns}
+            values = values.remove_unused_categories()
+        arrays[name] = values
+    frame = pd.DataFrame(arrays, copy=False)
+    kinds = {name: column_kind(name, values) for name, values in arrays.items()}
     if w is not None:
         w = w[complete]
         bad = ~np.isfinite(w) | (w <= 0)
@@ -252,4 +256,4 @@ def model_frame(
     total_offset = np.zeros(len(frame)) if extra_offset is None else extra_offset[complete]
     if not np.all(np.isfinite(total_offset)):
         raise DataError("offset has non-finite values")
-    return ModelFrame(frame, numeric_view(frame), kinds, w, total_offset, n_dropped)
+    return ModelFrame(frame, numeric_view(frame, kinds), kinds, w, total_offset, n_dropped)

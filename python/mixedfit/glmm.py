@@ -137,6 +137,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
             self._set_estimates(theta)
         self.optsum.seconds = time.perf_counter() - start
+        self._record_factorization()
         for message in self.convergence_problems:
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
         self._warn_if_singular()

@@ -99,6 +99,7 @@ class LinearMixedModel(MixedModel):
         start = time.perf_counter()
         theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         self.optsum.seconds = time.perf_counter() - start
+        self._record_factorization()
         self._set_estimates(theta)
         self._coef_table = None  # Satterthwaite table and ML refit belong to the previous fit
         self._ml = None

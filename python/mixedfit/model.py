@@ -411,6 +411,10 @@ class MixedModel:
         """Leave the core where the fit left it (at the estimates)."""
         raise NotImplementedError
 
+    def _record_factorization(self) -> None:
+        self.optsum.factorization = self._core.factorization
+        self.optsum.factorization_costs = dict(self._core.factorization_costs)
+
     # Pickling and copy.deepcopy carry the data, design and estimates, never the compiled core
     # (nor the lock): it is rebuilt on load and put back at the estimates.
     def __getstate__(self) -> dict[str, Any]:

@@ -46,13 +46,24 @@ class OptSummary:
     feval: int = 0
     return_code: str = ""
     seconds: float = 0.0
+    # The factorization of Λ'Z'WZΛ + I the core chose at the first θ, and the costs it weighed
+    # (flops, Schur updates and predicted seconds per factorization of each candidate).
+    factorization: str = ""
+    factorization_costs: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"Optimizer {self.optimizer}: {self.feval} evaluations, {self.return_code}\n"
             f"  initial {np.array2string(self.initial, precision=6)}\n"
             f"  final   {np.array2string(self.final, precision=6)}, objective {self.fmin:.6f}"
         )
+        if self.factorization:
+            costs = self.factorization_costs
+            text += (
+                f"\n  factorization {self.factorization} (predicted per factorization: blocked "
+                f"{costs.get('blocked_seconds', np.inf) * 1e3:.3g} ms, simplicial {costs.get('sparse_seconds', np.inf) * 1e3:.3g} ms)"
+            )
+        return text
 
 
 def _unhooked(x: np.ndarray, grad: np.ndarray) -> float:
