@@ -30,3 +30,14 @@ def load_reference(filename: str) -> dict:
 @pytest.fixture(scope="session")
 def lmm_reference() -> dict:
     return load_reference("lmm_reference.json")
+
+
+@pytest.fixture
+def sleep() -> pd.DataFrame:
+    """sleepstudy, a fresh copy per test (tests may modify it)."""
+    return mixedfit.datasets.load("sleepstudy")
+
+
+@pytest.fixture
+def cbpp() -> pd.DataFrame:
+    return mixedfit.datasets.load("cbpp")

@@ -13,16 +13,6 @@ import mixedfit
 from mixedfit import DataError, FormulaError
 
 
-@pytest.fixture
-def sleep() -> pd.DataFrame:
-    return mixedfit.datasets.load("sleepstudy")
-
-
-@pytest.fixture
-def cbpp() -> pd.DataFrame:
-    return mixedfit.datasets.load("cbpp")
-
-
 LMM = "Reaction ~ Days + (Days | Subject)"
 
 

@@ -31,16 +31,6 @@ def reference() -> dict:
     return load_reference("reliability_reference.json")
 
 
-@pytest.fixture
-def sleep() -> pd.DataFrame:
-    return mixedfit.datasets.load("sleepstudy")
-
-
-@pytest.fixture
-def cbpp() -> pd.DataFrame:
-    return mixedfit.datasets.load("cbpp")
-
-
 def crossed_data(n: int = 6000, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"a": rng.integers(0, 120, n).astype(str), "b": rng.integers(0, 80, n).astype(str)})
