@@ -154,3 +154,87 @@ def test_default_threads_follow_the_environment(environment, command, expected):
     result = subprocess.run([*command, sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip().splitlines()[-1]) == expected
+
+
+def _codes(values) -> np.ndarray:
+    return np.unique(np.asarray(values).astype(str), return_inverse=True)[1]
+
+
+def _array_cases():
+    sleep = mixedfit.datasets.load("sleepstudy")
+    penicillin = mixedfit.datasets.load("Penicillin")
+    pastes = mixedfit.datasets.load("Pastes")
+    ones = lambda frame: np.ones((len(frame), 1))  # noqa: E731
+    days = sleep["Days"].to_numpy(float)
+    subject = _codes(sleep["Subject"])
+    return [
+        (
+            "Reaction ~ Days + (Days | Subject)", sleep, sleep["Reaction"], np.column_stack([np.ones(len(sleep)), days]),
+            [mixedfit.RandomTerm(subject, np.column_stack([np.ones(len(sleep)), days]), group_name="Subject",
+                                 column_names=["(Intercept)", "Days"])],
+            ["(Intercept)", "Days"],
+        ),
+        (
+            "Reaction ~ Days + (Days || Subject)", sleep, sleep["Reaction"], np.column_stack([np.ones(len(sleep)), days]),
+            [mixedfit.RandomTerm(subject, np.column_stack([np.ones(len(sleep)), days]), correlated=False,
+                                 group_name="Subject", column_names=["(Intercept)", "Days"])],
+            ["(Intercept)", "Days"],
+        ),
+        (
+            "diameter ~ 1 + (1 | plate) + (1 | sample)", penicillin, penicillin["diameter"], ones(penicillin),
+            [mixedfit.RandomTerm(_codes(penicillin["plate"]), group_name="plate"),
+             mixedfit.RandomTerm(_codes(penicillin["sample"]), group_name="sample")],
+            ["(Intercept)"],
+        ),
+        (
+            "strength ~ 1 + (1 | batch/cask)", pastes, pastes["strength"], ones(pastes),
+            [mixedfit.RandomTerm(_codes(pastes["batch"]), group_name="batch"),
+             mixedfit.RandomTerm(_codes(pastes["cask"].astype(str) + ":" + pastes["batch"].astype(str)), group_name="cask:batch")],
+            ["(Intercept)"],
+        ),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("formula,data,y,X,terms,names", _array_cases())
+def test_array_api_equals_the_formula_fit(formula, data, y, X, terms, names):
+    by_formula = mixedfit.lmer(formula, data)
+    by_arrays = mixedfit.LinearMixedModel.from_arrays(y.to_numpy(), X, terms, names=names).fit()
+    assert by_arrays.objective == pytest.approx(by_formula.objective, rel=1e-10)
+    np.testing.assert_allclose(by_arrays.theta, by_formula.theta, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(by_arrays.fixef.to_numpy(), by_formula.fixef.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(by_arrays.stderr.to_numpy(), by_formula.stderr.to_numpy(), rtol=1e-7)
+    assert list(by_arrays.fixef.index) == names
+    np.testing.assert_allclose(by_arrays.predict(mixedfit.ArrayData(X, terms)), by_formula.predict(data), rtol=1e-9)
+    np.testing.assert_allclose(by_arrays.confint(method="wald").to_numpy(), by_formula.confint(method="wald").to_numpy(),
+                               rtol=1e-7)  # fmt: skip
+    assert pickle.loads(pickle.dumps(by_arrays)).objective == by_arrays.objective
+
+
+def test_glmm_array_api_equals_the_formula_fit():
+    cbpp = mixedfit.datasets.load("cbpp")
+    by_formula = mixedfit.glmer("prop ~ period + (1 | herd)", cbpp, family="binomial", weights="size")
+    X = np.column_stack([np.ones(len(cbpp))] + [(cbpp["period"].astype(str) == p).to_numpy(float) for p in "234"])
+    herd = mixedfit.RandomTerm(_codes(cbpp["herd"]), group_name="herd")
+    by_arrays = mixedfit.GeneralizedLinearMixedModel.from_arrays(
+        cbpp["prop"].to_numpy(), X, [herd], family="binomial", weights=cbpp["size"].to_numpy(),
+        names=["(Intercept)", "period2", "period3", "period4"],
+    ).fit()  # fmt: skip
+    assert by_arrays.objective == pytest.approx(by_formula.objective, rel=1e-10)
+    np.testing.assert_allclose(by_arrays.fixef.to_numpy(), by_formula.fixef.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(by_arrays.predict(mixedfit.ArrayData(X, [herd]), type="response"), by_formula.fitted, rtol=1e-8)
+
+
+def test_array_api_checks_its_input():
+    y, X = np.ones(10), np.ones((10, 1))
+    term = mixedfit.RandomTerm(np.arange(10) % 3)
+    with pytest.raises(TypeError, match="list of mixedfit.RandomTerm"):
+        mixedfit.LinearMixedModel.from_arrays(y, X, [np.arange(10)])
+    with pytest.raises(mixedfit.DataError, match="codes of term 1 must be 10 integers"):
+        mixedfit.LinearMixedModel.from_arrays(y, X, [mixedfit.RandomTerm(np.arange(10) / 2)])
+    with pytest.raises(ValueError, match="names has 2 entries for the 1 columns of X"):
+        mixedfit.LinearMixedModel.from_arrays(y, X, [term], names=["a", "b"])
+    with pytest.raises(mixedfit.DataError, match=r"Z of term 1 must be a matrix with 10 rows, got shape \(9, 1\)"):
+        mixedfit.LinearMixedModel.from_arrays(y, X, [mixedfit.RandomTerm(np.arange(10) % 3, np.ones((9, 1)))])
+    model = mixedfit.lmer(LMM, mixedfit.datasets.load("sleepstudy"))
+    with pytest.raises(TypeError, match="ArrayData is new data for a model built by from_arrays"):
+        model.predict(mixedfit.ArrayData(X, [term]))

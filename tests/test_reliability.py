@@ -101,32 +101,29 @@ def test_memory_is_flat_over_many_fits():
     result = run_python(
         """
         import gc, warnings, mixedfit
+        import numpy as np, pandas as pd
         warnings.simplefilter("ignore")
-        data = mixedfit.datasets.load("sleepstudy")
+
         def rss():
             with open("/proc/self/statm") as f:
                 return int(f.read().split()[1]) * 4096
-        for _ in range(100):
-            mixedfit.lmer("Reaction ~ Days + (Days | Subject)", data)
-        gc.collect()
-        before = rss()
-        for _ in range(1000):
-            mixedfit.lmer("Reaction ~ Days + (Days | Subject)", data)
-        gc.collect()
-        print(rss() - before)
-        import numpy as np, pandas as pd
+
+        def growth(formula, data, warm_up, count):
+            for _ in range(warm_up):
+                mixedfit.lmer(formula, data)
+            gc.collect()
+            before = rss()
+            for _ in range(count):
+                mixedfit.lmer(formula, data)
+            gc.collect()
+            return rss() - before
+
+        print(growth("Reaction ~ Days + (Days | Subject)", mixedfit.datasets.load("sleepstudy"), 100, 1000))
         rng = np.random.default_rng(0)
         n = 20_000
         crossed = pd.DataFrame({"a": rng.integers(0, 2000, n), "b": rng.integers(0, 100, n), "x": rng.normal(size=n)})
         crossed["y"] = crossed["x"] + rng.normal(size=2000)[crossed["a"]] + rng.normal(size=n)
-        for _ in range(5):
-            mixedfit.lmer("y ~ x + (x | a) + (1 | b)", crossed)
-        gc.collect()
-        before = rss()
-        for _ in range(40):
-            mixedfit.lmer("y ~ x + (x | a) + (1 | b)", crossed)
-        gc.collect()
-        print(rss() - before)
+        print(growth("y ~ x + (x | a) + (1 | b)", crossed, 5, 40))
         """
     )
     assert result.returncode == 0, result.stderr
@@ -158,10 +155,12 @@ def test_concurrent_refits_leave_a_consistent_model(sleep):
     responses = [sleep["Reaction"].to_numpy() + rng.normal(scale=20, size=len(sleep)) for _ in range(6)]
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(model.refit, responses))
-    # Whichever refit ran last, the model's response, estimates and core belong together.
+    # Whichever refit ran last, the model's response, estimates and core belong together (a
+    # refit starts from the θ the previous one left, so it agrees with a fresh fit to the
+    # optimizer's tolerance, not to the last digit).
     fresh = mixedfit.lmer(LMM, sleep.assign(Reaction=model._response))
-    assert model.objective == pytest.approx(fresh.objective, rel=1e-8)
-    np.testing.assert_allclose(model.fixef, fresh.fixef, rtol=1e-6)
+    assert model.objective == pytest.approx(fresh.objective, rel=1e-6)
+    np.testing.assert_allclose(model.fixef, fresh.fixef, rtol=1e-4)
     assert model.objective_at(model.theta) == pytest.approx(model.objective, rel=1e-12)
 
 

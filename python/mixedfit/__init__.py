@@ -2,6 +2,7 @@
 
 from . import datasets, families, plotting
 from .anova import anova
+from .arrays import ArrayData, RandomTerm
 from .errors import (
     ConvergenceWarning,
     DataError,
@@ -18,6 +19,7 @@ from .options import get_options, set_options
 from .threads import get_threads, set_threads
 
 __all__ = [
+    "ArrayData",
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
@@ -25,6 +27,7 @@ __all__ = [
     "LinearMixedModel",
     "MixedFitError",
     "NumericalError",
+    "RandomTerm",
     "RankDeficiencyWarning",
     "ResourceError",
     "SingularFitWarning",

@@ -38,11 +38,16 @@ def lme4_column_name(name: str) -> str:
 
 
 def simple_terms(expr: str) -> tuple[bool, list[str]] | None:
-    """(intercept, column names) when expr is only '1', '0', '-1' and names joined by '+';
-    None for anything formulaic must expand (factors are checked by the caller)."""
+    """(intercept, column names) when expr is only '1', '0', '-1' and names (plain or backtick-
+    quoted) joined by '+'; None for anything formulaic must expand (factors are checked by the
+    caller)."""
     intercept, names = True, []
     for i, piece in enumerate(expr.replace("-", "+-").split("+")):
-        token = piece.strip().replace(" ", "")
+        quoted = piece.strip()
+        if len(quoted) > 2 and quoted[0] == quoted[-1] == "`" and "`" not in quoted[1:-1]:
+            names.append(quoted[1:-1])
+            continue
+        token = quoted.replace(" ", "")
         if token in ("", "1"):
             if token == "" and i > 0:
                 return None

@@ -138,10 +138,19 @@ def _grouping_factors(group: str, formula: str, position: int) -> list[tuple[str
 def _expand_uncorrelated(expr: str, formula: str, position: int) -> list[str]:
     """lme4's expandDoubleVerts: (x || g) -> (1 | g) + (0 + x | g)."""
     try:
-        terms = [str(t) for t in Formula(expr)]
+        terms = [":".join(_factor_text(f) for f in t.factors) for t in Formula(expr)]
     except Exception as exc:  # formulaic's parse errors, reported at our position
         raise _error(formula, position, f"cannot parse '{expr}': {plain_message(exc)}") from None
     return ["1" if t == "1" else f"0 + {t}" for t in terms]
+
+
+def _factor_text(factor) -> str:
+    """A formulaic factor written back as formula text: a column name that is not an identifier
+    (formulaic has dropped its backticks) is quoted again."""
+    name = factor.expr
+    if factor.eval_method.value == "lookup" and not name.isidentifier() and name != "1":
+        return f"`{name}`"
+    return name
 
 
 def _random_terms(piece: str, formula: str, position: int) -> list[RandomTerm]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
@@ -13,6 +13,7 @@ from scipy.stats import norm
 import pandas as pd
 
 from ._native import _core
+from .arrays import RandomTerm
 from .convergence import GRADIENT_MESSAGE, convergence_problems
 from .derivatives import central_derivatives, relative_steps
 from .errors import ConvergenceWarning, DataError
@@ -82,6 +83,28 @@ class GeneralizedLinearMixedModel(MixedModel):
             np.ascontiguousarray(starting_means(self.family.name, self._response, response.weights)),
             self.family.name, self.family.link,
         )  # fmt: skip
+
+    @classmethod
+    def from_arrays(
+        cls,
+        y: Any,
+        X: Any,
+        terms: Sequence[RandomTerm],
+        family: str | Family = "binomial",
+        link: str | None = None,
+        nAGQ: int = 1,
+        weights: Any = None,
+        offset: Any = None,
+        names: Sequence[str] | None = None,
+        n_threads: int | None = None,
+    ) -> GeneralizedLinearMixedModel:
+        """An (unfitted) GLMM from arrays, without a formula: y (binomial: proportions, with the
+        numbers of trials as weights; or 0/1), X (n × p, a column of ones for an intercept), terms
+        (mixedfit.RandomTerm: group codes and model matrices); the rest as for ``glmer``. New data
+        for ``predict`` are ``mixedfit.ArrayData(X, terms)``."""
+        return cls._from_arrays(
+            y, X, terms, names, weights, offset, family=family, link=link, nAGQ=nAGQ, n_threads=n_threads
+        )
 
     def _restore_core(self) -> None:
         self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)

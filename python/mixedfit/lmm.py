@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import nlopt
 import numpy as np
@@ -12,6 +12,7 @@ from scipy.stats import t as student_t
 
 from . import threads
 from ._native import _core
+from .arrays import RandomTerm
 from .convergence import check_convergence
 from .design import numeric_column
 from .errors import DataError, FormulaError
@@ -75,6 +76,40 @@ class LinearMixedModel(MixedModel):
     def _make_core(self):
         d = self.design
         return _core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        y: Any,
+        X: Any,
+        terms: Sequence[RandomTerm],
+        REML: bool = True,
+        weights: Any = None,
+        offset: Any = None,
+        names: Sequence[str] | None = None,
+        n_threads: int | None = None,
+    ) -> LinearMixedModel:
+        """An (unfitted) linear mixed model from arrays, without a formula.
+
+        Parameters
+        ----------
+        y : array, length n
+            The response.
+        X : array, n × p
+            The fixed-effects model matrix (include a column of ones for an intercept).
+        terms : list of mixedfit.RandomTerm
+            The random-effects terms: group codes and model matrices.
+        REML, weights, offset, n_threads
+            As for ``lmer`` (weights and offset as arrays).
+        names : list of str, optional
+            Names of X's columns (default x1, x2, …).
+
+        Returns
+        -------
+        LinearMixedModel
+            Call ``.fit()``; new data for ``predict`` are ``mixedfit.ArrayData(X, terms)``.
+        """
+        return cls._from_arrays(y, X, terms, names, weights, offset, REML=REML, n_threads=n_threads)
 
     def _restore_core(self) -> None:
         self.objective_at(self._theta)

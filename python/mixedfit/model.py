@@ -7,12 +7,13 @@ import functools
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import threads
+from .arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
 from .condvar import conditional_variances
 from .design import Design, build_design
 from .errors import DataError, SingularFitWarning
@@ -66,6 +67,33 @@ class MixedModel:
     _has_residual = True
     # Bootstrap replicates refit quietly: no warnings (not thread-safe) and no derivative checks.
     _quiet = False
+    # How a model built by from_arrays lays arrays out as a data frame (None: a formula model).
+    _array_layout: ArrayLayout | None = None
+
+    @classmethod
+    def _from_arrays(
+        cls, y: Any, X: Any, terms: Sequence[RandomTerm], names: Sequence[str] | None, weights: Any, offset: Any,
+        **options: Any,
+    ) -> Any:
+        """The model of the formula equivalent to these arrays (see mixedfit.arrays)."""
+        X = np.asarray(X, dtype=np.float64)
+        X = X[:, None] if X.ndim == 1 else X
+        layout = ArrayLayout.of(X, terms, names, weights, offset)
+        frame = layout.frame(y, X, terms, weights, offset)
+        model = cls(
+            layout.formula(), frame, weights=WEIGHTS if weights is not None else None,
+            offset=OFFSET if offset is not None else None, **options,
+        )  # fmt: skip
+        model._array_layout = layout
+        return model
+
+    def _as_newdata(self, newdata: Any) -> Any:
+        """New data as a data frame: an ArrayData is laid out as the fit's arrays were."""
+        if not isinstance(newdata, ArrayData):
+            return newdata
+        if self._array_layout is None:
+            raise TypeError("ArrayData is new data for a model built by from_arrays; give this model a data frame")
+        return self._array_layout.frame(None, newdata.X, newdata.terms, offset=newdata.offset)
 
     def __init__(
         self, formula: str, data: Any, weights: Any = None, offset: Any = None, n_threads: int | None = None
@@ -231,6 +259,7 @@ class MixedModel:
         if re_form is not None and formula_is_restricted():
             check_restricted(re_form, self.frame.data.columns, "re_form")
         terms = selected_terms(self.design, self.frame.data, re_form)
+        newdata = self._as_newdata(newdata)
         if newdata is None:
             d = self.design
             eta = d.fixed.X @ self._beta + d.offset
@@ -260,7 +289,7 @@ class MixedModel:
             X, offset, frame = self.design.fixed.X, self.design.offset, None
             term_data = [(t, t.X, t.codes, t.n_levels) for t in self.design.terms]
         else:
-            frame = as_dataframe(newdata)
+            frame = as_dataframe(self._as_newdata(newdata))
             nd = self._new_design(frame, all_terms, allow_new_levels=True)
             if not nd.complete.all():
                 raise ValueError("newdata for simulate() must have no missing values in the columns the model uses")
