@@ -410,6 +410,17 @@ def test_transforms_and_factor(sleep, reference):
     np.testing.assert_allclose(model.predict(sleep.iloc[::7]), model.fitted[::7], rtol=1e-12)
 
 
+def test_ordered_factor_and_power_as_r_writes_them(sleep, reference):
+    case = reference["ordered_factor_and_power"]
+    phase = np.array(["early", "mid", "late"])[(sleep["Days"] >= 3).astype(int) + (sleep["Days"] >= 6).astype(int)]
+    data = sleep.assign(phase=pd.Categorical(phase, categories=["early", "mid", "late"], ordered=True))
+    model = mixedfit.lmer("Reaction ~ phase + I(Days^2) + (1 | Subject)", data)
+    assert list(model.fixef.index) == ["(Intercept)", "phase.L", "phase.Q", "I(Days ** 2)"]
+    assert case["beta_names"][:3] == ["(Intercept)", "phase.L", "phase.Q"]
+    check_against_lme4(model, case)
+    np.testing.assert_allclose(model.predict(data), model.fitted, rtol=1e-12)
+
+
 # 6. Restricted formula evaluation ---------------------------------------------------------------
 
 

@@ -31,10 +31,26 @@ FORMULA_FUNCTIONS = {"sqrt": np.sqrt, "log1p": np.log1p, "expm1": np.expm1}
 def lme4_column_name(name: str) -> str:
     """formulaic's 'Intercept' and 'f[T.b]' become lme4's '(Intercept)' and 'fb'; a whole-number
     level prints as R prints it ('C(Days)[T.1.0]' → 'C(Days)1': formulas see integer columns as
-    floating point)."""
+    floating point); an ordered factor's polynomial contrasts are R's 'g.L', 'g.Q', 'g^4'."""
     if name == "Intercept":
         return "(Intercept)"
+    name = _POLY_COLUMN.sub(r"\1\2", name)
     return re.sub(r"\[(?:T\.)?([^\]]*)\]", lambda m: re.sub(r"^(-?\d+)\.0$", r"\1", m.group(1)), name)
+
+
+_POLY_COLUMN = re.compile(r"C\(([^(),]+), contr\.poly\)\[([^\]]+)\]")
+
+
+def _ordered_as_poly(expr: str, frame: pd.DataFrame) -> str:
+    """Ordered categorical columns named bare in expr get R's contrasts, contr.poly (lme4 codes
+    an ordered factor so; formulaic would use treatment contrasts)."""
+    ordered = [
+        name for name in frame.columns
+        if isinstance(frame[name].dtype, pd.CategoricalDtype) and frame[name].cat.ordered and str(name).isidentifier()
+    ]  # fmt: skip
+    for name in ordered:
+        expr = re.sub(rf"(?<![\w.`(])(?<!C\(){re.escape(name)}(?![\w.`(])", f"C({name}, contr.poly)", expr)
+    return expr
 
 
 def simple_terms(expr: str) -> tuple[bool, list[str]] | None:
@@ -131,6 +147,7 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, Ma
     fast = _numeric_fast_path(expr, frame)
     if fast is not None:
         return fast, MatrixRecipe(expr, what)
+    expr = _ordered_as_poly(expr, frame)
     try:
         # numpy output: half the cost of formulaic's pandas output for the same matrix.
         mm = model_matrix(expr, frame, context=FORMULA_FUNCTIONS, na_action="raise", output="numpy")

@@ -51,8 +51,24 @@ _FACTOR_CALL = re.compile(r"(?<![\w.])(?:as\.factor|factor)\(")
 
 
 def r_to_formulaic(expr: str) -> str:
-    """R's factor(x) and as.factor(x) as formulaic's C(x): a categorical with treatment contrasts."""
-    return _FACTOR_CALL.sub("C(", expr)
+    """R's formula idioms in formulaic's terms: factor(x) and as.factor(x) as C(x) (a categorical
+    with treatment contrasts), and '^' inside I(...) as '**' (a power in R; Python's '^' is XOR)."""
+    return _power_inside_I(_FACTOR_CALL.sub("C(", expr))
+
+
+def _power_inside_I(expr: str) -> str:
+    out, depth_of_I, depth = [], [], 0
+    for k, ch in enumerate(expr):
+        if ch == "(":
+            depth += 1
+            if k > 0 and expr[k - 1] == "I" and (k < 2 or not (expr[k - 2].isalnum() or expr[k - 2] in "._")):
+                depth_of_I.append(depth)
+        elif ch == ")":
+            if depth_of_I and depth_of_I[-1] == depth:
+                depth_of_I.pop()
+            depth -= 1
+        out.append("**" if ch == "^" and depth_of_I else ch)
+    return "".join(out)
 
 
 def _error(formula: str, position: int, message: str) -> FormulaError:

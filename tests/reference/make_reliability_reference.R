@@ -46,6 +46,12 @@ cases[[length(cases) + 1]] <- summarise("integer_arithmetic", m)
 m <- lmer(Reaction ~ scale(Days) + factor(Days > 4) + (1 | Subject), sleep)
 cases[[length(cases) + 1]] <- summarise("transforms_and_factor", m)
 
+# An ordered factor (R codes it with contr.poly: phase.L, phase.Q) and a power inside I().
+phased <- transform(sleep, phase = factor(c("early", "mid", "late")[(Days >= 3) + (Days >= 6) + 1],
+                                          levels = c("early", "mid", "late"), ordered = TRUE))
+m <- lmer(Reaction ~ phase + I(Days^2) + (1 | Subject), phased)
+cases[[length(cases) + 1]] <- summarise("ordered_factor_and_power", m)
+
 # A constant GLMM response is an error in lme4 (check.response.not.const).
 constant <- transform(cbpp, k = 0)
 message <- tryCatch({ glmer(k ~ 1 + (1 | herd), constant, family = poisson); "" }, error = conditionMessage)
