@@ -299,6 +299,9 @@ class LinearMixedModel(MixedModel):
 
         return zeta_at
 
+    def _brief_summary(self) -> str:
+        return self.summary(ddf=None)
+
     @synchronized
     def summary(self, ddf: str | None = "Satterthwaite") -> str:
         """lme4's summary text; with ddf='Satterthwaite' the coefficient table has lmerTest's df

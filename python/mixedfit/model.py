@@ -4,6 +4,7 @@ and data, and the accessors of a fitted model (lme4's names)."""
 from __future__ import annotations
 
 import functools
+import html
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from . import threads
 from .arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
@@ -352,13 +354,35 @@ class MixedModel:
 
     @synchronized
     def confint(
-        self, method: str = "profile", level: float = 0.95, nsim: int = 500, seed: int | None = None
+        self,
+        method: str = "profile",
+        level: float = 0.95,
+        nsim: int = 500,
+        seed: int | None = None,
+        parm: str | int | Sequence[str | int] | None = None,
     ) -> pd.DataFrame:
-        """Confidence intervals as lme4's confint(): 'profile' (likelihood profile; an LMM fitted by
-        REML is profiled on its ML refit, as in lme4), 'wald' (β ± z·SE; NaN for the variance
-        parameters) or 'boot' (percentiles of a parametric bootstrap of nsim replicates)."""
+        """Confidence intervals as lme4's confint().
+
+        Parameters
+        ----------
+        method : {"profile", "wald", "boot"}
+            Likelihood profile (an LMM fitted by REML is profiled on its ML refit, as in lme4),
+            β ± z·SE (NaN for the variance parameters), or percentiles of a parametric bootstrap
+            of nsim replicates (seed for reproducibility).
+        level : float
+            Coverage, between 0 and 1.
+        parm : name, index or list of them, optional
+            The parameters (as ``parameter_names()``, e.g. ``".sig01"``, ``"Days"``) to give
+            intervals for; profiles are computed for these only. Default: all.
+
+        Returns
+        -------
+        DataFrame
+            One row per parameter, the lower and upper ends in columns named as lme4's.
+        """
         self._require_fit()
         names = self.parameter_names()
+        rows = self._parameter_rows(parm, names)
         tail = (1 - level) / 2
         columns = [f"{100 * tail:.3g} %", f"{100 * (1 - tail):.3g} %"]
         if method == "wald":
@@ -367,14 +391,31 @@ class MixedModel:
             k = len(names) - len(self._beta)
             bounds = np.full((len(names), 2), np.nan)
             bounds[k:, 0], bounds[k:, 1] = self._beta - z * se, self._beta + z * se
+            bounds = bounds[rows]
         elif method == "profile":
-            bounds = profile_intervals(self._profile_problem(), level)
+            bounds = profile_intervals(self._profile_problem(), level, rows)
         elif method == "boot":
             replicates = self.bootstrap(nsim, seed)
-            bounds = np.nanquantile(replicates.to_numpy(), [tail, 1 - tail], axis=0).T
+            bounds = np.nanquantile(replicates.to_numpy()[:, rows], [tail, 1 - tail], axis=0).T
         else:
             raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
-        return pd.DataFrame(bounds, index=names, columns=columns)
+        return pd.DataFrame(bounds, index=[names[r] for r in rows], columns=columns)
+
+    @staticmethod
+    def _parameter_rows(parm: Any, names: list[str]) -> list[int]:
+        if parm is None:
+            return list(range(len(names)))
+        rows = []
+        for item in [parm] if isinstance(parm, (str, int, np.integer)) else list(parm):
+            if isinstance(item, str):
+                if item not in names:
+                    raise ValueError(f"parm {item!r} is not a parameter; parameters are {names}")
+                rows.append(names.index(item))
+            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < len(names):
+                rows.append(int(item))
+            else:
+                raise ValueError(f"parm must name parameters ({names}) or index them (0 to {len(names) - 1}), got {item!r}")
+        return rows
 
     @synchronized
     def bootstrap(self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None) -> pd.DataFrame:
@@ -499,9 +540,63 @@ class MixedModel:
 
     @synchronized
     def __repr__(self) -> str:
+        """One line, computed from the estimates alone (no inference): print(model) or summary()
+        give the tables."""
         if not self._fitted:
             return f"{type(self).__name__}('{self.formula}', not fitted)"
+        return f"{type(self).__name__}('{self.formula}', nobs={self.nobs}, logLik={self._loglik:.6g})"
+
+    def __str__(self) -> str:
+        return self._brief_summary() if self._fitted else repr(self)
+
+    def _repr_html_(self) -> str:
+        """Notebooks show the summary (without the costlier inference) as preformatted text."""
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+    def _brief_summary(self) -> str:
+        """summary() without anything that costs more than the fit itself."""
         return self.summary()
+
+    @synchronized
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Each grouping factor's coefficients per level, as lme4's coef(): the random effects plus
+        the fixed effects of the same name (columns: the factor's random-effects columns, then the
+        other fixed effects, which are the same for every level)."""
+        self._require_fit()
+        fixef = self.fixef
+        tables = {}
+        for name, table in ranef_tables(self.design, self._b).items():
+            out = table.copy()
+            for column in out.columns:
+                if column in fixef.index:
+                    out[column] = out[column] + fixef[column]
+            for column in fixef.index:
+                if column not in out.columns:
+                    out[column] = fixef[column]
+            tables[name] = out
+        return tables
+
+    @synchronized
+    def fixef_table(self, level: float = 0.95) -> pd.DataFrame:
+        """The fixed effects as a tidy table (one row per term, snake_case columns, as broom.mixed's
+        tidy(effects = "fixed", conf.int = TRUE)): term, estimate, std_error, statistic (t or z),
+        df (an LMM's Satterthwaite df; absent for a GLMM), p_value, conf_low, conf_high (estimate
+        ± quantile × std_error with the t quantile on df for an LMM, the normal one for a GLMM)."""
+        self._require_fit()
+        if not 0 < level < 1:
+            raise ValueError(f"level must be between 0 and 1, got {level}")
+        table = self.coef_table
+        tidy = pd.DataFrame({"term": table.index, "estimate": table["Estimate"].to_numpy(), "std_error": table["Std. Error"].to_numpy()})
+        tidy["statistic"] = table.iloc[:, 3 if "df" in table.columns else 2].to_numpy()
+        if "df" in table.columns:
+            tidy["df"] = table["df"].to_numpy()
+            quantile = student_t.ppf(0.5 + level / 2, tidy["df"].to_numpy())
+        else:
+            quantile = normal_quantile(level)
+        tidy["p_value"] = table.iloc[:, -1].to_numpy()
+        tidy["conf_low"] = tidy["estimate"] - quantile * tidy["std_error"]
+        tidy["conf_high"] = tidy["estimate"] + quantile * tidy["std_error"]
+        return tidy
 
     def summary(self) -> str:
         raise NotImplementedError

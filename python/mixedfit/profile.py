@@ -12,7 +12,7 @@ elements and σ profiled out exactly).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import brentq
@@ -127,12 +127,13 @@ def standard_errors(deviance: Callable[[np.ndarray], float], x: np.ndarray, fx: 
     return np.where(np.isfinite(se) & (se > 0), se, fallback)
 
 
-def profile_intervals(problem: ProfileProblem, level: float) -> np.ndarray:
-    """(lower, upper) of each parameter: rows in problem.names order."""
+def profile_intervals(problem: ProfileProblem, level: float, which: Sequence[int] | None = None) -> np.ndarray:
+    """(lower, upper) of the parameters which (default all): rows in that order."""
     target = normal_quantile(level)
     steps = np.maximum(0.5 * problem.scale, 1e-6)
-    out = np.empty((len(problem.names), 2))
-    for w in range(len(problem.names)):
+    which = range(len(problem.names)) if which is None else which
+    out = np.empty((len(which), 2))
+    for row, w in enumerate(which):
         estimate = problem.estimate[w]
         if w in problem.separate:
             zeta_at = problem.separate[w]
@@ -144,5 +145,5 @@ def profile_intervals(problem: ProfileProblem, level: float) -> np.ndarray:
                 return signed_root(fmin - problem.base, x, estimate), others
 
         parameter = ProfiledParameter(estimate, problem.lower[w], problem.upper[w], zeta_at, 0.5 * problem.scale[w])
-        out[w] = parameter.end(-1, target), parameter.end(+1, target)
+        out[row] = parameter.end(-1, target), parameter.end(+1, target)
     return out

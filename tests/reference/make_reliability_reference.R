@@ -52,6 +52,12 @@ phased <- transform(sleep, phase = factor(c("early", "mid", "late")[(Days >= 3) 
 m <- lmer(Reaction ~ phase + I(Days^2) + (1 | Subject), phased)
 cases[[length(cases) + 1]] <- summarise("ordered_factor_and_power", m)
 
+# coef(): each level's coefficients (random plus fixed effects).
+m <- lmer(Reaction ~ Days + (1 | Subject), sleep)
+cases[[length(cases) + 1]] <- summarise("coef_random_intercept", m, list(
+  coef_levels = rownames(coef(m)$Subject), coef_columns = colnames(coef(m)$Subject),
+  coef = unname(as.matrix(coef(m)$Subject))))
+
 # A constant GLMM response is an error in lme4 (check.response.not.const).
 constant <- transform(cbpp, k = 0)
 message <- tryCatch({ glmer(k ~ 1 + (1 | herd), constant, family = poisson); "" }, error = conditionMessage)

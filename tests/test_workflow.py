@@ -1,0 +1,92 @@
+"""The analyst's side of a fitted model: cheap printing, per-group coefficients, tidy tables,
+intervals for chosen parameters, and the command line."""
+
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.stats import t as student_t
+
+import mixedfit
+from conftest import load_reference
+
+LMM = "Reaction ~ Days + (Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def lmm() -> mixedfit.LinearMixedModel:
+    return mixedfit.lmer(LMM, mixedfit.datasets.load("sleepstudy"))
+
+
+def test_printing_is_cheap(sleep):
+    model = mixedfit.lmer(LMM, sleep)
+    assert repr(model) == f"LinearMixedModel('{LMM}', nobs=180, logLik={model.loglik:.6g})"
+    text = str(model)
+    assert text.startswith("Linear mixed model fit by REML") and "t value" in text
+    assert model._coef_table is None  # neither ran the Satterthwaite computation
+    assert model._repr_html_() == f"<pre>{html.escape(text)}</pre>"
+    assert model._coef_table is None
+
+
+def test_coef_is_lme4s(sleep):
+    case = load_reference("reliability_reference.json")["coef_random_intercept"]
+    model = mixedfit.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    table = model.coef()["Subject"]
+    assert list(table.columns) == case["coef_columns"]
+    assert list(table.index) == case["coef_levels"]
+    np.testing.assert_allclose(table.to_numpy(), np.array(case["coef"]), rtol=1e-5)
+
+
+def test_coef_adds_fixed_and_random_effects(lmm):
+    table = lmm.coef()["Subject"]
+    np.testing.assert_allclose(table.to_numpy(), lmm.ranef["Subject"].to_numpy() + lmm.fixef.to_numpy(), rtol=1e-12)
+
+
+def test_fixef_table_is_tidy(lmm):
+    tidy = lmm.fixef_table(level=0.9)
+    assert list(tidy.columns) == ["term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
+    table = lmm.coef_table
+    np.testing.assert_allclose(tidy["p_value"], table["Pr(>|t|)"], rtol=1e-12)
+    quantile = student_t.ppf(0.95, tidy["df"])
+    np.testing.assert_allclose(tidy["conf_high"], tidy["estimate"] + quantile * tidy["std_error"], rtol=1e-12)
+    glmm = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp"), family="binomial")
+    assert "df" not in glmm.fixef_table().columns
+    with pytest.raises(ValueError, match="level must be between 0 and 1"):
+        lmm.fixef_table(level=95)
+
+
+def test_confint_for_chosen_parameters(lmm):
+    full = lmm.confint()
+    chosen = lmm.confint(parm=["Days", ".sig01"])
+    np.testing.assert_allclose(chosen.to_numpy(), full.loc[["Days", ".sig01"]].to_numpy(), rtol=1e-9)
+    assert list(lmm.confint(method="wald", parm=5).index) == ["Days"]
+    with pytest.raises(ValueError, match="parm 'nope' is not a parameter"):
+        lmm.confint(parm="nope")
+    with pytest.raises(ValueError, match="parm must name parameters"):
+        lmm.confint(parm=[99])
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mixedfit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_command_line(tmp_path):
+    result = run_cli("--help")
+    assert result.returncode == 0 and "fit" in result.stdout and "example" in result.stdout
+    path = tmp_path / "cbpp.csv"
+    mixedfit.datasets.load("cbpp").to_csv(path, index=False, quoting=2)
+    result = run_cli("fit", str(path), "prop ~ period + (1 | herd)", "--family", "binomial", "--weights", "size", "--json")
+    assert result.returncode == 0, result.stderr
+    fitted = json.loads(result.stdout[result.stdout.index("{"):])
+    direct = mixedfit.glmer("prop ~ period + (1 | herd)", mixedfit.datasets.read_r_csv(path), family="binomial", weights="size")
+    assert fitted["loglik"] == pytest.approx(direct.loglik, rel=1e-10)
+    assert fitted["fixef"] == pytest.approx(direct.fixef.to_dict(), rel=1e-8)
+    result = run_cli("fit", str(path), "prop ~ nope + (1 | herd)")
+    assert result.returncode == 1 and "column 'nope' used in the formula is not in the data" in result.stderr
+    result = run_cli("sleepstudy")
+    assert result.returncode == 0 and "Linear mixed model fit by REML" in result.stdout
