@@ -244,7 +244,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
           py::gil_scoped_release release;
           r = lmm_refits(design, Y_, REML, settings, nlopt, n_threads);
         }
-        return py::dict(py::arg("theta") = r.theta, py::arg("beta") = r.beta, py::arg("sigma") = r.sigma,
+        return py::dict(py::arg("theta") = r.theta, py::arg("beta") = r.beta, py::arg("stderr") = r.stderr_beta,
+                        py::arg("sigma") = r.sigma,
                         py::arg("objective") = r.objective, py::arg("evaluations") = r.evaluations,
                         py::arg("code") = r.code);
       },

@@ -25,12 +25,19 @@ void refit_columns(const LmmDesign& d, MapMat Y, bool REML, const OptimizerSetti
       out.theta.col(k) = r.x;
       out.beta.col(k) = model.predictor().beta();
       out.sigma[k] = model.sigma(REML);
+      const Eigen::MatrixXd& RX = model.predictor().RX();
+      if (RX.size() > 0) {  // rows of RX⁻¹ (upper triangular): their norms give diag((RX'RX)⁻¹)
+        const Eigen::MatrixXd inverse =
+            RX.triangularView<Eigen::Upper>().solve(Eigen::MatrixXd::Identity(RX.rows(), RX.cols()));
+        out.stderr_beta.col(k) = out.sigma[k] * inverse.rowwise().norm();
+      }
       out.evaluations[k] = r.evaluations;
       out.code[k] = r.code;
     } catch (const NumericalError&) {
       constexpr double nan = std::numeric_limits<double>::quiet_NaN();
       out.theta.col(k).setConstant(nan);
       out.beta.col(k).setConstant(nan);
+      out.stderr_beta.col(k).setConstant(nan);
       out.sigma[k] = out.objective[k] = nan;
       out.code[k] = kNumericalFailure;
     }
@@ -50,6 +57,7 @@ LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const Optimiz
   LmmRefits out;
   out.theta.resize(settings.start.size(), nsim);
   out.beta.resize(design.X.cols(), nsim);
+  out.stderr_beta.resize(design.X.cols(), nsim);
   out.sigma.resize(nsim);
   out.objective.resize(nsim);
   out.evaluations = Eigen::VectorXi::Zero(nsim);

@@ -10,6 +10,7 @@ namespace mixedfit {
 struct LmmRefits {
   Eigen::MatrixXd theta;  // one column per response
   Eigen::MatrixXd beta;
+  Eigen::MatrixXd stderr_beta;  // β's standard errors, σ √diag((RX'RX)⁻¹)
   Eigen::VectorXd sigma, objective;
   Eigen::VectorXi evaluations, code;  // code: NLopt's result; kNumericalFailure if the criterion failed
 };

@@ -15,6 +15,7 @@ from .errors import (
 )
 from .glmm import GeneralizedLinearMixedModel, glmer
 from .lmm import LinearMixedModel, lmer
+from .many import fit_many
 from .options import get_options, set_options
 from .threads import get_threads, set_threads
 
@@ -33,6 +34,7 @@ __all__ = [
     "SingularFitWarning",
     "anova",
     "datasets",
+    "fit_many",
     "families",
     "plotting",
     "get_options",

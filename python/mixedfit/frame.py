@@ -121,6 +121,7 @@ class ModelFrame:
     weights: np.ndarray | None
     offset: np.ndarray  # the offset argument's values, zeros if none (formula offsets come later)
     n_dropped: int
+    rows: np.ndarray  # positions in the user's data of the rows kept
 
 
 def as_dataframe(data: Any) -> pd.DataFrame:
@@ -256,4 +257,4 @@ def model_frame(
     total_offset = np.zeros(len(frame)) if extra_offset is None else extra_offset[complete]
     if not np.all(np.isfinite(total_offset)):
         raise DataError("offset has non-finite values")
-    return ModelFrame(frame, numeric_view(frame, kinds), kinds, w, total_offset, n_dropped)
+    return ModelFrame(frame, numeric_view(frame, kinds), kinds, w, total_offset, n_dropped, np.flatnonzero(complete))

@@ -18,7 +18,7 @@ from .design import numeric_column
 from .errors import DataError, FormulaError
 from .families import cbind_parts
 from .frame import formula_variables
-from .model import SINGULAR_TOLERANCE, MixedModel, synchronized
+from .model import MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
 from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from .profile import ProfileProblem, signed_root, standard_errors
@@ -152,27 +152,22 @@ class LinearMixedModel(MixedModel):
         self._y_minus_offset = self._response - self.design.offset
         self._core.set_response(self._y_minus_offset)
 
-    def _refit_replicates(self, responses: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Refits on C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA
-        (resolved from the nlopt package's library) without the GIL."""
+    def _fit_responses(self, responses: np.ndarray, n_threads: int, start: np.ndarray) -> dict[str, np.ndarray]:
+        """On C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA (resolved
+        from the nlopt package's library) without the GIL."""
         d, opt = self.design, self.optsum
         try:
             library = nlopt._nlopt.__file__
             result = _core.lmm_refits(
                 d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
-                np.asfortranarray(responses - d.offset[:, None]), self.REML, self._theta, self._lower(),
-                opt.ftol_abs, opt.xtol_abs, opt.maxeval, library, nlopt.LN_BOBYQA, n_threads,
+                np.asfortranarray(responses - d.offset[:, None]), self.REML, np.asarray(start, dtype=np.float64),
+                self._lower(), opt.ftol_abs, opt.xtol_abs, opt.maxeval, library, nlopt.LN_BOBYQA, n_threads,
             )  # fmt: skip
         except (AttributeError, RuntimeError):  # an nlopt build without its C symbols: Python threads
-            return super()._refit_replicates(responses, n_threads)
-        theta, beta, sigma = result["theta"], result["beta"], result["sigma"]
-        parameters = np.column_stack(
-            [np.concatenate([theta_to_sdcor(d, theta[:, k], sigma[k]), [sigma[k]], beta[:, k]]) for k in range(len(sigma))]
-        ).T
-        bounded = d.lower == 0
-        singular = np.any(theta[bounded] < SINGULAR_TOLERANCE, axis=0)
-        failed = ~(result["code"] > 0) | (result["code"] == nlopt.MAXEVAL_REACHED) | (result["code"] == nlopt.MAXTIME_REACHED)
-        return parameters, singular, failed
+            return super()._fit_responses(responses, n_threads, start)
+        code = result["code"]
+        converged = (code > 0) & (code != nlopt.MAXEVAL_REACHED) & (code != nlopt.MAXTIME_REACHED)
+        return {**{key: result[key] for key in ("theta", "beta", "stderr", "sigma", "objective", "evaluations")}, "converged": converged}
 
     def _set_estimates(self, theta: np.ndarray) -> None:
         self._objective = self.objective_at(theta)

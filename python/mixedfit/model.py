@@ -18,7 +18,7 @@ from . import threads
 from .arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
 from .condvar import conditional_variances
 from .design import Design, build_design
-from .errors import DataError, SingularFitWarning
+from .errors import DataError, NumericalError, SingularFitWarning
 from .formula import ParsedFormula, parse_formula
 from .frame import ModelFrame, as_dataframe, model_frame
 from .newdata import NewDesign, new_design, selected_terms
@@ -436,26 +436,59 @@ class MixedModel:
         return table
 
     def _refit_replicates(self, responses: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Parameters (one row per column of responses), singular and not-converged flags, from
-        refits on a pool of Python threads, one replica of the model each (the deviance
-        evaluations release the GIL; the optimizer's loop holds it)."""
+        """Parameters on the profile scale (one row per column of responses), singular and
+        not-converged flags of refits that all start from the estimates (so that the results do
+        not depend on n_threads)."""
+        fits = self._fit_responses(responses, n_threads, self._theta)
+        d, sigma = self.design, fits["sigma"]
+        parameters = np.vstack(
+            [
+                np.concatenate([theta_to_sdcor(d, fits["theta"][:, k], sigma[k]), [sigma[k]] if self._has_residual else [],
+                                fits["beta"][:, k]])
+                for k in range(responses.shape[1])
+            ]
+        )  # fmt: skip
+        singular = np.any(fits["theta"][d.lower == 0] < SINGULAR_TOLERANCE, axis=0)
+        return parameters, singular, ~fits["converged"]
+
+    def _fit_responses(self, responses: np.ndarray, n_threads: int, start: np.ndarray) -> dict[str, np.ndarray]:
+        """Fits of this model's design to each column of responses, each from θ = start: θ, β, β's
+        standard errors (from RX: no Hessian), σ, the objective, evaluations and whether the
+        optimizer converged, one column or entry per response. On a pool of Python threads, one
+        replica of the model each (the deviance evaluations release the GIL)."""
         chunks = [c for c in np.array_split(np.arange(responses.shape[1]), n_threads) if len(c)]
 
-        def refit_chunk(indices: np.ndarray) -> list[tuple[np.ndarray, bool, bool]]:
+        def fit_chunk(indices: np.ndarray) -> list[tuple]:
             replica = self._replica()
             out = []
             for k in indices:
-                # Every replicate starts from the estimates, so results do not depend on n_threads.
                 replica._set_response(responses[:, k])
-                replica._restart_optimizer(self._theta)
-                replica.fit()
+                replica._restart_optimizer(start)
+                try:
+                    replica.fit()
+                except NumericalError:
+                    out.append(None)
+                    continue
                 converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
-                out.append((replica._parameter_vector(), replica.is_singular(), not converged))
+                se = np.sqrt(np.diag(replica._vcov))
+                out.append((replica._theta, replica._beta, se, replica._sigma, replica._objective, replica.optsum.feval, converged))
             return out
 
         with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            rows = [row for chunk in pool.map(refit_chunk, chunks) for row in chunk]
-        return np.vstack([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+            rows = [row for chunk in pool.map(fit_chunk, chunks) for row in chunk]
+        k, p = len(self.design.theta0), self.design.fixed.X.shape[1]
+        failed = (np.full(k, np.nan), np.full(p, np.nan), np.full(p, np.nan), np.nan, np.nan, 0, False)
+        rows = [failed if row is None else row for row in rows]
+        columns = list(zip(*rows))
+        return {
+            "theta": np.column_stack(columns[0]).reshape(k, -1),
+            "beta": np.column_stack(columns[1]).reshape(p, -1),
+            "stderr": np.column_stack(columns[2]).reshape(p, -1),
+            "sigma": np.array(columns[3], dtype=float),
+            "objective": np.array(columns[4], dtype=float),
+            "evaluations": np.array(columns[5]),
+            "converged": np.array(columns[6], dtype=bool),
+        }
 
     def _replica(self) -> MixedModel:
         """A copy with its own compiled core (one symbolic analysis), for refits in another thread;

@@ -1,0 +1,127 @@
+"""Many responses, one design: fit_many fits the same model to each of many responses (one LMM
+per gene, per voxel, per simulated data set) from the design's compiled form, on threads.
+
+Responses with the same missing rows share one compiled model (built once, its symbolic
+factorization done once); LMMs are refitted on C++ threads without the GIL, GLMMs on Python
+threads whose deviance evaluations release it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import threads
+from .errors import DataError
+from .families import Family
+from .formula import parse_formula
+from .frame import as_dataframe
+from .glmm import GeneralizedLinearMixedModel
+from .lmm import LinearMixedModel
+from .model import SINGULAR_TOLERANCE, MixedModel
+from .parameters import sdcor_names, theta_to_sdcor
+
+
+def _responses(responses: Any, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """An n × m float matrix of responses and their names."""
+    if isinstance(responses, str):
+        responses = [responses]
+    if isinstance(responses, (list, tuple)) and all(isinstance(r, str) for r in responses):
+        missing = [r for r in responses if r not in data.columns]
+        if missing:
+            raise DataError(f"response columns {missing} are not in the data")
+        return data[list(responses)].to_numpy(dtype=np.float64, na_value=np.nan), list(responses)
+    if isinstance(responses, pd.DataFrame):
+        return responses.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in responses.columns]
+    matrix = np.asarray(responses, dtype=np.float64)
+    matrix = matrix[:, None] if matrix.ndim == 1 else matrix
+    if matrix.ndim != 2:
+        raise DataError(f"responses must be a matrix (rows × responses), got shape {matrix.shape}")
+    return matrix, [f"response_{k + 1}" for k in range(matrix.shape[1])]
+
+
+def _table(model: MixedModel, fits: dict[str, np.ndarray], names: list[str]) -> pd.DataFrame:
+    d = model.design
+    sigma = fits["sigma"]
+    variance = np.vstack(
+        [np.concatenate([theta_to_sdcor(d, fits["theta"][:, k], sigma[k]), [sigma[k]] if model._has_residual else []])
+         for k in range(len(names))]
+    )  # fmt: skip
+    table = pd.DataFrame(fits["beta"].T, index=names, columns=d.fixed.names)
+    for j, name in enumerate(d.fixed.names):
+        table[f"se:{name}"] = fits["stderr"][j]
+    for j, name in enumerate(sdcor_names(d, model._has_residual)):
+        table[name] = variance[:, j]
+    table["objective"] = fits["objective"]
+    table["loglik"] = -0.5 * fits["objective"]  # as the models' loglik (a REML fit's: the REML criterion's)
+    table["evaluations"] = fits["evaluations"]
+    table["converged"] = fits["converged"]
+    table["singular"] = np.any(fits["theta"][d.lower == 0] < SINGULAR_TOLERANCE, axis=0)
+    table["nobs"] = model.nobs
+    return table
+
+
+def fit_many(
+    formula: str,
+    data: Any,
+    responses: Any,
+    family: str | Family | None = None,
+    link: str | None = None,
+    nAGQ: int = 1,
+    REML: bool = True,
+    weights: Any = None,
+    n_threads: int | None = None,
+) -> pd.DataFrame:
+    """Fit one model to each of many responses.
+
+    Parameters
+    ----------
+    formula : str
+        lme4's formula; its left-hand side names the response placeholder, e.g. ``"y ~ x + (1 | g)"``.
+    data : data frame
+        The covariates and grouping factors (the placeholder column need not exist).
+    responses : list of column names, DataFrame, or array (rows × responses)
+        One response per column, rows aligned with data. Rows with a missing response are
+        dropped for that response alone.
+    family, link, nAGQ : optional
+        A GLMM as in ``glmer`` (default: an LMM); REML for an LMM as in ``lmer``.
+    weights : str, optional
+        A column of prior weights.
+    n_threads : int, optional
+        Threads (default: mixedfit.get_threads()).
+
+    Returns
+    -------
+    DataFrame
+        One row per response: β (columns named as the fixed effects), ``se:`` their standard
+        errors (from RX, as ``vcov(m, use.hessian = FALSE)``), the variance parameters on lme4's
+        sd/cor scale (``.sig01``…, ``.sigma``), the objective, the log-likelihood (−objective/2,
+        as the models' ``loglik``), evaluations, ``converged``, ``singular`` and ``nobs``. Each fit starts from lme4's
+        default θ, without the convergence checks' derivatives.
+    """
+    frame = as_dataframe(data)
+    Y, names = _responses(responses, frame)
+    if Y.shape[0] != len(frame):
+        raise DataError(f"responses have {Y.shape[0]} rows for {len(frame)} rows of data")
+    response = parse_formula(formula).response
+    if not response.isidentifier():
+        raise DataError(f"the formula's response '{response}' must be a plain name (a placeholder for each response)")
+    n_threads = threads.resolve(n_threads)
+    # Responses with the same missing rows share one model.
+    patterns: dict[bytes, list[int]] = {}
+    for k in range(Y.shape[1]):
+        patterns.setdefault(np.isnan(Y[:, k]).tobytes(), []).append(k)
+    tables = []
+    for key, columns in patterns.items():
+        present = ~np.frombuffer(key, dtype=bool)
+        subset = frame.loc[present].reset_index(drop=True).assign(**{response: Y[present, columns[0]]})
+        if family is None:
+            model: MixedModel = LinearMixedModel(formula, subset, REML=REML, weights=weights, n_threads=1)
+        else:
+            model = GeneralizedLinearMixedModel(formula, subset, family, link, nAGQ, weights, n_threads=1)
+        used = np.flatnonzero(present)[model.frame.rows]
+        fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, columns)]), min(n_threads, len(columns)), model._initial())
+        tables.append(_table(model, fits, [names[k] for k in columns]))
+    return pd.concat(tables).loc[names]

@@ -1,0 +1,72 @@
+"""fit_many: one design, many responses, on threads; equal to fitting each response alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedfit
+from mixedfit import DataError
+
+LMM = "y ~ Days + (Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def responses() -> np.ndarray:
+    sleep = mixedfit.datasets.load("sleepstudy")
+    rng = np.random.default_rng(1)
+    Y = sleep["Reaction"].to_numpy()[:, None] + rng.normal(0, 20, (len(sleep), 6))
+    Y[[3, 50], 2] = np.nan  # rows dropped for this response alone
+    Y[7, 4] = np.nan
+    return Y
+
+
+def test_lmm_responses_equal_separate_fits(responses):
+    sleep = mixedfit.datasets.load("sleepstudy")
+    table = mixedfit.fit_many(LMM, sleep, responses, n_threads=2)
+    assert list(table.index) == [f"response_{k + 1}" for k in range(6)]
+    for k, name in enumerate(table.index):
+        keep = ~np.isnan(responses[:, k])
+        alone = mixedfit.lmer(LMM, sleep.assign(y=responses[:, k])[keep])
+        row = table.loc[name]
+        assert row["nobs"] == alone.nobs == keep.sum()
+        assert row["objective"] == pytest.approx(alone.objective, rel=1e-10)
+        np.testing.assert_allclose(row[list(alone.fixef.index)].to_numpy(float), alone.fixef.to_numpy(), rtol=1e-8)
+        np.testing.assert_allclose(row[[f"se:{n}" for n in alone.fixef.index]].to_numpy(float), alone.stderr.to_numpy(), rtol=1e-8)
+        np.testing.assert_allclose(row[alone.parameter_names()[:4]].to_numpy(float), alone._parameter_vector()[:4], rtol=1e-7)
+        assert row["converged"] and not row["singular"]
+
+
+def test_threads_and_input_kinds_give_the_same_table(responses):
+    sleep = mixedfit.datasets.load("sleepstudy")
+    one = mixedfit.fit_many(LMM, sleep, responses, n_threads=1)
+    named = pd.DataFrame(responses, columns=[f"gene{k}" for k in range(6)])
+    by_frame = mixedfit.fit_many(LMM, sleep, named, n_threads=2)
+    by_columns = mixedfit.fit_many(LMM, pd.concat([sleep, named], axis=1), list(named.columns))
+    for other in (by_frame, by_columns):
+        assert list(other.index) == list(named.columns)
+        np.testing.assert_array_equal(other.to_numpy(float), one.to_numpy(float))
+
+
+def test_glmm_responses_equal_separate_fits():
+    cbpp = mixedfit.datasets.load("cbpp")
+    rng = np.random.default_rng(2)
+    herd = np.unique(cbpp["herd"], return_inverse=True)[1]
+    counts = rng.poisson(np.exp(1 + rng.normal(0, 0.6, (herd.max() + 1, 4))[herd]))
+    table = mixedfit.fit_many("k ~ period + (1 | herd)", cbpp, counts, family="poisson", n_threads=2)
+    for k in range(4):
+        alone = mixedfit.glmer("k ~ period + (1 | herd)", cbpp.assign(k=counts[:, k]), family="poisson")
+        row = table.iloc[k]
+        assert row["objective"] == pytest.approx(alone.objective, rel=1e-9)
+        np.testing.assert_allclose(row[list(alone.fixef.index)].to_numpy(float), alone.fixef.to_numpy(), rtol=1e-6)
+
+
+def test_bad_input():
+    sleep = mixedfit.datasets.load("sleepstudy")
+    with pytest.raises(DataError, match="responses have 10 rows for 180 rows of data"):
+        mixedfit.fit_many(LMM, sleep, np.ones((10, 2)))
+    with pytest.raises(DataError, match="must be a plain name"):
+        mixedfit.fit_many("log(y) ~ Days + (1 | Subject)", sleep, np.ones((180, 2)))
+    with pytest.raises(DataError, match=r"response columns \['nope'\] are not in the data"):
+        mixedfit.fit_many(LMM, sleep, ["nope"])
