@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mixedfit
 import pandas as pd
 import pytest
-
-import mixedfit
 from mixedfit.datasets import read_r_csv
 
 HERE = Path(__file__).parent

@@ -11,10 +11,9 @@ import sys
 import textwrap
 from concurrent.futures import ProcessPoolExecutor
 
+import mixedfit
 import numpy as np
 import pytest
-
-import mixedfit
 
 LMM = "Reaction ~ Days + (Days | Subject)"
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-
-import mixedfit
 from mixedfit import DataError, FormulaError
-
 
 LMM = "Reaction ~ Days + (Days | Subject)"
 
@@ -248,7 +246,7 @@ def test_an_error_inside_the_optimizer_surfaces_as_itself():
     """An objective that raises mid-optimization (the fuzz test found a data set that BOBYQA
     drives to an exact fit, pwrss = 0, at a denormal θ) stops NLopt and raises that error, not
     the SystemError NLopt's wrapper can turn it into."""
-    from mixedfit.optimize import OptSummary, bobyqa
+    from mixedfit.models.optimize import OptSummary, bobyqa
 
     def criterion(x: np.ndarray) -> float:
         if x[0] < 0.5:

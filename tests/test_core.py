@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-
-import mixedfit
 from mixedfit._native import _core
-from mixedfit.formula import parse_formula
-from mixedfit.frame import model_frame
-from mixedfit.design import build_design
+from mixedfit.design.formula import parse_formula
+from mixedfit.design.frame import model_frame
+from mixedfit.design.matrices import build_design
 
 
 def _design(formula: str, dataset: str):

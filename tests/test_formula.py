@@ -7,9 +7,8 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from mixedfit import FormulaError
-from mixedfit.formula import parse_formula
+from mixedfit.design.formula import parse_formula
 
 
 def _terms(formula: str) -> list[tuple[str, str]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import warnings
 
+import mixedfit
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import mixedfit
 from mixedfit import MixedFitError
 
 FIXED = ["1", "x", "x + z", "0 + x", "f", "x * f", "x + I(2 * x)", "-1 + f"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import warnings
 
+import mixedfit
 import numpy as np
 import pytest
-
-import mixedfit
 from conftest import load_dataset, load_reference
 
 CASES = load_reference("glmm_reference.json")

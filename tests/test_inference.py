@@ -4,11 +4,10 @@ Satterthwaite df; simulation, refit and the parametric bootstrap by their own pr
 
 from __future__ import annotations
 
+import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-
-import mixedfit
 from conftest import load_dataset, load_reference
 
 CASES = load_reference("inference_reference.json")
@@ -154,7 +153,7 @@ def test_satterthwaite_df_and_p_values(name):
 
 @pytest.mark.parametrize("name", LMM_CASES)
 def test_satterthwaite_df_at_lme4s_estimates(name):
-    from mixedfit.satterthwaite import satterthwaite_df
+    from mixedfit.inference.satterthwaite import satterthwaite_df
 
     ref = CASES[name]
     expected = ref["satterthwaite"]
@@ -247,7 +246,7 @@ def test_bootstrap_is_reproducible_and_centred(sleep_model):
 
 def test_lmm_bootstrap_on_cpp_threads_equals_the_python_refits(sleep_model):
     """The C++ refit loop (NLopt's C API, no GIL) and refits through the Python API agree exactly."""
-    from mixedfit.model import MixedModel
+    from mixedfit.models.model import MixedModel
 
     responses = sleep_model.simulate(6, seed=9).to_numpy()
     cpp, cpp_singular, cpp_failed = sleep_model._refit_replicates(responses, 2)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-
-import mixedfit
 from mixedfit import DataError
 
 LMM = "y ~ Days + (Days | Subject)"

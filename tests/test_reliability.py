@@ -13,14 +13,12 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
+import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-
-import mixedfit
-from mixedfit import DataError, FormulaError, MixedFitError, ResourceError
-
 from conftest import load_reference
+from mixedfit import DataError, FormulaError, MixedFitError, ResourceError
 
 LMM = "Reaction ~ Days + (Days | Subject)"
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -280,9 +278,9 @@ def test_pirls_without_the_pair_map_matches(cbpp):
 
 
 def test_random_effects_beyond_32_bit_indices_are_refused(sleep, monkeypatch):
-    import mixedfit.design
+    import mixedfit.design.matrices
 
-    monkeypatch.setattr(mixedfit.design, "MAX_SPARSE_ENTRIES", 300)
+    monkeypatch.setattr(mixedfit.design.matrices, "MAX_SPARSE_ENTRIES", 300)
     with pytest.raises(ResourceError, match="the random-effects model matrix would hold 360 values"):
         mixedfit.lmer(LMM, sleep)
 

@@ -8,12 +8,11 @@ import json
 import subprocess
 import sys
 
+import mixedfit
 import numpy as np
 import pytest
-from scipy.stats import t as student_t
-
-import mixedfit
 from conftest import load_reference
+from scipy.stats import t as student_t
 
 LMM = "Reaction ~ Days + (Days | Subject)"
 

@@ -1,8 +1,7 @@
 """mixedfit: linear and generalized linear mixed models with lme4's formulas and a C++ core."""
 
-from . import datasets, families, plotting
-from .anova import anova
-from .arrays import ArrayData, RandomTerm
+from . import datasets, plotting
+from .design.arrays import ArrayData, RandomTerm
 from .errors import (
     ConvergenceWarning,
     DataError,
@@ -13,10 +12,12 @@ from .errors import (
     ResourceError,
     SingularFitWarning,
 )
-from .glmm import GeneralizedLinearMixedModel, glmer
-from .lmm import LinearMixedModel, lmer
-from .many import fit_many
+from .inference.anova import anova
+from .models import families
+from .models.glmm import GeneralizedLinearMixedModel, glmer
+from .models.lmm import LinearMixedModel, lmer
 from .options import get_options, set_options
+from .scale.many import fit_many
 from .threads import get_threads, set_threads
 
 __all__ = [

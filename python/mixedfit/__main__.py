@@ -15,9 +15,9 @@ from typing import Sequence
 
 from . import datasets
 from .errors import MixedFitError
-from .glmm import glmer
-from .lmm import lmer
-from .model import MixedModel
+from .models.glmm import glmer
+from .models.lmm import lmer
+from .models.model import MixedModel
 
 EXAMPLES = {
     "sleepstudy": "Reaction ~ Days + (Days | Subject)",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*m|[⧛⧚]")
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .model import MixedModel
-from .profile import normal_quantile
+from .inference.profile import normal_quantile
+from .models.model import MixedModel
 
 
 def caterpillar(model: MixedModel, group: str | None = None, level: float = 0.95, ax: Any = None) -> Any:

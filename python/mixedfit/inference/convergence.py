@@ -8,8 +8,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import ConvergenceWarning
 from .derivatives import central_derivatives, relative_steps
-from .errors import ConvergenceWarning
 
 GRADIENT_TOLERANCE = 2e-3  # lme4's check.conv.grad
 GRADIENT_MESSAGE = "Model failed to converge with max|grad|"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .errors import FormulaError
-from .options import get_options
+from ..errors import FormulaError
+from ..options import get_options
 
 ALLOWED_FUNCTIONS = frozenset(
     {

@@ -7,23 +7,29 @@ import warnings
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.stats import norm
 
-import pandas as pd
-
-from ._native import _core
-from .arrays import RandomTerm
-from .convergence import GRADIENT_MESSAGE, convergence_problems
-from .derivatives import central_derivatives, relative_steps
-from .errors import ConvergenceWarning, DataError
-from .families import Family, as_family, cbind_parts, draw_response, glm_response, starting_means
-from .frame import formula_variables
+from .._native import _core
+from ..design.arrays import RandomTerm
+from ..design.frame import formula_variables
+from ..errors import ConvergenceWarning, DataError
+from ..inference.convergence import GRADIENT_MESSAGE, convergence_problems
+from ..inference.derivatives import central_derivatives, relative_steps
+from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
+from ..inference.profile import ProfileProblem, standard_errors
+from .families import (
+    Family,
+    as_family,
+    cbind_parts,
+    draw_response,
+    glm_response,
+    starting_means,
+)
 from .lmm import LinearMixedModel, lmer
 from .model import MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
-from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
-from .profile import ProfileProblem, standard_errors
 
 
 def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:

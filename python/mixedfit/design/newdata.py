@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .design import Design, ReTerm, evaluate, level_codes, numeric_column
-from .errors import DataError, FormulaError
+from ..errors import DataError, FormulaError
 from .formula import parse_formula
 from .frame import ColumnKind, as_dataframe, formula_variables, numeric_view
+from .matrices import Design, ReTerm, evaluate, level_codes, numeric_column
 
 
 @dataclass(frozen=True)

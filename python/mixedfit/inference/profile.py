@@ -18,8 +18,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from ..models.optimize import OptSummary, bobyqa
 from .derivatives import central_derivatives
-from .optimize import OptSummary, bobyqa
 
 MAX_STEPS = 30  # outward steps per interval end before giving up
 ROOT_XTOL = 1e-9

@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import threads
-from .errors import DataError
-from .families import Family
-from .formula import parse_formula
-from .frame import as_dataframe
-from .glmm import GeneralizedLinearMixedModel
-from .lmm import LinearMixedModel
-from .model import SINGULAR_TOLERANCE, MixedModel
-from .parameters import sdcor_names, theta_to_sdcor
+from .. import threads
+from ..design.formula import parse_formula
+from ..design.frame import as_dataframe
+from ..errors import DataError
+from ..inference.parameters import sdcor_names, theta_to_sdcor
+from ..models.families import Family
+from ..models.glmm import GeneralizedLinearMixedModel
+from ..models.lmm import LinearMixedModel
+from ..models.model import SINGULAR_TOLERANCE, MixedModel
 
 
 def _responses(responses: Any, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .design import Design
-from .results import lower_factor
+from ..design.matrices import Design
+from ..models.results import lower_factor
 
 
 def sdcor_names(design: Design, with_sigma: bool) -> list[str]:

@@ -14,18 +14,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from . import threads
-from .arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
-from .condvar import conditional_variances
-from .design import Design, build_design
-from .errors import DataError, NumericalError, SingularFitWarning
-from .formula import ParsedFormula, parse_formula
-from .frame import ModelFrame, as_dataframe, model_frame
-from .newdata import NewDesign, new_design, selected_terms
+from .. import threads
+from ..design.arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
+from ..design.formula import ParsedFormula, parse_formula
+from ..design.frame import ModelFrame, as_dataframe, model_frame
+from ..design.matrices import Design, build_design
+from ..design.newdata import NewDesign, new_design, selected_terms
+from ..design.restricted import check_restricted, formula_is_restricted
+from ..errors import DataError, NumericalError, SingularFitWarning
+from ..inference.condvar import conditional_variances
+from ..inference.parameters import sdcor_names, theta_to_sdcor
+from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from .optimize import OptSummary
-from .parameters import sdcor_names, theta_to_sdcor
-from .restricted import check_restricted, formula_is_restricted
-from .profile import ProfileProblem, normal_quantile, profile_intervals
 from .results import (
     RandomEffects,
     format_coefficients,

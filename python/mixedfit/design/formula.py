@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from formulaic import Formula
 
-from .errors import FormulaError, plain_message
+from ..errors import FormulaError, plain_message
 
 
 @dataclass(frozen=True)

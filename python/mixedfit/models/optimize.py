@@ -10,7 +10,7 @@ from typing import Callable
 import nlopt
 import numpy as np
 
-from .errors import ConvergenceWarning
+from ..errors import ConvergenceWarning
 
 # lme4's nloptwrap defaults.
 FTOL_ABS = 1e-8

@@ -10,19 +10,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from . import threads
-from ._native import _core
-from .arrays import RandomTerm
-from .convergence import check_convergence
-from .design import numeric_column
-from .errors import DataError, FormulaError
+from .. import threads
+from .._native import _core
+from ..design.arrays import RandomTerm
+from ..design.frame import formula_variables
+from ..design.matrices import numeric_column
+from ..errors import DataError, FormulaError
+from ..inference.convergence import check_convergence
+from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
+from ..inference.profile import ProfileProblem, signed_root, standard_errors
+from ..inference.satterthwaite import satterthwaite_df
 from .families import cbind_parts
-from .frame import formula_variables
 from .model import MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
-from .parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
-from .profile import ProfileProblem, signed_root, standard_errors
-from .satterthwaite import satterthwaite_df
 
 
 class LinearMixedModel(MixedModel):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .design import numeric_column
-from .errors import DataError
+from ..design.matrices import numeric_column
+from ..errors import DataError
 
 _LINKS = {
     "binomial": ("logit", ("logit", "probit", "cloglog", "cauchit", "log")),

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from .design import Design
+from ..design.matrices import Design
 
 COLUMNS_PER_SOLVE = 512  # right-hand sides per sparse solve: bounds the dense work memory
 

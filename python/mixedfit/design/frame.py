@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from .errors import DataError, FormulaError, plain_message
-from .design import FORMULA_FUNCTIONS, simple_terms
+from ..errors import DataError, FormulaError, plain_message
 from .formula import ParsedFormula
+from .matrices import FORMULA_FUNCTIONS, simple_terms
 
 
 @dataclass(frozen=True)

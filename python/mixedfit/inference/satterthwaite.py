@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .errors import ConvergenceWarning
+from ..errors import ConvergenceWarning
 from .derivatives import richardson_hessian, richardson_jacobian
 
 EIGEN_TOLERANCE = 1e-8  # lmerTest's tolerance for the eigenvalues of H

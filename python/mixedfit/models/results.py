@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .design import Design
+from ..design.matrices import Design
 
 
 def lower_factor(theta: np.ndarray, p: int) -> np.ndarray:

@@ -15,7 +15,13 @@ import scipy.sparse as sp
 from formulaic import model_matrix
 from formulaic.errors import DataMismatchWarning
 
-from .errors import DataError, FormulaError, RankDeficiencyWarning, ResourceError, plain_message
+from ..errors import (
+    DataError,
+    FormulaError,
+    RankDeficiencyWarning,
+    ResourceError,
+    plain_message,
+)
 from .formula import ParsedFormula, RandomTerm
 
 if TYPE_CHECKING:  # frame imports this module

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from .errors import DataError
-from .model import MixedModel
+from ..errors import DataError
+from ..models.model import MixedModel
 
 
 def anova(*models: MixedModel, names: list[str] | None = None) -> pd.DataFrame:

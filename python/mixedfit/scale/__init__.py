@@ -1,0 +1,1 @@
+"""Beyond one fit: many responses with one design (fit_many)."""
