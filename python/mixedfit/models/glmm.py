@@ -325,20 +325,6 @@ class GeneralizedLinearMixedModel(MixedModel):
         return problem
 
     @synchronized
-    def confint(
-        self,
-        method: str = "profile",
-        level: float = 0.95,
-        nsim: int = 500,
-        seed: int | None = None,
-        parm: str | int | Sequence[str | int] | None = None,
-    ) -> pd.DataFrame:
-        try:
-            return super().confint(method, level, nsim, seed, parm)
-        finally:
-            self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)  # the core back at the optimum
-
-    @synchronized
     def summary(self) -> str:
         self._require_fit()
         approximation = "Laplace Approximation" if self.nAGQ <= 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}"

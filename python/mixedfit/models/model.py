@@ -381,6 +381,12 @@ class MixedModel:
             One row per parameter, the lower and upper ends in columns named as lme4's.
         """
         self._require_fit()
+        try:
+            return self._intervals(method, level, nsim, seed, parm)
+        finally:
+            self._restore_core()  # profiles move the core away from the estimates
+
+    def _intervals(self, method: str, level: float, nsim: int, seed: int | None, parm: Any) -> pd.DataFrame:
         names = self.parameter_names()
         rows = self._parameter_rows(parm, names)
         tail = (1 - level) / 2
