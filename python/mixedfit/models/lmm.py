@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import nlopt
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.stats import t as student_t
 
 from .. import threads
@@ -21,6 +22,7 @@ from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
 from ..inference.satterthwaite import satterthwaite_df
 from .families import cbind_parts
+from .marginal import marginal_covariance
 from .model import MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
 
@@ -190,12 +192,36 @@ class LinearMixedModel(MixedModel):
         self._require_fit()
         return self._deviance
 
+    @property
     @synchronized
-    def residuals(self, type: str = "response") -> np.ndarray:
-        """Residuals y − fitted ('response', 'working') or scaled by the square roots of the prior
-        weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits."""
+    def R(self) -> sp.csc_matrix:
+        """The residual covariance (n × n, sparse): σ² W⁻¹ for prior weights W."""
         self._require_fit()
-        raw = self._response - self._fitted_values
+        return sp.diags(self._sigma**2 / self._weights, format="csc")
+
+    @synchronized
+    def V(self) -> sp.csc_matrix:
+        """The marginal covariance of y, Z G Z' + R (n × n, sparse)."""
+        self._require_fit()
+        return marginal_covariance(self.Z, self.G, self.R)
+
+    @synchronized
+    def fitted_values(self, level: str = "conditional") -> np.ndarray:
+        """Fitted values Xβ + Zb + offset ('conditional', as ``fitted``) or Xβ + offset ('marginal')."""
+        self._require_fit()
+        if level == "conditional":
+            return self._fitted_values.copy()
+        if level == "marginal":
+            return self.design.fixed.X @ self._beta + self.design.offset
+        raise ValueError(f"level must be 'conditional' or 'marginal', not {level!r}")
+
+    @synchronized
+    def residuals(self, type: str = "response", level: str = "conditional") -> np.ndarray:
+        """Residuals y − fitted ('response', 'working') or scaled by the square roots of the prior
+        weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits; level 'marginal'
+        takes them from Xβ + offset instead of the conditional fitted values."""
+        self._require_fit()
+        raw = self._response - self.fitted_values(level)
         if type in ("response", "working"):
             return raw
         if type in ("pearson", "deviance"):

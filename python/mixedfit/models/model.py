@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.stats import t as student_t
 
 from .. import threads
@@ -25,6 +26,7 @@ from ..errors import DataError, NumericalError, SingularFitWarning
 from ..inference.condvar import conditional_variances
 from ..inference.parameters import sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
+from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
 from .optimize import OptSummary
 from .results import (
     RandomEffects,
@@ -208,6 +210,40 @@ class MixedModel:
     @synchronized
     def _conditional_variances(self) -> dict[str, np.ndarray]:
         return conditional_variances(self.design, self._theta, self._working_weights(), self._sigma)
+
+    # The marginal view (lme4's getME names where they exist).
+    @property
+    def X(self) -> np.ndarray:
+        """The fixed-effects model matrix (n × p)."""
+        return self.design.fixed.X.copy()
+
+    @property
+    def Z(self) -> sp.csc_matrix:
+        """The random-effects model matrix (n × q, sparse), columns in b's order."""
+        return self.design.Zt.T.tocsc()
+
+    @property
+    @synchronized
+    def G(self) -> sp.csc_matrix:
+        """The covariance of the random effects b (q × q, sparse): σ²ΛΛ' (ΛΛ' for a GLMM)."""
+        self._require_fit()
+        return covariance_of_random_effects(self.design, self._theta, self._random_effects_scale())
+
+    @synchronized
+    def r2(self) -> pd.Series:
+        """Nakagawa's conditional and marginal R² as R's performance::r2_nakagawa: (σ²_f + σ²_r) /
+        (σ²_f + σ²_r + σ²_ε) and σ²_f / (…), with σ²_f the variance of Xβ, σ²_r the random
+        effects' mean variance over the observations and σ²_ε the residual variance (a binomial
+        GLMM's latent one: π²/3 for logit). LMMs and binomial GLMMs."""
+        self._require_fit()
+        return nakagawa_r2(self)
+
+    @synchronized
+    def icc(self) -> pd.Series:
+        """The intraclass correlation as R's performance::icc: adjusted σ²_r / (σ²_r + σ²_ε) and
+        unadjusted σ²_r / (σ²_f + σ²_r + σ²_ε) (see r2 for the components)."""
+        self._require_fit()
+        return intraclass_correlation(self)
 
     @property
     @synchronized

@@ -1,0 +1,59 @@
+"""The marginal view (G, R, V, X, Z, both levels of fitted values) and Nakagawa's R² and the ICC
+against R's performance package (tests/reference/make_marginal_reference.R)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mixedfit
+from conftest import load_dataset, load_reference
+
+CASES = load_reference("marginal_reference.json")
+DATA = {"sleep": "sleepstudy", "penicillin": "Penicillin", "cbpp": "cbpp"}
+
+
+def _fit(case: dict):
+    data = load_dataset(DATA[case["name"].split("_")[0]])
+    if case["glmm"]:
+        return mixedfit.glmer(case["formula"], data, family="binomial", link=case["link"])
+    return mixedfit.lmer(case["formula"], data)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_r2_and_icc_as_performance(name):
+    case = CASES[name]
+    model = _fit(case)
+    # LMMs agree with lme4 to its convergence; lme4's GLMM fits stop earlier than ours (see the
+    # GLMM reference tests), which moves the fourth digit.
+    rtol = 2e-3 if case["glmm"] else 1e-5
+    r2, icc = model.r2(), model.icc()
+    assert r2["conditional"] == pytest.approx(case["r2_conditional"], rel=rtol)
+    assert r2["marginal"] == pytest.approx(case["r2_marginal"], rel=rtol, abs=1e-12)
+    assert icc["adjusted"] == pytest.approx(case["icc_adjusted"], rel=rtol)
+    assert icc["unadjusted"] == pytest.approx(case["icc_unadjusted"], rel=rtol)
+
+
+def test_g_r_v_against_dense_algebra():
+    model = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"), weights=np.linspace(0.5, 2, 180))
+    Z, G, R = model.Z.toarray(), model.G.toarray(), model.R.toarray()
+    assert Z.shape == (180, 36) and G.shape == (36, 36) and R.shape == (180, 180)
+    np.testing.assert_allclose(model.V().toarray(), Z @ G @ Z.T + R, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(np.diag(R), model.sigma**2 / np.linspace(0.5, 2, 180), rtol=1e-12)
+    # G's blocks are the VarCorr covariance of each subject's (intercept, slope).
+    vc = model.VarCorr
+    block = G[:2, :2]
+    assert block[0, 0] == pytest.approx(vc["vcov"].iloc[0], rel=1e-12)
+    assert block[1, 1] == pytest.approx(vc["vcov"].iloc[1], rel=1e-12)
+    assert block[0, 1] == pytest.approx(vc["vcov"].iloc[2], rel=1e-12)
+    np.testing.assert_allclose(model.X @ model.fixef.to_numpy(), model.fitted_values("marginal"), rtol=1e-12)
+    np.testing.assert_allclose(model.fitted_values("marginal"), model.predict(re_form="~0"), rtol=1e-12)
+    np.testing.assert_allclose(model.residuals(level="marginal"), model._response - model.fitted_values("marginal"))
+    with pytest.raises(ValueError, match="level must be 'conditional' or 'marginal'"):
+        model.fitted_values("population")
+
+
+def test_r2_refuses_families_it_cannot_decompose():
+    model = mixedfit.glmer("TICKS ~ YEAR + (1 | LOCATION)", load_dataset("grouseticks"), family="poisson")
+    with pytest.raises(ValueError, match="binomial GLMMs"):
+        model.r2()
