@@ -3,10 +3,9 @@ against R's performance package (tests/reference/make_marginal_reference.R)."""
 
 from __future__ import annotations
 
+import mixedfit
 import numpy as np
 import pytest
-
-import mixedfit
 from conftest import load_dataset, load_reference
 
 CASES = load_reference("marginal_reference.json")

@@ -1,39 +1,70 @@
-"""The caterpillar plot of conditional modes with their intervals (lme4's dotplot(ranef(m,
-condVar = TRUE))). Needs matplotlib: pip install 'mixedfit[plot]'."""
+"""Diagnostic plots of a fitted model (matplotlib: pip install 'mixedfit[plot]'): the caterpillar
+plot of conditional modes (lme4's dotplot(ranef(m, condVar = TRUE))), residuals against fitted
+values, normal QQ plots of the residuals and of the random effects, likelihood-profile ζ plots
+(lme4's xyplot(profile(m))) and observed against fitted values per group. Each returns the
+matplotlib Figure."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+from scipy.stats import norm
 
 from .inference.profile import normal_quantile
 from .models.model import MixedModel
 
+MAX_CATERPILLAR_LEVELS = 40  # beyond this the smallest and largest modes are shown (readable height)
 
-def caterpillar(model: MixedModel, group: str | None = None, level: float = 0.95, ax: Any = None) -> Any:
-    """One panel per random-effects column of a grouping factor: each level's conditional mode
-    with a ±z·SD interval from its conditional variance, levels sorted by the first column's mode.
-    Returns the matplotlib Figure."""
+
+def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("caterpillar plots need matplotlib: pip install 'mixedfit[plot]'") from None
-    tables = model.ranef(condvar=True)
-    name = group if group is not None else next(iter(tables))
-    if name not in tables:
-        raise ValueError(f"no grouping factor '{name}'; the model's are {', '.join(tables)}")
-    table = tables[name]
+        raise ImportError("plots need matplotlib: pip install 'mixedfit[plot]'") from None
+    return plt
+
+
+def _grouping_factor(model: MixedModel, group: str | None) -> str:
+    names = list(dict.fromkeys(t.name for t in model.design.terms))
+    name = group if group is not None else names[0]
+    if name not in names:
+        raise ValueError(f"no grouping factor '{name}'; the model's are {', '.join(names)}")
+    return name
+
+
+def caterpillar(
+    model: MixedModel,
+    group: str | None = None,
+    level: float = 0.95,
+    ax: Any = None,
+    max_levels: int = MAX_CATERPILLAR_LEVELS,
+    levels: Sequence[Any] | None = None,
+) -> Any:
+    """One panel per random-effects column of a grouping factor: each level's conditional mode
+    with a ±z·SD interval from its conditional variance, sorted by the first column's mode. With
+    more than max_levels levels only the max_levels/2 smallest and largest are shown (or the
+    levels given), so the figure keeps a readable height."""
+    plt = _pyplot()
+    name = _grouping_factor(model, group)
+    table = model.ranef(condvar=True)[name]
     sd = np.sqrt(np.diagonal(table.attrs["condvar"], axis1=1, axis2=2))
     order = np.argsort(table.iloc[:, 0].to_numpy())
+    if levels is not None:
+        wanted = set(map(str, levels))
+        order = np.array([k for k in order if str(table.index[k]) in wanted], dtype=int)
+        if len(order) == 0:
+            raise ValueError(f"none of the levels {list(levels)[:5]} is a level of '{name}'")
+    elif len(order) > max_levels:
+        order = np.concatenate([order[: max_levels // 2], order[-(max_levels - max_levels // 2) :]])
     z = normal_quantile(level)
     columns = list(table.columns)
     if ax is None:
-        fig, axes = plt.subplots(1, len(columns), sharey=True, figsize=(3.2 * len(columns), 0.18 * len(table) + 1.2))
+        fig, axes = plt.subplots(1, len(columns), sharey=True, figsize=(3.2 * len(columns), 0.18 * len(order) + 1.2))
         axes = np.atleast_1d(axes)
     else:
         axes, fig = np.atleast_1d(ax), np.atleast_1d(ax)[0].figure
-    positions = np.arange(len(table))
+    positions = np.arange(len(order))
     for k, (axis, column) in enumerate(zip(axes, columns)):
         modes = table[column].to_numpy()[order]
         axis.errorbar(modes, positions, xerr=z * sd[order, k], fmt="o", markersize=3, color="C0", ecolor="0.4")
@@ -41,5 +72,92 @@ def caterpillar(model: MixedModel, group: str | None = None, level: float = 0.95
         axis.set_title(column)
     axes[0].set_yticks(positions)
     axes[0].set_yticklabels(np.asarray(table.index)[order])
-    axes[0].set_ylabel(name)
+    shown = f" ({len(order)} of {len(table)} levels)" if len(order) < len(table) else ""
+    axes[0].set_ylabel(name + shown)
+    return fig
+
+
+def residual_plot(model: MixedModel, ax: Any = None) -> Any:
+    """Pearson residuals against fitted values, with the zero line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4)) if ax is None else (ax.figure, ax)
+    ax.scatter(model.fitted, model.residuals(type="pearson"), s=8, alpha=0.6)
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.set_xlabel("fitted values")
+    ax.set_ylabel("Pearson residuals")
+    return fig
+
+
+def _qq(ax: Any, values: np.ndarray, title: str) -> None:
+    values = np.sort(values[np.isfinite(values)])
+    theoretical = norm.ppf((np.arange(1, len(values) + 1) - 0.5) / len(values))
+    ax.scatter(theoretical, values, s=8, alpha=0.7)
+    scale = np.std(values, ddof=1) if len(values) > 1 else 1.0
+    ax.plot(theoretical, np.mean(values) + scale * theoretical, color="0.5", linewidth=0.8)
+    ax.set_xlabel("standard normal quantiles")
+    ax.set_title(title)
+
+
+def qq_plot(model: MixedModel, ax: Any = None) -> Any:
+    """Normal QQ plot of the scaled residuals (Pearson residuals over σ for an LMM, deviance
+    residuals for a GLMM)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4)) if ax is None else (ax.figure, ax)
+    if model._has_residual and not hasattr(model, "family"):
+        residuals, title = model.residuals(type="pearson") / model.sigma, "scaled residuals"
+    else:
+        residuals, title = model.residuals(), "deviance residuals"
+    _qq(ax, residuals, title)
+    return fig
+
+
+def ranef_qq(model: MixedModel, group: str | None = None) -> Any:
+    """Normal QQ plots of a grouping factor's conditional modes, one panel per column."""
+    plt = _pyplot()
+    name = _grouping_factor(model, group)
+    table = model.ranef[name]
+    fig, axes = plt.subplots(1, table.shape[1], figsize=(4.2 * table.shape[1], 4), squeeze=False)
+    for axis, column in zip(axes[0], table.columns):
+        _qq(axis, table[column].to_numpy(), f"{name}: {column}")
+    return fig
+
+
+def profile_plot(model: MixedModel, parm: Any = None, level: float = 0.95) -> Any:
+    """ζ against each parameter's value from the likelihood profiles (lme4's xyplot(profile(m))),
+    with the ±z lines whose crossings are the profile interval's ends. parm as in confint."""
+    plt = _pyplot()
+    profiles = model.profile(parm=parm, level=level)
+    z = normal_quantile(level)
+    fig, axes = plt.subplots(1, len(profiles), figsize=(3.2 * len(profiles), 3.4), squeeze=False, sharey=True)
+    for axis, (name, table) in zip(axes[0], profiles.items()):
+        axis.plot(table["value"], table["zeta"], "o-", markersize=3)
+        for line in (-z, 0.0, z):
+            axis.axhline(line, color="0.6", linewidth=0.8, linestyle=":" if line else "-")
+        axis.set_title(name)
+    axes[0][0].set_ylabel("ζ")
+    return fig
+
+
+def fitted_by_group(model: MixedModel, group: str | None = None, max_panels: int = 12) -> Any:
+    """Observed against fitted values, one panel per level of a grouping factor (the first
+    max_panels levels), with the identity line."""
+    plt = _pyplot()
+    name = _grouping_factor(model, group)
+    term = next(t for t in model.design.terms if t.name == name)
+    shown = min(max_panels, term.n_levels)
+    columns = min(4, shown)
+    rows = -(-shown // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.4 * rows), squeeze=False, sharex=True, sharey=True)
+    observed, fitted = model._response, model.fitted
+    for k, axis in enumerate(axes.ravel()):
+        if k >= shown:
+            axis.set_visible(False)
+            continue
+        rows_of_level = term.codes == k
+        axis.scatter(fitted[rows_of_level], observed[rows_of_level], s=10)
+        low, high = np.min(fitted), np.max(fitted)
+        axis.plot([low, high], [low, high], color="0.6", linewidth=0.8)
+        axis.set_title(f"{name} {term.levels[k]}", fontsize=9)
+    fig.supxlabel("fitted")
+    fig.supylabel("observed")
     return fig

@@ -36,12 +36,14 @@ class ProfiledParameter:
     zeta_at: Callable[[float, np.ndarray | None], tuple[float, np.ndarray | None]]
     scale: float  # a step of about one standard error
     starts: dict[float, np.ndarray] = field(default_factory=dict)
+    trace: dict[float, float] = field(default_factory=dict)  # every ζ computed: the profile's points
 
     def zeta(self, x: float) -> float:
         nearest = min(self.starts, key=lambda v: abs(v - x)) if self.starts else None
         value, others = self.zeta_at(x, self.starts.get(nearest) if nearest is not None else None)
         if others is not None:
             self.starts[x] = others
+        self.trace[x] = value
         return value
 
     def end(self, direction: int, target: float) -> float:
@@ -127,8 +129,11 @@ def standard_errors(deviance: Callable[[np.ndarray], float], x: np.ndarray, fx: 
     return np.where(np.isfinite(se) & (se > 0), se, fallback)
 
 
-def profile_intervals(problem: ProfileProblem, level: float, which: Sequence[int] | None = None) -> np.ndarray:
-    """(lower, upper) of the parameters which (default all): rows in that order."""
+def profile_intervals(
+    problem: ProfileProblem, level: float, which: Sequence[int] | None = None, traces: list | None = None
+) -> np.ndarray:
+    """(lower, upper) of the parameters which (default all): rows in that order. traces, if given,
+    receives each parameter's computed (value, ζ) points, sorted by value (ζ = 0 at the estimate)."""
     target = normal_quantile(level)
     steps = np.maximum(0.5 * problem.scale, 1e-6)
     which = range(len(problem.names)) if which is None else which
@@ -146,4 +151,7 @@ def profile_intervals(problem: ProfileProblem, level: float, which: Sequence[int
 
         parameter = ProfiledParameter(estimate, problem.lower[w], problem.upper[w], zeta_at, 0.5 * problem.scale[w])
         out[row] = parameter.end(-1, target), parameter.end(+1, target)
+        if traces is not None:
+            points = sorted({**parameter.trace, estimate: 0.0}.items())
+            traces.append(np.array(points).reshape(-1, 2))
     return out

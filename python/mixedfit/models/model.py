@@ -443,6 +443,21 @@ class MixedModel:
             raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
         return pd.DataFrame(bounds, index=[names[r] for r in rows], columns=columns)
 
+    @synchronized
+    def profile(self, parm: str | int | Sequence[str | int] | None = None, level: float = 0.95) -> dict[str, pd.DataFrame]:
+        """The likelihood profiles behind confint(method="profile"), as lme4's profile(): for each
+        parameter, a table of values and ζ (the signed square root of the deviance increase, 0 at
+        the estimate) out to where |ζ| passes the level's normal quantile."""
+        self._require_fit()
+        names = self.parameter_names()
+        rows = self._parameter_rows(parm, names)
+        traces: list[np.ndarray] = []
+        try:
+            profile_intervals(self._profile_problem(), level, rows, traces)
+        finally:
+            self._restore_core()
+        return {names[r]: pd.DataFrame(points, columns=["value", "zeta"]) for r, points in zip(rows, traces)}
+
     @staticmethod
     def _parameter_rows(parm: Any, names: list[str]) -> list[int]:
         if parm is None:
