@@ -126,9 +126,9 @@ def test_bootstrap_uses_the_models_threads(lmm, monkeypatch):
     seen = []
     original = type(lmm)._refit_replicates
 
-    def spy(self, responses, n_threads):
+    def spy(self, responses, n_threads, *rest):
         seen.append(n_threads)
-        return original(self, responses, n_threads)
+        return original(self, responses, n_threads, *rest)
 
     monkeypatch.setattr(type(lmm), "_refit_replicates", spy)
     twin = copy.deepcopy(lmm)

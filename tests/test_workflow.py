@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import subprocess
 import sys
 
@@ -89,3 +90,65 @@ def test_command_line(tmp_path):
     assert result.returncode == 1 and "column 'nope' used in the formula is not in the data" in result.stderr
     result = run_cli("sleepstudy")
     assert result.returncode == 0 and "Linear mixed model fit by REML" in result.stdout
+
+
+INTERRUPTED_BOOTSTRAP = """
+import sys, time, warnings, mixedfit
+warnings.simplefilter("ignore")
+if sys.argv[1] == "lmm":
+    model = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", mixedfit.datasets.load("sleepstudy"))
+    nsim = 50_000
+else:
+    model = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp"),
+                           family="binomial")
+    nsim = 5_000
+print("started", flush=True)
+try:
+    model.bootstrap(nsim, seed=1, n_threads=2)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    at = model.theta if sys.argv[1] == "lmm" else (model.theta, model.fixef.to_numpy())
+    value = model.objective_at(*at) if sys.argv[1] != "lmm" else model.objective_at(at)
+    print("usable" if abs(value - model.objective) < 1e-8 * abs(model.objective) else "changed", flush=True)
+"""
+
+
+@pytest.mark.parametrize("kind", ["lmm", "glmm"])
+def test_ctrl_c_stops_a_bootstrap_within_a_second(kind):
+    import signal
+    import time
+
+    command = [sys.executable, "-c", INTERRUPTED_BOOTSTRAP, kind]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            while "started" not in child.stdout.readline():
+                pass
+            time.sleep(1.5)  # well into the refits
+            sent = time.perf_counter()
+            child.send_signal(signal.SIGINT)
+            first = child.stdout.readline().strip()
+            waited = time.perf_counter() - sent
+            rest = child.stdout.read()
+            errors = child.stderr.read()
+        finally:
+            child.kill()
+    assert first == "interrupted", (first, errors[-2000:])
+    assert waited < 1.0, f"the bootstrap took {waited:.2f} s to stop"
+    assert rest.strip() == "usable"
+
+
+def test_progress_is_reported(sleep, capfd):
+    model = mixedfit.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    model.bootstrap(20, seed=1, progress=True)
+    model.confint(parm=["Days"], progress=True)
+    err = capfd.readouterr().err
+    assert "bootstrap" in err and "20" in err and "profile" in err
+
+
+def test_verbose_fits_print_their_evaluations(sleep, capfd):
+    model = mixedfit.LinearMixedModel("Reaction ~ Days + (1 | Subject)", sleep).fit(verbose=True)
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("evaluation")]
+    assert len(lines) == model.optsum.feval
+    model.simulate(30, seed=1, progress=True)
+    assert re.search(r"simulate.*30/30", capfd.readouterr().err)

@@ -19,6 +19,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from ..models.optimize import OptSummary, bobyqa
+from ..progress import Progress
 from .derivatives import central_derivatives
 
 MAX_STEPS = 30  # outward steps per interval end before giving up
@@ -130,7 +131,11 @@ def standard_errors(deviance: Callable[[np.ndarray], float], x: np.ndarray, fx: 
 
 
 def profile_intervals(
-    problem: ProfileProblem, level: float, which: Sequence[int] | None = None, traces: list | None = None
+    problem: ProfileProblem,
+    level: float,
+    which: Sequence[int] | None = None,
+    traces: list | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """(lower, upper) of the parameters which (default all): rows in that order. traces, if given,
     receives each parameter's computed (value, ζ) points, sorted by value (ζ = 0 at the estimate)."""
@@ -154,4 +159,6 @@ def profile_intervals(
         if traces is not None:
             points = sorted({**parameter.trace, estimate: 0.0}.items())
             traces.append(np.array(points).reshape(-1, 2))
+        if progress is not None:
+            progress.advance()
     return out

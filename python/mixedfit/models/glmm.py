@@ -136,8 +136,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         return self._core.objective(theta, np.ascontiguousarray(beta, dtype=np.float64), self._gh_z, self._gh_w)
 
     @synchronized
-    def fit(self) -> GeneralizedLinearMixedModel:
+    def fit(self, verbose: bool = False) -> GeneralizedLinearMixedModel:
+        """Stage 1 (θ, β in PIRLS), then for nAGQ ≥ 1 stage 2 (θ and β jointly); verbose: print
+        each evaluation's objective and parameters to standard error."""
         start = time.perf_counter()
+        self.optsum.verbose = verbose
         # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4.
         theta = bobyqa(self._core.objective_theta, self.optsum)
         self.optsum_stage1 = self.optsum
@@ -147,7 +150,10 @@ class GeneralizedLinearMixedModel(MixedModel):
             lower = np.concatenate([self.design.lower, np.full(len(beta), -np.inf)])
             x0 = np.concatenate([theta, beta])
             self._sigma = self._scale()
-            self.optsum = OptSummary(initial=x0, lower=lower, initial_step=self._steps(theta, beta, self._vcov_from_RX()), quiet=self._quiet)
+            self.optsum = OptSummary(
+                initial=x0, lower=lower, initial_step=self._steps(theta, beta, self._vcov_from_RX()), quiet=self._quiet,
+                verbose=verbose,
+            )  # fmt: skip
             theta = self._optimize_stage2()
         else:
             self._objective = self.objective_at(theta)
@@ -160,7 +166,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             first = self.optsum
             self.optsum = OptSummary(
                 initial=np.concatenate([self._theta, self._beta]), lower=first.lower,
-                initial_step=self._steps(self._theta, self._beta, self._vcov), quiet=self._quiet,
+                initial_step=self._steps(self._theta, self._beta, self._vcov), quiet=self._quiet, verbose=verbose,
             )  # fmt: skip
             theta = self._optimize_stage2()
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval

@@ -21,10 +21,14 @@ from ..inference.convergence import check_convergence
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
 from ..inference.satterthwaite import satterthwaite_df
+from ..progress import Progress
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel, synchronized
 from .optimize import OptSummary, bobyqa
+
+# Work per call into the core when refitting many responses: Ctrl-C is seen between calls.
+CHUNK_SECONDS = 0.25
 
 
 class LinearMixedModel(MixedModel):
@@ -130,10 +134,12 @@ class LinearMixedModel(MixedModel):
         return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML)
 
     @synchronized
-    def fit(self, check_conv: bool = True) -> LinearMixedModel:
+    def fit(self, check_conv: bool = True, verbose: bool = False) -> LinearMixedModel:
         """Optimize the criterion over θ. check_conv: lme4's convergence checks (gradient and
-        Hessian of the criterion at the optimum; 2k² evaluations for k θ's)."""
+        Hessian of the criterion at the optimum; 2k² evaluations for k θ's); verbose: print each
+        evaluation's objective and θ to standard error."""
         start = time.perf_counter()
+        self.optsum.verbose = verbose
         theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         self.optsum.seconds = time.perf_counter() - start
         self._record_factorization()
@@ -154,19 +160,40 @@ class LinearMixedModel(MixedModel):
         self._y_minus_offset = self._response - self.design.offset
         self._core.set_response(self._y_minus_offset)
 
-    def _fit_responses(self, responses: np.ndarray, n_threads: int, start: np.ndarray) -> dict[str, np.ndarray]:
+    def _fit_responses(
+        self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
+    ) -> dict[str, np.ndarray]:
         """On C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA (resolved
-        from the nlopt package's library) without the GIL."""
+        from the nlopt package's library) without the GIL. The responses go to the core in chunks
+        of about CHUNK_SECONDS of work, so that Ctrl-C (KeyboardInterrupt, raised between chunks)
+        stops within a second and progress can be reported; every refit starts from start, so the
+        chunking changes nothing in the results."""
         d, opt = self.design, self.optsum
         try:
             library = nlopt._nlopt.__file__
-            result = _core.lmm_refits(
-                d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
-                np.asfortranarray(responses - d.offset[:, None]), self.REML, np.asarray(start, dtype=np.float64),
-                self._lower(), opt.ftol_abs, opt.xtol_abs, opt.maxeval, library, nlopt.LN_BOBYQA, n_threads,
-            )  # fmt: skip
-        except (AttributeError, RuntimeError):  # an nlopt build without its C symbols: Python threads
-            return super()._fit_responses(responses, n_threads, start)
+        except AttributeError:  # an nlopt build without its C symbols: Python threads
+            return super()._fit_responses(responses, n_threads, start, progress)
+        y = np.asfortranarray(responses - d.offset[:, None])
+        parts, done, size = [], 0, n_threads
+        while done < y.shape[1]:
+            began = time.perf_counter()
+            try:
+                parts.append(
+                    _core.lmm_refits(
+                        d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
+                        np.asfortranarray(y[:, done : done + size]), self.REML, np.asarray(start, dtype=np.float64),
+                        self._lower(), opt.ftol_abs, opt.xtol_abs, opt.maxeval, library, nlopt.LN_BOBYQA, n_threads,
+                    )
+                )  # fmt: skip
+            except RuntimeError:  # the nlopt library's C symbols cannot be resolved: Python threads
+                return super()._fit_responses(responses, n_threads, start, progress)
+            chunk = min(size, y.shape[1] - done)
+            done += chunk
+            if progress is not None:
+                progress.advance(chunk)
+            per_refit = (time.perf_counter() - began) / chunk
+            size = max(n_threads, int(CHUNK_SECONDS / max(per_refit, 1e-9)))
+        result = {key: np.concatenate([p[key] for p in parts], axis=-1) for key in parts[0]}
         code = result["code"]
         converged = (code > 0) & (code != nlopt.MAXEVAL_REACHED) & (code != nlopt.MAXTIME_REACHED)
         return {**{key: result[key] for key in ("theta", "beta", "stderr", "sigma", "objective", "evaluations")}, "converged": converged}

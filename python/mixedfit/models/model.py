@@ -7,7 +7,7 @@ import functools
 import html
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..errors import DataError, NumericalError, SingularFitWarning
 from ..inference.condvar import conditional_variances
 from ..inference.parameters import sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
+from ..progress import Progress
 from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
 from .optimize import OptSummary
 from .results import (
@@ -316,9 +317,12 @@ class MixedModel:
         return self._link_inverse(eta) if type == "response" else eta
 
     @synchronized
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None, newdata: Any = None) -> pd.DataFrame:
+    def simulate(
+        self, nsim: int = 1, seed: int | np.random.Generator | None = None, newdata: Any = None, progress: bool = False
+    ) -> pd.DataFrame:
         """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
-        simulate()), one column per simulation; binomial responses as proportions of the trials."""
+        simulate()), one column per simulation; binomial responses as proportions of the trials.
+        progress=True reports the simulations done."""
         self._require_fit()
         nsim = positive_int(nsim, "nsim")
         rng = np.random.default_rng(seed)
@@ -339,12 +343,15 @@ class MixedModel:
         scale = self._random_effects_scale()
         sims = np.empty((len(offset), nsim))
         factors = [lower_factor(self._theta[sl], t.p) for t, sl in zip(self.design.terms, self.design.theta_slices())]
+        counter = Progress(nsim, "simulate", progress)
         for k in range(nsim):
             eta = X @ self._beta + offset
             for (term, Xt, codes, n_levels), T in zip(term_data, factors):
                 effects = scale * rng.standard_normal((n_levels, term.p)) @ T.T
                 eta = eta + np.sum(Xt * effects[codes], axis=1)
             sims[:, k] = self._draw_response(eta, rng, frame)
+            counter.advance()
+        counter.close()
         return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     @synchronized
@@ -396,6 +403,7 @@ class MixedModel:
         nsim: int = 500,
         seed: int | None = None,
         parm: str | int | Sequence[str | int] | None = None,
+        progress: bool = False,
     ) -> pd.DataFrame:
         """Confidence intervals as lme4's confint().
 
@@ -410,6 +418,8 @@ class MixedModel:
         parm : name, index or list of them, optional
             The parameters (as ``parameter_names()``, e.g. ``".sig01"``, ``"Days"``) to give
             intervals for; profiles are computed for these only. Default: all.
+        progress : bool
+            Report the parameters profiled (or the bootstrap's refits) as they are done.
 
         Returns
         -------
@@ -418,11 +428,13 @@ class MixedModel:
         """
         self._require_fit()
         try:
-            return self._intervals(method, level, nsim, seed, parm)
+            return self._intervals(method, level, nsim, seed, parm, progress)
         finally:
             self._restore_core()  # profiles move the core away from the estimates
 
-    def _intervals(self, method: str, level: float, nsim: int, seed: int | None, parm: Any) -> pd.DataFrame:
+    def _intervals(
+        self, method: str, level: float, nsim: int, seed: int | None, parm: Any, progress: bool
+    ) -> pd.DataFrame:
         names = self.parameter_names()
         rows = self._parameter_rows(parm, names)
         tail = (1 - level) / 2
@@ -435,9 +447,13 @@ class MixedModel:
             bounds[k:, 0], bounds[k:, 1] = self._beta - z * se, self._beta + z * se
             bounds = bounds[rows]
         elif method == "profile":
-            bounds = profile_intervals(self._profile_problem(), level, rows)
+            counter = Progress(len(rows), "profile", progress)
+            try:
+                bounds = profile_intervals(self._profile_problem(), level, rows, progress=counter)
+            finally:
+                counter.close()
         elif method == "boot":
-            replicates = self.bootstrap(nsim, seed)
+            replicates = self.bootstrap(nsim, seed, progress=progress)
             bounds = np.nanquantile(replicates.to_numpy()[:, rows], [tail, 1 - tail], axis=0).T
         else:
             raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
@@ -475,10 +491,13 @@ class MixedModel:
         return rows
 
     @synchronized
-    def bootstrap(self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None) -> pd.DataFrame:
+    def bootstrap(
+        self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None, progress: bool = False
+    ) -> pd.DataFrame:
         """Parametric bootstrap: nsim responses simulated from the fit (reproducible with seed, for
         any n_threads) and refitted from the estimates on n_threads threads (default: the model's
-        n_threads, else mixedfit.get_threads()).
+        n_threads, else mixedfit.get_threads()); progress=True reports the refits done (a tqdm bar
+        if tqdm is installed). Ctrl-C stops it within about a second, leaving the model as it was.
         One row of parameters per replicate (columns as parameter_names()); attrs['singular'] and
         attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN)."""
         self._require_fit()
@@ -486,17 +505,23 @@ class MixedModel:
         n_threads = threads.resolve(n_threads if n_threads is not None else self.n_threads)
         responses = self.simulate(nsim, seed).to_numpy()
         n_threads = min(n_threads, nsim)
-        parameters, singular, failed = self._refit_replicates(responses, n_threads)
+        counter = Progress(nsim, "bootstrap", progress)
+        try:
+            parameters, singular, failed = self._refit_replicates(responses, n_threads, counter)
+        finally:
+            counter.close()
         table = pd.DataFrame(parameters, columns=self.parameter_names())
         table.attrs["singular"] = int(singular.sum())
         table.attrs["not_converged"] = int(failed.sum())
         return table
 
-    def _refit_replicates(self, responses: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _refit_replicates(
+        self, responses: np.ndarray, n_threads: int, progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Parameters on the profile scale (one row per column of responses), singular and
         not-converged flags of refits that all start from the estimates (so that the results do
         not depend on n_threads)."""
-        fits = self._fit_responses(responses, n_threads, self._theta)
+        fits = self._fit_responses(responses, n_threads, self._theta, progress)
         d, sigma = self.design, fits["sigma"]
         parameters = np.vstack(
             [
@@ -508,31 +533,48 @@ class MixedModel:
         singular = np.any(fits["theta"][d.lower == 0] < SINGULAR_TOLERANCE, axis=0)
         return parameters, singular, ~fits["converged"]
 
-    def _fit_responses(self, responses: np.ndarray, n_threads: int, start: np.ndarray) -> dict[str, np.ndarray]:
+    def _fit_responses(
+        self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
+    ) -> dict[str, np.ndarray]:
         """Fits of this model's design to each column of responses, each from θ = start: θ, β, β's
         standard errors (from RX: no Hessian), σ, the objective, evaluations and whether the
         optimizer converged, one column or entry per response. On a pool of Python threads, one
-        replica of the model each (the deviance evaluations release the GIL)."""
+        replica of the model each (the deviance evaluations release the GIL). Ctrl-C stops the
+        workers after the refit each is in and raises KeyboardInterrupt; the model is untouched."""
         chunks = [c for c in np.array_split(np.arange(responses.shape[1]), n_threads) if len(c)]
+        stop = threading.Event()
 
-        def fit_chunk(indices: np.ndarray) -> list[tuple]:
+        def fit_chunk(indices: np.ndarray) -> list[tuple | None]:
             replica = self._replica()
-            out = []
+            out: list[tuple | None] = []
             for k in indices:
+                if stop.is_set():
+                    break
                 replica._set_response(responses[:, k])
                 replica._restart_optimizer(start)
                 try:
                     replica.fit()
                 except NumericalError:
                     out.append(None)
-                    continue
-                converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
-                se = np.sqrt(np.diag(replica._vcov))
-                out.append((replica._theta, replica._beta, se, replica._sigma, replica._objective, replica.optsum.feval, converged))
+                else:
+                    converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
+                    se = np.sqrt(np.diag(replica._vcov))
+                    out.append((replica._theta, replica._beta, se, replica._sigma, replica._objective, replica.optsum.feval, converged))
+                if progress is not None:
+                    progress.advance()
             return out
 
-        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            rows = [row for chunk in pool.map(fit_chunk, chunks) for row in chunk]
+        pool = ThreadPoolExecutor(max_workers=len(chunks))
+        futures = [pool.submit(fit_chunk, c) for c in chunks]
+        try:
+            while not all(f.done() for f in futures):  # short waits: the main thread sees Ctrl-C
+                wait(futures, timeout=0.1)
+        except KeyboardInterrupt:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        rows = [row for f in futures for row in f.result()]
         k, p = len(self.design.theta0), self.design.fixed.X.shape[1]
         failed = (np.full(k, np.nan), np.full(p, np.nan), np.full(p, np.nan), np.nan, np.nan, 0, False)
         rows = [failed if row is None else row for row in rows]

@@ -3,6 +3,7 @@ record of how a fit was obtained, as MixedModels.jl's OptSummary."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,6 +42,7 @@ class OptSummary:
     initial_step: np.ndarray | None = None  # None: NLopt's heuristic
     upper: np.ndarray | None = None  # None: unbounded above
     quiet: bool = False  # no ConvergenceWarning (refits in worker threads count them instead)
+    verbose: bool = False  # print every evaluation (as lme4's verbose = 1) to standard error
     final: np.ndarray = field(default_factory=lambda: np.empty(0))
     fmin: float = np.nan
     feval: int = 0
@@ -126,6 +128,8 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
             return 0.0  # not used: the error is raised as soon as NLopt returns
         if value < best["f"]:
             best["f"], best["x"] = value, x.copy()
+        if summary.verbose:
+            print(f"evaluation {count[0]:4d}: objective {value:.8g} at {np.array2string(x, precision=6)}", file=sys.stderr)
         return value
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, n)
