@@ -69,3 +69,30 @@ def test_bad_input():
         mixedfit.fit_many("log(y) ~ Days + (1 | Subject)", sleep, np.ones((180, 2)))
     with pytest.raises(DataError, match=r"response columns \['nope'\] are not in the data"):
         mixedfit.fit_many(LMM, sleep, ["nope"])
+
+
+def test_on_a_local_dask_cluster_equals_in_process(responses):
+    distributed = pytest.importorskip("distributed")
+    sleep = mixedfit.datasets.load("sleepstudy")
+    local = mixedfit.fit_many(LMM, sleep, responses)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = mixedfit.fit_many(LMM, sleep, responses, client=client)
+            pd.testing.assert_frame_equal(remote, local)
+            # A bad chunk (a constant response is refused for a GLMM) fails alone: the error names
+            # it and the other chunk's rows are kept.
+            counts = np.random.default_rng(5).poisson(3.0, (len(sleep), 4)).astype(float)
+            counts[:, 2] = 0.0  # the first response of the second chunk: its model cannot be built
+            with pytest.raises(mixedfit.scale.many.ClusterError, match="1 of 2 chunks failed.*constant") as failure:
+                mixedfit.fit_many("k ~ Days + (1 | Subject)", sleep, counts, family="poisson", client=client)
+            assert list(failure.value.partial.index) == ["response_1", "response_2"]
+
+
+def test_a_response_that_cannot_be_fitted_is_a_row_of_nan():
+    sleep = mixedfit.datasets.load("sleepstudy")
+    counts = np.random.default_rng(6).poisson(3.0, (len(sleep), 3)).astype(float)
+    counts[:, 1] = 0.0  # constant: refused for a GLMM, as lme4 does
+    table = mixedfit.fit_many("k ~ Days + (1 | Subject)", sleep, counts, family="poisson")
+    assert table.loc["response_2", ["(Intercept)", "Days", "objective"]].isna().all()
+    assert not table.loc["response_2", "converged"]
+    assert table.loc[["response_1", "response_3"], "converged"].all()

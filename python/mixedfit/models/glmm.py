@@ -274,7 +274,10 @@ class GeneralizedLinearMixedModel(MixedModel):
         raise ValueError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
 
     def _set_response(self, new_response) -> None:
-        self._response = self._checked_response(new_response)
+        y = self._checked_response(new_response)
+        if np.all(y == y[0]):
+            raise DataError(f"the new response is constant (every value is {y[0]}); a GLMM cannot be fitted to it")
+        self._response = y
         self._core.set_response(self._response, starting_means(self.family.name, self._response, self._glm.weights))
 
     def _working_weights(self) -> np.ndarray:

@@ -550,11 +550,11 @@ class MixedModel:
             for k in indices:
                 if stop.is_set():
                     break
-                replica._set_response(responses[:, k])
-                replica._restart_optimizer(start)
                 try:
+                    replica._set_response(responses[:, k])
+                    replica._restart_optimizer(start)
                     replica.fit()
-                except NumericalError:
+                except (NumericalError, DataError):  # this response cannot be fitted: a row of NaN
                     out.append(None)
                 else:
                     converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")

@@ -16,7 +16,7 @@ import pandas as pd
 from .. import threads
 from ..design.formula import parse_formula
 from ..design.frame import as_dataframe
-from ..errors import DataError
+from ..errors import DataError, MixedFitError
 from ..inference.parameters import sdcor_names, theta_to_sdcor
 from ..models.families import Family
 from ..models.glmm import GeneralizedLinearMixedModel
@@ -73,6 +73,7 @@ def fit_many(
     REML: bool = True,
     weights: Any = None,
     n_threads: int | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Fit one model to each of many responses.
 
@@ -91,6 +92,11 @@ def fit_many(
         A column of prior weights.
     n_threads : int, optional
         Threads (default: mixedfit.get_threads()).
+    client : dask.distributed.Client, optional
+        Spread the responses over the cluster's workers in one chunk per worker (the data are
+        sent to each worker once; each builds the compiled design once per pattern of missing
+        rows). The table equals the in-process one. If chunks fail, the error says which, and
+        the rows of the others are in its ``partial`` attribute.
 
     Returns
     -------
@@ -105,6 +111,9 @@ def fit_many(
     Y, names = _responses(responses, frame)
     if Y.shape[0] != len(frame):
         raise DataError(f"responses have {Y.shape[0]} rows for {len(frame)} rows of data")
+    if client is not None:
+        options = {"family": family, "link": link, "nAGQ": nAGQ, "REML": REML, "weights": weights}
+        return _on_cluster(client, formula, frame, pd.DataFrame(Y, columns=names), options)
     response = parse_formula(formula).response
     if not response.isidentifier():
         raise DataError(f"the formula's response '{response}' must be a plain name (a placeholder for each response)")
@@ -125,3 +134,29 @@ def fit_many(
         fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, columns)]), min(n_threads, len(columns)), model._initial())
         tables.append(_table(model, fits, [names[k] for k in columns]))
     return pd.concat(tables).loc[names]
+
+
+class ClusterError(MixedFitError):
+    """Some chunks of a fit_many on a cluster failed; ``partial`` holds the other chunks' rows."""
+
+    def __init__(self, message: str, partial: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+def _on_cluster(client: Any, formula: str, frame: pd.DataFrame, responses: pd.DataFrame, options: dict) -> pd.DataFrame:
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    chunks = [c for c in np.array_split(np.arange(responses.shape[1]), min(workers, responses.shape[1])) if len(c)]
+    data = client.scatter(frame, broadcast=True)
+    futures = [client.submit(fit_many, formula, data, responses.iloc[:, chunk], pure=False, **options) for chunk in chunks]
+    tables, failures = [], []
+    for chunk, future in zip(chunks, futures):
+        try:
+            tables.append(future.result())
+        except Exception as exc:  # a worker's error, or a lost worker: reported with the chunk
+            first, last = responses.columns[chunk[0]], responses.columns[chunk[-1]]
+            failures.append(f"responses {first!r} … {last!r}: {type(exc).__name__}: {exc}")
+    done = pd.concat(tables) if tables else pd.DataFrame()
+    if failures:
+        raise ClusterError(f"{len(failures)} of {len(chunks)} chunks failed: " + "; ".join(failures), done)
+    return done.loc[list(responses.columns)]
