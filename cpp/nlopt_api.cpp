@@ -1,6 +1,10 @@
 #include "nlopt_api.hpp"
 
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <dlfcn.h>
+#endif
 
 #include <exception>
 #include <stdexcept>
@@ -9,9 +13,23 @@ namespace mixedfit {
 
 namespace {
 
+// The platform's shared-library calls (where the nlopt module exports no C symbols, as a Windows
+// .pyd does not, resolving fails and the callers fall back to Python's optimizer loop).
+#ifdef _WIN32
+void* open_library(const std::string& path) { return reinterpret_cast<void*>(LoadLibraryA(path.c_str())); }
+void* find_symbol(void* handle, const char* name) {
+  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(handle), name));
+}
+void close_library(void* handle) { FreeLibrary(static_cast<HMODULE>(handle)); }
+#else
+void* open_library(const std::string& path) { return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL); }
+void* find_symbol(void* handle, const char* name) { return dlsym(handle, name); }
+void close_library(void* handle) { dlclose(handle); }
+#endif
+
 template <class F>
 void resolve(void* handle, const char* name, F& out) {
-  void* symbol = dlsym(handle, name);
+  void* symbol = find_symbol(handle, name);
   if (symbol == nullptr) throw std::runtime_error(std::string("NLopt symbol not found: ") + name);
   out = reinterpret_cast<F>(symbol);
 }
@@ -43,7 +61,7 @@ double call_objective(unsigned n, const double* x, double* /*gradient*/, void* d
 
 Nlopt::Nlopt(const std::string& library, int algorithm) : algorithm_(algorithm) {
   // The library is already loaded by the nlopt Python package: this finds it, loads nothing new.
-  handle_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  handle_ = open_library(library);
   if (handle_ == nullptr) throw std::runtime_error("cannot open NLopt at " + library);
   try {
     resolve(handle_, "nlopt_create", create_);
@@ -56,12 +74,12 @@ Nlopt::Nlopt(const std::string& library, int algorithm) : algorithm_(algorithm) 
     resolve(handle_, "nlopt_force_stop", force_stop_);
     resolve(handle_, "nlopt_optimize", optimize_);
   } catch (...) {
-    dlclose(handle_);
+    close_library(handle_);
     throw;
   }
 }
 
-Nlopt::~Nlopt() { dlclose(handle_); }
+Nlopt::~Nlopt() { close_library(handle_); }
 
 OptimizerResult Nlopt::minimize(const std::function<double(const Eigen::VectorXd&)>& f, const Eigen::VectorXd& x0,
                                 const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval) const {
