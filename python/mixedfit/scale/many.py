@@ -147,7 +147,7 @@ class ClusterError(MixedFitError):
 def _on_cluster(client: Any, formula: str, frame: pd.DataFrame, responses: pd.DataFrame, options: dict) -> pd.DataFrame:
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     chunks = [c for c in np.array_split(np.arange(responses.shape[1]), min(workers, responses.shape[1])) if len(c)]
-    data = client.scatter(frame, broadcast=True)
+    data = client.scatter(frame, broadcast=True, hash=False)  # a new key: a re-scattered frame must not share one
     futures = [client.submit(fit_many, formula, data, responses.iloc[:, chunk], pure=False, **options) for chunk in chunks]
     tables, failures = [], []
     for chunk, future in zip(chunks, futures):
