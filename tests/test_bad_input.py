@@ -220,7 +220,7 @@ def test_inference_arguments_are_checked(sleep):
     with pytest.raises(ValueError, match="level must be between 0 and 1"):
         model.confint("wald", level=95)
     with pytest.raises(ValueError, match="at least two fitted models"):
-        mixedfit.anova(model)
+        mixedfit.anova(mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp")))
     other = mixedfit.lmer(LMM, sleep.iloc[:150])
     with pytest.raises(mixedfit.DataError, match="different numbers of observations"):
         mixedfit.anova(model, other)

@@ -152,3 +152,34 @@ def test_verbose_fits_print_their_evaluations(sleep, capfd):
     assert len(lines) == model.optsum.feval
     model.simulate(30, seed=1, progress=True)
     assert re.search(r"simulate.*30/30", capfd.readouterr().err)
+
+
+@pytest.mark.parametrize("name", ["slope_and_phase", "two_factors"])
+def test_f_tests_of_fixed_effects_as_lmertest(sleep, name):
+    case = load_reference("workflow_reference.json")[name]
+    data = sleep.assign(
+        phase=np.array(["early", "mid", "late"])[(sleep["Days"] >= 3).astype(int) + (sleep["Days"] >= 6).astype(int)],
+        group=np.where(sleep["Subject"].astype(int) % 2 == 0, "even", "odd"),
+    )
+    model = mixedfit.lmer(case["formula"], data)
+    table = mixedfit.anova(model)
+    assert list(table.index) == case["terms"]
+    np.testing.assert_array_equal(table["NumDF"], case["num_df"])
+    # Our estimates agree with lme4's to its convergence (1e-4 relative at worst here), which the
+    # df and F inherit; the p-values are compared on the scale they are read.
+    np.testing.assert_allclose(table["DenDF"], case["den_df"], rtol=1e-3)
+    np.testing.assert_allclose(table["F value"], case["f_value"], rtol=1e-3)
+    np.testing.assert_allclose(table["Sum Sq"], case["sum_sq"], rtol=1e-3)
+    np.testing.assert_allclose(table["Pr(>F)"], case["p_value"], rtol=1e-3, atol=1e-8)
+
+
+def test_f_tests_refuse_what_they_do_not_handle(sleep):
+    model = mixedfit.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    with pytest.raises(ValueError, match="Kenward-Roger is not available yet"):
+        model.anova(ddf="Kenward-Roger")
+    with pytest.raises(ValueError, match="types I and II are not available yet"):
+        model.anova(type="I")
+    data = sleep.assign(phase=np.where(sleep["Days"] >= 5, "late", "early"))
+    interacting = mixedfit.lmer("Reaction ~ Days * phase + (1 | Subject)", data)
+    with pytest.raises(ValueError, match="Days:phase contains Days"):
+        interacting.anova()

@@ -10,16 +10,22 @@ from ..errors import DataError
 from ..models.model import MixedModel
 
 
-def anova(*models: MixedModel, names: list[str] | None = None) -> pd.DataFrame:
-    """npar, AIC, BIC, logLik, deviance (−2 log L) of each model, ordered by npar, and the
-    χ² statistic, its degrees of freedom and p-value against the model before it."""
+def anova(
+    *models: MixedModel, names: list[str] | None = None, type: str = "III", ddf: str = "Satterthwaite"
+) -> pd.DataFrame:
+    """With several models, lme4's anova(m0, m1, ...): npar, AIC, BIC, logLik, deviance (−2 log L)
+    of each model, ordered by npar, and the χ² statistic, its degrees of freedom and p-value
+    against the model before it. With one linear mixed model, lmerTest's anova(m): F tests of its
+    fixed-effects terms with Satterthwaite's denominator df (see LinearMixedModel.anova)."""
+    if len(models) == 1 and hasattr(models[0], "anova"):
+        return models[0].anova(type=type, ddf=ddf)
     if len(models) < 2:
-        raise ValueError("anova needs at least two fitted models to compare")
+        raise ValueError("anova needs a linear mixed model, or at least two fitted models to compare")
     for k, m in enumerate(models):
         if not isinstance(m, MixedModel):
-            raise TypeError(f"anova compares fitted mixedfit models; argument {k + 1} is a {type(m).__name__}")
+            raise TypeError(f"anova compares fitted mixedfit models; argument {k + 1} is a {m.__class__.__name__}")
         m._require_fit()
-    if len({type(m) for m in models}) > 1:
+    if len({m.__class__ for m in models}) > 1:  # (`type` is the F tests' argument here)
         raise ValueError("anova compares models of one kind: all linear or all generalized linear mixed models")
     if len({m.nobs for m in models}) > 1:
         raise DataError(

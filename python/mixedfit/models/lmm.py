@@ -18,9 +18,10 @@ from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
 from ..errors import DataError, FormulaError
 from ..inference.convergence import check_convergence
+from ..inference.fixed_effects_tests import anova_table
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
-from ..inference.satterthwaite import satterthwaite_df
+from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
 from .families import cbind_parts
 from .marginal import marginal_covariance
@@ -145,6 +146,7 @@ class LinearMixedModel(MixedModel):
         self._record_factorization()
         self._set_estimates(theta)
         self._coef_table = None  # Satterthwaite table and ML refit belong to the previous fit
+        self._satterthwaite_pieces = None
         self._ml = None
         self.convergence_problems: list[str] = []
         self._warn_if_singular()
@@ -279,7 +281,8 @@ class LinearMixedModel(MixedModel):
         lmerTest's summary (computed on first use: about 16k² + 8k evaluations for k = |θ| + 1)."""
         self._require_fit()
         if self._coef_table is None:
-            df = satterthwaite_df(self._core, self._theta, self._sigma, self._vcov, self.nobs, self.REML)
+            pieces = self._satterthwaite()
+            df = np.array([pieces.df(row) for row in np.eye(len(self._beta))])
             table = self.fixef.to_frame()
             table["Std. Error"] = self.stderr
             table["df"] = df
@@ -289,6 +292,22 @@ class LinearMixedModel(MixedModel):
         return self._coef_table.copy()
 
     @synchronized
+    def _satterthwaite(self) -> Satterthwaite:
+        """Satterthwaite's pieces at the estimates, computed once per fit."""
+        if self._satterthwaite_pieces is None:
+            self._satterthwaite_pieces = satterthwaite(self._core, self._theta, self._sigma, self._vcov, self.nobs, self.REML)
+        return self._satterthwaite_pieces
+
+    @synchronized
+    def anova(self, type: str = "III", ddf: str = "Satterthwaite") -> pd.DataFrame:
+        """F tests of the fixed-effects terms, as lmerTest's anova(m): Sum Sq, Mean Sq, NumDF,
+        DenDF (Satterthwaite), F value, Pr(>F) per term. Type III (each term's coefficients = 0);
+        models whose terms contain one another (interactions) are not supported yet."""
+        self._require_fit()
+        if ddf != "Satterthwaite":
+            raise ValueError(f"ddf must be 'Satterthwaite' (Kenward-Roger is not available yet), not {ddf!r}")
+        return anova_table(self, self._satterthwaite(), type)
+
     def _ml_fit(self) -> LinearMixedModel:
         """This model if fitted by ML, else its ML refit (what lme4's anova and profile use)."""
         if not self.REML:

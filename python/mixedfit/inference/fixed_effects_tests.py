@@ -1,0 +1,55 @@
+"""F tests of an LMM's fixed-effects terms, as lmerTest's anova(m): each term's hypothesis matrix,
+its F statistic and Satterthwaite's denominator degrees of freedom."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import f as f_distribution
+
+from ..design.matrices import lme4_column_name
+from .satterthwaite import Satterthwaite
+
+
+def term_columns(model) -> dict[str, list[int]]:
+    """Each fixed-effects term (intercept excluded) and the positions of its kept columns in β."""
+    fixed = model.design.fixed
+    spec = fixed.recipe.spec
+    if spec is None:  # the numeric fast path: one column per term
+        return {name: [j] for j, name in enumerate(fixed.names) if name != "(Intercept)"}
+    out: dict[str, list[int]] = {}
+    for term, indices in spec.term_indices.items():
+        if str(term) == "1":
+            continue
+        names = [lme4_column_name(spec.column_names[k]) for k in indices]
+        kept = [fixed.names.index(name) for name in names if name in fixed.names]
+        if kept:
+            out[str(term)] = kept
+    return out
+
+
+def _contains(outer: str, inner: str) -> bool:
+    """Whether term `outer` contains `inner` (its variables are a proper superset), as lmerTest's
+    containment: then type III hypotheses depend on the coding, which is not handled here."""
+    a, b = set(outer.split(":")), set(inner.split(":"))
+    return b < a
+
+
+def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
+    """lmerTest's anova(m, type = "III") table for models whose terms do not contain each other."""
+    if type not in ("III", "3", 3):
+        raise ValueError(f"type must be 'III' (types I and II are not available yet), not {type!r}")
+    terms = term_columns(model)
+    nested = [(a, b) for a in terms for b in terms if _contains(a, b)]
+    if nested:
+        raise ValueError(
+            f"type III tests for terms that contain others ({nested[0][0]} contains {nested[0][1]}) are not "
+            "available yet; compare nested models with mixedfit.anova(m0, m1) instead"
+        )
+    rows = []
+    for name, columns in terms.items():
+        L = np.eye(len(model._beta))[columns]
+        F, q, ddf = pieces.f_test(L, model._beta)
+        mean_sq = F * model._sigma**2
+        rows.append((mean_sq * q, mean_sq, q, ddf, F, f_distribution.sf(F, q, ddf)))
+    return pd.DataFrame(rows, index=list(terms), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])

@@ -1,0 +1,20 @@
+# Reference values from lmerTest for mixedfit's F tests of fixed-effects terms (anova(m), type III,
+# Satterthwaite). The data are sleepstudy with two factors derived by rules that
+# tests/test_workflow.py repeats: the phase of the study (Days) and a subject-level group.
+# Run from the repository root:  Rscript tests/reference/make_workflow_reference.R [data folder [output folder]]
+source("tests/reference/common.R")
+suppressPackageStartupMessages(library(lmerTest))
+
+sleep <- read_data("sleepstudy")
+sleep$phase <- factor(c("early", "mid", "late")[(sleep$Days >= 3) + (sleep$Days >= 6) + 1])
+sleep$group <- factor(ifelse(as.integer(as.character(sleep$Subject)) %% 2 == 0, "even", "odd"))
+formulas <- c(slope_and_phase = "Reaction ~ Days + phase + (Days | Subject)",
+              two_factors = "Reaction ~ phase + group + (1 | Subject)")
+cases <- lapply(names(formulas), function(name) {
+  m <- lmerTest::lmer(as.formula(formulas[[name]]), sleep)
+  a <- anova(m, type = "III", ddf = "Satterthwaite")
+  list(name = name, formula = formulas[[name]], terms = rownames(a), sum_sq = unname(a[["Sum Sq"]]),
+       num_df = unname(a[["NumDF"]]), den_df = unname(a[["DenDF"]]), f_value = unname(a[["F value"]]),
+       p_value = unname(a[["Pr(>F)"]]), lmerTest = as.character(packageVersion("lmerTest")))
+})
+write_reference(cases, "workflow_reference.json")
