@@ -8,12 +8,16 @@ suppressPackageStartupMessages(library(lmerTest))
 sleep <- read_data("sleepstudy")
 sleep$phase <- factor(c("early", "mid", "late")[(sleep$Days >= 3) + (sleep$Days >= 6) + 1])
 sleep$group <- factor(ifelse(as.integer(as.character(sleep$Subject)) %% 2 == 0, "even", "odd"))
-formulas <- c(slope_and_phase = "Reaction ~ Days + phase + (Days | Subject)",
-              two_factors = "Reaction ~ phase + group + (1 | Subject)")
-cases <- lapply(names(formulas), function(name) {
-  m <- lmerTest::lmer(as.formula(formulas[[name]]), sleep)
-  a <- anova(m, type = "III", ddf = "Satterthwaite")
-  list(name = name, formula = formulas[[name]], terms = rownames(a), sum_sq = unname(a[["Sum Sq"]]),
+cases <- list(
+  list("slope_and_phase", "Reaction ~ Days + phase + (Days | Subject)", "III"),
+  list("two_factors", "Reaction ~ phase + group + (1 | Subject)", "III"),
+  list("interaction_type_I", "Reaction ~ Days * phase + group + (Days | Subject)", "I")
+)
+cases <- lapply(cases, function(x) {
+  name <- x[[1]]
+  m <- lmerTest::lmer(as.formula(x[[2]]), sleep)
+  a <- anova(m, type = x[[3]], ddf = "Satterthwaite")
+  list(name = name, formula = x[[2]], type = x[[3]], terms = rownames(a), sum_sq = unname(a[["Sum Sq"]]),
        num_df = unname(a[["NumDF"]]), den_df = unname(a[["DenDF"]]), f_value = unname(a[["F value"]]),
        p_value = unname(a[["Pr(>F)"]]), lmerTest = as.character(packageVersion("lmerTest")))
 })

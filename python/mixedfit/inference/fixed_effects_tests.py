@@ -35,20 +35,42 @@ def _contains(outer: str, inner: str) -> bool:
     return b < a
 
 
+def doolittle_lower(XtX: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """The unit lower-triangular L of Doolittle's X'X = L U (lmerTest's doolittle, with its
+    zeroing of entries below eps): type I hypotheses are the rows of L' by term."""
+    n = XtX.shape[0]
+    L, U = np.eye(n), np.zeros((n, n))
+    for i in range(n):
+        U[i, :] = XtX[i, :] - L[i, :i] @ U[:i, :]
+        for j in range(i + 1, n):
+            value = XtX[j, i] - L[j, :i] @ U[:i, i]
+            L[j, i] = 0.0 if abs(U[i, i]) < eps else value / U[i, i]
+    L[np.abs(L) < eps] = 0.0
+    return L
+
+
 def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
-    """lmerTest's anova(m, type = "III") table for models whose terms do not contain each other."""
-    if type not in ("III", "3", 3):
-        raise ValueError(f"type must be 'III' (types I and II are not available yet), not {type!r}")
+    """lmerTest's anova(m) table: type "I" (sequential: rows of the Doolittle factor of X'X by
+    term) or "III" (each term's coefficients = 0; for models whose terms do not contain each
+    other, where that is lmerTest's type III whatever the coding)."""
     terms = term_columns(model)
-    nested = [(a, b) for a in terms for b in terms if _contains(a, b)]
-    if nested:
-        raise ValueError(
-            f"type III tests for terms that contain others ({nested[0][0]} contains {nested[0][1]}) are not "
-            "available yet; compare nested models with mixedfit.anova(m0, m1) instead"
-        )
+    p = len(model._beta)
+    if type in ("I", "1", 1):
+        X = model.design.fixed.X
+        hypotheses = doolittle_lower(X.T @ X).T if p > 1 else np.eye(p)
+    elif type in ("III", "3", 3):
+        nested = [(a, b) for a in terms for b in terms if _contains(a, b)]
+        if nested:
+            raise ValueError(
+                f"type III tests for terms that contain others ({nested[0][0]} contains {nested[0][1]}) are not "
+                "available yet; use type='I' or compare nested models with mixedfit.anova(m0, m1)"
+            )
+        hypotheses = np.eye(p)
+    else:
+        raise ValueError(f"type must be 'I' or 'III' (type II is not available yet), not {type!r}")
     rows = []
     for name, columns in terms.items():
-        L = np.eye(len(model._beta))[columns]
+        L = hypotheses[columns]
         F, q, ddf = pieces.f_test(L, model._beta)
         mean_sq = F * model._sigma**2
         rows.append((mean_sq * q, mean_sq, q, ddf, F, f_distribution.sf(F, q, ddf)))

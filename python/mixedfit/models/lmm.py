@@ -301,8 +301,9 @@ class LinearMixedModel(MixedModel):
     @synchronized
     def anova(self, type: str = "III", ddf: str = "Satterthwaite") -> pd.DataFrame:
         """F tests of the fixed-effects terms, as lmerTest's anova(m): Sum Sq, Mean Sq, NumDF,
-        DenDF (Satterthwaite), F value, Pr(>F) per term. Type III (each term's coefficients = 0);
-        models whose terms contain one another (interactions) are not supported yet."""
+        DenDF (Satterthwaite), F value, Pr(>F) per term. Type "III" (each term's coefficients = 0;
+        models whose terms contain one another, as with interactions, are not supported yet) or
+        "I" (sequential, any model)."""
         self._require_fit()
         if ddf != "Satterthwaite":
             raise ValueError(f"ddf must be 'Satterthwaite' (Kenward-Roger is not available yet), not {ddf!r}")
