@@ -183,3 +183,15 @@ def test_f_tests_refuse_what_they_do_not_handle(sleep):
     interacting = mixedfit.lmer("Reaction ~ Days * phase + (1 | Subject)", data)
     with pytest.raises(ValueError, match="Days:phase contains Days"):
         interacting.anova()
+
+
+@pytest.mark.parametrize("name", ["ranova_slope", "ranova_uncorrelated", "ranova_crossed", "ranova_to_linear_model"])
+def test_ranova_as_lmertest(name):
+    case = load_reference("workflow_reference.json")[name]
+    data = mixedfit.datasets.load("Penicillin" if "crossed" in name else "sleepstudy")
+    table = mixedfit.lmer(case["formula"], data).ranova()
+    assert list(table.index) == case["rows"]
+    np.testing.assert_array_equal(table["npar"], case["npar"])
+    np.testing.assert_allclose(table["logLik"], case["loglik"], rtol=1e-6)
+    np.testing.assert_allclose(table["LRT"].to_numpy()[1:], np.array(case["lrt"][1:], dtype=float), rtol=1e-5)
+    np.testing.assert_allclose(table["Pr(>Chisq)"].to_numpy()[1:], np.array(case["p_value"][1:], dtype=float), rtol=1e-4)

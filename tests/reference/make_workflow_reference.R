@@ -21,4 +21,18 @@ cases <- lapply(cases, function(x) {
        num_df = unname(a[["NumDF"]]), den_df = unname(a[["DenDF"]]), f_value = unname(a[["F value"]]),
        p_value = unname(a[["Pr(>F)"]]), lmerTest = as.character(packageVersion("lmerTest")))
 })
+# ranova: likelihood-ratio tests of the random-effects terms.
+penicillin <- read_data("Penicillin")
+ranova_cases <- list(
+  list("ranova_slope", "Reaction ~ Days + (Days | Subject)", sleep),
+  list("ranova_uncorrelated", "Reaction ~ Days + (Days || Subject)", sleep),
+  list("ranova_crossed", "diameter ~ 1 + (1 | plate) + (1 | sample)", penicillin),
+  list("ranova_to_linear_model", "Reaction ~ Days + (1 | Subject)", sleep)
+)
+for (x in ranova_cases) {
+  r <- ranova(lmerTest::lmer(as.formula(x[[2]]), x[[3]]))
+  cases[[length(cases) + 1]] <- list(name = x[[1]], formula = x[[2]], rows = rownames(r), npar = unname(r$npar),
+                                     loglik = unname(r$logLik), lrt = unname(r$LRT), df = unname(r$Df),
+                                     p_value = unname(r[["Pr(>Chisq)"]]))
+}
 write_reference(cases, "workflow_reference.json")

@@ -21,6 +21,7 @@ from ..inference.convergence import check_convergence
 from ..inference.fixed_effects_tests import anova_table
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
+from ..inference.ranova import ranova
 from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
 from .families import cbind_parts
@@ -308,6 +309,14 @@ class LinearMixedModel(MixedModel):
         if ddf != "Satterthwaite":
             raise ValueError(f"ddf must be 'Satterthwaite' (Kenward-Roger is not available yet), not {ddf!r}")
         return anova_table(self, self._satterthwaite(), type)
+
+    @synchronized
+    def ranova(self) -> pd.DataFrame:
+        """Likelihood-ratio tests of the random-effects terms, as lmerTest's ranova(m): each term
+        reduced in turn (a variable removed; an intercept-only term removed) and refitted by the
+        same criterion (REML likelihoods for a REML fit, as lmerTest compares them)."""
+        self._require_fit()
+        return ranova(self)
 
     def _ml_fit(self) -> LinearMixedModel:
         """This model if fitted by ML, else its ML refit (what lme4's anova and profile use)."""
