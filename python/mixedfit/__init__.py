@@ -13,6 +13,7 @@ from .errors import (
     SingularFitWarning,
 )
 from .inference.anova import anova
+from .inference.emmeans import emmeans
 from .models import families
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
@@ -35,6 +36,7 @@ __all__ = [
     "SingularFitWarning",
     "anova",
     "datasets",
+    "emmeans",
     "fit_many",
     "families",
     "plotting",

@@ -35,4 +35,18 @@ for (x in ranova_cases) {
                                      loglik = unname(r$logLik), lrt = unname(r$LRT), df = unname(r$Df),
                                      p_value = unname(r[["Pr(>Chisq)"]]))
 }
+# emmeans: marginal means of a factor and their Tukey-adjusted pairwise contrasts.
+suppressPackageStartupMessages(library(emmeans))
+sleep$group <- factor(ifelse(as.integer(as.character(sleep$Subject)) %% 2 == 0, "even", "odd"))
+emm_lmm <- emmeans(lmerTest::lmer(Reaction ~ Days + phase + group + (1 | Subject), sleep), "phase", lmer.df = "satterthwaite")
+cbpp <- read_data("cbpp")
+emm_glmm <- emmeans(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial), "period")
+for (x in list(list("emmeans_lmm", emm_lmm), list("emmeans_glmm", emm_glmm))) {
+  means <- as.data.frame(summary(x[[2]]))
+  contrasts <- as.data.frame(summary(pairs(x[[2]])))
+  cases[[length(cases) + 1]] <- list(
+    name = x[[1]], levels = as.character(means[[1]]), emmean = means$emmean, se = means$SE, df = means$df,
+    contrasts = as.character(contrasts$contrast), estimate = contrasts$estimate, contrast_se = contrasts$SE,
+    contrast_df = contrasts$df, p_value = contrasts$p.value, emmeans = as.character(packageVersion("emmeans")))
+}
 write_reference(cases, "workflow_reference.json")

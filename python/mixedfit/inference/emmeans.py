@@ -1,0 +1,82 @@
+"""Estimated marginal means and their pairwise contrasts, as R's emmeans: the fixed-effects
+predictions on a reference grid (every combination of the factors' levels, numeric covariates at
+their means), averaged with equal weights over the factors not asked for. Linear mixed models get
+Satterthwaite's degrees of freedom (emmeans' lmer.df = "satterthwaite"), GLMMs the normal
+distribution on the link scale; pairwise p-values are Tukey-adjusted as emmeans' pairs()."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm, studentized_range
+from scipy.stats import t as student_t
+
+from ..design.frame import formula_variables
+
+
+def _reference_grid(model) -> pd.DataFrame:
+    recipe, frame = model.design.fixed.recipe, model.frame
+    variables = sorted(formula_variables(recipe.expr, "fixed-effects part", frame.kinds) & set(frame.kinds))
+    levels = {}
+    for name in variables:
+        kind = frame.kinds[name].kind
+        column = frame.data[name]
+        if kind in ("text", "category", "boolean"):
+            levels[name] = list(column.cat.categories) if kind == "category" else sorted(pd.unique(column))
+        else:
+            levels[name] = [float(frame.numeric[name].mean())]
+    combos = list(itertools.product(*levels.values()))
+    grid = pd.DataFrame(combos, columns=list(levels))
+    for name in variables:  # the fit's dtypes, so that new data are read as the fit's data
+        if frame.kinds[name].kind == "category":
+            grid[name] = pd.Categorical(grid[name], categories=levels[name], ordered=frame.data[name].cat.ordered)
+    return grid
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False) -> pd.DataFrame:
+    """Estimated marginal means of the factor specs (one row per level: emmean, SE, df, lower_CL,
+    upper_CL), or with pairs=True their pairwise differences (estimate, SE, df, t_ratio or
+    z_ratio, p_value Tukey-adjusted)."""
+    model._require_fit()
+    grid = _reference_grid(model)
+    if specs not in grid.columns or model.frame.kinds[specs].kind not in ("text", "category", "boolean"):
+        factors = [c for c in grid.columns if model.frame.kinds[c].kind in ("text", "category", "boolean")]
+        raise ValueError(f"specs must name a factor of the fixed effects ({', '.join(factors)}), not {specs!r}")
+    X = model.design.fixed.recipe.evaluate(grid, model.design.fixed.names)
+    names = list(pd.unique(grid[specs]))
+    L = np.vstack([X[(grid[specs] == value).to_numpy()].mean(axis=0) for value in names])
+    lmm = hasattr(model, "_satterthwaite")
+    pieces = model._satterthwaite() if lmm else None
+    vcov = model._vcov
+    if pairs:
+        combos = list(itertools.combinations(range(len(names)), 2))
+        L = np.vstack([L[a] - L[b] for a, b in combos])
+        # Numbers as levels are named with their factor, as emmeans names them ("period1 - period2").
+        shown = [f"{specs}{n}" if _is_number(n) else str(n) for n in names]
+        labels = [f"{shown[a]} - {shown[b]}" for a, b in combos]
+    else:
+        labels = names
+    estimate = L @ model._beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", L, vcov, L))
+    df = np.array([pieces.df(row) for row in L]) if lmm else np.full(len(L), np.inf)
+    table = pd.DataFrame({specs if not pairs else "contrast": labels})
+    if pairs:
+        ratio = estimate / se
+        table["estimate"], table["SE"], table["df"] = estimate, se, df
+        table["t_ratio" if lmm else "z_ratio"] = ratio
+        table["p_value"] = studentized_range.sf(np.sqrt(2) * np.abs(ratio), len(names), df)
+    else:
+        quantile = student_t.ppf(0.5 + level / 2, df) if lmm else norm.ppf(0.5 + level / 2)
+        table["emmean"], table["SE"], table["df"] = estimate, se, df
+        table["lower_CL"], table["upper_CL"] = estimate - quantile * se, estimate + quantile * se
+    return table
