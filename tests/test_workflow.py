@@ -224,3 +224,17 @@ def test_emmeans_as_r(sleep):
     np.testing.assert_allclose(pairs["SE"], glmm_case["contrast_se"], rtol=2e-2)
     with pytest.raises(ValueError, match="specs must name a factor of the fixed effects"):
         mixedfit.emmeans(model, "Days")
+
+
+def test_drop1_as_lmertest(sleep):
+    case = load_reference("workflow_reference.json")["drop1"]
+    data = sleep.assign(
+        phase=np.array(["early", "mid", "late"])[(sleep["Days"] >= 3).astype(int) + (sleep["Days"] >= 6).astype(int)],
+        group=np.where(sleep["Subject"].astype(int) % 2 == 0, "even", "odd"),
+    )
+    table = mixedfit.lmer(case["formula"], data).drop1()
+    assert list(table.index) == case["terms"]
+    np.testing.assert_array_equal(table["NumDF"], case["num_df"])
+    np.testing.assert_allclose(table["DenDF"], case["den_df"], rtol=1e-3)
+    np.testing.assert_allclose(table["F value"], case["f_value"], rtol=1e-3)
+    np.testing.assert_allclose(table["Pr(>F)"], case["p_value"], rtol=1e-3)

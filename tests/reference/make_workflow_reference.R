@@ -21,6 +21,13 @@ cases <- lapply(cases, function(x) {
        num_df = unname(a[["NumDF"]]), den_df = unname(a[["DenDF"]]), f_value = unname(a[["F value"]]),
        p_value = unname(a[["Pr(>F)"]]), lmerTest = as.character(packageVersion("lmerTest")))
 })
+# drop1: F tests of the terms that can be dropped (marginal terms).
+sleep$group <- factor(ifelse(as.integer(as.character(sleep$Subject)) %% 2 == 0, "even", "odd"))
+d1 <- drop1(lmerTest::lmer(Reaction ~ Days * phase + group + (Days | Subject), sleep))
+cases[[length(cases) + 1]] <- list(name = "drop1", formula = "Reaction ~ Days * phase + group + (Days | Subject)",
+                                   terms = rownames(d1), num_df = unname(d1$NumDF), den_df = unname(d1$DenDF),
+                                   f_value = unname(d1[["F value"]]), p_value = unname(d1[["Pr(>F)"]]))
+
 # ranova: likelihood-ratio tests of the random-effects terms.
 penicillin <- read_data("Penicillin")
 ranova_cases <- list(

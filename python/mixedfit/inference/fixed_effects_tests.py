@@ -49,6 +49,23 @@ def doolittle_lower(XtX: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return L
 
 
+def drop1_table(model, pieces: Satterthwaite) -> pd.DataFrame:
+    """lmerTest's drop1(m): F tests of the marginal terms (those no other term contains), each
+    term's coefficients = 0, which for such a term does not depend on the coding."""
+    terms = term_columns(model)
+    marginal = {name: columns for name, columns in terms.items() if not any(_contains(other, name) for other in terms)}
+    return _f_table(model, pieces, np.eye(len(model._beta)), marginal)
+
+
+def _f_table(model, pieces: Satterthwaite, hypotheses: np.ndarray, terms: dict[str, list[int]]) -> pd.DataFrame:
+    rows = []
+    for columns in terms.values():
+        F, q, ddf = pieces.f_test(hypotheses[columns], model._beta)
+        mean_sq = F * model._sigma**2
+        rows.append((mean_sq * q, mean_sq, q, ddf, F, f_distribution.sf(F, q, ddf)))
+    return pd.DataFrame(rows, index=list(terms), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])
+
+
 def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
     """lmerTest's anova(m) table: type "I" (sequential: rows of the Doolittle factor of X'X by
     term) or "III" (each term's coefficients = 0; for models whose terms do not contain each
@@ -68,10 +85,4 @@ def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
         hypotheses = np.eye(p)
     else:
         raise ValueError(f"type must be 'I' or 'III' (type II is not available yet), not {type!r}")
-    rows = []
-    for name, columns in terms.items():
-        L = hypotheses[columns]
-        F, q, ddf = pieces.f_test(L, model._beta)
-        mean_sq = F * model._sigma**2
-        rows.append((mean_sq * q, mean_sq, q, ddf, F, f_distribution.sf(F, q, ddf)))
-    return pd.DataFrame(rows, index=list(terms), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])
+    return _f_table(model, pieces, hypotheses, terms)

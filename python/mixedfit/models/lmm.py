@@ -18,7 +18,7 @@ from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
 from ..errors import DataError, FormulaError
 from ..inference.convergence import check_convergence
-from ..inference.fixed_effects_tests import anova_table
+from ..inference.fixed_effects_tests import anova_table, drop1_table
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
 from ..inference.ranova import ranova
@@ -309,6 +309,13 @@ class LinearMixedModel(MixedModel):
         if ddf != "Satterthwaite":
             raise ValueError(f"ddf must be 'Satterthwaite' (Kenward-Roger is not available yet), not {ddf!r}")
         return anova_table(self, self._satterthwaite(), type)
+
+    @synchronized
+    def drop1(self) -> pd.DataFrame:
+        """F tests of the terms that can be dropped while respecting the hierarchy (those no other
+        term contains), as lmerTest's drop1(m), with Satterthwaite's denominator df."""
+        self._require_fit()
+        return drop1_table(self, self._satterthwaite())
 
     @synchronized
     def ranova(self) -> pd.DataFrame:
