@@ -28,8 +28,9 @@ from .families import (
     starting_means,
 )
 from .lmm import LinearMixedModel, lmer
-from .model import MixedModel, synchronized
+from .model import MixedModel
 from .optimize import OptSummary, bobyqa
+from .synchronization import synchronized
 
 
 def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:

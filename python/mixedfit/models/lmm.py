@@ -26,8 +26,9 @@ from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
 from .families import cbind_parts
 from .marginal import marginal_covariance
-from .model import MixedModel, synchronized
+from .model import MixedModel
 from .optimize import OptSummary, bobyqa
+from .synchronization import synchronized
 
 # Work per call into the core when refitting many responses: Ctrl-C is seen between calls.
 CHUNK_SECONDS = 0.25

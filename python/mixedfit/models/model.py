@@ -3,12 +3,10 @@ and data, and the accessors of a fitted model (lme4's names)."""
 
 from __future__ import annotations
 
-import functools
 import html
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,13 +20,14 @@ from ..design.frame import ModelFrame, as_dataframe, model_frame
 from ..design.matrices import Design, build_design
 from ..design.newdata import NewDesign, new_design, selected_terms
 from ..design.restricted import check_restricted, formula_is_restricted
-from ..errors import DataError, NumericalError, SingularFitWarning
+from ..errors import DataError, SingularFitWarning
 from ..inference.condvar import conditional_variances
 from ..inference.parameters import sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from ..progress import Progress
 from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
 from .optimize import OptSummary
+from .refits import Refits
 from .results import (
     RandomEffects,
     format_coefficients,
@@ -39,34 +38,10 @@ from .results import (
     residual_quantiles,
     varcorr_table,
 )
-
-SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounded at zero
-
-
-def positive_int(value: Any, name: str) -> int:
-    """value as an int ≥ 1, or a ValueError/TypeError naming the argument."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
+from .synchronization import SINGULAR_TOLERANCE, positive_int, synchronized
 
 
-def synchronized(method: Callable) -> Callable:
-    """Run the method holding the model's lock. A model owns one mutable compiled core and the
-    core releases the GIL while it works: without the lock, two threads using one model (fit and
-    confint, two refits, residuals during a profile) would interleave inside it and crash or
-    mix their states. Different models never share a lock and still run in parallel."""
-
-    @functools.wraps(method)
-    def locked(self: MixedModel, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return locked
-
-
-class MixedModel:
+class MixedModel(Refits):
     """Base class: holds the parsed formula, model frame, design and the fitted quantities."""
 
     _has_residual = True
@@ -489,116 +464,6 @@ class MixedModel:
             else:
                 raise ValueError(f"parm must name parameters ({names}) or index them (0 to {len(names) - 1}), got {item!r}")
         return rows
-
-    @synchronized
-    def bootstrap(
-        self, nsim: int = 500, seed: int | None = None, n_threads: int | None = None, progress: bool = False
-    ) -> pd.DataFrame:
-        """Parametric bootstrap: nsim responses simulated from the fit (reproducible with seed, for
-        any n_threads) and refitted from the estimates on n_threads threads (default: the model's
-        n_threads, else mixedfit.get_threads()); progress=True reports the refits done (a tqdm bar
-        if tqdm is installed). Ctrl-C stops it within about a second, leaving the model as it was.
-        One row of parameters per replicate (columns as parameter_names()); attrs['singular'] and
-        attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN)."""
-        self._require_fit()
-        nsim = positive_int(nsim, "nsim")
-        n_threads = threads.resolve(n_threads if n_threads is not None else self.n_threads)
-        responses = self.simulate(nsim, seed).to_numpy()
-        n_threads = min(n_threads, nsim)
-        counter = Progress(nsim, "bootstrap", progress)
-        try:
-            parameters, singular, failed = self._refit_replicates(responses, n_threads, counter)
-        finally:
-            counter.close()
-        table = pd.DataFrame(parameters, columns=self.parameter_names())
-        table.attrs["singular"] = int(singular.sum())
-        table.attrs["not_converged"] = int(failed.sum())
-        return table
-
-    def _refit_replicates(
-        self, responses: np.ndarray, n_threads: int, progress: Progress | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Parameters on the profile scale (one row per column of responses), singular and
-        not-converged flags of refits that all start from the estimates (so that the results do
-        not depend on n_threads)."""
-        fits = self._fit_responses(responses, n_threads, self._theta, progress)
-        d, sigma = self.design, fits["sigma"]
-        parameters = np.vstack(
-            [
-                np.concatenate([theta_to_sdcor(d, fits["theta"][:, k], sigma[k]), [sigma[k]] if self._has_residual else [],
-                                fits["beta"][:, k]])
-                for k in range(responses.shape[1])
-            ]
-        )  # fmt: skip
-        singular = np.any(fits["theta"][d.lower == 0] < SINGULAR_TOLERANCE, axis=0)
-        return parameters, singular, ~fits["converged"]
-
-    def _fit_responses(
-        self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
-    ) -> dict[str, np.ndarray]:
-        """Fits of this model's design to each column of responses, each from θ = start: θ, β, β's
-        standard errors (from RX: no Hessian), σ, the objective, evaluations and whether the
-        optimizer converged, one column or entry per response. On a pool of Python threads, one
-        replica of the model each (the deviance evaluations release the GIL). Ctrl-C stops the
-        workers after the refit each is in and raises KeyboardInterrupt; the model is untouched."""
-        chunks = [c for c in np.array_split(np.arange(responses.shape[1]), n_threads) if len(c)]
-        stop = threading.Event()
-
-        def fit_chunk(indices: np.ndarray) -> list[tuple | None]:
-            replica = self._replica()
-            out: list[tuple | None] = []
-            for k in indices:
-                if stop.is_set():
-                    break
-                try:
-                    replica._set_response(responses[:, k])
-                    replica._restart_optimizer(start)
-                    replica.fit()
-                except (NumericalError, DataError):  # this response cannot be fitted: a row of NaN
-                    out.append(None)
-                else:
-                    converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
-                    se = np.sqrt(np.diag(replica._vcov))
-                    out.append((replica._theta, replica._beta, se, replica._sigma, replica._objective, replica.optsum.feval, converged))
-                if progress is not None:
-                    progress.advance()
-            return out
-
-        pool = ThreadPoolExecutor(max_workers=len(chunks))
-        futures = [pool.submit(fit_chunk, c) for c in chunks]
-        try:
-            while not all(f.done() for f in futures):  # short waits: the main thread sees Ctrl-C
-                wait(futures, timeout=0.1)
-        except KeyboardInterrupt:
-            stop.set()
-            raise
-        finally:
-            pool.shutdown(wait=True)
-        rows = [row for f in futures for row in f.result()]
-        k, p = len(self.design.theta0), self.design.fixed.X.shape[1]
-        failed = (np.full(k, np.nan), np.full(p, np.nan), np.full(p, np.nan), np.nan, np.nan, 0, False)
-        rows = [failed if row is None else row for row in rows]
-        columns = list(zip(*rows))
-        return {
-            "theta": np.column_stack(columns[0]).reshape(k, -1),
-            "beta": np.column_stack(columns[1]).reshape(p, -1),
-            "stderr": np.column_stack(columns[2]).reshape(p, -1),
-            "sigma": np.array(columns[3], dtype=float),
-            "objective": np.array(columns[4], dtype=float),
-            "evaluations": np.array(columns[5]),
-            "converged": np.array(columns[6], dtype=bool),
-        }
-
-    def _replica(self) -> MixedModel:
-        """A copy with its own compiled core (one symbolic analysis), for refits in another thread;
-        its factorization stays on one thread, as the replicas already run one per core."""
-        replica = object.__new__(type(self))  # shares everything but the core and the lock
-        replica.__dict__.update(self.__dict__)
-        replica._lock = threading.RLock()
-        replica._quiet = True
-        replica._core = replica._make_core()
-        replica._core.threads = 1
-        return replica
 
     def _make_core(self) -> Any:
         raise NotImplementedError

@@ -21,7 +21,8 @@ from ..inference.parameters import sdcor_names, theta_to_sdcor
 from ..models.families import Family
 from ..models.glmm import GeneralizedLinearMixedModel
 from ..models.lmm import LinearMixedModel
-from ..models.model import SINGULAR_TOLERANCE, MixedModel
+from ..models.model import MixedModel
+from ..models.synchronization import SINGULAR_TOLERANCE
 
 
 def _responses(responses: Any, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
