@@ -197,17 +197,18 @@ void Predictor::build_pair_map() {
   const int* outer = Zt_.outerIndexPtr();
   const int* inner = Zt_.innerIndexPtr();
   const double* z = Zt_.valuePtr();
-  Index entries = 0;  // Σ kᵢ², in 64 bits: rows × k² passes 2³¹ at 1.65·10⁶ rows with 50 slopes
-  for (Index i = 0; i < n(); ++i) {
-    const Index k = outer[i + 1] - outer[i];
-    entries += k * k;
-  }
-  if (entries > pair_map_limit_) return;  // left empty: set_weights recomputes Z'WZ
+  // Where each observation's k² products start, in 64 bits: rows × k² passes 2³¹ at 1.65·10⁶ rows
+  // with 50 slopes.
   obs_start_.resize(n() + 1);
   obs_start_[0] = 0;
   for (Index i = 0; i < n(); ++i) {
     const Index k = outer[i + 1] - outer[i];
     obs_start_[i + 1] = obs_start_[i] + k * k;
+  }
+  const Index entries = obs_start_[n()];
+  if (entries > pair_map_limit_) {  // no map: set_weights recomputes Z'WZ
+    obs_start_.clear();
+    return;
   }
   pair_pos_.resize(entries);
   pair_coef_.resize(entries);

@@ -8,8 +8,23 @@ convergence trouble are warnings, as in lme4.
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import numpy as np
 
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*m|[⧛⧚]")
+
+
+def positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:
+    """value as an int ≥ 1 (or None where allowed), else a TypeError or ValueError naming the argument."""
+    if value is None and allow_none:
+        return None
+    wanted = "a positive integer or None" if allow_none else "a positive integer"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    return int(value)
 
 
 def plain_message(exc: BaseException) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+from .errors import positive_int
+
 MAX_DEFAULT_THREADS = 8
 
 _setting: int | None = None
@@ -56,16 +58,10 @@ def set_threads(n: int | None) -> int | None:
     """Use n threads in the core (one factorization) and in bootstraps from now on; None restores
     the default. Returns the previous setting (None if it was the default)."""
     global _setting
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"the number of threads must be a positive integer or None, got {n!r}")
-    previous, _setting = _setting, n
+    previous, _setting = _setting, positive_int(n, "the number of threads", allow_none=True)
     return previous
 
 
 def resolve(n_threads: int | None) -> int:
     """A call's thread count: its own argument, else the package setting."""
-    if n_threads is None:
-        return get_threads()
-    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
-        raise TypeError(f"n_threads must be a positive integer or None, got {n_threads!r}")
-    return n_threads
+    return get_threads() if n_threads is None else positive_int(n_threads, "n_threads", allow_none=True)

@@ -8,6 +8,8 @@ import numpy as np
 from ..design.matrices import Design
 from ..models.results import lower_factor
 
+SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounded at zero
+
 
 def sdcor_names(design: Design, with_sigma: bool) -> list[str]:
     names = [f".sig{k + 1:02d}" for k in range(len(design.theta0))]
@@ -16,16 +18,24 @@ def sdcor_names(design: Design, with_sigma: bool) -> list[str]:
 
 def theta_to_sdcor(design: Design, theta: np.ndarray, sigma: float) -> np.ndarray:
     """Each term's σT T' as SDs (diagonal) and correlations (below it), in θ's column-major order."""
+    return thetas_to_sdcor(design, np.asarray(theta)[:, None], np.array([sigma]))[0]
+
+
+def thetas_to_sdcor(design: Design, thetas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """theta_to_sdcor for many fits at once: thetas k × m (one column per fit), sigmas m; returns
+    m × k (the refits of a bootstrap or of fit_many, without a Python loop over them)."""
     out = []
     for t, sl in zip(design.terms, design.theta_slices()):
-        T = lower_factor(theta[sl], t.p)
-        cov = sigma**2 * T @ T.T
-        sd = np.sqrt(np.diag(cov))
+        lower = np.triu_indices(t.p)[::-1]  # T's lower triangle in θ's column-major order
+        T = np.zeros((thetas.shape[1], t.p, t.p))
+        T[:, lower[0], lower[1]] = thetas[sl].T
+        cov = sigmas[:, None, None] ** 2 * T @ T.transpose(0, 2, 1)
+        sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         with np.errstate(invalid="ignore", divide="ignore"):
-            S = cov / np.outer(sd, sd)
-        np.fill_diagonal(S, sd)
-        out.append(S.T[np.triu_indices(t.p)])  # S's lower triangle, column-major
-    return np.concatenate(out)
+            S = cov / (sd[:, :, None] * sd[:, None, :])
+        S[:, np.arange(t.p), np.arange(t.p)] = sd
+        out.append(S[:, lower[0], lower[1]])  # S's lower triangle, column-major
+    return np.concatenate(out, axis=1)
 
 
 def sdcor_to_theta(design: Design, sdcor: np.ndarray, sigma: float) -> np.ndarray | None:

@@ -28,6 +28,7 @@ from .families import (
     starting_means,
 )
 from .lmm import LinearMixedModel, lmer
+from .marginal import latent_residual_variance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
 from .synchronization import synchronized
@@ -284,6 +285,9 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _working_weights(self) -> np.ndarray:
         core = self._core
         return self._glm.weights * np.asarray(core.mu_eta()) ** 2 / np.asarray(core.variance())
+
+    def _residual_variance(self) -> float:
+        return latent_residual_variance(self.family)
 
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return np.asarray(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))

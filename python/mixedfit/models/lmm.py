@@ -262,6 +262,9 @@ class LinearMixedModel(MixedModel):
     def _working_weights(self) -> np.ndarray:
         return self._weights
 
+    def _residual_variance(self) -> float:
+        return self._sigma**2
+
     def _random_effects_scale(self) -> float:
         return self._sigma
 

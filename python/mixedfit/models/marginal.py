@@ -50,16 +50,14 @@ def variance_components(model) -> dict[str, float]:
         T = lower_factor(model._theta[sl], t.p)
         Sigma = scale**2 * T @ T.T
         var_random += float(np.mean(np.einsum("ij,jk,ik->i", t.X, Sigma, t.X)))
-    if model._has_residual and not hasattr(model, "family"):
-        var_residual = model._sigma**2
-    else:
-        family = model.family
-        if family.name != "binomial" or family.link not in LATENT_VARIANCE:
-            raise ValueError(
-                f"R² and ICC are available for LMMs and binomial GLMMs (logit, probit, cloglog), not {family}"
-            )
-        var_residual = LATENT_VARIANCE[family.link]
-    return {"fixed": var_fixed, "random": var_random, "residual": var_residual}
+    return {"fixed": var_fixed, "random": var_random, "residual": model._residual_variance()}
+
+
+def latent_residual_variance(family) -> float:
+    """A binomial GLMM's residual variance on the latent scale of its link (insight's)."""
+    if family.name != "binomial" or family.link not in LATENT_VARIANCE:
+        raise ValueError(f"R² and ICC are available for LMMs and binomial GLMMs (logit, probit, cloglog), not {family}")
+    return LATENT_VARIANCE[family.link]
 
 
 def nakagawa_r2(model) -> pd.Series:

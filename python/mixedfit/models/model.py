@@ -20,9 +20,9 @@ from ..design.frame import ModelFrame, as_dataframe, model_frame
 from ..design.matrices import Design, build_design
 from ..design.newdata import NewDesign, new_design, selected_terms
 from ..design.restricted import check_restricted, formula_is_restricted
-from ..errors import DataError, SingularFitWarning
+from ..errors import DataError, SingularFitWarning, positive_int
 from ..inference.condvar import conditional_variances
-from ..inference.parameters import sdcor_names, theta_to_sdcor
+from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from ..progress import Progress
 from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
@@ -38,7 +38,7 @@ from .results import (
     residual_quantiles,
     varcorr_table,
 )
-from .synchronization import SINGULAR_TOLERANCE, positive_int, synchronized
+from .synchronization import synchronized
 
 
 class MixedModel(Refits):
@@ -243,6 +243,10 @@ class MixedModel(Refits):
 
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return eta
+
+    def _residual_variance(self) -> float:
+        """The residual variance of Nakagawa's R² and the ICC (σ² for an LMM)."""
+        raise NotImplementedError
 
     def _random_effects_scale(self) -> float:
         """b = scale · Λu with u ~ N(0, I): σ for an LMM, 1 for a GLMM."""

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .. import threads
-from ..errors import DataError, NumericalError
-from ..inference.parameters import theta_to_sdcor
+from ..errors import DataError, NumericalError, positive_int
+from ..inference.parameters import SINGULAR_TOLERANCE, thetas_to_sdcor
 from ..progress import Progress
-from .synchronization import SINGULAR_TOLERANCE, positive_int, synchronized
+from .synchronization import synchronized
 
 
 class Refits:
@@ -53,16 +53,17 @@ class Refits:
         not-converged flags of refits that all start from the estimates (so that the results do
         not depend on n_threads)."""
         fits = self._fit_responses(responses, n_threads, self._theta, progress)
-        d, sigma = self.design, fits["sigma"]
-        parameters = np.vstack(
-            [
-                np.concatenate([theta_to_sdcor(d, fits["theta"][:, k], sigma[k]), [sigma[k]] if self._has_residual else [],
-                                fits["beta"][:, k]])
-                for k in range(responses.shape[1])
-            ]
-        )  # fmt: skip
-        singular = np.any(fits["theta"][d.lower == 0] < SINGULAR_TOLERANCE, axis=0)
-        return parameters, singular, ~fits["converged"]
+        parameters = np.column_stack([self._variance_parameters(fits), fits["beta"].T])
+        return parameters, self._singular(fits), ~fits["converged"]
+
+    def _variance_parameters(self, fits: dict[str, np.ndarray]) -> np.ndarray:
+        """Each fit's variance parameters on lme4's sd/cor scale, then σ if the model has one."""
+        variance = thetas_to_sdcor(self.design, fits["theta"], fits["sigma"])
+        return np.column_stack([variance, fits["sigma"]]) if self._has_residual else variance
+
+    def _singular(self, fits: dict[str, np.ndarray]) -> np.ndarray:
+        """Whether each fit is singular (lme4's isSingular)."""
+        return np.any(fits["theta"][self.design.lower == 0] < SINGULAR_TOLERANCE, axis=0)
 
     def _fit_responses(
         self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None

@@ -1,23 +1,9 @@
-"""What every model method shares: the per-model lock (synchronized), the check of count
-arguments, and lme4's singularity tolerance."""
+"""The per-model lock every method that touches the compiled core holds (synchronized)."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any, Callable
-
-import numpy as np
-
-SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounded at zero
-
-
-def positive_int(value: Any, name: str) -> int:
-    """value as an int ≥ 1, or a ValueError/TypeError naming the argument."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
 
 
 def synchronized(method: Callable) -> Callable:

@@ -17,12 +17,11 @@ from .. import threads
 from ..design.formula import parse_formula
 from ..design.frame import as_dataframe
 from ..errors import DataError, MixedFitError
-from ..inference.parameters import sdcor_names, theta_to_sdcor
+from ..inference.parameters import sdcor_names
 from ..models.families import Family
 from ..models.glmm import GeneralizedLinearMixedModel
 from ..models.lmm import LinearMixedModel
 from ..models.model import MixedModel
-from ..models.synchronization import SINGULAR_TOLERANCE
 
 
 def _responses(responses: Any, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -45,11 +44,7 @@ def _responses(responses: Any, data: pd.DataFrame) -> tuple[np.ndarray, list[str
 
 def _table(model: MixedModel, fits: dict[str, np.ndarray], names: list[str]) -> pd.DataFrame:
     d = model.design
-    sigma = fits["sigma"]
-    variance = np.vstack(
-        [np.concatenate([theta_to_sdcor(d, fits["theta"][:, k], sigma[k]), [sigma[k]] if model._has_residual else []])
-         for k in range(len(names))]
-    )  # fmt: skip
+    variance = model._variance_parameters(fits)
     table = pd.DataFrame(fits["beta"].T, index=names, columns=d.fixed.names)
     for j, name in enumerate(d.fixed.names):
         table[f"se:{name}"] = fits["stderr"][j]
@@ -59,7 +54,7 @@ def _table(model: MixedModel, fits: dict[str, np.ndarray], names: list[str]) -> 
     table["loglik"] = -0.5 * fits["objective"]  # as the models' loglik (a REML fit's: the REML criterion's)
     table["evaluations"] = fits["evaluations"]
     table["converged"] = fits["converged"]
-    table["singular"] = np.any(fits["theta"][d.lower == 0] < SINGULAR_TOLERANCE, axis=0)
+    table["singular"] = model._singular(fits)
     table["nobs"] = model.nobs
     return table
 
