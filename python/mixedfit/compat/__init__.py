@@ -1,0 +1,1 @@
+"""Fronts with other libraries' APIs over mixedfit's core (``mixedfit.compat.statsmodels``)."""

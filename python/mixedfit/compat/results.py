@@ -1,0 +1,217 @@
+"""``MixedLMResults``: a mixedfit fit presented with statsmodels' MixedLMResults attributes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..models.lmm import LinearMixedModel
+from .likelihood import ProfileLikelihood
+
+if TYPE_CHECKING:
+    from .statsmodels import MixedLM
+
+
+class MixedLMResults:
+    """The results of ``mixedfit.compat.statsmodels.MixedLM.fit``, as statsmodels' MixedLMResults.
+
+    ``params`` are statsmodels' packed parameters: β, then Ψ = cov_re / scale by rows of its lower
+    triangle ("g Var", "g x z Cov", …), then each component's variance / scale ("c Var");
+    ``bse``, ``tvalues``, ``pvalues``, ``conf_int()`` and ``cov_params()`` refer to them, from the
+    inverse Hessian of statsmodels' profile log-likelihood. ``cov_re``, ``vcomp`` and ``scale``
+    are on the data's scale. ``mixedfit_model`` is the underlying mixedfit LinearMixedModel.
+    """
+
+    def __init__(self, model: MixedLM, fit: LinearMixedModel, likelihood: ProfileLikelihood) -> None:
+        self.model = model
+        self.mixedfit_model = fit
+        self._likelihood = likelihood
+        self.method = "REML" if fit.REML else "ML"
+        self.scale = float(fit.sigma**2)
+        psi, vc = model._cov_from_theta(fit)
+        self.cov_re_unscaled = model._wrap(psi, model.exog_re_names)
+        self.cov_re = model._wrap(self.scale * psi, model.exog_re_names)
+        self.vcomp = self.scale * vc
+        self._beta = fit.fixef.to_numpy()
+        self._params = np.concatenate([self._beta, psi[np.tril_indices(model.k_re)], vc])
+        self.params = model._wrap(self._params, model.param_names)
+        self.fe_params = model._wrap(self._beta, model.exog_names)
+        self.llf = float(fit.loglik)
+        self.converged = not fit.convergence_problems and fit.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
+        self.nobs, self.k_fe, self.k_re, self.k_re2, self.k_vc = model.nobs, model.k_fe, model.k_re, model.k_re2, model.k_vc
+
+    # Inference on the packed parameters.
+    @cached_property
+    def _pcov(self) -> np.ndarray:
+        hessian = self._likelihood.hessian(self._params)
+        try:
+            return np.linalg.inv(-hessian)
+        except np.linalg.LinAlgError:  # a boundary fit: statsmodels reports a pseudo-inverse too
+            return np.linalg.pinv(-hessian)
+
+    @property
+    def normalized_cov_params(self) -> np.ndarray:
+        return self._pcov / self.scale
+
+    def cov_params(self) -> Any:
+        """The covariance matrix of ``params`` (statsmodels' inverse negative Hessian)."""
+        return self.model._wrap(self._pcov, self.model.param_names)
+
+    @cached_property
+    def _bse(self) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.diag(self._pcov))
+
+    @property
+    def bse(self) -> Any:
+        return self.model._wrap(self._bse, self.model.param_names)
+
+    @property
+    def bse_fe(self) -> Any:
+        return self.model._wrap(self._bse[: self.k_fe], self.model.exog_names)
+
+    @property
+    def bse_re(self) -> Any:
+        """Standard errors of the variance parameters on the data's scale (√scale · bse)."""
+        return self.model._wrap(np.sqrt(self.scale) * self._bse[self.k_fe :], self.model.param_names[self.k_fe :])
+
+    @property
+    def tvalues(self) -> Any:
+        return self.model._wrap(self._params / self._bse, self.model.param_names)
+
+    @property
+    def pvalues(self) -> Any:
+        return self.model._wrap(2 * stats.norm.sf(np.abs(self._params / self._bse)), self.model.param_names)
+
+    def conf_int(self, alpha: float = 0.05, cols: Any = None) -> Any:
+        """Wald intervals ``params ± z_{1-α/2} · bse`` (columns 0 and 1)."""
+        z = stats.norm.ppf(1 - alpha / 2)
+        bounds = np.column_stack([self._params - z * self._bse, self._params + z * self._bse])
+        if cols is not None:
+            bounds = bounds[np.asarray(cols)]
+        if not self.model._pandas:
+            return bounds
+        names = np.asarray(self.model.param_names)
+        return pd.DataFrame(bounds, index=names if cols is None else names[np.asarray(cols)])
+
+    # Information criteria (statsmodels leaves them undefined for REML).
+    @property
+    def aic(self) -> float:
+        return np.nan if self.method == "REML" else -2 * (self.llf - (len(self._params) + 1))
+
+    @property
+    def bic(self) -> float:
+        if self.method == "REML":
+            return np.nan
+        return -2 * self.llf + np.log(self.nobs) * (len(self._params) + 1)
+
+    # Random effects, fitted values and predictions.
+    @cached_property
+    def random_effects(self) -> dict[Any, pd.Series]:
+        """Each group's predicted random effects (conditional modes), keyed by group label."""
+        model, fit = self.model, self.mixedfit_model
+        ranef = fit.ranef
+        keys = {term.name: pd.Index(term.keys) for term in fit.design.terms}
+
+        def modes(term: str, codes: np.ndarray) -> np.ndarray:
+            """The term's modes of the levels with these codes (rows follow the term's keys)."""
+            return ranef[term].to_numpy()[keys[term].get_indexer(codes)]
+
+        values: list[list[float]] = [[] for _ in model.group_labels]
+        names: list[list[str]] = [[] for _ in model.group_labels]
+        if model.k_re:
+            for g, row in enumerate(modes("group", np.arange(model.n_groups))):
+                values[g].extend(row)
+                names[g].extend(model.exog_re_names)
+        for j, component in enumerate(model._components):
+            column_modes = modes(f"component{j + 1}", np.arange(len(component.labels)))[:, 0]
+            for (g, column), mode in zip(component.labels, column_modes):
+                values[g].append(float(mode))
+                names[g].append(f"{component.name}[{column}]")
+        return {label: pd.Series(v, index=n, dtype=float) for label, v, n in zip(model.group_labels, values, names)}
+
+    def _observations(self, values: np.ndarray) -> Any:
+        data = getattr(self.model, "data", None)
+        return pd.Series(values, index=data.index) if data is not None else self.model._wrap(values)
+
+    @property
+    def fittedvalues(self) -> Any:
+        """Xβ + Zb: the fitted values with the predicted random effects."""
+        return self._observations(self.mixedfit_model.fitted)
+
+    @property
+    def resid(self) -> Any:
+        return self._observations(self.model.endog - self.mixedfit_model.fitted)
+
+    def predict(self, exog: Any = None) -> Any:
+        """Xβ (statsmodels' predictions leave out the random effects); ``exog`` a data frame for a
+        formula model, or a matrix."""
+        if exog is None:
+            return self.model.exog @ self._beta
+        X, index = self.model._fixed_design(exog)
+        prediction = X @ self._beta
+        return pd.Series(prediction, index=index) if index is not None and self.model._pandas else prediction
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """statsmodels' summary layout: the model block, then coefficients and variance parameters."""
+        return Summary(self, alpha)
+
+
+class Summary:
+    """The text (and HTML) of ``MixedLMResults.summary()``; ``tables`` holds its two tables."""
+
+    def __init__(self, results: MixedLMResults, alpha: float) -> None:
+        model = results.model
+        sizes = np.bincount(model._group_codes)
+        info = {
+            "Model:": "MixedLM", "Dependent Variable:": model.endog_names,
+            "No. Observations:": str(results.nobs), "Method:": results.method,
+            "No. Groups:": str(model.n_groups), "Scale:": f"{results.scale:.4f}",
+            "Min. group size:": str(sizes.min()), "Log-Likelihood:": f"{results.llf:.4f}",
+            "Max. group size:": str(sizes.max()), "Converged:": "Yes" if results.converged else "No",
+            "Mean group size:": f"{sizes.mean():.1f}", "": "",
+        }  # fmt: skip
+        self.info = info
+        p = results.k_fe
+        low, high = np.asarray(results.conf_int(alpha)).T
+        names = model.param_names
+        table = pd.DataFrame(index=names, columns=["Coef.", "Std.Err.", "z", "P>|z|", f"[{alpha / 2:.3f}", f"{1 - alpha / 2:.3f}]"], dtype=object)
+        t = results._params / results._bse
+        pv = 2 * stats.norm.sf(np.abs(t))
+        for i, name in enumerate(names):
+            if i < p:
+                row = [results._params[i], results._bse[i], t[i], pv[i], low[i], high[i]]
+                table.loc[name] = [f"{v:.3f}" for v in row]
+            else:  # variance parameters on the data's scale, as statsmodels prints them
+                coef, se = results.scale * results._params[i], np.sqrt(results.scale) * results._bse[i]
+                table.loc[name] = [f"{coef:.3f}", f"{se:.3f}", "", "", "", ""]
+        self.tables = [pd.DataFrame(list(info.items())), table]
+
+    def as_text(self) -> str:
+        items = list(self.info.items())
+        pairs = [items[i : i + 2] for i in range(0, len(items), 2)]
+        key_width = max(len(k) for k, _ in items)
+        value_width = max(len(v) for _, v in items)
+        lines = [
+            "  ".join(f"{k:<{key_width}} {v:<{value_width}}" for k, v in pair).rstrip() for pair in pairs
+        ]
+        body = self.tables[1].to_string().splitlines()
+        width = max(len(line) for line in lines + body)
+        title = "Mixed Linear Model Regression Results".center(width)
+        rule = "=" * width
+        return "\n".join([title, rule, *lines, "-" * width, *body, rule]) + "\n"
+
+    def as_html(self) -> str:
+        return pd.DataFrame(list(self.info.items())).to_html(header=False, index=False) + self.tables[1].to_html()
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    __repr__ = __str__
