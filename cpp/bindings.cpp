@@ -94,6 +94,8 @@ void def_predictor_accessors(py::class_<Model>& cls) {
           [](Model& self, int threads) { self.predictor().set_threads(threads); })
       .def_property_readonly("beta", [](const Model& self) { return self.predictor().beta(); })
       .def_property_readonly("u", [](const Model& self) { return self.predictor().u(); })
+      .def_property_readonly("factor_weights", [](const Model& self) { return self.predictor().weights(); },
+                             "The weights W of the current factorization of Λ'Z'WZΛ + I.")
       .def_property_readonly("b", [](const Model& self) { return self.predictor().b(); });
 }
 
@@ -182,7 +184,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   glmm.def(py::init([](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
                        const py::array& term_shapes, const py::array& y, const py::array& weights,
                        const py::array& n_trials, const py::array& offset, const py::array& mustart,
-                       const std::string& family, const std::string& link) {
+                       const std::string& family, const std::string& link, double family_theta) {
              const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
              const MapVec y_ = map_vector(y, "y");
              const MapVec w_ = map_vector(weights, "weights");
@@ -191,12 +193,15 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
              const MapVec mustart_ = map_vector(mustart, "mustart");
              py::gil_scoped_release release;
              return std::make_unique<GeneralizedLinearMixedModel>(in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes,
-                                                                  y_, w_, n_, offset_, mustart_, family, link);
+                                                                  y_, w_, n_, offset_, mustart_, family, link,
+                                                                  family_theta);
            }),
            py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("y"),
            py::arg("weights"), py::arg("n_trials"), py::arg("offset"), py::arg("mustart"), py::arg("family"),
-           py::arg("link"), py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 7>(),
+           py::arg("link"), py::arg("family_theta") = 1.0, py::keep_alive<1, 2>(), py::keep_alive<1, 3>(), py::keep_alive<1, 7>(),
            py::keep_alive<1, 8>(), py::keep_alive<1, 9>(), py::keep_alive<1, 10>())
+      .def("set_family_theta", &GeneralizedLinearMixedModel::set_family_theta, py::arg("theta"),
+           "Set the negative binomial's shape θ.")
       .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
            py::call_guard<py::gil_scoped_release>(), "nAGQ = 0: Laplace deviance with beta and u from PIRLS.")
       .def("objective", &GeneralizedLinearMixedModel::objective, py::arg("theta").noconvert(),

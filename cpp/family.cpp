@@ -68,6 +68,13 @@ double log_dgamma(double y, double shape, double scale) {
   return (shape - 1) * std::log(y) - y / scale - std::lgamma(shape) - shape * std::log(scale);
 }
 
+// log of the NB2 probability of y with mean μ and shape θ (R's dnbinom(y, size = θ, mu = μ)).
+double log_dnbinom(double y, double mu, double theta) {
+  if (mu <= 0) return y == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  return std::lgamma(y + theta) - std::lgamma(theta) - std::lgamma(y + 1) + theta * std::log(theta / (theta + mu)) +
+         (y > 0 ? y * std::log(mu / (theta + mu)) : 0.0);
+}
+
 }  // namespace
 
 Distribution distribution_from_name(const std::string& name) {
@@ -76,6 +83,7 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "Gamma") return Distribution::Gamma;
   if (name == "inverse_gaussian") return Distribution::InverseGaussian;
   if (name == "gaussian") return Distribution::Gaussian;
+  if (name == "negative_binomial") return Distribution::NegativeBinomial;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
 
@@ -157,6 +165,7 @@ double Family::variance(double mu) const {
     case Distribution::Gamma: return mu * mu;
     case Distribution::InverseGaussian: return mu * mu * mu;
     case Distribution::Gaussian: return 1.0;
+    case Distribution::NegativeBinomial: return mu + mu * mu / theta_;
   }
   return 1.0;
 }
@@ -169,6 +178,8 @@ double Family::dev_resid(double y, double mu, double wt) const {
     case Distribution::Gamma: return -2 * wt * (std::log(y / mu) - (y - mu) / mu);
     case Distribution::InverseGaussian: return wt * (y - mu) * (y - mu) / (y * mu * mu);
     case Distribution::Gaussian: return wt * (y - mu) * (y - mu);
+    case Distribution::NegativeBinomial:
+      return 2 * wt * (y_log_y_over_mu(y, mu) - (y + theta_) * std::log((y + theta_) / (mu + theta_)));
   }
   return 0.0;
 }
@@ -201,8 +212,21 @@ double Family::aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eig
     }
     case Distribution::Gaussian:
       return N * (std::log(dev / N * 2 * kPi) + 1) + 2 - wt.array().log().sum();
+    case Distribution::NegativeBinomial:
+      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dnbinom(y[i], mu[i], theta_);
+      return -2 * sum;
   }
   return 0.0;
+}
+
+double Family::observed_information(double y, double mu, double eta) const {
+  // ℓ(μ) = y log μ − (y + θ) log(μ + θ) + const: ℓ' = y/μ − (y+θ)/(μ+θ), ℓ'' = −y/μ² + (y+θ)/(μ+θ)²;
+  // −d²ℓ/dη² = −ℓ'' μ_η² − ℓ' μ_ηη with μ_ηη = μ (log), 2 (√: μ = η²), 0 (identity).
+  const double d1 = y / mu - (y + theta_) / (mu + theta_);
+  const double d2 = -y / (mu * mu) + (y + theta_) / ((mu + theta_) * (mu + theta_));
+  const double m1 = mu_eta(eta);
+  const double m2 = link_ == Link::Log ? mu : link_ == Link::Sqrt ? 2.0 : 0.0;
+  return -d2 * m1 * m1 - d1 * m2;
 }
 
 bool Family::valid_eta(double eta) const {
@@ -218,6 +242,7 @@ bool Family::valid_mu(double mu) const {
   switch (dist_) {
     case Distribution::Binomial: return mu > 0 && mu < 1;
     case Distribution::Poisson:
+    case Distribution::NegativeBinomial:
     case Distribution::Gamma:
     case Distribution::InverseGaussian: return mu > 0 && std::isfinite(mu);
     case Distribution::Gaussian: return std::isfinite(mu);

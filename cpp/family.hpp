@@ -1,6 +1,7 @@
 // Exponential-family distributions and link functions for GLMMs (lme4's glmFamily): the
 // inverse link and its derivative, the variance function, deviance residuals and the
-// conditional −2 log-likelihood ("aic", as R's family objects define it).
+// conditional −2 log-likelihood ("aic", as R's family objects define it; the negative
+// binomial's as MASS's negative.binomial(theta)).
 #pragma once
 
 #include <string>
@@ -9,7 +10,7 @@
 
 namespace mixedfit {
 
-enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian };
+enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial };
 enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse, InverseSquare };
 
 Distribution distribution_from_name(const std::string& name);
@@ -17,7 +18,8 @@ Link link_from_name(const std::string& name);
 
 class Family {
  public:
-  Family(Distribution dist, Link link) : dist_(dist), link_(link) {}
+  // theta: the negative binomial's shape (NB2: V(μ) = μ + μ²/θ); ignored by the other families.
+  Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta) {}
 
   double linkfun(double mu) const;
   double linkinv(double eta) const;
@@ -36,10 +38,18 @@ class Family {
   bool valid_eta(double eta) const;
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
+  void set_theta(double theta) { theta_ = theta; }
+  // The negative binomial's Laplace approximation takes the observed information −∂²log p/∂η²
+  // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
+  // for every family; the two differ for a non-canonical link, as NB2's log link is.
+  bool laplace_uses_observed_information() const { return dist_ == Distribution::NegativeBinomial; }
+  // −∂²log p(y | μ(η))/∂η² per unit prior weight (for the negative binomial).
+  double observed_information(double y, double mu, double eta) const;
 
  private:
   Distribution dist_;
   Link link_;
+  double theta_;
 };
 
 }  // namespace mixedfit

@@ -32,9 +32,9 @@ double finite(double deviance) {
 GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
                                                          MapVecI term_shapes, MapVec y, MapVec weights, MapVec n_trials, MapVec offset,
                                                          MapVec mustart, const std::string& family,
-                                                         const std::string& link)
+                                                         const std::string& link, double family_theta)
     : pred_(X, Zt, Lambdat, Lind, term_shapes),
-      family_(distribution_from_name(family), link_from_name(link)),
+      family_(distribution_from_name(family), link_from_name(link), family_theta),
       y_(y),
       weights_(weights),
       n_trials_(n_trials),
@@ -45,6 +45,7 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
   require(y.allFinite() && weights.allFinite() && n_trials.allFinite() && offset.allFinite() && mustart.allFinite(),
           "y, weights, n_trials, offset and mustart must be finite");
   require((weights.array() >= 0.0).all(), "weights must be non-negative");
+  require(std::isfinite(family_theta) && family_theta > 0, "the family's θ must be positive and finite");
   eta_.resize(n);
   start_from(mustart);
   // With one scalar term each column of Zt holds exactly one entry: its row is the level.
@@ -55,6 +56,11 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
     single_scalar_term_ = single_scalar_term_ && end - begin == 1;
     level_of_obs_[i] = end > begin ? Zt.innerIndexPtr()[begin] : 0;
   }
+}
+
+void GeneralizedLinearMixedModel::set_family_theta(double theta) {
+  require(std::isfinite(theta) && theta > 0, "the family's θ must be positive and finite");
+  family_.set_theta(theta);
 }
 
 void GeneralizedLinearMixedModel::start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart) {
@@ -112,11 +118,17 @@ double GeneralizedLinearMixedModel::penalized_deviance() const {
   return deviance() + pred_.u().squaredNorm();
 }
 
-void GeneralizedLinearMixedModel::reweight(bool with_beta) {
+void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed) {
   Eigen::VectorXd w(mu_.size());
   for (Index i = 0; i < w.size(); ++i) {
     const double d = family_.mu_eta(eta_[i]);
     w[i] = weights_[i] * d * d / family_.variance(mu_[i]);
+    if (observed) {
+      // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
+      // expected one stands in, as the Laplace approximation needs a positive curvature.
+      const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
+      if (h > 0 && std::isfinite(h)) w[i] = h;
+    }
   }
   pred_.set_weights(w);
   pred_.update_L();
@@ -188,7 +200,8 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
     }
     if (std::abs(pdev_old - pdev) <= kPirlsTolerance * (std::abs(pdev) + 1.0) &&
         (std::min(full_step, weighted_step) <= kPirlsStepTolerance * scale || pirls_iterations_ >= kPatientIterations)) {
-      reweight(with_beta);  // the factor at the converged μ, for the log-determinant
+      // The factor at the converged μ, for the log-determinant (and β's covariance).
+      reweight(with_beta, family_.laplace_uses_observed_information());
       return;
     }
     pdev_old = pdev;

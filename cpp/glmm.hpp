@@ -13,11 +13,12 @@ namespace mixedfit {
 class GeneralizedLinearMixedModel {
  public:
   // y on the family's scale (binomial: proportions), prior weights, binomial trials n (ones
-  // otherwise), offset, and the starting means μ (the family's initialize, as in R).
+  // otherwise), offset, and the starting means μ (the family's initialize, as in R);
+  // family_theta is the negative binomial's shape.
   GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
                               MapVecI term_shapes, MapVec y, MapVec weights,
                               MapVec n_trials, MapVec offset, MapVec mustart, const std::string& family,
-                              const std::string& link);
+                              const std::string& link, double family_theta);
 
   // nAGQ = 0: β and u both by PIRLS at θ; returns the Laplace deviance.
   double objective_theta(const Eigen::Ref<const Eigen::VectorXd>& theta);
@@ -29,6 +30,8 @@ class GeneralizedLinearMixedModel {
   // A new response (same family, weights, trials and offset) with its starting means; the next
   // PIRLS starts from them. y and mustart must outlive the model, as the constructor's.
   void set_response(MapVec y, MapVec mustart);
+  // A new negative binomial shape: the profile over it refits the other parameters at each.
+  void set_family_theta(double theta);
 
   const Predictor& predictor() const { return pred_; }
   Predictor& predictor() { return pred_; }
@@ -52,8 +55,9 @@ class GeneralizedLinearMixedModel {
   void start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart);
   void update_eta_mu();
   double penalized_deviance() const;
-  // Working weights and the decomposition at the current μ (RX only if β is solved for).
-  void reweight(bool with_beta);
+  // Working weights and the decomposition at the current μ (RX only if β is solved for);
+  // observed: the observed information instead of the expected one (see Family).
+  void reweight(bool with_beta, bool observed = false);
   void pirls(bool with_beta);
   double laplace() const;
   double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,

@@ -23,17 +23,26 @@ _LINKS = {
     "Gamma": ("inverse", ("inverse", "log", "identity")),
     "inverse_gaussian": ("1/mu^2", ("1/mu^2", "log", "inverse", "identity")),
     "gaussian": ("identity", ("identity", "log", "inverse")),
+    "negative_binomial": ("log", ("log", "sqrt", "identity")),
 }
-_ALIASES = {"gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian"}
+_ALIASES = {
+    "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
+    "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial",
+}  # fmt: skip
 _CBIND = re.compile(r"^cbind\((.*)\)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Family:
-    """An exponential-family distribution with a link, e.g. Family('binomial', 'probit')."""
+    """An exponential-family distribution with a link, e.g. Family('binomial', 'probit').
+
+    The negative binomial (NB2, variance μ + μ²/θ, as glmmTMB's nbinom2 and MASS's
+    negative.binomial) has a shape ``theta``: given, it is fixed; None, ``glmer`` estimates it.
+    """
 
     name: str
     link: str | None = None
+    theta: float | None = None
 
     def __post_init__(self) -> None:
         name = _ALIASES.get(self.name, self.name)
@@ -43,6 +52,12 @@ class Family:
         link = default if self.link is None else self.link
         if link not in allowed:
             raise ValueError(f"link '{link}' is not available for the {name} family; choose one of {', '.join(allowed)}")
+        if self.theta is not None:
+            if name != "negative_binomial":
+                raise ValueError(f"theta is the negative binomial's shape; the {name} family has none")
+            if not (isinstance(self.theta, (int, float, np.number)) and np.isfinite(self.theta) and self.theta > 0):
+                raise ValueError(f"the negative binomial's theta must be a positive number, got {self.theta!r}")
+            object.__setattr__(self, "theta", float(self.theta))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "link", link)
 
@@ -51,7 +66,15 @@ class Family:
         """Whether the family has a dispersion parameter estimated from the data."""
         return self.name in ("Gamma", "inverse_gaussian", "gaussian")
 
+    @property
+    def counts(self) -> bool:
+        """Whether the response is a count (poisson, negative binomial)."""
+        return self.name in ("poisson", "negative_binomial")
+
     def __str__(self) -> str:
+        if self.name == "negative_binomial":
+            shape = "θ estimated" if self.theta is None else f"θ = {self.theta:.4g}"
+            return f"negative_binomial({self.link}, {shape})"
         return f"{self.name}({self.link})"
 
 
@@ -73,6 +96,11 @@ def inverse_gaussian(link: str = "1/mu^2") -> Family:
 
 def gaussian(link: str = "identity") -> Family:
     return Family("gaussian", link)
+
+
+def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
+    """NB2 with shape theta fixed (as MASS's negative.binomial(theta)); None: estimated by glmer."""
+    return Family("negative_binomial", link, theta)
 
 
 def as_family(family: str | Family, link: str | None) -> Family:
@@ -167,16 +195,16 @@ def _family_response(family: Family, response: str, frame: pd.DataFrame, weights
         return _binomial_response(response, frame, w)
     y = numeric_column(response, frame, "response")
     ones = np.ones(len(frame))
-    if family.name == "poisson":
+    if family.counts:
         if np.any(y < 0):
-            raise DataError(f"poisson response '{response}' has a negative value ({y[y < 0][0]}); counts must be >= 0")
+            raise DataError(f"{family.name} response '{response}' has a negative value ({y[y < 0][0]}); counts must be >= 0")
         if np.any(np.abs(y - np.round(y)) > 1e-3):
             warnings.warn(
-                f"poisson response '{response}' has non-integer values; the likelihood treats them as counts",
+                f"{family.name} response '{response}' has non-integer values; the likelihood treats them as counts",
                 UserWarning,
                 stacklevel=4,
             )
-        return GlmResponse(y, w, ones, starting_means("poisson", y, w))
+        return GlmResponse(y, w, ones, starting_means(family.name, y, w))
     if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):
         raise DataError(f"{family.name} response '{response}' has a non-positive value ({y[y <= 0][0]}); it must be > 0")
     if family.name == "gaussian" and family.link in ("log", "inverse") and np.any(y <= 0):
@@ -190,6 +218,8 @@ def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarra
         return (weights * y + 0.5) / (weights + 1)
     if family == "poisson":
         return y + 0.1
+    if family == "negative_binomial":
+        return y + (y == 0) / 6  # MASS's negative.binomial()$initialize
     return y.copy()
 
 
@@ -201,6 +231,8 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
         return rng.binomial(trials, mu) / np.maximum(trials, 1)
     if family.name == "poisson":
         return rng.poisson(mu).astype(np.float64)
+    if family.name == "negative_binomial":
+        return rng.negative_binomial(family.theta, family.theta / (family.theta + mu)).astype(np.float64)
     if family.name == "Gamma":
         shape = weights / dispersion
         return rng.gamma(shape, mu / shape)

@@ -63,6 +63,10 @@ class GeneralizedLinearMixedModel(MixedModel):
                 "(or lmer); glmer() fits it with lmer, as lme4 does"
             )
         self._has_residual = self.family.has_scale
+        # The negative binomial's shape: fixed if the family gives it, else estimated by fit().
+        self._estimates_family_theta = self.family.name == "negative_binomial" and self.family.theta is None
+        self._family_theta = self.family.theta if self.family.theta is not None else 1.0
+        self.family_theta_stderr = np.nan
         if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
             raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
         self.nAGQ = int(nAGQ)
@@ -75,8 +79,15 @@ class GeneralizedLinearMixedModel(MixedModel):
                     f"nAGQ > 1 (adaptive Gauss-Hermite quadrature) needs a single scalar random-effects term such as "
                     f"(1 | g); this model has {terms}. Use nAGQ=1 (Laplace)."
                 )
-            if self.family.has_scale:
-                raise ValueError(f"nAGQ > 1 is only available for families without a scale parameter, not {self.family.name}")
+            if self.family.has_scale or self._estimates_family_theta:
+                raise ValueError(
+                    f"nAGQ > 1 is only available for families without a scale parameter to estimate, not {self.family}"
+                )
+        if self.nAGQ == 0 and self._estimates_family_theta:
+            raise ValueError(
+                "nAGQ=0 cannot estimate the negative binomial's θ (it is estimated in the second stage): use nAGQ=1, "
+                "or fix θ with mixedfit.families.negative_binomial(theta)"
+            )
         response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights)
         self._glm = response
         self._response = response.y
@@ -89,7 +100,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, np.ascontiguousarray(self._response),
             np.ascontiguousarray(response.weights), np.ascontiguousarray(response.n_trials), d.offset,
             np.ascontiguousarray(starting_means(self.family.name, self._response, response.weights)),
-            self.family.name, self.family.link,
+            self.family.name, self.family.link, self._family_theta,
         )  # fmt: skip
 
     @classmethod
@@ -126,8 +137,16 @@ class GeneralizedLinearMixedModel(MixedModel):
         return np.ascontiguousarray(x[:k]), np.ascontiguousarray(x[k:])
 
     def _objective_of(self, x: np.ndarray) -> float:
-        """The stage-2 deviance as a function of the stacked vector (θ, β)."""
+        """The stage-2 deviance as a function of the stacked vector (θ, β), followed by log θ of
+        a negative binomial whose shape is estimated (it joins the optimization, as in glmmTMB)."""
+        if self._estimates_family_theta:
+            self._set_family_theta(float(np.exp(x[-1])))
+            x = x[:-1]
         return self.objective_at(*self._split(x))
+
+    def _stacked(self, theta: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        shape = [np.log(self._family_theta)] if self._estimates_family_theta else []
+        return np.concatenate([theta, beta, shape])
 
     @synchronized
     def objective_at(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
@@ -137,10 +156,40 @@ class GeneralizedLinearMixedModel(MixedModel):
             return self._core.objective_theta(theta)
         return self._core.objective(theta, np.ascontiguousarray(beta, dtype=np.float64), self._gh_z, self._gh_w)
 
+    # An estimated NB shape's interval on the log scale: θ from 1e-3 (extreme overdispersion) to
+    # 1e6 (as good as the Poisson for any count this library can hold).
+    LOG_FAMILY_THETA_BOUNDS = (np.log(1e-3), np.log(1e6))
+
+    def _set_family_theta(self, theta: float) -> None:
+        self._family_theta = theta
+        self._core.set_family_theta(theta)
+
+    @property
+    def fitted_family(self) -> Family:
+        """The family with the negative binomial's estimated θ filled in (others: the family)."""
+        if self.family.name != "negative_binomial":
+            return self.family
+        return Family(self.family.name, self.family.link, self._family_theta)
+
+    def _stage2_optsum(self, theta: np.ndarray, beta: np.ndarray, vcov: np.ndarray, verbose: bool) -> OptSummary:
+        """Stage 2's start from (θ, β): bounds, and BOBYQA's steps (the NB's log θ: 0.5)."""
+        lower = np.concatenate([self.design.lower, np.full(len(beta), -np.inf)])
+        steps = self._steps(theta, beta, vcov)
+        upper = None
+        if self._estimates_family_theta:
+            low, high = self.LOG_FAMILY_THETA_BOUNDS
+            lower, steps = np.append(lower, low), np.append(steps, 0.5)
+            upper = np.append(np.full(len(lower) - 1, np.inf), high)
+        return OptSummary(
+            initial=self._stacked(theta, beta), lower=lower, upper=upper, initial_step=steps, quiet=self._quiet,
+            verbose=verbose,
+        )  # fmt: skip
+
     @synchronized
     def fit(self, verbose: bool = False) -> GeneralizedLinearMixedModel:
-        """Stage 1 (θ, β in PIRLS), then for nAGQ ≥ 1 stage 2 (θ and β jointly); verbose: print
-        each evaluation's objective and parameters to standard error."""
+        """Stage 1 (θ, β in PIRLS), then for nAGQ ≥ 1 stage 2 (θ and β jointly, and an estimated
+        negative binomial shape with them); verbose: print each evaluation's objective and
+        parameters to standard error."""
         start = time.perf_counter()
         self.optsum.verbose = verbose
         # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4.
@@ -149,13 +198,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self.nAGQ > 0:
             self._core.objective_theta(theta)
             beta = np.array(self._core.beta)
-            lower = np.concatenate([self.design.lower, np.full(len(beta), -np.inf)])
-            x0 = np.concatenate([theta, beta])
             self._sigma = self._scale()
-            self.optsum = OptSummary(
-                initial=x0, lower=lower, initial_step=self._steps(theta, beta, self._vcov_from_RX()), quiet=self._quiet,
-                verbose=verbose,
-            )  # fmt: skip
+            self.optsum = self._stage2_optsum(theta, beta, self._vcov_from_RX(), verbose)
             theta = self._optimize_stage2()
         else:
             self._objective = self.objective_at(theta)
@@ -166,10 +210,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             # none after 109 with AVX2's rounding). One restart from there, with steps of half a
             # standard error, finishes the job; lme4 would only warn.
             first = self.optsum
-            self.optsum = OptSummary(
-                initial=np.concatenate([self._theta, self._beta]), lower=first.lower,
-                initial_step=self._steps(self._theta, self._beta, self._vcov), quiet=self._quiet, verbose=verbose,
-            )  # fmt: skip
+            self.optsum = self._stage2_optsum(self._theta, self._beta, self._vcov, verbose)
             theta = self._optimize_stage2()
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
             self._set_estimates(theta)
@@ -177,6 +218,13 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._record_factorization()
         for message in self.convergence_problems:
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
+        if self._estimates_family_theta and np.log(self._family_theta) > self.LOG_FAMILY_THETA_BOUNDS[1] - 1e-3:
+            warnings.warn(
+                "the negative binomial's θ reached its upper bound (1e6): the data show no overdispersion, "
+                "and a poisson GLMM fits them as well",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         self._warn_if_singular()
         return self
 
@@ -192,10 +240,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         return np.concatenate([np.maximum(0.2 * theta, 0.05), np.where(beta_step > 0, beta_step, 1.0)])
 
     def _optimize_stage2(self) -> np.ndarray:
-        """θ and β jointly by BOBYQA from self.optsum; sets the objective and returns θ."""
-        theta, beta = self._split(bobyqa(self._objective_of, self.optsum))
-        self._objective = self.objective_at(theta, beta)
-        return theta
+        """θ and β (and an estimated NB log θ) jointly by BOBYQA from self.optsum; sets the
+        objective and returns θ."""
+        x = bobyqa(self._objective_of, self.optsum)
+        self._objective = self._objective_of(x)
+        return self._split(x[: len(x) - int(self._estimates_family_theta)])[0]
 
     def _set_estimates(self, theta: np.ndarray) -> None:
         core = self._core
@@ -213,8 +262,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             # steps are lme4's, relative above 1: with lme4's absolute step the Gamma(identity)
             # fit's SEs (θ = 191, β = 261 and 9.3) move by 5% from step to step; with relative steps
             # for β, θ steps from 1e-2 to 1 agree to 1e-6 (1e-3: 2e-4), and with lme4's to 0.13%.
-            x0 = np.concatenate([self._theta, self._beta])
+            x0 = self._stacked(self._theta, self._beta)
             gradient, hessian = central_derivatives(self._objective_of, x0, self._objective, relative_steps(x0))
+            self._objective_of(x0)  # the NB's θ back at its estimate
             self._vcov = self._vcov_from_hessian(hessian)
             if not self.is_singular():
                 self.convergence_problems = convergence_problems(gradient, hessian, len(self._theta))
@@ -235,13 +285,18 @@ class GeneralizedLinearMixedModel(MixedModel):
         return self._sigma**2 * RX_inv @ RX_inv.T
 
     def _vcov_from_hessian(self, H: np.ndarray) -> np.ndarray:
-        """2 H⁻¹ (β block) of the deviance's finite-difference Hessian in (θ, β), as lme4's vcov."""
+        """2 H⁻¹ (β block) of the deviance's finite-difference Hessian in (θ, β), as lme4's vcov.
+        An estimated NB shape is the Hessian's last coordinate (log θ): its standard error is
+        θ̂ √(2 H⁻¹) there (the delta method)."""
         try:
             inverse = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             return self._vcov_from_RX()
-        k = len(self._theta)
-        block = inverse[k:, k:]
+        k, p = len(self._theta), len(self._beta)
+        if self._estimates_family_theta:
+            variance = 2 * inverse[-1, -1]
+            self.family_theta_stderr = float(self._family_theta * np.sqrt(variance)) if variance > 0 else np.nan
+        block = inverse[k : k + p, k : k + p]
         vcov = block + block.T
         if not np.all(np.linalg.eigvalsh(vcov) > 0):
             warnings.warn(
@@ -283,8 +338,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._core.set_response(self._response, starting_means(self.family.name, self._response, self._glm.weights))
 
     def _working_weights(self) -> np.ndarray:
-        core = self._core
-        return self._glm.weights * np.asarray(core.mu_eta()) ** 2 / np.asarray(core.variance())
+        # The weights of the core's factor at the mode: PIRLS's working weights, or for the
+        # negative binomial the observed information its Laplace approximation uses.
+        return np.array(self._core.factor_weights)
 
     def _residual_variance(self) -> float:
         return latent_residual_variance(self.family)
@@ -305,7 +361,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             weights = glm_response(self.family, self.parsed.response, newdata.reset_index(drop=True), None).weights
         else:
             weights = np.ones(len(eta))
-        return draw_response(self.family, self._link_inverse(eta), weights, self._sigma**2, rng)
+        return draw_response(self.fitted_family, self._link_inverse(eta), weights, self._sigma**2, rng)
 
     @property
     @synchronized
@@ -346,7 +402,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         df_resid = self.nobs - self.dof
         parts = [
             f"Generalized linear mixed model fit by maximum likelihood ({approximation})",
-            f" Family: {self.family.name}  ( {self.family.link} )",
+            f" Family: {self._family_label()}  ( {self.family.link} )",
             f"Formula: {self.formula}",
             "",
             f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'-2logLik':>10} {'df.resid':>9}",
@@ -354,6 +410,21 @@ class GeneralizedLinearMixedModel(MixedModel):
             "",
         ]
         return "\n".join(parts + self._summary_body(self.residuals("pearson"), coefs))
+
+
+    def _family_label(self) -> str:
+        if self.family.name != "negative_binomial":
+            return self.family.name
+        shown = f"Negative Binomial({self._family_theta:.4g})"
+        if self._estimates_family_theta:
+            shown += f", θ estimated (SE {self.family_theta_stderr:.3g})"
+        return shown
+
+    @property
+    def dof(self) -> int:
+        """Number of parameters: fixed effects, θ, the scale if the family has one, and the
+        negative binomial's shape if estimated."""
+        return super().dof + int(self._estimates_family_theta)
 
 
 def glmer(
@@ -368,8 +439,9 @@ def glmer(
 ) -> GeneralizedLinearMixedModel | LinearMixedModel:
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
-    family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian') or a
-    mixedfit.families.Family; nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
+    family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian',
+    'negative_binomial' — its shape θ estimated jointly, as glmmTMB's nbinom2) or a
+    mixedfit.families.Family (``families.negative_binomial(theta)`` fixes θ); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
     Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
     link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
     n_threads: threads for the core (default: mixedfit.get_threads()).

@@ -1,0 +1,128 @@
+"""Negative binomial GLMMs (NB2) against glmmTMB's nbinom2: θ estimated jointly or fixed, grouseticks'
+tick counts and a synthetic crossed design with an offset. References: tests/reference/
+make_negbin_reference.R → negbin_reference.json (glmmTMB 1.1.5)."""
+
+from __future__ import annotations
+
+import pickle
+
+import mixedfit
+import numpy as np
+import pytest
+from conftest import HERE, load_dataset, load_reference
+from mixedfit.datasets import read_r_csv
+from mixedfit.models.families import Family, draw_response
+from scipy import special
+
+REFERENCE = load_reference("negbin_reference.json")
+
+
+def reference_data(case):
+    if case["data"] == "negbin_offset":
+        return read_r_csv(HERE / "data" / "negbin_offset.csv")
+    return load_dataset(case["data"])
+
+
+def fit(case, family="negative_binomial"):
+    return mixedfit.glmer(case["formula"], reference_data(case), family=family)
+
+
+def assert_matches_tmb(m, ref):
+    assert m.loglik == pytest.approx(ref["loglik"], rel=1e-8)
+    assert m.aic == pytest.approx(ref["aic"], rel=1e-8)
+    names = list(ref["fixef"])
+    np.testing.assert_allclose(m.fixef[names], [ref["fixef"][n] for n in names], rtol=2e-4)
+    np.testing.assert_allclose(m.stderr[names], [ref["stderr"][n] for n in names], rtol=1e-3)
+    sd = m.VarCorr.set_index("grp")["sdcor"]
+    np.testing.assert_allclose(sd[list(ref["sd"])], list(ref["sd"].values()), rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["grouseticks_nb", "synthetic_nb"])
+def test_estimated_theta_equals_glmmtmb(name):
+    ref = REFERENCE[name]
+    m = fit(ref)
+    assert_matches_tmb(m, ref)
+    assert m.fitted_family.theta == pytest.approx(ref["theta"], rel=1e-4)
+    assert m.family_theta_stderr == pytest.approx(ref["theta_se"], rel=1e-3)
+    assert m.dof == len(ref["fixef"]) + len(ref["sd"]) + 1
+    assert f"Negative Binomial({m.fitted_family.theta:.4g})" in m.summary()
+
+
+def test_fixed_theta_equals_glmmtmb_with_theta_mapped():
+    ref = REFERENCE["grouseticks_nb_theta2"]
+    m = fit(ref, mixedfit.families.negative_binomial(2.0))
+    assert_matches_tmb(m, {**ref, "aic": ref["aic"]})
+    assert m.dof == len(ref["fixef"]) + len(ref["sd"])
+    assert m.fitted_family.theta == 2.0 and np.isnan(m.family_theta_stderr)
+
+
+def test_loglik_is_comparable_with_poisson_by_lrt():
+    ref_nb, ref_pois = REFERENCE["grouseticks_nb"], REFERENCE["grouseticks_poisson"]
+    nb, pois = fit(ref_nb), fit(ref_pois, "poisson")
+    assert pois.loglik == pytest.approx(ref_pois["loglik"], rel=1e-8)
+    table = mixedfit.anova(pois, nb)
+    assert table["Chisq"].iloc[1] == pytest.approx(2 * (ref_nb["loglik"] - ref_pois["loglik"]), rel=1e-6)
+    assert table["Df"].iloc[1] == 1
+
+
+def test_laplace_is_the_exact_one_with_observed_information():
+    """At a given (θ, β) and NB shape the objective equals the Laplace approximation computed
+    independently here: the exact mode by Newton's method on the penalized deviance, the log
+    determinant with the observed information, the full NB log-likelihood."""
+    shape = 3.3
+    m = mixedfit.GeneralizedLinearMixedModel(
+        REFERENCE["grouseticks_nb"]["formula"], load_dataset("grouseticks"), family=mixedfit.families.negative_binomial(shape)
+    )
+    theta, beta = np.array([0.7, 0.58]), np.array([0.5, 1.16, -0.98, -0.0236])
+    objective = m.objective_at(theta, beta)
+    y, X = m._response, m.X
+    ZL = m.Z.toarray() * np.concatenate([np.full(t.n_levels, theta[i]) for i, t in enumerate(m.design.terms)])
+    u = np.zeros(ZL.shape[1])
+    for _ in range(50):
+        mu = np.exp(X @ beta + ZL @ u)
+        gradient = ZL.T @ (-(y - mu) * shape / (mu + shape)) + u
+        information = mu * shape * (y + shape) / (mu + shape) ** 2
+        u -= np.linalg.solve(ZL.T @ (ZL * information[:, None]) + np.eye(len(u)), gradient)
+    mu = np.exp(X @ beta + ZL @ u)
+    information = mu * shape * (y + shape) / (mu + shape) ** 2
+    log_det = np.linalg.slogdet(ZL.T @ (ZL * information[:, None]) + np.eye(len(u)))[1]
+    log_density = (
+        special.gammaln(y + shape) - special.gammaln(shape) - special.gammaln(y + 1)
+        + shape * np.log(shape / (shape + mu)) + y * np.log(mu / (shape + mu))
+    )  # fmt: skip
+    assert objective == pytest.approx(log_det + u @ u - 2 * log_density.sum(), rel=1e-11)
+
+
+def test_predict_simulate_confint_and_pickle():
+    ref = REFERENCE["grouseticks_nb"]
+    m = fit(ref)
+    eta = m.predict(type="link")
+    np.testing.assert_allclose(m.predict(type="response"), np.exp(eta), rtol=1e-12)
+    intervals = m.confint(method="wald")
+    z = 1.959963984540054
+    np.testing.assert_allclose(intervals.loc["cHEIGHT"], m.fixef["cHEIGHT"] + np.array([-z, z]) * m.stderr["cHEIGHT"], rtol=1e-10)
+    sims = m.simulate(3, seed=1)
+    assert sims.shape == (m.nobs, 3) and np.all(sims.to_numpy() >= 0) and np.all(sims.to_numpy() % 1 == 0)
+    again = pickle.loads(pickle.dumps(m))
+    assert again.fitted_family.theta == m.fitted_family.theta
+    np.testing.assert_allclose(again.predict(type="response"), m.predict(type="response"), rtol=1e-12)
+
+
+def test_draws_have_the_nb2_variance():
+    mu = np.full(200_000, 4.0)
+    draws = draw_response(Family("negative_binomial", "log", 1.5), mu, np.ones_like(mu), 1.0, np.random.default_rng(3))
+    assert draws.mean() == pytest.approx(4.0, rel=0.01)
+    assert draws.var() == pytest.approx(4.0 + 16.0 / 1.5, rel=0.02)
+
+
+def test_bad_negative_binomial_requests_are_refused():
+    data = load_dataset("grouseticks")
+    formula = REFERENCE["grouseticks_nb"]["formula"]
+    with pytest.raises(ValueError, match="nAGQ=0 cannot estimate"):
+        mixedfit.glmer(formula, data, family="negative_binomial", nAGQ=0)
+    with pytest.raises(ValueError, match="positive number"):
+        mixedfit.families.negative_binomial(-1.0)
+    with pytest.raises(ValueError, match="has none"):
+        Family("poisson", "log", 2.0)
+    with pytest.raises(mixedfit.DataError, match="negative value"):
+        mixedfit.glmer("y ~ 1 + (1 | g)", data.assign(y=-data["TICKS"] - 1, g=data["BROOD"]), family="negative_binomial")
