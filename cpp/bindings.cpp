@@ -163,6 +163,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
             model.set_response(y_);
           },
           py::arg("y"), "A new response (offset removed) with the same design.")
+      .def("set_weights", &LinearMixedModel::set_weights, py::arg("weights").noconvert(),
+           py::call_guard<py::gil_scoped_release>(), "New prior weights (a variance function's) with the same design.")
       .def("deviance_ml", &LinearMixedModel::deviance_ml)
       .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)

@@ -17,12 +17,16 @@ LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapV
                                    MapVecI term_shapes, MapVec y, MapVec weights)
     : pred_(X, Zt, Lambdat, Lind, term_shapes), y_(y) {
   require(y.size() == pred_.n(), "y must have one entry per row of X");
-  require(weights.size() == pred_.n(), "weights must have one entry per row of X");
   require(y.allFinite(), "y has a non-finite value");
+  set_weights(weights);
+}
+
+void LinearMixedModel::set_weights(const Eigen::Ref<const Eigen::VectorXd>& weights) {
+  require(weights.size() == pred_.n(), "weights must have one entry per row of X");
   require((weights.array() > 0.0).all() && weights.allFinite(), "weights must be positive and finite");
   pred_.set_weights(weights);
-  ZtWy_ = pred_.ZtW(y);
-  XtWy_ = pred_.XtW(y);
+  ZtWy_ = pred_.ZtW(y_);
+  XtWy_ = pred_.XtW(y_);
   ldW_ = weights.array().log().sum();
 }
 

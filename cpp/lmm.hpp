@@ -17,6 +17,9 @@ class LinearMixedModel {
   // A new response with the same X, Z and weights (simulation, bootstrap): the symbolic
   // analysis and Z'WZ are kept. y must outlive the model, as the constructor's y.
   void set_response(MapVec y);
+  // New prior weights (all > 0) with the same X and Z: a variance function's weights at new
+  // parameters. Z'WZ is updated in its pattern; the symbolic analysis is kept.
+  void set_weights(const Eigen::Ref<const Eigen::VectorXd>& weights);
   // The ML deviance at the current θ (what lme4 reports as deviance for a REML fit too).
   double deviance_ml() const;
 

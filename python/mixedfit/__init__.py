@@ -17,6 +17,7 @@ from .inference.emmeans import emmeans
 from .models import families
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
+from .models.variance import varExp, varIdent, varPower
 from .options import get_options, set_options
 from .scale.many import fit_many
 from .threads import get_threads, set_threads
@@ -46,5 +47,8 @@ __all__ = [
     "lmer",
     "set_options",
     "set_threads",
+    "varExp",
+    "varIdent",
+    "varPower",
 ]
 __version__ = "0.1.0"

@@ -59,7 +59,9 @@ def ranova(model) -> pd.DataFrame:
             others = [str(t) for j, t in enumerate(parsed.random) if j != k] + ([str(reduced)] if reduced else [])
             if others:
                 formula = f"{parsed.response} ~ " + " + ".join([fixed, *others, *offsets])
-                refit = LinearMixedModel(formula, frame.data, REML=model.REML, weights=frame.weights, offset=offset)
+                refit = LinearMixedModel(
+                    formula, frame.data, REML=model.REML, weights=frame.weights, offset=offset, variance=model._variance_spec
+                )
                 refit._quiet = True  # its warnings are not the user's model's
                 refit.fit()
                 rows.append((label, refit.dof, refit.loglik))

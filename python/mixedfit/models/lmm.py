@@ -9,6 +9,7 @@ import nlopt
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from .. import threads
@@ -18,6 +19,7 @@ from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
 from ..errors import DataError, FormulaError
 from ..inference.convergence import check_convergence
+from ..inference.derivatives import central_derivatives, relative_steps
 from ..inference.fixed_effects_tests import anova_table, drop1_table
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
@@ -29,13 +31,15 @@ from .marginal import marginal_covariance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
 from .synchronization import synchronized
+from .variance import VARIANCE_FUNCTIONS, BoundVariance
 
 # Work per call into the core when refitting many responses: Ctrl-C is seen between calls.
 CHUNK_SECONDS = 0.25
 
 
 class LinearMixedModel(MixedModel):
-    """y | u ~ N(Xβ + Zu + offset, σ²W⁻¹), u ~ N(0, σ²ΛΛ'), fitted by REML or ML as lme4's lmer."""
+    """y | u ~ N(Xβ + Zu + offset, σ²S(δ)²W⁻¹), u ~ N(0, σ²ΛΛ'), fitted by REML or ML as lme4's
+    lmer; S(δ) = diag(sᵢ) is a variance function's (nlme's varIdent, varPower, varExp), if any."""
 
     def __init__(
         self,
@@ -45,9 +49,15 @@ class LinearMixedModel(MixedModel):
         weights: Any = None,
         offset: Any = None,
         n_threads: int | None = None,
+        variance: Any = None,
     ) -> None:
         if not isinstance(REML, (bool, np.bool_)):
             raise TypeError(f"REML must be True or False, got {REML!r}")
+        if variance is not None and not isinstance(variance, VARIANCE_FUNCTIONS):
+            raise TypeError(
+                f"variance must be mixedfit.varIdent, varPower or varExp, got {type(variance).__name__}"
+            )
+        self._variance_spec = variance
         super().__init__(formula, data, weights, offset, n_threads)
         self.REML = bool(REML)
         d = self.design
@@ -58,10 +68,24 @@ class LinearMixedModel(MixedModel):
                 f"{n} observations for {p} fixed effects ({', '.join(d.fixed.names)}): a linear mixed model "
                 "needs more observations than fixed effects to estimate the residual variance"
             )
-        self._weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
+        self._prior_weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
+        self.variance: BoundVariance | None = None if variance is None else variance.bind(self.frame.data)
+        self._variance_params = np.zeros(0 if self.variance is None else self.variance.n_params)
+        self._weights = self._prior_weights
+        if self.variance is not None:
+            self._weights = np.ascontiguousarray(self._prior_weights / self.variance.sd(self._variance_params) ** 2)
         self._y_minus_offset = np.ascontiguousarray(self._response - d.offset)
         self._core = self._new_core()
         self._restart_optimizer(self._data_based_start())
+
+    def _structure_variables(self) -> set[str]:
+        return set() if self._variance_spec is None else set(self._variance_spec.columns)
+
+    def _apply_variance(self, delta: np.ndarray) -> None:
+        """The variance function at δ: the core's weights become the prior weights / sᵢ(δ)²."""
+        self._variance_params = np.array(delta, dtype=np.float64)
+        self._weights = np.ascontiguousarray(self._prior_weights / self.variance.sd(self._variance_params) ** 2)
+        self._core.set_weights(self._weights)
 
     def _data_based_start(self) -> np.ndarray:
         """lme4's starting θ (mkLmerDevfun): 1 on Λ's diagonal, except for a model whose terms are
@@ -143,7 +167,10 @@ class LinearMixedModel(MixedModel):
         evaluation's objective and θ to standard error."""
         start = time.perf_counter()
         self.optsum.verbose = verbose
-        theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
+        if self.variance is None:
+            theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
+        else:
+            theta = self._optimize_with_variance()
         self.optsum.seconds = time.perf_counter() - start
         self._record_factorization()
         self._set_estimates(theta)
@@ -159,6 +186,57 @@ class LinearMixedModel(MixedModel):
             self.objective_at(self._theta)  # leave the core at the optimum
         return self
 
+    def _optimize_with_variance(self) -> np.ndarray:
+        """θ and the variance function's δ jointly by BOBYQA (δ unbounded, starting from its
+        current value); leaves the core's weights at δ̂ and returns θ̂."""
+        k, m = len(self.design.theta0), self.variance.n_params
+        opt = self.optsum
+        if len(opt.initial) == k:  # a fresh start for θ: δ starts where it is
+            opt.initial = np.concatenate([opt.initial, self._variance_params])
+            opt.lower = np.concatenate([opt.lower, np.full(m, -np.inf)])
+
+        def criterion(x: np.ndarray) -> float:
+            self._apply_variance(x[k:])
+            return self._core.objective(np.ascontiguousarray(x[:k]), self.REML)
+
+        x = bobyqa(criterion, opt)
+        self._apply_variance(x[k:])
+        return x[:k]
+
+    @synchronized
+    def variance_confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for the variance function's parameters on nlme's scale (as nlme's
+        intervals(m)$varStruct): from the Hessian of the criterion in (θ, δ) at the optimum,
+        for varIdent on the log-ratios, then exponentiated to ratios."""
+        self._require_fit()
+        if self.variance is None:
+            raise ValueError("the model has no variance function")
+        k, delta = len(self._theta), self._variance_params.copy()
+        x0 = np.concatenate([self._theta, delta])
+
+        def criterion(x: np.ndarray) -> float:
+            self._apply_variance(x[k:])
+            return self._core.objective(np.ascontiguousarray(x[:k]), self.REML)
+
+        try:
+            _, hessian = central_derivatives(criterion, x0, self._objective, relative_steps(x0))
+        finally:
+            self._apply_variance(delta)
+            self.objective_at(self._theta)
+        se = np.sqrt(np.diag(2 * np.linalg.inv(hessian))[k:])
+        z = norm.ppf(0.5 + level / 2)
+        bounds = np.column_stack([delta - z * se, delta, delta + z * se])
+        names = list(self.variance.estimates(delta).index)
+        if self.variance.n_params < len(names):  # varIdent: ratios to the reference stratum
+            bounds, names = np.exp(bounds), names[1:]
+        return pd.DataFrame(bounds, index=names, columns=["lower", "est.", "upper"])
+
+    @property
+    def variance_estimates(self) -> pd.Series | None:
+        """The variance function's estimates as nlme prints them (varIdent: SD ratios)."""
+        self._require_fit()
+        return None if self.variance is None else self.variance.estimates(self._variance_params)
+
     def _set_response(self, new_response) -> None:
         self._response = self._checked_response(new_response)
         self._y_minus_offset = self._response - self.design.offset
@@ -168,11 +246,14 @@ class LinearMixedModel(MixedModel):
         self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
     ) -> dict[str, np.ndarray]:
         """On C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA (resolved
-        from the nlopt package's library) without the GIL. The responses go to the core in chunks
+        from the nlopt package's library) without the GIL (with a variance function, whose δ the
+        C++ refits would hold fixed, on Python threads). The responses go to the core in chunks
         of about CHUNK_SECONDS of work, so that Ctrl-C (KeyboardInterrupt, raised between chunks)
         stops within a second and progress can be reported; every refit starts from start, so the
         chunking changes nothing in the results."""
         d, opt = self.design, self.optsum
+        if self.variance is not None:
+            return super()._fit_responses(responses, n_threads, start, progress)
         try:
             library = nlopt._nlopt.__file__
         except AttributeError:  # an nlopt build without its C symbols: Python threads
@@ -249,15 +330,20 @@ class LinearMixedModel(MixedModel):
     @synchronized
     def residuals(self, type: str = "response", level: str = "conditional") -> np.ndarray:
         """Residuals y − fitted ('response', 'working') or scaled by the square roots of the prior
-        weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits; level 'marginal'
-        takes them from Xβ + offset instead of the conditional fitted values."""
+        weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits, or divided by their
+        estimated SD σ·sᵢ/√wᵢ ('normalized', as nlme's for a model without residual correlation);
+        level 'marginal' takes them from Xβ + offset instead of the conditional fitted values."""
         self._require_fit()
         raw = self._response - self.fitted_values(level)
         if type in ("response", "working"):
             return raw
         if type in ("pearson", "deviance"):
             return raw * np.sqrt(self._weights)
-        raise ValueError(f"residual type must be 'response', 'pearson', 'deviance' or 'working', not {type!r}")
+        if type == "normalized":
+            return raw * np.sqrt(self._weights) / self._sigma
+        raise ValueError(
+            f"residual type must be 'response', 'pearson', 'deviance', 'working' or 'normalized', not {type!r}"
+        )
 
     def _working_weights(self) -> np.ndarray:
         return self._weights
@@ -274,10 +360,14 @@ class LinearMixedModel(MixedModel):
 
     def _new_weights(self, newdata: pd.DataFrame) -> np.ndarray:
         if self._weights_argument is None:
-            return np.ones(len(newdata))
-        if isinstance(self._weights_argument, str) and self._weights_argument in newdata.columns:
-            return newdata[self._weights_argument].to_numpy(dtype=np.float64)
-        raise DataError("the model has prior weights: give them as a column of newdata (weights='column')")
+            prior = np.ones(len(newdata))
+        elif isinstance(self._weights_argument, str) and self._weights_argument in newdata.columns:
+            prior = newdata[self._weights_argument].to_numpy(dtype=np.float64)
+        else:
+            raise DataError("the model has prior weights: give them as a column of newdata (weights='column')")
+        if self.variance is None:
+            return prior
+        return prior / self.variance.sd(self._variance_params, newdata) ** 2
 
     @property
     @synchronized
@@ -336,8 +426,9 @@ class LinearMixedModel(MixedModel):
         if self._ml is None:
             offset = self.frame.offset if np.any(self.frame.offset) else None
             ml = LinearMixedModel(
-                self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset, n_threads=self.n_threads
-            )
+                self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset,
+                n_threads=self.n_threads, variance=self._variance_spec,
+            )  # fmt: skip
             ml._quiet = self._quiet
             self._ml = ml.fit()
         return self._ml
@@ -417,7 +508,16 @@ class LinearMixedModel(MixedModel):
             ),
             "",
         ]
-        return "\n".join(parts + self._summary_body(scaled, coefs))
+        body = self._summary_body(scaled, coefs)
+        if self.variance is not None:  # nlme's place for it: after the random effects
+            at = body.index("Fixed effects:")
+            body[at:at] = [*self.variance.summary_lines(self._variance_params), ""]
+        return "\n".join(parts + body)
+
+    @property
+    def dof(self) -> int:
+        """Number of parameters: β, θ, σ and a variance function's δ."""
+        return super().dof + len(self._variance_params)
 
 
 def lmer(
@@ -427,6 +527,7 @@ def lmer(
     weights: Any = None,
     offset: Any = None,
     n_threads: int | None = None,
+    variance: Any = None,
 ) -> LinearMixedModel:
     """Fit a linear mixed model given in lme4's formula syntax, as lme4's lmer.
 
@@ -441,10 +542,13 @@ def lmer(
         Column names or one value per row of data: prior weights and an offset.
     n_threads : int, optional
         Threads for the core's factorization (default: mixedfit.get_threads()).
+    variance : mixedfit.varIdent, varPower or varExp, optional
+        A residual variance function (nlme's): Var(εᵢ) = σ² sᵢ(δ)² / wᵢ, δ estimated with θ.
 
     Returns
     -------
     LinearMixedModel
         The fitted model.
     """
-    return LinearMixedModel(formula, data, REML=REML, weights=weights, offset=offset, n_threads=n_threads).fit()
+    model = LinearMixedModel(formula, data, REML=REML, weights=weights, offset=offset, n_threads=n_threads, variance=variance)
+    return model.fit()

@@ -90,7 +90,9 @@ class MixedModel(Refits):
                 raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got {type(formula).__name__}")
             check_restricted(formula, data.columns)  # before anything in it is parsed or evaluated
         self.parsed: ParsedFormula = parse_formula(formula)
-        self.frame: ModelFrame = model_frame(self.parsed, data, self._response_variables(), weights, offset)
+        self.frame: ModelFrame = model_frame(
+            self.parsed, data, self._response_variables() | self._structure_variables(), weights, offset
+        )
         self.design: Design = build_design(self.parsed, self.frame, self._has_residual)
         self.optsum = OptSummary(initial=self._initial(), lower=self._lower())
         self._fitted = False
@@ -98,6 +100,10 @@ class MixedModel(Refits):
     # Subclasses say which variables the response uses and how θ (and β) start.
     def _response_variables(self) -> set[str]:
         raise NotImplementedError
+
+    def _structure_variables(self) -> set[str]:
+        """Columns a residual structure (a variance function) reads: kept in the model frame."""
+        return set()
 
     def _initial(self) -> np.ndarray:
         return self.design.theta0.copy()
