@@ -165,6 +165,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
           py::arg("y"), "A new response (offset removed) with the same design.")
       .def("set_weights", &LinearMixedModel::set_weights, py::arg("weights").noconvert(),
            py::call_guard<py::gil_scoped_release>(), "New prior weights (a variance function's) with the same design.")
+      .def("values_changed", &LinearMixedModel::values_changed, py::call_guard<py::gil_scoped_release>(),
+           "X's, Zt's and y's values were overwritten in place (same pattern): recompute the cross-products.")
       .def("deviance_ml", &LinearMixedModel::deviance_ml)
       .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)

@@ -38,6 +38,13 @@ void LinearMixedModel::set_response(MapVec y) {
   XtWy_ = pred_.XtW(y_);
 }
 
+void LinearMixedModel::values_changed() {
+  require(y_.allFinite(), "y has a non-finite value");
+  pred_.values_changed();
+  const Eigen::VectorXd w = pred_.weights();
+  set_weights(w);
+}
+
 double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML) {
   pred_.set_theta(theta);
   pred_.update_L();

@@ -20,6 +20,9 @@ class LinearMixedModel {
   // New prior weights (all > 0) with the same X and Z: a variance function's weights at new
   // parameters. Z'WZ is updated in its pattern; the symbolic analysis is kept.
   void set_weights(const Eigen::Ref<const Eigen::VectorXd>& weights);
+  // X's, Zt's and y's values were overwritten in place in the same pattern (the data whitened
+  // for a residual correlation structure at new parameters): the cross-products are recomputed.
+  void values_changed();
   // The ML deviance at the current θ (what lme4 reports as deviance for a REML fit too).
   double deviance_ml() const;
 

@@ -193,6 +193,20 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
   x_products_current_ = false;  // Z'WX and X'WX wait until β is solved for (PIRLS for u alone never is)
 }
 
+void Predictor::values_changed() {
+  if (!obs_start_.empty()) {  // the map's positions stand; its products z_a z_b are recomputed
+    const int* outer = Zt_.outerIndexPtr();
+    const double* z = Zt_.valuePtr();
+    for (Index i = 0; i < n(); ++i) {
+      Index k = obs_start_[i];
+      for (int b = outer[i]; b < outer[i + 1]; ++b) {
+        for (int a = outer[i]; a < outer[i + 1]; ++a, ++k) pair_coef_[k] = z[a] * z[b];
+      }
+    }
+  }
+  x_products_current_ = false;
+}
+
 void Predictor::build_pair_map() {
   const int* outer = Zt_.outerIndexPtr();
   const int* inner = Zt_.innerIndexPtr();

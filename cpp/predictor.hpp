@@ -29,6 +29,9 @@ class Predictor {
 
   // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes.
   void set_weights(const Eigen::VectorXd& w);
+  // X's and Zt's values were overwritten in place, in the same pattern (a whitening transform
+  // of the data for residual correlation): the cached products are stale; call set_weights next.
+  void values_changed();
   // Λ(θ): writes θ into Λt's fixed pattern.
   void set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta);
   // L for the current weights and θ (all that solving for u alone needs).

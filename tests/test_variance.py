@@ -39,7 +39,7 @@ def test_equals_nlme(name):
     np.testing.assert_allclose(sds, list(ref["sd"].values()), rtol=2e-4)
     # δ is poorly determined where the function is nearly flat (varExp's -0.009, SE 0.047): its
     # differences are measured against the interval's width as well
-    intervals = m.variance_confint()
+    intervals = m.structure_confint()
     estimates = m.variance_estimates[list(ref["variance_estimates"])].to_numpy()
     expected = np.array(list(ref["variance_estimates"].values()))
     width = (intervals["upper"] - intervals["lower"]).max()

@@ -15,6 +15,7 @@ from .errors import (
 from .inference.anova import anova
 from .inference.emmeans import emmeans
 from .models import families
+from .models.correlation import corAR1, corCAR1, corCompSymm
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
 from .models.variance import varExp, varIdent, varPower
@@ -36,6 +37,9 @@ __all__ = [
     "ResourceError",
     "SingularFitWarning",
     "anova",
+    "corAR1",
+    "corCAR1",
+    "corCompSymm",
     "datasets",
     "emmeans",
     "fit_many",

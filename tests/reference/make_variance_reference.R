@@ -5,51 +5,13 @@
 # repository root:
 #   Rscript tests/reference/make_variance_reference.R [path/to/shared/data [output folder]]
 source("tests/reference/common.R")
-suppressPackageStartupMessages({
-  library(nlme)
-  library(glmmTMB)
-})
+suppressPackageStartupMessages(library(glmmTMB))
 
-export <- function(data, name) {
-  plain <- as.data.frame(lapply(as.data.frame(data), function(v) if (is.factor(v)) as.character(v) else v))
-  write.csv(plain, gzfile(file.path("tests", "data", paste0(name, ".csv.gz"))), row.names = FALSE)
-}
+source("tests/reference/nlme_common.R")
 export(Orthodont, "Orthodont")
 export(Dialyzer, "Dialyzer")
-
 # ScotsSec (mlmRev) is read from the shared data and kept, gzipped, next to the tests.
 write.csv(read_data("ScotsSec"), gzfile(file.path("tests", "data", "ScotsSec.csv.gz")), row.names = FALSE)
-
-# nlme's varIdent reference is the first stratum of its (grouped, reordered) data; mixedfit's is
-# the first in data order. Both are recorded as every stratum's SD ratio to the first level of
-# the mixedfit order, computed from nlme's coefficients.
-ratios <- function(m, first) {
-  v <- m$modelStruct$varStruct
-  if (!inherits(v, "varIdent")) return(as.list(coef(v, unconstrained = FALSE)))
-  all <- c(1, coef(v, unconstrained = FALSE))
-  names(all) <- attr(v, "groupNames")
-  as.list(all / all[[first]])
-}
-
-nlme_case <- function(name, data_name, formula, random, weights, mixedfit_formula, variance, first = NULL) {
-  out <- list()
-  for (method in c("REML", "ML")) {
-    fit <- function() lme(formula, data = get(data_name), random = random, weights = weights, method = method,
-                          control = lmeControl(maxIter = 200, msMaxIter = 200, tolerance = 1e-10, msTol = 1e-12))
-    m <- fit()
-    iv <- intervals(m, which = "var-cov")$varStruct
-    out[[length(out) + 1]] <- list(
-      name = paste0(name, "_", method), data = data_name, formula = mixedfit_formula, variance = variance,
-      REML = method == "REML", loglik = as.numeric(logLik(m)), sigma = m$sigma,
-      fixef = as.list(fixef(m)), stderr = as.list(sqrt(diag(vcov(m)))),
-      sd = as.list(m$sigma * sqrt(diag(as.matrix(pdMatrix(m$modelStruct$reStruct)[[1]])))),
-      variance_estimates = ratios(m, first),
-      variance_intervals = if (is.null(iv)) NULL else lapply(seq_len(nrow(iv)), function(i) as.list(iv[i, ])),
-      variance_interval_names = rownames(iv),
-      seconds = median_time(fit, 5), nlme = as.character(packageVersion("nlme")))
-  }
-  out
-}
 
 cases <- c(
   nlme_case("orthodont_varident", "Orthodont", distance ~ age, ~ 1 | Subject, varIdent(form = ~ 1 | Sex),

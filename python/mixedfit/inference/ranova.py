@@ -4,9 +4,12 @@ REML if it was fitted so."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from formulaic import Formula
+from scipy.optimize import minimize
 from scipy.stats import chi2
 
 from ..design.formula import RandomTerm
@@ -43,6 +46,27 @@ def _linear_model_loglik(y: np.ndarray, X: np.ndarray, weights: np.ndarray, REML
     return float(value)
 
 
+def _gls_loglik(model, psi: np.ndarray | None = None) -> tuple[float, int]:
+    """The log-likelihood and parameter count of the model without random effects but with its
+    residual structure (nlme's gls): at the structure's parameters ψ if given, else with them
+    re-estimated (from the mixed model's, by L-BFGS-B within their bounds)."""
+    structure = copy.deepcopy(model._structure)  # the fitted model's arrays stay as they are
+    y, X = model._response - model.design.offset, model.design.fixed.X
+    ones = np.ones(len(y))
+
+    def minus_loglik(at: np.ndarray) -> float:
+        structure.set(at)
+        value = _linear_model_loglik(structure.whiten(y), structure.whiten(X), ones, model.REML)
+        return -(value - 0.5 * structure.full_jacobian)
+
+    npar = X.shape[1] + 1 + structure.n_params
+    if psi is not None:
+        return -minus_loglik(np.asarray(psi, dtype=np.float64)), npar
+    lower, upper = structure.bounds()
+    best = minimize(minus_loglik, structure.psi, method="L-BFGS-B", bounds=list(zip(lower, upper)))
+    return -float(best.fun), npar
+
+
 def ranova(model) -> pd.DataFrame:
     """lmerTest's ranova table: npar, logLik, AIC, LRT, Df, Pr(>Chisq), first row the model."""
     from ..models.lmm import (
@@ -60,12 +84,17 @@ def ranova(model) -> pd.DataFrame:
             if others:
                 formula = f"{parsed.response} ~ " + " + ".join([fixed, *others, *offsets])
                 refit = LinearMixedModel(
-                    formula, frame.data, REML=model.REML, weights=frame.weights, offset=offset, variance=model._variance_spec
-                )
+                    formula, frame.data, REML=model.REML, weights=frame.weights, offset=offset,
+                    variance=model._variance_spec, correlation=model._correlation_spec,
+                )  # fmt: skip
                 refit._quiet = True  # its warnings are not the user's model's
                 refit.fit()
                 rows.append((label, refit.dof, refit.loglik))
             else:
+                if model._structure is not None:
+                    loglik, npar = _gls_loglik(model)
+                    rows.append((label, npar, loglik))
+                    continue
                 d = model.design
                 y = model._response - d.offset
                 loglik = _linear_model_loglik(y, d.fixed.X, model._weights, model.REML)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Sequence
 
@@ -18,6 +19,7 @@ from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
 from ..errors import DataError, FormulaError
+from ..inference.condvar import conditional_variances
 from ..inference.convergence import check_convergence
 from ..inference.derivatives import central_derivatives, relative_steps
 from ..inference.fixed_effects_tests import anova_table, drop1_table
@@ -26,20 +28,23 @@ from ..inference.profile import ProfileProblem, signed_root, standard_errors
 from ..inference.ranova import ranova
 from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
+from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
+from .residual_structure import ResidualStructure
 from .synchronization import synchronized
-from .variance import VARIANCE_FUNCTIONS, BoundVariance
+from .variance import VARIANCE_FUNCTIONS
 
 # Work per call into the core when refitting many responses: Ctrl-C is seen between calls.
 CHUNK_SECONDS = 0.25
 
 
 class LinearMixedModel(MixedModel):
-    """y | u ~ N(Xβ + Zu + offset, σ²S(δ)²W⁻¹), u ~ N(0, σ²ΛΛ'), fitted by REML or ML as lme4's
-    lmer; S(δ) = diag(sᵢ) is a variance function's (nlme's varIdent, varPower, varExp), if any."""
+    """y | u ~ N(Xβ + Zu + offset, σ² D C D), u ~ N(0, σ²ΛΛ'), fitted by REML or ML as lme4's lmer;
+    D = diag(sᵢ(δ)/√wᵢ) holds the prior weights and a variance function's sᵢ (nlme's varIdent,
+    varPower, varExp), C(φ) a within-group correlation (corAR1, corCAR1, corCompSymm), if any."""
 
     def __init__(
         self,
@@ -50,6 +55,7 @@ class LinearMixedModel(MixedModel):
         offset: Any = None,
         n_threads: int | None = None,
         variance: Any = None,
+        correlation: Any = None,
     ) -> None:
         if not isinstance(REML, (bool, np.bool_)):
             raise TypeError(f"REML must be True or False, got {REML!r}")
@@ -57,7 +63,11 @@ class LinearMixedModel(MixedModel):
             raise TypeError(
                 f"variance must be mixedfit.varIdent, varPower or varExp, got {type(variance).__name__}"
             )
-        self._variance_spec = variance
+        if correlation is not None and not isinstance(correlation, CORRELATION_STRUCTURES):
+            raise TypeError(
+                f"correlation must be mixedfit.corAR1, corCAR1 or corCompSymm, got {type(correlation).__name__}"
+            )
+        self._variance_spec, self._correlation_spec = variance, correlation
         super().__init__(formula, data, weights, offset, n_threads)
         self.REML = bool(REML)
         d = self.design
@@ -69,23 +79,39 @@ class LinearMixedModel(MixedModel):
                 "needs more observations than fixed effects to estimate the residual variance"
             )
         self._prior_weights = np.ones(n) if self.frame.weights is None else np.ascontiguousarray(self.frame.weights)
-        self.variance: BoundVariance | None = None if variance is None else variance.bind(self.frame.data)
-        self._variance_params = np.zeros(0 if self.variance is None else self.variance.n_params)
-        self._weights = self._prior_weights
-        if self.variance is not None:
-            self._weights = np.ascontiguousarray(self._prior_weights / self.variance.sd(self._variance_params) ** 2)
         self._y_minus_offset = np.ascontiguousarray(self._response - d.offset)
+        self._structure: ResidualStructure | None = None
+        if variance is not None or correlation is not None:
+            self._structure = ResidualStructure(
+                None if variance is None else variance.bind(self.frame.data),
+                None if correlation is None else BoundCorrelation.bind(correlation, self.frame.data),
+                self._prior_weights, d.fixed.X, d.Zt, self._y_minus_offset,
+            )  # fmt: skip
+        self._weights = self._prior_weights if self._structure is None else self._structure.weights
         self._core = self._new_core()
         self._restart_optimizer(self._data_based_start())
 
     def _structure_variables(self) -> set[str]:
-        return set() if self._variance_spec is None else set(self._variance_spec.columns)
+        specs = [spec for spec in (self._variance_spec, self._correlation_spec) if spec is not None]
+        return {column for spec in specs for column in spec.columns}
 
-    def _apply_variance(self, delta: np.ndarray) -> None:
-        """The variance function at δ: the core's weights become the prior weights / sᵢ(δ)²."""
-        self._variance_params = np.array(delta, dtype=np.float64)
-        self._weights = np.ascontiguousarray(self._prior_weights / self.variance.sd(self._variance_params) ** 2)
-        self._core.set_weights(self._weights)
+    @property
+    def _whitened(self) -> bool:
+        """Whether the core holds the data whitened for a residual correlation."""
+        return self._structure is not None and self._structure.whitens
+
+    def _apply_structure(self, psi: np.ndarray) -> None:
+        """The residual structure at ψ = (δ, φ): the core gets the new weights, or the whitened data
+        refilled in place."""
+        self._structure.set(psi)
+        self._weights = self._structure.weights
+        if self._whitened:
+            self._core.values_changed()
+        else:
+            self._core.set_weights(self._weights)
+
+    def _jacobian(self) -> float:
+        return 0.0 if self._structure is None else self._structure.jacobian
 
     def _data_based_start(self) -> np.ndarray:
         """lme4's starting θ (mkLmerDevfun): 1 on Λ's diagonal, except for a model whose terms are
@@ -108,6 +134,9 @@ class LinearMixedModel(MixedModel):
 
     def _make_core(self):
         d = self.design
+        if self._whitened:
+            s = self._structure
+            return _core.LinearMixedModel(s.X, s.Zt, d.Lambdat, d.Lind, d.term_shapes, s.y, np.ones(len(s.y)))
         return _core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights)
 
     @classmethod
@@ -157,8 +186,9 @@ class LinearMixedModel(MixedModel):
 
     @synchronized
     def objective_at(self, theta: np.ndarray) -> float:
-        """The REML criterion (or ML deviance) at θ, β and σ profiled out."""
-        return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML)
+        """The REML criterion (or ML deviance) at θ, β and σ profiled out (a residual structure at
+        its current parameters)."""
+        return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML) + self._jacobian()
 
     @synchronized
     def fit(self, check_conv: bool = True, verbose: bool = False) -> LinearMixedModel:
@@ -167,10 +197,10 @@ class LinearMixedModel(MixedModel):
         evaluation's objective and θ to standard error."""
         start = time.perf_counter()
         self.optsum.verbose = verbose
-        if self.variance is None:
+        if self._structure is None:
             theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         else:
-            theta = self._optimize_with_variance()
+            theta = self._optimize_with_structure()
         self.optsum.seconds = time.perf_counter() - start
         self._record_factorization()
         self._set_estimates(theta)
@@ -186,73 +216,101 @@ class LinearMixedModel(MixedModel):
             self.objective_at(self._theta)  # leave the core at the optimum
         return self
 
-    def _optimize_with_variance(self) -> np.ndarray:
-        """θ and the variance function's δ jointly by BOBYQA (δ unbounded, starting from its
-        current value); leaves the core's weights at δ̂ and returns θ̂."""
-        k, m = len(self.design.theta0), self.variance.n_params
-        opt = self.optsum
-        if len(opt.initial) == k:  # a fresh start for θ: δ starts where it is
-            opt.initial = np.concatenate([opt.initial, self._variance_params])
-            opt.lower = np.concatenate([opt.lower, np.full(m, -np.inf)])
+    def _structure_criterion(self, k: int):
+        """The criterion as a function of x = (θ, ψ): ψ set, then the core at θ."""
 
         def criterion(x: np.ndarray) -> float:
-            self._apply_variance(x[k:])
-            return self._core.objective(np.ascontiguousarray(x[:k]), self.REML)
+            self._apply_structure(x[k:])
+            return self._core.objective(np.ascontiguousarray(x[:k]), self.REML) + self._jacobian()
 
-        x = bobyqa(criterion, opt)
-        self._apply_variance(x[k:])
+        return criterion
+
+    def _optimize_with_structure(self) -> np.ndarray:
+        """θ and the residual structure's ψ = (δ, φ) jointly by BOBYQA (δ unbounded, φ inside its
+        range), ψ starting where it is; leaves the core at ψ̂ and returns θ̂."""
+        k, s = len(self.design.theta0), self._structure
+        opt = self.optsum
+        if len(opt.initial) == k:  # a fresh start for θ: ψ starts where it is
+            lower, upper = s.bounds()
+            opt.initial = np.concatenate([opt.initial, np.clip(s.psi, lower, upper)])
+            opt.lower = np.concatenate([opt.lower, lower])
+            opt.upper = np.concatenate([np.full(k, np.inf), upper])
+        x = bobyqa(self._structure_criterion(k), opt)
+        self._apply_structure(x[k:])
         return x[:k]
 
     @synchronized
-    def variance_confint(self, level: float = 0.95) -> pd.DataFrame:
-        """Wald intervals for the variance function's parameters on nlme's scale (as nlme's
-        intervals(m)$varStruct): from the Hessian of the criterion in (θ, δ) at the optimum,
-        for varIdent on the log-ratios, then exponentiated to ratios."""
+    def structure_confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for the residual structure's parameters on nlme's scale (as nlme's
+        intervals(m)'s varStruct and corStruct): from the Hessian of the criterion in (θ, ψ) at
+        the optimum — for varIdent on the log-ratios, then exponentiated to ratios; for φ on nlme's
+        unconstrained scale (see BoundCorrelation.unconstrained), then transformed back."""
         self._require_fit()
-        if self.variance is None:
-            raise ValueError("the model has no variance function")
-        k, delta = len(self._theta), self._variance_params.copy()
-        x0 = np.concatenate([self._theta, delta])
-
-        def criterion(x: np.ndarray) -> float:
-            self._apply_variance(x[k:])
-            return self._core.objective(np.ascontiguousarray(x[:k]), self.REML)
-
+        if self._structure is None:
+            raise ValueError("the model has no variance function or correlation structure")
+        s = self._structure
+        k, psi = len(self._theta), s.psi.copy()
+        x0 = np.concatenate([self._theta, psi])
         try:
-            _, hessian = central_derivatives(criterion, x0, self._objective, relative_steps(x0))
+            _, hessian = central_derivatives(self._structure_criterion(k), x0, self._objective, relative_steps(x0))
         finally:
-            self._apply_variance(delta)
+            self._apply_structure(psi)
             self.objective_at(self._theta)
-        se = np.sqrt(np.diag(2 * np.linalg.inv(hessian))[k:])
+        covariance = 2 * np.linalg.inv(hessian)[k:, k:]
         z = norm.ppf(0.5 + level / 2)
-        bounds = np.column_stack([delta - z * se, delta, delta + z * se])
-        names = list(self.variance.estimates(delta).index)
-        if self.variance.n_params < len(names):  # varIdent: ratios to the reference stratum
-            bounds, names = np.exp(bounds), names[1:]
-        return pd.DataFrame(bounds, index=names, columns=["lower", "est.", "upper"])
+        rows, names = [], []
+        if s.variance is not None:
+            m = len(s.delta)
+            se = np.sqrt(np.diag(covariance)[:m])
+            bounds = np.column_stack([s.delta - z * se, s.delta, s.delta + z * se])
+            labels = list(s.variance.estimates(s.delta).index)
+            if m < len(labels):  # varIdent: ratios to the reference stratum
+                bounds, labels = np.exp(bounds), labels[1:]
+            rows.append(bounds)
+            names += labels
+        if s.whitens:  # symmetric on nlme's unconstrained scale u(φ); its SE by the delta method
+            c, step = s.correlation, 1e-6
+            slope = (c.unconstrained(s.phi + step) - c.unconstrained(s.phi - step)) / (2 * step)
+            se = np.sqrt(covariance[-1, -1]) * abs(slope)
+            rows.append(c.constrained(c.unconstrained(s.phi) + np.array([[-z * se, 0.0, z * se]])))
+            names.append(c.name)
+        return pd.DataFrame(np.vstack(rows), index=names, columns=["lower", "est.", "upper"])
 
     @property
     def variance_estimates(self) -> pd.Series | None:
         """The variance function's estimates as nlme prints them (varIdent: SD ratios)."""
         self._require_fit()
-        return None if self.variance is None else self.variance.estimates(self._variance_params)
+        s = self._structure
+        return None if s is None or s.variance is None else s.variance.estimates(s.delta)
+
+    @property
+    def correlation_estimate(self) -> float | None:
+        """The correlation structure's φ (ρ for compound symmetry)."""
+        self._require_fit()
+        return self._structure.phi if self._whitened else None
 
     def _set_response(self, new_response) -> None:
         self._response = self._checked_response(new_response)
         self._y_minus_offset = self._response - self.design.offset
-        self._core.set_response(self._y_minus_offset)
+        if self._whitened:  # the core reads the whitened response in place
+            self._structure.set_response(self._y_minus_offset)
+            self._core.values_changed()
+        else:
+            if self._structure is not None:
+                self._structure.set_response(self._y_minus_offset)
+            self._core.set_response(self._y_minus_offset)
 
     def _fit_responses(
         self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
     ) -> dict[str, np.ndarray]:
         """On C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA (resolved
-        from the nlopt package's library) without the GIL (with a variance function, whose δ the
+        from the nlopt package's library) without the GIL (with a residual structure, whose ψ the
         C++ refits would hold fixed, on Python threads). The responses go to the core in chunks
         of about CHUNK_SECONDS of work, so that Ctrl-C (KeyboardInterrupt, raised between chunks)
         stops within a second and progress can be reported; every refit starts from start, so the
         chunking changes nothing in the results."""
         d, opt = self.design, self.optsum
-        if self.variance is not None:
+        if self._structure is not None:
             return super()._fit_responses(responses, n_threads, start, progress)
         try:
             library = nlopt._nlopt.__file__
@@ -293,7 +351,7 @@ class LinearMixedModel(MixedModel):
         RX_inv = np.linalg.inv(core.RX)  # p × p upper triangular (scipy's solver costs ms here)
         self._vcov = self._sigma**2 * RX_inv @ RX_inv.T
         self._loglik = -0.5 * self._objective
-        self._deviance = core.deviance_ml()
+        self._deviance = core.deviance_ml() + self._jacobian()
         d = self.design
         self._fitted_values = d.fixed.X @ self._beta + d.Zt.T @ self._b + d.offset
         self._fitted = True
@@ -307,8 +365,11 @@ class LinearMixedModel(MixedModel):
     @property
     @synchronized
     def R(self) -> sp.csc_matrix:
-        """The residual covariance (n × n, sparse): σ² W⁻¹ for prior weights W."""
+        """The residual covariance (n × n, sparse): σ² W⁻¹ for prior weights W, or σ² D C D with a
+        residual structure."""
         self._require_fit()
+        if self._structure is not None:
+            return (self._sigma**2 * self._structure.covariance()).tocsc()
         return sp.diags(self._sigma**2 / self._weights, format="csc")
 
     @synchronized
@@ -331,7 +392,8 @@ class LinearMixedModel(MixedModel):
     def residuals(self, type: str = "response", level: str = "conditional") -> np.ndarray:
         """Residuals y − fitted ('response', 'working') or scaled by the square roots of the prior
         weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits, or divided by their
-        estimated SD σ·sᵢ/√wᵢ ('normalized', as nlme's for a model without residual correlation);
+        estimated SD σ·sᵢ/√wᵢ and, with a correlation structure, whitened by C^{-1/2} ('normalized',
+        as nlme's);
         level 'marginal' takes them from Xβ + offset instead of the conditional fitted values."""
         self._require_fit()
         raw = self._response - self.fitted_values(level)
@@ -340,13 +402,20 @@ class LinearMixedModel(MixedModel):
         if type in ("pearson", "deviance"):
             return raw * np.sqrt(self._weights)
         if type == "normalized":
-            return raw * np.sqrt(self._weights) / self._sigma
+            whitened = self._structure.normalize(raw) if self._structure is not None else raw * np.sqrt(self._weights)
+            return whitened / self._sigma
         raise ValueError(
             f"residual type must be 'response', 'pearson', 'deviance', 'working' or 'normalized', not {type!r}"
         )
 
     def _working_weights(self) -> np.ndarray:
-        return self._weights
+        return np.ones(len(self._weights)) if self._whitened else self._weights
+
+    def _conditional_variances(self) -> dict[str, np.ndarray]:
+        if not self._whitened:
+            return super()._conditional_variances()
+        design = dataclasses.replace(self.design, Zt=self._structure.Zt)  # the core's whitened Z
+        return conditional_variances(design, self._theta, self._working_weights(), self._sigma)
 
     def _residual_variance(self) -> float:
         return self._sigma**2
@@ -356,7 +425,12 @@ class LinearMixedModel(MixedModel):
 
     def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
         weights = self._weights if newdata is None else self._new_weights(newdata)
-        return eta + self._sigma * rng.standard_normal(len(eta)) / np.sqrt(weights)
+        if self._structure is None:
+            return eta + self._sigma * rng.standard_normal(len(eta)) / np.sqrt(weights)
+        correlation = None
+        if self._whitened:
+            correlation = self._structure.correlation if newdata is None else BoundCorrelation.bind(self._correlation_spec, newdata)
+        return eta + self._sigma * self._structure.draw(rng, weights, correlation)
 
     def _new_weights(self, newdata: pd.DataFrame) -> np.ndarray:
         if self._weights_argument is None:
@@ -365,9 +439,9 @@ class LinearMixedModel(MixedModel):
             prior = newdata[self._weights_argument].to_numpy(dtype=np.float64)
         else:
             raise DataError("the model has prior weights: give them as a column of newdata (weights='column')")
-        if self.variance is None:
+        if self._structure is None or self._structure.variance is None:
             return prior
-        return prior / self.variance.sd(self._variance_params, newdata) ** 2
+        return prior / self._structure.variance.sd(self._structure.delta, newdata) ** 2
 
     @property
     @synchronized
@@ -427,13 +501,19 @@ class LinearMixedModel(MixedModel):
             offset = self.frame.offset if np.any(self.frame.offset) else None
             ml = LinearMixedModel(
                 self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset,
-                n_threads=self.n_threads, variance=self._variance_spec,
+                n_threads=self.n_threads, variance=self._variance_spec, correlation=self._correlation_spec,
             )  # fmt: skip
             ml._quiet = self._quiet
             self._ml = ml.fit()
         return self._ml
 
     def _profile_problem(self) -> ProfileProblem:
+        if self._structure is not None:
+            # Profiling θ and β with ψ held at its estimate would understate their uncertainty.
+            raise NotImplementedError(
+                "profile intervals for a model with a variance function or correlation structure are not available "
+                "yet: use confint(method='wald') or method='boot' (and structure_confint() for its parameters)"
+            )
         ml = self._ml_fit()
         d, core, n = ml.design, ml._core, ml.nobs
 
@@ -509,15 +589,15 @@ class LinearMixedModel(MixedModel):
             "",
         ]
         body = self._summary_body(scaled, coefs)
-        if self.variance is not None:  # nlme's place for it: after the random effects
+        if self._structure is not None:  # nlme's place for it: after the random effects
             at = body.index("Fixed effects:")
-            body[at:at] = [*self.variance.summary_lines(self._variance_params), ""]
+            body[at:at] = self._structure.summary_lines()
         return "\n".join(parts + body)
 
     @property
     def dof(self) -> int:
-        """Number of parameters: β, θ, σ and a variance function's δ."""
-        return super().dof + len(self._variance_params)
+        """Number of parameters: β, θ, σ and a residual structure's δ and φ."""
+        return super().dof + (0 if self._structure is None else self._structure.n_params)
 
 
 def lmer(
@@ -528,6 +608,7 @@ def lmer(
     offset: Any = None,
     n_threads: int | None = None,
     variance: Any = None,
+    correlation: Any = None,
 ) -> LinearMixedModel:
     """Fit a linear mixed model given in lme4's formula syntax, as lme4's lmer.
 
@@ -544,11 +625,16 @@ def lmer(
         Threads for the core's factorization (default: mixedfit.get_threads()).
     variance : mixedfit.varIdent, varPower or varExp, optional
         A residual variance function (nlme's): Var(εᵢ) = σ² sᵢ(δ)² / wᵢ, δ estimated with θ.
+    correlation : mixedfit.corAR1, corCAR1 or corCompSymm, optional
+        Residual correlation within groups (nlme's), its parameter estimated with θ.
 
     Returns
     -------
     LinearMixedModel
         The fitted model.
     """
-    model = LinearMixedModel(formula, data, REML=REML, weights=weights, offset=offset, n_threads=n_threads, variance=variance)
+    model = LinearMixedModel(
+        formula, data, REML=REML, weights=weights, offset=offset, n_threads=n_threads, variance=variance,
+        correlation=correlation,
+    )  # fmt: skip
     return model.fit()
