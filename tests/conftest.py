@@ -40,3 +40,16 @@ def sleep() -> pd.DataFrame:
 @pytest.fixture
 def cbpp() -> pd.DataFrame:
     return mixedfit.datasets.load("cbpp")
+
+
+def assert_matches_lme(m, ref: dict, se_rtol: float = 1e-4) -> None:
+    """What mixedfit and nlme's lme both report, against a reference case of nlme_common.R:
+    log-likelihood (1e-8 relative), σ (5e-4: it moves with δ and φ where they are poorly
+    determined), β (1e-4) and β's SEs."""
+    import numpy as np
+
+    assert m.loglik == pytest.approx(ref["loglik"], rel=1e-8)
+    assert m.sigma == pytest.approx(ref["sigma"], rel=5e-4)
+    assert len(m.fixef) == len(ref["fixef"])
+    np.testing.assert_allclose(m.fixef.to_numpy(), list(ref["fixef"].values()), rtol=1e-4)
+    np.testing.assert_allclose(m.stderr.to_numpy(), list(ref["stderr"].values()), rtol=se_rtol)

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import solve_triangular
 
+from ..design.matrices import numeric_column
 from ..errors import DataError
 
 # φ stays this far inside (−1, 1) (the AR(1) root's 1/√(1−φ²) and the compound symmetry's
@@ -81,13 +82,6 @@ def _group_codes(data: pd.DataFrame, column: str) -> np.ndarray:
     return pd.factorize(data[column].astype(str) if data[column].dtype == object else data[column])[0]
 
 
-def _numeric(data: pd.DataFrame, column: str) -> np.ndarray:
-    values = data[column]
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        raise DataError(f"correlation structure: column '{column}' must be numeric, got {values.dtype}")
-    return values.to_numpy(dtype=np.float64)
-
-
 @dataclass(frozen=True)
 class BoundCorrelation:
     """A correlation structure with a data set's groups: for the AR kinds each row's predecessor in
@@ -112,9 +106,9 @@ class BoundCorrelation:
             return cls(structure, groups, np.arange(n), np.zeros(n), sizes)
         key = np.arange(n, dtype=np.float64)
         if isinstance(structure, corCAR1):
-            key = _numeric(data, structure.time)
+            key = numeric_column(structure.time, data, "corCAR1 time")
         elif structure.order is not None:
-            key = _numeric(data, structure.order)
+            key = numeric_column(structure.order, data, "corAR1 order")
         order = np.lexsort((np.arange(n), key, groups))  # by group, then time/order, then data order
         previous = np.arange(n)
         same = groups[order][1:] == groups[order][:-1]

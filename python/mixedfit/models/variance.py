@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..design.matrices import numeric_column
 from ..errors import DataError
 
 
@@ -52,7 +53,7 @@ class varPower:
         return (self.covariate,)
 
     def bind(self, data: pd.DataFrame) -> BoundVariance:
-        values = _numeric(data, self.covariate, "varPower")
+        values = numeric_column(self.covariate, data, "varPower covariate")
         if np.any(values == 0):
             raise DataError(f"varPower: column '{self.covariate}' has a zero; |v|^δ is 0 or infinite there")
         return BoundVariance(self, np.array(["power"], dtype=object), None, values)
@@ -72,20 +73,13 @@ class varExp:
         return (self.covariate,)
 
     def bind(self, data: pd.DataFrame) -> BoundVariance:
-        return BoundVariance(self, np.array(["expon"], dtype=object), None, _numeric(data, self.covariate, "varExp"))
+        return BoundVariance(self, np.array(["expon"], dtype=object), None, numeric_column(self.covariate, data, "varExp covariate"))
 
     def describe(self) -> tuple[str, str]:
         return "Exponential of variance covariate", f"~{self.covariate}"
 
 
 VARIANCE_FUNCTIONS = (varIdent, varPower, varExp)
-
-
-def _numeric(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    values = data[column]
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        raise DataError(f"{what}: column '{column}' must be numeric, got {values.dtype}")
-    return values.to_numpy(dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,7 @@ class BoundVariance:
                 if np.any(strata < 0):
                     raise DataError(f"varIdent: the new data have a level of '{self.function.by}' the fit did not")
             else:
-                covariate = _numeric(data, self.function.columns[0], type(self.function).__name__)
+                covariate = numeric_column(self.function.columns[0], data, f"{type(self.function).__name__} covariate")
         if isinstance(self.function, varIdent):
             return np.exp(np.concatenate([[0.0], delta]))[strata]
         if isinstance(self.function, varPower):
