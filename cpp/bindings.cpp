@@ -170,6 +170,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def("deviance_ml", &LinearMixedModel::deviance_ml)
       .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)
+      .def("pwrss_rowwise", &LinearMixedModel::pwrss_rowwise,
+           "The penalized weighted RSS summed over the rows (pwrss is from the cross-products).")
       .def_property_readonly("ldW", &LinearMixedModel::ldW)
       .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
       .def_property_readonly("RX", [](const LinearMixedModel& self) { return self.predictor().RX(); })

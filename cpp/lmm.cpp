@@ -25,17 +25,33 @@ void LinearMixedModel::set_weights(const Eigen::Ref<const Eigen::VectorXd>& weig
   require(weights.size() == pred_.n(), "weights must have one entry per row of X");
   require((weights.array() > 0.0).all() && weights.allFinite(), "weights must be positive and finite");
   pred_.set_weights(weights);
-  ZtWy_ = pred_.ZtW(y_);
-  XtWy_ = pred_.XtW(y_);
+  response_products();
   ldW_ = weights.array().log().sum();
+}
+
+void LinearMixedModel::response_products() {
+  const Eigen::VectorXd& w = pred_.weights();
+  const MapMat& X = pred_.X();
+  beta_ls_ = Eigen::VectorXd::Zero(pred_.p());
+  Eigen::VectorXd y0 = y_;
+  if (pred_.p() > 0) {
+    const Eigen::MatrixXd XtWX = X.transpose() * w.asDiagonal() * X;
+    const Eigen::LLT<Eigen::MatrixXd> llt(XtWX);
+    if (llt.info() == Eigen::Success) {  // else (X nearly singular) no shift: the plain products
+      beta_ls_ = llt.solve(X.transpose() * w.asDiagonal() * y0);
+      y0.noalias() -= X * beta_ls_;
+    }
+  }
+  ZtWy_ = pred_.ZtW(y0);
+  XtWy_ = pred_.XtW(y0);
+  yWy_ = (y0.array().square() * w.array()).sum();
 }
 
 void LinearMixedModel::set_response(MapVec y) {
   require(y.size() == pred_.n(), "y must have one entry per row of X");
   require(y.allFinite(), "y has a non-finite value");
   new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
-  ZtWy_ = pred_.ZtW(y_);
-  XtWy_ = pred_.XtW(y_);
+  response_products();
 }
 
 void LinearMixedModel::values_changed() {
@@ -49,10 +65,10 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
   pred_.set_theta(theta);
   pred_.update_L();
   pred_.update_RX();
-  pred_.solve_beta_u(ZtWy_, XtWy_);
-  // Summing squared residuals, rather than subtracting c'c from y'Wy, avoids cancellation
-  // when the mean of y is large relative to its spread.
-  pwrss_ = pred_.pwrss(y_ - pred_.linear_predictor());
+  // The penalized weighted RSS from the cross-products alone: y₀'Wy₀ − ‖c‖², no pass over the
+  // rows, so an evaluation costs the same for 10⁴ or 10⁶ rows with the same levels.
+  pwrss_ = yWy_ - pred_.solve_beta_u(ZtWy_, XtWy_);
+  pred_.set_beta(pred_.beta() + beta_ls_);  // β for y, not for y₀
   if (!(pwrss_ > 0.0)) {
     throw NumericalError("the penalized residual sum of squares is not positive: the model fits the "
                          "data exactly, so σ cannot be estimated");
@@ -65,6 +81,8 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
   if (!std::isfinite(value)) throw NumericalError("the criterion is not finite at this θ");
   return value;
 }
+
+double LinearMixedModel::pwrss_rowwise() const { return pred_.pwrss(y_ - pred_.linear_predictor()); }
 
 double LinearMixedModel::deviance_ml() const {
   return pred_.ldL2() - ldW_ + residual_term(pwrss_, static_cast<double>(pred_.n()));

@@ -29,6 +29,8 @@ class LinearMixedModel {
   const Predictor& predictor() const { return pred_; }
   Predictor& predictor() { return pred_; }
   double pwrss() const { return pwrss_; }
+  // The same from the rows: Σ wᵢ rᵢ² + ‖u‖² at the current β and u (a check of the cross-products).
+  double pwrss_rowwise() const;
   double ldW() const { return ldW_; }
   // σ̂ for the criterion last evaluated.
   double sigma(bool REML) const;
@@ -38,7 +40,12 @@ class LinearMixedModel {
  private:
   Predictor pred_;
   MapVec y_;
-  Eigen::VectorXd ZtWy_, XtWy_;
+  // The response's cross-products, from y₀ = y − Xβ_ls (β_ls its weighted least-squares fit on X):
+  // the criterion needs y only through Z'Wy₀, X'Wy₀ and y₀'Wy₀, and subtracting the fit first keeps
+  // y₀'Wy₀ − ‖c‖² free of cancellation when y's mean is large against its spread.
+  void response_products();
+  Eigen::VectorXd ZtWy_, XtWy_, beta_ls_;
+  double yWy_ = 0.0;
   double ldW_ = 0.0;  // Σ log wᵢ: the prior weights' part of the log-likelihood
   double pwrss_ = 0.0;
 };

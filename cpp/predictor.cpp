@@ -480,12 +480,14 @@ Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
   return X_.transpose() * w_.cwiseProduct(r);
 }
 
-void Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
+double Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
   Eigen::MatrixXd cu = Lambdat_ * ZtWr;
   chol_->solve_L(cu);
+  double explained = cu.col(0).squaredNorm();
   if (p() > 0) {
     Eigen::VectorXd cbeta = XtWr - RZX_.transpose() * cu.col(0);
     RX_.transpose().triangularView<Eigen::Lower>().solveInPlace(cbeta);
+    explained += cbeta.squaredNorm();
     beta_ = RX_.triangularView<Eigen::Upper>().solve(cbeta);
     cu.col(0).noalias() -= RZX_ * beta_;
   } else {
@@ -493,6 +495,7 @@ void Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd&
   }
   chol_->solve_Lt(cu);
   u_ = cu.col(0);
+  return explained;
 }
 
 void Predictor::solve_u(const Eigen::VectorXd& ZtWr) {

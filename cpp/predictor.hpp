@@ -45,8 +45,10 @@ class Predictor {
   Eigen::VectorXd ZtW(const Eigen::VectorXd& r) const;
   Eigen::VectorXd XtW(const Eigen::VectorXd& r) const;
 
-  // Solve the penalized weighted least-squares problem for (β, u) given Z'Wr and X'Wr.
-  void solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
+  // Solve the penalized weighted least-squares problem for (β, u) given Z'Wr and X'Wr. Returns
+  // ‖c_u‖² + ‖c_β‖², the part of r'Wr the fit explains: the penalized weighted RSS is
+  // r'Wr minus it (the cross-product criterion, with no pass over the rows).
+  double solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
   // Solve for u alone, β held fixed (r must already have Xβ removed).
   void solve_u(const Eigen::VectorXd& ZtWr);
 

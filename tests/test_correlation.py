@@ -110,8 +110,10 @@ def test_crossed_effects_equal_the_dense_marginal_likelihood(structure, REML):
     """Penicillin's plates and samples are crossed; a correlation within plates makes each row of
     the whitened Z touch several samples — a pattern nlme's nested models never have."""
     data = load_dataset("Penicillin")
-    correlation = mixedfit.corAR1("plate") if structure == "ar1" else mixedfit.corCompSymm("plate")
-    m = mixedfit.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data, REML=REML, correlation=correlation)
+    if structure == "ar1":
+        m = mixedfit.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data, REML=REML, correlation=mixedfit.corAR1("plate"))
+    else:  # compound symmetry within plates stands in for their random intercept (with both, one is redundant)
+        m = mixedfit.lmer("diameter ~ 1 + (1 | sample)", data, REML=REML, correlation=mixedfit.corCompSymm("plate"))
     value, beta, sigma = dense_criterion(m, REML)
     assert -2 * m.loglik == pytest.approx(value, rel=1e-10)
     assert m.fixef.iloc[0] == pytest.approx(beta[0], rel=1e-10)

@@ -114,3 +114,21 @@ def test_singular_fit_warns():
     with pytest.warns(mixedfit.SingularFitWarning, match="boundary"):
         model = mixedfit.lmer(case["formula"], load_dataset(case["dataset"]))
     assert model.theta[0] == pytest.approx(0.0, abs=1e-8)
+
+
+def test_cross_product_criterion_equals_the_rowwise_one(fitted):
+    """The core's penalized RSS comes from the cross-products alone (y₀'Wy₀ − ‖c‖²); summed over
+    the rows at the same θ, β and u it is the same to 1e-10."""
+    model, _ = fitted
+    model.objective_at(model.theta)
+    assert model._core.pwrss == pytest.approx(model._core.pwrss_rowwise(), rel=1e-10)
+
+
+def test_a_large_mean_does_not_cancel_the_criterion(sleep):
+    """y₀ = y − Xβ_ls keeps the cross-products small: a response shifted by 10⁹ gives the same
+    criterion (the intercept absorbs the shift) to 1e-9, where y'y − c'c would lose it all."""
+    formula = "Reaction ~ Days + (Days | Subject)"
+    base = mixedfit.lmer(formula, sleep)
+    shifted = mixedfit.lmer(formula, sleep.assign(Reaction=sleep["Reaction"] + 1e9))
+    assert shifted.objective == pytest.approx(base.objective, rel=1e-9)
+    assert shifted.fixef["(Intercept)"] - 1e9 == pytest.approx(base.fixef["(Intercept)"], rel=1e-6)

@@ -20,7 +20,11 @@ from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
 from ..errors import DataError, FormulaError
 from ..inference.condvar import conditional_variances
-from ..inference.convergence import check_convergence
+from ..inference.convergence import (
+    GRADIENT_MESSAGE,
+    check_convergence,
+    convergence_problems,
+)
 from ..inference.derivatives import central_derivatives, relative_steps
 from ..inference.fixed_effects_tests import anova_table, drop1_table
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
@@ -210,11 +214,41 @@ class LinearMixedModel(MixedModel):
         self.convergence_problems: list[str] = []
         self._warn_if_singular()
         if check_conv and not self._quiet and not self.is_singular():
-            self.convergence_problems = check_convergence(
-                self.objective_at, self._theta, self._objective, len(self._theta)
-            )
+            if self._structure is None:
+                self.convergence_problems = check_convergence(
+                    self.objective_at, self._theta, self._objective, len(self._theta)
+                )
+            else:
+                self.convergence_problems = self._check_structure_convergence(verbose)
             self.objective_at(self._theta)  # leave the core at the optimum
         return self
+
+    def _check_structure_convergence(self, verbose: bool) -> list[str]:
+        """lme4's checks in all of (θ, ψ). BOBYQA can stop on a flat ridge of the joint criterion
+        (BodyWeight's θ and continuous-AR φ: max|grad| 0.003 in θ); one restart from there, with
+        steps of a tenth of each parameter, finishes the job (as for GLMMs) before any warning."""
+        k, s = len(self._theta), self._structure
+        criterion = self._structure_criterion(k)
+
+        def derivatives() -> tuple[np.ndarray, np.ndarray]:
+            x = np.concatenate([self._theta, s.psi])
+            found = central_derivatives(criterion, x, self._objective, relative_steps(x))
+            self._apply_structure(x[k:])
+            return found
+
+        found = derivatives()
+        problems = convergence_problems(*found, len(found[0]))
+        if problems and problems[0].startswith(GRADIENT_MESSAGE):
+            first = self.optsum
+            x = np.concatenate([self._theta, s.psi])
+            self.optsum = OptSummary(
+                initial=x, lower=first.lower, upper=first.upper, initial_step=np.maximum(0.1 * np.abs(x), 1e-3),
+                verbose=verbose,
+            )  # fmt: skip
+            self._set_estimates(self._optimize_with_structure())
+            self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
+            found = derivatives()
+        return check_convergence(criterion, np.concatenate([self._theta, s.psi]), self._objective, len(found[0]), found)
 
     def _structure_criterion(self, k: int):
         """The criterion as a function of x = (θ, ψ): ψ set, then the core at θ."""
