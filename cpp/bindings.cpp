@@ -167,6 +167,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            py::call_guard<py::gil_scoped_release>(), "New prior weights (a variance function's) with the same design.")
       .def("values_changed", &LinearMixedModel::values_changed, py::call_guard<py::gil_scoped_release>(),
            "X's, Zt's and y's values were overwritten in place (same pattern): recompute the cross-products.")
+      .def("set_observations", &LinearMixedModel::set_observations, py::arg("n"), py::arg("ldW"),
+           "Rows are pseudo-observations: use the data's n and sum of log weights in the criterion.")
       .def("deviance_ml", &LinearMixedModel::deviance_ml)
       .def("sigma", &LinearMixedModel::sigma, py::arg("REML"))
       .def_property_readonly("pwrss", &LinearMixedModel::pwrss)

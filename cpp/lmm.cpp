@@ -27,6 +27,14 @@ void LinearMixedModel::set_weights(const Eigen::Ref<const Eigen::VectorXd>& weig
   pred_.set_weights(weights);
   response_products();
   ldW_ = weights.array().log().sum();
+  observations_ = -1.0;  // the rows are the observations again
+}
+
+void LinearMixedModel::set_observations(double n, double ldW) {
+  require(std::isfinite(n) && n > static_cast<double>(pred_.p()) && std::isfinite(ldW),
+          "the number of observations must exceed the number of fixed effects, and Σ log w be finite");
+  observations_ = n;
+  ldW_ = ldW;
 }
 
 void LinearMixedModel::response_products() {
@@ -73,7 +81,7 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
     throw NumericalError("the penalized residual sum of squares is not positive: the model fits the "
                          "data exactly, so σ cannot be estimated");
   }
-  const double n = static_cast<double>(pred_.n());
+  const double n = observations();
   const double nmp = n - static_cast<double>(pred_.p());
   require(nmp > 0, "the REML criterion needs more observations than fixed effects");
   const double value = REML ? pred_.ldL2() - ldW_ + pred_.ldRX2() + residual_term(pwrss_, nmp)
@@ -85,11 +93,11 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
 double LinearMixedModel::pwrss_rowwise() const { return pred_.pwrss(y_ - pred_.linear_predictor()); }
 
 double LinearMixedModel::deviance_ml() const {
-  return pred_.ldL2() - ldW_ + residual_term(pwrss_, static_cast<double>(pred_.n()));
+  return pred_.ldL2() - ldW_ + residual_term(pwrss_, observations());
 }
 
 double LinearMixedModel::sigma(bool REML) const {
-  const double dof = static_cast<double>(pred_.n() - (REML ? pred_.p() : 0));
+  const double dof = observations() - static_cast<double>(REML ? pred_.p() : 0);
   return std::sqrt(pwrss_ / dof);
 }
 

@@ -23,6 +23,11 @@ class LinearMixedModel {
   // X's, Zt's and y's values were overwritten in place in the same pattern (the data whitened
   // for a residual correlation structure at new parameters): the cross-products are recomputed.
   void values_changed();
+  // The rows are pseudo-observations with the data's cross-products (the data summed out of core):
+  // the criterion takes the data's number of observations n and Σ log wᵢ instead of the rows'.
+  // Set again after set_weights (which makes the rows the observations again).
+  void set_observations(double n, double ldW);
+  double observations() const { return observations_ > 0 ? observations_ : static_cast<double>(pred_.n()); }
   // The ML deviance at the current θ (what lme4 reports as deviance for a REML fit too).
   double deviance_ml() const;
 
@@ -46,6 +51,7 @@ class LinearMixedModel {
   void response_products();
   Eigen::VectorXd ZtWy_, XtWy_, beta_ls_;
   double yWy_ = 0.0;
+  double observations_ = -1.0;  // > 0: set_observations's n
   double ldW_ = 0.0;  // Σ log wᵢ: the prior weights' part of the log-likelihood
   double pwrss_ = 0.0;
 };

@@ -511,10 +511,10 @@ def test_errors_name_the_culprit(sleep, call, exception, message):
         call(model, sleep)
 
 
-def test_a_dask_frame_gets_a_clear_error(sleep):
+def test_a_dask_frame_gets_a_clear_error_where_it_cannot_be_fitted(sleep):
     fake = type("DataFrame", (), {"__module__": "dask.dataframe.core"})()
-    with pytest.raises(TypeError, match="data is a Dask DataFrame: fit on data in memory"):
-        mixedfit.lmer(LMM, fake)
+    with pytest.raises(TypeError, match="data is a Dask DataFrame: mixedfit.lmer fits a Dask DataFrame out of core"):
+        mixedfit.glmer("incidence ~ period + (1 | herd)", fake, family="poisson")
 
 
 def test_every_failure_is_a_mixedfit_value_or_type_error():

@@ -136,8 +136,8 @@ def as_dataframe(data: Any) -> pd.DataFrame:
             raise DataError(f"cannot make a data frame of the dict's columns: {exc}") from None
     elif type(data).__module__.split(".")[0] == "dask":
         raise TypeError(
-            f"data is a Dask {type(data).__name__}: fit on data in memory (call .compute() on it) or a "
-            "pandas/polars frame"
+            f"data is a Dask {type(data).__name__}: mixedfit.lmer fits a Dask DataFrame out of core; other "
+            "models need data in memory (call .compute() on it, or give a pandas/polars frame)"
         )
     else:
         try:

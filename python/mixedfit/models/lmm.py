@@ -650,7 +650,9 @@ def lmer(
     ----------
     formula : str
         lme4's formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas DataFrame, polars/pyarrow table or dict of columns
+    data : pandas DataFrame, polars/pyarrow table, dict of columns, or a Dask DataFrame
+        A Dask DataFrame is fitted out of core from its partitions' cross-products
+        (``mixedfit.scale.out_of_core``; weights and offset as column names).
     REML : bool
         REML (default, as lme4) or maximum likelihood.
     weights, offset : str or array, optional
@@ -667,6 +669,15 @@ def lmer(
     LinearMixedModel
         The fitted model.
     """
+    from ..scale.out_of_core import (  # (scale builds on models)
+        is_dask_collection,
+        lmer_dask,
+    )
+
+    if is_dask_collection(data):
+        if variance is not None or correlation is not None:
+            raise NotImplementedError("variance functions and correlation structures are not available out of core")
+        return lmer_dask(formula, data, REML=REML, weights=weights, offset=offset)
     model = LinearMixedModel(
         formula, data, REML=REML, weights=weights, offset=offset, n_threads=n_threads, variance=variance,
         correlation=correlation,
