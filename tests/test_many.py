@@ -96,3 +96,16 @@ def test_a_response_that_cannot_be_fitted_is_a_row_of_nan():
     assert table.loc["response_2", ["(Intercept)", "Days", "objective"]].isna().all()
     assert not table.loc["response_2", "converged"]
     assert table.loc[["response_1", "response_3"], "converged"].all()
+
+
+def test_satterthwaite_tests_per_response_equal_lmertest_on_each_fit():
+    sleep = mixedfit.datasets.load("sleepstudy")
+    rng = np.random.default_rng(11)
+    Y = sleep["Reaction"].to_numpy()[:, None] + rng.normal(0, 20, (len(sleep), 3))
+    table = mixedfit.fit_many(LMM, sleep, Y, satterthwaite=["Days"])
+    for k, name in enumerate(table.index):
+        single = mixedfit.lmer(LMM, sleep.assign(y=Y[:, k])).coef_table.loc["Days"]
+        assert table.loc[name, "df:Days"] == pytest.approx(single["df"], rel=1e-5)
+        assert table.loc[name, "p:Days"] == pytest.approx(single["Pr(>|t|)"], rel=1e-4)
+    with pytest.raises(DataError, match="not fixed effects"):
+        mixedfit.fit_many(LMM, sleep, Y, satterthwaite=["Hours"])

@@ -8,16 +8,18 @@ threads whose deviance evaluations release it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from .. import threads
 from ..design.formula import parse_formula
 from ..design.frame import as_dataframe
 from ..errors import DataError, MixedFitError
 from ..inference.parameters import sdcor_names
+from ..inference.satterthwaite import satterthwaite as satterthwaite_pieces
 from ..models.families import Family
 from ..models.glmm import GeneralizedLinearMixedModel
 from ..models.lmm import LinearMixedModel
@@ -70,6 +72,7 @@ def fit_many(
     weights: Any = None,
     n_threads: int | None = None,
     client: Any = None,
+    satterthwaite: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Fit one model to each of many responses.
 
@@ -107,8 +110,12 @@ def fit_many(
     Y, names = _responses(responses, frame)
     if Y.shape[0] != len(frame):
         raise DataError(f"responses have {Y.shape[0]} rows for {len(frame)} rows of data")
+    if satterthwaite is not None and family is not None:
+        raise ValueError("satterthwaite= is for LMMs (a GLMM's coefficients have z tests)")
     if client is not None:
-        options = {"family": family, "link": link, "nAGQ": nAGQ, "REML": REML, "weights": weights}
+        options = {
+            "family": family, "link": link, "nAGQ": nAGQ, "REML": REML, "weights": weights, "satterthwaite": satterthwaite,
+        }  # fmt: skip
         return _on_cluster(client, formula, frame, pd.DataFrame(Y, columns=names), options)
     response = parse_formula(formula).response
     if not response.isidentifier():
@@ -128,8 +135,38 @@ def fit_many(
             model = GeneralizedLinearMixedModel(formula, subset, family, link, nAGQ, weights, n_threads=1)
         used = np.flatnonzero(present)[model.frame.rows]
         fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, columns)]), min(n_threads, len(columns)), model._initial())
-        tables.append(_table(model, fits, [names[k] for k in columns]))
+        table = _table(model, fits, [names[k] for k in columns])
+        if satterthwaite:
+            table = table.join(_satterthwaite_tests(model, Y[np.ix_(used, columns)], fits, satterthwaite, table.index))
+        tables.append(table)
     return pd.concat(tables).loc[names]
+
+
+def _satterthwaite_tests(
+    model: LinearMixedModel, Y: np.ndarray, fits: dict[str, np.ndarray], names: Sequence[str], index: pd.Index
+) -> pd.DataFrame:
+    """df and p of the named coefficients for each response, the model put at its estimates."""
+    fixed = list(model.design.fixed.names)
+    missing = [name for name in names if name not in fixed]
+    if missing:
+        raise DataError(f"satterthwaite: {missing} are not fixed effects of the model ({', '.join(fixed)})")
+    rows = []
+    for k in range(Y.shape[1]):
+        if not np.all(np.isfinite(fits["theta"][:, k])):
+            rows.append([np.nan] * (2 * len(names)))
+            continue
+        model._set_response(Y[:, k])
+        model._set_estimates(fits["theta"][:, k])
+        pieces = satterthwaite_pieces(model._core, model._theta, model._sigma, model._vcov, model.nobs, model.REML)
+        row = []
+        for name in names:
+            j = fixed.index(name)
+            df = pieces.df(np.eye(len(fixed))[j])
+            t = model._beta[j] / np.sqrt(model._vcov[j, j])
+            row += [df, 2 * student_t.sf(abs(t), df)]
+        rows.append(row)
+    columns = [f"{kind}:{name}" for name in names for kind in ("df", "p")]
+    return pd.DataFrame(rows, index=index, columns=columns)
 
 
 class ClusterError(MixedFitError):

@@ -40,6 +40,9 @@ from ..models.results import RandomEffects
 STATEFUL = re.compile(r"(?<![\w.])(scale|center|poly|bs|standardize)\(")
 # Gram matrices of rows are formed this many rows at a time (n × m² floats per block).
 ROWS_PER_BLOCK = 200_000
+# Partitions' cell sums are added this many at a time (a tree: memory per task stays a few
+# partitions' worth of cells, whatever the number of partitions).
+COMBINE_FAN_IN = 4
 
 
 def is_dask_collection(data: Any) -> bool:
@@ -356,6 +359,8 @@ def lmer_dask(formula: str, ddf: Any, REML: bool = True, weights: str | None = N
 
     plan = plan_fit(formula, ddf, weights, offset)
     parts = [dask.delayed(_partition_cells)(part, plan, i) for i, part in enumerate(ddf.to_delayed())]
+    while len(parts) > 1:  # a tree of sums, COMBINE_FAN_IN at a time: each task holds a few partitions' cells
+        parts = [dask.delayed(_combine)(parts[i : i + COMBINE_FAN_IN]) for i in range(0, len(parts), COMBINE_FAN_IN)]
     cells, grams, ldW, n = dask.delayed(_combine)(parts).compute()  # on the active Client's workers, if any
     if n <= len(plan.x_names):
         raise DataError(f"{n} complete rows for {len(plan.x_names)} fixed effects")

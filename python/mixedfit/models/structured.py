@@ -1,0 +1,151 @@
+"""The part of a linear mixed model's fit that belongs to its residual structure (variance
+functions and correlation structures, ``residual_structure``): ψ = (δ, φ) set in the core, the
+criterion in (θ, ψ) and its joint optimization, convergence checks and Wald intervals for ψ.
+A mixin of LinearMixedModel, which holds ``_structure`` (None without one) and the core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from ..inference.convergence import (
+    GRADIENT_MESSAGE,
+    check_convergence,
+    convergence_problems,
+)
+from ..inference.derivatives import central_derivatives, relative_steps
+from .optimize import OptSummary, bobyqa
+from .synchronization import synchronized
+
+
+class ResidualStructureFit:
+    _structure: Any
+    _core: Any
+    _variance_spec: Any
+    _correlation_spec: Any
+
+    def _structure_variables(self) -> set[str]:
+        specs = [spec for spec in (self._variance_spec, self._correlation_spec) if spec is not None]
+        return {column for spec in specs for column in spec.columns}
+
+    @property
+    def _whitened(self) -> bool:
+        """Whether the core holds the data whitened for a residual correlation."""
+        return self._structure is not None and self._structure.whitens
+
+    def _apply_structure(self, psi: np.ndarray) -> None:
+        """The residual structure at ψ = (δ, φ): the core gets the new weights, or the whitened data
+        refilled in place."""
+        self._structure.set(psi)
+        self._weights = self._structure.weights
+        if self._whitened:
+            self._core.values_changed()
+        else:
+            self._core.set_weights(self._weights)
+
+    def _jacobian(self) -> float:
+        return 0.0 if self._structure is None else self._structure.jacobian
+
+    def _check_structure_convergence(self, verbose: bool) -> list[str]:
+        """lme4's checks in all of (θ, ψ). BOBYQA can stop on a flat ridge of the joint criterion
+        (BodyWeight's θ and continuous-AR φ: max|grad| 0.003 in θ); one restart from there, with
+        steps of a tenth of each parameter, finishes the job (as for GLMMs) before any warning."""
+        k, s = len(self._theta), self._structure
+        criterion = self._structure_criterion(k)
+
+        def derivatives() -> tuple[np.ndarray, np.ndarray]:
+            x = np.concatenate([self._theta, s.psi])
+            found = central_derivatives(criterion, x, self._objective, relative_steps(x))
+            self._apply_structure(x[k:])
+            return found
+
+        found = derivatives()
+        problems = convergence_problems(*found, len(found[0]))
+        if problems and problems[0].startswith(GRADIENT_MESSAGE):
+            first = self.optsum
+            x = np.concatenate([self._theta, s.psi])
+            self.optsum = OptSummary(
+                initial=x, lower=first.lower, upper=first.upper, initial_step=np.maximum(0.1 * np.abs(x), 1e-3),
+                verbose=verbose,
+            )  # fmt: skip
+            self._set_estimates(self._optimize_with_structure())
+            self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
+            found = derivatives()
+        return check_convergence(criterion, np.concatenate([self._theta, s.psi]), self._objective, len(found[0]), found)
+
+    def _structure_criterion(self, k: int):
+        """The criterion as a function of x = (θ, ψ): ψ set, then the core at θ."""
+
+        def criterion(x: np.ndarray) -> float:
+            self._apply_structure(x[k:])
+            return self._core.objective(np.ascontiguousarray(x[:k]), self.REML) + self._jacobian()
+
+        return criterion
+
+    def _optimize_with_structure(self) -> np.ndarray:
+        """θ and the residual structure's ψ = (δ, φ) jointly by BOBYQA (δ unbounded, φ inside its
+        range), ψ starting where it is; leaves the core at ψ̂ and returns θ̂."""
+        k, s = len(self.design.theta0), self._structure
+        opt = self.optsum
+        if len(opt.initial) == k:  # a fresh start for θ: ψ starts where it is
+            lower, upper = s.bounds()
+            opt.initial = np.concatenate([opt.initial, np.clip(s.psi, lower, upper)])
+            opt.lower = np.concatenate([opt.lower, lower])
+            opt.upper = np.concatenate([np.full(k, np.inf), upper])
+        x = bobyqa(self._structure_criterion(k), opt)
+        self._apply_structure(x[k:])
+        return x[:k]
+
+    @synchronized
+    def structure_confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for the residual structure's parameters on nlme's scale (as nlme's
+        intervals(m)'s varStruct and corStruct): from the Hessian of the criterion in (θ, ψ) at
+        the optimum — for varIdent on the log-ratios, then exponentiated to ratios; for φ on nlme's
+        unconstrained scale (see BoundCorrelation.unconstrained), then transformed back."""
+        self._require_fit()
+        if self._structure is None:
+            raise ValueError("the model has no variance function or correlation structure")
+        s = self._structure
+        k, psi = len(self._theta), s.psi.copy()
+        x0 = np.concatenate([self._theta, psi])
+        try:
+            _, hessian = central_derivatives(self._structure_criterion(k), x0, self._objective, relative_steps(x0))
+        finally:
+            self._apply_structure(psi)
+            self.objective_at(self._theta)
+        covariance = 2 * np.linalg.inv(hessian)[k:, k:]
+        z = norm.ppf(0.5 + level / 2)
+        rows, names = [], []
+        if s.variance is not None:
+            m = len(s.delta)
+            se = np.sqrt(np.diag(covariance)[:m])
+            bounds = np.column_stack([s.delta - z * se, s.delta, s.delta + z * se])
+            labels = list(s.variance.estimates(s.delta).index)
+            if m < len(labels):  # varIdent: ratios to the reference stratum
+                bounds, labels = np.exp(bounds), labels[1:]
+            rows.append(bounds)
+            names += labels
+        if s.whitens:  # symmetric on nlme's unconstrained scale u(φ); its SE by the delta method
+            c, step = s.correlation, 1e-6
+            slope = (c.unconstrained(s.phi + step) - c.unconstrained(s.phi - step)) / (2 * step)
+            se = np.sqrt(covariance[-1, -1]) * abs(slope)
+            rows.append(c.constrained(c.unconstrained(s.phi) + np.array([[-z * se, 0.0, z * se]])))
+            names.append(c.name)
+        return pd.DataFrame(np.vstack(rows), index=names, columns=["lower", "est.", "upper"])
+
+    @property
+    def variance_estimates(self) -> pd.Series | None:
+        """The variance function's estimates as nlme prints them (varIdent: SD ratios)."""
+        self._require_fit()
+        s = self._structure
+        return None if s is None or s.variance is None else s.variance.estimates(s.delta)
+
+    @property
+    def correlation_estimate(self) -> float | None:
+        """The correlation structure's φ (ρ for compound symmetry)."""
+        self._require_fit()
+        return self._structure.phi if self._whitened else None
+
