@@ -19,8 +19,14 @@ from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
 from ..errors import DataError, FormulaError
 from ..inference.condvar import conditional_variances
-from ..inference.convergence import check_convergence
+from ..inference.convergence import (
+    GRADIENT_MESSAGE,
+    check_convergence,
+    convergence_problems,
+)
+from ..inference.derivatives import central_derivatives
 from ..inference.fixed_effects_tests import anova_table, drop1_table
+from ..inference.kenward_roger import KenwardRoger, kenward_roger
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, signed_root, standard_errors
 from ..inference.ranova import ranova
@@ -182,19 +188,33 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         self._record_factorization()
         self._set_estimates(theta)
         self._coef_table = None  # Satterthwaite table and ML refit belong to the previous fit
+        self._kr = None
         self._satterthwaite_pieces = None
         self._ml = None
         self.convergence_problems: list[str] = []
         self._warn_if_singular()
         if check_conv and not self._quiet and not self.is_singular():
             if self._structure is None:
-                self.convergence_problems = check_convergence(
-                    self.objective_at, self._theta, self._objective, len(self._theta)
-                )
+                self.convergence_problems = self._check_convergence(verbose)
             else:
                 self.convergence_problems = self._check_structure_convergence(verbose)
             self.objective_at(self._theta)  # leave the core at the optimum
         return self
+
+    def _check_convergence(self, verbose: bool) -> list[str]:
+        """lme4's checks; where the gradient check fails, one restart of BOBYQA from there with
+        steps of a tenth of each θ first (Orthodont's `age * Sex + (age | Subject)`: max|grad|
+        0.004 after NLopt's stop, none after the restart; lme4's minqa happens to stop closer)."""
+        theta = self._theta
+        if any(p.startswith(GRADIENT_MESSAGE) for p in convergence_problems(*central_derivatives(self.objective_at, theta, self._objective), len(theta))):
+            first = self.optsum
+            self.optsum = OptSummary(
+                initial=theta.copy(), lower=first.lower, initial_step=np.maximum(0.1 * np.abs(theta), 1e-3),
+                verbose=verbose, quiet=self._quiet,
+            )  # fmt: skip
+            self._set_estimates(bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum))
+            self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
+        return check_convergence(self.objective_at, self._theta, self._objective, len(self._theta))
 
     def _set_response(self, new_response) -> None:
         self._response = self._checked_response(new_response)
@@ -377,13 +397,45 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     @synchronized
     def anova(self, type: str = "III", ddf: str = "Satterthwaite") -> pd.DataFrame:
         """F tests of the fixed-effects terms, as lmerTest's anova(m): Sum Sq, Mean Sq, NumDF,
-        DenDF (Satterthwaite), F value, Pr(>F) per term. Type "III" (each term's coefficients = 0;
+        DenDF (ddf: "Satterthwaite" or "Kenward-Roger", the latter with its scaled F), F value,
+        Pr(>F) per term. Type "III" (each term's coefficients = 0;
         models whose terms contain one another, as with interactions, are not supported yet) or
         "I" (sequential, any model)."""
         self._require_fit()
-        if ddf != "Satterthwaite":
-            raise ValueError(f"ddf must be 'Satterthwaite' (Kenward-Roger is not available yet), not {ddf!r}")
-        return anova_table(self, self._satterthwaite(), type)
+        return anova_table(self, self._denominator_df(ddf), type)
+
+    def _denominator_df(self, ddf: str) -> Satterthwaite | KenwardRoger:
+        """The pieces F and t tests take their denominator df from (lmerTest's ddf argument)."""
+        if ddf == "Satterthwaite":
+            return self._satterthwaite()
+        if ddf == "Kenward-Roger":
+            return self._kenward_roger()
+        raise ValueError(f"ddf must be 'Satterthwaite' or 'Kenward-Roger', not {ddf!r}")
+
+    @synchronized
+    def _kenward_roger(self) -> KenwardRoger:
+        """Kenward–Roger's pieces at the estimates, computed once per fit (pbkrtest's vcovAdj)."""
+        if self._kr is None:
+            if not self.REML:
+                raise ValueError("Kenward-Roger needs a REML fit, as pbkrtest's: fit with REML=True")
+            if self._structure is not None or self.frame.weights is not None:
+                raise NotImplementedError("Kenward-Roger with prior weights or a residual structure is not available")
+            self._kr = kenward_roger(self.design, self.design.fixed.X, self._theta, self._sigma, self._vcov)
+        return self._kr
+
+    def _coefficients(self, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
+        """The coefficient table with t tests on ddf's degrees of freedom: Satterthwaite's
+        (``coef_table``) or Kenward–Roger's (with its adjusted standard errors, as lmerTest's
+        summary(m, ddf = "Kenward-Roger"))."""
+        if ddf != "Kenward-Roger":
+            return self.coef_table
+        pieces = self._kenward_roger()
+        table = self.fixef.to_frame()
+        table["Std. Error"] = np.sqrt(np.diag(pieces.vcov))
+        table["df"] = [pieces.df(row) for row in np.eye(len(self._beta))]
+        table["t value"] = table["Estimate"] / table["Std. Error"]
+        table["Pr(>|t|)"] = 2 * student_t.sf(np.abs(table["t value"]), table["df"])
+        return table
 
     @synchronized
     def drop1(self) -> pd.DataFrame:
@@ -474,14 +526,14 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         and p-values (ddf=None: estimates, standard errors and t only, as lme4)."""
         self._require_fit()
         method = "REML" if self.REML else "maximum likelihood"
-        if ddf == "Satterthwaite":
-            coefs = self.coef_table
+        if ddf in ("Satterthwaite", "Kenward-Roger"):
+            coefs = self._coefficients(ddf)
         elif ddf is None:
             coefs = self.fixef.to_frame()
             coefs["Std. Error"] = self.stderr
             coefs["t value"] = coefs["Estimate"] / coefs["Std. Error"]
         else:
-            raise ValueError(f"ddf must be 'Satterthwaite' or None, not {ddf!r}")
+            raise ValueError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or None, not {ddf!r}")
         scaled = self.residuals("pearson") / self._sigma
         parts = [
             f"Linear mixed model fit by {method}",

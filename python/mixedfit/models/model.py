@@ -584,15 +584,16 @@ class MixedModel(Refits):
         return tables
 
     @synchronized
-    def fixef_table(self, level: float = 0.95) -> pd.DataFrame:
+    def fixef_table(self, level: float = 0.95, ddf: str = "Satterthwaite") -> pd.DataFrame:
         """The fixed effects as a tidy table (one row per term, snake_case columns, as broom.mixed's
         tidy(effects = "fixed", conf.int = TRUE)): term, estimate, std_error, statistic (t or z),
-        df (an LMM's Satterthwaite df; absent for a GLMM), p_value, conf_low, conf_high (estimate
-        ± quantile × std_error with the t quantile on df for an LMM, the normal one for a GLMM)."""
+        df (an LMM's Satterthwaite or, with ddf="Kenward-Roger", Kenward–Roger df and adjusted
+        standard errors; absent for a GLMM), p_value, conf_low, conf_high (estimate ± quantile ×
+        std_error with the t quantile on df for an LMM, the normal one for a GLMM)."""
         self._require_fit()
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1, got {level}")
-        table = self.coef_table
+        table = self._coefficients(ddf)
         tidy = pd.DataFrame({"term": table.index, "estimate": table["Estimate"].to_numpy(), "std_error": table["Std. Error"].to_numpy()})
         tidy["statistic"] = table.iloc[:, 3 if "df" in table.columns else 2].to_numpy()
         if "df" in table.columns:
@@ -604,6 +605,10 @@ class MixedModel(Refits):
         tidy["conf_low"] = tidy["estimate"] - quantile * tidy["std_error"]
         tidy["conf_high"] = tidy["estimate"] + quantile * tidy["std_error"]
         return tidy
+
+    def _coefficients(self, ddf: str) -> pd.DataFrame:
+        """The coefficient table a tidy table is made from (an LMM's depends on ddf)."""
+        return self.coef_table
 
     def summary(self) -> str:
         raise NotImplementedError
