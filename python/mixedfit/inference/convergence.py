@@ -56,7 +56,7 @@ def hessian_problems(hessian: np.ndarray, what: str = "") -> list[str]:
 
 def check_convergence(
     f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, n_theta: int,
-    derivatives: tuple[np.ndarray, np.ndarray] | None = None,
+    derivatives: tuple[np.ndarray, np.ndarray] | None = None, warn: bool = True,
 ) -> list[str]:
     """lme4's checkConv for a non-singular fit at x (objective f, value fx), each problem also a
     ConvergenceWarning. derivatives: central differences with relative_steps(x), if already computed.
@@ -70,7 +70,7 @@ def check_convergence(
         if convergence_problems(*derivatives, n_theta):
             derivatives = central_derivatives(f, x, fx, relative_steps(x))
     problems = convergence_problems(*derivatives, n_theta)
-    for message in problems:
+    for message in problems if warn else ():
         warnings.warn(message, ConvergenceWarning, stacklevel=4)
     return problems
 

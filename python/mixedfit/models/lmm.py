@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from typing import Any, Sequence
 
 import nlopt
@@ -17,14 +18,12 @@ from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
-from ..errors import DataError, FormulaError
+from ..errors import ConvergenceWarning, DataError, FormulaError
 from ..inference.condvar import conditional_variances
 from ..inference.convergence import (
     GRADIENT_MESSAGE,
     check_convergence,
-    convergence_problems,
 )
-from ..inference.derivatives import central_derivatives
 from ..inference.fixed_effects_tests import anova_table, drop1_table
 from ..inference.kenward_roger import KenwardRoger, kenward_roger
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
@@ -206,7 +205,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         steps of a tenth of each θ first (Orthodont's `age * Sex + (age | Subject)`: max|grad|
         0.004 after NLopt's stop, none after the restart; lme4's minqa happens to stop closer)."""
         theta = self._theta
-        if any(p.startswith(GRADIENT_MESSAGE) for p in convergence_problems(*central_derivatives(self.objective_at, theta, self._objective), len(theta))):
+        problems = check_convergence(self.objective_at, theta, self._objective, len(theta), warn=False)
+        if any(p.startswith(GRADIENT_MESSAGE) for p in problems):
             first = self.optsum
             self.optsum = OptSummary(
                 initial=theta.copy(), lower=first.lower, initial_step=np.maximum(0.1 * np.abs(theta), 1e-3),
@@ -214,7 +214,10 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             )  # fmt: skip
             self._set_estimates(bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum))
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
-        return check_convergence(self.objective_at, self._theta, self._objective, len(self._theta))
+            problems = check_convergence(self.objective_at, self._theta, self._objective, len(self._theta), warn=False)
+        for message in problems:
+            warnings.warn(message, ConvergenceWarning, stacklevel=5)
+        return problems
 
     def _set_response(self, new_response) -> None:
         self._response = self._checked_response(new_response)
