@@ -141,11 +141,11 @@ def main() -> None:
     ]
     for rows in sorted(set(args.rows) | set(args.lme4_rows)):
         m, r = results["mixedfit"].get(rows, {}), results["lme4"].get(rows, {})
-        lme4_time = r.get("failed") or (f"{r['seconds']:.1f}" if r else "—")
+        lme4_time = f"fails: {r['failed']}" if "failed" in r else (f"{r['seconds']:.1f}" if r else "—")
+        number = lambda v, digits=0: "—" if v is None else f"{v:.{digits}f}"  # noqa: E731
         lines.append(
-            f"| {rows:,} | {m.get('seconds', float('nan')):.1f} | {m.get('n_pseudo', '—')} | "
-            f"{m.get('worker_peak_mb', float('nan')):.0f} | {m.get('client_peak_mb', float('nan')):.0f} | {lme4_time} | "
-            f"{r.get('process_peak_mb') or float('nan'):.0f} |"
+            f"| {rows:,} | {number(m.get('seconds'), 1)} | {m.get('n_pseudo', '—')} | {number(m.get('worker_peak_mb'))} | "
+            f"{number(m.get('client_peak_mb'))} | {lme4_time} | {number(r.get('process_peak_mb'))} |"
         )
     (out / "out_of_core.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
