@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 HERE = Path(__file__).parent
 SUBJECTS, ITEMS, ROWS_PER_FILE = 2_000, 100, 1_000_000
