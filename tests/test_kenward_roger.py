@@ -18,6 +18,8 @@ def data_of(case: dict):
         data = data[np.arange(len(data)) % 7 != 3]
     if case["name"] == "sleep_factor":
         data = data.assign(period=(data["Days"] // 4).astype(str))
+    if case["name"] == "sleep_interaction":
+        data = data.assign(phase=np.where(data["Days"] >= 5, "late", "early"))
     return data
 
 
@@ -55,3 +57,18 @@ def test_kenward_roger_is_refused_where_pbkrtest_does_not_apply():
         ml.anova(ddf="Kenward-Roger")
     with pytest.raises(ValueError, match="'Satterthwaite' or 'Kenward-Roger'"):
         ml.anova(ddf="containment")
+
+
+@pytest.mark.parametrize("ddf", ["Satterthwaite", "Kenward-Roger"])
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if np.atleast_1d(c["type2"]["terms"]).size])
+def test_type2_anova_equals_lmertest(name, ddf):
+    case = CASES[name]
+    m = mixedfit.lmer(case["formula"], data_of(case))
+    m._set_estimates(np.atleast_1d(np.asarray(case["theta"], dtype=float)))  # at lme4's θ (see above)
+    expected = case["type2" if ddf == "Satterthwaite" else "type2_kr"]
+    table = m.anova(type="II", ddf=ddf)
+    assert list(table.index) == list(np.atleast_1d(expected["terms"]))
+    np.testing.assert_allclose(table["F value"], np.atleast_1d(expected["F"]), rtol=1e-5)
+    np.testing.assert_allclose(table["NumDF"], np.atleast_1d(expected["numdf"]))
+    np.testing.assert_allclose(table["DenDF"], np.atleast_1d(expected["dendf"]), rtol=1e-4)
+    np.testing.assert_allclose(table["Pr(>F)"], np.atleast_1d(expected["p"]), rtol=1e-3)

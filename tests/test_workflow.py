@@ -175,8 +175,8 @@ def test_f_tests_of_fixed_effects_as_lmertest(sleep, name):
 
 def test_f_tests_refuse_what_they_do_not_handle(sleep):
     model = mixedfit.lmer("Reaction ~ Days + (1 | Subject)", sleep)
-    with pytest.raises(ValueError, match="type II is not available yet"):
-        model.anova(type="II")
+    with pytest.raises(ValueError, match="type must be 'I', 'II' or 'III'"):
+        model.anova(type="IV")
     data = sleep.assign(phase=np.where(sleep["Days"] >= 5, "late", "early"))
     interacting = mixedfit.lmer("Reaction ~ Days * phase + (1 | Subject)", data)
     with pytest.raises(ValueError, match="Days:phase contains Days"):

@@ -1,6 +1,7 @@
 # Reference values for mixedfit's Kenward-Roger tests: lmerTest's summary(m, ddf = "Kenward-Roger")
 # and anova(m, ddf = "Kenward-Roger") (which use pbkrtest's vcovAdj and Lb_ddf), on unbalanced and
-# balanced, crossed and nested REML fits. Run from the repository root:
+# balanced, crossed and nested REML fits; and lmerTest's type II anova (Satterthwaite and
+# Kenward-Roger) on the same fits. Run from the repository root:
 #   Rscript tests/reference/make_kenward_roger_reference.R [path/to/shared/data [output folder]]
 source("tests/reference/common.R")
 suppressPackageStartupMessages({
@@ -19,6 +20,14 @@ models <- list(
   list("pastes", "strength ~ 1 + (1 | batch/cask)", read_data("Pastes"), "Pastes", ""),
   list("orthodont_interaction", "distance ~ age * Sex + (age | Subject)", orthodont, "Orthodont", "")
 )
+type2 <- function(m, ddf) {
+  a <- anova(m, type = 2, ddf = ddf)
+  list(terms = rownames(a), F = a[["F value"]], numdf = a[["NumDF"]], dendf = a[["DenDF"]], p = a[["Pr(>F)"]],
+       sumsq = a[["Sum Sq"]])
+}
+sleep$phase <- factor(ifelse(sleep$Days >= 5, "late", "early"))
+models[[length(models) + 1]] <- list("sleep_interaction", "Reaction ~ Days * phase + (1 | Subject)", sleep, "sleepstudy",
+                                     "phase = late if Days >= 5 else early")
 cases <- lapply(models, function(x) {
   m <- lmer(as.formula(x[[2]]), x[[3]], REML = TRUE)
   coefs <- summary(m, ddf = "Kenward-Roger")$coefficients
@@ -29,6 +38,7 @@ cases <- lapply(models, function(x) {
        df = as.list(coefs[, "df"]), p = as.list(coefs[, "Pr(>|t|)"]),
        anova_terms = rownames(a), anova_F = a[["F value"]], anova_numdf = a[["NumDF"]], anova_dendf = a[["DenDF"]],
        anova_p = a[["Pr(>F)"]], anova_meansq = a[["Mean Sq"]],
+       type2 = type2(m, "Satterthwaite"), type2_kr = type2(m, "Kenward-Roger"),
        pbkrtest = as.character(packageVersion("pbkrtest")), lmerTest = as.character(packageVersion("lmerTest")))
 })
 write_reference(cases, "kenward_roger_reference.json")

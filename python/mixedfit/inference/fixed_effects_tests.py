@@ -66,15 +66,60 @@ def _f_table(model, pieces: Satterthwaite, hypotheses: np.ndarray, terms: dict[s
     return pd.DataFrame(rows, index=list(terms), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])
 
 
+_CLASS_CALL = ("factor(", "as.factor(", "ordered(", "C(")
+
+
+def _sas_contains(model, outer: str, inner: str) -> bool:
+    """SAS's containment, which lmerTest's type II uses: `outer` contains `inner` when both
+    involve the same continuous variables and `outer`'s classification (factor) variables are a
+    proper superset of `inner`'s. So age:Sex contains age but not Sex."""
+    kinds = model.frame.kinds
+
+    def split(term: str) -> tuple[set[str], list[str]]:
+        classes, continuous = set(), []
+        for variable in term.split(":"):
+            kind = kinds.get(variable)
+            if variable.startswith(_CLASS_CALL) or (kind is not None and kind.kind in ("text", "category", "boolean")):
+                classes.add(variable)
+            else:
+                continuous.append(variable)
+        return classes, sorted(continuous)
+
+    outer_classes, outer_continuous = split(outer)
+    inner_classes, inner_continuous = split(inner)
+    return outer_continuous == inner_continuous and inner_classes < outer_classes
+
+
+def _type2_table(model, pieces: Satterthwaite, terms: dict[str, list[int]]) -> pd.DataFrame:
+    """lmerTest's type II: each term tested after every term that does not contain it (SAS's
+    containment) and before those that do — the sequential (Doolittle) hypotheses of X'X with
+    the columns reordered as [the others, the term, the terms containing it], mapped back."""
+    X = model.design.fixed.X
+    p = X.shape[1]
+    hypotheses = np.zeros((p, p))
+    for name, columns in terms.items():
+        last = list(columns) + [j for other, cols in terms.items() if _sas_contains(model, other, name) for j in cols]
+        order = [j for j in range(p) if j not in last] + last
+        sequential = doolittle_lower(X[:, order].T @ X[:, order]).T  # rows and columns in `order`
+        rows = [order.index(j) for j in columns]
+        hypotheses[columns] = sequential[rows][:, np.argsort(order)]
+    return _f_table(model, pieces, hypotheses, terms)
+
+
 def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
     """lmerTest's anova(m) table: type "I" (sequential: rows of the Doolittle factor of X'X by
-    term) or "III" (each term's coefficients = 0; for models whose terms do not contain each
-    other, where that is lmerTest's type III whatever the coding)."""
+    term), "II" (each term after those that do not contain it) or "III" (each term's
+    coefficients = 0; for models whose terms do not contain each other, where that is lmerTest's
+    type III whatever the coding)."""
     terms = term_columns(model)
     p = len(model._beta)
     if type in ("I", "1", 1):
         X = model.design.fixed.X
         hypotheses = doolittle_lower(X.T @ X).T if p > 1 else np.eye(p)
+    elif type in ("II", "2", 2):
+        if p <= 1 or len(terms) <= 1:  # as lmerTest: then type II is type I
+            return anova_table(model, pieces, "I")
+        return _type2_table(model, pieces, terms)
     elif type in ("III", "3", 3):
         nested = [(a, b) for a in terms for b in terms if _contains(a, b)]
         if nested:
@@ -84,5 +129,5 @@ def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
             )
         hypotheses = np.eye(p)
     else:
-        raise ValueError(f"type must be 'I' or 'III' (type II is not available yet), not {type!r}")
+        raise ValueError(f"type must be 'I', 'II' or 'III', not {type!r}")
     return _f_table(model, pieces, hypotheses, terms)
