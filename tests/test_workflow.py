@@ -212,6 +212,14 @@ def test_emmeans_as_r(sleep):
     assert list(pairs["contrast"]) == lmm_case["contrasts"]
     np.testing.assert_allclose(pairs["estimate"], lmm_case["estimate"], rtol=1e-5)
     np.testing.assert_allclose(pairs["p_value"], lmm_case["p_value"], rtol=1e-3)
+    kr_case = cases["emmeans_lmm_kr"]  # emmeans' own default for lmer fits
+    kr = mixedfit.emmeans(model, "phase", ddf="Kenward-Roger")
+    np.testing.assert_allclose(kr["SE"], kr_case["se"], rtol=1e-4)
+    np.testing.assert_allclose(kr["df"], kr_case["df"], rtol=1e-4)
+    kr_pairs = mixedfit.emmeans(model, "phase", pairs=True, ddf="Kenward-Roger")
+    np.testing.assert_allclose(kr_pairs["SE"], kr_case["contrast_se"], rtol=1e-4)
+    np.testing.assert_allclose(kr_pairs["df"], kr_case["contrast_df"], rtol=1e-4)
+    np.testing.assert_allclose(kr_pairs["p_value"], kr_case["p_value"], rtol=1e-3)
     glmm = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp"),
                           family="binomial")  # fmt: skip
     pairs = mixedfit.emmeans(glmm, "period", pairs=True)

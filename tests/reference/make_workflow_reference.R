@@ -46,9 +46,10 @@ for (x in ranova_cases) {
 suppressPackageStartupMessages(library(emmeans))
 sleep$group <- factor(ifelse(as.integer(as.character(sleep$Subject)) %% 2 == 0, "even", "odd"))
 emm_lmm <- emmeans(lmerTest::lmer(Reaction ~ Days + phase + group + (1 | Subject), sleep), "phase", lmer.df = "satterthwaite")
+emm_kr <- emmeans(lmerTest::lmer(Reaction ~ Days + phase + group + (1 | Subject), sleep), "phase", lmer.df = "kenward-roger")
 cbpp <- read_data("cbpp")
 emm_glmm <- emmeans(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial), "period")
-for (x in list(list("emmeans_lmm", emm_lmm), list("emmeans_glmm", emm_glmm))) {
+for (x in list(list("emmeans_lmm", emm_lmm), list("emmeans_lmm_kr", emm_kr), list("emmeans_glmm", emm_glmm))) {
   means <- as.data.frame(summary(x[[2]]))
   contrasts <- as.data.frame(summary(pairs(x[[2]])))
   cases[[length(cases) + 1]] <- list(

@@ -43,10 +43,11 @@ def _is_number(value) -> bool:
     return True
 
 
-def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False) -> pd.DataFrame:
+def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False, ddf: str = "Satterthwaite") -> pd.DataFrame:
     """Estimated marginal means of the factor specs (one row per level: emmean, SE, df, lower_CL,
     upper_CL), or with pairs=True their pairwise differences (estimate, SE, df, t_ratio or
-    z_ratio, p_value Tukey-adjusted)."""
+    z_ratio, p_value Tukey-adjusted). For an LMM, ddf="Kenward-Roger" takes Kenward–Roger's df and
+    adjusted covariance (emmeans' lmer.df = "kenward-roger", its own default for lmer fits)."""
     model._require_fit()
     grid = _reference_grid(model)
     if specs not in grid.columns or model.frame.kinds[specs].kind not in ("text", "category", "boolean"):
@@ -55,9 +56,9 @@ def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False) -> pd.D
     X = model.design.fixed.recipe.evaluate(grid, model.design.fixed.names)
     names = list(pd.unique(grid[specs]))
     L = np.vstack([X[(grid[specs] == value).to_numpy()].mean(axis=0) for value in names])
-    lmm = hasattr(model, "_satterthwaite")
-    pieces = model._satterthwaite() if lmm else None
-    vcov = model._vcov
+    lmm = hasattr(model, "_denominator_df")
+    pieces = model._denominator_df(ddf) if lmm else None
+    vcov = pieces.vcov if lmm else model._vcov
     if pairs:
         combos = list(itertools.combinations(range(len(names)), 2))
         L = np.vstack([L[a] - L[b] for a, b in combos])
