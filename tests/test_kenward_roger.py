@@ -59,14 +59,17 @@ def test_kenward_roger_is_refused_where_pbkrtest_does_not_apply():
         ml.anova(ddf="containment")
 
 
+@pytest.mark.parametrize("kind", ["II", "III"])
 @pytest.mark.parametrize("ddf", ["Satterthwaite", "Kenward-Roger"])
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if np.atleast_1d(c["type2"]["terms"]).size])
-def test_type2_anova_equals_lmertest(name, ddf):
+def test_type2_and_type3_anova_equal_lmertest(name, ddf, kind):
+    """Types II and III with interactions of a factor and a covariate (SAS's containment)."""
     case = CASES[name]
     m = mixedfit.lmer(case["formula"], data_of(case))
     m._set_estimates(np.atleast_1d(np.asarray(case["theta"], dtype=float)))  # at lme4's θ (see above)
-    expected = case["type2" if ddf == "Satterthwaite" else "type2_kr"]
-    table = m.anova(type="II", ddf=ddf)
+    key = {"II": "type2", "III": "type3"}[kind] + ("" if ddf == "Satterthwaite" else "_kr")
+    expected = case[key]
+    table = m.anova(type=kind, ddf=ddf)
     assert list(table.index) == list(np.atleast_1d(expected["terms"]))
     np.testing.assert_allclose(table["F value"], np.atleast_1d(expected["F"]), rtol=1e-5)
     np.testing.assert_allclose(table["NumDF"], np.atleast_1d(expected["numdf"]))

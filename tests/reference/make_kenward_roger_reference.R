@@ -1,7 +1,7 @@
 # Reference values for mixedfit's Kenward-Roger tests: lmerTest's summary(m, ddf = "Kenward-Roger")
 # and anova(m, ddf = "Kenward-Roger") (which use pbkrtest's vcovAdj and Lb_ddf), on unbalanced and
 # balanced, crossed and nested REML fits; and lmerTest's type II anova (Satterthwaite and
-# Kenward-Roger) on the same fits. Run from the repository root:
+# Kenward-Roger) and type III with interactions on the same fits. Run from the repository root:
 #   Rscript tests/reference/make_kenward_roger_reference.R [path/to/shared/data [output folder]]
 source("tests/reference/common.R")
 suppressPackageStartupMessages({
@@ -20,8 +20,8 @@ models <- list(
   list("pastes", "strength ~ 1 + (1 | batch/cask)", read_data("Pastes"), "Pastes", ""),
   list("orthodont_interaction", "distance ~ age * Sex + (age | Subject)", orthodont, "Orthodont", "")
 )
-type2 <- function(m, ddf) {
-  a <- anova(m, type = 2, ddf = ddf)
+type2 <- function(m, ddf, type = 2) {
+  a <- anova(m, type = type, ddf = ddf)
   list(terms = rownames(a), F = a[["F value"]], numdf = a[["NumDF"]], dendf = a[["DenDF"]], p = a[["Pr(>F)"]],
        sumsq = a[["Sum Sq"]])
 }
@@ -39,6 +39,7 @@ cases <- lapply(models, function(x) {
        anova_terms = rownames(a), anova_F = a[["F value"]], anova_numdf = a[["NumDF"]], anova_dendf = a[["DenDF"]],
        anova_p = a[["Pr(>F)"]], anova_meansq = a[["Mean Sq"]],
        type2 = type2(m, "Satterthwaite"), type2_kr = type2(m, "Kenward-Roger"),
+       type3 = type2(m, "Satterthwaite", 3), type3_kr = type2(m, "Kenward-Roger", 3),
        pbkrtest = as.character(packageVersion("pbkrtest")), lmerTest = as.character(packageVersion("lmerTest")))
 })
 write_reference(cases, "kenward_roger_reference.json")

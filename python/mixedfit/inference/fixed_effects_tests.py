@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from formulaic import model_matrix
 from scipy.stats import f as f_distribution
 
-from ..design.matrices import lme4_column_name
+from ..design.matrices import FORMULA_FUNCTIONS, lme4_column_name
 from .satterthwaite import Satterthwaite
 
 
@@ -58,12 +59,57 @@ def drop1_table(model, pieces: Satterthwaite) -> pd.DataFrame:
 
 
 def _f_table(model, pieces: Satterthwaite, hypotheses: np.ndarray, terms: dict[str, list[int]]) -> pd.DataFrame:
+    return _f_rows(model, pieces, {name: hypotheses[columns] for name, columns in terms.items()})
+
+
+def _f_rows(model, pieces: Satterthwaite, hypotheses: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One F test per term of its hypothesis matrix (rows: contrasts of β)."""
     rows = []
-    for columns in terms.values():
-        F, q, ddf = pieces.f_test(hypotheses[columns], model._beta)
+    for L in hypotheses.values():
+        F, q, ddf = pieces.f_test(L, model._beta)
         mean_sq = F * model._sigma**2
         rows.append((mean_sq * q, mean_sq, q, ddf, F, f_distribution.sf(F, q, ddf)))
-    return pd.DataFrame(rows, index=list(terms), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])
+    return pd.DataFrame(rows, index=list(hypotheses), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])
+
+
+def _zapsmall(values: np.ndarray, digits: int = 7) -> np.ndarray:
+    """R's zapsmall: entries below 10^-digits of the largest set to 0."""
+    largest = np.max(np.abs(values)) if values.size else 0.0
+    return np.where(np.abs(values) < largest * 10.0**-digits, 0.0, values)
+
+
+def _type3_hypotheses(model, terms: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """lmerTest's type III contrasts (extract_contrasts_type3, for treatment coding): the
+    over-parametrized design (every level of every factor) expressed in β's coordinates,
+    L = (X⁺ X_full)', each term's columns made orthogonal to those of the terms containing it
+    (SAS's containment), highest-order terms first; a term's hypotheses are its columns of L."""
+    fixed = model.design.fixed
+    if fixed.recipe.spec is None:
+        raise ValueError("type III tests with interactions need the fixed effects' formula recipe")
+    ordered = [c for c, kind in model.frame.kinds.items() if isinstance(kind.dtype, pd.CategoricalDtype) and kind.dtype.ordered]
+    if ordered:
+        raise ValueError(
+            f"type III tests with interactions of ordered factors ({', '.join(ordered)}: polynomial contrasts) are "
+            "not available yet; use type='II' or 'I'"
+        )
+    try:
+        full = model_matrix(fixed.recipe.expr, model.frame.numeric, ensure_full_rank=False, context=FORMULA_FUNCTIONS)
+    except Exception as exc:
+        raise ValueError(f"cannot form the over-parametrized design for type III tests: {exc}") from None
+    names = [lme4_column_name(c) for c in full.columns]
+    X = fixed.X
+    L = _zapsmall((np.linalg.pinv(X) @ np.asarray(full, dtype=np.float64)).T)  # full columns × β
+    for name in sorted(terms, key=lambda t: t.count(":"), reverse=True):
+        containing = [j for other, cols in terms.items() if _sas_contains(model, other, name) for j in cols]
+        if containing:
+            C, Y = L[:, containing], L[:, terms[name]]
+            L[:, terms[name]] = _zapsmall(Y - C @ np.linalg.lstsq(C, Y, rcond=None)[0])
+    L = L[[names.index(n) for n in fixed.names]]  # rows of β's own columns: p × p
+    out = {}
+    for name, columns in terms.items():
+        H = L[:, columns].T
+        out[name] = H[np.abs(H).sum(axis=1) > 1e-8]
+    return out
 
 
 _CLASS_CALL = ("factor(", "as.factor(", "ordered(", "C(")
@@ -108,9 +154,9 @@ def _type2_table(model, pieces: Satterthwaite, terms: dict[str, list[int]]) -> p
 
 def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
     """lmerTest's anova(m) table: type "I" (sequential: rows of the Doolittle factor of X'X by
-    term), "II" (each term after those that do not contain it) or "III" (each term's
-    coefficients = 0; for models whose terms do not contain each other, where that is lmerTest's
-    type III whatever the coding)."""
+    term), "II" (each term after those that do not contain it) or "III" (lmerTest's: each term's
+    coefficients = 0 where no term contains another, else its contrasts made orthogonal to the
+    terms containing it)."""
     terms = term_columns(model)
     p = len(model._beta)
     if type in ("I", "1", 1):
@@ -121,12 +167,10 @@ def anova_table(model, pieces: Satterthwaite, type: str) -> pd.DataFrame:
             return anova_table(model, pieces, "I")
         return _type2_table(model, pieces, terms)
     elif type in ("III", "3", 3):
-        nested = [(a, b) for a in terms for b in terms if _contains(a, b)]
-        if nested:
-            raise ValueError(
-                f"type III tests for terms that contain others ({nested[0][0]} contains {nested[0][1]}) are not "
-                "available yet; use type='I' or compare nested models with mixedfit.anova(m0, m1)"
-            )
+        if p <= 1 or len(terms) <= 1:  # as lmerTest: then type III is type I
+            return anova_table(model, pieces, "I")
+        if any(_sas_contains(model, a, b) for a in terms for b in terms):
+            return _f_rows(model, pieces, _type3_hypotheses(model, terms))
         hypotheses = np.eye(p)
     else:
         raise ValueError(f"type must be 'I', 'II' or 'III', not {type!r}")
