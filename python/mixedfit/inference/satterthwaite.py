@@ -70,7 +70,7 @@ class Satterthwaite:
 
 
 def satterthwaite(core, theta: np.ndarray, sigma: float, vcov: np.ndarray, n: int, REML: bool) -> Satterthwaite:
-    """The pieces at the estimates (16k² + 8k evaluations for k = |θ| + 1); leaves the core at θ."""
+    """The pieces at the estimates (16k² + 8k evaluations for k = len(θ) + 1); leaves the core at θ."""
     p = vcov.shape[0]
     varpar = np.concatenate([theta, [sigma]])
     H = richardson_hessian(lambda v: varpar_deviance(core, n, p, REML, v), varpar)

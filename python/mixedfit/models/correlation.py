@@ -31,7 +31,7 @@ EDGE = 1e-6
 
 @dataclass(frozen=True)
 class corAR1:
-    """AR(1) correlation φ^|j−k| between the j-th and k-th observations of a group, in data order
+    """AR(1) correlation φ^abs(j − k) between the j-th and k-th observations of a group, in data order
     or sorted by the column ``order`` (nlme's ``corAR1(form = ~ order | group)``)."""
 
     group: str
@@ -47,7 +47,7 @@ class corAR1:
 
 @dataclass(frozen=True)
 class corCAR1:
-    """Continuous-time AR(1): correlation φ^|tⱼ − tₖ| within a group (nlme's ``corCAR1(form = ~ time | group)``)."""
+    """Continuous-time AR(1): correlation φ^abs(tⱼ − tₖ) within a group (nlme's ``corCAR1(form = ~ time | group)``)."""
 
     time: str
     group: str

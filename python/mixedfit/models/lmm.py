@@ -377,7 +377,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     @synchronized
     def coef_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, Satterthwaite df, t value and Pr(>|t|) of each fixed effect, as
-        lmerTest's summary (computed on first use: about 16k² + 8k evaluations for k = |θ| + 1)."""
+        lmerTest's summary (computed on first use: about 16k² + 8k evaluations for k = len(θ) + 1)."""
         self._require_fit()
         if self._coef_table is None:
             pieces = self._satterthwaite()

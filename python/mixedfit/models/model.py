@@ -448,7 +448,7 @@ class MixedModel(Refits):
     def profile(self, parm: str | int | Sequence[str | int] | None = None, level: float = 0.95) -> dict[str, pd.DataFrame]:
         """The likelihood profiles behind confint(method="profile"), as lme4's profile(): for each
         parameter, a table of values and ζ (the signed square root of the deviance increase, 0 at
-        the estimate) out to where |ζ| passes the level's normal quantile."""
+        the estimate) out to where the absolute ζ passes the level's normal quantile."""
         self._require_fit()
         names = self.parameter_names()
         rows = self._parameter_rows(parm, names)

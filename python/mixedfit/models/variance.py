@@ -44,7 +44,7 @@ class varIdent:
 
 @dataclass(frozen=True)
 class varPower:
-    """SD ∝ |v|^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
+    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
 
     covariate: str
 
