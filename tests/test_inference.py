@@ -296,3 +296,29 @@ def test_glmm_simulation_on_newdata_uses_the_trials():
     assert 0 <= sims.min() and sims.max() <= 1
     # Period 1 has the higher incidence, as its coefficients say.
     assert sims[0].mean() > sims[1].mean()
+
+
+@pytest.mark.parametrize(
+    "dataset, formula",
+    [
+        ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),
+        ("Pastes", "strength ~ 1 + (1 | batch/cask)"),
+        ("sleepstudy", "Reaction ~ Days + (Days || Subject)"),
+        ("Exam", "normexam ~ standLRT + (standLRT | school)"),
+    ],
+)
+def test_conditional_variances_by_the_schur_complement_equal_sparse_solves(dataset, formula):
+    """The first term's block structure (one dense inverse of the Schur complement) gives the
+    same level blocks of A⁻¹ as solving for every column of Λ' (the general path), to 1e-10."""
+    import scipy.sparse as sp
+    from mixedfit.inference import condvar
+
+    m = mixedfit.lmer(formula, load_dataset(dataset))
+    d, theta, weights = m.design, m.theta, m._working_weights()
+    fast = condvar.conditional_variances(d, theta, weights, m.sigma)
+    Lambdat = condvar.relative_factor(d, theta)
+    A = (Lambdat @ (d.Zt @ sp.diags(weights) @ d.Zt.T) @ Lambdat.T + sp.identity(Lambdat.shape[0])).tocsc()
+    general = condvar._conditional_variances_by_solves(A, Lambdat, d, m.sigma)
+    assert fast.keys() == general.keys()
+    for name in general:
+        np.testing.assert_allclose(fast[name], general[name], rtol=1e-10, atol=1e-12 * np.abs(general[name]).max())
