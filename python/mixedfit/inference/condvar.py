@@ -55,6 +55,9 @@ def _schur_inverse_blocks(design: Design, A: sp.csc_matrix) -> dict[str, np.ndar
     q2 = A.shape[0] - q1
     if q2 > MAX_SCHUR_COLUMNS:
         return None
+    first_block = A[:q1, :q1].tocoo()
+    if np.any((first_block.row // p1 != first_block.col // p1) & (first_block.data != 0)):
+        return None  # the first term's levels couple (data whitened across its levels): no block structure
     Dinv = np.linalg.inv(_first_term_blocks(A, first.n_levels, p1))
     base = np.arange(q1).reshape(first.n_levels, p1)
     rows, cols = np.broadcast_arrays(base[:, :, None], base[:, None, :])
