@@ -28,8 +28,6 @@ from ..models.lmm import LinearMixedModel
 from .likelihood import GroupedDesign, ProfileLikelihood
 from .results import MixedLMResults
 
-_IGNORED_FIT_OPTIONS = ("start_params", "niter_sa", "do_cg", "full_output", "method")
-
 
 def _names(values: Any, default: str, k: int) -> list[str]:
     if isinstance(values, pd.DataFrame):
@@ -57,15 +55,15 @@ class _Component:
     def from_group_matrices(
         cls, name: str, matrices: Mapping[Any, Any], group_rows: list[np.ndarray], group_labels: list[Any], n: int
     ) -> _Component:
-        """From statsmodels' ``exog_vc[name]``: a matrix per group label (rows in data order)."""
-        pairs: dict[tuple[int, int], int] = {}
-        labels: list[tuple[int, str]] = []
-        codes, values = np.zeros(n, dtype=np.int64), np.zeros(n)
+        """From statsmodels' ``exog_vc[name]``: a matrix per group label (rows in data order).
+        Each observation's effect is the (group, column) of its non-zero entry."""
+        groups, columns, rows_hit, entries, names = [], [], [], [], {}
         for g, (label, rows) in enumerate(zip(group_labels, group_rows)):
             if label not in matrices:
                 continue
             block = matrices[label]
-            columns = [str(c) for c in block.columns] if isinstance(block, pd.DataFrame) else None
+            if isinstance(block, pd.DataFrame):
+                names[g] = [str(c) for c in block.columns]
             block = np.asarray(block, dtype=np.float64)
             block = block[:, None] if block.ndim == 1 else block
             if block.shape[0] != len(rows):
@@ -79,15 +77,20 @@ class _Component:
                     "mixedfit fits components whose effects are separate columns of one observation each "
                     "(as '0 + C(x)' or a single column)"
                 )
-            for r, row in enumerate(rows):
-                hit = np.flatnonzero(nonzero[r])
-                if not len(hit):
-                    continue
-                j = int(hit[0])
-                key = pairs.setdefault((g, j), len(pairs))
-                if key == len(labels):
-                    labels.append((g, columns[j] if columns else str(j)))
-                codes[row], values[row] = key, block[r, j]
+            hit = np.flatnonzero(nonzero.any(axis=1))
+            j = nonzero[hit].argmax(axis=1)
+            groups.append(np.full(len(hit), g))
+            columns.append(j)
+            rows_hit.append(rows[hit])
+            entries.append(block[hit, j])
+        codes, values = np.zeros(n, dtype=np.int64), np.zeros(n)
+        if not groups:
+            return cls(name, codes, values, [])
+        g, j = np.concatenate(groups), np.concatenate(columns)
+        pairs, key = np.unique(np.column_stack([g, j]), axis=0, return_inverse=True)
+        hit_rows = np.concatenate(rows_hit)
+        codes[hit_rows], values[hit_rows] = key.ravel(), np.concatenate(entries)
+        labels = [(int(a), names[a][b] if a in names else str(b)) for a, b in pairs]
         return cls(name, codes, values, labels)
 
 

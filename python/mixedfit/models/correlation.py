@@ -303,7 +303,8 @@ class WhitenedPattern:
     n: int
     product: sp.csr_matrix | None = None
     _pair: np.ndarray | None = None  # which of T's pairs each contribution comes from
-    _entry: np.ndarray | None = None  # which entry of Z it multiplies
+    _source: np.ndarray | None = None  # the row of Z it comes from
+    _z: np.ndarray | None = None  # the entry of Z it multiplies
     _position: np.ndarray | None = None  # where in the product's values it lands
 
     def bind(self, Z: sp.csr_matrix) -> sp.csr_matrix:
@@ -319,11 +320,11 @@ class WhitenedPattern:
         unique, position = np.unique(keys, return_inverse=True)
         indptr = np.searchsorted(unique, np.arange(self.n + 1, dtype=np.int64) * q)
         product = sp.csr_matrix((np.zeros(len(unique)), (unique % q).astype(np.int32), indptr.astype(np.int32)), shape=(self.n, q))
-        self.product, self._pair, self._entry, self._position = product, pair, entry, position
-        self._Z = Z
+        self.product, self._pair, self._position = product, pair, position
+        self._source, self._z = self.sources[pair], Z.data[entry]
         return product
 
     def fill(self, coefficients: np.ndarray, row_scale: np.ndarray) -> None:
         """The product's values, in place, for T's coefficients applied to diag(row_scale)·Z."""
-        contributions = coefficients[self._pair] * row_scale[self.sources[self._pair]] * self._Z.data[self._entry]
+        contributions = coefficients[self._pair] * row_scale[self._source] * self._z
         self.product.data[:] = np.bincount(self._position, weights=contributions, minlength=len(self.product.data))

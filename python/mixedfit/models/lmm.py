@@ -109,10 +109,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         for t in terms:
             means = np.bincount(t.codes, weights=y, minlength=t.n_levels) / np.bincount(t.codes, minlength=t.n_levels)
             group_variances.append(np.var(means[t.codes], ddof=1))
-        residual_variance = np.var(y, ddof=1) - sum(group_variances)
-        if not residual_variance > 0:
-            return self.design.theta0.copy()
-        return np.sqrt(np.array(group_variances) / residual_variance)
+        start = intercepts_start(np.var(y, ddof=1), group_variances)
+        return self.design.theta0.copy() if start is None else start
 
     def _make_core(self):
         d = self.design
@@ -179,10 +177,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         evaluation's objective and θ to standard error."""
         start = time.perf_counter()
         self.optsum.verbose = verbose
-        if self._structure is None:
-            theta = bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
-        else:
-            theta = self._optimize_with_structure()
+        theta = self._optimize()
         self.optsum.seconds = time.perf_counter() - start
         self._record_factorization()
         self._set_estimates(theta)
@@ -193,28 +188,43 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         self.convergence_problems: list[str] = []
         self._warn_if_singular()
         if check_conv and not self._quiet and not self.is_singular():
-            if self._structure is None:
-                self.convergence_problems = self._check_convergence(verbose)
-            else:
-                self.convergence_problems = self._check_structure_convergence(verbose)
+            self.convergence_problems = self._check_convergence(verbose)
             self.objective_at(self._theta)  # leave the core at the optimum
         return self
 
+    def _optimize(self) -> np.ndarray:
+        """θ̂ by BOBYQA from self.optsum (with a residual structure, θ and ψ jointly)."""
+        if self._structure is None:
+            return bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
+        return self._optimize_with_structure()
+
     def _check_convergence(self, verbose: bool) -> list[str]:
-        """lme4's checks; where the gradient check fails, one restart of BOBYQA from there with
-        steps of a tenth of each θ first (Orthodont's `age * Sex + (age | Subject)`: max|grad|
-        0.004 after NLopt's stop, none after the restart; lme4's minqa happens to stop closer)."""
-        theta = self._theta
-        problems = check_convergence(self.objective_at, theta, self._objective, len(theta), warn=False)
+        """lme4's checks in every optimized parameter (θ, and a residual structure's ψ); where the
+        gradient check fails, one restart of BOBYQA from there with steps of a tenth of each
+        parameter first (Orthodont's `age * Sex + (age | Subject)`: max|grad| 0.004 after NLopt's
+        stop, none after the restart; BodyWeight's θ and continuous-AR φ: 0.003 in θ)."""
+
+        def problems_at_estimates() -> tuple[list[str], np.ndarray]:
+            if self._structure is None:
+                criterion, x = self.objective_at, self._theta.copy()
+            else:
+                criterion = self._structure_criterion(len(self._theta))
+                x = np.concatenate([self._theta, self._structure.psi])
+            problems = check_convergence(criterion, x, self._objective, len(x), warn=False)
+            if self._structure is not None:
+                self._apply_structure(x[len(self._theta) :])  # the derivatives moved ψ
+            return problems, x
+
+        problems, x = problems_at_estimates()
         if any(p.startswith(GRADIENT_MESSAGE) for p in problems):
             first = self.optsum
             self.optsum = OptSummary(
-                initial=theta.copy(), lower=first.lower, initial_step=np.maximum(0.1 * np.abs(theta), 1e-3),
+                initial=x, lower=first.lower, upper=first.upper, initial_step=np.maximum(0.1 * np.abs(x), 1e-3),
                 verbose=verbose, quiet=self._quiet,
             )  # fmt: skip
-            self._set_estimates(bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum))
+            self._set_estimates(self._optimize())
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
-            problems = check_convergence(self.objective_at, self._theta, self._objective, len(self._theta), warn=False)
+            problems, _ = problems_at_estimates()
         for message in problems:
             warnings.warn(message, ConvergenceWarning, stacklevel=5)
         return problems
@@ -560,6 +570,15 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     def dof(self) -> int:
         """Number of parameters: β, θ, σ and a residual structure's δ and φ."""
         return super().dof + (0 if self._structure is None else self._structure.n_params)
+
+
+def intercepts_start(variance_y: float, group_variances: Sequence[float]) -> np.ndarray | None:
+    """lme4's data-based θ for intercept-only terms: √(v_k / v_e) with v_e = var(y) − Σ v_k, v_k
+    the variance of y's group means over the observations; None where v_e ≤ 0."""
+    residual_variance = variance_y - sum(group_variances)
+    if not residual_variance > 0:
+        return None
+    return np.sqrt(np.array(group_variances) / residual_variance)
 
 
 def lmer(

@@ -11,11 +11,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..inference.convergence import (
-    GRADIENT_MESSAGE,
-    check_convergence,
-    convergence_problems,
-)
 from ..inference.derivatives import central_derivatives, relative_steps
 from .optimize import OptSummary, bobyqa
 from .synchronization import synchronized
@@ -48,33 +43,6 @@ class ResidualStructureFit:
 
     def _jacobian(self) -> float:
         return 0.0 if self._structure is None else self._structure.jacobian
-
-    def _check_structure_convergence(self, verbose: bool) -> list[str]:
-        """lme4's checks in all of (θ, ψ). BOBYQA can stop on a flat ridge of the joint criterion
-        (BodyWeight's θ and continuous-AR φ: max|grad| 0.003 in θ); one restart from there, with
-        steps of a tenth of each parameter, finishes the job (as for GLMMs) before any warning."""
-        k, s = len(self._theta), self._structure
-        criterion = self._structure_criterion(k)
-
-        def derivatives() -> tuple[np.ndarray, np.ndarray]:
-            x = np.concatenate([self._theta, s.psi])
-            found = central_derivatives(criterion, x, self._objective, relative_steps(x))
-            self._apply_structure(x[k:])
-            return found
-
-        found = derivatives()
-        problems = convergence_problems(*found, len(found[0]))
-        if problems and problems[0].startswith(GRADIENT_MESSAGE):
-            first = self.optsum
-            x = np.concatenate([self._theta, s.psi])
-            self.optsum = OptSummary(
-                initial=x, lower=first.lower, upper=first.upper, initial_step=np.maximum(0.1 * np.abs(x), 1e-3),
-                verbose=verbose,
-            )  # fmt: skip
-            self._set_estimates(self._optimize_with_structure())
-            self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
-            found = derivatives()
-        return check_convergence(criterion, np.concatenate([self._theta, s.psi]), self._objective, len(found[0]), found)
 
     def _structure_criterion(self, k: int):
         """The criterion as a function of x = (θ, ψ): ψ set, then the core at θ."""

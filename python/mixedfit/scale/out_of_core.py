@@ -34,7 +34,7 @@ from ..design.formula import ParsedFormula, parse_formula
 from ..design.frame import used_columns
 from ..design.matrices import evaluate, numeric_column, simple_terms
 from ..errors import DataError, FormulaError
-from ..models.lmm import LinearMixedModel
+from ..models.lmm import LinearMixedModel, intercepts_start
 from ..models.results import RandomEffects
 
 STATEFUL = re.compile(r"(?<![\w.])(scale|center|poly|bs|standardize)\(")
@@ -117,12 +117,16 @@ def _cells(part: pd.DataFrame, plan: Plan) -> tuple[np.ndarray, np.ndarray, floa
     cells, cell_of_row = np.unique(keys, axis=0, return_inverse=True)
     cell_of_row = cell_of_row.ravel()
     grams = np.zeros((len(cells), m * m))
-    for start in range(0, n, ROWS_PER_BLOCK):  # Σ over each cell's rows of bᵢbᵢ', as a sparse product
-        rows = np.arange(start, min(start + ROWS_PER_BLOCK, n))
-        outer = (B[rows, :, None] * B[rows, None, :]).reshape(len(rows), m * m)
-        membership = sp.csr_matrix((np.ones(len(rows)), (cell_of_row[rows], np.arange(len(rows)))), shape=(len(cells), len(rows)))
-        grams += membership @ outer
+    for start in range(0, n, ROWS_PER_BLOCK):  # Σ over each cell's rows of bᵢbᵢ'
+        rows = slice(start, start + ROWS_PER_BLOCK)
+        grams += _sum_by(cell_of_row[rows], (B[rows, :, None] * B[rows, None, :]).reshape(-1, m * m), len(cells))
     return cells, grams.reshape(len(cells), m, m), float(np.sum(np.log(w))), n
+
+
+def _sum_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Rows of values summed by group (a sparse membership product: np.add.at is ~10× slower)."""
+    membership = sp.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))), shape=(n_groups, len(group)))
+    return membership @ values
 
 
 def _levels(ddf: Any, factors: tuple[str, ...]) -> pd.Index:
@@ -175,8 +179,7 @@ def _combine(results: list[tuple[np.ndarray, np.ndarray, float, int]]) -> tuple[
     keys = np.vstack([r[0] for r in results])
     grams = np.concatenate([r[1] for r in results])
     cells, where = np.unique(keys, axis=0, return_inverse=True)
-    total = np.zeros((len(cells),) + grams.shape[1:])
-    np.add.at(total, where.ravel(), grams)
+    total = _sum_by(where.ravel(), grams.reshape(len(grams), -1), len(cells)).reshape((len(cells),) + grams.shape[1:])
     return cells, total, sum(r[2] for r in results), sum(r[3] for r in results)
 
 
@@ -331,7 +334,8 @@ def _residual_partition(part: pd.DataFrame, inputs: dict) -> pd.Series:
 
 def _data_based_start(cells: np.ndarray, grams: np.ndarray, plan: Plan, n: float) -> np.ndarray | None:
     """lme4's starting θ for all-intercept models with distinct factors (LinearMixedModel's
-    _data_based_start) from the cells' sums: counts and response sums per level."""
+    _data_based_start) from the cells' sums: counts and response sums per level (the rows are
+    not at hand to take the variances in two passes)."""
     if any(cols or not intercept for intercept, cols in plan.term_columns):
         return None
     if len({term.group for term in plan.parsed.random}) != len(plan.parsed.random) or plan.weights:
@@ -347,10 +351,7 @@ def _data_based_start(cells: np.ndarray, grams: np.ndarray, plan: Plan, n: float
         s = np.bincount(cells[:, t], weights=ysum, minlength=levels)
         means = np.divide(s, c, out=np.zeros_like(s), where=c > 0)
         group_variances.append((np.sum(c * means**2) - n * mean**2) / (n - 1))
-    residual = variance_y - sum(group_variances)
-    if not residual > 0:
-        return None
-    return np.sqrt(np.array(group_variances) / residual)
+    return intercepts_start(variance_y, group_variances)
 
 
 def lmer_dask(formula: str, ddf: Any, REML: bool = True, weights: str | None = None, offset: str | None = None) -> OutOfCoreFit:
