@@ -11,11 +11,11 @@
 #include <string>
 #include <system_error>
 
+#include "bobyqa.hpp"
 #include "bootstrap.hpp"
 #include "errors.hpp"
 #include "glmm.hpp"
 #include "lmm.hpp"
-#include "nlopt_api.hpp"
 
 namespace py = pybind11;
 using namespace mixedfit;
@@ -246,16 +246,15 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       [](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
          const py::array& term_shapes, const py::array& weights, const py::array& Y, bool REML,
          const Eigen::VectorXd& start, const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval,
-         const std::string& nlopt_library, int algorithm, int n_threads) {
+         int n_threads) {
         const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
         const LmmDesign design{in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes, map_vector(weights, "weights")};
         const MapMat Y_ = map_matrix(Y, "Y");
-        const Nlopt nlopt(nlopt_library, algorithm);
         const OptimizerSettings settings{start, lower, ftol_abs, xtol_abs, maxeval};
         LmmRefits r;
         {
           py::gil_scoped_release release;
-          r = lmm_refits(design, Y_, REML, settings, nlopt, n_threads);
+          r = lmm_refits(design, Y_, REML, settings, n_threads);
         }
         return py::dict(py::arg("theta") = r.theta, py::arg("beta") = r.beta, py::arg("stderr") = r.stderr_beta,
                         py::arg("sigma") = r.sigma,
@@ -264,8 +263,23 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       },
       py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("weights"),
       py::arg("Y"), py::arg("REML"), py::arg("start"), py::arg("lower"), py::arg("ftol_abs"), py::arg("xtol_abs"),
-      py::arg("maxeval"), py::arg("nlopt_library"), py::arg("algorithm"), py::arg("n_threads"),
-      "Refit an LMM to each column of Y (offset removed) on n_threads C++ threads with NLopt's BOBYQA.");
+      py::arg("maxeval"), py::arg("n_threads"),
+      "Refit an LMM to each column of Y (offset removed) on n_threads C++ threads with the core's BOBYQA.");
+
+  m.def(
+      "bobyqa",
+      [](const py::function& f, const Eigen::VectorXd& x0, const Eigen::VectorXd& lower, const Eigen::VectorXd& upper,
+         const Eigen::VectorXd& initial_step, double ftol_abs, double xtol_abs, int maxeval) {
+        // The objective is Python: it runs with the GIL held, and its exceptions propagate.
+        const Objective objective = [&f](const Eigen::VectorXd& x) { return f(x).cast<double>(); };
+        const OptimizerResult r = bobyqa(objective, x0, BobyqaSettings{lower, upper, initial_step, ftol_abs, xtol_abs, maxeval});
+        return py::dict(py::arg("x") = r.x, py::arg("fmin") = r.fmin, py::arg("evaluations") = r.evaluations,
+                        py::arg("code") = r.code);
+      },
+      py::arg("f"), py::arg("x0"), py::arg("lower"), py::arg("upper"), py::arg("initial_step"), py::arg("ftol_abs"),
+      py::arg("xtol_abs"), py::arg("maxeval"),
+      "Minimize f(x) within [lower, upper] by BOBYQA (initial_step empty: NLopt's heuristic). Returns x, fmin, "
+      "evaluations and NLopt's result code.");
 
   m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
         "Whether this CPU supports the x86-64-v3 instruction set (the optimized build).");

@@ -1,9 +1,9 @@
 // Refits of a linear mixed model to many responses (the parametric bootstrap) on C++ threads,
-// each with its own model (one symbolic analysis per thread) and NLopt's BOBYQA, no GIL.
+// each with its own model (one symbolic analysis per thread) and the core's BOBYQA, no GIL.
 #pragma once
 
 #include "lmm.hpp"
-#include "nlopt_api.hpp"
+#include "bobyqa.hpp"
 
 namespace mixedfit {
 
@@ -12,7 +12,7 @@ struct LmmRefits {
   Eigen::MatrixXd beta;
   Eigen::MatrixXd stderr_beta;  // β's standard errors, σ √diag((RX'RX)⁻¹)
   Eigen::VectorXd sigma, objective;
-  Eigen::VectorXi evaluations, code;  // code: NLopt's result; kNumericalFailure if the criterion failed
+  Eigen::VectorXi evaluations, code;  // code: the optimizer's (NLopt's codes); kNumericalFailure if the criterion failed
 };
 
 constexpr int kNumericalFailure = -100;
@@ -33,6 +33,6 @@ struct OptimizerSettings {
 // Each column of Y (offset removed) is fitted from settings.start; the results do not depend
 // on n_threads.
 LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const OptimizerSettings& settings,
-                     const Nlopt& nlopt, int n_threads);
+                     int n_threads);
 
 }  // namespace mixedfit

@@ -244,8 +244,8 @@ def test_inference_arguments_are_checked(sleep):
 
 def test_an_error_inside_the_optimizer_surfaces_as_itself():
     """An objective that raises mid-optimization (the fuzz test found a data set that BOBYQA
-    drives to an exact fit, pwrss = 0, at a denormal θ) stops NLopt and raises that error, not
-    the SystemError NLopt's wrapper can turn it into."""
+    drives to an exact fit, pwrss = 0, at a denormal θ) stops the optimizer and raises that
+    error itself (it crosses the core's C++ loop)."""
     from mixedfit.models.optimize import OptSummary, bobyqa
 
     def criterion(x: np.ndarray) -> float:

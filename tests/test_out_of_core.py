@@ -41,7 +41,9 @@ def test_estimates_equal_the_in_memory_fit(case):
     np.testing.assert_allclose(remote.theta, memory.theta, rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(remote.fixef.to_numpy(), memory.fixef.to_numpy(), rtol=1e-8)
     assert list(remote.fixef.index) == list(memory.fixef.index)
-    np.testing.assert_allclose(remote.stderr.to_numpy(), memory.stderr.to_numpy(), rtol=1e-8)
+    # Penicillin's criterion is flat to 1e-8 over 1e-4 in θ: the two fits' Newton steps (from
+    # points that differ by rounding) leave its SE 1.1e-8 apart on the baseline build.
+    np.testing.assert_allclose(remote.stderr.to_numpy(), memory.stderr.to_numpy(), rtol=1e-7)
     assert remote.sigma == pytest.approx(memory.sigma, rel=1e-8)
     for group, table in memory.ranef.items():
         np.testing.assert_allclose(remote.ranef[group].loc[table.index].to_numpy(), table.to_numpy(), rtol=1e-6, atol=1e-8)

@@ -246,7 +246,7 @@ def test_out_of_memory_in_the_core_is_a_resource_error():
     assert result.stdout.strip().splitlines()[-1] == "ResourceError: out of memory in mixedfit's core"
 
 
-def test_nan_start_is_refused_before_nlopt(sleep):
+def test_nan_start_is_refused_before_the_optimizer(sleep):
     model = mixedfit.LinearMixedModel(LMM, sleep)
     model.optsum.initial[0] = np.nan
     with pytest.raises(ValueError, match=r"optsum.initial has a NaN at position 0"):

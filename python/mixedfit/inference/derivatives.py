@@ -22,6 +22,15 @@ def relative_steps(x: np.ndarray) -> np.ndarray:
     return CENTRAL_STEP * np.maximum(1.0, np.abs(x))
 
 
+def central_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, delta: float | np.ndarray = CENTRAL_STEP
+) -> np.ndarray:
+    """The gradient alone by central differences (2n evaluations)."""
+    h = np.broadcast_to(np.asarray(delta, dtype=np.float64), (len(x),))
+    steps = np.diag(h)
+    return np.array([(f(x + steps[i]) - f(x - steps[i])) / (2 * h[i]) for i in range(len(x))])
+
+
 def central_derivatives(
     f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float | np.ndarray = CENTRAL_STEP
 ) -> tuple[np.ndarray, np.ndarray]:

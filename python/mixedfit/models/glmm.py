@@ -15,8 +15,12 @@ from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
 from ..errors import ConvergenceWarning, DataError
-from ..inference.convergence import GRADIENT_MESSAGE, convergence_problems
-from ..inference.derivatives import central_derivatives, relative_steps
+from ..inference.convergence import GRADIENT_MESSAGE, convergence_problems, newton_point
+from ..inference.derivatives import (
+    central_derivatives,
+    central_gradient,
+    relative_steps,
+)
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, standard_errors
 from .families import (
@@ -44,6 +48,8 @@ def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:
 
 class GeneralizedLinearMixedModel(MixedModel):
     """g(E[y | u]) = Xβ + Zu + offset with y | u from an exponential family, u ~ N(0, ΛΛ'σ²)."""
+
+    _derivatives = True  # the Hessian in (θ, β) at the optimum (fit's check_conv)
 
     def __init__(
         self,
@@ -186,11 +192,14 @@ class GeneralizedLinearMixedModel(MixedModel):
         )  # fmt: skip
 
     @synchronized
-    def fit(self, verbose: bool = False) -> GeneralizedLinearMixedModel:
+    def fit(self, check_conv: bool = True, verbose: bool = False) -> GeneralizedLinearMixedModel:
         """Stage 1 (θ, β in PIRLS), then for nAGQ ≥ 1 stage 2 (θ and β jointly, and an estimated
-        negative binomial shape with them); verbose: print each evaluation's objective and
-        parameters to standard error."""
+        negative binomial shape with them). check_conv: the finite-difference Hessian in (θ, β)
+        (lme4's calc.derivs), its convergence checks and Newton step; without it the standard
+        errors come from RX, as lme4's with calc.derivs = FALSE. verbose: print each
+        evaluation's objective and parameters to standard error."""
         start = time.perf_counter()
+        self._derivatives = check_conv
         self.optsum.verbose = verbose
         # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4.
         theta = bobyqa(self._core.objective_theta, self.optsum)
@@ -256,7 +265,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._loglik = -0.5 * self._objective
         self._fitted = True
         self.convergence_problems = []
-        if self.nAGQ > 0 and not self._quiet:
+        if self.nAGQ > 0 and self._derivatives and not self._quiet:
             # One pass of central differences in (θ, β) gives both the convergence checks and the
             # Hessian behind the standard errors. Bootstrap replicas (quiet) need neither. The
             # steps are lme4's, relative above 1: with lme4's absolute step the Gamma(identity)
@@ -264,6 +273,14 @@ class GeneralizedLinearMixedModel(MixedModel):
             # for β, θ steps from 1e-2 to 1 agree to 1e-6 (1e-3: 2e-4), and with lme4's to 0.13%.
             x0 = self._stacked(self._theta, self._beta)
             gradient, hessian = central_derivatives(self._objective_of, x0, self._objective, relative_steps(x0))
+            newton = newton_point(x0, gradient, hessian, self.optsum.lower, self.optsum.upper)
+            if newton is not None and (value := self._objective_of(newton)) < self._objective:
+                x0, self._objective, self._loglik = newton, value, -0.5 * value
+                self._theta, self._beta = self._split(newton[: len(newton) - int(self._estimates_family_theta)])
+                self._b, self._fitted_values = np.array(core.b), np.array(core.mu)
+                self._sigma = self._scale()
+                self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, value, True
+                gradient = central_gradient(self._objective_of, x0, relative_steps(x0))
             self._objective_of(x0)  # the NB's θ back at its estimate
             self._vcov = self._vcov_from_hessian(hessian)
             if not self.is_singular():

@@ -7,7 +7,6 @@ import time
 import warnings
 from typing import Any, Sequence
 
-import nlopt
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -23,7 +22,10 @@ from ..inference.condvar import conditional_variances
 from ..inference.convergence import (
     GRADIENT_MESSAGE,
     check_convergence,
+    convergence_problems,
+    newton_point,
 )
+from ..inference.derivatives import central_gradient
 from ..inference.fixed_effects_tests import anova_table, drop1_table
 from ..inference.kenward_roger import KenwardRoger, kenward_roger
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
@@ -35,7 +37,7 @@ from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
-from .optimize import OptSummary, bobyqa
+from .optimize import OptSummary, bobyqa, converged_code
 from .residual_structure import ResidualStructure
 from .structured import ResidualStructureFit
 from .synchronization import synchronized
@@ -202,7 +204,9 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         """lme4's checks in every optimized parameter (θ, and a residual structure's ψ); where the
         gradient check fails, one restart of BOBYQA from there with steps of a tenth of each
         parameter first (Orthodont's `age * Sex + (age | Subject)`: max|grad| 0.004 after NLopt's
-        stop, none after the restart; BodyWeight's θ and continuous-AR φ: 0.003 in θ)."""
+        stop, none after the restart; BodyWeight's θ and continuous-AR φ: 0.003 in θ). Without a
+        residual structure the check's derivatives also give one Newton step in θ, kept if it
+        lowers the criterion (then the gradient is checked again there)."""
 
         def problems_at_estimates() -> tuple[list[str], np.ndarray]:
             if self._structure is None:
@@ -210,9 +214,16 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             else:
                 criterion = self._structure_criterion(len(self._theta))
                 x = np.concatenate([self._theta, self._structure.psi])
-            problems = check_convergence(criterion, x, self._objective, len(x), warn=False)
+            problems, (gradient, hessian) = check_convergence(criterion, x, self._objective, len(x), warn=False)
             if self._structure is not None:
                 self._apply_structure(x[len(self._theta) :])  # the derivatives moved ψ
+                return problems, x
+            newton = newton_point(x, gradient, hessian, self.optsum.lower, self.optsum.upper)
+            if newton is not None and self.objective_at(newton) < self._objective:
+                self._set_estimates(newton)
+                self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, self._objective, True
+                x = newton.copy()
+                problems = convergence_problems(central_gradient(criterion, x), hessian, len(x))
             return problems, x
 
         problems, x = problems_at_estimates()
@@ -243,33 +254,26 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     def _fit_responses(
         self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
     ) -> dict[str, np.ndarray]:
-        """On C++ threads: each thread has its own compiled model and runs NLopt's BOBYQA (resolved
-        from the nlopt package's library) without the GIL (with a residual structure, whose ψ the
-        C++ refits would hold fixed, on Python threads). The responses go to the core in chunks
-        of about CHUNK_SECONDS of work, so that Ctrl-C (KeyboardInterrupt, raised between chunks)
-        stops within a second and progress can be reported; every refit starts from start, so the
-        chunking changes nothing in the results."""
+        """On C++ threads: each thread has its own compiled model and runs the core's BOBYQA
+        without the GIL (with a residual structure, whose ψ the C++ refits would hold fixed, on
+        Python threads). The responses go to the core in chunks of about CHUNK_SECONDS of work,
+        so that Ctrl-C (KeyboardInterrupt, raised between chunks) stops within a second and
+        progress can be reported; every refit starts from start, so the chunking changes nothing
+        in the results."""
         d, opt = self.design, self.optsum
         if self._structure is not None:
-            return super()._fit_responses(responses, n_threads, start, progress)
-        try:
-            library = nlopt._nlopt.__file__
-        except AttributeError:  # an nlopt build without its C symbols: Python threads
             return super()._fit_responses(responses, n_threads, start, progress)
         y = np.asfortranarray(responses - d.offset[:, None])
         parts, done, size = [], 0, n_threads
         while done < y.shape[1]:
             began = time.perf_counter()
-            try:
-                parts.append(
-                    _core.lmm_refits(
-                        d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
-                        np.asfortranarray(y[:, done : done + size]), self.REML, np.asarray(start, dtype=np.float64),
-                        self._lower(), opt.ftol_abs, opt.xtol_abs, opt.maxeval, library, nlopt.LN_BOBYQA, n_threads,
-                    )
-                )  # fmt: skip
-            except RuntimeError:  # the nlopt library's C symbols cannot be resolved: Python threads
-                return super()._fit_responses(responses, n_threads, start, progress)
+            parts.append(
+                _core.lmm_refits(
+                    d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
+                    np.asfortranarray(y[:, done : done + size]), self.REML, np.asarray(start, dtype=np.float64),
+                    self._lower(), opt.ftol_abs, opt.xtol_abs, opt.maxeval, n_threads,
+                )
+            )  # fmt: skip
             chunk = min(size, y.shape[1] - done)
             done += chunk
             if progress is not None:
@@ -278,7 +282,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             size = max(n_threads, int(CHUNK_SECONDS / max(per_refit, 1e-9)))
         result = {key: np.concatenate([p[key] for p in parts], axis=-1) for key in parts[0]}
         code = result["code"]
-        converged = (code > 0) & (code != nlopt.MAXEVAL_REACHED) & (code != nlopt.MAXTIME_REACHED)
+        converged = converged_code(code)
         return {**{key: result[key] for key in ("theta", "beta", "stderr", "sigma", "objective", "evaluations")}, "converged": converged}
 
     def _set_estimates(self, theta: np.ndarray) -> None:

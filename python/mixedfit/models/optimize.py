@@ -1,5 +1,6 @@
-"""The derivative-free optimizer driver (NLopt's BOBYQA, as lme4's default nloptwrap) and the
-record of how a fit was obtained, as MixedModels.jl's OptSummary."""
+"""The derivative-free optimizer driver (BOBYQA, as lme4's default nloptwrap; the core's own
+implementation of Powell's method, with NLopt's conventions) and the record of how a fit was
+obtained, as MixedModels.jl's OptSummary."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-import nlopt
 import numpy as np
 
+from .._native import _core
 from ..errors import ConvergenceWarning
 
 # lme4's nloptwrap defaults.
@@ -18,15 +19,20 @@ FTOL_ABS = 1e-8
 XTOL_ABS = 1e-8
 MAXEVAL = 100_000
 
+# NLopt's result codes, which the core's BOBYQA returns (lme4 reports the same names).
+SUCCESS, FTOL_REACHED, XTOL_REACHED, MAXEVAL_REACHED, ROUNDOFF_LIMITED = 1, 3, 4, 5, -4
 _RETURN_CODES = {
-    nlopt.SUCCESS: "SUCCESS",
-    nlopt.STOPVAL_REACHED: "STOPVAL_REACHED",
-    nlopt.FTOL_REACHED: "FTOL_REACHED",
-    nlopt.XTOL_REACHED: "XTOL_REACHED",
-    nlopt.MAXEVAL_REACHED: "MAXEVAL_REACHED",
-    nlopt.MAXTIME_REACHED: "MAXTIME_REACHED",
-    nlopt.ROUNDOFF_LIMITED: "ROUNDOFF_LIMITED",
+    SUCCESS: "SUCCESS",
+    FTOL_REACHED: "FTOL_REACHED",
+    XTOL_REACHED: "XTOL_REACHED",
+    MAXEVAL_REACHED: "MAXEVAL_REACHED",
+    ROUNDOFF_LIMITED: "ROUNDOFF_LIMITED",
 }
+
+
+def converged_code(code: int | np.ndarray) -> bool | np.ndarray:
+    """Whether the optimizer stopped on a tolerance (not on its evaluation budget or an error)."""
+    return (np.asarray(code) > 0) & (np.asarray(code) != MAXEVAL_REACHED)
 
 
 @dataclass
@@ -52,6 +58,9 @@ class OptSummary:
     # (flops, Schur updates and predicted seconds per factorization of each candidate).
     factorization: str = ""
     factorization_costs: dict = field(default_factory=dict)
+    # Whether final came from the convergence check's Newton step after BOBYQA's stop (its
+    # evaluation is not counted in feval, as the check's are not).
+    newton_step: bool = False
 
     def __str__(self) -> str:
         text = (
@@ -59,6 +68,8 @@ class OptSummary:
             f"  initial {np.array2string(self.initial, precision=6)}\n"
             f"  final   {np.array2string(self.final, precision=6)}, objective {self.fmin:.6f}"
         )
+        if self.newton_step:
+            text += " (after a Newton step from the convergence check's derivatives)"
         if self.factorization:
             costs = self.factorization_costs
             text += (
@@ -68,14 +79,9 @@ class OptSummary:
         return text
 
 
-def _unhooked(x: np.ndarray, grad: np.ndarray) -> float:
-    """What the optimizer holds once it has finished (see bobyqa)."""
-    return 0.0
-
-
 def check_settings(summary: OptSummary) -> None:
-    """Refuse what NLopt must never see (a NaN start reaches its C code and corrupts its memory):
-    finite starting values within the bounds, bounds that are not NaN, positive finite steps."""
+    """Refuse what the optimizer cannot start from, naming the setting: finite starting values
+    within the bounds, bounds that are not NaN, positive finite steps."""
     n = len(summary.initial)
     arrays = {"initial": summary.initial, "lower": summary.lower}
     if summary.upper is not None:
@@ -109,60 +115,31 @@ def check_settings(summary: OptSummary) -> None:
 
 
 def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.ndarray:
-    """Minimize objective within summary's bounds from its initial point; fills in the summary."""
+    """Minimize objective within summary's bounds from its initial point; fills in the summary.
+    The objective's exceptions propagate."""
     check_settings(summary)
     n = len(summary.initial)
-    best = {"f": np.inf, "x": np.array(summary.initial, dtype=np.float64)}
     count = [0]
-    failure: list[BaseException] = []
 
-    def f(x: np.ndarray, grad: np.ndarray) -> float:
+    def f(x: np.ndarray) -> float:
         count[0] += 1
-        try:
-            value = objective(x)
-        except Exception as exc:  # re-raised below, once NLopt has stopped
-            # An exception raised through NLopt's wrapper can surface as a SystemError; stop the
-            # optimizer instead and raise the objective's own error after it returns.
-            failure.append(exc)
-            opt.force_stop()
-            return 0.0  # not used: the error is raised as soon as NLopt returns
-        if value < best["f"]:
-            best["f"], best["x"] = value, x.copy()
+        value = objective(x)
         if summary.verbose:
             print(f"evaluation {count[0]:4d}: objective {value:.8g} at {np.array2string(x, precision=6)}", file=sys.stderr)
         return value
 
-    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    try:
-        opt.set_min_objective(f)
-        opt.set_lower_bounds(np.asarray(summary.lower, dtype=np.float64))
-        if summary.upper is not None:
-            opt.set_upper_bounds(np.asarray(summary.upper, dtype=np.float64))
-        opt.set_ftol_abs(summary.ftol_abs)
-        opt.set_xtol_abs(summary.xtol_abs)
-        opt.set_maxeval(int(summary.maxeval))
-        if summary.initial_step is not None:
-            opt.set_initial_step(np.asarray(summary.initial_step, dtype=np.float64))
-        try:
-            opt.optimize(np.array(summary.initial, dtype=np.float64))
-            code = opt.last_optimize_result()
-        except nlopt.RoundoffLimited:
-            code = nlopt.ROUNDOFF_LIMITED
-        except nlopt.ForcedStop:
-            code = nlopt.FORCED_STOP
-    finally:
-        # Unhook the callback. NLopt's objects do not take part in garbage collection, so an
-        # optimizer holding the callback (which holds the objective and so the model) is a cycle
-        # (callback -> optimizer -> callback) the collector cannot see into; and an error's
-        # traceback keeps NLopt's frame, which holds the optimizer. Either way no model was freed.
-        opt.set_min_objective(_unhooked)
-    if failure:
-        raise failure[0]
-    summary.final = best["x"]
-    summary.fmin = best["f"]
-    summary.feval = count[0]
+    upper = np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64)
+    step = np.empty(0) if summary.initial_step is None else np.asarray(summary.initial_step, dtype=np.float64)
+    result = _core.bobyqa(
+        f, np.array(summary.initial, dtype=np.float64), np.asarray(summary.lower, dtype=np.float64), upper, step,
+        float(summary.ftol_abs), float(summary.xtol_abs), int(summary.maxeval),
+    )  # fmt: skip
+    code = result["code"]
+    summary.final = np.array(result["x"])
+    summary.fmin = result["fmin"]
+    summary.feval = result["evaluations"]
     summary.return_code = _RETURN_CODES.get(code, str(code))
-    if code in (nlopt.MAXEVAL_REACHED, nlopt.MAXTIME_REACHED) and not summary.quiet:
+    if code == MAXEVAL_REACHED and not summary.quiet:
         warnings.warn(
             f"optimizer stopped after {summary.feval} evaluations without converging ({summary.return_code})",
             ConvergenceWarning,
