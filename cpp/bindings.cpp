@@ -154,6 +154,24 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            py::call_guard<py::gil_scoped_release>(),
            "Profiled REML criterion or ML deviance at theta; leaves the model at theta.")
       .def(
+          "objectives",
+          [](LinearMixedModel& self, const Eigen::MatrixXd& thetas, bool REML) {
+            Eigen::VectorXd values(thetas.rows());
+            for (Index k = 0; k < thetas.rows(); ++k) values[k] = self.objective(thetas.row(k).transpose(), REML);
+            return values;
+          },
+          py::arg("thetas"), py::arg("REML"), py::call_guard<py::gil_scoped_release>(),
+          "objective at each row of thetas (finite differences in one call); leaves the model at the last.")
+      .def(
+          "optimize",
+          [](LinearMixedModel& self, const Eigen::VectorXd& x0, const BobyqaSettings& settings, bool REML) {
+            return bobyqa([&self, REML](const Eigen::VectorXd& theta) { return self.objective(theta, REML); }, x0,
+                          settings);
+          },
+          py::arg("x0"), py::arg("settings"), py::arg("REML"), py::call_guard<py::gil_scoped_release>(),
+          "BOBYQA over theta from x0, the criterion evaluated here without the GIL; leaves the model at the "
+          "last theta evaluated.")
+      .def(
           "set_response",
           [](py::object self, const py::array& y) {
             const MapVec y_ = map_vector(y, "y");
@@ -266,20 +284,26 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       py::arg("maxeval"), py::arg("n_threads"),
       "Refit an LMM to each column of Y (offset removed) on n_threads C++ threads with the core's BOBYQA.");
 
+  py::class_<BobyqaSettings>(m, "BobyqaSettings", py::module_local(), "Bounds, initial steps and stopping rules of a BOBYQA run.")
+      .def(py::init([](Eigen::VectorXd lower, Eigen::VectorXd upper, Eigen::VectorXd initial_step, double ftol_abs,
+                       double xtol_abs, int maxeval) {
+             return BobyqaSettings{std::move(lower), std::move(upper), std::move(initial_step), ftol_abs, xtol_abs,
+                                   maxeval};
+           }),
+           py::arg("lower"), py::arg("upper"), py::arg("initial_step"), py::arg("ftol_abs"), py::arg("xtol_abs"),
+           py::arg("maxeval"), "initial_step empty: NLopt's heuristic.");
+  py::class_<OptimizerResult>(m, "OptimizerResult", py::module_local(), "Where BOBYQA stopped.")
+      .def_readonly("x", &OptimizerResult::x)
+      .def_readonly("fmin", &OptimizerResult::fmin)
+      .def_readonly("evaluations", &OptimizerResult::evaluations)
+      .def_readonly("code", &OptimizerResult::code, "NLopt's result code");
   m.def(
       "bobyqa",
-      [](const py::function& f, const Eigen::VectorXd& x0, const Eigen::VectorXd& lower, const Eigen::VectorXd& upper,
-         const Eigen::VectorXd& initial_step, double ftol_abs, double xtol_abs, int maxeval) {
+      [](const py::function& f, const Eigen::VectorXd& x0, const BobyqaSettings& settings) {
         // The objective is Python: it runs with the GIL held, and its exceptions propagate.
-        const Objective objective = [&f](const Eigen::VectorXd& x) { return f(x).cast<double>(); };
-        const OptimizerResult r = bobyqa(objective, x0, BobyqaSettings{lower, upper, initial_step, ftol_abs, xtol_abs, maxeval});
-        return py::dict(py::arg("x") = r.x, py::arg("fmin") = r.fmin, py::arg("evaluations") = r.evaluations,
-                        py::arg("code") = r.code);
+        return bobyqa([&f](const Eigen::VectorXd& x) { return f(x).cast<double>(); }, x0, settings);
       },
-      py::arg("f"), py::arg("x0"), py::arg("lower"), py::arg("upper"), py::arg("initial_step"), py::arg("ftol_abs"),
-      py::arg("xtol_abs"), py::arg("maxeval"),
-      "Minimize f(x) within [lower, upper] by BOBYQA (initial_step empty: NLopt's heuristic). Returns x, fmin, "
-      "evaluations and NLopt's result code.");
+      py::arg("f"), py::arg("x0"), py::arg("settings"), "Minimize f(x) by BOBYQA from x0.");
 
   m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
         "Whether this CPU supports the x86-64-v3 instruction set (the optimized build).");

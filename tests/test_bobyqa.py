@@ -17,7 +17,9 @@ def minimize(f, x0, lower, upper=None, step=None, ftol=1e-8, xtol=1e-8, maxeval=
     n = len(x0)
     upper = np.full(n, INF) if upper is None else np.asarray(upper, float)
     step = np.empty(0) if step is None else np.asarray(step, float)
-    return _core.bobyqa(f, np.asarray(x0, float), np.asarray(lower, float), upper, step, ftol, xtol, maxeval)
+    settings = _core.BobyqaSettings(np.asarray(lower, float), upper, step, ftol, xtol, maxeval)
+    r = _core.bobyqa(f, np.asarray(x0, float), settings)
+    return {"x": r.x, "fmin": r.fmin, "evaluations": r.evaluations, "code": r.code}
 
 
 def rosenbrock(x: np.ndarray) -> float:

@@ -73,16 +73,17 @@ def test_fitted_models_are_freed(sleep, cbpp):
     assert ref() is None
 
 
-def test_failed_models_are_freed(sleep):
+@pytest.mark.parametrize("verbose", [False, True])  # the optimizer loop in C++, and through Python
+def test_failed_models_are_freed(sleep, verbose):
     def failed_fit() -> weakref.ref:
         model = mixedfit.LinearMixedModel(LMM, sleep)
 
-        def failing(theta, REML):
+        def failing(*args):
             raise RuntimeError("objective failed")
 
-        model._core = type("FailingCore", (), {"objective": staticmethod(failing)})()
+        model._core = type("FailingCore", (), {"objective": staticmethod(failing), "optimize": staticmethod(failing)})()
         try:
-            model.fit()
+            model.fit(verbose=verbose)
         except RuntimeError as exc:
             assert str(exc) == "objective failed"
         else:

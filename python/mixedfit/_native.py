@@ -16,7 +16,7 @@ def _load():
     if os.environ.get("MIXEDFIT_CORE", "") != "baseline" and baseline.cpu_supports_x86_64_v3():
         try:
             return importlib.import_module("mixedfit._core_x86_64_v3")
-        except ImportError:  # not built on this platform
+        except ModuleNotFoundError:  # not built on this platform (a build that fails to load is an error)
             pass
     return baseline
 

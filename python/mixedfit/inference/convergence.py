@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConvergenceWarning
-from .derivatives import central_derivatives, relative_steps
+from .derivatives import Objectives, central_derivatives, relative_steps
 
 GRADIENT_TOLERANCE = 2e-3  # lme4's check.conv.grad
 GRADIENT_MESSAGE = "Model failed to converge with max|grad|"
@@ -56,20 +56,21 @@ def hessian_problems(hessian: np.ndarray, what: str = "") -> list[str]:
 
 def check_convergence(
     f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, n_theta: int,
-    derivatives: tuple[np.ndarray, np.ndarray] | None = None, warn: bool = True,
+    derivatives: tuple[np.ndarray, np.ndarray] | None = None, warn: bool = True, f_rows: Objectives | None = None,
 ) -> tuple[list[str], tuple[np.ndarray, np.ndarray]]:
     """lme4's checkConv for a non-singular fit at x (objective f, value fx), each problem also a
     ConvergenceWarning; returns the problems and the derivatives (gradient, Hessian) they were
-    found with. derivatives: central differences with relative_steps(x), if already computed.
+    found with. derivatives: central differences with relative_steps(x), if already computed;
+    f_rows: f at each row of a matrix in one call.
 
     lme4's absolute step (1e-4) cannot resolve the curvature along a parameter of size ~100 (a
     Gamma(identity) θ of 191: the second difference is below the deviance's rounding), which
     makes a spurious 'unable to evaluate scaled gradient'. A problem found with lme4's step is
     therefore confirmed with steps relative to each parameter before it is reported."""  # fmt: skip
     if derivatives is None:
-        derivatives = central_derivatives(f, x, fx)
+        derivatives = central_derivatives(f, x, fx, f_rows=f_rows)
         if convergence_problems(*derivatives, n_theta):
-            derivatives = central_derivatives(f, x, fx, relative_steps(x))
+            derivatives = central_derivatives(f, x, fx, relative_steps(x), f_rows=f_rows)
     problems = convergence_problems(*derivatives, n_theta)
     for message in problems if warn else ():
         warnings.warn(message, ConvergenceWarning, stacklevel=4)

@@ -22,37 +22,42 @@ def relative_steps(x: np.ndarray) -> np.ndarray:
     return CENTRAL_STEP * np.maximum(1.0, np.abs(x))
 
 
+Objectives = Callable[[np.ndarray], np.ndarray]  # f at each row of a matrix of points
+
+
+def _each_row(f: Callable[[np.ndarray], float]) -> Objectives:
+    return lambda points: np.array([f(p) for p in points])
+
+
 def central_gradient(
-    f: Callable[[np.ndarray], float], x: np.ndarray, delta: float | np.ndarray = CENTRAL_STEP
+    f: Callable[[np.ndarray], float], x: np.ndarray, delta: float | np.ndarray = CENTRAL_STEP,
+    f_rows: Objectives | None = None,
 ) -> np.ndarray:
-    """The gradient alone by central differences (2n evaluations)."""
+    """The gradient alone by central differences (2n evaluations; f_rows, if given, evaluates
+    f at every row of a matrix in one call, as a core model's objectives does)."""
     h = np.broadcast_to(np.asarray(delta, dtype=np.float64), (len(x),))
-    steps = np.diag(h)
-    return np.array([(f(x + steps[i]) - f(x - steps[i])) / (2 * h[i]) for i in range(len(x))])
+    values = (f_rows or _each_row(f))(np.concatenate([x + np.diag(h), x - np.diag(h)]))
+    return (values[: len(x)] - values[len(x) :]) / (2 * h)
 
 
 def central_derivatives(
-    f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float | np.ndarray = CENTRAL_STEP
+    f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float | np.ndarray = CENTRAL_STEP,
+    f_rows: Objectives | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian by central differences (lme4's step unless delta, one per element, is
-    given). Like lme4, also at a θ on its bound: the deviance is defined (and symmetric) for
-    negative diagonal elements of Λ."""
+    given; 2n² evaluations, by f_rows in one call if given). Like lme4, also at a θ on its bound:
+    the deviance is defined (and symmetric) for negative diagonal elements of Λ."""
     n = len(x)
     h = np.broadcast_to(np.asarray(delta, dtype=np.float64), (n,))
     steps = np.diag(h)
-    plus = np.array([f(x + steps[i]) for i in range(n)])
-    minus = np.array([f(x - steps[i]) for i in range(n)])
-    gradient = (plus - minus) / (2 * h)
-    H = np.empty((n, n))
-    for i in range(n):
-        H[i, i] = (plus[i] - 2 * fx + minus[i]) / h[i] ** 2
-        for j in range(i):
-            fpp = f(x + steps[i] + steps[j])
-            fpm = f(x + steps[i] - steps[j])
-            fmp = f(x - steps[i] + steps[j])
-            fmm = f(x - steps[i] - steps[j])
-            H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * h[i] * h[j])
-    return gradient, H
+    i, j = np.tril_indices(n, -1)
+    corners = [steps[i] * a + steps[j] * b for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+    values = (f_rows or _each_row(f))(np.concatenate([x + steps, x - steps, *(x + c for c in corners)]))
+    plus, minus = values[:n], values[n : 2 * n]
+    fpp, fpm, fmp, fmm = values[2 * n :].reshape(4, -1)
+    H = np.diag((plus - 2 * fx + minus) / h**2)
+    H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4 * h[i] * h[j])
+    return (plus - minus) / (2 * h), H
 
 
 def _first_steps(x: np.ndarray) -> np.ndarray:

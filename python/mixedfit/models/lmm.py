@@ -37,7 +37,7 @@ from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
-from .optimize import OptSummary, bobyqa, converged_code
+from .optimize import OptSummary, bobyqa, bobyqa_in_core, converged_code
 from .residual_structure import ResidualStructure
 from .structured import ResidualStructureFit
 from .synchronization import synchronized
@@ -196,6 +196,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
 
     def _optimize(self) -> np.ndarray:
         """θ̂ by BOBYQA from self.optsum (with a residual structure, θ and ψ jointly)."""
+        if self._structure is None and not self.optsum.verbose:
+            return bobyqa_in_core(lambda x0, settings: self._core.optimize(x0, settings, self.REML), self.optsum)
         if self._structure is None:
             return bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)
         return self._optimize_with_structure()
@@ -209,12 +211,16 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         lowers the criterion (then the gradient is checked again there)."""
 
         def problems_at_estimates() -> tuple[list[str], np.ndarray]:
+            rows = None
             if self._structure is None:
                 criterion, x = self.objective_at, self._theta.copy()
+                rows = lambda thetas: self._core.objectives(thetas, self.REML)  # noqa: E731
             else:
                 criterion = self._structure_criterion(len(self._theta))
                 x = np.concatenate([self._theta, self._structure.psi])
-            problems, (gradient, hessian) = check_convergence(criterion, x, self._objective, len(x), warn=False)
+            problems, (gradient, hessian) = check_convergence(
+                criterion, x, self._objective, len(x), warn=False, f_rows=rows
+            )
             if self._structure is not None:
                 self._apply_structure(x[len(self._theta) :])  # the derivatives moved ψ
                 return problems, x
@@ -223,7 +229,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 self._set_estimates(newton)
                 self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, self._objective, True
                 x = newton.copy()
-                problems = convergence_problems(central_gradient(criterion, x), hessian, len(x))
+                problems = convergence_problems(central_gradient(criterion, x, f_rows=rows), hessian, len(x))
             return problems, x
 
         problems, x = problems_at_estimates()

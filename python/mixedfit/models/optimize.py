@@ -117,8 +117,6 @@ def check_settings(summary: OptSummary) -> None:
 def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.ndarray:
     """Minimize objective within summary's bounds from its initial point; fills in the summary.
     The objective's exceptions propagate."""
-    check_settings(summary)
-    n = len(summary.initial)
     count = [0]
 
     def f(x: np.ndarray) -> float:
@@ -128,21 +126,29 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
             print(f"evaluation {count[0]:4d}: objective {value:.8g} at {np.array2string(x, precision=6)}", file=sys.stderr)
         return value
 
-    upper = np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64)
-    step = np.empty(0) if summary.initial_step is None else np.asarray(summary.initial_step, dtype=np.float64)
-    result = _core.bobyqa(
-        f, np.array(summary.initial, dtype=np.float64), np.asarray(summary.lower, dtype=np.float64), upper, step,
+    return bobyqa_in_core(lambda x0, settings: _core.bobyqa(f, x0, settings), summary)
+
+
+def bobyqa_in_core(minimize: Callable, summary: OptSummary) -> np.ndarray:
+    """As bobyqa, with minimize(x0, settings) running the whole loop in the core (a compiled
+    model's optimize: no Python between evaluations)."""
+    check_settings(summary)
+    n = len(summary.initial)
+    settings = _core.BobyqaSettings(
+        np.asarray(summary.lower, dtype=np.float64),
+        np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64),
+        np.empty(0) if summary.initial_step is None else np.asarray(summary.initial_step, dtype=np.float64),
         float(summary.ftol_abs), float(summary.xtol_abs), int(summary.maxeval),
     )  # fmt: skip
-    code = result["code"]
-    summary.final = np.array(result["x"])
-    summary.fmin = result["fmin"]
-    summary.feval = result["evaluations"]
-    summary.return_code = _RETURN_CODES.get(code, str(code))
-    if code == MAXEVAL_REACHED and not summary.quiet:
+    result = minimize(np.array(summary.initial, dtype=np.float64), settings)
+    summary.final = np.array(result.x)
+    summary.fmin = result.fmin
+    summary.feval = result.evaluations
+    summary.return_code = _RETURN_CODES.get(result.code, str(result.code))
+    if result.code == MAXEVAL_REACHED and not summary.quiet:
         warnings.warn(
             f"optimizer stopped after {summary.feval} evaluations without converging ({summary.return_code})",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return summary.final
