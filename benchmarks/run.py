@@ -2,9 +2,10 @@
 their ratio, the objective difference and peak memory.
 
 Usage (from the repository root, after `pip install ".[bench]"` and benchmarks/install_r.sh):
-    OPENBLAS_NUM_THREADS=1 python benchmarks/run.py [--only NAME ...] [--skip-lme4]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/run.py [--zoo] [--only NAME ...] [--skip-lme4]
 (one BLAS thread: otherwise idle OpenBLAS threads spinning on the second core add noise).
-Writes benchmarks/results/results.md, results.json and scaling.png.
+Writes benchmarks/results/results.md, results.json and scaling.png; with --zoo the structure
+zoo instead, to zoo.md and zoo.json (with the factorization each model chose).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from models import HERE, all_models
+from models import HERE, all_models, zoo_models
 
 RESULTS = HERE / "results"
 TIMEOUT = 1800  # seconds per side per model
@@ -38,10 +39,11 @@ def fmt(x, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], zoo: bool = False) -> str:
     lines = [
-        "| model | rows | mixedfit (s) | lme4 (s) | speed-up | objective − lme4's | mixedfit peak MB | lme4 peak MB | evaluations (mixedfit / lme4) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | rows | mixedfit (s) | lme4 (s) | speed-up | objective − lme4's | mixedfit peak MB | lme4 peak MB | evaluations (mixedfit / lme4) |"
+        + (" factorization |" if zoo else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if zoo else ""),
     ]
     for r in rows:
         mf, r4 = r["mixedfit"], r["lme4"]
@@ -52,6 +54,7 @@ def markdown(rows: list[dict]) -> str:
             f"{fmt(r4.get('seconds'), '.3f') if 'error' not in r4 else r4['error']} | {fmt(speedup, '.1f')}× | "
             f"{fmt(diff, '.2e')} | {fmt(mf.get('peak_mb'), '.0f')} | {fmt(r4.get('peak_mb'), '.0f')} | "
             f"{mf.get('feval', '—')} / {r4.get('feval', '—')} |"
+            + (f" {mf.get('factorization', mf.get('error', '—'))} |" if zoo else "")
         )
     return "\n".join(lines)
 
@@ -95,10 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", help="model names to run")
     parser.add_argument("--skip-lme4", action="store_true")
+    parser.add_argument("--zoo", action="store_true", help="the structure zoo")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     rows = []
-    for model in all_models():
+    for model in zoo_models() if args.zoo else all_models():
         if args.only and model.name not in args.only:
             continue
         spec = json.dumps(model.spec())
@@ -106,15 +110,17 @@ def main() -> None:
         lme4 = {"error": "skipped"} if args.skip_lme4 else run_child(["Rscript", str(HERE / "fit_lme4.R"), spec])
         row = {"name": model.name, "rows": model.rows, "series": model.series, "mixedfit": mixedfit, "lme4": lme4}
         rows.append(row)
-        print(markdown([row]).splitlines()[-1], flush=True)
+        print(markdown([row], args.zoo).splitlines()[-1], flush=True)
     header = (
         f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu_model()}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; median wall time of "
         "repeated end-to-end fits (reading the CSV included) in the same run.\n\n"
     )
-    (RESULTS / "results.md").write_text(header + markdown(rows) + "\n")
-    (RESULTS / "results.json").write_text(json.dumps(rows, indent=1))
-    plot(rows)
+    name = "zoo" if args.zoo else "results"
+    (RESULTS / f"{name}.md").write_text(header + markdown(rows, args.zoo) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=1))
+    if not args.zoo:
+        plot(rows)
 
 
 if __name__ == "__main__":
