@@ -82,7 +82,7 @@ void def_predictor_accessors(py::class_<Model>& cls) {
                              [](const Model& self) {
                                const auto& c = self.predictor().factorization_costs();
                                return py::dict(py::arg("dense_flops") = c.dense_flops,
-                                               py::arg("schur_updates") = c.schur_updates,
+                                               py::arg("schur_updates") = c.schur_updates, py::arg("dense_update") = c.dense_update,
                                                py::arg("blocked_seconds") = c.blocked_seconds,
                                                py::arg("sparse_nonzeros") = c.sparse_nonzeros,
                                                py::arg("sparse_flops") = c.sparse_flops,

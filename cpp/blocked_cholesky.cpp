@@ -103,11 +103,24 @@ bool BlockedCholesky::applies(const SpMat& A, Index block_size, Index n_blocks, 
   return true;
 }
 
+bool BlockedCholesky::Work::dense_update() const {
+  const double scattered_rate = 8.0 * q2 * q2 <= kSchurCacheBytes ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread;
+  return q1 * q2 <= kMaxDenseL21 && dense_update_flops / kDenseFlopsPerThread < schur_updates / scattered_rate;
+}
+
+double BlockedCholesky::Work::update_seconds() const {
+  if (dense_update()) return dense_update_flops / kDenseFlopsPerThread;
+  return schur_updates / (8.0 * q2 * q2 <= kSchurCacheBytes ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread);
+}
+
 BlockedCholesky::Work BlockedCholesky::work(const SpMat& A, Index block_size, Index n_blocks) {
   const Index q1 = block_size * n_blocks;
   const double q2 = static_cast<double>(A.cols() - q1);
   Work w;
+  w.q1 = static_cast<double>(q1);
+  w.q2 = q2;
   w.dense_flops = q2 * q2 * q2 / 3.0;
+  w.dense_update_flops = q2 * q2 * w.q1 / 2.0;
   for (Index b = 0; b < n_blocks; ++b) {  // a level with m rows in S updates m (m + 1) / 2 of its entries
     const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[b * block_size];
     const int* end = A.innerIndexPtr() + A.outerIndexPtr()[b * block_size + 1];
@@ -124,6 +137,8 @@ void BlockedCholesky::analyze(const SpMat& A) {
   S_.resize(q2_, q2_);
   // L21 keeps A21's pattern: fix it now and remember where each column's A21 part starts.
   L21_ = A.bottomLeftCorner(q2_, q1_);
+  dense_update_ = work(A, p_, n_blocks_).dense_update();
+  if (dense_update_) L21_dense_ = Eigen::MatrixXd::Zero(q2_, q1_);  // entries off the pattern stay 0
   a21_start_.resize(q1_);
   for (Index c = 0; c < q1_; ++c) {
     const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[c];
@@ -172,9 +187,13 @@ bool BlockedCholesky::factorize(const SpMat& A) {
       S_(j - q1_, *row - q1_) = values[row - begin];
     }
   }
+  const int parts = q2_ >= kMinParallelSchur ? threads_ : 1;
+  if (dense_update_) {
+    update_schur_dense(parts);
+    return upper_cholesky_in_place(S_, threads_);
+  }
   // A block's p columns share a pattern, so their p outer products go into S in one pass. Each
   // thread owns a range of S's columns (rows are sorted, so a block's entries in it are consecutive).
-  const int parts = q2_ >= kMinParallelSchur ? threads_ : 1;
   parallel_for(parts, [&](int t) {
     const Index c0 = t == 0 ? 0 : triangle_split(q2_, parts, t - 1), c1 = triangle_split(q2_, parts, t);
     const auto update = p_ == 1 ? schur_update_level<1> : p_ == 2 ? schur_update_level<2> : schur_update_level<0>;
@@ -185,6 +204,22 @@ bool BlockedCholesky::factorize(const SpMat& A) {
     }
   });
   return upper_cholesky_in_place(S_, threads_);
+}
+
+void BlockedCholesky::update_schur_dense(int parts) {
+  for (Index c = 0; c < q1_; ++c) {
+    for (SpMat::InnerIterator it(L21_, c); it; ++it) L21_dense_(it.row(), c) = it.value();
+  }
+  // Each thread owns a range [c0, c1) of S's columns: the rectangle above its diagonal block by
+  // a matrix product, the diagonal block's upper triangle by a rank update.
+  parallel_for(parts, [&](int t) {
+    const Index c0 = t == 0 ? 0 : triangle_split(q2_, parts, t - 1), c1 = triangle_split(q2_, parts, t);
+    const Index width = c1 - c0;
+    if (width == 0) return;
+    const auto columns = L21_dense_.middleRows(c0, width);
+    if (c0 > 0) S_.block(0, c0, c0, width).noalias() -= L21_dense_.topRows(c0) * columns.transpose();
+    S_.block(c0, c0, width, width).selfadjointView<Eigen::Upper>().rankUpdate(columns, -1.0);
+  });
 }
 
 double BlockedCholesky::log_det() const {

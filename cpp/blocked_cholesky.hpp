@@ -10,6 +10,21 @@
 
 namespace mixedfit {
 
+// Rates of this factorization's kernels, measured on this project's 2-core x86-64 machine (see
+// Predictor::choose_factorization): the dense Cholesky and matrix products ~3.5·10¹⁰ multiply-adds
+// per second per thread with AVX2/FMA, ~1.4·10¹⁰ without; the scattered Schur update ~10⁹ updates
+// per second per thread while S fits in cache (1 MB), ~1.7·10⁸ beyond (cache misses).
+#ifdef __AVX2__
+inline constexpr double kDenseFlopsPerThread = 3.5e10;
+#else
+inline constexpr double kDenseFlopsPerThread = 1.4e10;
+#endif
+inline constexpr double kSchurUpdatesPerThreadInCache = 1e9;
+inline constexpr double kSchurUpdatesPerThread = 1.7e8;
+inline constexpr double kSchurCacheBytes = 1 << 20;
+// The dense update's copy of L21 is kept below this many entries (32 MB).
+inline constexpr double kMaxDenseL21 = 1 << 22;
+
 class BlockedCholesky final : public SparseCholesky {
  public:
   // block_size: columns of the first term (p); n_blocks: its number of levels; threads: how many
@@ -19,10 +34,15 @@ class BlockedCholesky final : public SparseCholesky {
   // Whether A's pattern has the structure this factorization needs (a block-diagonal first
   // term whose levels' columns share their pattern) and a dense part of at most max_dense columns.
   static bool applies(const SpMat& A, Index block_size, Index n_blocks, Index max_dense);
-  // The work of one factorization: the dense Cholesky's multiply-adds (q2³/3) and the scattered
-  // updates of the Schur complement (one per level, pair of its rows in S and column of the term).
+  // The work of one factorization: the dense Cholesky's multiply-adds (q2³/3) and the Schur
+  // complement's update S −= L21 L21', either scattered (one update per level, pair of its rows
+  // in S and column of the term) or dense (L21 made a dense q2 × q1 matrix, then multiply-adds of
+  // a matrix product over S's upper triangle, q2² q1 / 2) — the dense one wins where each level
+  // meets most of S, as in fully crossed designs (MixedModels.jl densifies such blocks too).
   struct Work {
-    double dense_flops = 0.0, schur_updates = 0.0;
+    double dense_flops = 0.0, schur_updates = 0.0, dense_update_flops = 0.0, q1 = 0.0, q2 = 0.0;
+    bool dense_update() const;     // cheaper, and L21 fits in kMaxDenseL21 entries
+    double update_seconds() const;  // one thread's, the chosen update's
   };
   static Work work(const SpMat& A, Index block_size, Index n_blocks);
 
@@ -37,8 +57,12 @@ class BlockedCholesky final : public SparseCholesky {
   Index p_, n_blocks_, q1_, q2_ = 0;
   Eigen::MatrixXd L11_;  // p × q1: the lower factor of level j's block in columns [j p, (j+1) p)
   SpMat L21_;            // q2 × q1, pattern fixed at analysis
+  bool dense_update_ = false;
+  Eigen::MatrixXd L21_dense_;  // with the dense update: L21 as a dense q2 × q1 matrix
   Eigen::VectorXi a21_start_;  // where column c's rows below the first term start in A's values
   Eigen::MatrixXd S_;    // the Schur complement, then its factor U22 (upper: the update runs down S's columns)
+  // S −= L21 L21' through L21_dense_ on `parts` threads.
+  void update_schur_dense(int parts);
   // Threads for the work per level of the first term: all of them when there is enough of it.
   int first_term_parts() const;
   int threads_;

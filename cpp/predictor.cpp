@@ -27,14 +27,7 @@ constexpr Index kMaxDenseBlock = 16000;
 // nonzero of L. The choice matters where the costs differ by orders of magnitude (a star-like
 // partially crossed design: 10⁹ dense flops against 3.5·10⁵ sparse ones, 14 against 1.6 ms per
 // evaluation), so these need not be exact; near a tie either choice is about as fast.
-#ifdef __AVX2__
-constexpr double kDenseFlopsPerThread = 3.5e10;
-#else
-constexpr double kDenseFlopsPerThread = 1.4e10;
-#endif
-constexpr double kSchurUpdatesPerThreadInCache = 1e9;
-constexpr double kSchurUpdatesPerThread = 1.7e8;
-constexpr double kSchurCacheBytes = 1 << 20;
+// (The dense and update rates are the blocked factorization's, in blocked_cholesky.hpp.)
 constexpr double kSecondsPerSchurEntry = 2e-9;
 constexpr double kSparseFlops = 4e9;
 constexpr double kSecondsPerSparseNonzero = 5e-9;
@@ -422,10 +415,9 @@ void Predictor::choose_factorization() {
     const BlockedCholesky::Work work = BlockedCholesky::work(A_, first.p, first.levels);
     costs_.dense_flops = work.dense_flops;
     costs_.schur_updates = work.schur_updates;
-    const double q2 = static_cast<double>(A_.cols() - first.p * first.levels);
-    const double update_rate = 8.0 * q2 * q2 <= kSchurCacheBytes ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread;
-    costs_.blocked_seconds = work.dense_flops / (kDenseFlopsPerThread * threads) +
-                             work.schur_updates / (update_rate * threads) + q2 * q2 * kSecondsPerSchurEntry;
+    costs_.dense_update = work.dense_update();
+    costs_.blocked_seconds = (work.dense_flops / kDenseFlopsPerThread + work.update_seconds()) / threads +
+                             work.q2 * work.q2 * kSecondsPerSchurEntry;
   }
   require(forced_ != "blocked" || std::isfinite(costs_.blocked_seconds),
           "the blocked factorization does not apply to this model's structure");

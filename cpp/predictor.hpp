@@ -72,6 +72,7 @@ class Predictor {
   const char* factorization() const { return factorization_; }
   struct FactorizationCosts {
     double dense_flops = 0.0, schur_updates = 0.0;  // the blocked factorization's (if it applies)
+    bool dense_update = false;                       // its Schur update by a dense product
     double blocked_seconds = std::numeric_limits<double>::infinity();
     double sparse_nonzeros = 0.0, sparse_flops = 0.0;  // the simplicial factor's (if analysed)
     double sparse_seconds = std::numeric_limits<double>::infinity();

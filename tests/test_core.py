@@ -127,6 +127,24 @@ def test_threaded_schur_complement_matches_one_thread_and_the_general_factorizat
     _check_threads_agree(data, "y ~ x + (x | g1) + (1 | g2)", np.abs(rng.normal(size=(3, 4))) + 0.2)
 
 
+def test_dense_schur_update_on_a_fully_crossed_design():
+    """Subjects × items, every pair observed, slopes on both: each subject meets all of S (260
+    columns), so S −= L21 L21' is a dense product (split over two threads from 256 columns);
+    it equals one thread's and the general factorization's. A sparsely crossed design keeps the
+    scattered update."""
+    rng = np.random.default_rng(12)
+    subj, item = np.meshgrid(np.arange(200), np.arange(130), indexing="ij")
+    data = pd.DataFrame({"g1": subj.ravel().astype(str), "g2": item.ravel().astype(str)})
+    data["x"] = rng.choice([-0.5, 0.5], size=len(data))
+    data["y"] = rng.normal(size=len(data)) + data["x"]
+    formula = "y ~ x + (x | g1) + (x | g2)"
+    _check_threads_agree(data, formula, [[0.9, 0.1, 0.4, 0.7, -0.2, 0.5], [1.4, -0.3, 0.2, 0.3, 0.1, 0.8]])
+    for data, formula, dense in ((data, formula, True), (_crossed_data(rng, 4000, 700, 500), "y ~ x + (1 | g1) + (1 | g2)", False)):
+        model = mixedfit.LinearMixedModel(formula, data)
+        model.objective_at(model.design.theta0)  # the factorization is chosen at the first θ
+        assert model._core.factorization == "blocked" and model._core.factorization_costs["dense_update"] == dense
+
+
 def test_threaded_work_per_level_matches_one_thread():
     """Enough levels and observations (10⁵) for the first term's factorization and solves, A's
     update and the linear predictor to be split over threads."""
