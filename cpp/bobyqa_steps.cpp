@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace mixedfit::bobyqa_detail {
 
@@ -10,13 +12,9 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// The first t > 0 at which p(t) = a2 t² + a1 t + a0, with p(0) = a0 ≥ 0, becomes negative
+// The first t > 0 at which p(t) = a2 t² + a1 t + a0, with p(0) = a0 > 0, becomes negative
 // (+inf if it never does): where a rotated step meets a bound.
 double first_crossing(double a2, double a1, double a0) {
-  if (a0 <= 0.0) {  // on the bound: leaving it at once, or only after the second root
-    if (a1 < 0.0 || (a1 == 0.0 && a2 < 0.0)) return 0.0;
-    return (a1 > 0.0 && a2 < 0.0) ? -a1 / a2 : kInf;
-  }
   if (a2 == 0.0) return a1 < 0.0 ? -a0 / a1 : kInf;
   const double disc = a1 * a1 - 4.0 * a2 * a0;
   if (disc < 0.0) return kInf;
@@ -52,7 +50,8 @@ void rotate_on_boundary(const Eigen::VectorXd& xopt, const Eigen::MatrixXd& G, c
                         const Eigen::VectorXd& su, BoundState& fixed, Eigen::VectorXd& d, Eigen::VectorXd& gnew,
                         double& qred) {
   const Index n = d.size();
-  for (Index iteration = 0; iteration < n; ++iteration) {
+  // Powell's loop ends on the reductions alone; the cap only guards against a cycle.
+  for (Index iteration = 0; iteration < 100 * n; ++iteration) {
     if ((fixed.array() != 0).count() >= n - 1) return;
     const double dredsq = free_dot(fixed, d, d), dredg = free_dot(fixed, d, gnew), gredsq = free_dot(fixed, gnew, gnew);
     const double cross = gredsq * dredsq - dredg * dredg;
@@ -62,6 +61,14 @@ void rotate_on_boundary(const Eigen::VectorXd& xopt, const Eigen::MatrixXd& G, c
     for (Index i = 0; i < n; ++i) {
       if (fixed[i] == 0) s[i] = (dredg * d[i] - dredsq * gnew[i]) / scale;
     }
+    // A free variable on its bound is fixed there first (and the rotation set up again).
+    Index on_bound = -1;
+    for (Index i = 0; i < n && on_bound < 0; ++i) {
+      if (fixed[i] != 0) continue;
+      if (xopt[i] + d[i] <= sl[i]) fixed[i] = -1, on_bound = i;
+      else if (xopt[i] + d[i] >= su[i]) fixed[i] = 1, on_bound = i;
+    }
+    if (on_bound >= 0) continue;
     // The largest t before a free variable leaves its bounds.
     double tmax = 1.0;
     Index hit = -1;
@@ -74,10 +81,6 @@ void rotate_on_boundary(const Eigen::VectorXd& xopt, const Eigen::MatrixXd& G, c
       const double t_hi = first_crossing(hi + d[i], -2.0 * s[i], hi - d[i]);
       if (t_lo < tmax) tmax = t_lo, hit = i, hit_side = -1;
       if (t_hi < tmax) tmax = t_hi, hit = i, hit_side = 1;
-    }
-    if (tmax <= 0.0) {  // a variable already on its bound would leave it at once: fix it and retry
-      fixed[hit] = hit_side;
-      continue;
     }
     const Eigen::VectorXd df = free_part(fixed, d);
     const Eigen::VectorXd hd = G * df, hs = G * s;
@@ -97,15 +100,12 @@ void rotate_on_boundary(const Eigen::VectorXd& xopt, const Eigen::MatrixXd& G, c
     }
     if (best == 0) return;
     double t = tmax * best / points;
-    bool at_bound = best == points && hit >= 0;
-    if (best < points) {
+    const bool at_bound = best == points && hit >= 0;
+    if (best < points) {  // the vertex of the parabola through the best point and its neighbours
       previous = values[best - 1], next = values[best + 1];
-      const double curvature = previous + next - 2.0 * best_value;
-      if (curvature < 0.0) {
-        const double shift = 0.5 * (previous - next) / curvature;
-        const double refined = tmax * (best + shift) / points;
-        if (reduction(refined) > best_value) t = refined, best_value = reduction(refined);
-      }
+      t = tmax * (best + 0.5 * (next - previous) / (2.0 * best_value - previous - next)) / points;
+      best_value = reduction(t);
+      if (best_value <= 0.0) return;
     }
     const double c1 = (1.0 - t * t) / (1.0 + t * t) - 1.0, sn = 2.0 * t / (1.0 + t * t);
     d += c1 * df + sn * s;
@@ -207,90 +207,116 @@ TrustRegionStep trust_region_step(const Eigen::VectorXd& xopt, const Eigen::Vect
   return out;
 }
 
+namespace {
+
+// The best step along the line x_opt + a u through another point x_k = x_opt + u, a ∈ [lo, hi]:
+// there ℓ is the quadratic with ℓ(0) = 0 (x_opt is another point), slope ∇ℓ·u and ℓ(1) = [k =
+// knew]. Returns a and ℓ(a), which maximizes |ℓ| (ends first, lo before hi on ties).
+std::pair<double, double> best_on_line(double slope, bool through_knew, double lo, double hi) {
+  const double quad = (through_knew ? 1.0 : 0.0) - slope;
+  const auto ell = [&](double a) { return a * (slope + a * quad); };
+  double a = std::abs(ell(hi)) > std::abs(ell(lo)) ? hi : lo;
+  if (quad != 0.0) {
+    const double stationary = -slope / (2.0 * quad);
+    if (stationary > lo && stationary < hi && std::abs(ell(stationary)) > std::abs(ell(a))) a = stationary;
+  }
+  return {a, ell(a)};
+}
+
+// A step of length adelt down the gradient g of ±ℓ from x_opt, variables that would leave their
+// bounds held on them (those already on a bound g pushes against do not move), shortened to
+// where ℓ's modulus peaks along it if that comes first. Returns the point and ℓ² there.
+std::pair<Eigen::VectorXd, double> projected_gradient_step(const Eigen::VectorXd& xopt, const Eigen::VectorXd& g,
+                                                           const Eigen::MatrixXd& hessian, double curvature_sign,
+                                                           double adelt, const Eigen::VectorXd& sl,
+                                                           const Eigen::VectorXd& su) {
+  const Index n = xopt.size();
+  enum State { kStill, kFree, kHeld };
+  std::vector<State> state(n, kStill);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(n);
+  double ggfree = 0.0;
+  for (Index i = 0; i < n; ++i) {
+    if ((xopt[i] > sl[i] && g[i] > 0.0) || (xopt[i] < su[i] && g[i] < 0.0)) state[i] = kFree, ggfree += g[i] * g[i];
+  }
+  if (ggfree == 0.0) return {xopt, 0.0};
+  double held = 0.0, step = 0.0;
+  while (adelt * adelt - held > 0.0) {  // hold what the step would push out, then lengthen the rest
+    const double before = held;
+    step = std::sqrt((adelt * adelt - held) / ggfree);
+    ggfree = 0.0;
+    for (Index i = 0; i < n; ++i) {
+      if (state[i] != kFree) continue;
+      const double x = xopt[i] - step * g[i];
+      if (x <= sl[i] || x >= su[i]) {
+        w[i] = (x <= sl[i] ? sl[i] : su[i]) - xopt[i];
+        state[i] = kHeld;
+        held += w[i] * w[i];
+      } else {
+        ggfree += g[i] * g[i];
+      }
+    }
+    if (!(held > before && ggfree > 0.0)) break;
+  }
+  Eigen::VectorXd xalt = xopt;
+  for (Index i = 0; i < n; ++i) {
+    if (state[i] == kFree) {
+      w[i] = -step * g[i];
+      xalt[i] = std::clamp(xopt[i] + w[i], sl[i], su[i]);
+    } else if (state[i] == kHeld) {
+      xalt[i] = g[i] > 0.0 ? sl[i] : su[i];
+    }
+  }
+  const double gw = g.dot(w), curvature = curvature_sign * w.dot(hessian * w);
+  if (curvature > -gw && curvature < -(1.0 + std::sqrt(2.0)) * gw) {  // |ℓ| peaks before the end
+    const double scale = -gw / curvature;
+    return {(xopt + scale * w).cwiseMax(sl).cwiseMin(su), std::pow(0.5 * gw * scale, 2)};
+  }
+  return {xalt, std::pow(gw + 0.5 * curvature, 2)};
+}
+
+}  // namespace
+
 GeometryStep geometry_step(const Eigen::MatrixXd& points, int kopt, int knew, const Eigen::VectorXd& lagrange_gradient,
                            const Eigen::MatrixXd& lagrange_hessian, double alpha, double adelt,
                            const Eigen::VectorXd& sl, const Eigen::VectorXd& su) {
   const Index n = points.cols();
   const Eigen::VectorXd xopt = points.row(kopt).transpose();
   GeometryStep out{xopt, xopt, 0.0};
-  // Along the line x_opt + a u through another point x_k = x_opt + u, ℓ is the quadratic with
-  // ℓ(0) = 0 (x_opt is another point), slope ∇ℓ·u and ℓ(1) = [k = knew]. Powell's prediction of
-  // the update denominator there, ℓ²(ℓ² + ½α (a(1-a)|u|²)²), chooses the line.
+  // Each line's best step, scored by Powell's prediction of the update denominator there,
+  // ℓ²(ℓ² + ½α (a(1-a)|u|²)²); the step's end is put exactly on the bound that limited it.
   double best_prediction = 0.0;
   for (Index k = 0; k < points.rows(); ++k) {
     if (k == kopt) continue;
     const Eigen::VectorXd u = points.row(k).transpose() - xopt;
     const double distsq = u.squaredNorm();
     if (distsq == 0.0) continue;
-    double lo = -adelt / std::sqrt(distsq), hi = adelt / std::sqrt(distsq);
+    double hi = adelt / std::sqrt(distsq), lo = -hi;
+    const double least_hi = std::min(1.0, hi);  // x_k itself is within the bounds
+    Index lo_bound = -1, hi_bound = -1;         // the variable that limits each end, if any
     for (Index i = 0; i < n; ++i) {
-      if (u[i] > 0.0) {
-        lo = std::max(lo, (sl[i] - xopt[i]) / u[i]);
-        hi = std::min(hi, (su[i] - xopt[i]) / u[i]);
-      } else if (u[i] < 0.0) {
-        lo = std::max(lo, (su[i] - xopt[i]) / u[i]);
-        hi = std::min(hi, (sl[i] - xopt[i]) / u[i]);
-      }
+      if (u[i] == 0.0) continue;
+      const double to_low = (sl[i] - xopt[i]) / u[i], to_high = (su[i] - xopt[i]) / u[i];
+      const double lo_limit = u[i] > 0.0 ? to_low : to_high, hi_limit = u[i] > 0.0 ? to_high : to_low;
+      if (lo_limit > lo) lo = lo_limit, lo_bound = i;
+      if (hi_limit < hi) hi = std::max(least_hi, hi_limit), hi_bound = i;
     }
-    if (!(lo <= hi)) continue;
-    const double slope = lagrange_gradient.dot(u), quad = (k == knew ? 1.0 : 0.0) - slope;
-    const auto ell = [&](double a) { return a * slope + a * a * quad; };
-    double a = std::abs(ell(lo)) >= std::abs(ell(hi)) ? lo : hi;
-    if (quad != 0.0) {
-      const double stationary = -slope / (2.0 * quad);
-      if (stationary > lo && stationary < hi && std::abs(ell(stationary)) > std::abs(ell(a))) a = stationary;
-    }
-    const double value = ell(a), spread = a * (1.0 - a) * distsq;
+    const auto [a, value] = best_on_line(lagrange_gradient.dot(u), k == knew, lo, hi);
+    const double spread = a * (1.0 - a) * distsq;
     const double prediction = value * value * (value * value + 0.5 * alpha * spread * spread);
     if (prediction > best_prediction) {
       best_prediction = prediction;
       out.line = (xopt + a * u).cwiseMax(sl).cwiseMin(su);
+      const Index bound = a == lo ? lo_bound : a == hi ? hi_bound : -1;
+      if (bound >= 0) out.line[bound] = (a * u[bound] > 0.0) ? su[bound] : sl[bound];
     }
   }
-  // ℓ's gradient step of either sign, of length adelt with the variables that reach a bound held
-  // there, shortened to where |ℓ| peaks along it if that comes first.
-  if (lagrange_gradient.squaredNorm() == 0.0) return out;
-  for (double sign : {1.0, -1.0}) {
-    Eigen::VectorXd d = Eigen::VectorXd::Zero(n);
-    Eigen::VectorXi held = Eigen::VectorXi::Zero(n);  // -1 or +1: held at the lower or upper bound
-    for (Index round = 0; round <= n; ++round) {
-      double heldsq = 0.0, freesq = 0.0;
-      for (Index i = 0; i < n; ++i) {
-        if (held[i] != 0) {
-          heldsq += d[i] * d[i];
-        } else {
-          freesq += lagrange_gradient[i] * lagrange_gradient[i];
-        }
-      }
-      const double room = adelt * adelt - heldsq;
-      if (room <= 0.0 || freesq == 0.0) break;
-      const double scale = sign * std::sqrt(room / freesq);
-      bool changed = false;
-      for (Index i = 0; i < n; ++i) {
-        if (held[i] != 0) continue;
-        d[i] = scale * lagrange_gradient[i];
-        const double x = xopt[i] + d[i];
-        if (x < sl[i] || x > su[i]) {
-          held[i] = x < sl[i] ? -1 : 1;
-          d[i] = (held[i] < 0 ? sl[i] : su[i]) - xopt[i];
-          changed = true;
-        }
-      }
-      if (!changed) break;
-    }
-    const double slope = lagrange_gradient.dot(d), curvature = d.dot(lagrange_hessian * d);
-    double t = 1.0;
-    if (curvature != 0.0 && -slope / curvature > 0.0 && -slope / curvature < 1.0 &&
-        std::abs(0.5 * slope * slope / curvature) > std::abs(slope + 0.5 * curvature)) {
-      t = -slope / curvature;
-    }
-    const double value = t * slope + 0.5 * t * t * curvature;
-    if (value * value <= out.cauchy_value) continue;
-    out.cauchy_value = value * value;
-    out.cauchy = (xopt + t * d).cwiseMax(sl).cwiseMin(su);
-    for (Index i = 0; i < n; ++i) {
-      if (held[i] != 0 && t == 1.0) out.cauchy[i] = held[i] < 0 ? sl[i] : su[i];
-    }
+  // Down ℓ's gradient, then down −ℓ's: the larger ℓ² (the second on a tie).
+  const auto [down, down_value] = projected_gradient_step(xopt, lagrange_gradient, lagrange_hessian, 1.0, adelt, sl, su);
+  const auto [up, up_value] = projected_gradient_step(xopt, -lagrange_gradient, lagrange_hessian, -1.0, adelt, sl, su);
+  if (down_value > up_value) {
+    out.cauchy = down, out.cauchy_value = down_value;
+  } else {
+    out.cauchy = up, out.cauchy_value = up_value;
   }
   return out;
 }
