@@ -24,6 +24,9 @@ class Family {
   double linkfun(double mu) const;
   double linkinv(double eta) const;
   double mu_eta(double eta) const;  // dμ/dη
+  // dμ/dη given μ = linkinv(η) too: for the log link it is μ itself (both max(exp η, ε)), which
+  // spares PIRLS an exponential per observation.
+  double mu_eta(double eta, double mu) const { return link_ == Link::Log ? mu : mu_eta(eta); }
   double variance(double mu) const;
   // Unit deviance times the prior weight.
   double dev_resid(double y, double mu, double wt) const;

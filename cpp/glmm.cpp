@@ -121,7 +121,7 @@ double GeneralizedLinearMixedModel::penalized_deviance() const {
 void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed) {
   Eigen::VectorXd w(mu_.size());
   for (Index i = 0; i < w.size(); ++i) {
-    const double d = family_.mu_eta(eta_[i]);
+    const double d = family_.mu_eta(eta_[i], mu_[i]);
     w[i] = weights_[i] * d * d / family_.variance(mu_[i]);
     if (observed) {
       // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
@@ -163,7 +163,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
     reweight(with_beta);
     // Working response z = η − offset + (y − μ)/(dμ/dη); with β fixed, Xβ is moved across.
     Eigen::VectorXd z(n);
-    for (Index i = 0; i < n; ++i) z[i] = eta_[i] - offset_[i] + (y_[i] - mu_[i]) / family_.mu_eta(eta_[i]);
+    for (Index i = 0; i < n; ++i) z[i] = eta_[i] - offset_[i] + (y_[i] - mu_[i]) / family_.mu_eta(eta_[i], mu_[i]);
     const Eigen::VectorXd beta_old = pred_.beta(), u_old = pred_.u();
     if (with_beta) {
       pred_.solve_beta_u(pred_.ZtW(z), pred_.XtW(z));
