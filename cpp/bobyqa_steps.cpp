@@ -92,7 +92,7 @@ void rotate_on_boundary(const Eigen::VectorXd& xopt, const Eigen::MatrixXd& G, c
     // The best of a grid on [0, tmax], refined by the parabola through it and its neighbours.
     const int points = static_cast<int>(17.0 * tmax + 3.1);
     int best = 0;
-    double best_value = 0.0, previous = 0.0, next = 0.0;
+    double best_value = 0.0;
     std::vector<double> values(points + 1, 0.0);
     for (int j = 1; j <= points; ++j) {
       values[j] = reduction(tmax * j / points);
@@ -102,7 +102,7 @@ void rotate_on_boundary(const Eigen::VectorXd& xopt, const Eigen::MatrixXd& G, c
     double t = tmax * best / points;
     const bool at_bound = best == points && hit >= 0;
     if (best < points) {  // the vertex of the parabola through the best point and its neighbours
-      previous = values[best - 1], next = values[best + 1];
+      const double previous = values[best - 1], next = values[best + 1];  // both below best_value
       t = tmax * (best + 0.5 * (next - previous) / (2.0 * best_value - previous - next)) / points;
       best_value = reduction(t);
       if (best_value <= 0.0) return;
