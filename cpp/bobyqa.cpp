@@ -28,11 +28,14 @@ using Eigen::VectorXd;
 // kept whole, updated by his rank-2 formula, and recomputed from W whenever the base moves.
 class Solver {
  public:
+  // lower and upper are the caller's bounds; the solver works in x / scale.
   Solver(const Objective& f, const VectorXd& scale, const VectorXd& lower, const VectorXd& upper, int maxeval)
       : f_(f),
         scale_(scale),
-        xl_(lower),
-        xu_(upper),
+        lower_(lower),
+        upper_(upper),
+        xl_(lower.cwiseQuotient(scale)),
+        xu_(upper.cwiseQuotient(scale)),
         n_(static_cast<int>(lower.size())),
         npt_(2 * n_ + 1),
         m_(npt_ + n_ + 1),
@@ -75,7 +78,7 @@ class Solver {
   bool rescue(double rho);
 
   const Objective& f_;
-  VectorXd scale_, xl_, xu_;
+  VectorXd scale_, lower_, upper_, xl_, xu_;  // xl_, xu_: the bounds scaled
   int n_, npt_, m_, maxeval_;
   int nf_ = 0;
   VectorXd xbase_, sl_, su_;  // base point, and the bounds relative to it
@@ -94,14 +97,14 @@ class Solver {
 
 bool Solver::evaluate(const VectorXd& y, double& value) {
   if (nf_ >= maxeval_) return false;
-  VectorXd x(n_);
+  // Within the caller's bounds (unscaling can round past them), exactly on one where y is.
+  VectorXd unscaled(n_);
   for (int i = 0; i < n_; ++i) {
-    x[i] = std::clamp(xbase_[i] + y[i], xl_[i], xu_[i]);
-    if (y[i] == sl_[i]) x[i] = xl_[i];
-    if (y[i] == su_[i]) x[i] = xu_[i];
+    unscaled[i] = std::clamp((xbase_[i] + y[i]) * scale_[i], lower_[i], upper_[i]);
+    if (y[i] == sl_[i]) unscaled[i] = lower_[i];
+    if (y[i] == su_[i]) unscaled[i] = upper_[i];
   }
   ++nf_;
-  const VectorXd unscaled = x.cwiseProduct(scale_);
   value = f_(unscaled);
   if (!std::isfinite(value)) {  // the quadratic model cannot take it in
     std::ostringstream what;
@@ -298,7 +301,7 @@ bool Solver::rescue(double rho) {
 OptimizerResult Solver::run(VectorXd x0, double rhobeg, double rhoend, double ftol_abs) {
   OptimizerResult result;
   result.code = kSuccess;
-  best_x_ = x0.cwiseProduct(scale_);
+  best_x_ = x0.cwiseProduct(scale_).cwiseMax(lower_).cwiseMin(upper_);
   // A start within ρ of a bound moves onto it or to ρ from it, so that the first points are
   // within the bounds (Powell's report, §2).
   sl_.resize(n_), su_.resize(n_);
@@ -533,11 +536,10 @@ OptimizerResult bobyqa(const Objective& f, const VectorXd& x0, const BobyqaSetti
   double rhobeg = equal ? step[0] : 1.0;
   double rhoend = 0.0;
   for (Index i = 0; i < n; ++i) rhoend = std::max(rhoend, settings.xtol_abs / scale[i]);
-  const VectorXd lower = settings.lower.cwiseQuotient(scale), upper = settings.upper.cwiseQuotient(scale);
   // Powell's method needs room for its first points: 2ρ between the bounds.
-  rhobeg = std::min(rhobeg, 0.5 * (upper - lower).minCoeff());
+  rhobeg = std::min(rhobeg, 0.5 * (settings.upper - settings.lower).cwiseQuotient(scale).minCoeff());
   rhoend = std::min(rhoend, rhobeg);
-  Solver solver(f, scale, lower, upper, settings.maxeval);
+  Solver solver(f, scale, settings.lower, settings.upper, settings.maxeval);
   return solver.run(x0.cwiseQuotient(scale), rhobeg, rhoend, settings.ftol_abs);
 }
 

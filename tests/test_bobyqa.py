@@ -97,3 +97,31 @@ def test_default_initial_step_is_nlopts():
     # the steps differ, so the variables are scaled to steps of 1: the points x0 ± step e_i
     steps = np.abs(np.array(first[1:5]) - first[0]).max(axis=0)
     np.testing.assert_allclose(steps, [0.75, 1.0, 0.5, 0.15])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_bound_constrained_quadratics(seed):
+    """Convex quadratics in 1–8 variables with random boxes (some bounds infinite, some active at
+    the solution), from random starts: the minimum is the one scipy's L-BFGS-B finds with the
+    exact gradient, to 1e-6."""
+    from scipy.optimize import minimize as scipy_minimize
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 9))
+    M = rng.normal(size=(n, n))
+    A = M @ M.T + 0.1 * np.eye(n)
+    center = rng.normal(0, 2, n)
+    lower = np.where(rng.random(n) < 0.3, -INF, center - rng.uniform(-1.5, 1.0, n))
+    upper = np.where(rng.random(n) < 0.3, INF, np.maximum(lower, center - 5) + rng.uniform(0.5, 3.0, n))
+    x0 = np.clip(rng.normal(0, 1, n), lower, upper)
+
+    def f(x):
+        return float((x - center) @ A @ (x - center))
+
+    exact = scipy_minimize(f, x0, jac=lambda x: 2 * A @ (x - center), method="L-BFGS-B",
+                           bounds=list(zip(lower, upper)), options={"ftol": 1e-15, "gtol": 1e-12})  # fmt: skip
+    r = minimize(f, x0, lower, upper, ftol=1e-13, xtol=1e-10)
+    assert r["code"] in (1, 3, 4)
+    assert np.all(r["x"] >= lower) and np.all(r["x"] <= upper)
+    assert r["fmin"] <= exact.fun + 1e-6 * (1 + abs(exact.fun))
+    np.testing.assert_allclose(r["x"], exact.x, atol=1e-4 * (1 + np.abs(exact.x).max()))
