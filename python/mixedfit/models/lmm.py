@@ -225,8 +225,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 self._apply_structure(x[len(self._theta) :])  # the derivatives moved ψ
                 return problems, x
             newton = newton_point(x, gradient, hessian, self.optsum.lower, self.optsum.upper)
-            if newton is not None and self.objective_at(newton) < self._objective:
-                self._set_estimates(newton)
+            if newton is not None and (value := self.objective_at(newton)) < self._objective:
+                self._set_estimates(newton, value)  # the core is at the Newton point
                 self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, self._objective, True
                 x = newton.copy()
                 problems = convergence_problems(central_gradient(criterion, x, f_rows=rows), hessian, len(x))
@@ -291,8 +291,9 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         converged = converged_code(code)
         return {**{key: result[key] for key in ("theta", "beta", "stderr", "sigma", "objective", "evaluations")}, "converged": converged}
 
-    def _set_estimates(self, theta: np.ndarray) -> None:
-        self._objective = self.objective_at(theta)
+    def _set_estimates(self, theta: np.ndarray, objective: float | None = None) -> None:
+        """The estimates at θ; objective: the criterion there if the core was just evaluated at θ."""
+        self._objective = self.objective_at(theta) if objective is None else objective
         self._theta = np.array(theta, dtype=np.float64)
         core = self._core
         self._beta = np.array(core.beta)
