@@ -96,18 +96,18 @@ class ModelMatrix:
 
 def _numeric_fast_path(expr: str, frame: pd.DataFrame) -> ModelMatrix | None:
     simple = simple_terms(expr)
-    if simple is None or not all(
-        name in frame.columns and pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])
-        for name in simple[1]
-    ):
+    if simple is None or any(name not in frame.columns for name in simple[1]):
+        return None
+    intercept, names = simple
+    data = {name: frame[name] for name in dict.fromkeys(names)}  # each column read once (~10 µs each)
+    if not all(pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c) for c in data.values()):
         return None
     # Numeric columns and an intercept need no formula machinery (the common random-effects
     # terms): this is a tenth of formulaic's cost for the same matrix.
-    intercept, names = simple
-    columns = (["(Intercept)"] if intercept else []) + list(dict.fromkeys(names))
+    columns = (["(Intercept)"] if intercept else []) + list(data)
     values = np.empty((len(frame), len(columns)))
     for j, name in enumerate(columns):
-        values[:, j] = 1.0 if name == "(Intercept)" else frame[name].to_numpy(dtype=np.float64)
+        values[:, j] = 1.0 if name == "(Intercept)" else data[name].to_numpy(dtype=np.float64)
     return ModelMatrix(values, columns)
 
 
