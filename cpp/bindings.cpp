@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <limits>
 #include <new>
 #include <string>
 #include <system_error>
@@ -268,11 +269,12 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
         const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
         const LmmDesign design{in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes, map_vector(weights, "weights")};
         const MapMat Y_ = map_matrix(Y, "Y");
-        const OptimizerSettings settings{start, lower, ftol_abs, xtol_abs, maxeval};
+        const BobyqaSettings settings{lower, Eigen::VectorXd::Constant(lower.size(), std::numeric_limits<double>::infinity()),
+                                      Eigen::VectorXd(), ftol_abs, xtol_abs, maxeval};
         LmmRefits r;
         {
           py::gil_scoped_release release;
-          r = lmm_refits(design, Y_, REML, settings, n_threads);
+          r = lmm_refits(design, Y_, REML, start, settings, n_threads);
         }
         return py::dict(py::arg("theta") = r.theta, py::arg("beta") = r.beta, py::arg("stderr") = r.stderr_beta,
                         py::arg("sigma") = r.sigma,

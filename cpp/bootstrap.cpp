@@ -10,19 +10,16 @@ namespace mixedfit {
 
 namespace {
 
-void refit_columns(const LmmDesign& d, MapMat Y, bool REML, const OptimizerSettings& settings, int first, int stride,
-                   LmmRefits& out) {
+void refit_columns(const LmmDesign& d, MapMat Y, bool REML, const Eigen::VectorXd& start,
+                   const BobyqaSettings& settings, int first, int stride, LmmRefits& out) {
   const Index n = Y.rows();
   LinearMixedModel model(d.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, MapVec(Y.col(first).data(), n), d.weights);
   model.predictor().set_threads(1);  // the refits already run one per core
   const auto criterion = [&model, REML](const Eigen::VectorXd& theta) { return model.objective(theta, REML); };
-  const BobyqaSettings bobyqa_settings{
-      settings.lower, Eigen::VectorXd::Constant(settings.lower.size(), std::numeric_limits<double>::infinity()),
-      Eigen::VectorXd(), settings.ftol_abs, settings.xtol_abs, settings.maxeval};
   for (Index k = first; k < Y.cols(); k += stride) {
     try {
       model.set_response(MapVec(Y.col(k).data(), n));
-      const OptimizerResult r = bobyqa(criterion, settings.start, bobyqa_settings);
+      const OptimizerResult r = bobyqa(criterion, start, settings);
       out.objective[k] = model.objective(r.x, REML);  // leaves the model at the optimum
       out.theta.col(k) = r.x;
       out.beta.col(k) = model.predictor().beta();
@@ -48,15 +45,15 @@ void refit_columns(const LmmDesign& d, MapMat Y, bool REML, const OptimizerSetti
 
 }  // namespace
 
-LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const OptimizerSettings& settings,
-                     int n_threads) {
+LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const Eigen::VectorXd& start,
+                     const BobyqaSettings& settings, int n_threads) {
   require(Y.rows() == design.X.rows(), "Y must have one row per observation");
-  require(settings.start.size() == settings.lower.size(), "start and lower must have the same length");
-  require(settings.start.allFinite() && (settings.start.array() >= settings.lower.array()).all(),
+  require(start.size() == settings.lower.size(), "start and lower must have the same length");
+  require(start.allFinite() && (start.array() >= settings.lower.array()).all(),
           "the refits' start must be finite and within the lower bounds");
   const Index nsim = Y.cols();
   LmmRefits out;
-  out.theta.resize(settings.start.size(), nsim);
+  out.theta.resize(start.size(), nsim);
   out.beta.resize(design.X.cols(), nsim);
   out.stderr_beta.resize(design.X.cols(), nsim);
   out.sigma.resize(nsim);
@@ -66,7 +63,7 @@ LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const Optimiz
   if (nsim == 0) return out;
   const int threads = static_cast<int>(std::clamp<Index>(n_threads, 1, nsim));
   // Workers write disjoint columns of out; an exception other than NumericalError is carried back.
-  parallel_for(threads, [&](int t) { refit_columns(design, Y, REML, settings, t, threads, out); });
+  parallel_for(threads, [&](int t) { refit_columns(design, Y, REML, start, settings, t, threads, out); });
   return out;
 }
 

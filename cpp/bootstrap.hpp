@@ -24,15 +24,8 @@ struct LmmDesign {
   MapVec weights;
 };
 
-struct OptimizerSettings {
-  Eigen::VectorXd start, lower;
-  double ftol_abs, xtol_abs;
-  int maxeval;
-};
-
-// Each column of Y (offset removed) is fitted from settings.start; the results do not depend
-// on n_threads.
-LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const OptimizerSettings& settings,
-                     int n_threads);
+// Each column of Y (offset removed) is fitted from start; the results do not depend on n_threads.
+LmmRefits lmm_refits(const LmmDesign& design, MapMat Y, bool REML, const Eigen::VectorXd& start,
+                     const BobyqaSettings& settings, int n_threads);
 
 }  // namespace mixedfit

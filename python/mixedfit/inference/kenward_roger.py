@@ -105,10 +105,11 @@ def kenward_roger(design, X: np.ndarray, theta: np.ndarray, sigma: float, vcov: 
     T = Vinv @ X
     H = [np.asarray(G[r] @ Vinv) for r in range(len(G))]  # Gᵣ V⁻¹
     O = [h @ X for h in H]  # Gᵣ V⁻¹ X
+    VO = [Vinv @ o for o in O]  # V⁻¹ Gᵣ V⁻¹ X, once per r (n² p each) rather than per pair
     P = [-(o.T @ T) for o in O]
     P = [(p + p.T) / 2 for p in P]
     m = len(G)
-    Q = {(r, s): O[r].T @ Vinv @ O[s] for r in range(m) for s in range(r, m)}
+    Q = {(r, s): O[r].T @ VO[s] for r in range(m) for s in range(r, m)}
     information = np.empty((m, m))
     for r in range(m):
         PhiP = Phi @ P[r]

@@ -160,10 +160,14 @@ class BoundCorrelation:
         return 0.2 if isinstance(self.structure, corCAR1) else 0.0
 
     # The whitening operator C^{-1/2} as (row, source row, coefficient) triplets.
+    def _lag_correlations(self, phi: float) -> np.ndarray:
+        """AR kinds: each row's correlation with its predecessor (0 for a group's first)."""
+        first = self.previous == np.arange(len(self.previous))
+        return np.where(first, 0.0, phi**self.gap)
+
     def _coefficients(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
         """AR kinds: each row's own coefficient a and its predecessor's b (ẽᵢ = aᵢeᵢ + bᵢe_prev)."""
-        first = self.previous == np.arange(len(self.previous))
-        rho = np.where(first, 0.0, phi**self.gap)
+        rho = self._lag_correlations(phi)
         scale = 1 / np.sqrt(1 - rho**2)
         return scale, -rho * scale
 
@@ -192,12 +196,21 @@ class BoundCorrelation:
         if not isinstance(self.structure, corCompSymm):
             return self.whiten(phi, values)
         out = np.empty_like(values, dtype=np.float64)
-        order = np.argsort(self.groups, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(self.sizes)])
-        for g, size in enumerate(self.sizes):
-            members = order[starts[g] : starts[g + 1]]
+        for size, members in self._members_by_size():  # groups of one size share C's factor
             factor = np.linalg.cholesky((1 - phi) * np.eye(size) + phi)
-            out[members] = solve_triangular(factor, values[members], lower=True)
+            out[members.T] = solve_triangular(factor, values[members.T].reshape(size, -1), lower=True).reshape(
+                values[members.T].shape
+            )
+        return out
+
+    def _members_by_size(self) -> list[tuple[int, np.ndarray]]:
+        """For each group size, its groups' rows (groups × size, each group's rows in data order)."""
+        order = np.argsort(self.groups, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(self.sizes)])[:-1]
+        out = []
+        for size in np.unique(self.sizes):
+            first = starts[self.sizes == size]
+            out.append((int(size), order[first[:, None] + np.arange(size)]))
         return out
 
     def color(self, phi: float, z: np.ndarray) -> np.ndarray:
@@ -206,8 +219,7 @@ class BoundCorrelation:
             alpha, beta = self._symmetric_root(phi, 0.5)
             return alpha * z + (beta[:, None] - alpha) * _group_means(z, self.groups, self.sizes)
         # e = L z for the Cholesky factor L of C: eᵢ = ρᵢ e_prev + √(1−ρᵢ²) zᵢ, in each group's order
-        first = self.previous == np.arange(len(self.previous))
-        rho = np.where(first, 0.0, phi**self.gap)
+        rho = self._lag_correlations(phi)
         e = np.empty_like(z)
         depth = self._depths()
         for level in range(depth.max() + 1):
@@ -231,9 +243,7 @@ class BoundCorrelation:
         if isinstance(self.structure, corCompSymm):
             sizes = self.sizes
             return float(np.sum((sizes - 1) * np.log(1 - phi) + np.log(1 + (sizes - 1) * phi)))
-        first = self.previous == np.arange(len(self.previous))
-        rho = np.where(first, 0.0, phi**self.gap)
-        return float(np.sum(np.log(1 - rho**2)))
+        return float(np.sum(np.log(1 - self._lag_correlations(phi) ** 2)))
 
     def matrix(self, phi: float) -> sp.csr_matrix:
         """C(φ) (n × n, sparse, block-diagonal by group)."""
@@ -249,13 +259,10 @@ class BoundCorrelation:
 
     def _pairs(self) -> WhitenedPattern:
         """Every (row, row) pair within a group."""
-        order = np.argsort(self.groups, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(self.sizes)])
         rows, sources = [], []
-        for g in range(len(self.sizes)):
-            members = order[starts[g] : starts[g + 1]]
-            rows.append(np.repeat(members, len(members)))
-            sources.append(np.tile(members, len(members)))
+        for size, members in self._members_by_size():
+            rows.append(np.repeat(members, size, axis=1).ravel())
+            sources.append(np.tile(members, size).ravel())
         return WhitenedPattern(np.concatenate(rows), np.concatenate(sources), len(self.groups))
 
     def sparse_whitener(self) -> WhitenedPattern:

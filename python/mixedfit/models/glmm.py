@@ -255,7 +255,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._objective = self._objective_of(x)
         return self._split(x[: len(x) - int(self._estimates_family_theta)])[0]
 
-    def _set_estimates(self, theta: np.ndarray) -> None:
+    def _record_mode(self, theta: np.ndarray) -> None:
+        """θ and what the core holds after its evaluation there: β, the modes, μ, σ, −½ objective."""
         core = self._core
         self._theta = np.array(theta, dtype=np.float64)
         self._beta = np.array(core.beta)
@@ -263,6 +264,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._fitted_values = np.array(core.mu)
         self._sigma = self._scale()
         self._loglik = -0.5 * self._objective
+
+    def _set_estimates(self, theta: np.ndarray) -> None:
+        self._record_mode(theta)
         self._fitted = True
         self.convergence_problems = []
         if self.nAGQ > 0 and self._derivatives and not self._quiet:
@@ -275,10 +279,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             gradient, hessian = central_derivatives(self._objective_of, x0, self._objective, relative_steps(x0))
             newton = newton_point(x0, gradient, hessian, self.optsum.lower, self.optsum.upper)
             if newton is not None and (value := self._objective_of(newton)) < self._objective:
-                x0, self._objective, self._loglik = newton, value, -0.5 * value
-                self._theta, self._beta = self._split(newton[: len(newton) - int(self._estimates_family_theta)])
-                self._b, self._fitted_values = np.array(core.b), np.array(core.mu)
-                self._sigma = self._scale()
+                x0, self._objective = newton, value
+                self._record_mode(self._split(newton[: len(newton) - int(self._estimates_family_theta)])[0])
                 self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, value, True
                 gradient = central_gradient(self._objective_of, x0, relative_steps(x0))
             self._objective_of(x0)  # the NB's θ back at its estimate
@@ -427,7 +429,6 @@ class GeneralizedLinearMixedModel(MixedModel):
             "",
         ]
         return "\n".join(parts + self._summary_body(self.residuals("pearson"), coefs))
-
 
     def _family_label(self) -> str:
         if self.family.name != "negative_binomial":

@@ -249,12 +249,11 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     def _set_response(self, new_response) -> None:
         self._response = self._checked_response(new_response)
         self._y_minus_offset = self._response - self.design.offset
-        if self._whitened:  # the core reads the whitened response in place
+        if self._structure is not None:
             self._structure.set_response(self._y_minus_offset)
+        if self._whitened:  # the core reads the structure's whitened response in place
             self._core.values_changed()
         else:
-            if self._structure is not None:
-                self._structure.set_response(self._y_minus_offset)
             self._core.set_response(self._y_minus_offset)
 
     def _fit_responses(

@@ -43,8 +43,8 @@ class varIdent:
 
 
 @dataclass(frozen=True)
-class varPower:
-    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
+class _CovariateVariance:
+    """A variance function of one numeric column (varPower, varExp)."""
 
     covariate: str
 
@@ -52,8 +52,16 @@ class varPower:
     def columns(self) -> tuple[str, ...]:
         return (self.covariate,)
 
+    def values(self, data: pd.DataFrame) -> np.ndarray:
+        return numeric_column(self.covariate, data, f"{type(self).__name__} covariate")
+
+
+@dataclass(frozen=True)
+class varPower(_CovariateVariance):
+    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
+
     def bind(self, data: pd.DataFrame) -> BoundVariance:
-        values = numeric_column(self.covariate, data, "varPower covariate")
+        values = self.values(data)
         if np.any(values == 0):
             raise DataError(f"varPower: column '{self.covariate}' has a zero; |v|^δ is 0 or infinite there")
         return BoundVariance(self, np.array(["power"], dtype=object), None, values)
@@ -63,17 +71,11 @@ class varPower:
 
 
 @dataclass(frozen=True)
-class varExp:
+class varExp(_CovariateVariance):
     """SD ∝ exp(δ v) for a numeric column ``covariate`` (nlme's ``varExp(form = ~ v)``)."""
 
-    covariate: str
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.covariate,)
-
     def bind(self, data: pd.DataFrame) -> BoundVariance:
-        return BoundVariance(self, np.array(["expon"], dtype=object), None, numeric_column(self.covariate, data, "varExp covariate"))
+        return BoundVariance(self, np.array(["expon"], dtype=object), None, self.values(data))
 
     def describe(self) -> tuple[str, str]:
         return "Exponential of variance covariate", f"~{self.covariate}"
@@ -107,7 +109,7 @@ class BoundVariance:
                 if np.any(strata < 0):
                     raise DataError(f"varIdent: the new data have a level of '{self.function.by}' the fit did not")
             else:
-                covariate = numeric_column(self.function.columns[0], data, f"{type(self.function).__name__} covariate")
+                covariate = self.function.values(data)
         if isinstance(self.function, varIdent):
             return np.exp(np.concatenate([[0.0], delta]))[strata]
         if isinstance(self.function, varPower):
