@@ -170,6 +170,63 @@ double Family::variance(double mu) const {
   return 1.0;
 }
 
+void Family::linkinv(const Eigen::VectorXd& eta, Eigen::VectorXd& mu, Eigen::VectorXd& mu_eta) const {
+  mu.resize(eta.size());
+  mu_eta.resize(eta.size());
+  switch (link_) {
+    case Link::Logit: {
+      // With E = exp(−η) (η clamped as the scalar linkinv does): μ = 1/(1 + E) and
+      // dμ/dη = E/(1 + E)² = E μ², equal to the scalar mu_eta's e/(1 + e)², e = exp(−|η|).
+      const Eigen::ArrayXd E = (-eta.array().max(-kLogitThreshold).min(kLogitThreshold)).exp();
+      mu.array() = (1.0 + E).inverse();
+      mu_eta.array() = (eta.array().abs() > kLogitThreshold).select(kEps, E * mu.array().square());
+      return;
+    }
+    case Link::Log:
+      mu.array() = eta.array().exp().max(kEps);
+      mu_eta = mu;
+      return;
+    default:
+      for (Index i = 0; i < eta.size(); ++i) {
+        mu[i] = linkinv(eta[i]);
+        mu_eta[i] = this->mu_eta(eta[i]);
+      }
+  }
+}
+
+Eigen::ArrayXd Family::variance(const Eigen::VectorXd& mu) const {
+  const auto m = mu.array();
+  switch (dist_) {
+    case Distribution::Binomial: return m * (1 - m);
+    case Distribution::Poisson: return m;
+    case Distribution::Gamma: return m.square();
+    case Distribution::InverseGaussian: return m.cube();
+    case Distribution::Gaussian: return Eigen::ArrayXd::Ones(m.size());
+    case Distribution::NegativeBinomial: return m + m.square() / theta_;
+  }
+  return Eigen::ArrayXd::Ones(m.size());
+}
+
+bool Family::all_valid(const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const {
+  const auto m = mu.array();
+  switch (dist_) {
+    case Distribution::Binomial:
+      if (!(m > 0).all() || !(m < 1).all()) return false;
+      break;
+    case Distribution::Gaussian:
+      if (!mu.allFinite()) return false;
+      break;
+    default:
+      if (!(m > 0).all() || !mu.allFinite()) return false;
+  }
+  if (!eta.allFinite()) return false;
+  switch (link_) {
+    case Link::InverseSquare: return (eta.array() > 0).all();
+    case Link::Inverse: return (eta.array() != 0).all();
+    default: return true;
+  }
+}
+
 double Family::dev_resid(double y, double mu, double wt) const {
   switch (dist_) {
     case Distribution::Binomial:
@@ -184,8 +241,9 @@ double Family::dev_resid(double y, double mu, double wt) const {
   return 0.0;
 }
 
-double Family::aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eigen::VectorXd& mu,
-                   const Eigen::VectorXd& wt, double dev) const {
+double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<const Eigen::VectorXd>& n,
+                   const Eigen::Ref<const Eigen::VectorXd>& mu, const Eigen::Ref<const Eigen::VectorXd>& wt,
+                   double dev) const {
   const Index N = y.size();
   double sum = 0.0;
   switch (dist_) {
@@ -227,27 +285,6 @@ double Family::observed_information(double y, double mu, double eta) const {
   const double m1 = mu_eta(eta);
   const double m2 = link_ == Link::Log ? mu : link_ == Link::Sqrt ? 2.0 : 0.0;
   return -d2 * m1 * m1 - d1 * m2;
-}
-
-bool Family::valid_eta(double eta) const {
-  if (!std::isfinite(eta)) return false;
-  switch (link_) {
-    case Link::InverseSquare: return eta > 0;
-    case Link::Inverse: return eta != 0;
-    default: return true;
-  }
-}
-
-bool Family::valid_mu(double mu) const {
-  switch (dist_) {
-    case Distribution::Binomial: return mu > 0 && mu < 1;
-    case Distribution::Poisson:
-    case Distribution::NegativeBinomial:
-    case Distribution::Gamma:
-    case Distribution::InverseGaussian: return mu > 0 && std::isfinite(mu);
-    case Distribution::Gaussian: return std::isfinite(mu);
-  }
-  return false;
 }
 
 }  // namespace mixedfit

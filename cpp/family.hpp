@@ -24,21 +24,24 @@ class Family {
   double linkfun(double mu) const;
   double linkinv(double eta) const;
   double mu_eta(double eta) const;  // dμ/dη
-  // dμ/dη given μ = linkinv(η) too: for the log link it is μ itself (both max(exp η, ε)), which
-  // spares PIRLS an exponential per observation.
-  double mu_eta(double eta, double mu) const { return link_ == Link::Log ? mu : mu_eta(eta); }
   double variance(double mu) const;
+  // The same over all observations: μ and dμ/dη from η in one pass (the logit and log links get
+  // both from one exponential, evaluated by Eigen's vectorized exp; the other links by the scalar
+  // functions above), and V(μ).
+  void linkinv(const Eigen::VectorXd& eta, Eigen::VectorXd& mu, Eigen::VectorXd& mu_eta) const;
+  Eigen::ArrayXd variance(const Eigen::VectorXd& mu) const;
+  // Whether every η and μ is valid: μ inside the distribution's support (the deviance is finite
+  // there), η where the inverse link is defined and monotone — 1/μ² needs η > 0, 1/μ needs
+  // η ≠ 0 (R's valideta); the √ link allows any η, as lme4 does (μ = η²).
+  bool all_valid(const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const;
   // Unit deviance times the prior weight.
   double dev_resid(double y, double mu, double wt) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
-  double aic(const Eigen::VectorXd& y, const Eigen::VectorXd& n, const Eigen::VectorXd& mu,
-             const Eigen::VectorXd& wt, double dev) const;
-  // μ must stay inside the distribution's support for the deviance to be finite.
-  bool valid_mu(double mu) const;
-  // η must stay where the inverse link is defined and monotone: 1/μ² needs η > 0, 1/μ needs
-  // η ≠ 0 (R's valideta). The √ link allows any η, as lme4 does (μ = η²).
-  bool valid_eta(double eta) const;
+  double aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<const Eigen::VectorXd>& n,
+             const Eigen::Ref<const Eigen::VectorXd>& mu, const Eigen::Ref<const Eigen::VectorXd>& wt,
+             double dev) const;
+  Distribution distribution() const { return dist_; }
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
   void set_theta(double theta) { theta_ = theta; }

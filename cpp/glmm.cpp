@@ -46,6 +46,7 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
           "y, weights, n_trials, offset and mustart must be finite");
   require((weights.array() >= 0.0).all(), "weights must be non-negative");
   require(std::isfinite(family_theta) && family_theta > 0, "the family's θ must be positive and finite");
+  likelihood_.emplace(family_, y, n_trials, weights);
   eta_.resize(n);
   start_from(mustart);
   // With one scalar term each column of Zt holds exactly one entry: its row is the level.
@@ -64,9 +65,9 @@ void GeneralizedLinearMixedModel::set_family_theta(double theta) {
 }
 
 void GeneralizedLinearMixedModel::start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart) {
-  mu_ = mustart;
-  for (Index i = 0; i < mu_.size(); ++i) eta_[i] = family_.linkfun(mustart[i]);
+  for (Index i = 0; i < mustart.size(); ++i) eta_[i] = family_.linkfun(mustart[i]);
   eta_start_ = eta_;
+  update_mu();
   from_mustart_ = true;
 }
 
@@ -74,12 +75,19 @@ void GeneralizedLinearMixedModel::set_response(MapVec y, MapVec mustart) {
   require(y.size() == pred_.n() && mustart.size() == pred_.n(), "y and mustart must have one entry per row of X");
   require(y.allFinite() && mustart.allFinite(), "y and mustart must be finite");
   new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
+  likelihood_.emplace(family_, y_, n_trials_, weights_);
   start_from(mustart);
+}
+
+void GeneralizedLinearMixedModel::update_mu() {
+  family_.linkinv(eta_, mu_, mu_eta_);
+  valid_ = family_.all_valid(eta_, mu_);
+  sums_ = likelihood_->at(family_, mu_);
 }
 
 void GeneralizedLinearMixedModel::update_eta_mu() {
   eta_ = pred_.linear_predictor() + offset_;
-  for (Index i = 0; i < eta_.size(); ++i) mu_[i] = family_.linkinv(eta_[i]);
+  update_mu();
 }
 
 Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
@@ -88,15 +96,10 @@ Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
   return d;
 }
 
-Eigen::VectorXd GeneralizedLinearMixedModel::mu_eta() const {
-  return eta_.unaryExpr([this](double e) { return family_.mu_eta(e); });
-}
+Eigen::VectorXd GeneralizedLinearMixedModel::variance() const { return family_.variance(mu_).matrix(); }
 
-Eigen::VectorXd GeneralizedLinearMixedModel::variance() const {
-  return mu_.unaryExpr([this](double m) { return family_.variance(m); });
-}
-
-double GeneralizedLinearMixedModel::deviance() const { return deviance_residuals().sum(); }
+// At the current μ under the current family (a new negative binomial shape changes both).
+double GeneralizedLinearMixedModel::deviance() const { return likelihood_->at(family_, mu_).deviance; }
 
 double GeneralizedLinearMixedModel::pearson_rss() const {
   double sum = 0.0;
@@ -107,28 +110,19 @@ double GeneralizedLinearMixedModel::pearson_rss() const {
   return sum;
 }
 
-double GeneralizedLinearMixedModel::aic() const {
-  return family_.aic(y_, n_trials_, mu_, weights_, deviance());
-}
+double GeneralizedLinearMixedModel::aic() const { return likelihood_->at(family_, mu_).minus_two_log_lik; }
 
 double GeneralizedLinearMixedModel::penalized_deviance() const {
-  for (Index i = 0; i < mu_.size(); ++i) {
-    if (!family_.valid_mu(mu_[i]) || !family_.valid_eta(eta_[i])) return std::numeric_limits<double>::infinity();
-  }
-  return deviance() + pred_.u().squaredNorm();
+  return valid_ ? sums_.deviance + pred_.u().squaredNorm() : std::numeric_limits<double>::infinity();
 }
 
 void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed) {
-  Eigen::VectorXd w(mu_.size());
-  for (Index i = 0; i < w.size(); ++i) {
-    const double d = family_.mu_eta(eta_[i], mu_[i]);
-    w[i] = weights_[i] * d * d / family_.variance(mu_[i]);
-    if (observed) {
-      // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
-      // expected one stands in, as the Laplace approximation needs a positive curvature.
-      const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
-      if (h > 0 && std::isfinite(h)) w[i] = h;
-    }
+  Eigen::VectorXd w = weights_.array() * mu_eta_.array().square() / family_.variance(mu_);
+  for (Index i = 0; observed && i < w.size(); ++i) {
+    // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
+    // expected one stands in, as the Laplace approximation needs a positive curvature.
+    const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
+    if (h > 0 && std::isfinite(h)) w[i] = h;
   }
   pred_.set_weights(w);
   pred_.update_L();
@@ -141,7 +135,6 @@ const Eigen::MatrixXd& GeneralizedLinearMixedModel::RX() {
 }
 
 void GeneralizedLinearMixedModel::pirls(bool with_beta) {
-  const Index n = y_.size();
   double pdev_old = std::numeric_limits<double>::infinity();
   // Warm start from the previous modes, except where the link is not one-to-one (√: η and −η
   // give the same μ), where a warm start can land in the mirrored mode and make the deviance
@@ -154,7 +147,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
   if (!warm || !std::isfinite(pdev_old)) {
     // Start from the family's starting means (also when the previous modes are invalid here).
     eta_ = eta_start_;
-    for (Index i = 0; i < n; ++i) mu_[i] = family_.linkinv(eta_[i]);
+    update_mu();
     pred_.set_u(Eigen::VectorXd::Zero(pred_.q()));
     pdev_old = std::numeric_limits<double>::infinity();
   }
@@ -162,8 +155,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
   for (pirls_iterations_ = 1; pirls_iterations_ <= kMaxPirlsIterations; ++pirls_iterations_) {
     reweight(with_beta);
     // Working response z = η − offset + (y − μ)/(dμ/dη); with β fixed, Xβ is moved across.
-    Eigen::VectorXd z(n);
-    for (Index i = 0; i < n; ++i) z[i] = eta_[i] - offset_[i] + (y_[i] - mu_[i]) / family_.mu_eta(eta_[i], mu_[i]);
+    const Eigen::VectorXd z = eta_ - offset_ + ((y_ - mu_).array() / mu_eta_.array()).matrix();
     const Eigen::VectorXd beta_old = pred_.beta(), u_old = pred_.u();
     if (with_beta) {
       pred_.solve_beta_u(pred_.ZtW(z), pred_.XtW(z));
@@ -212,7 +204,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
 }
 
 double GeneralizedLinearMixedModel::laplace() const {
-  return pred_.ldL2() + pred_.u().squaredNorm() + aic();
+  return pred_.ldL2() + pred_.u().squaredNorm() + sums_.minus_two_log_lik;
 }
 
 double GeneralizedLinearMixedModel::objective_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
@@ -264,7 +256,7 @@ double GeneralizedLinearMixedModel::adaptive_quadrature(const Eigen::Ref<const E
   update_eta_mu();
   // lme4 reports the quadrature deviance relative to the saturated model (deviance residuals
   // in place of the family's −2 log-likelihood); we do the same so the numbers compare.
-  return laplace0 - aic() + deviance() - 2.0 * M.array().log().sum();
+  return laplace0 - sums_.minus_two_log_lik + sums_.deviance - 2.0 * M.array().log().sum();
 }
 
 }  // namespace mixedfit

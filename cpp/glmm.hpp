@@ -3,9 +3,11 @@
 // Gauss–Hermite quadrature for the deviance. One objective call = one C++ call.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "family.hpp"
+#include "likelihood.hpp"
 #include "predictor.hpp"
 
 namespace mixedfit {
@@ -45,7 +47,7 @@ class GeneralizedLinearMixedModel {
   double aic() const;
   Eigen::VectorXd deviance_residuals() const;
   // dμ/dη and V(μ) at the current η and μ, for working and Pearson residuals.
-  Eigen::VectorXd mu_eta() const;
+  const Eigen::VectorXd& mu_eta() const { return mu_eta_; }
   Eigen::VectorXd variance() const;
   int pirls_iterations() const { return pirls_iterations_; }
   // RX at the current weights (for β's covariance from the penalized least-squares factor).
@@ -53,6 +55,9 @@ class GeneralizedLinearMixedModel {
 
  private:
   void start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart);
+  // μ, dμ/dη, their validity and the likelihood's sums from the current η.
+  void update_mu();
+  // η from the current β and u (and the offset), then update_mu.
   void update_eta_mu();
   double penalized_deviance() const;
   // Working weights and the decomposition at the current μ (RX only if β is solved for);
@@ -66,7 +71,10 @@ class GeneralizedLinearMixedModel {
   Predictor pred_;
   Family family_;
   MapVec y_, weights_, n_trials_, offset_;
-  Eigen::VectorXd eta_, mu_;
+  std::optional<ResponseLikelihood> likelihood_;  // of the current response (set_response replaces it)
+  Eigen::VectorXd eta_, mu_, mu_eta_;  // mu_eta_: dμ/dη
+  bool valid_ = true;                  // every η and μ valid (Family::all_valid)
+  ResponseLikelihood::Sums sums_{0.0, 0.0};  // at the current μ
   Eigen::VectorXd eta_start_;  // the link of the family's starting means
   Eigen::VectorXi level_of_obs_;  // for quadrature: the level of each observation
   bool single_scalar_term_ = false;

@@ -338,3 +338,39 @@ def test_the_choice_is_recorded_in_optsum():
     assert model.optsum.factorization == "simplicial"
     assert model.optsum.factorization_costs["dense_flops"] > 100 * model.optsum.factorization_costs["sparse_flops"]
     assert "factorization simplicial" in str(model.optsum)
+
+
+def _expected_likelihood(family: str, y, n_trials, weights, mu) -> tuple[float, float]:
+    """The deviance and R's family$aic at μ, term by term from scipy's log-pmfs."""
+    from scipy import stats
+    from scipy.special import xlogy
+
+    if family == "binomial":
+        deviance = 2 * weights * (xlogy(y, y / mu) + xlogy(1 - y, (1 - y) / (1 - mu)))
+        m = np.round(n_trials if (n_trials > 1).any() else weights)
+        keep = m > 0
+        log_p = stats.binom.logpmf(np.round(m * y)[keep], m[keep], mu[keep])
+        return deviance.sum(), -2 * np.sum(weights[keep] / m[keep] * log_p)
+    deviance = 2 * weights * (xlogy(y, y / mu) - (y - mu))
+    return deviance.sum(), -2 * np.sum(weights * stats.poisson.logpmf(y, mu))
+
+
+@pytest.mark.parametrize(
+    "family, formula, weights",
+    [
+        ("binomial", "incidence / size ~ period + (1 | herd)", "size"),  # proportions over trials
+        ("binomial", "I(incidence > 0) ~ period + (1 | herd)", "repeats"),  # 0/1 with integer weights
+        ("poisson", "incidence ~ period + (1 | herd)", None),
+    ],
+)
+def test_likelihood_sums_match_the_log_pmfs(cbpp, family, formula, weights):
+    # The deviance and −2 log L are sums with y's terms (y log y, log-gamma) precomputed once per
+    # response; both must equal the distribution's own log-pmfs at the fitted μ.
+    data = cbpp.assign(repeats=1 + np.arange(len(cbpp)) % 3)
+    model = mixedfit.glmer(formula, data, family=family, weights=None if weights is None else data[weights])
+    core = model._core
+    y, mu = np.array(model._response), np.array(core.mu)
+    expected = _expected_likelihood(family, y, np.array(model._glm.n_trials), np.array(model._glm.weights), mu)
+    assert core.deviance() == pytest.approx(expected[0], rel=1e-12)
+    assert core.aic() == pytest.approx(expected[1], rel=1e-12)
+    assert np.sum(core.deviance_residuals()) == pytest.approx(expected[0], rel=1e-12)

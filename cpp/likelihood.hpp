@@ -1,0 +1,34 @@
+// The deviance and the conditional −2 log-likelihood of a response at μ, as sums over the
+// observations: what PIRLS evaluates at every step and the Laplace approximation at its end.
+// For the binomial and the Poisson (most GLMMs) every term that does not depend on μ — y log y,
+// the log-gamma terms of the binomial coefficient and of y! — is computed once per response, so
+// an evaluation costs log μ (binomial: and log(1 − μ)) per observation, vectorized, and gives
+// both sums from the same logarithms. Other families sum Family's scalar functions.
+#pragma once
+
+#include "family.hpp"
+#include "types.hpp"
+
+namespace mixedfit {
+
+class ResponseLikelihood {
+ public:
+  // y on the family's scale, binomial trials n, prior weights wt: views the caller keeps alive.
+  ResponseLikelihood(const Family& family, MapVec y, MapVec n_trials, MapVec weights);
+
+  struct Sums {
+    double deviance, minus_two_log_lik;  // Σ deviance residuals; R's family$aic
+  };
+  // At μ, for this family (whose negative binomial shape may have changed since construction).
+  Sums at(const Family& family, const Eigen::VectorXd& mu) const;
+
+ private:
+  MapVec y_, n_, wt_;
+  bool fast_ = false;  // binomial or Poisson: the constants below hold
+  // deviance = dev0 − Σ dev_log_mu·log μ − Σ dev_log_1mmu·log(1 − μ) + Σ dev_mu·μ, and
+  // −2 log L = lik0 − Σ lik_log_mu·log μ − Σ lik_log_1mmu·log(1 − μ) + Σ dev_mu·μ.
+  double dev0_ = 0.0, lik0_ = 0.0;
+  Eigen::ArrayXd dev_log_mu_, dev_log_1mmu_, dev_mu_, lik_log_mu_, lik_log_1mmu_;
+};
+
+}  // namespace mixedfit
