@@ -20,11 +20,22 @@ double SimplicialCholesky::flops() const {
 
 void SimplicialCholesky::analyze(const SpMat& A) {
   llt_->analyzePattern(A);
-  if (llt_->info() != Eigen::Success) throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
+  if (llt_->info() != Eigen::Success || llt_->permutationP().size() != A.rows()) {
+    throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
+  }
+  // Permute a copy of A whose values are their own positions: each permuted value then names
+  // its source (exactly, as doubles hold integers to 2⁵³).
+  SpMat positions = A;
+  for (Index k = 0; k < positions.nonZeros(); ++k) positions.valuePtr()[k] = static_cast<double>(k);
+  permuted_.resize(A.rows(), A.cols());
+  permuted_.selfadjointView<Eigen::Upper>() = positions.selfadjointView<Eigen::Lower>().twistedBy(llt_->permutationP());
+  value_source_ = Eigen::Map<const Eigen::VectorXd>(permuted_.valuePtr(), permuted_.nonZeros()).cast<int>();
 }
 
 bool SimplicialCholesky::factorize(const SpMat& A) {
-  llt_->factorize(A);
+  double* values = permuted_.valuePtr();
+  for (Index k = 0; k < value_source_.size(); ++k) values[k] = A.valuePtr()[value_source_[k]];
+  llt_->factorize_permuted(permuted_);
   return llt_->info() == Eigen::Success;
 }
 
@@ -39,14 +50,56 @@ double SimplicialCholesky::log_det() const {
   return 2.0 * sum;
 }
 
+Eigen::MatrixXd SimplicialCholesky::permuted_rows(const Eigen::MatrixXd& B) const {
+  const auto& perm = llt_->permutationP().indices();  // (P B) row perm[i] is B's row i
+  Eigen::MatrixXd Bt(B.cols(), B.rows());
+  for (Index i = 0; i < B.rows(); ++i) Bt.col(perm[i]) = B.row(i).transpose();
+  return Bt;
+}
+
+void SimplicialCholesky::unpermute_rows(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B) const {
+  const auto& perm = llt_->permutationP().indices();
+  for (Index i = 0; i < B.rows(); ++i) B.row(i) = Bt.col(perm[i]).transpose();
+}
+
 void SimplicialCholesky::solve_L(Eigen::MatrixXd& B) const {
-  B = llt_->permutationP() * B;
-  llt_->matrixL().solveInPlace(B);
+  const auto& L = llt_->matrixL().nestedExpression();  // columns hold the diagonal first
+  const int* outer = L.outerIndexPtr();
+  const int* inner = L.innerIndexPtr();
+  const double* value = L.valuePtr();
+  Eigen::MatrixXd Bt = permuted_rows(B);
+  const Index m = Bt.rows();
+  for (Index j = 0; j < Bt.cols(); ++j) {
+    double* bj = Bt.col(j).data();
+    const double d = value[outer[j]];
+    for (Index c = 0; c < m; ++c) bj[c] /= d;
+    for (int k = outer[j] + 1; k < outer[j + 1]; ++k) {
+      double* bi = Bt.col(inner[k]).data();
+      const double v = value[k];
+      for (Index c = 0; c < m; ++c) bi[c] -= v * bj[c];
+    }
+  }
+  unpermute_rows(Bt, B);
 }
 
 void SimplicialCholesky::solve_Lt(Eigen::MatrixXd& B) const {
-  llt_->matrixU().solveInPlace(B);
-  B = llt_->permutationPinv() * B;
+  const auto& L = llt_->matrixL().nestedExpression();
+  const int* outer = L.outerIndexPtr();
+  const int* inner = L.innerIndexPtr();
+  const double* value = L.valuePtr();
+  Eigen::MatrixXd Bt = permuted_rows(B);
+  const Index m = Bt.rows();
+  for (Index j = Bt.cols() - 1; j >= 0; --j) {
+    double* bj = Bt.col(j).data();
+    for (int k = outer[j] + 1; k < outer[j + 1]; ++k) {
+      const double* bi = Bt.col(inner[k]).data();
+      const double v = value[k];
+      for (Index c = 0; c < m; ++c) bj[c] -= v * bi[c];
+    }
+    const double d = value[outer[j]];
+    for (Index c = 0; c < m; ++c) bj[c] /= d;
+  }
+  unpermute_rows(Bt, B);
 }
 
 }  // namespace mixedfit

@@ -29,7 +29,11 @@ class SparseCholesky {
   virtual void set_threads(int) {}
 };
 
-// Eigen's simplicial supernode-free LLᵀ with AMD ordering.
+// Eigen's simplicial supernode-free LLᵀ with AMD ordering. The permuted matrix P A P' keeps the
+// pattern found at analysis, and each factorization only copies A's values into it (Eigen's own
+// factorize recomputes the permuted pattern every time); solves with several right-hand sides
+// run over L once, each column of L updating a row of all of them (Eigen's run one right-hand
+// side after the other, reading L each time).
 class SimplicialCholesky final : public SparseCholesky {
  public:
   SimplicialCholesky();
@@ -44,13 +48,20 @@ class SimplicialCholesky final : public SparseCholesky {
   void solve_Lt(Eigen::MatrixXd& B) const override;
 
  private:
-  // Eigen's LLT with its column counts readable (they are protected in Eigen).
+  // Eigen's LLT with its column counts and its factorization of a permuted matrix reachable
+  // (both are protected in Eigen).
   class CountingLLT : public Eigen::SimplicialLLT<SpMat, Eigen::Lower> {
    public:
     const Eigen::VectorXi& strict_column_counts() const { return m_nonZerosPerCol; }
+    void factorize_permuted(const SpMat& upper) { factorize_preordered<false>(upper); }
   };
   // Eigen's solvers are neither copyable nor movable.
   std::unique_ptr<CountingLLT> llt_;
+  SpMat permuted_;                    // upper triangle of P A P', pattern fixed at analysis
+  Eigen::VectorXi value_source_;      // permuted_'s k-th value is A's value_source_[k]-th
+  // B's rows in the permuted order, transposed (one column per row of B), and back.
+  Eigen::MatrixXd permuted_rows(const Eigen::MatrixXd& B) const;
+  void unpermute_rows(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B) const;
 };
 
 }  // namespace mixedfit
