@@ -238,15 +238,23 @@ def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], 
         codes, uniques = per_factor[0]
         keys = pd.Index(uniques)
         return keys.astype(str).tolist(), keys, codes
-    stacked = np.column_stack([codes for codes, _ in per_factor])
-    combos, codes = np.unique(stacked, axis=0, return_inverse=True)
+    # Fold the factors in one at a time: the observed combinations so far (their codes sort as
+    # the combinations do) times the next factor's levels plus its code, factorized in sorted
+    # order, gives the combinations' lexicographic order — as np.unique over rows would, but by
+    # hashing integers instead of sorting rows (27 ms against 1 ms at 5·10⁴ rows).
+    codes, first_levels = per_factor[0]
+    combos = np.arange(len(first_levels))[:, None]  # each combination's code in every factor so far
+    for next_codes, next_levels in per_factor[1:]:
+        combined = codes.astype(np.int64) * len(next_levels) + next_codes
+        codes, observed = pd.factorize(combined, sort=True)
+        combos = np.column_stack([combos[observed // len(next_levels)], observed % len(next_levels)])
     keys = pd.MultiIndex.from_arrays([pd.Index(uniques)[combos[:, k]] for k, (_, uniques) in enumerate(per_factor)])
     # Labels 'a:b' of the observed combinations, joined as arrays (one entry per level).
     parts = [np.asarray(level.astype(str)) for level in (keys.get_level_values(k) for k in range(keys.nlevels))]
     labels = parts[0].astype(object)
     for part in parts[1:]:
         labels = labels + ":" + part.astype(object)
-    return labels.tolist(), keys, codes.ravel()
+    return labels.tolist(), keys, codes
 
 
 def level_codes(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
