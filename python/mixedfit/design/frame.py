@@ -98,18 +98,22 @@ def column_kind(name: str, values: Any) -> ColumnKind:
     return ColumnKind("other", dtype)
 
 
-def numeric_view(frame: pd.DataFrame, kinds: dict[str, ColumnKind] | None = None) -> pd.DataFrame:
+def numeric_view(frame: pd.DataFrame, kinds: dict[str, ColumnKind] | None = None, columns: dict | None = None) -> pd.DataFrame:
     """The frame formulas are evaluated on: integer columns as float64, so that arithmetic in a
     formula (I(y * 100) on an int8 column, x**3 on int64) is done in floating point, as R does
     it, instead of wrapping around. Other columns are shared, not copied; a frame without
-    integer columns is its own view."""
+    integer columns is its own view. columns: the frame's arrays by name, if at hand (reading
+    them back from the frame costs more than the rest of this)."""
     dtypes = {name: kinds[name].dtype for name in frame.columns} if kinds else frame.dtypes.to_dict()
     integers = [name for name, dtype in dtypes.items() if pd.api.types.is_integer_dtype(dtype)]
     if not integers:
         return frame
-    converted = {name: frame[name].array for name in frame.columns}
+    converted = dict(columns) if columns is not None else {name: frame[name].array for name in frame.columns}
     for name in integers:
-        converted[name] = converted[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = converted[name]
+        converted[name] = (
+            values.astype(np.float64) if isinstance(values, np.ndarray) else values.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
     return pd.DataFrame(converted, index=frame.index, copy=False)
 
 
@@ -257,4 +261,5 @@ def model_frame(
     total_offset = np.zeros(len(frame)) if extra_offset is None else extra_offset[complete]
     if not np.all(np.isfinite(total_offset)):
         raise DataError("offset has non-finite values")
-    return ModelFrame(frame, numeric_view(frame, kinds), kinds, w, total_offset, n_dropped, np.flatnonzero(complete))
+    numeric = numeric_view(frame, kinds, arrays)
+    return ModelFrame(frame, numeric, kinds, w, total_offset, n_dropped, np.flatnonzero(complete))
