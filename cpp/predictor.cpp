@@ -41,6 +41,9 @@ constexpr double kEvaluationsPerFit = 40;
 constexpr int kMaxThreads = 8;
 // Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
 constexpr Index kMinParallelRows = 50000;
+// Up to this many fixed-effects columns X'WX is summed row by row, in the pass that forms Z'WX;
+// with more, one dense product is faster.
+constexpr Index kMaxRankOneColumns = 8;
 // Entries of PIRLS's observation → Z'WZ map (12 bytes each: 1.5 GB); larger maps are not built.
 constexpr Index kMaxPairMap = Index{1} << 27;
 // Sparse matrices cross from scipy with int32 indices and Eigen's SpMat<…, int> stores them so.
@@ -447,11 +450,7 @@ void Predictor::update_RX() {
     ldRX2_ = 0.0;
     return;
   }
-  if (!x_products_current_) {
-    ZtWX_.noalias() = Zt_ * (w_.asDiagonal() * X_);
-    XtWX_.noalias() = X_.transpose() * w_.asDiagonal() * X_;
-    x_products_current_ = true;
-  }
+  if (!x_products_current_) weighted_x_products();
   RZX_ = Lambdat_ * ZtWX_;
   chol_->solve_L(RZX_);
   Eigen::MatrixXd RXtRX = XtWX_;
@@ -464,6 +463,42 @@ void Predictor::update_RX() {
   RX_ = llt.matrixU();
   ldRX2_ = 2.0 * RX_.diagonal().array().log().sum();
   if (!std::isfinite(ldRX2_)) throw NumericalError("non-finite log-determinant of RX at " + theta_string(theta_));
+}
+
+void Predictor::weighted_x_products() {
+  // One pass over the observations, without the n × p temporary W X that Eigen's products make
+  // (PIRLS forms these at every iteration): Z'WX accumulated transposed, one contiguous p-vector
+  // per row of Zt, and X'WX by rank-one updates while p is small (a matrix product beyond).
+  const Index P = p(), N = n();
+  const bool rank_one = P <= kMaxRankOneColumns;
+  Eigen::MatrixXd ZtWXt = Eigen::MatrixXd::Zero(P, q());
+  Eigen::MatrixXd XtWX = Eigen::MatrixXd::Zero(P, P);
+  const int* outer = Zt_.outerIndexPtr();
+  const int* inner = Zt_.innerIndexPtr();
+  const double* z = Zt_.valuePtr();
+  const double* X = X_.data();
+  double x[kMaxRankOneColumns];
+  for (Index i = 0; i < N; ++i) {
+    const double wi = w_[i];
+    if (rank_one) {
+      for (Index c = 0; c < P; ++c) x[c] = X[i + c * N];
+      for (Index d = 0; d < P; ++d) {
+        for (Index c = d; c < P; ++c) XtWX(c, d) += wi * x[c] * x[d];
+      }
+    }
+    for (int a = outer[i]; a < outer[i + 1]; ++a) {
+      double* column = ZtWXt.col(inner[a]).data();
+      const double weight = wi * z[a];
+      for (Index c = 0; c < P; ++c) column[c] += weight * X[i + c * N];
+    }
+  }
+  ZtWX_ = ZtWXt.transpose();
+  if (rank_one) {
+    XtWX_ = XtWX.selfadjointView<Eigen::Lower>();
+  } else {
+    XtWX_.noalias() = X_.transpose() * w_.asDiagonal() * X_;
+  }
+  x_products_current_ = true;
 }
 
 Eigen::VectorXd Predictor::ZtW(const Eigen::VectorXd& r) const { return Zt_ * w_.cwiseProduct(r); }

@@ -138,6 +138,8 @@ class Predictor {
   int weight_updates_ = 0;
   Index pair_map_limit_;
   void build_pair_map();
+  // Z'WX and X'WX for the current weights.
+  void weighted_x_products();
   Eigen::MatrixXd ZtWX_;
   bool x_products_current_ = false;  // Z'WX and X'WX belong to the current weights
   Eigen::MatrixXd XtWX_;
