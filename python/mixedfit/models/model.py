@@ -94,7 +94,7 @@ class MixedModel(Refits):
             self.parsed, data, self._response_variables() | self._structure_variables(), weights, offset
         )
         self.design: Design = build_design(self.parsed, self.frame, self._has_residual)
-        self.optsum = OptSummary(initial=self._initial(), lower=self._lower())
+        self.optsum = self._first_optsum(self._initial())
         self._fitted = False
 
     # Subclasses say which variables the response uses and how θ (and β) start.
@@ -363,7 +363,11 @@ class MixedModel(Refits):
 
     def _restart_optimizer(self, theta: np.ndarray) -> None:
         """The next fit() starts from θ (a GLMM: its first stage)."""
-        self.optsum = OptSummary(initial=theta.copy(), lower=self._lower(), quiet=self._quiet)
+        self.optsum = self._first_optsum(theta.copy())
+
+    def _first_optsum(self, theta: np.ndarray) -> OptSummary:
+        """The optimizer's settings for θ from this start (a GLMM's: its first stage's)."""
+        return OptSummary(initial=theta, lower=self._lower(), quiet=self._quiet)
 
     def _ml_fit(self) -> MixedModel:
         """The fit likelihood-ratio tests and profiles use: this one, unless an LMM fitted by REML."""
