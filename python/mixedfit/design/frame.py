@@ -154,8 +154,8 @@ def as_dataframe(data: Any) -> pd.DataFrame:
         frame = pd.DataFrame({name: native[name].to_numpy() for name in native.columns})
     if isinstance(frame.columns, pd.MultiIndex):
         raise DataError("data has hierarchical (MultiIndex) column names; flatten them to single names first")
-    duplicated = frame.columns[frame.columns.duplicated()]
-    if len(duplicated):
+    if not frame.columns.is_unique:  # cached by the Index: a check per fit costs nothing
+        duplicated = frame.columns[frame.columns.duplicated()]
         raise DataError(f"data has more than one column named {', '.join(map(repr, dict.fromkeys(duplicated)))}")
     return frame
 
