@@ -319,30 +319,22 @@ void Predictor::update_A_in_place() {
   });
   parallel_for(parts, [&](int part) {
     for (Index j = part_begin(part), stop = part_end(part); j < stop; ++j) {  // A = Λ'N, column by column
-      const Index skip = rows_above_level(j);
-      double* a = A + outer[j];
-      const int* rows = inner + outer[j];
-      const Index length = outer[j + 1] - outer[j];
-      for (Index e = skip; e < length;) {  // one term's rows at a time
-        const int t = row_term_[rows[e]];
-        const Term& term = terms_[t];
-        const Eigen::MatrixXd& T = T_[t];
-        const int term_end = static_cast<int>(term.offset + term.p * term.levels);
-        Index stop_rows = e;
-        while (stop_rows < length && rows[stop_rows] < term_end) ++stop_rows;
-        if (term.p == 1) {
+      for (int r = column_runs_[j]; r < column_runs_[j + 1]; ++r) {  // one term's rows at a time
+        const RowRun& run = runs_[r];
+        const Eigen::MatrixXd& T = T_[run.term];
+        const Index p = T.rows();
+        if (p == 1) {
           const double lambda = T(0, 0);
-          for (Index f = e; f < stop_rows; ++f) a[f] *= lambda;
+          for (int f = run.begin; f < run.end; ++f) A[f] *= lambda;
         } else {
-          for (Index f = e; f < stop_rows; f += term.p) {  // a[r] = Σ_{r' ≥ r} T(r', r) a[r'], r ascending
-            for (Index r = 0; r < term.p; ++r) {
-              double sum = T(r, r) * a[f + r];
-              for (Index r2 = r + 1; r2 < term.p; ++r2) sum += T(r2, r) * a[f + r2];
-              a[f + r] = sum;
+          for (int f = run.begin; f < run.end; f += static_cast<int>(p)) {  // a[r] = Σ_{r' ≥ r} T(r', r) a[r'], r ascending
+            for (Index i = 0; i < p; ++i) {
+              double sum = T(i, i) * A[f + i];
+              for (Index i2 = i + 1; i2 < p; ++i2) sum += T(i2, i) * A[f + i2];
+              A[f + i] = sum;
             }
           }
         }
-        e = stop_rows;
       }
       A[diagonal_pos_[j]] += 1.0;
     }
@@ -371,10 +363,27 @@ bool Predictor::choose_in_place() {
   }
   lower_prefix_.resize(q() + 1);
   lower_prefix_[0] = 0;
+  const int* outer = ZtWZ_.outerIndexPtr();
+  const int* inner = ZtWZ_.innerIndexPtr();
   for (Index j = 0; j < q(); ++j) {
-    const int* outer = ZtWZ_.outerIndexPtr();
     lower_prefix_[j + 1] = lower_prefix_[j] + outer[j + 1] - outer[j] - static_cast<int>(rows_above_level(j));
   }
+  // Each column's computed rows (from its level block down) in runs of one term's rows: the
+  // second pass of update_A_in_place walks these instead of looking up every row's term.
+  runs_.clear();
+  column_runs_.resize(q() + 1);
+  for (Index j = 0; j < q(); ++j) {
+    column_runs_[j] = static_cast<int>(runs_.size());
+    for (int e = outer[j] + static_cast<int>(rows_above_level(j)); e < outer[j + 1];) {
+      const int term = row_term_[inner[e]];
+      const int term_end = static_cast<int>(terms_[term].offset + terms_[term].p * terms_[term].levels);
+      int stop = e;
+      while (stop < outer[j + 1] && inner[stop] < term_end) ++stop;
+      runs_.push_back({e, stop, term});
+      e = stop;
+    }
+  }
+  column_runs_[q()] = static_cast<int>(runs_.size());
   return true;
 }
 

@@ -112,6 +112,11 @@ class Predictor {
   Eigen::VectorXi diagonal_pos_;  // position of A's diagonal entries in its value array
   Eigen::VectorXi lower_prefix_;  // entries updated in place before each column (to split the work)
   bool in_place_ = false;         // A's values computed block by block in M's pattern
+  struct RowRun {
+    int begin, end, term;  // positions [begin, end) of A's values: rows of one term in one column
+  };
+  std::vector<RowRun> runs_;        // each column's rows from its level block down, by term
+  Eigen::VectorXi column_runs_;     // column j's runs are runs_[column_runs_[j] … column_runs_[j + 1])
   std::vector<Eigen::MatrixXd> T_;  // each term's lower-triangular relative factor at θ
 
   // Whether Z'WZ's pattern lets A = Λ'(Z'WZ)Λ + I be computed in its pattern: every level's
