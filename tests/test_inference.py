@@ -283,6 +283,20 @@ def test_glmm_bootstrap_runs_in_threads():
     np.testing.assert_array_equal(boot.to_numpy(), model.bootstrap(16, seed=1, n_threads=1).to_numpy())
 
 
+def test_lmm_checks_rows_on_cores_equal_one_core(sleep_model):
+    # The checks' points split over two compiled models (the second made for it) give the
+    # values the model's own core gives for all of them, in order.
+    from mixedfit.models.parallel_rows import rows_on_cores
+
+    core = sleep_model._core
+    points = np.asarray(sleep_model.theta) * (1 + 0.1 * np.random.default_rng(3).normal(size=(31, 3)))
+    evaluate = lambda c, thetas: c.objectives(thetas, True)  # noqa: E731
+    spread = rows_on_cores(core, sleep_model._make_core, evaluate, n_threads=3)
+    np.testing.assert_allclose(spread(points), core.objectives(points, True), rtol=1e-13)
+    assert rows_on_cores(core, sleep_model._make_core, evaluate, 2, seconds_per_point=1e-6)(points[:4]).shape == (4,)
+    sleep_model.objective_at(np.asarray(sleep_model.theta))  # the core back at the estimates
+
+
 def test_glmm_convergence_check_on_two_cores_matches_one():
     # With two threads the checks' central differences run half their PIRLS evaluations on a
     # second compiled model (cold-started, then warm): the same derivatives to PIRLS's precision

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConvergenceWarning
-from .derivatives import Objectives, central_derivatives, relative_steps
+from .derivatives import CENTRAL_STEP, Objectives, central_derivatives, relative_steps
 
 GRADIENT_TOLERANCE = 2e-3  # lme4's check.conv.grad
 GRADIENT_MESSAGE = "Model failed to converge with max|grad|"
@@ -69,8 +69,10 @@ def check_convergence(
     therefore confirmed with steps relative to each parameter before it is reported."""  # fmt: skip
     if derivatives is None:
         derivatives = central_derivatives(f, x, fx, f_rows=f_rows)
-        if convergence_problems(*derivatives, n_theta):
-            derivatives = central_derivatives(f, x, fx, relative_steps(x), f_rows=f_rows)
+        steps = relative_steps(x)
+        # (the same steps, where no parameter exceeds 1 in size, would find the same problems)
+        if np.any(steps != CENTRAL_STEP) and convergence_problems(*derivatives, n_theta):
+            derivatives = central_derivatives(f, x, fx, steps, f_rows=f_rows)
     problems = convergence_problems(*derivatives, n_theta)
     for message in problems if warn else ():
         warnings.warn(message, ConvergenceWarning, stacklevel=4)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -12,7 +11,6 @@ import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.stats import norm
 
-from .. import threads
 from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
@@ -37,6 +35,7 @@ from .lmm import LinearMixedModel, lmer
 from .marginal import latent_residual_variance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
+from .parallel_rows import rows_on_cores
 from .synchronization import synchronized
 
 
@@ -152,36 +151,20 @@ class GeneralizedLinearMixedModel(MixedModel):
             x = x[:-1]
         return self.objective_at(*self._split(x))
 
-    def _objective_rows(self) -> Callable[[np.ndarray], np.ndarray] | None:
+    def _objective_rows(self) -> Callable[[np.ndarray], np.ndarray]:
         """The stage-2 deviance at each row of a matrix of points, for the checks' central
-        differences (2k² PIRLS runs): with two threads or more, the second half of the rows on a
-        second compiled model in another thread (the core releases the GIL), each model
-        factorizing on one thread meanwhile; None (one row after another) with one thread."""
-        if threads.resolve(self.n_threads) < 2:
-            return None
-        helper = self._make_core()
-        helper.threads = 1
+        differences (2k² PIRLS runs, each ≥ milliseconds here): spread over the cores."""
 
-        def helper_objective(x: np.ndarray) -> float:
-            if self._estimates_family_theta:
-                helper.set_family_theta(float(np.exp(x[-1])))
-                x = x[:-1]
-            return helper.objective(*self._split(x), self._gh_z, self._gh_w)
-
-        def rows(points: np.ndarray) -> np.ndarray:
-            half = (len(points) + 1) // 2
-            values = np.empty(len(points))
-            own_threads, self._core.threads = self._core.threads, 1
-            try:
-                with ThreadPoolExecutor(max_workers=1) as pool:
-                    second = pool.submit(lambda: [helper_objective(x) for x in points[half:]])
-                    values[:half] = [self._objective_of(x) for x in points[:half]]
-                    values[half:] = second.result()
-            finally:
-                self._core.threads = own_threads
+        def evaluate(core: Any, points: np.ndarray) -> list[float]:
+            values = []
+            for x in points:
+                if self._estimates_family_theta:  # the caller puts the model's own θ back after
+                    core.set_family_theta(float(np.exp(x[-1])))
+                    x = x[:-1]
+                values.append(core.objective(*self._split(x), self._gh_z, self._gh_w))
             return values
 
-        return rows
+        return rows_on_cores(self._core, self._make_core, evaluate, self.n_threads)
 
     def _stacked(self, theta: np.ndarray, beta: np.ndarray) -> np.ndarray:
         shape = [np.log(self._family_theta)] if self._estimates_family_theta else []

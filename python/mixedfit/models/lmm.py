@@ -38,6 +38,7 @@ from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa, bobyqa_in_core, converged_code
+from .parallel_rows import rows_on_cores
 from .residual_structure import ResidualStructure
 from .structured import ResidualStructureFit
 from .synchronization import synchronized
@@ -214,7 +215,10 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             rows = None
             if self._structure is None:
                 criterion, x = self.objective_at, self._theta.copy()
-                rows = lambda thetas: self._core.objectives(thetas, self.REML)  # noqa: E731
+                rows = rows_on_cores(
+                    self._core, self._make_core, lambda core, thetas: core.objectives(thetas, self.REML),
+                    self.n_threads, self.optsum.seconds / max(self.optsum.feval, 1),
+                )  # fmt: skip
             else:
                 criterion = self._structure_criterion(len(self._theta))
                 x = np.concatenate([self._theta, self._structure.psi])

@@ -1,0 +1,56 @@
+"""The convergence checks' central differences (2k² evaluations for k parameters) on the CPU's
+cores: the points are split between the model's own compiled core and fresh ones, one per extra
+thread, each part evaluated in its own thread (the core releases the GIL while it works)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import threads
+
+# A batch expected to take less than this on one core is evaluated there: a fresh core (its
+# symbolic analysis at the first point) and a thread would cost about as much as they save.
+MIN_PARALLEL_SECONDS = 0.02
+
+Evaluate = Callable[[Any, np.ndarray], np.ndarray]  # (core, points) -> the objective at each point
+
+
+def rows_on_cores(
+    own_core: Any, make_core: Callable[[], Any], evaluate: Evaluate, n_threads: int | None,
+    seconds_per_point: float | None = None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """f_rows for central_derivatives: the objective at each row of a matrix of points. With one
+    thread, or a batch expected (seconds_per_point; None: always parallel) to take under
+    MIN_PARALLEL_SECONDS, all on own_core; otherwise in as many parts as threads, the first on
+    own_core and each other on a core from make_core (made at the first parallel batch, kept for
+    the next), every core factorizing on one thread meanwhile."""  # fmt: skip
+    count = threads.resolve(n_threads)
+    helpers: list[Any] = []
+
+    def rows(points: np.ndarray) -> np.ndarray:
+        parts = min(count, len(points))
+        if seconds_per_point is not None and len(points) * seconds_per_point < MIN_PARALLEL_SECONDS:
+            parts = 1
+        if parts <= 1:
+            return np.asarray(evaluate(own_core, points), dtype=np.float64)
+        while len(helpers) < parts - 1:
+            helper = make_core()
+            helper.threads = 1
+            helpers.append(helper)
+        bounds = np.linspace(0, len(points), parts + 1).round().astype(int)
+        own_threads, own_core.threads = own_core.threads, 1
+        try:
+            with ThreadPoolExecutor(max_workers=parts - 1) as pool:
+                others = [
+                    pool.submit(evaluate, helper, points[bounds[k + 1] : bounds[k + 2]])
+                    for k, helper in enumerate(helpers[: parts - 1])
+                ]
+                first = evaluate(own_core, points[: bounds[1]])
+                return np.concatenate([np.asarray(first, dtype=np.float64)] + [np.asarray(f.result()) for f in others])
+        finally:
+            own_core.threads = own_threads
+
+    return rows
