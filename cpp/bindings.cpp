@@ -90,6 +90,9 @@ void def_predictor_accessors(py::class_<Model>& cls) {
                                                py::arg("sparse_seconds") = c.sparse_seconds);
                              })
       .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
+      .def("_force_factorization",
+           [](Model& self, const std::string& name) { self.predictor().force_factorization(name); },
+           "Use this factorization ('blocked' or 'simplicial') whatever the costs say; before the first evaluation.")
       .def_property(
           "threads", [](const Model& self) { return self.predictor().threads(); },
           [](Model& self, int threads) { self.predictor().set_threads(threads); })
@@ -196,8 +199,6 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("ldW", &LinearMixedModel::ldW)
       .def_property_readonly("ldRX2", [](const LinearMixedModel& self) { return self.predictor().ldRX2(); })
       .def_property_readonly("RX", [](const LinearMixedModel& self) { return self.predictor().RX(); })
-      .def("_force_factorization",
-           [](LinearMixedModel& self, const std::string& name) { self.predictor().force_factorization(name); })
       .def("_input_addresses", [](const LinearMixedModel& self) {
              // Where the wrapped inputs live, so tests can check that nothing was copied.
              return py::dict(py::arg("X") = reinterpret_cast<std::uintptr_t>(self.predictor().X_data()),

@@ -31,11 +31,15 @@ constexpr Index kMaxDenseBlock = 16000;
 constexpr double kSecondsPerSchurEntry = 2e-9;
 constexpr double kSparseFlops = 4e9;
 constexpr double kSecondsPerSparseNonzero = 5e-9;
-// The sparse alternative's symbolic analysis (AMD ordering, elimination tree) costs ~100–150 ns
-// per nonzero of A, once per model (measured: 2.9 ms for 10⁴ crossed rows, 25 ms for InstEval).
-// It is run only when the blocked factorization's predicted cost over a typical fit (its
-// evaluations and convergence check) exceeds it: otherwise no choice could pay for itself.
+// The sparse alternative's symbolic analysis (AMD ordering, elimination tree) costs ~150 ns per
+// nonzero of A on small matrices and more per nonzero on large crossed ones, whose quotient graph
+// grows dense (measured: 2.9 ms for 10⁴ crossed rows, 25 ms for InstEval's 1.7·10⁵ nonzeros, 2.0 s
+// for 10⁶ crossed rows' 2·10⁶): modelled as kSecondsPerAnalysedNonzero · nnz · (1 + nnz /
+// kAnalysisQuadraticNonzeros). It is run only when the blocked factorization's predicted cost over
+// a typical fit (its evaluations and convergence check) exceeds that: otherwise no choice could
+// pay for itself.
 constexpr double kSecondsPerAnalysedNonzero = 1.5e-7;
+constexpr double kAnalysisQuadraticNonzeros = 3e5;
 constexpr double kEvaluationsPerFit = 40;
 // More threads than this only add start-up cost for matrices of the size the dense part has.
 constexpr int kMaxThreads = 8;
@@ -433,7 +437,8 @@ void Predictor::choose_factorization() {
   }
   require(forced_ != "blocked" || std::isfinite(costs_.blocked_seconds),
           "the blocked factorization does not apply to this model's structure");
-  const double analysis_seconds = static_cast<double>(A_.nonZeros()) * kSecondsPerAnalysedNonzero;
+  const double nnz = static_cast<double>(A_.nonZeros());
+  const double analysis_seconds = kSecondsPerAnalysedNonzero * nnz * (1.0 + nnz / kAnalysisQuadraticNonzeros);
   if (forced_ == "blocked" || costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds) {
     factorization_ = "blocked";
   } else {

@@ -26,7 +26,7 @@ def rows_on_cores(
     thread, or a batch expected (seconds_per_point; None: always parallel) to take under
     MIN_PARALLEL_SECONDS, all on own_core; otherwise in as many parts as threads, the first on
     own_core and each other on a core from make_core (made at the first parallel batch, kept for
-    the next), every core factorizing on one thread meanwhile."""  # fmt: skip
+    the next, with own_core's factorization), every core factorizing on one thread meanwhile."""  # fmt: skip
     count = threads.resolve(n_threads)
     helpers: list[Any] = []
 
@@ -39,6 +39,9 @@ def rows_on_cores(
         while len(helpers) < parts - 1:
             helper = make_core()
             helper.threads = 1
+            # The own core's choice, without weighing the candidates again (a sparse analysis
+            # that the choice discards can cost more than the whole batch).
+            helper._force_factorization(own_core.factorization)
             helpers.append(helper)
         bounds = np.linspace(0, len(points), parts + 1).round().astype(int)
         own_threads, own_core.threads = own_core.threads, 1
