@@ -217,7 +217,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 criterion, x = self.objective_at, self._theta.copy()
                 rows = rows_on_cores(
                     self._core, self._make_core, lambda core, thetas: core.objectives(thetas, self.REML),
-                    self.n_threads, self.optsum.seconds / max(self.optsum.feval, 1),
+                    self.n_threads, self.optsum.seconds / max(self.optsum.feval, 1), self._core_seconds,
                 )  # fmt: skip
             else:
                 criterion = self._structure_criterion(len(self._theta))

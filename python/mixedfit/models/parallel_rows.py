@@ -20,11 +20,12 @@ Evaluate = Callable[[Any, np.ndarray], np.ndarray]  # (core, points) -> the obje
 
 def rows_on_cores(
     own_core: Any, make_core: Callable[[], Any], evaluate: Evaluate, n_threads: int | None,
-    seconds_per_point: float | None = None,
+    seconds_per_point: float | None = None, setup_seconds: float = 0.0,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """f_rows for central_derivatives: the objective at each row of a matrix of points. With one
-    thread, or a batch expected (seconds_per_point; None: always parallel) to take under
-    MIN_PARALLEL_SECONDS, all on own_core; otherwise in as many parts as threads, the first on
+    thread, or where the time the other cores would save on a batch (from seconds_per_point; None:
+    always parallel) is under MIN_PARALLEL_SECONDS plus setup_seconds (making one more core: its
+    cross-products are over all rows), all on own_core; otherwise in as many parts as threads, the first on
     own_core and each other on a core from make_core (made at the first parallel batch, kept for
     the next, with own_core's factorization), every core factorizing on one thread meanwhile."""  # fmt: skip
     count = threads.resolve(n_threads)
@@ -32,8 +33,10 @@ def rows_on_cores(
 
     def rows(points: np.ndarray) -> np.ndarray:
         parts = min(count, len(points))
-        if seconds_per_point is not None and len(points) * seconds_per_point < MIN_PARALLEL_SECONDS:
-            parts = 1
+        if seconds_per_point is not None:
+            saved = len(points) * seconds_per_point * (1 - 1 / max(parts, 1))
+            if saved < MIN_PARALLEL_SECONDS + (setup_seconds if len(helpers) < parts - 1 else 0.0):
+                parts = 1
         if parts <= 1:
             return np.asarray(evaluate(own_core, points), dtype=np.float64)
         while len(helpers) < parts - 1:
