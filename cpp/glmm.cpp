@@ -82,7 +82,11 @@ void GeneralizedLinearMixedModel::set_response(MapVec y, MapVec mustart) {
 void GeneralizedLinearMixedModel::update_mu() {
   family_.linkinv(eta_, mu_, mu_eta_);
   valid_ = family_.all_valid(eta_, mu_);
-  sums_ = likelihood_->at(family_, mu_);
+  sums_ = likelihood_->at(family_, mu_, false);
+}
+
+double GeneralizedLinearMixedModel::minus_two_log_lik() const {
+  return std::isnan(sums_.minus_two_log_lik) ? aic() : sums_.minus_two_log_lik;
 }
 
 void GeneralizedLinearMixedModel::update_eta_mu() {
@@ -204,7 +208,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
 }
 
 double GeneralizedLinearMixedModel::laplace() const {
-  return pred_.ldL2() + pred_.u().squaredNorm() + sums_.minus_two_log_lik;
+  return pred_.ldL2() + pred_.u().squaredNorm() + minus_two_log_lik();
 }
 
 double GeneralizedLinearMixedModel::objective_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
@@ -256,7 +260,7 @@ double GeneralizedLinearMixedModel::adaptive_quadrature(const Eigen::Ref<const E
   update_eta_mu();
   // lme4 reports the quadrature deviance relative to the saturated model (deviance residuals
   // in place of the family's −2 log-likelihood); we do the same so the numbers compare.
-  return laplace0 - sums_.minus_two_log_lik + sums_.deviance - 2.0 * M.array().log().sum();
+  return laplace0 - minus_two_log_lik() + sums_.deviance - 2.0 * M.array().log().sum();
 }
 
 }  // namespace mixedfit

@@ -74,7 +74,10 @@ class GeneralizedLinearMixedModel {
   std::optional<ResponseLikelihood> likelihood_;  // of the current response (set_response replaces it)
   Eigen::VectorXd eta_, mu_, mu_eta_;  // mu_eta_: dμ/dη
   bool valid_ = true;                  // every η and μ valid (Family::all_valid)
-  ResponseLikelihood::Sums sums_{0.0, 0.0};  // at the current μ
+  // At the current μ; PIRLS's steps need only the deviance, so a family whose −2 log L costs
+  // extra leaves it NaN there, and minus_two_log_lik() computes it when the Laplace value is due.
+  ResponseLikelihood::Sums sums_{0.0, 0.0};
+  double minus_two_log_lik() const;
   Eigen::VectorXd eta_start_;  // the link of the family's starting means
   Eigen::VectorXi level_of_obs_;  // for quadrature: the level of each observation
   bool single_scalar_term_ = false;

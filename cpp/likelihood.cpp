@@ -1,6 +1,7 @@
 #include "likelihood.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace mixedfit {
 
@@ -64,11 +65,12 @@ ResponseLikelihood::ResponseLikelihood(const Family& family, MapVec y, MapVec n_
   }
 }
 
-ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& mu) const {
+ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& mu,
+                                                bool with_log_lik) const {
   if (!fast_) {
     double deviance = 0.0;
     for (Index i = 0; i < mu.size(); ++i) deviance += family.dev_resid(y_[i], mu[i], wt_[i]);
-    return {deviance, family.aic(y_, n_, mu, wt_, deviance)};
+    return {deviance, with_log_lik ? family.aic(y_, n_, mu, wt_, deviance) : std::numeric_limits<double>::quiet_NaN()};
   }
   const Eigen::ArrayXd log_mu = mu.array().log();
   const double mu_sum = (dev_mu_ * mu.array()).sum();

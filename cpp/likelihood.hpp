@@ -20,7 +20,9 @@ class ResponseLikelihood {
     double deviance, minus_two_log_lik;  // Σ deviance residuals; R's family$aic
   };
   // At μ, for this family (whose negative binomial shape may have changed since construction).
-  Sums at(const Family& family, const Eigen::VectorXd& mu) const;
+  // with_log_lik false: the other families' −2 log L (log-gamma terms per observation for the
+  // negative binomial and the Gamma) is left NaN; the binomial's and Poisson's come free.
+  Sums at(const Family& family, const Eigen::VectorXd& mu, bool with_log_lik = true) const;
 
  private:
   MapVec y_, n_, wt_;
