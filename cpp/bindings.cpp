@@ -7,7 +7,6 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
-#include <limits>
 #include <new>
 #include <string>
 #include <system_error>
@@ -265,13 +264,10 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       "lmm_refits",
       [](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,
          const py::array& term_shapes, const py::array& weights, const py::array& Y, bool REML,
-         const Eigen::VectorXd& start, const Eigen::VectorXd& lower, double ftol_abs, double xtol_abs, int maxeval,
-         int n_threads) {
+         const Eigen::VectorXd& start, const BobyqaSettings& settings, int n_threads) {
         const PredictorInputs in = map_predictor_inputs(X, Zt, Lambdat, Lind, term_shapes);
         const LmmDesign design{in.X, in.Zt, in.Lambdat, in.Lind, in.term_shapes, map_vector(weights, "weights")};
         const MapMat Y_ = map_matrix(Y, "Y");
-        const BobyqaSettings settings{lower, Eigen::VectorXd::Constant(lower.size(), std::numeric_limits<double>::infinity()),
-                                      Eigen::VectorXd(), ftol_abs, xtol_abs, maxeval};
         LmmRefits r;
         {
           py::gil_scoped_release release;
@@ -283,8 +279,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
                         py::arg("code") = r.code);
       },
       py::arg("X"), py::arg("Zt"), py::arg("Lambdat"), py::arg("Lind"), py::arg("term_shapes"), py::arg("weights"),
-      py::arg("Y"), py::arg("REML"), py::arg("start"), py::arg("lower"), py::arg("ftol_abs"), py::arg("xtol_abs"),
-      py::arg("maxeval"), py::arg("n_threads"),
+      py::arg("Y"), py::arg("REML"), py::arg("start"), py::arg("settings"), py::arg("n_threads"),
       "Refit an LMM to each column of Y (offset removed) on n_threads C++ threads with the core's BOBYQA.");
 
   py::class_<BobyqaSettings>(m, "BobyqaSettings", py::module_local(), "Bounds, initial steps and stopping rules of a BOBYQA run.")

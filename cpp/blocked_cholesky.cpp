@@ -103,14 +103,17 @@ bool BlockedCholesky::applies(const SpMat& A, Index block_size, Index n_blocks, 
   return true;
 }
 
+double BlockedCholesky::Work::scattered_seconds() const {
+  const bool in_cache = 8.0 * q2 * q2 <= kSchurCacheBytes;
+  return schur_updates / (in_cache ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread);
+}
+
 bool BlockedCholesky::Work::dense_update() const {
-  const double scattered_rate = 8.0 * q2 * q2 <= kSchurCacheBytes ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread;
-  return q1 * q2 <= kMaxDenseL21 && dense_update_flops / kDenseFlopsPerThread < schur_updates / scattered_rate;
+  return q1 * q2 <= kMaxDenseL21 && dense_update_flops / kDenseFlopsPerThread < scattered_seconds();
 }
 
 double BlockedCholesky::Work::update_seconds() const {
-  if (dense_update()) return dense_update_flops / kDenseFlopsPerThread;
-  return schur_updates / (8.0 * q2 * q2 <= kSchurCacheBytes ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread);
+  return dense_update() ? dense_update_flops / kDenseFlopsPerThread : scattered_seconds();
 }
 
 BlockedCholesky::Work BlockedCholesky::work(const SpMat& A, Index block_size, Index n_blocks) {

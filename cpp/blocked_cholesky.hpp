@@ -41,8 +41,9 @@ class BlockedCholesky final : public SparseCholesky {
   // meets most of S, as in fully crossed designs (MixedModels.jl densifies such blocks too).
   struct Work {
     double dense_flops = 0.0, schur_updates = 0.0, dense_update_flops = 0.0, q1 = 0.0, q2 = 0.0;
-    bool dense_update() const;     // cheaper, and L21 fits in kMaxDenseL21 entries
-    double update_seconds() const;  // one thread's, the chosen update's
+    double scattered_seconds() const;  // one thread's, for the scattered update
+    bool dense_update() const;         // cheaper, and L21 fits in kMaxDenseL21 entries
+    double update_seconds() const;     // one thread's, the chosen update's
   };
   static Work work(const SpMat& A, Index block_size, Index n_blocks);
 

@@ -26,11 +26,13 @@ class ResponseLikelihood {
 
  private:
   MapVec y_, n_, wt_;
-  bool fast_ = false;  // binomial or Poisson: the constants below hold
-  // deviance = dev0 − Σ dev_log_mu·log μ − Σ dev_log_1mmu·log(1 − μ) + Σ dev_mu·μ, and
-  // −2 log L = lik0 − Σ lik_log_mu·log μ − Σ lik_log_1mmu·log(1 − μ) + Σ dev_mu·μ.
+  Distribution distribution_;  // binomial and Poisson: the constants below hold
+  // Binomial: deviance = dev0 − Σ 2wy log μ − Σ 2w(1−y) log(1 − μ) and
+  // −2 log L = lik0 − Σ a log μ − Σ b log(1 − μ) (R's aic: a, b the trials' successes and failures
+  // times wt/m). Poisson: deviance = dev0 − Σ 2wy log μ + Σ 2w μ, and −2 log L the same with lik0.
   double dev0_ = 0.0, lik0_ = 0.0;
-  Eigen::ArrayXd dev_log_mu_, dev_log_1mmu_, dev_mu_, lik_log_mu_, lik_log_1mmu_;
+  Eigen::ArrayXd two_wy_, two_w_;  // two_w_: the Poisson's coefficient of μ, the binomial's 2w(1 − y)
+  Eigen::ArrayXd successes_, failures_;  // binomial: a and b above
 };
 
 }  // namespace mixedfit

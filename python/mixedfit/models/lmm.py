@@ -37,7 +37,13 @@ from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
-from .optimize import OptSummary, bobyqa, bobyqa_in_core, converged_code
+from .optimize import (
+    OptSummary,
+    bobyqa,
+    bobyqa_in_core,
+    bobyqa_settings,
+    converged_code,
+)
 from .parallel_rows import rows_on_cores
 from .residual_structure import ResidualStructure
 from .structured import ResidualStructureFit
@@ -273,6 +279,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         if self._structure is not None:
             return super()._fit_responses(responses, n_threads, start, progress)
         y = np.asfortranarray(responses - d.offset[:, None])
+        # The fit's bounds and stopping rules with NLopt's default steps (a restart's steps are for its own start).
+        settings = bobyqa_settings(dataclasses.replace(opt, lower=self._lower(), upper=None, initial_step=None))
         parts, done, size = [], 0, n_threads
         while done < y.shape[1]:
             began = time.perf_counter()
@@ -280,7 +288,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 _core.lmm_refits(
                     d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._weights,
                     np.asfortranarray(y[:, done : done + size]), self.REML, np.asarray(start, dtype=np.float64),
-                    self._lower(), opt.ftol_abs, opt.xtol_abs, opt.maxeval, n_threads,
+                    settings, n_threads,
                 )
             )  # fmt: skip
             chunk = min(size, y.shape[1] - done)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -129,18 +129,22 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
     return bobyqa_in_core(lambda x0, settings: _core.bobyqa(f, x0, settings), summary)
 
 
-def bobyqa_in_core(minimize: Callable, summary: OptSummary) -> np.ndarray:
-    """As bobyqa, with minimize(x0, settings) running the whole loop in the core (a compiled
-    model's optimize: no Python between evaluations)."""
-    check_settings(summary)
+def bobyqa_settings(summary: OptSummary) -> Any:
+    """The core's BobyqaSettings from a summary's bounds, initial steps and stopping rules."""
     n = len(summary.initial)
-    settings = _core.BobyqaSettings(
+    return _core.BobyqaSettings(
         np.asarray(summary.lower, dtype=np.float64),
         np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64),
         np.empty(0) if summary.initial_step is None else np.asarray(summary.initial_step, dtype=np.float64),
         float(summary.ftol_abs), float(summary.xtol_abs), int(summary.maxeval),
     )  # fmt: skip
-    result = minimize(np.array(summary.initial, dtype=np.float64), settings)
+
+
+def bobyqa_in_core(minimize: Callable, summary: OptSummary) -> np.ndarray:
+    """As bobyqa, with minimize(x0, settings) running the whole loop in the core (a compiled
+    model's optimize: no Python between evaluations)."""
+    check_settings(summary)
+    result = minimize(np.array(summary.initial, dtype=np.float64), bobyqa_settings(summary))
     summary.final = np.array(result.x)
     summary.fmin = result.fmin
     summary.feval = result.evaluations
