@@ -91,7 +91,8 @@ void def_predictor_accessors(py::class_<Model>& cls) {
       .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
       .def("_force_factorization",
            [](Model& self, const std::string& name) { self.predictor().force_factorization(name); },
-           "Use this factorization ('blocked' or 'simplicial') whatever the costs say; before the first evaluation.")
+           "Use this factorization ('blocked', 'simplicial' or 'supernodal') whatever the costs say; before the first "
+           "evaluation.")
       .def_property(
           "threads", [](const Model& self) { return self.predictor().threads(); },
           [](Model& self, int threads) { self.predictor().set_threads(threads); })

@@ -42,6 +42,8 @@ class SimplicialCholesky final : public SparseCholesky {
   // for cⱼ the nonzeros of column j of L (from the elimination tree's column counts).
   double factor_nonzeros() const;
   double flops() const;
+  // The fill-reducing ordering: row i of A is row ordering()[i] of P A P'.
+  const Eigen::VectorXi& ordering() const { return llt_->permutationP().indices(); }
   bool factorize(const SpMat& A) override;
   double log_det() const override;
   void solve_L(Eigen::MatrixXd& B) const override;

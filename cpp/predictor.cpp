@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "blocked_cholesky.hpp"
+#include "supernodal_cholesky.hpp"
 #include "errors.hpp"
 #include "parallel.hpp"
 
@@ -24,11 +25,23 @@ constexpr Index kMaxDenseBlock = 16000;
 // AVX2/FMA, ~1.4·10¹⁰ without), its scattered update (~10⁹ updates/s per thread while S fits in
 // 1 MB, ~1.7·10⁸ beyond: cache misses) and ~2 ns per entry of S for clearing, filling and solving
 // with it; Eigen's simplicial factor of all of A (one thread) ~4·10⁹ flop/s plus ~5 ns per
-// nonzero of L. The choice matters where the costs differ by orders of magnitude (a star-like
-// partially crossed design: 10⁹ dense flops against 3.5·10⁵ sparse ones, 14 against 1.6 ms per
-// evaluation), so these need not be exact; near a tie either choice is about as fast.
+// nonzero of L (the supernodal factor's rate is below). The choice matters where the costs differ
+// by orders of magnitude (a star-like partially crossed design: 10⁹ dense flops against 3.5·10⁵
+// sparse ones, 14 against 1.6 ms per evaluation), so these need not be exact; near a tie either
+// choice is about as fast.
 // (The dense and update rates are the blocked factorization's, in blocked_cholesky.hpp.)
 constexpr double kSecondsPerSchurEntry = 2e-9;
+// The sparse factor is supernodal from this many multiply-adds per nonzero of L on (CHOLMOD's
+// default switch). Measured with one objective evaluation each way on this machine: InstEval's
+// sparse factor (425 per nonzero) 73 ms simplicial, 20 ms supernodal; subjects × items (157)
+// 7.7 and 6.7 ms; at ≤ 12 per nonzero (star, nested, longitudinal, a larger second term) the
+// simplicial one is as fast or up to 1.6× faster (its per-column work is smaller).
+constexpr double kSupernodalFlopsPerNonzero = 40;
+// The supernodal factor's rate, both cores (its large products and dense Cholesky threaded):
+// ~2·10¹⁰ multiply-adds per second on InstEval's 2.4·10⁸, ~1.1·10¹⁰ on 5.6·10⁷ of three
+// sparsely crossed factors (smaller blocks); the lower one keeps the blocked factorization where
+// the two are close.
+constexpr double kSupernodalFlops = 1e10;
 constexpr double kSparseFlops = 4e9;
 constexpr double kSecondsPerSparseNonzero = 5e-9;
 // The sparse alternative's symbolic analysis (AMD ordering, elimination tree) costs ~150 ns per
@@ -284,7 +297,6 @@ bool Predictor::pattern_allows_in_place() const {
 
 void Predictor::update_A_in_place() {
   const int* outer = ZtWZ_.outerIndexPtr();
-  const int* inner = ZtWZ_.innerIndexPtr();
   const double* M = ZtWZ_.valuePtr();
   double* A = A_.valuePtr();
   // A = Λ'MΛ with Λ = diag(T_k) block diagonal, in two passes along contiguous values (the
@@ -421,13 +433,15 @@ void Predictor::update_L() {
 
 void Predictor::choose_factorization() {
   // Both candidates' work per θ, from their symbolic structure: the blocked factorization's dense
-  // Schur complement and scattered update against Eigen's simplicial factor of all of A under an
-  // AMD ordering (its exact nonzeros and flops from the elimination tree's column counts). The
-  // cheaper one is analysed once and used for every θ.
+  // Schur complement and scattered update against the sparse factor of all of A under an AMD
+  // ordering (its exact nonzeros and flops from the elimination tree's column counts). The
+  // cheaper one is analysed once and used for every θ. The sparse factor is supernodal where its
+  // columns are long enough for dense kernels to pay, simplicial otherwise.
   const Term& first = terms_.front();
   const int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, threads_);
+  const bool sparse_forced = forced_ == "simplicial" || forced_ == "supernodal";
   costs_ = FactorizationCosts{};
-  if (forced_ != "simplicial" && BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock)) {
+  if (!sparse_forced && BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock)) {
     const BlockedCholesky::Work work = BlockedCholesky::work(A_, first.p, first.levels);
     costs_.dense_flops = work.dense_flops;
     costs_.schur_updates = work.schur_updates;
@@ -439,17 +453,28 @@ void Predictor::choose_factorization() {
           "the blocked factorization does not apply to this model's structure");
   const double nnz = static_cast<double>(A_.nonZeros());
   const double analysis_seconds = kSecondsPerAnalysedNonzero * nnz * (1.0 + nnz / kAnalysisQuadraticNonzeros);
-  if (forced_ == "blocked" || costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds) {
+  if (forced_ == "blocked" || (!sparse_forced && costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds)) {
     factorization_ = "blocked";
   } else {
-    auto sparse = std::make_unique<SimplicialCholesky>();
-    sparse->analyze(A_);
-    costs_.sparse_nonzeros = sparse->factor_nonzeros();
-    costs_.sparse_flops = sparse->flops();
-    costs_.sparse_seconds = costs_.sparse_flops / kSparseFlops + costs_.sparse_nonzeros * kSecondsPerSparseNonzero;
-    if (costs_.sparse_seconds <= costs_.blocked_seconds) {
-      chol_ = std::move(sparse);
-      factorization_ = "simplicial";
+    auto simplicial = std::make_unique<SimplicialCholesky>();
+    simplicial->analyze(A_);
+    costs_.sparse_nonzeros = simplicial->factor_nonzeros();
+    costs_.sparse_flops = simplicial->flops();
+    const bool supernodal = forced_.empty() ? costs_.sparse_flops >= kSupernodalFlopsPerNonzero * costs_.sparse_nonzeros
+                                            : forced_ == "supernodal";
+    costs_.sparse_seconds = costs_.sparse_flops / (supernodal ? kSupernodalFlops : kSparseFlops) +
+                            costs_.sparse_nonzeros * kSecondsPerSparseNonzero;
+    if (sparse_forced || costs_.sparse_seconds <= costs_.blocked_seconds) {
+      if (supernodal) {
+        auto factor = std::make_unique<SupernodalCholesky>();
+        factor->analyze(A_, simplicial->ordering());
+        factor->set_threads(threads_);
+        chol_ = std::move(factor);
+        factorization_ = "supernodal";
+      } else {
+        chol_ = std::move(simplicial);
+        factorization_ = "simplicial";
+      }
       return;
     }
     factorization_ = "blocked";

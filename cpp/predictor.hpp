@@ -68,23 +68,25 @@ class Predictor {
   const MapMat& X() const { return X_; }
   // The weights of the penalized least-squares problem (set_weights's).
   const Eigen::VectorXd& weights() const { return w_; }
-  // Which factorization the first θ chose: "blocked" or "simplicial", and the costs it weighed.
+  // Which factorization the first θ chose: "blocked", "simplicial" or "supernodal" (the sparse
+  // factor's two kinds), and the costs it weighed.
   const char* factorization() const { return factorization_; }
   struct FactorizationCosts {
     double dense_flops = 0.0, schur_updates = 0.0;  // the blocked factorization's (if it applies)
     bool dense_update = false;                       // its Schur update by a dense product
     double blocked_seconds = std::numeric_limits<double>::infinity();
-    double sparse_nonzeros = 0.0, sparse_flops = 0.0;  // the simplicial factor's (if analysed)
+    double sparse_nonzeros = 0.0, sparse_flops = 0.0;  // the sparse factor's (if analysed)
     double sparse_seconds = std::numeric_limits<double>::infinity();
   };
   const FactorizationCosts& factorization_costs() const { return costs_; }
   // Whether A is updated in its fixed pattern (no allocation per θ).
   bool A_in_place() const { return in_place_; }
-  // Use this factorization ("blocked" or "simplicial") whatever the costs say (for tests that
+  // Use this factorization ("blocked", "simplicial" or "supernodal") whatever the costs say (for tests that
   // compare the two); only before the first evaluation.
   void force_factorization(const std::string& name) {
     require(A_nnz_ < 0, "the factorization is chosen at the first evaluation; force it before");
-    require(name == "blocked" || name == "simplicial", "the factorization is 'blocked' or 'simplicial'");
+    require(name == "blocked" || name == "simplicial" || name == "supernodal",
+            "the factorization is 'blocked', 'simplicial' or 'supernodal'");
     forced_ = name;
   }
   const double* Zt_data() const { return Zt_.valuePtr(); }
@@ -155,7 +157,7 @@ class Predictor {
   std::unique_ptr<SparseCholesky> chol_;
   const char* factorization_ = "none";
   FactorizationCosts costs_;
-  // At the first θ: weigh the blocked and the simplicial factorization by their work per θ.
+  // At the first θ: weigh the blocked and the sparse factorization by their work per θ.
   void choose_factorization();
   std::string forced_;  // empty: chosen by cost
   int threads_;

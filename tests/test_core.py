@@ -73,42 +73,45 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
         ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", "sleepstudy"),
     ],
 )
-def test_blocked_and_general_sparse_factorizations_agree(formula, dataset):
+@pytest.mark.parametrize("sparse", ["simplicial", "supernodal"])
+def test_blocked_and_general_sparse_factorizations_agree(formula, dataset, sparse):
     design, y = _design(formula, dataset)
     w = np.ones(len(y))
     blocked = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     general = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     blocked._force_factorization("blocked")
-    general._force_factorization("simplicial")
+    general._force_factorization(sparse)
     rng = np.random.default_rng(2)
     for _ in range(3):
         theta = np.abs(rng.normal(size=len(design.theta0))) + 0.1
         assert blocked.objective(theta, True) == pytest.approx(general.objective(theta, True), rel=1e-12)
         np.testing.assert_allclose(blocked.b, general.b, rtol=1e-9, atol=1e-12)
-    assert (blocked.factorization, general.factorization) == ("blocked", "simplicial")
+    assert (blocked.factorization, general.factorization) == ("blocked", sparse)
     with pytest.raises(ValueError, match="force it before"):
-        general._force_factorization("simplicial")
+        general._force_factorization(sparse)
 
 
 def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
-    """Two threads, one thread and the general sparse factorization give the same criterion,
-    β and b at each θ, the first two by the blocked factorization."""
+    """Two threads and one thread, by the blocked and by the supernodal factorization, give the
+    simplicial factorization's criterion, β and b at each θ."""
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, {"y"})
     design = build_design(parsed, frame, True)
     y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
+    names = ["blocked", "blocked", "supernodal", "supernodal", "simplicial"]
     cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
-             for _ in range(3)]  # fmt: skip
-    cores[0].threads, cores[1].threads = 2, 1
-    for core, name in zip(cores, ["blocked", "blocked", "simplicial"]):
+             for _ in names]  # fmt: skip
+    for core, name, threads in zip(cores, names, [2, 1, 2, 1, 1]):
+        core.threads = threads
         core._force_factorization(name)
+    general = cores[-1]
     for theta in thetas:
-        values = [core.objective(np.asarray(theta, dtype=float), True) for core in cores]
-        assert values[0] == pytest.approx(values[2], rel=1e-12) and values[1] == pytest.approx(values[2], rel=1e-12)
-        for core in cores[:2]:
-            np.testing.assert_allclose(core.b, cores[2].b, rtol=1e-9, atol=1e-12)
-            np.testing.assert_allclose(core.beta, cores[2].beta, rtol=1e-9)
-    assert [c.factorization for c in cores] == ["blocked", "blocked", "simplicial"]
+        expected = general.objective(np.asarray(theta, dtype=float), True)
+        for core in cores[:-1]:
+            assert core.objective(np.asarray(theta, dtype=float), True) == pytest.approx(expected, rel=1e-12)
+            np.testing.assert_allclose(core.b, general.b, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(core.beta, general.beta, rtol=1e-9)
+    assert [c.factorization for c in cores] == names
 
 
 def _crossed_data(rng, n: int, levels1: int, levels2: int) -> pd.DataFrame:
@@ -143,6 +146,19 @@ def test_dense_schur_update_on_a_fully_crossed_design():
         model = mixedfit.LinearMixedModel(formula, data)
         model.objective_at(model.design.theta0)  # the factorization is chosen at the first θ
         assert model._core.factorization == "blocked" and model._core.factorization_costs["dense_update"] == dense
+
+
+def test_supernodal_factor_on_partially_and_sparsely_crossed_designs():
+    """The supernodal factor (relaxed supernodes, left-looking updates, dense kernels) equals the
+    simplicial and the blocked one on a star-like design (thousands of one-column supernodes and
+    merged ones with explicit zeros) and on three sparsely crossed factors, whose large
+    supernodes' updates and diagonal blocks are split over two threads."""
+    rng = np.random.default_rng(14)
+    _check_threads_agree(_star_like(rng), "y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)", [[0.9, 0.6, 0.3], [1.4, 0.2, 1.1]])
+    n = 6000
+    data = pd.DataFrame({name: rng.integers(levels, size=n).astype(str) for name, levels in (("g1", 2000), ("g2", 300), ("g3", 300))})
+    data["y"] = rng.normal(size=n)
+    _check_threads_agree(data, "y ~ 1 + (1 | g1) + (1 | g2) + (1 | g3)", [[0.5, 0.7, 0.9], [1.2, 0.3, 0.6]])
 
 
 def test_threaded_work_per_level_matches_one_thread():

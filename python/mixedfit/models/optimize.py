@@ -74,7 +74,7 @@ class OptSummary:
             costs = self.factorization_costs
             text += (
                 f"\n  factorization {self.factorization} (predicted per factorization: blocked "
-                f"{costs.get('blocked_seconds', np.inf) * 1e3:.3g} ms, simplicial {costs.get('sparse_seconds', np.inf) * 1e3:.3g} ms)"
+                f"{costs.get('blocked_seconds', np.inf) * 1e3:.3g} ms, sparse {costs.get('sparse_seconds', np.inf) * 1e3:.3g} ms)"
             )
         return text
 
