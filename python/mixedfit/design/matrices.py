@@ -238,9 +238,10 @@ def _values(column: pd.Series) -> Any:
 
 def _labels(keys: pd.Index) -> list[str]:
     """The levels' printed labels, as Index.astype(str) writes them (dates as '2024-01-01'); for
-    integer and string levels str() of each gives the same for a tenth of the time."""
+    integer and string levels str() of each Python value gives the same for a tenth of the time
+    (iterating the Index itself costs 0.5 µs per level for arrow strings: 5 ms for 10⁴ levels)."""
     if keys.dtype.kind in "iu" or pd.api.types.is_string_dtype(keys.dtype):
-        return [str(value) for value in keys]
+        return list(map(str, keys.tolist()))
     return keys.astype(str).tolist()
 
 
