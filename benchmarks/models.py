@@ -135,9 +135,10 @@ def _star() -> str:
     return str(path)
 
 
-def _star_like(rng: np.random.Generator) -> pd.DataFrame:
-    """25,000 students in 125 schools, 4 years each with a teacher drawn from the school's 20."""
-    students, schools, per_school, years = 25_000, 125, 20, 4
+def _star_like(rng: np.random.Generator, students: int = 25_000, schools: int = 125, per_school: int = 20) -> pd.DataFrame:
+    """Students in schools (by default 25,000 in 125), 4 years each with a teacher drawn from
+    their school's per_school."""
+    years = 4
     school = rng.integers(schools, size=students)
     student = np.repeat(np.arange(students), years)
     teacher = school[student] * per_school + rng.integers(per_school, size=students * years)
@@ -239,6 +240,12 @@ def _sites_in_regions(rng: np.random.Generator) -> pd.DataFrame:
                          "site": _labels("s", site % 50)})  # fmt: skip
 
 
+def _star_like_large_schools(rng: np.random.Generator) -> pd.DataFrame:
+    """20,000 students in 10 schools of 200 teachers each: each school's teachers fill in together,
+    the design whose sparse factor has dense blocks (the supernodal factorization's case)."""
+    return _star_like(rng, students=20_000, schools=10, per_school=200)
+
+
 def zoo_models() -> list[Model]:
     d = lambda name: str(SHARED / f"{name}.csv")  # noqa: E731
     return [
@@ -246,6 +253,8 @@ def zoo_models() -> list[Model]:
               rows=24578, reps=3),
         Model("star-like 100k (partially crossed)", _cached("star_like", _star_like),
               "y ~ x + (1 | id) + (1 | tch) + (1 | sch)", rows=100_000, reps=1),
+        Model("star-like, 200 teachers per school", _cached("star_like_large_schools", _star_like_large_schools),
+              "y ~ x + (1 | id) + (1 | tch) + (1 | sch)", rows=80_000, reps=1),
         Model("subjects × items, slopes on both", _cached("subjects_items", _subjects_items),
               "y ~ x + (1 + x | subj) + (1 + x | item)", rows=32_000, reps=1),
         Model("nested 2 levels", _cached("nested", _nested), "y ~ x + (1 | school/class)", rows=50_000, reps=3),
