@@ -50,24 +50,49 @@ double SimplicialCholesky::log_det() const {
   return 2.0 * sum;
 }
 
-Eigen::MatrixXd SimplicialCholesky::permuted_rows(const Eigen::MatrixXd& B) const {
-  const auto& perm = llt_->permutationP().indices();  // (P B) row perm[i] is B's row i
-  Eigen::MatrixXd Bt(B.cols(), B.rows());
-  for (Index i = 0; i < B.rows(); ++i) Bt.col(perm[i]) = B.row(i).transpose();
+Eigen::MatrixXd RowOrderedCholesky::to_factor_order(const Eigen::MatrixXd& B, const Eigen::MatrixXd* C) const {
+  const int* to = position();
+  const Index m = B.cols(), extra = C ? C->cols() : 0;
+  Eigen::MatrixXd Bt(m + extra, B.rows());
+  for (Index i = 0; i < B.rows(); ++i) {
+    Bt.col(to[i]).head(m) = B.row(i).transpose();
+    if (C) Bt.col(to[i]).tail(extra) = C->row(i).transpose();
+  }
   return Bt;
 }
 
-void SimplicialCholesky::unpermute_rows(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B) const {
-  const auto& perm = llt_->permutationP().indices();
-  for (Index i = 0; i < B.rows(); ++i) B.row(i) = Bt.col(perm[i]).transpose();
+void RowOrderedCholesky::from_factor_order(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B, Eigen::MatrixXd* C) const {
+  const int* to = position();
+  const Index m = B.cols();
+  for (Index i = 0; i < B.rows(); ++i) {
+    B.row(i) = Bt.col(to[i]).head(m).transpose();
+    if (C) C->row(i) = Bt.col(to[i]).tail(C->cols()).transpose();
+  }
 }
 
-void SimplicialCholesky::solve_L(Eigen::MatrixXd& B) const {
+void RowOrderedCholesky::solve_L(Eigen::MatrixXd& B) const {
+  Eigen::MatrixXd Bt = to_factor_order(B, nullptr);
+  forward(Bt);
+  from_factor_order(Bt, B, nullptr);
+}
+
+void RowOrderedCholesky::solve_L(Eigen::MatrixXd& B, Eigen::MatrixXd& C) const {
+  Eigen::MatrixXd Bt = to_factor_order(B, &C);
+  forward(Bt);
+  from_factor_order(Bt, B, &C);
+}
+
+void RowOrderedCholesky::solve_Lt(Eigen::MatrixXd& B) const {
+  Eigen::MatrixXd Bt = to_factor_order(B, nullptr);
+  backward(Bt);
+  from_factor_order(Bt, B, nullptr);
+}
+
+void SimplicialCholesky::forward(Eigen::MatrixXd& Bt) const {
   const auto& L = llt_->matrixL().nestedExpression();  // columns hold the diagonal first
   const int* outer = L.outerIndexPtr();
   const int* inner = L.innerIndexPtr();
   const double* value = L.valuePtr();
-  Eigen::MatrixXd Bt = permuted_rows(B);
   const Index m = Bt.rows();
   for (Index j = 0; j < Bt.cols(); ++j) {
     double* bj = Bt.col(j).data();
@@ -79,15 +104,13 @@ void SimplicialCholesky::solve_L(Eigen::MatrixXd& B) const {
       for (Index c = 0; c < m; ++c) bi[c] -= v * bj[c];
     }
   }
-  unpermute_rows(Bt, B);
 }
 
-void SimplicialCholesky::solve_Lt(Eigen::MatrixXd& B) const {
+void SimplicialCholesky::backward(Eigen::MatrixXd& Bt) const {
   const auto& L = llt_->matrixL().nestedExpression();
   const int* outer = L.outerIndexPtr();
   const int* inner = L.innerIndexPtr();
   const double* value = L.valuePtr();
-  Eigen::MatrixXd Bt = permuted_rows(B);
   const Index m = Bt.rows();
   for (Index j = Bt.cols() - 1; j >= 0; --j) {
     double* bj = Bt.col(j).data();
@@ -99,7 +122,6 @@ void SimplicialCholesky::solve_Lt(Eigen::MatrixXd& B) const {
     const double d = value[outer[j]];
     for (Index c = 0; c < m; ++c) bj[c] /= d;
   }
-  unpermute_rows(Bt, B);
 }
 
 }  // namespace mixedfit

@@ -72,10 +72,9 @@ void LinearMixedModel::values_changed() {
 double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML) {
   pred_.set_theta(theta);
   pred_.update_L();
-  pred_.update_RX();
   // The penalized weighted RSS from the cross-products alone: y₀'Wy₀ − ‖c‖², no pass over the
   // rows, so an evaluation costs the same for 10⁴ or 10⁶ rows with the same levels.
-  pwrss_ = yWy_ - pred_.solve_beta_u(ZtWy_, XtWy_);
+  pwrss_ = yWy_ - pred_.update_RX_solve_beta_u(ZtWy_, XtWy_);
   pred_.set_beta(pred_.beta() + beta_ls_);  // β for y, not for y₀
   if (!(pwrss_ > 0.0)) {
     throw NumericalError("the penalized residual sum of squares is not positive: the model fits the "

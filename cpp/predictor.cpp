@@ -483,18 +483,27 @@ void Predictor::choose_factorization() {
   chol_->analyze(A_);
 }
 
-void Predictor::update_RX() {
+void Predictor::update_RX() { update_RX_with(nullptr); }
+
+void Predictor::update_RX_with(Eigen::MatrixXd* cu) {
   if (p() == 0) {  // no fixed effects: an empty RX, log det 0 (Eigen's solvers must not see empty maps)
     RX_.resize(0, 0);
     ldRX2_ = 0.0;
+    if (cu) chol_->solve_L(*cu);
     return;
   }
   if (!x_products_current_) weighted_x_products();
   RZX_ = Lambdat_ * ZtWX_;
-  chol_->solve_L(RZX_);
+  if (cu) {
+    chol_->solve_L(RZX_, *cu);
+  } else {
+    chol_->solve_L(RZX_);
+  }
+  // X'WX − RZX'RZX by a symmetric rank update (half a general product's work: the lower
+  // triangle, the only one LLT reads).
   Eigen::MatrixXd RXtRX = XtWX_;
-  RXtRX.noalias() -= RZX_.transpose() * RZX_;
-  Eigen::LLT<Eigen::MatrixXd> llt(RXtRX);
+  RXtRX.selfadjointView<Eigen::Lower>().rankUpdate(RZX_.transpose(), -1.0);
+  Eigen::LLT<Eigen::MatrixXd, Eigen::Lower> llt(RXtRX);
   if (llt.info() != Eigen::Success) {
     throw NumericalError("the fixed-effects block X'WX − RZX'RZX is not positive definite at " +
                          theta_string(theta_));
@@ -549,6 +558,16 @@ Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
 double Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
   Eigen::MatrixXd cu = Lambdat_ * ZtWr;
   chol_->solve_L(cu);
+  return beta_u_from(cu, XtWr);
+}
+
+double Predictor::update_RX_solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
+  Eigen::MatrixXd cu = Lambdat_ * ZtWr;
+  update_RX_with(&cu);
+  return beta_u_from(cu, XtWr);
+}
+
+double Predictor::beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr) {
   double explained = cu.col(0).squaredNorm();
   if (p() > 0) {
     Eigen::VectorXd cbeta = XtWr - RZX_.transpose() * cu.col(0);

@@ -49,6 +49,8 @@ class Predictor {
   // ‖c_u‖² + ‖c_β‖², the part of r'Wr the fit explains: the penalized weighted RSS is
   // r'Wr minus it (the cross-product criterion, with no pass over the rows).
   double solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
+  // update_RX, then solve_beta_u, with Λ'Z'Wr solved alongside RZX (one pass over L fewer).
+  double update_RX_solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
   // Solve for u alone, β held fixed (r must already have Xβ removed).
   void solve_u(const Eigen::VectorXd& ZtWr);
 
@@ -157,6 +159,10 @@ class Predictor {
   std::unique_ptr<SparseCholesky> chol_;
   const char* factorization_ = "none";
   FactorizationCosts costs_;
+  // update_RX; with cu (Λ'Z'Wr), also cu <- L⁻¹ P cu in the same solve.
+  void update_RX_with(Eigen::MatrixXd* cu);
+  // β and u from cu = L⁻¹ P Λ'Z'Wr and X'Wr; returns ‖c_u‖² + ‖c_β‖² (see solve_beta_u).
+  double beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr);
   // At the first θ: weigh the blocked and the sparse factorization by their work per θ.
   void choose_factorization();
   std::string forced_;  // empty: chosen by cost

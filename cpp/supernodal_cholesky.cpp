@@ -376,20 +376,9 @@ double SupernodalCholesky::log_det() const {
   return 2.0 * sum;
 }
 
-Eigen::MatrixXd SupernodalCholesky::permuted_rows(const Eigen::MatrixXd& B) const {
-  Eigen::MatrixXd Bt(B.cols(), B.rows());
-  for (Index i = 0; i < B.rows(); ++i) Bt.col(position_[i]) = B.row(i).transpose();
-  return Bt;
-}
-
-void SupernodalCholesky::unpermute_rows(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B) const {
-  for (Index i = 0; i < B.rows(); ++i) B.row(i) = Bt.col(position_[i]).transpose();
-}
-
 // With B's rows as columns of Bt, supernode s's rows are Bt's columns f … f + w − 1 (X) and its
 // rows below; forward: X ← X L11⁻ᵀ, then each row below −= X times its row of L21.
-void SupernodalCholesky::solve_L(Eigen::MatrixXd& B) const {
-  Eigen::MatrixXd Bt = permuted_rows(B);
+void SupernodalCholesky::forward(Eigen::MatrixXd& Bt) const {
   const Index m = Bt.rows();
   Eigen::MatrixXd product;
   for (Index s = 0; s < supernodes(); ++s) {
@@ -416,12 +405,10 @@ void SupernodalCholesky::solve_L(Eigen::MatrixXd& B) const {
       for (Index i = 0; i < nb; ++i) Bt.col(rows[i]) -= product.col(i);
     }
   }
-  unpermute_rows(Bt, B);
 }
 
 // Backward: X −= (rows below) times L21, then X ← X L11⁻¹.
-void SupernodalCholesky::solve_Lt(Eigen::MatrixXd& B) const {
-  Eigen::MatrixXd Bt = permuted_rows(B);
+void SupernodalCholesky::backward(Eigen::MatrixXd& Bt) const {
   const Index m = Bt.rows();
   Eigen::MatrixXd gathered;
   for (Index s = supernodes() - 1; s >= 0; --s) {
@@ -449,7 +436,6 @@ void SupernodalCholesky::solve_Lt(Eigen::MatrixXd& B) const {
     }
     Ls.topRows(w).triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(X);
   }
-  unpermute_rows(Bt, B);
 }
 
 }  // namespace mixedfit

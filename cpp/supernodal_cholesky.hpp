@@ -17,7 +17,7 @@
 
 namespace mixedfit {
 
-class SupernodalCholesky final : public SparseCholesky {
+class SupernodalCholesky final : public RowOrderedCholesky {
  public:
   // Analysis under an AMD ordering, or under a given fill-reducing ordering (row i of A is row
   // ordering[i] of P A P': a simplicial analysis's, so that the two need one ordering between them).
@@ -30,8 +30,6 @@ class SupernodalCholesky final : public SparseCholesky {
   double flops() const { return flops_; }
   bool factorize(const SpMat& A) override;
   double log_det() const override;
-  void solve_L(Eigen::MatrixXd& B) const override;
-  void solve_Lt(Eigen::MatrixXd& B) const override;
   void set_threads(int threads) override { threads_ = threads < 1 ? 1 : threads; }
 
  private:
@@ -49,9 +47,9 @@ class SupernodalCholesky final : public SparseCholesky {
   // Factors a supernode's block of w columns and nb rows below them in place; false if its
   // diagonal block is not positive definite.
   bool factor_block(Block& Ls, Index w, Index nb) const;
-  // B's rows in the factor's order, transposed (one column per row of B), and back.
-  Eigen::MatrixXd permuted_rows(const Eigen::MatrixXd& B) const;
-  void unpermute_rows(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B) const;
+  const int* position() const override { return position_.data(); }
+  void forward(Eigen::MatrixXd& Bt) const override;
+  void backward(Eigen::MatrixXd& Bt) const override;
 
   std::vector<int> position_;  // row i of A is row position_[i] of the factor's P A P'
   // Supernode s: columns first_[s] … first_[s+1] − 1, then rows below_[below_start_[s] …
