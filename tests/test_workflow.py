@@ -93,6 +93,28 @@ def test_command_line(tmp_path):
     assert result.returncode == 0 and "Linear mixed model fit by REML" in result.stdout
 
 
+def test_r_csv_reader_gives_pandas_own_frame(tmp_path):
+    """read_r_csv's pyarrow engine (where installed) gives what pandas' C engine gives: strings
+    for R's quoted factors, floats, and NA both unquoted and quoted, on an edge-case file (whose
+    integer column with NA pandas' pyarrow engine cannot cast: read by the C engine) and on a
+    bundled data set."""
+    pytest.importorskip("pyarrow")
+    edge = tmp_path / "edge.csv"
+    edge.write_text('"g","y","n","h"\n"a",1.5,3,"x"\nNA,NA,NA,"NA"\n"b c",2,4,""\n')
+    bundled = mixedfit.datasets._DATA / "cbpp.csv"
+    for path in (edge, bundled):
+        frame = mixedfit.datasets.read_r_csv(path)
+        quoted = {"g": str, "h": str} if path == edge else {c: str for c in ("herd", "period")}
+        pd.testing.assert_frame_equal(frame, pd.read_csv(path, dtype=quoted, engine="c"))
+    frame = mixedfit.datasets.read_r_csv(edge)
+    assert frame["g"].tolist()[::2] == ["a", "b c"] and frame.isna().sum().tolist() == [1, 1, 1, 2]
+    no_integer_na = tmp_path / "floats.csv"
+    no_integer_na.write_text('"g","y"\n"a",1.5\nNA,NA\n"1",2\n')
+    pd.testing.assert_frame_equal(mixedfit.datasets.read_r_csv(no_integer_na),
+                                  pd.read_csv(no_integer_na, dtype={"g": str}, engine="pyarrow"))  # fmt: skip
+    assert mixedfit.datasets.read_r_csv(no_integer_na)["g"].tolist()[2] == "1"
+
+
 INTERRUPTED_BOOTSTRAP = """
 import sys, time, warnings, mixedfit
 warnings.simplefilter("ignore")
