@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "blocked_cholesky.hpp"
-#include "supernodal_cholesky.hpp"
 #include "errors.hpp"
 #include "parallel.hpp"
+#include "supernodal_cholesky.hpp"
 
 namespace mixedfit {
 
