@@ -313,6 +313,22 @@ void Predictor::update_A_in_place() {
     return split >= q() ? q() : level_start(split);
   };
   const auto part_end = [&](int t) { return t + 1 == parts ? q() : part_begin(t + 1); };
+  if (std::all_of(terms_.begin(), terms_.end(), [](const Term& t) { return t.p == 1; })) {
+    // Scalar terms only (Λ diagonal): A = λ_row (M λ_column) in one pass over the same entries
+    // (the two passes' products in their order: the same values to the last bit).
+    parallel_for(parts, [&](int part) {
+      for (Index j = part_begin(part), stop = part_end(part); j < stop; ++j) {
+        const double column = T_[row_term_[j]](0, 0);
+        for (int r = column_runs_[j]; r < column_runs_[j + 1]; ++r) {
+          const RowRun& run = runs_[r];
+          const double row = T_[run.term](0, 0);
+          for (int f = run.begin; f < run.end; ++f) A[f] = (M[f] * column) * row;
+        }
+        A[diagonal_pos_[j]] += 1.0;
+      }
+    });
+    return;
+  }
   parallel_for(parts, [&](int part) {
     for (Index j0 = part_begin(part), stop = part_end(part); j0 < stop;) {  // N = MΛ, level by level
       const Term& term = terms_[row_term_[j0]];
