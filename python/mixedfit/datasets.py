@@ -26,7 +26,7 @@ PYARROW_MIN_BYTES = 1_000_000
 def read_r_csv(path: str | Path) -> pd.DataFrame:
     """Read a CSV (optionally .gz) written by R's write.csv: quoted columns are factors (kept as
     strings). Plain files from 1 MB on are parsed by pyarrow's reader where pyarrow is installed
-    (pandas' optional engine: a third to a half of the time of pandas' own at 1–3 MB, the same
+    (pandas' optional engine: a third to 60 % of the time of pandas' own at 1–3 MB, the same
     frame on every data set this project ships or tests with, NA included; below ~1 MB its fixed
     ~1.5 ms costs more than it saves), except where pandas cannot cast its result (an integer
     column with NA, given the factors' dtypes): there by pandas' own."""
