@@ -19,7 +19,7 @@ namespace {
 constexpr Index kRelaxed[3] = {4, 16, 48};
 constexpr double kZeros[3] = {0.8, 0.1, 0.05};
 // Updates with at most this many multiply-adds are computed and scattered in one loop; larger
-// ones go through Eigen's matrix product (whose set-up costs ~100 ns).
+// ones go through Eigen's matrix product, whose packing into blocks pays only on larger ones.
 constexpr Index kSmallUpdate = 64;
 // Larger updates are computed in panels of this many columns (only the lower trapezoid), split
 // over threads from this many multiply-adds on (~0.1 ms: a thread's start costs ~50 µs).
@@ -115,14 +115,17 @@ void SupernodalCholesky::analyze(const SpMat& A, const Eigen::VectorXi& ordering
   position_.assign(ordering.data(), ordering.data() + n);
   // Postorder the elimination tree (neither fill nor flops change): each subtree, hence each
   // supernode, then has contiguous columns.
+  // The tree itself is only relabelled: the postordered one is derived, not recomputed.
   std::vector<int> start, rows;
   upper_pattern(A, position_, start, rows);
+  std::vector<int> parent(n);
   {
-    const std::vector<int> post = postorder(elimination_tree(start, rows));
+    const std::vector<int> tree = elimination_tree(start, rows);
+    const std::vector<int> post = postorder(tree);
+    for (Index j = 0; j < n; ++j) parent[post[j]] = tree[j] == -1 ? -1 : post[tree[j]];
     for (int& p : position_) p = post[p];
   }
   upper_pattern(A, position_, start, rows);
-  const std::vector<int> parent = elimination_tree(start, rows);
 
   // Column counts (strictly below the diagonal): row k of L holds the columns met walking up
   // the tree from each i < k with A(i, k) ≠ 0 until k.
