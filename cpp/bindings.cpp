@@ -93,6 +93,10 @@ void def_predictor_accessors(py::class_<Model>& cls) {
            [](Model& self, const std::string& name) { self.predictor().force_factorization(name); },
            "Use this factorization ('blocked', 'simplicial' or 'supernodal') whatever the costs say; before the first "
            "evaluation.")
+      .def("_adopt_factorization",
+           [](Model& self, const Model& other) { self.predictor().adopt_factorization(other.predictor()); },
+           "Use other's factorization and its fill-reducing ordering (a model of the same data, already "
+           "evaluated); before the first evaluation.")
       .def_property(
           "threads", [](const Model& self) { return self.predictor().threads(); },
           [](Model& self, int threads) { self.predictor().set_threads(threads); })

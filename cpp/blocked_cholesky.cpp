@@ -37,8 +37,11 @@ bool small_cholesky(double* L, Index p) {
   return true;
 }
 
-// x ← L⁻¹ x for x[0], x[stride], …, x[(p−1) stride].
+// x ← L⁻¹ x for x[0], x[stride], …, x[(p−1) stride]. P > 0 fixes p at compile time (the
+// solves' loops over levels run these for every level and right-hand side).
+template <int P = 0>
 void small_solve_L(const double* L, Index p, double* x, Index stride) {
+  if constexpr (P > 0) p = P;
   for (Index i = 0; i < p; ++i) {
     double v = x[i * stride];
     for (Index k = 0; k < i; ++k) v -= L[i + k * p] * x[k * stride];
@@ -47,11 +50,78 @@ void small_solve_L(const double* L, Index p, double* x, Index stride) {
 }
 
 // x ← L⁻ᵀ x for x[0], x[stride], …, x[(p−1) stride].
+template <int P = 0>
 void small_solve_Lt(const double* L, Index p, double* x, Index stride) {
+  if constexpr (P > 0) p = P;
   for (Index i = p - 1; i >= 0; --i) {
     double v = x[i * stride];
     for (Index k = i + 1; k < p; ++k) v -= L[k + i * p] * x[k * stride];
     x[i * stride] = v / L[i + i * p];
+  }
+}
+
+// The first term's levels [b0, b1) of the right-hand sides Bt (m × q, transposed: level b's p
+// entries of row k are Bt[k + (b p + i) m]) solved with their blocks of L11: forward, x ← L11⁻¹ x,
+// or backward, x ← L11⁻ᵀ x.
+template <int P>
+void solve_levels(const double* L11, Index p, Index b0, Index b1, double* Bt, Index m, bool forward) {
+  if constexpr (P > 0) p = P;
+  for (Index b = b0; b < b1; ++b) {
+    const double* L = L11 + b * p * p;
+    double* x = Bt + b * p * m;
+    for (Index k = 0; k < m; ++k) {
+      if (forward) {
+        small_solve_L<P>(L, p, x + k, m);
+      } else {
+        small_solve_Lt<P>(L, p, x + k, m);
+      }
+    }
+  }
+}
+
+void solve_levels(const double* L11, Index p, Index b0, Index b1, double* Bt, Index m, bool forward) {
+  const auto solve = p == 1 ? solve_levels<1> : p == 2 ? solve_levels<2> : solve_levels<0>;
+  solve(L11, p, b0, b1, Bt, m, forward);
+}
+
+// Each of the `length` vectors x[e], x[e + length], …, x[e + (p−1) length] ← L⁻¹ x (L: p × p).
+template <int P>
+void solve_rows(const double* L, Index p, double* x, Index length) {
+  for (Index e = 0; e < length; ++e) small_solve_L<P>(L, p, x + e, length);
+}
+
+void solve_rows(const double* L, Index p, double* x, Index length) {
+  const auto solve = p == 1 ? solve_rows<1> : p == 2 ? solve_rows<2> : solve_rows<0>;
+  solve(L, p, x, length);
+}
+
+// With right-hand sides transposed (column c of Bt holds row c's m entries): B2 += sign · L21 B1
+// over L21's columns [c0, c1) (forward), and B1 −= L21' B2 there (backward). M > 0 fixes m at
+// compile time (m is p + 1 or 1, often 1 to 3: a loop of runtime length, vectorized for longer
+// ones, cost the solves ~7 % of an evaluation at -O3).
+template <int M>
+void add_L21_product(const SpMat& L21, Index c0, Index c1, const double* Bt, Index m, double sign, double* B2) {
+  if constexpr (M > 0) m = M;
+  for (Index c = c0; c < c1; ++c) {
+    const double* x = Bt + c * m;
+    for (SpMat::InnerIterator it(L21, c); it; ++it) {
+      double* target = B2 + it.row() * m;
+      const double v = sign * it.value();
+      for (Index k = 0; k < m; ++k) target[k] += v * x[k];
+    }
+  }
+}
+
+template <int M>
+void subtract_L21t_product(const SpMat& L21, Index c0, Index c1, double* Bt, Index m, const double* B2) {
+  if constexpr (M > 0) m = M;
+  for (Index c = c0; c < c1; ++c) {
+    double* x = Bt + c * m;
+    for (SpMat::InnerIterator it(L21, c); it; ++it) {
+      const double* source = B2 + it.row() * m;
+      const double v = it.value();
+      for (Index k = 0; k < m; ++k) x[k] -= v * source[k];
+    }
   }
 }
 
@@ -175,7 +245,7 @@ bool BlockedCholesky::factorize(const SpMat& A) {
       const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
       // The block's p columns share one pattern, stored one after another: each stored row is a
       // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
-      for (Index e = 0; e < length; ++e) small_solve_L(L, p_, values + e, length);
+      solve_rows(L, p_, values, length);
     }
   });
   if (std::find(positive.begin(), positive.end(), 0) != positive.end()) return false;
@@ -238,38 +308,48 @@ int BlockedCholesky::first_term_parts() const {
   return q1_ + L21_.nonZeros() * p_ >= kMinParallelWork ? threads_ : 1;
 }
 
-void BlockedCholesky::solve_L(Eigen::MatrixXd& B) const {
-  // The first term's levels, then their part of B2 −= L21 B1, split over threads by levels; the
-  // parts' products are summed here (each touches all of B2's rows).
+void BlockedCholesky::forward(Eigen::MatrixXd& Bt) const {
+  // Each row's entries of the first term's levels (x ← L11⁻¹ x), then their part of
+  // B2 −= L21 B1, split over threads by levels; with several parts, each sums its product
+  // separately (each touches all of B2) and they are subtracted here.
+  const Index m = Bt.rows();
   const int parts = first_term_parts();
-  std::vector<Eigen::MatrixXd> products(parts);
+  std::vector<Eigen::MatrixXd> products(parts > 1 && q2_ > 0 ? parts : 0);
   parallel_for(parts, [&](int t) {
     const Index b0 = n_blocks_ * t / parts, b1 = n_blocks_ * (t + 1) / parts;
-    for (Index k = 0; k < B.cols(); ++k) {
-      for (Index b = b0; b < b1; ++b) small_solve_L(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
+    solve_levels(L11_.data(), p_, b0, b1, Bt.data(), m, true);
+    if (q2_ == 0) return;
+    double* B2 = Bt.data() + q1_ * m;
+    if (parts > 1) {
+      products[t] = Eigen::MatrixXd::Zero(m, q2_);
+      B2 = products[t].data();
     }
-    if (q2_ > 0) products[t].noalias() = L21_.middleCols(b0 * p_, (b1 - b0) * p_) * B.middleRows(b0 * p_, (b1 - b0) * p_);
+    const double sign = parts > 1 ? 1.0 : -1.0;  // a part's product is subtracted afterwards
+    const auto add = m == 1 ? add_L21_product<1> : m == 2 ? add_L21_product<2> : m == 3 ? add_L21_product<3>
+                                                                                        : add_L21_product<0>;
+    add(L21_, b0 * p_, b1 * p_, Bt.data(), m, sign, B2);
   });
   if (q2_ == 0) return;
-  auto B2 = B.bottomRows(q2_);
+  auto B2 = Bt.rightCols(q2_);
   for (const Eigen::MatrixXd& product : products) B2 -= product;
-  S_.triangularView<Eigen::Upper>().transpose().solveInPlace(B2);
+  S_.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(B2);  // B2 ← B2 L22⁻ᵀ, L22 = U22ᵀ
 }
 
-void BlockedCholesky::solve_Lt(Eigen::MatrixXd& B) const {
+void BlockedCholesky::backward(Eigen::MatrixXd& Bt) const {
+  const Index m = Bt.rows();
   if (q2_ > 0) {
-    auto B2 = B.bottomRows(q2_);
-    S_.triangularView<Eigen::Upper>().solveInPlace(B2);
+    auto B2 = Bt.rightCols(q2_);
+    S_.triangularView<Eigen::Upper>().transpose().solveInPlace<Eigen::OnTheRight>(B2);  // B2 ← B2 L22⁻¹
   }
   const int parts = first_term_parts();
-  parallel_for(parts, [&](int t) {  // B1 −= L21' B2, then the first term's levels: rows of B1 split by levels
+  parallel_for(parts, [&](int t) {  // B1 −= L21' B2, then the first term's levels: B1 split by levels
     const Index b0 = n_blocks_ * t / parts, b1 = n_blocks_ * (t + 1) / parts;
     if (q2_ > 0) {
-      B.middleRows(b0 * p_, (b1 - b0) * p_).noalias() -= L21_.middleCols(b0 * p_, (b1 - b0) * p_).transpose() * B.bottomRows(q2_);
+      const auto subtract = m == 1 ? subtract_L21t_product<1> : m == 2 ? subtract_L21t_product<2>
+                          : m == 3 ? subtract_L21t_product<3> : subtract_L21t_product<0>;
+      subtract(L21_, b0 * p_, b1 * p_, Bt.data(), m, Bt.data() + q1_ * m);
     }
-    for (Index k = 0; k < B.cols(); ++k) {
-      for (Index b = b0; b < b1; ++b) small_solve_Lt(L11_.data() + b * p_ * p_, p_, &B(b * p_, k), 1);
-    }
+    solve_levels(L11_.data(), p_, b0, b1, Bt.data(), m, false);
   });
 }
 

@@ -50,8 +50,9 @@ class BlockedCholesky final : public SparseCholesky {
   void analyze(const SpMat& A) override;
   bool factorize(const SpMat& A) override;
   double log_det() const override;
-  void solve_L(Eigen::MatrixXd& B) const override;
-  void solve_Lt(Eigen::MatrixXd& B) const override;
+  const int* position() const override { return nullptr; }  // A's own order
+  void forward(Eigen::MatrixXd& Bt) const override;
+  void backward(Eigen::MatrixXd& Bt) const override;
   void set_threads(int threads) override { threads_ = threads < 1 ? 1 : threads; }
 
  private:

@@ -20,6 +20,24 @@ double SimplicialCholesky::flops() const {
 
 void SimplicialCholesky::analyze(const SpMat& A) {
   llt_->analyzePattern(A);
+  map_permuted_values(A);
+}
+
+void SimplicialCholesky::CountingLLT::analyze_ordered(const SpMat& A, const Eigen::VectorXi& ordering) {
+  m_P.indices() = ordering;  // as Eigen's own analysis leaves them, from AMD's inverse permutation
+  m_Pinv = m_P.inverse();
+  SpMat upper(A.rows(), A.cols());
+  upper.selfadjointView<Eigen::Upper>() = A.selfadjointView<Eigen::Lower>().twistedBy(m_P);
+  analyzePattern_preordered(upper, false);
+}
+
+void SimplicialCholesky::analyze(const SpMat& A, const Eigen::VectorXi& ordering) {
+  require(ordering.size() == A.rows(), "the given ordering must have one entry per row of A");
+  llt_->analyze_ordered(A, ordering);
+  map_permuted_values(A);
+}
+
+void SimplicialCholesky::map_permuted_values(const SpMat& A) {
   if (llt_->info() != Eigen::Success || llt_->permutationP().size() != A.rows()) {
     throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
   }
@@ -48,44 +66,6 @@ double SimplicialCholesky::log_det() const {
     sum += std::log(L.valuePtr()[L.outerIndexPtr()[j]]);
   }
   return 2.0 * sum;
-}
-
-Eigen::MatrixXd RowOrderedCholesky::to_factor_order(const Eigen::MatrixXd& B, const Eigen::MatrixXd* C) const {
-  const int* to = position();
-  const Index m = B.cols(), extra = C ? C->cols() : 0;
-  Eigen::MatrixXd Bt(m + extra, B.rows());
-  for (Index i = 0; i < B.rows(); ++i) {
-    Bt.col(to[i]).head(m) = B.row(i).transpose();
-    if (C) Bt.col(to[i]).tail(extra) = C->row(i).transpose();
-  }
-  return Bt;
-}
-
-void RowOrderedCholesky::from_factor_order(const Eigen::MatrixXd& Bt, Eigen::MatrixXd& B, Eigen::MatrixXd* C) const {
-  const int* to = position();
-  const Index m = B.cols();
-  for (Index i = 0; i < B.rows(); ++i) {
-    B.row(i) = Bt.col(to[i]).head(m).transpose();
-    if (C) C->row(i) = Bt.col(to[i]).tail(C->cols()).transpose();
-  }
-}
-
-void RowOrderedCholesky::solve_L(Eigen::MatrixXd& B) const {
-  Eigen::MatrixXd Bt = to_factor_order(B, nullptr);
-  forward(Bt);
-  from_factor_order(Bt, B, nullptr);
-}
-
-void RowOrderedCholesky::solve_L(Eigen::MatrixXd& B, Eigen::MatrixXd& C) const {
-  Eigen::MatrixXd Bt = to_factor_order(B, &C);
-  forward(Bt);
-  from_factor_order(Bt, B, &C);
-}
-
-void RowOrderedCholesky::solve_Lt(Eigen::MatrixXd& B) const {
-  Eigen::MatrixXd Bt = to_factor_order(B, nullptr);
-  backward(Bt);
-  from_factor_order(Bt, B, nullptr);
 }
 
 void SimplicialCholesky::forward(Eigen::MatrixXd& Bt) const {

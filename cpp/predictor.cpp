@@ -139,6 +139,31 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int th
   return M;
 }
 
+// Columns of Bt (leading dimension ldb, from row 0 of `out`) <- R Λ, column k of R Λ going to
+// column to[k] (k if to is null); R is r × q with leading dimension ldr. (R Λ)'s column k is
+// Σᵢ R's column i · Λ(i, k) over the nonzeros of Λ's column k (Λ stores its diagonal: the
+// relative factors' diagonals are in its pattern). The first product is stored, not added to
+// zeros: a cleared column read back at once stalls (store forwarding fails after memset's wide
+// stores: the loop took 2× as long). Rows > 0 fixes r at compile time (r is p, p + 1 or 1, often
+// 1 to 3; a loop of runtime length vectorized for longer ones took 2× as long at -O3).
+template <int Rows>
+void lambda_products(const SpMat& Lambda, const double* R, Index ldr, Index r, const int* to, double* out, Index ldb) {
+  if constexpr (Rows > 0) r = Rows;
+  const int* outer = Lambda.outerIndexPtr();
+  const int* inner = Lambda.innerIndexPtr();
+  const double* lambda = Lambda.valuePtr();
+  for (Index k = 0; k < Lambda.cols(); ++k) {
+    double* target = out + (to ? to[k] : k) * ldb;
+    const double* first = R + inner[outer[k]] * ldr;
+    for (Index c = 0; c < r; ++c) target[c] = lambda[outer[k]] * first[c];
+    for (int e = outer[k] + 1; e < outer[k + 1]; ++e) {
+      const double* source = R + inner[e] * ldr;
+      const double v = lambda[e];
+      for (Index c = 0; c < r; ++c) target[c] += v * source[c];
+    }
+  }
+}
+
 }  // namespace
 
 Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes)
@@ -171,6 +196,14 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
     T_.push_back(Eigen::MatrixXd::Zero(terms_[t].p, terms_[t].p));
   }
   n_theta_ = Lind_.size() ? Lind_.maxCoeff() + 1 : 0;
+  SpMat value_positions = Lambdat_;  // Λ's values as the positions of Λt's, to map Lind over
+  for (Index k = 0; k < Lind_.size(); ++k) value_positions.valuePtr()[k] = static_cast<double>(k);
+  Lambda_ = value_positions.transpose();
+  Lambda_Lind_.resize(Lambda_.nonZeros());
+  for (Index k = 0; k < Lambda_.nonZeros(); ++k) Lambda_Lind_[k] = Lind_[static_cast<Index>(Lambda_.valuePtr()[k])];
+  for (Index k = 0; k < q(); ++k) {
+    require(Lambda_.outerIndexPtr()[k + 1] > Lambda_.outerIndexPtr()[k], "Lambdat must store its diagonal");
+  }
   require(n_theta_ == terms_.back().theta_offset + terms_.back().p * (terms_.back().p + 1) / 2,
           "Lind does not match term_shapes");
   beta_ = Eigen::VectorXd::Zero(p());
@@ -260,6 +293,7 @@ void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   theta_ = theta;
   double* lambda = Lambdat_.valuePtr();
   for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = theta[Lind_[k]];
+  for (Index k = 0; k < Lambda_Lind_.size(); ++k) Lambda_.valuePtr()[k] = theta[Lambda_Lind_[k]];
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     Index k = terms_[t].theta_offset;
     for (Index j = 0; j < terms_[t].p; ++j) {
@@ -430,10 +464,13 @@ void Predictor::update_L() {
   } else {
     // Products of sparse matrices keep every structural entry, so A's pattern does not
     // depend on θ (zeros in θ give explicit zeros) and the symbolic analysis stays valid.
-    A_ = Lambdat_ * ZtWZ_ * SpMat(Lambdat_.transpose());
+    A_ = Lambdat_ * ZtWZ_ * Lambda_;
     for (Index j = 0; j < A_.cols(); ++j) A_.coeffRef(j, j) += 1.0;
   }
   if (first_theta) {
+    if (adopted_nnz_ >= 0 && A_.nonZeros() != adopted_nnz_) {
+      throw NumericalError("the adopted factorization was analysed for another sparsity pattern of Λ'Z'WZΛ + I");
+    }
     choose_factorization();
     A_nnz_ = A_.nonZeros();
   } else if (A_.nonZeros() != A_nnz_) {
@@ -473,7 +510,12 @@ void Predictor::choose_factorization() {
     factorization_ = "blocked";
   } else {
     auto simplicial = std::make_unique<SimplicialCholesky>();
-    simplicial->analyze(A_);
+    if (ordering_.size() > 0) {
+      simplicial->analyze(A_, ordering_);
+    } else {
+      simplicial->analyze(A_);
+      ordering_ = simplicial->ordering();
+    }
     costs_.sparse_nonzeros = simplicial->factor_nonzeros();
     costs_.sparse_flops = simplicial->flops();
     const bool supernodal = forced_.empty() ? costs_.sparse_flops >= kSupernodalFlopsPerNonzero * costs_.sparse_nonzeros
@@ -483,7 +525,7 @@ void Predictor::choose_factorization() {
     if (sparse_forced || costs_.sparse_seconds <= costs_.blocked_seconds) {
       if (supernodal) {
         auto factor = std::make_unique<SupernodalCholesky>();
-        factor->analyze(A_, simplicial->ordering());
+        factor->analyze(A_, ordering_);
         factor->set_threads(threads_);
         chol_ = std::move(factor);
         factorization_ = "supernodal";
@@ -499,26 +541,52 @@ void Predictor::choose_factorization() {
   chol_->analyze(A_);
 }
 
+void Predictor::adopt_factorization(const Predictor& other) {
+  require(other.A_nnz_ >= 0, "the factorization to adopt is chosen at the other model's first evaluation");
+  require(other.q() == q() && other.terms_.size() == terms_.size(),
+          "a factorization can only be adopted from a model with the same random-effects terms");
+  force_factorization(other.factorization_);
+  ordering_ = other.ordering_;
+  adopted_nnz_ = other.A_nnz_;
+}
+
 void Predictor::update_RX() { update_RX_with(nullptr); }
 
-void Predictor::update_RX_with(Eigen::MatrixXd* cu) {
+void Predictor::lambda_to_factor_order(const Eigen::Ref<const Eigen::MatrixXd>& R, Eigen::MatrixXd& Bt,
+                                       Index row) const {
+  const Index r = R.rows();
+  const auto products = r == 1 ? lambda_products<1> : r == 2 ? lambda_products<2> : r == 3 ? lambda_products<3>
+                                                                                          : lambda_products<0>;
+  products(Lambda_, R.data(), R.outerStride(), r, chol_->position(), &Bt(row, 0), Bt.rows());
+}
+
+Eigen::MatrixXd Predictor::lambda_to_factor_order(const Eigen::VectorXd& ZtWr) const {
+  Eigen::MatrixXd cu(1, q());
+  lambda_to_factor_order(Eigen::Map<const Eigen::MatrixXd>(ZtWr.data(), 1, q()), cu, 0);
+  return cu;
+}
+
+void Predictor::set_u_from_factor_order(const Eigen::MatrixXd& ut) {
+  const int* to = chol_->position();
+  u_.resize(q());
+  for (Index i = 0; i < q(); ++i) u_[i] = ut(0, to ? to[i] : i);
+}
+
+void Predictor::update_RX_with(const Eigen::VectorXd* ZtWr) {
+  if (p() > 0 && !x_products_current_) weighted_x_products();
+  rhs_.resize(p() + (ZtWr ? 1 : 0), q());
+  if (p() > 0) lambda_to_factor_order(ZtWXt_, rhs_, 0);
+  if (ZtWr) lambda_to_factor_order(Eigen::Map<const Eigen::MatrixXd>(ZtWr->data(), 1, q()), rhs_, p());
+  if (rhs_.rows() > 0) chol_->forward(rhs_);
   if (p() == 0) {  // no fixed effects: an empty RX, log det 0 (Eigen's solvers must not see empty maps)
     RX_.resize(0, 0);
     ldRX2_ = 0.0;
-    if (cu) chol_->solve_L(*cu);
     return;
-  }
-  if (!x_products_current_) weighted_x_products();
-  RZX_ = Lambdat_ * ZtWX_;
-  if (cu) {
-    chol_->solve_L(RZX_, *cu);
-  } else {
-    chol_->solve_L(RZX_);
   }
   // X'WX − RZX'RZX by a symmetric rank update (half a general product's work: the lower
   // triangle, the only one LLT reads).
   Eigen::MatrixXd RXtRX = XtWX_;
-  RXtRX.selfadjointView<Eigen::Lower>().rankUpdate(RZX_.transpose(), -1.0);
+  RXtRX.selfadjointView<Eigen::Lower>().rankUpdate(RZXt(), -1.0);
   Eigen::LLT<Eigen::MatrixXd, Eigen::Lower> llt(RXtRX);
   if (llt.info() != Eigen::Success) {
     throw NumericalError("the fixed-effects block X'WX − RZX'RZX is not positive definite at " +
@@ -556,7 +624,7 @@ void Predictor::weighted_x_products() {
       for (Index c = 0; c < P; ++c) column[c] += weight * X[i + c * N];
     }
   }
-  ZtWX_ = ZtWXt.transpose();
+  ZtWXt_ = std::move(ZtWXt);
   if (rank_one) {
     XtWX_ = XtWX.selfadjointView<Eigen::Lower>();
   } else {
@@ -572,38 +640,39 @@ Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
 }
 
 double Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
-  Eigen::MatrixXd cu = Lambdat_ * ZtWr;
-  chol_->solve_L(cu);
+  Eigen::MatrixXd cu = lambda_to_factor_order(ZtWr);
+  chol_->forward(cu);
   return beta_u_from(cu, XtWr);
 }
 
 double Predictor::update_RX_solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
-  Eigen::MatrixXd cu = Lambdat_ * ZtWr;
-  update_RX_with(&cu);
+  update_RX_with(&ZtWr);
+  Eigen::MatrixXd cu = rhs_.bottomRows(1);
   return beta_u_from(cu, XtWr);
 }
 
 double Predictor::beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr) {
-  double explained = cu.col(0).squaredNorm();
+  double explained = cu.squaredNorm();
   if (p() > 0) {
-    Eigen::VectorXd cbeta = XtWr - RZX_.transpose() * cu.col(0);
+    Eigen::VectorXd cbeta = XtWr;
+    cbeta.noalias() -= RZXt() * cu.row(0).transpose();
     RX_.transpose().triangularView<Eigen::Lower>().solveInPlace(cbeta);
     explained += cbeta.squaredNorm();
     beta_ = RX_.triangularView<Eigen::Upper>().solve(cbeta);
-    cu.col(0).noalias() -= RZX_ * beta_;
+    cu.row(0).noalias() -= beta_.transpose() * RZXt();
   } else {
     beta_.resize(0);
   }
-  chol_->solve_Lt(cu);
-  u_ = cu.col(0);
+  chol_->backward(cu);
+  set_u_from_factor_order(cu);
   return explained;
 }
 
 void Predictor::solve_u(const Eigen::VectorXd& ZtWr) {
-  Eigen::MatrixXd cu = Lambdat_ * ZtWr;
-  chol_->solve_L(cu);
-  chol_->solve_Lt(cu);
-  u_ = cu.col(0);
+  Eigen::MatrixXd cu = lambda_to_factor_order(ZtWr);
+  chol_->forward(cu);
+  chol_->backward(cu);
+  set_u_from_factor_order(cu);
 }
 
 Eigen::VectorXd Predictor::linear_predictor() const {

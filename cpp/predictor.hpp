@@ -64,7 +64,7 @@ class Predictor {
   double ldRX2() const { return ldRX2_; }
   const Eigen::VectorXd& beta() const { return beta_; }
   const Eigen::VectorXd& u() const { return u_; }
-  Eigen::VectorXd b() const { return Lambdat_.transpose() * u_; }
+  Eigen::VectorXd b() const { return Lambda_ * u_; }
   const Eigen::MatrixXd& RX() const { return RX_; }
   const double* X_data() const { return X_.data(); }
   const MapMat& X() const { return X_; }
@@ -91,6 +91,10 @@ class Predictor {
             "the factorization is 'blocked', 'simplicial' or 'supernodal'");
     forced_ = name;
   }
+  // Use other's factorization and, for a sparse one, its fill-reducing ordering (a helper core
+  // or a refit replica of the same model, whose own AMD ordering would cost up to several
+  // evaluations); only before the first evaluation, after other's.
+  void adopt_factorization(const Predictor& other);
   const double* Zt_data() const { return Zt_.valuePtr(); }
   // Threads one factorization may use (default: the CPUs, at most kMaxThreads); 1 where
   // models already run one per core.
@@ -107,6 +111,8 @@ class Predictor {
   MapSpMat Zt_;
   SpMat Lambdat_;
   Eigen::VectorXi Lind_;
+  SpMat Lambda_;                 // Λ (Λt's transpose), kept alongside: its columns are Λt's rows
+  Eigen::VectorXi Lambda_Lind_;  // θ index of each of Λ's stored values
   Index n_theta_;
   struct Term {
     Index p, levels, offset, theta_offset;  // offset: first row of the term in Zt
@@ -149,7 +155,7 @@ class Predictor {
   void build_pair_map();
   // Z'WX and X'WX for the current weights.
   void weighted_x_products();
-  Eigen::MatrixXd ZtWX_;
+  Eigen::MatrixXd ZtWXt_;  // (Z'WX)ᵀ, p × q
   bool x_products_current_ = false;  // Z'WX and X'WX belong to the current weights
   Eigen::MatrixXd XtWX_;
   Eigen::VectorXd w_;
@@ -159,15 +165,30 @@ class Predictor {
   std::unique_ptr<SparseCholesky> chol_;
   const char* factorization_ = "none";
   FactorizationCosts costs_;
-  // update_RX; with cu (Λ'Z'Wr), also cu <- L⁻¹ P cu in the same solve.
-  void update_RX_with(Eigen::MatrixXd* cu);
-  // β and u from cu = L⁻¹ P Λ'Z'Wr and X'Wr; returns ‖c_u‖² + ‖c_β‖² (see solve_beta_u).
+  // Bt's rows [row, row + R.rows()) <- R Λ = (Λ'Rᵀ)ᵀ in the factor's order (see
+  // SparseCholesky::position), for R a p × q or 1 × q product such as (Z'WX)ᵀ; every column of
+  // Bt is written.
+  void lambda_to_factor_order(const Eigen::Ref<const Eigen::MatrixXd>& R, Eigen::MatrixXd& Bt, Index row) const;
+  // The row vector (Λ'Z'Wr)ᵀ in the factor's order.
+  Eigen::MatrixXd lambda_to_factor_order(const Eigen::VectorXd& ZtWr) const;
+  // update_RX; with ZtWr, also (L⁻¹ P Λ'Z'Wr)ᵀ in the same solve, as rhs_'s last row.
+  void update_RX_with(const Eigen::VectorXd* ZtWr);
+  // β and u from cu = (L⁻¹ P Λ'Z'Wr)ᵀ in the factor's order and X'Wr; returns ‖c_u‖² + ‖c_β‖²
+  // (see solve_beta_u).
   double beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr);
+  // u_ from the solution of the factor's backward solve.
+  void set_u_from_factor_order(const Eigen::MatrixXd& ut);
   // At the first θ: weigh the blocked and the sparse factorization by their work per θ.
   void choose_factorization();
   std::string forced_;  // empty: chosen by cost
+  // The sparse factor's fill-reducing ordering (once analysed, or adopted before that).
+  Eigen::VectorXi ordering_;
+  Index adopted_nnz_ = -1;  // A's pattern size in the model whose factorization was adopted
   int threads_;
-  Eigen::MatrixXd RZX_;  // L⁻¹ P Λ'Z'WX
+  // The right-hand sides of update_RX's solve, solved: its first p rows are RZXᵀ = (L⁻¹ P Λ'Z'WX)ᵀ
+  // in the factor's order (then, for an LMM, the response's row).
+  Eigen::MatrixXd rhs_;
+  auto RZXt() const { return rhs_.topRows(p()); }
   Eigen::MatrixXd RX_;   // upper triangular, RX'RX = X'WX − RZX'RZX
   double ldL2_ = 0.0, ldRX2_ = 0.0;
   Eigen::VectorXd beta_, u_;

@@ -17,7 +17,7 @@
 
 namespace mixedfit {
 
-class SupernodalCholesky final : public RowOrderedCholesky {
+class SupernodalCholesky final : public SparseCholesky {
  public:
   // Analysis under an AMD ordering, or under a given fill-reducing ordering (row i of A is row
   // ordering[i] of P A P': a simplicial analysis's, so that the two need one ordering between them).
@@ -31,6 +31,9 @@ class SupernodalCholesky final : public RowOrderedCholesky {
   bool factorize(const SpMat& A) override;
   double log_det() const override;
   void set_threads(int threads) override { threads_ = threads < 1 ? 1 : threads; }
+  const int* position() const override { return position_.data(); }
+  void forward(Eigen::MatrixXd& Bt) const override;
+  void backward(Eigen::MatrixXd& Bt) const override;
 
  private:
   using Block = Eigen::Map<Eigen::MatrixXd>;
@@ -47,9 +50,6 @@ class SupernodalCholesky final : public RowOrderedCholesky {
   // Factors a supernode's block of w columns and nb rows below them in place; false if its
   // diagonal block is not positive definite.
   bool factor_block(Block& Ls, Index w, Index nb) const;
-  const int* position() const override { return position_.data(); }
-  void forward(Eigen::MatrixXd& Bt) const override;
-  void backward(Eigen::MatrixXd& Bt) const override;
 
   std::vector<int> position_;  // row i of A is row position_[i] of the factor's P A P'
   // Supernode s: columns first_[s] … first_[s+1] − 1, then rows below_[below_start_[s] …

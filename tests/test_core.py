@@ -352,6 +352,46 @@ def test_the_factorization_is_chosen_by_cost(name, formula, expected):
         assert (costs["sparse_flops"] >= 40 * costs["sparse_nonzeros"]) == (expected == "supernodal")
 
 
+@pytest.mark.parametrize(
+    "data_args,expected",
+    [((3000, 400, 40), "simplicial"), ((4000, 800, 4), "supernodal"), (None, "blocked")],
+)
+def test_a_helper_core_adopts_the_factorization_and_its_ordering(data_args, expected):
+    """The convergence check's extra cores and refit replicas take the fitted core's choice and
+    fill-reducing ordering instead of running AMD again: the same criterion to the last bit."""
+    rng = np.random.default_rng(8)
+    data = _star_like(rng, *data_args) if data_args else _crossed_data(rng, 4000, 700, 500)
+    formula = "y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)" if data_args else "y ~ x + (1 | g1) + (1 | g2)"
+    parsed = parse_formula(formula)
+    frame = model_frame(parsed, data, {"y"})
+    design = build_design(parsed, frame, True)
+    y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
+    own, helper = (
+        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
+        for _ in range(2)
+    )
+    with pytest.raises(ValueError, match="chosen at the other model's first evaluation"):
+        helper._adopt_factorization(own)
+    theta = np.linspace(0.3, 1.5, len(design.theta0))
+    own.objective(np.full(len(theta), 0.7), True)
+    helper._adopt_factorization(own)
+    assert helper.objective(theta, True) == own.objective(theta, True)
+    np.testing.assert_array_equal(helper.b, own.b)
+    assert helper.factorization == own.factorization == expected
+    with pytest.raises(ValueError, match="force it before"):
+        helper._adopt_factorization(own)
+
+
+def test_a_factorization_is_adopted_only_from_the_same_terms():
+    one, _ = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    two, y = _design("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", "sleepstudy")
+    cores = [_core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, y, np.ones(len(y)))
+             for d in (one, two)]  # fmt: skip
+    cores[0].objective(one.theta0, True)
+    with pytest.raises(ValueError, match="same random-effects terms"):
+        cores[1]._adopt_factorization(cores[0])
+
+
 def test_the_choice_is_recorded_in_optsum():
     data = _star_like(np.random.default_rng(9))
     rng = np.random.default_rng(10)

@@ -42,9 +42,9 @@ def rows_on_cores(
         while len(helpers) < parts - 1:
             helper = make_core()
             helper.threads = 1
-            # The own core's choice, without weighing the candidates again (a sparse analysis
-            # that the choice discards can cost more than the whole batch).
-            helper._force_factorization(own_core.factorization)
+            # The own core's choice and ordering, without weighing the candidates or ordering
+            # A again (an AMD ordering can cost more than the whole batch: star's 6 evaluations).
+            helper._adopt_factorization(own_core)
             helpers.append(helper)
         bounds = np.linspace(0, len(points), parts + 1).round().astype(int)
         own_threads, own_core.threads = own_core.threads, 1

@@ -130,5 +130,7 @@ class Refits:
         replica._quiet = True
         replica._core = replica._make_core()
         replica._core.threads = 1
+        if self._core.factorization != "none":  # the fitted core's choice and ordering, not analysed again
+            replica._core._adopt_factorization(self._core)
         return replica
 
