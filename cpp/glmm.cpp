@@ -212,7 +212,7 @@ double GeneralizedLinearMixedModel::laplace() const {
 }
 
 double GeneralizedLinearMixedModel::objective_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
-  pred_.set_theta(theta);
+  pred_.set_theta_keeping_b(theta);
   pirls(true);
   return finite(laplace());
 }
@@ -224,7 +224,7 @@ double GeneralizedLinearMixedModel::objective(const Eigen::Ref<const Eigen::Vect
   require(beta.size() == pred_.p(), "beta has the wrong length");
   require(beta.allFinite(), "beta must be finite");
   require(gh_z.size() == gh_w.size() && gh_z.size() >= 1, "quadrature nodes and weights must match");
-  pred_.set_theta(theta);
+  pred_.set_theta_keeping_b(theta);
   pred_.set_beta(beta);
   pirls(false);
   return finite(gh_z.size() == 1 ? laplace() : adaptive_quadrature(gh_z, gh_w));

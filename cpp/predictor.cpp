@@ -302,6 +302,18 @@ void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   }
 }
 
+void Predictor::set_theta_keeping_b(const Eigen::Ref<const Eigen::VectorXd>& theta) {
+  const Eigen::VectorXd b_old = b();
+  set_theta(theta);
+  const int* outer = Lambda_.outerIndexPtr();
+  const int* inner = Lambda_.innerIndexPtr();
+  const double* lambda = Lambda_.valuePtr();
+  for (Index k = 0; k < q(); ++k) {  // Λ is lower triangular: a column's first entry is its diagonal
+    if (inner[outer[k]] != k || lambda[outer[k]] == 0.0) return;
+  }
+  u_ = Lambda_.triangularView<Eigen::Lower>().solve(b_old);
+}
+
 bool Predictor::pattern_allows_in_place() const {
   const int* outer = ZtWZ_.outerIndexPtr();
   const int* inner = ZtWZ_.innerIndexPtr();

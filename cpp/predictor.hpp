@@ -34,6 +34,10 @@ class Predictor {
   void values_changed();
   // Λ(θ): writes θ into Λt's fixed pattern.
   void set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta);
+  // set_theta, with b = Λu kept (u ← Λ(θ)⁻¹ Λ(θ_old) u): PIRLS's warm start at a new θ, as the
+  // conditional modes on the data's scale move less between nearby θ than u does. Where Λ(θ) is
+  // singular (θ on its boundary) u is kept instead.
+  void set_theta_keeping_b(const Eigen::Ref<const Eigen::VectorXd>& theta);
   // L for the current weights and θ (all that solving for u alone needs).
   void update_L();
   // RZX and RX (after update_L): needed to solve for β too.

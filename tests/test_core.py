@@ -438,3 +438,24 @@ def test_likelihood_sums_match_the_log_pmfs(cbpp, family, formula, weights):
     assert core.deviance() == pytest.approx(expected[0], rel=1e-12)
     assert core.aic() == pytest.approx(expected[1], rel=1e-12)
     assert np.sum(core.deviance_residuals()) == pytest.approx(expected[0], rel=1e-12)
+
+
+def test_pirls_warm_start_keeps_b_and_not_the_answer():
+    """At a new θ, PIRLS starts from the previous conditional modes on the data's scale (b = Λu
+    kept, not u): the same Laplace deviance to PIRLS's tolerance as a cold start, in fewer
+    iterations than a cold start (7 here) and than keeping u (measured: 5 and 6 iterations where
+    keeping b takes 4 and 5); at θ on its boundary (Λ singular) u is kept instead."""
+    data = mixedfit.datasets.load("grouseticks")
+    model = mixedfit.glmer("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", data, family="poisson")
+    fitted, theta = model._core, np.asarray(model._theta, dtype=float)
+    beta = np.asarray(model._beta, dtype=float)
+    gh_z, gh_w = model._gh_z, model._gh_w
+    steps = {(1.1, 0.9, 1.05): 3, (1.5, 0.7, 1.3): 2, (0.0, 1.0, 1.0): 1}  # and iterations saved at least
+    for step, saved in steps.items():
+        moved = theta * np.array(step)
+        cold = model._make_core()
+        expected = cold.objective(moved, beta, gh_z, gh_w)
+        cold_iterations = cold.pirls_iterations
+        fitted.objective(theta, beta, gh_z, gh_w)
+        assert fitted.objective(moved, beta, gh_z, gh_w) == pytest.approx(expected, rel=1e-9)
+        assert fitted.pirls_iterations <= cold_iterations - saved
