@@ -93,6 +93,15 @@ void def_predictor_accessors(py::class_<Model>& cls) {
            [](Model& self, const std::string& name) { self.predictor().force_factorization(name); },
            "Use this factorization ('blocked', 'simplicial' or 'supernodal') whatever the costs say; before the first "
            "evaluation.")
+      .def(
+          "_copy",
+          [](const Model& self) {
+            py::gil_scoped_release release;
+            return std::make_unique<Model>(self);
+          },
+          py::keep_alive<0, 1>(),  // the copy views the arrays this model keeps alive
+          "A copy for another thread: the same data (shared), cross-products and state (copied), and "
+          "this model's factorization choice and ordering; its numeric factor is built at its first evaluation.")
       .def("_adopt_factorization",
            [](Model& self, const Model& other) { self.predictor().adopt_factorization(other.predictor()); },
            "Use other's factorization and its fill-reducing ordering (a model of the same data, already "

@@ -33,6 +33,30 @@ class SparseCholesky {
   virtual void set_threads(int) {}
 };
 
+// Owns a model's factorization. A copy starts empty: the numeric factor belongs to one model,
+// and a copied model builds its own at its first evaluation (as its original chose, under its
+// original's ordering: see Predictor::update_L).
+class FactorSlot {
+ public:
+  FactorSlot() = default;
+  FactorSlot(const FactorSlot&) {}
+  FactorSlot& operator=(const FactorSlot&) {
+    factor_.reset();
+    return *this;
+  }
+  FactorSlot(FactorSlot&&) = default;
+  FactorSlot& operator=(FactorSlot&&) = default;
+  FactorSlot& operator=(std::unique_ptr<SparseCholesky> factor) {
+    factor_ = std::move(factor);
+    return *this;
+  }
+  SparseCholesky* operator->() const { return factor_.get(); }
+  explicit operator bool() const { return factor_ != nullptr; }
+
+ private:
+  std::unique_ptr<SparseCholesky> factor_;
+};
+
 // Eigen's simplicial supernode-free LLᵀ with AMD ordering. The permuted matrix P A P' keeps the
 // pattern found at analysis, and each factorization only copies A's values into it (Eigen's own
 // factorize recomputes the permuted pattern every time); solves with several right-hand sides

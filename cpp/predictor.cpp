@@ -488,6 +488,13 @@ void Predictor::update_L() {
   } else if (A_.nonZeros() != A_nnz_) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
+  if (!chol_) {  // a copy's first evaluation: its original's choice, analysed under its ordering
+    if (std::string(factorization_) == "blocked") {
+      use_blocked();
+    } else {
+      use_sparse(std::string(factorization_) == "supernodal");
+    }
+  }
   if (!chol_->factorize(A_)) {
     throw NumericalError("Cholesky factorization of Λ'Z'WZΛ + I failed at " + theta_string(theta_));
   }
@@ -518,9 +525,9 @@ void Predictor::choose_factorization() {
           "the blocked factorization does not apply to this model's structure");
   const double nnz = static_cast<double>(A_.nonZeros());
   const double analysis_seconds = kSecondsPerAnalysedNonzero * nnz * (1.0 + nnz / kAnalysisQuadraticNonzeros);
-  if (forced_ == "blocked" || (!sparse_forced && costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds)) {
-    factorization_ = "blocked";
-  } else {
+  const bool blocked_without_analysis =
+      forced_ == "blocked" || (!sparse_forced && costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds);
+  if (!blocked_without_analysis) {
     auto simplicial = std::make_unique<SimplicialCholesky>();
     if (ordering_.size() > 0) {
       simplicial->analyze(A_, ordering_);
@@ -535,22 +542,34 @@ void Predictor::choose_factorization() {
     costs_.sparse_seconds = costs_.sparse_flops / (supernodal ? kSupernodalFlops : kSparseFlops) +
                             costs_.sparse_nonzeros * kSecondsPerSparseNonzero;
     if (sparse_forced || costs_.sparse_seconds <= costs_.blocked_seconds) {
-      if (supernodal) {
-        auto factor = std::make_unique<SupernodalCholesky>();
-        factor->analyze(A_, ordering_);
-        factor->set_threads(threads_);
-        chol_ = std::move(factor);
-        factorization_ = "supernodal";
-      } else {
-        chol_ = std::move(simplicial);
-        factorization_ = "simplicial";
-      }
+      use_sparse(supernodal, std::move(simplicial));
       return;
     }
-    factorization_ = "blocked";
   }
-  chol_ = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_);
+  use_blocked();
+}
+
+void Predictor::use_blocked() {
+  chol_ = std::make_unique<BlockedCholesky>(terms_.front().p, terms_.front().levels, threads_);
   chol_->analyze(A_);
+  factorization_ = "blocked";
+}
+
+void Predictor::use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed) {
+  if (supernodal) {
+    auto factor = std::make_unique<SupernodalCholesky>();
+    factor->analyze(A_, ordering_);
+    factor->set_threads(threads_);
+    chol_ = std::move(factor);
+    factorization_ = "supernodal";
+    return;
+  }
+  if (!analysed) {
+    analysed = std::make_unique<SimplicialCholesky>();
+    analysed->analyze(A_, ordering_);
+  }
+  chol_ = std::move(analysed);
+  factorization_ = "simplicial";
 }
 
 void Predictor::adopt_factorization(const Predictor& other) {

@@ -21,6 +21,11 @@ class Predictor {
   // its value k is θ[Lind[k]]. term_shapes holds (columns p, levels) of each random-effects
   // term in order: Λ's blocks follow from it, and the blocked factorization exploits the first.
   Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes);
+  // A copy shares X and Zt (views) and copies everything computed from them: the cross-products,
+  // A, and the analysis's choice and ordering, but not the numeric factor, which it builds at
+  // its first evaluation without weighing or ordering again (a helper core for another thread).
+  Predictor(const Predictor&) = default;
+  Predictor& operator=(const Predictor&) = delete;
 
   Index n() const { return X_.rows(); }
   Index p() const { return X_.cols(); }
@@ -166,7 +171,7 @@ class Predictor {
 
   SpMat A_;  // Λ'Z'WZΛ + I; updated in place, only its lower triangle and diagonal blocks are current
   Index A_nnz_ = -1;  // pattern size at analysis, checked at every θ
-  std::unique_ptr<SparseCholesky> chol_;
+  FactorSlot chol_;  // empty in a copy until its first factorization (see update_L)
   const char* factorization_ = "none";
   FactorizationCosts costs_;
   // Bt's rows [row, row + R.rows()) <- R Λ = (Λ'Rᵀ)ᵀ in the factor's order (see
@@ -184,6 +189,10 @@ class Predictor {
   void set_u_from_factor_order(const Eigen::MatrixXd& ut);
   // At the first θ: weigh the blocked and the sparse factorization by their work per θ.
   void choose_factorization();
+  // The chosen factorization, analysed: the blocked one, or a sparse one under ordering_ (a
+  // simplicial analysis already made may be passed in).
+  void use_blocked();
+  void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed = nullptr);
   std::string forced_;  // empty: chosen by cost
   // The sparse factor's fill-reducing ordering (once analysed, or adopted before that).
   Eigen::VectorXi ordering_;

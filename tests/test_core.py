@@ -357,8 +357,10 @@ def test_the_factorization_is_chosen_by_cost(name, formula, expected):
     [((3000, 400, 40), "simplicial"), ((4000, 800, 4), "supernodal"), (None, "blocked")],
 )
 def test_a_helper_core_adopts_the_factorization_and_its_ordering(data_args, expected):
-    """The convergence check's extra cores and refit replicas take the fitted core's choice and
-    fill-reducing ordering instead of running AMD again: the same criterion to the last bit."""
+    """Refit replicas take the fitted core's choice and fill-reducing ordering instead of running
+    AMD again, and the convergence check's extra cores are copies of it (cross-products, choice
+    and ordering copied; the numeric factor built at their first evaluation): the same criterion
+    to the last bit, also once the original is gone."""
     rng = np.random.default_rng(8)
     data = _star_like(rng, *data_args) if data_args else _crossed_data(rng, 4000, 700, 500)
     formula = "y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)" if data_args else "y ~ x + (1 | g1) + (1 | g2)"
@@ -380,6 +382,12 @@ def test_a_helper_core_adopts_the_factorization_and_its_ordering(data_args, expe
     assert helper.factorization == own.factorization == expected
     with pytest.raises(ValueError, match="force it before"):
         helper._adopt_factorization(own)
+    copy = own._copy()
+    expected_value, expected_b = own.objective(theta * 1.1, True), own.b
+    del own, helper
+    assert copy.objective(theta * 1.1, True) == expected_value
+    np.testing.assert_array_equal(copy.b, expected_b)
+    assert copy.factorization == expected
 
 
 def test_a_factorization_is_adopted_only_from_the_same_terms():

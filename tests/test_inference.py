@@ -284,24 +284,24 @@ def test_glmm_bootstrap_runs_in_threads():
 
 
 def test_lmm_checks_rows_on_cores_equal_one_core(sleep_model):
-    # The checks' points split over two compiled models (the second made for it) give the
-    # values the model's own core gives for all of them, in order.
+    # The checks' points split over compiled models (the others copies of the model's own) give
+    # the values the model's own core gives for all of them, in order.
     from mixedfit.models.parallel_rows import rows_on_cores
 
     core = sleep_model._core
     points = np.asarray(sleep_model.theta) * (1 + 0.1 * np.random.default_rng(3).normal(size=(31, 3)))
     evaluate = lambda c, thetas: c.objectives(thetas, True)  # noqa: E731
-    spread = rows_on_cores(core, sleep_model._make_core, evaluate, n_threads=3)
+    spread = rows_on_cores(core, evaluate, n_threads=3)
     np.testing.assert_allclose(spread(points), core.objectives(points, True), rtol=1e-13)
-    one_core = rows_on_cores(core, sleep_model._make_core, evaluate, 2, seconds_per_point=1e-6)  # too small to split
+    one_core = rows_on_cores(core, evaluate, 2, seconds_per_point=1e-6)  # too small to split
     np.testing.assert_array_equal(one_core(points[:4]), core.objectives(points[:4], True))
     sleep_model.objective_at(np.asarray(sleep_model.theta))  # the core back at the estimates
 
 
 def test_glmm_convergence_check_on_two_cores_matches_one():
     # With two threads the checks' central differences run half their PIRLS evaluations on a
-    # second compiled model (cold-started, then warm): the same derivatives to PIRLS's precision
-    # (measured on grouseticks: standard errors 1e-6 apart).
+    # copy of the compiled model (warm-started from the fit's modes, as the model's own): the same
+    # derivatives to PIRLS's precision (measured on grouseticks: standard errors 1e-6 apart).
     data = load_dataset("grouseticks")
     formula = "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
     one, two = (mixedfit.glmer(formula, data, family="poisson", n_threads=n) for n in (1, 2))

@@ -168,7 +168,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         its cold first PIRLS run against 2.5 ms warm), and the check has 2k² ≥ 8 of them, far more
         for the models where the time matters."""
         evaluate = lambda core, points: [self._objective_on(core, x) for x in points]  # noqa: E731
-        return rows_on_cores(self._core, self._make_core, evaluate, self.n_threads)
+        return rows_on_cores(self._core, evaluate, self.n_threads)
 
     def _stacked(self, theta: np.ndarray, beta: np.ndarray) -> np.ndarray:
         shape = [np.log(self._family_theta)] if self._estimates_family_theta else []

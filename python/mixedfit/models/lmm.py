@@ -222,8 +222,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             if self._structure is None:
                 criterion, x = self.objective_at, self._theta.copy()
                 rows = rows_on_cores(
-                    self._core, self._make_core, lambda core, thetas: core.objectives(thetas, self.REML),
-                    self.n_threads, self.optsum.seconds / max(self.optsum.feval, 1), self._core_seconds,
+                    self._core, lambda core, thetas: core.objectives(thetas, self.REML),
+                    self.n_threads, self.optsum.seconds / max(self.optsum.feval, 1),
                 )  # fmt: skip
             else:
                 criterion = self._structure_criterion(len(self._theta))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 import warnings
 from typing import Any, Sequence
 
@@ -484,12 +483,9 @@ class MixedModel(Refits):
         raise NotImplementedError
 
     def _new_core(self) -> Any:
-        """A compiled core for this model, using the model's (or the package's) number of threads;
-        how long making it took is kept (what another core would cost the convergence checks)."""
-        start = time.perf_counter()
+        """A compiled core for this model, using the model's (or the package's) number of threads."""
         core = self._make_core()
         core.threads = threads.resolve(self.n_threads)
-        self._core_seconds = time.perf_counter() - start
         return core
 
     def _restore_core(self) -> None:

@@ -1,6 +1,6 @@
 """The convergence checks' central differences (2k² evaluations for k parameters) on the CPU's
-cores: the points are split between the model's own compiled core and fresh ones, one per extra
-thread, each part evaluated in its own thread (the core releases the GIL while it works)."""
+cores: the points are split between the model's own compiled core and copies of it, one per
+extra thread, each part evaluated in its own thread (the core releases the GIL while it works)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,25 @@ import numpy as np
 
 from .. import threads
 
-# A batch expected to take less than this on one core is evaluated there: a fresh core (its
-# symbolic analysis at the first point) and a thread would cost about as much as they save.
-MIN_PARALLEL_SECONDS = 0.02
+# A batch expected to save less than this on more cores is evaluated on one: a thread pool and a
+# copy's bookkeeping cost about as much. A new copy also analyses its factor at its first point,
+# counted as one more evaluation (measured on star: copying 0.25 ms, then its first evaluation
+# 2.1 ms against 1.3).
+MIN_PARALLEL_SECONDS = 0.002
 
 Evaluate = Callable[[Any, np.ndarray], np.ndarray]  # (core, points) -> the objective at each point
 
 
 def rows_on_cores(
-    own_core: Any, make_core: Callable[[], Any], evaluate: Evaluate, n_threads: int | None,
-    seconds_per_point: float | None = None, setup_seconds: float = 0.0,
+    own_core: Any, evaluate: Evaluate, n_threads: int | None, seconds_per_point: float | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """f_rows for central_derivatives: the objective at each row of a matrix of points. With one
     thread, or where the time the other cores would save on a batch (from seconds_per_point; None:
-    always parallel) is under MIN_PARALLEL_SECONDS plus setup_seconds (making one more core: its
-    cross-products are over all rows), all on own_core; otherwise in as many parts as threads, the first on
-    own_core and each other on a core from make_core (made at the first parallel batch, kept for
-    the next, with own_core's factorization), every core factorizing on one thread meanwhile."""  # fmt: skip
+    always parallel) is under MIN_PARALLEL_SECONDS (plus one evaluation where a copy is still to be
+    made), all on own_core; otherwise in as many parts as threads, the first on
+    own_core and each other on a copy of it (made at the first parallel batch, kept for the next:
+    the cross-products and the factorization's choice and ordering copied, not computed again),
+    every core factorizing on one thread meanwhile."""  # fmt: skip
     count = threads.resolve(n_threads)
     helpers: list[Any] = []
 
@@ -35,16 +37,13 @@ def rows_on_cores(
         parts = min(count, len(points))
         if seconds_per_point is not None:
             saved = len(points) * seconds_per_point * (1 - 1 / max(parts, 1))
-            if saved < MIN_PARALLEL_SECONDS + (setup_seconds if len(helpers) < parts - 1 else 0.0):
+            if saved < MIN_PARALLEL_SECONDS + (seconds_per_point if len(helpers) < parts - 1 else 0.0):
                 parts = 1
         if parts <= 1:
             return np.asarray(evaluate(own_core, points), dtype=np.float64)
         while len(helpers) < parts - 1:
-            helper = make_core()
+            helper = own_core._copy()
             helper.threads = 1
-            # The own core's choice and ordering, without weighing the candidates or ordering
-            # A again (an AMD ordering can cost more than the whole batch: star's 6 evaluations).
-            helper._adopt_factorization(own_core)
             helpers.append(helper)
         bounds = np.linspace(0, len(points), parts + 1).round().astype(int)
         own_threads, own_core.threads = own_core.threads, 1
