@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable
 
 import narwhals as nw
@@ -98,34 +99,49 @@ def column_kind(name: str, values: Any) -> ColumnKind:
     return ColumnKind("other", dtype)
 
 
-def numeric_view(frame: pd.DataFrame, kinds: dict[str, ColumnKind] | None = None, columns: dict | None = None) -> pd.DataFrame:
-    """The frame formulas are evaluated on: integer columns as float64, so that arithmetic in a
+def numeric_arrays(arrays: dict[str, Any], kinds: dict[str, ColumnKind]) -> dict[str, Any]:
+    """The columns formulas are evaluated on: integer columns as float64, so that arithmetic in a
     formula (I(y * 100) on an int8 column, x**3 on int64) is done in floating point, as R does
-    it, instead of wrapping around. Other columns are shared, not copied; a frame without
-    integer columns is its own view. columns: the frame's arrays by name, if at hand (reading
-    them back from the frame costs more than the rest of this)."""
-    dtypes = {name: kinds[name].dtype for name in frame.columns} if kinds else frame.dtypes.to_dict()
-    integers = [name for name, dtype in dtypes.items() if pd.api.types.is_integer_dtype(dtype)]
-    if not integers:
+    it, instead of wrapping around. Other columns are shared, not copied."""
+    converted = dict(arrays)
+    for name, kind in kinds.items():
+        if pd.api.types.is_integer_dtype(kind.dtype):
+            values = converted[name]
+            converted[name] = (
+                values.astype(np.float64)
+                if isinstance(values, np.ndarray)
+                else values.to_numpy(dtype=np.float64, na_value=np.nan)
+            )
+    return converted
+
+
+def numeric_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """numeric_arrays of a frame, as a frame (the frame itself if it has no integer columns)."""
+    kinds = {name: ColumnKind("", dtype) for name, dtype in frame.dtypes.items()}
+    if not any(pd.api.types.is_integer_dtype(kind.dtype) for kind in kinds.values()):
         return frame
-    converted = dict(columns) if columns is not None else {name: frame[name].array for name in frame.columns}
-    for name in integers:
-        values = converted[name]
-        converted[name] = (
-            values.astype(np.float64) if isinstance(values, np.ndarray) else values.to_numpy(dtype=np.float64, na_value=np.nan)
-        )
-    return pd.DataFrame(converted, index=frame.index, copy=False)
+    arrays = numeric_arrays({name: frame[name].array for name in frame.columns}, kinds)
+    return pd.DataFrame(arrays, index=frame.index, copy=False)
 
 
 @dataclass(frozen=True)
 class ModelFrame:
     data: pd.DataFrame  # used columns, complete rows only, index reset, unused categories dropped
-    numeric: pd.DataFrame  # the same with integer columns as float64: formulas are evaluated on it
+    columns: dict[str, Any]  # data's columns as arrays (reading them back from data costs more)
+    numeric_columns: dict[str, Any]  # numeric_arrays(columns): what formulas are evaluated on
     kinds: dict[str, ColumnKind]  # what each used column held, for reading new data the same way
     weights: np.ndarray | None
     offset: np.ndarray  # the offset argument's values, zeros if none (formula offsets come later)
     n_dropped: int
     rows: np.ndarray  # positions in the user's data of the rows kept
+
+    @cached_property
+    def numeric(self) -> pd.DataFrame:
+        """numeric_columns as a DataFrame (data itself without integer columns), for formulaic:
+        made only where a formula needs more than numeric columns and an intercept."""
+        if all(self.numeric_columns[name] is values for name, values in self.columns.items()):
+            return self.data
+        return pd.DataFrame(self.numeric_columns, index=self.data.index, copy=False)
 
 
 def as_dataframe(data: Any) -> pd.DataFrame:
@@ -261,5 +277,6 @@ def model_frame(
     total_offset = np.zeros(len(frame)) if extra_offset is None else extra_offset[complete]
     if not np.all(np.isfinite(total_offset)):
         raise DataError("offset has non-finite values")
-    numeric = numeric_view(frame, kinds, arrays)
-    return ModelFrame(frame, numeric, kinds, w, total_offset, n_dropped, np.flatnonzero(complete))
+    return ModelFrame(
+        frame, arrays, numeric_arrays(arrays, kinds), kinds, w, total_offset, n_dropped, np.flatnonzero(complete)
+    )

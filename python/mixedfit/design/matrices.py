@@ -94,21 +94,42 @@ class ModelMatrix:
         return self.values[:, [self.names.index(name) for name in names]]
 
 
-def _numeric_fast_path(expr: str, frame: pd.DataFrame) -> ModelMatrix | None:
+# Formulas are evaluated on a model frame (its numeric columns, and its DataFrame only where
+# formulaic is needed) or on a pandas DataFrame of new data.
+def _columns(frame: ModelFrame | pd.DataFrame) -> Any:
+    return frame if isinstance(frame, pd.DataFrame) else frame.numeric_columns
+
+
+def _dataframe(frame: ModelFrame | pd.DataFrame) -> pd.DataFrame:
+    return frame if isinstance(frame, pd.DataFrame) else frame.numeric
+
+
+def _rows(frame: ModelFrame | pd.DataFrame) -> int:
+    return len(frame if isinstance(frame, pd.DataFrame) else frame.data)
+
+
+def _as_float(values: Any) -> np.ndarray:
+    """A column (array or Series) as float64."""
+    return values.astype(np.float64, copy=False) if isinstance(values, np.ndarray) else values.to_numpy(dtype=np.float64)
+
+
+def _numeric_fast_path(expr: str, frame: ModelFrame | pd.DataFrame) -> ModelMatrix | None:
     simple = simple_terms(expr)
-    if simple is None or any(name not in frame.columns for name in simple[1]):
+    columns = _columns(frame)
+    if simple is None or any(name not in columns for name in simple[1]):
         return None
     intercept, names = simple
-    data = {name: frame[name] for name in dict.fromkeys(names)}  # each column read once (~10 µs each)
-    if not all(pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c) for c in data.values()):
+    data = {name: columns[name] for name in dict.fromkeys(names)}  # each column read once (~10 µs each from pandas)
+    if not all(pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype) for c in data.values()):
         return None
     # Numeric columns and an intercept need no formula machinery (the common random-effects
     # terms): this is a tenth of formulaic's cost for the same matrix.
-    columns = (["(Intercept)"] if intercept else []) + list(data)
-    values = np.empty((len(frame), len(columns)))
-    for j, name in enumerate(columns):
-        values[:, j] = 1.0 if name == "(Intercept)" else data[name].to_numpy(dtype=np.float64)
-    return ModelMatrix(values, columns)
+    names = (["(Intercept)"] if intercept else []) + list(data)
+    values = np.empty((_rows(frame), len(names)))
+    for j, name in enumerate(names):
+        values[:, j] = 1.0 if name == "(Intercept)" else _as_float(data[name])
+    return ModelMatrix(values, names)
+
 
 
 @dataclass(frozen=True)
@@ -148,11 +169,12 @@ def _formulaic_matrix(mm: Any) -> ModelMatrix:
     return ModelMatrix(np.asarray(mm, dtype=np.float64), [lme4_column_name(c) for c in mm.model_spec.column_names])
 
 
-def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, MatrixRecipe]:
+def evaluate(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> tuple[ModelMatrix, MatrixRecipe]:
     """The model matrix of a formula right-hand side, with errors that name the expression."""
     fast = _numeric_fast_path(expr, frame)
     if fast is not None:
         return fast, MatrixRecipe(expr, what)
+    frame = _dataframe(frame)
     expr = _ordered_as_poly(expr, frame)
     try:
         # numpy output: half the cost of formulaic's pandas output for the same matrix.
@@ -162,15 +184,16 @@ def evaluate(expr: str, frame: pd.DataFrame, what: str) -> tuple[ModelMatrix, Ma
     return _formulaic_matrix(mm), MatrixRecipe(expr, what, mm.model_spec)
 
 
-def numeric_column(expr: str, frame: pd.DataFrame, what: str) -> np.ndarray:
+def numeric_column(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> np.ndarray:
     """A single numeric vector: a column or an expression of columns (log(y), I(a/b), ...)."""
-    if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in frame.columns:
+    columns = _columns(frame)
+    if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in columns:
         expr = expr[1:-1]
-    if expr in frame.columns:
-        column = frame[expr]
-        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+    if expr in columns:
+        column = columns[expr]
+        if not (pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)):
             raise DataError(f"{what} '{expr}' must be numeric, got dtype {column.dtype}")
-        values = column.to_numpy(dtype=np.float64)
+        values = _as_float(column)
     else:
         matrix, _ = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
         if matrix.values.shape[1] != 1:
@@ -230,9 +253,12 @@ class ReTerm:
         return self.p * (self.p + 1) // 2
 
 
-def _values(column: pd.Series) -> Any:
+def _values(column: Any) -> Any:
     """A column's numpy array (factorizing it costs half what factorizing the Series does), or
-    its extension array (categorical, arrow strings, nullable integers) as it is."""
+    its extension array (categorical, arrow strings, nullable integers) as it is; a model frame's
+    columns are already one or the other."""
+    if not isinstance(column, pd.Series):
+        return column
     return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
 
 
@@ -245,9 +271,10 @@ def _labels(keys: pd.Index) -> list[str]:
     return keys.astype(str).tolist()
 
 
-def _grouping_factor(frame: pd.DataFrame, term: RandomTerm) -> tuple[list[str], pd.Index, np.ndarray]:
+def _grouping_factor(frame: Any, term: RandomTerm) -> tuple[list[str], pd.Index, np.ndarray]:
     """Labels, values and each observation's code of the levels of a (possibly interacted)
-    grouping factor, in sorted order of the values as R's factor()."""
+    grouping factor, in sorted order of the values as R's factor(); frame: a DataFrame or a model
+    frame's columns by name."""
     per_factor = [pd.factorize(_values(frame[f]), sort=True) for f in term.factors]
     if len(per_factor) == 1:
         codes, uniques = per_factor[0]
@@ -281,10 +308,10 @@ def level_codes(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
 
 
 def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
-    matrix, recipe = evaluate(term.expr, frame.numeric, f"random-effects term {term}")
+    matrix, recipe = evaluate(term.expr, frame, f"random-effects term {term}")
     if not matrix.names:
         raise FormulaError(f"random-effects term {term} has no columns")
-    levels, keys, codes = _grouping_factor(frame.data, term)
+    levels, keys, codes = _grouping_factor(frame.columns, term)
     n = len(frame.data)
     if len(levels) < 2:
         raise DataError(
@@ -366,7 +393,7 @@ class FixedEffects:
     recipe: MatrixRecipe
 
 
-def fixed_effects_matrix(rhs: str, frame: pd.DataFrame) -> FixedEffects:
+def fixed_effects_matrix(rhs: str, frame: ModelFrame | pd.DataFrame) -> FixedEffects:
     X, recipe = evaluate(rhs, frame, "fixed-effects part")
     X, dropped = drop_aliased_columns(X)
     if dropped:
@@ -412,11 +439,11 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool) -
             f"formula '{parsed.text}' has no random-effects term such as (1 | group); for a model without random "
             "effects use a (generalized) linear model library such as statsmodels"
         )
-    fixed = fixed_effects_matrix(parsed.fixed, frame.numeric)
+    fixed = fixed_effects_matrix(parsed.fixed, frame)
     built = [build_re_term(frame, term, has_residual) for term in parsed.random]
     terms = sorted(built, key=lambda t: -t.n_levels)  # stable: ties keep formula order, as in lme4
     Lambdat, Lind, theta0, lower = lambda_template(terms)
     total_offset = frame.offset.copy()
     for expr in parsed.offsets:
-        total_offset += numeric_column(expr, frame.numeric, "offset")
+        total_offset += numeric_column(expr, frame, "offset")
     return Design(fixed, terms, random_effects_matrix(terms, len(frame.data)), Lambdat, Lind, theta0, lower, total_offset)

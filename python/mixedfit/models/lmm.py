@@ -84,7 +84,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         super().__init__(formula, data, weights, offset, n_threads)
         self.REML = bool(REML)
         d = self.design
-        self._response = numeric_column(self.parsed.response, self.frame.numeric, "response")
+        self._response = numeric_column(self.parsed.response, self.frame, "response")
         n, p = d.fixed.X.shape
         if n <= p:
             raise DataError(
