@@ -375,7 +375,12 @@ def test_blocked_qr_finds_the_same_aliased_columns_as_a_plain_qr():
     """The rank check's QR by blocks of rows (then on R's columns after a drop) against numpy's
     QR of the whole matrix, redone without each dropped column: the same columns dropped and the
     same |diag R| at full rank, on 5,000 rows (nine blocks and a remainder)."""
-    from mixedfit.design.matrices import RANK_TOLERANCE, ModelMatrix, drop_aliased_columns, r_factor
+    from mixedfit.design.matrices import (
+        RANK_TOLERANCE,
+        ModelMatrix,
+        drop_aliased_columns,
+        r_factor,
+    )
 
     rng = np.random.default_rng(4)
     n = 5_000
