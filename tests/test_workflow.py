@@ -94,10 +94,10 @@ def test_command_line(tmp_path):
 
 
 def test_r_csv_reader_gives_pandas_own_frame(tmp_path, monkeypatch):
-    """read_r_csv's pyarrow engine (where installed) gives what pandas' C engine gives: strings
-    for R's quoted factors, floats, and NA both unquoted and quoted, on an edge-case file (whose
-    integer column with NA pandas' pyarrow engine cannot cast: read by the C engine) and on a
-    bundled data set."""
+    """read_r_csv's pyarrow reader (where installed) gives what pandas' C engine gives: strings
+    for R's quoted factors, floats, and NA both unquoted and quoted, on an edge-case file (with an
+    integer column with NA, which pandas' own pyarrow engine could not cast) and on a bundled
+    data set."""
     pytest.importorskip("pyarrow")
     monkeypatch.setattr(mixedfit.datasets, "PYARROW_MIN_BYTES", 0)  # these small files too
     edge = tmp_path / "edge.csv"
