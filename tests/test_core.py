@@ -91,16 +91,22 @@ def test_blocked_and_general_sparse_factorizations_agree(formula, dataset, spars
         general._force_factorization(sparse)
 
 
-def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
-    """Two threads and one thread, by the blocked and by the supernodal factorization, give the
-    simplicial factorization's criterion, β and b at each θ."""
+def _cores(data: pd.DataFrame, formula: str, count: int):
+    """The design of formula on data (response y) and count compiled models of it."""
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, {"y"})
     design = build_design(parsed, frame, True)
     y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
-    names = ["blocked", "blocked", "supernodal", "supernodal", "simplicial"]
     cores = [_core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
-             for _ in names]  # fmt: skip
+             for _ in range(count)]  # fmt: skip
+    return design, cores
+
+
+def _check_threads_agree(data: pd.DataFrame, formula: str, thetas) -> None:
+    """Two threads and one thread, by the blocked and by the supernodal factorization, give the
+    simplicial factorization's criterion, β and b at each θ."""
+    names = ["blocked", "blocked", "supernodal", "supernodal", "simplicial"]
+    _, cores = _cores(data, formula, len(names))
     for core, name, threads in zip(cores, names, [2, 1, 2, 1, 1]):
         core.threads = threads
         core._force_factorization(name)
@@ -332,14 +338,7 @@ def test_the_factorization_is_chosen_by_cost(name, formula, expected):
         school = rng.integers(120, size=3000)
         data = pd.DataFrame({"cls": (school * 5 + rng.integers(5, size=3000)).astype(str), "school": school.astype(str)})
         data["region"], data["y"] = (school // 3).astype(str), rng.normal(size=3000)
-    parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, {"y"})
-    design = build_design(parsed, frame, True)
-    y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
-    chosen, other = (
-        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
-        for _ in range(2)
-    )
+    design, (chosen, other) = _cores(data, formula, 2)
     other._force_factorization("blocked" if expected == "simplicial" else "simplicial")
     for theta in (np.full(len(design.theta0), 0.7), np.linspace(0.3, 1.5, len(design.theta0))):
         assert chosen.objective(theta, True) == pytest.approx(other.objective(theta, True), rel=1e-10)
@@ -364,14 +363,7 @@ def test_a_helper_core_adopts_the_factorization_and_its_ordering(data_args, expe
     rng = np.random.default_rng(8)
     data = _star_like(rng, *data_args) if data_args else _crossed_data(rng, 4000, 700, 500)
     formula = "y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)" if data_args else "y ~ x + (1 | g1) + (1 | g2)"
-    parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, {"y"})
-    design = build_design(parsed, frame, True)
-    y, w = frame.data["y"].to_numpy(), np.ones(len(frame.data))
-    own, helper = (
-        _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
-        for _ in range(2)
-    )
+    design, (own, helper) = _cores(data, formula, 2)
     with pytest.raises(ValueError, match="chosen at the other model's first evaluation"):
         helper._adopt_factorization(own)
     theta = np.linspace(0.3, 1.5, len(design.theta0))

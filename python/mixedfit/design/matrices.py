@@ -131,7 +131,6 @@ def _numeric_fast_path(expr: str, frame: ModelFrame | pd.DataFrame) -> ModelMatr
     return ModelMatrix(values, names)
 
 
-
 @dataclass(frozen=True)
 class MatrixRecipe:
     """How a model matrix was built, so that the same columns can be built for new data
