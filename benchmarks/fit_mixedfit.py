@@ -12,9 +12,8 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
 import mixedfit
+import numpy as np
 from mixedfit.datasets import read_r_csv
 
 

@@ -13,10 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import mixedfit
 import numpy as np
 import pandas as pd
-
-import mixedfit
 
 HERE = Path(__file__).resolve().parent
 

@@ -16,12 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
-import nlopt
-import numpy as np
-
 import mixedfit
 import mixedfit.models.glmm as glmm_module
 import mixedfit.models.structured as structured_module
+import nlopt
+import numpy as np
 from mixedfit.models import optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -12,9 +12,8 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 import mixedfit
+import numpy as np
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
