@@ -102,10 +102,6 @@ void def_predictor_accessors(py::class_<Model>& cls) {
           py::keep_alive<0, 1>(),  // the copy views the arrays this model keeps alive
           "A copy for another thread: the same data (shared), cross-products and state (copied), and "
           "this model's factorization choice and ordering; its numeric factor is built at its first evaluation.")
-      .def("_adopt_factorization",
-           [](Model& self, const Model& other) { self.predictor().adopt_factorization(other.predictor()); },
-           "Use other's factorization and its fill-reducing ordering (a model of the same data, already "
-           "evaluated); before the first evaluation.")
       .def_property(
           "threads", [](const Model& self) { return self.predictor().threads(); },
           [](Model& self, int threads) { self.predictor().set_threads(threads); })

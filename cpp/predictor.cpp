@@ -139,13 +139,13 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int th
   return M;
 }
 
-// Columns of Bt (leading dimension ldb, from row 0 of `out`) <- R Λ, column k of R Λ going to
-// column to[k] (k if to is null); R is r × q with leading dimension ldr. (R Λ)'s column k is
-// Σᵢ R's column i · Λ(i, k) over the nonzeros of Λ's column k (Λ stores its diagonal: the
-// relative factors' diagonals are in its pattern). The first product is stored, not added to
-// zeros: a cleared column read back at once stalls (store forwarding fails after memset's wide
-// stores: the loop took 2× as long). Rows > 0 fixes r at compile time (r is p, p + 1 or 1, often
-// 1 to 3; a loop of runtime length vectorized for longer ones took 2× as long at -O3).
+// out's columns (leading dimension ldb) <- R Λ, column k of R Λ going to column to[k] (k if to is
+// null); R is r × q with leading dimension ldr. (R Λ)'s column k is Σᵢ R's column i · Λ(i, k)
+// over the nonzeros of Λ's column k (Λ stores its diagonal: the relative factors' diagonals are
+// in its pattern). The first product is stored, not added to zeros: a cleared column read back at
+// once stalls (store forwarding fails after memset's wide stores: 3.5× this loop's time, perf on
+// the longitudinal model). Rows > 0 fixes r at compile time (r is p, p + 1 or 1, often 1 to 3:
+// with r at run time the loop, vectorized for longer ones, took twice its -O2 time at -O3).
 template <int Rows>
 void lambda_products(const SpMat& Lambda, const double* R, Index ldr, Index r, const int* to, double* out, Index ldb) {
   if constexpr (Rows > 0) r = Rows;
@@ -169,15 +169,12 @@ void lambda_products(const SpMat& Lambda, const double* R, Index ldr, Index r, c
 Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes)
     : X_(X),
       Zt_(Zt),
-      Lambdat_(Lambdat),
-      Lind_(Lind),
       pair_map_limit_(kMaxPairMap),
       threads_(std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads)) {
   require(Zt_.cols() == X_.rows(), "Zt must have one column per row of X");
-  require(Lambdat_.rows() == Zt_.rows() && Lambdat_.cols() == Zt_.rows(),
-          "Lambdat must be q×q with q = rows of Zt");
-  require(Lind_.size() == Lambdat_.nonZeros(), "Lind must have one entry per stored value of Lambdat");
-  require(Lind_.size() == 0 || Lind_.minCoeff() >= 0, "Lind entries must be non-negative");
+  require(Lambdat.rows() == Zt_.rows() && Lambdat.cols() == Zt_.rows(), "Lambdat must be q×q with q = rows of Zt");
+  require(Lind.size() == Lambdat.nonZeros(), "Lind must have one entry per stored value of Lambdat");
+  require(Lind.size() == 0 || Lind.minCoeff() >= 0, "Lind entries must be non-negative");
   require(X_.allFinite(), "X has a non-finite value");
   require(MapVec(Zt_.valuePtr(), Zt_.nonZeros()).allFinite(), "Zt has a non-finite value");
   require(term_shapes.size() >= 2 && term_shapes.size() % 2 == 0, "term_shapes must hold (p, levels) pairs");
@@ -195,12 +192,14 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
     row_term_.segment(terms_[t].offset, terms_[t].p * terms_[t].levels).setConstant(static_cast<int>(t));
     T_.push_back(Eigen::MatrixXd::Zero(terms_[t].p, terms_[t].p));
   }
-  n_theta_ = Lind_.size() ? Lind_.maxCoeff() + 1 : 0;
-  SpMat value_positions = Lambdat_;  // Λ's values as the positions of Λt's, to map Lind over
-  for (Index k = 0; k < Lind_.size(); ++k) value_positions.valuePtr()[k] = static_cast<double>(k);
+  n_theta_ = Lind.size() ? Lind.maxCoeff() + 1 : 0;
+  // Λ is kept, not Λt: its columns are what the products with Λ read. Its values as the
+  // positions of Λt's map Lind over to it.
+  SpMat value_positions = Lambdat;
+  for (Index k = 0; k < Lind.size(); ++k) value_positions.valuePtr()[k] = static_cast<double>(k);
   Lambda_ = value_positions.transpose();
-  Lambda_Lind_.resize(Lambda_.nonZeros());
-  for (Index k = 0; k < Lambda_.nonZeros(); ++k) Lambda_Lind_[k] = Lind_[static_cast<Index>(Lambda_.valuePtr()[k])];
+  Lind_.resize(Lambda_.nonZeros());
+  for (Index k = 0; k < Lambda_.nonZeros(); ++k) Lind_[k] = Lind[static_cast<Index>(Lambda_.valuePtr()[k])];
   for (Index k = 0; k < q(); ++k) {
     require(Lambda_.outerIndexPtr()[k + 1] > Lambda_.outerIndexPtr()[k], "Lambdat must store its diagonal");
   }
@@ -291,9 +290,8 @@ void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
   require(theta.allFinite(), "theta must be finite, got " + theta_string(theta));
   theta_ = theta;
-  double* lambda = Lambdat_.valuePtr();
+  double* lambda = Lambda_.valuePtr();
   for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = theta[Lind_[k]];
-  for (Index k = 0; k < Lambda_Lind_.size(); ++k) Lambda_.valuePtr()[k] = theta[Lambda_Lind_[k]];
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     Index k = terms_[t].theta_offset;
     for (Index j = 0; j < terms_[t].p; ++j) {
@@ -476,13 +474,10 @@ void Predictor::update_L() {
   } else {
     // Products of sparse matrices keep every structural entry, so A's pattern does not
     // depend on θ (zeros in θ give explicit zeros) and the symbolic analysis stays valid.
-    A_ = Lambdat_ * ZtWZ_ * Lambda_;
+    A_ = SpMat(Lambda_.transpose()) * ZtWZ_ * Lambda_;
     for (Index j = 0; j < A_.cols(); ++j) A_.coeffRef(j, j) += 1.0;
   }
   if (first_theta) {
-    if (adopted_nnz_ >= 0 && A_.nonZeros() != adopted_nnz_) {
-      throw NumericalError("the adopted factorization was analysed for another sparsity pattern of Λ'Z'WZΛ + I");
-    }
     choose_factorization();
     A_nnz_ = A_.nonZeros();
   } else if (A_.nonZeros() != A_nnz_) {
@@ -529,12 +524,8 @@ void Predictor::choose_factorization() {
       forced_ == "blocked" || (!sparse_forced && costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds);
   if (!blocked_without_analysis) {
     auto simplicial = std::make_unique<SimplicialCholesky>();
-    if (ordering_.size() > 0) {
-      simplicial->analyze(A_, ordering_);
-    } else {
-      simplicial->analyze(A_);
-      ordering_ = simplicial->ordering();
-    }
+    simplicial->analyze(A_);
+    ordering_ = simplicial->ordering();
     costs_.sparse_nonzeros = simplicial->factor_nonzeros();
     costs_.sparse_flops = simplicial->flops();
     const bool supernodal = forced_.empty() ? costs_.sparse_flops >= kSupernodalFlopsPerNonzero * costs_.sparse_nonzeros
@@ -570,15 +561,6 @@ void Predictor::use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> 
   }
   chol_ = std::move(analysed);
   factorization_ = "simplicial";
-}
-
-void Predictor::adopt_factorization(const Predictor& other) {
-  require(other.A_nnz_ >= 0, "the factorization to adopt is chosen at the other model's first evaluation");
-  require(other.q() == q() && other.terms_.size() == terms_.size(),
-          "a factorization can only be adopted from a model with the same random-effects terms");
-  force_factorization(other.factorization_);
-  ordering_ = other.ordering_;
-  adopted_nnz_ = other.A_nnz_;
 }
 
 void Predictor::update_RX() { update_RX_with(nullptr); }

@@ -100,10 +100,6 @@ class Predictor {
             "the factorization is 'blocked', 'simplicial' or 'supernodal'");
     forced_ = name;
   }
-  // Use other's factorization and, for a sparse one, its fill-reducing ordering (a helper core
-  // or a refit replica of the same model, whose own AMD ordering would cost up to several
-  // evaluations); only before the first evaluation, after other's.
-  void adopt_factorization(const Predictor& other);
   const double* Zt_data() const { return Zt_.valuePtr(); }
   // Threads one factorization may use (default: the CPUs, at most kMaxThreads); 1 where
   // models already run one per core.
@@ -118,10 +114,8 @@ class Predictor {
  private:
   MapMat X_;
   MapSpMat Zt_;
-  SpMat Lambdat_;
-  Eigen::VectorXi Lind_;
-  SpMat Lambda_;                 // Λ (Λt's transpose), kept alongside: its columns are Λt's rows
-  Eigen::VectorXi Lambda_Lind_;  // θ index of each of Λ's stored values
+  SpMat Lambda_;          // Λ (the transpose of the Λt given), pattern fixed, values set from θ
+  Eigen::VectorXi Lind_;  // θ index of each of Λ's stored values
   Index n_theta_;
   struct Term {
     Index p, levels, offset, theta_offset;  // offset: first row of the term in Zt
@@ -194,9 +188,9 @@ class Predictor {
   void use_blocked();
   void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed = nullptr);
   std::string forced_;  // empty: chosen by cost
-  // The sparse factor's fill-reducing ordering (once analysed, or adopted before that).
+  // The sparse factor's fill-reducing ordering, once analysed (a copy's first evaluation
+  // analyses its own factor under it).
   Eigen::VectorXi ordering_;
-  Index adopted_nnz_ = -1;  // A's pattern size in the model whose factorization was adopted
   int threads_;
   // The right-hand sides of update_RX's solve, solved: its first p rows are RZXᵀ = (L⁻¹ P Λ'Z'WX)ᵀ
   // in the factor's order (then, for an LMM, the response's row).

@@ -355,41 +355,25 @@ def test_the_factorization_is_chosen_by_cost(name, formula, expected):
     "data_args,expected",
     [((3000, 400, 40), "simplicial"), ((4000, 800, 4), "supernodal"), (None, "blocked")],
 )
-def test_a_helper_core_adopts_the_factorization_and_its_ordering(data_args, expected):
-    """Refit replicas take the fitted core's choice and fill-reducing ordering instead of running
-    AMD again, and the convergence check's extra cores are copies of it (cross-products, choice
-    and ordering copied; the numeric factor built at their first evaluation): the same criterion
-    to the last bit, also once the original is gone."""
+def test_a_copy_of_a_core_gives_its_criterion(data_args, expected):
+    """The convergence check's extra cores and refit replicas are copies of the fitted core
+    (cross-products, factorization choice and ordering copied; the numeric factor built at their
+    first evaluation): the same criterion and b to the last bit, also once the original is gone;
+    a copy made before any evaluation chooses for itself, as its original does."""
     rng = np.random.default_rng(8)
     data = _star_like(rng, *data_args) if data_args else _crossed_data(rng, 4000, 700, 500)
     formula = "y ~ 1 + (1 | id) + (1 | tch) + (1 | sch)" if data_args else "y ~ x + (1 | g1) + (1 | g2)"
-    design, (own, helper) = _cores(data, formula, 2)
-    with pytest.raises(ValueError, match="chosen at the other model's first evaluation"):
-        helper._adopt_factorization(own)
+    design, (own,) = _cores(data, formula, 1)
     theta = np.linspace(0.3, 1.5, len(design.theta0))
+    unevaluated = own._copy()
     own.objective(np.full(len(theta), 0.7), True)
-    helper._adopt_factorization(own)
-    assert helper.objective(theta, True) == own.objective(theta, True)
-    np.testing.assert_array_equal(helper.b, own.b)
-    assert helper.factorization == own.factorization == expected
-    with pytest.raises(ValueError, match="force it before"):
-        helper._adopt_factorization(own)
     copy = own._copy()
-    expected_value, expected_b = own.objective(theta * 1.1, True), own.b
-    del own, helper
-    assert copy.objective(theta * 1.1, True) == expected_value
-    np.testing.assert_array_equal(copy.b, expected_b)
-    assert copy.factorization == expected
-
-
-def test_a_factorization_is_adopted_only_from_the_same_terms():
-    one, _ = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
-    two, y = _design("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", "sleepstudy")
-    cores = [_core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, y, np.ones(len(y)))
-             for d in (one, two)]  # fmt: skip
-    cores[0].objective(one.theta0, True)
-    with pytest.raises(ValueError, match="same random-effects terms"):
-        cores[1]._adopt_factorization(cores[0])
+    expected_value, expected_b = own.objective(theta, True), own.b
+    del own
+    for core in (copy, unevaluated):
+        assert core.objective(theta, True) == expected_value
+        np.testing.assert_array_equal(core.b, expected_b)
+        assert core.factorization == expected
 
 
 def test_the_choice_is_recorded_in_optsum():

@@ -103,13 +103,16 @@ def test_r_csv_reader_gives_pandas_own_frame(tmp_path, monkeypatch):
     edge = tmp_path / "edge.csv"
     edge.write_text('"g","y","n","h"\n"a",1.5,3,"x"\nNA,NA,NA,"NA"\n"b c",2,4,""\n')
     bundled = mixedfit.datasets._DATA / "cbpp.csv"
+    arrow_strings = getattr(pd.Series([], dtype=str).dtype, "storage", None) == "pyarrow"
     for path in (edge, bundled):
         frame = mixedfit.datasets.read_r_csv(path)
         quoted = {"g": str, "h": str} if path == edge else {c: str for c in ("herd", "period")}
         pd.testing.assert_frame_equal(frame, pd.read_csv(path, dtype=quoted, engine="c"))
+        # Read by pyarrow itself, not by the fallback (where pandas' strings are pyarrow's).
+        assert (mixedfit.datasets._read_by_pyarrow(path, list(quoted)) is not None) == arrow_strings
     frame = mixedfit.datasets.read_r_csv(edge)
     assert frame["g"].tolist()[::2] == ["a", "b c"] and frame.isna().sum().tolist() == [1, 1, 1, 2]
-    # Read by pyarrow (no integer column with NA): a factor coded "1" stays a string.
+    # A factor coded "1" stays a string.
     floats = tmp_path / "floats.csv"
     floats.write_text('"g","y"\n"a",1.5\nNA,NA\n"1",2\n')
     pd.testing.assert_frame_equal(mixedfit.datasets.read_r_csv(floats), pd.read_csv(floats, dtype={"g": str}, engine="c"))

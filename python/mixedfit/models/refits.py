@@ -122,15 +122,14 @@ class Refits:
         }
 
     def _replica(self) -> Any:
-        """A copy with its own compiled core (one symbolic analysis), for refits in another thread;
+        """A copy with its own compiled core, for refits in another thread: a copy of this model's
+        (its cross-products and its factorization's choice and ordering, not computed again);
         its factorization stays on one thread, as the replicas already run one per core."""
         replica = object.__new__(type(self))  # shares everything but the core and the lock
         replica.__dict__.update(self.__dict__)
         replica._lock = threading.RLock()
         replica._quiet = True
-        replica._core = replica._make_core()
+        replica._core = self._core._copy()
         replica._core.threads = 1
-        if self._core.factorization != "none":  # the fitted core's choice and ordering, not analysed again
-            replica._core._adopt_factorization(self._core)
         return replica
 
