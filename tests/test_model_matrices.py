@@ -1,0 +1,80 @@
+"""The fixed-effects fast path (an intercept, numeric columns and factors coded without formulaic)
+gives formulaic's matrix and column names exactly, whatever holds the factor's values; its recipe
+codes new data as the fit did."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import load_dataset
+from formulaic import model_matrix
+from mixedfit import lmer
+from mixedfit.design.matrices import (
+    FORMULA_FUNCTIONS,
+    _factor_fast_path,
+    _formulaic_matrix,
+)
+
+
+def formulaic(expr: str, frame: pd.DataFrame):
+    return _formulaic_matrix(model_matrix(expr, frame, context=FORMULA_FUNCTIONS, na_action="raise", output="numpy"))
+
+
+def assert_as_formulaic(expr: str, frame: pd.DataFrame) -> None:
+    fast = _factor_fast_path(expr, frame)
+    assert fast is not None, f"{expr} should take the fast path"
+    expected = formulaic(expr, frame)
+    assert fast.names == expected.names
+    np.testing.assert_array_equal(fast.values, expected.values)
+
+
+@pytest.mark.parametrize(
+    "name, expr",
+    [
+        ("VerbAgg", "Anger + Gender + btype + situ"),
+        ("VerbAgg", "1 + btype + Anger + mode + btype"),  # a repeated term once, formula order kept
+        ("Exam", "standLRT + vr + intake + sex + type + schgend"),  # levels with spaces and '%'
+    ],
+)
+def test_fast_path_is_formulaic_on_real_data(name: str, expr: str):
+    assert_as_formulaic(expr, load_dataset(name))
+
+
+def test_fast_path_is_formulaic_for_every_holder_of_a_factor():
+    data = load_dataset("VerbAgg")
+    situ = data["situ"]
+    variants = {
+        "object": situ.astype(object),
+        "str": situ,
+        "categorical, categories not sorted": pd.Categorical(situ, categories=["self", "other"]),
+        "categorical of integers": pd.Categorical(data["Anger"] % 7),
+        "categorical of floats": pd.Categorical((data["Anger"] % 3).astype(float)),  # levels print as R's: 'f1'
+        "one level": pd.Series(["a"] * len(data), dtype="str"),
+    }
+    for label, values in variants.items():
+        frame = pd.DataFrame({"Anger": data["Anger"], "f": values})
+        assert_as_formulaic("Anger + f", frame), label
+
+
+def test_fast_path_leaves_the_rest_to_formulaic():
+    data = load_dataset("VerbAgg")
+    frame = pd.DataFrame({"Anger": data["Anger"], "b": data["Gender"] == "M", "g": data["Gender"]})
+    frame["o"] = pd.Categorical(data["btype"], categories=["curse", "scold", "shout"], ordered=True)
+    for expr in ("0 + g", "Anger + b", "Anger + o", "Anger * g", "log(Anger) + g"):
+        assert _factor_fast_path(expr, frame) is None, expr
+
+
+def test_fast_path_recipe_codes_new_data_as_the_fit():
+    data = load_dataset("Exam")
+    fit = lmer("normexam ~ standLRT + vr + sex + (1 | school)", data)
+    fixed = fit.design.fixed
+    assert fixed.recipe.spec is not None  # formulaic's spec, made from the fit's frame when needed
+    new = data[data["vr"] == "top 25%"].head(20)  # one level of vr only: coded with the fit's levels
+    expected = fixed.X[new.index]
+    np.testing.assert_array_equal(fixed.recipe.evaluate(new, fixed.names), expected)
+    again = pickle.loads(pickle.dumps(fit))
+    np.testing.assert_array_equal(again.design.fixed.recipe.evaluate(new, fixed.names), expected)
+    np.testing.assert_allclose(again.predict(new), fit.fitted[new.index], rtol=1e-12)
