@@ -86,12 +86,16 @@ void def_predictor_accessors(py::class_<Model>& cls) {
                                                py::arg("blocked_seconds") = c.blocked_seconds,
                                                py::arg("sparse_nonzeros") = c.sparse_nonzeros,
                                                py::arg("sparse_flops") = c.sparse_flops,
-                                               py::arg("sparse_seconds") = c.sparse_seconds);
+                                               py::arg("sparse_seconds") = c.sparse_seconds,
+                                               py::arg("schur_factor_nonzeros") = c.schur_factor_nonzeros,
+                                               py::arg("schur_factor_flops") = c.schur_factor_flops,
+                                               py::arg("schur_pairs") = c.schur_pairs,
+                                               py::arg("blocked_sparse_seconds") = c.blocked_sparse_seconds);
                              })
       .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
       .def("_force_factorization",
            [](Model& self, const std::string& name) { self.predictor().force_factorization(name); },
-           "Use this factorization ('blocked', 'simplicial' or 'supernodal') whatever the costs say; before the first "
+           "Use this factorization ('blocked', 'blocked-sparse', 'simplicial' or 'supernodal') whatever the costs say; before the first "
            "evaluation.")
       .def(
           "_copy",

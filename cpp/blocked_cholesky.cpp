@@ -6,14 +6,13 @@
 
 #include "dense_cholesky.hpp"
 #include "errors.hpp"
+#include "fixed_width.hpp"
 #include "parallel.hpp"
+#include "supernodal_cholesky.hpp"
 
 namespace mixedfit {
 
 namespace {
-
-// Below this many columns in the Schur complement, its update is not worth a second thread.
-constexpr Index kMinParallelSchur = 256;
 
 // Kernels for the first term's p×p blocks (p is 1 to a few): plain loops, because Eigen's
 // dynamic-size LLT and triangular solvers allocate or dispatch per call, which dominated the
@@ -95,35 +94,43 @@ void solve_rows(const double* L, Index p, double* x, Index length) {
   solve(L, p, x, length);
 }
 
-// With right-hand sides transposed (column c of Bt holds row c's m entries): B2 += sign · L21 B1
-// over L21's columns [c0, c1) (forward), and B1 −= L21' B2 there (backward). M > 0 fixes m at
-// compile time (m is p + 1 or 1, often 1 to 3: a loop of runtime length, vectorized for longer
-// ones, cost the solves ~7 % of an evaluation at -O3).
-template <int M>
-void add_L21_product(const SpMat& L21, Index c0, Index c1, const double* Bt, Index m, double sign, double* B2) {
-  if constexpr (M > 0) m = M;
-  for (Index c = c0; c < c1; ++c) {
-    const double* x = Bt + c * m;
-    for (SpMat::InnerIterator it(L21, c); it; ++it) {
-      double* target = B2 + it.row() * m;
-      const double v = sign * it.value();
-      for (Index k = 0; k < m; ++k) target[k] += v * x[k];
-    }
-  }
-}
+// With right-hand sides transposed (column c of Bt holds row c's m entries), the products of the
+// solves with L21: forward B2 −= L21 B1 (by L21's rows), backward B1 −= L21' B2 (by its columns).
+// Both are gathers: each target row of right-hand sides subtracts Σ v · (a source row) over its
+// entries, the m sums kept in registers and stored once (adding each product into B2 in place,
+// by L21's columns, chained every update to the last through memory when consecutive levels
+// share a row of S — students of one teacher —: 9 % of star's evaluation, perf); m (p + 1 or 1
+// in a fit, p the fixed effects) fixed at compile time up to kMaxFixedWidth (fixed_width.hpp).
+struct Gather {
+  const int* start;      // target t's entries: [start[t], start[t + 1])
+  const int* source;     // an entry's source row
+  const int* value;      // where its value is in values (Indirect; else at the entry's own position)
+  const double* values;  // L21's values
+};
 
-template <int M>
-void subtract_L21t_product(const SpMat& L21, Index c0, Index c1, double* Bt, Index m, const double* B2) {
-  if constexpr (M > 0) m = M;
-  for (Index c = c0; c < c1; ++c) {
-    double* x = Bt + c * m;
-    for (SpMat::InnerIterator it(L21, c); it; ++it) {
-      const double* source = B2 + it.row() * m;
-      const double v = it.value();
-      for (Index k = 0; k < m; ++k) x[k] -= v * source[k];
+template <bool Indirect>
+struct SubtractGathered {
+  template <int M>
+  static void run(const Gather& g, Index t0, Index t1, const double* sources, Index m, double* targets) {
+    if constexpr (M > 0) m = M;
+    for (Index t = t0; t < t1; ++t) {
+      double* target = targets + t * m;
+      double sum[M > 0 ? M : 1] = {};
+      for (int e = g.start[t]; e < g.start[t + 1]; ++e) {
+        const double v = g.values[Indirect ? g.value[e] : e];
+        const double* x = sources + static_cast<Index>(g.source[e]) * m;
+        if constexpr (M > 0) {
+          for (Index k = 0; k < M; ++k) sum[k] += v * x[k];
+        } else {
+          for (Index k = 0; k < m; ++k) target[k] -= v * x[k];
+        }
+      }
+      if constexpr (M > 0) {
+        for (Index k = 0; k < M; ++k) target[k] -= sum[k];
+      }
     }
   }
-}
+};
 
 // S −= v v' for one level's p columns of L21, restricted to S's columns [c0, c1): rows and
 // values hold the level's `length` stored rows (values column-major, length × p), S is n × n and
@@ -144,10 +151,27 @@ void schur_update_level(const int* rows, const double* values, Index length, Ind
   }
 }
 
+// With a sparse S: S −= v v' for one level's p columns of L21 (rows and values as in
+// schur_update_level), each product subtracted from S's value at the next of `target` (the
+// pairs (e, f ≤ e) in this order); returns the target after the level's last.
+template <int P>
+const int* sparse_schur_update_level(const double* values, Index length, Index p, double* S, const int* target) {
+  if constexpr (P > 0) p = P;
+  for (Index e = 0; e < length; ++e) {
+    for (Index f = 0; f <= e; ++f) {
+      double sum = 0.0;
+      for (Index c = 0; c < p; ++c) sum += values[e + c * length] * values[f + c * length];
+      S[*target++] -= sum;
+    }
+  }
+  return target;
+}
+
 }  // namespace
 
-BlockedCholesky::BlockedCholesky(Index block_size, Index n_blocks, int threads)
-    : p_(block_size), n_blocks_(n_blocks), q1_(block_size * n_blocks), threads_(std::max(1, threads)) {}
+BlockedCholesky::BlockedCholesky(Index block_size, Index n_blocks, int threads, bool sparse_schur)
+    : p_(block_size), n_blocks_(n_blocks), q1_(block_size * n_blocks), sparse_schur_(sparse_schur),
+      threads_(std::max(1, threads)) {}
 
 bool BlockedCholesky::applies(const SpMat& A, Index block_size, Index n_blocks, Index max_dense) {
   const Index q1 = block_size * n_blocks;
@@ -178,12 +202,16 @@ double BlockedCholesky::Work::scattered_seconds() const {
   return schur_updates / (in_cache ? kSchurUpdatesPerThreadInCache : kSchurUpdatesPerThread);
 }
 
+double BlockedCholesky::Work::dense_update_seconds() const {
+  return dense_update_flops / (kDenseFlopsPerThread * q2 / (q2 + kDenseUpdateHalfRateColumns));
+}
+
 bool BlockedCholesky::Work::dense_update() const {
-  return q1 * q2 <= kMaxDenseL21 && dense_update_flops / kDenseFlopsPerThread < scattered_seconds();
+  return q1 * q2 <= kMaxDenseL21 && dense_update_seconds() < scattered_seconds();
 }
 
 double BlockedCholesky::Work::update_seconds() const {
-  return dense_update() ? dense_update_flops / kDenseFlopsPerThread : scattered_seconds();
+  return dense_update() ? dense_update_seconds() : scattered_seconds();
 }
 
 BlockedCholesky::Work BlockedCholesky::work(const SpMat& A, Index block_size, Index n_blocks) {
@@ -207,17 +235,163 @@ void BlockedCholesky::analyze(const SpMat& A) {
   require(A.rows() == A.cols() && A.cols() >= q1_, "blocked Cholesky: A is too small for its first block");
   q2_ = A.cols() - q1_;
   L11_.resize(p_, q1_);
-  S_.resize(q2_, q2_);
   // L21 keeps A21's pattern: fix it now and remember where each column's A21 part starts.
   L21_ = A.bottomLeftCorner(q2_, q1_);
-  dense_update_ = work(A, p_, n_blocks_).dense_update();
-  if (dense_update_) L21_dense_ = Eigen::MatrixXd::Zero(q2_, q1_);  // entries off the pattern stay 0
   a21_start_.resize(q1_);
   for (Index c = 0; c < q1_; ++c) {
     const int* begin = A.innerIndexPtr() + A.outerIndexPtr()[c];
     const int* end = A.innerIndexPtr() + A.outerIndexPtr()[c + 1];
     a21_start_[c] = static_cast<int>(std::lower_bound(begin, end, static_cast<int>(q1_)) - A.innerIndexPtr());
   }
+  if (sparse_schur_) {
+    analyze_sparse_schur(A);
+  } else {
+    S_.resize(q2_, q2_);
+    dense_update_ = work(A, p_, n_blocks_).dense_update();
+    if (dense_update_) L21_dense_ = Eigen::MatrixXd::Zero(q2_, q1_);  // entries off the pattern stay 0
+  }
+  index_L21_by_rows();
+}
+
+void BlockedCholesky::index_L21_by_rows() {
+  // L21's entries by row (counting sort over its final row numbers: a sparse S renumbers them).
+  L21_row_start_.assign(q2_ + 1, 0);
+  const int* inner = L21_.innerIndexPtr();
+  for (Index k = 0; k < L21_.nonZeros(); ++k) ++L21_row_start_[inner[k] + 1];
+  for (Index r = 0; r < q2_; ++r) L21_row_start_[r + 1] += L21_row_start_[r];
+  L21_row_column_.resize(L21_.nonZeros());
+  L21_row_value_.resize(L21_.nonZeros());
+  std::vector<int> next(L21_row_start_.begin(), L21_row_start_.end() - 1);
+  for (Index c = 0; c < q1_; ++c) {
+    for (int k = L21_.outerIndexPtr()[c]; k < L21_.outerIndexPtr()[c + 1]; ++k) {
+      const int i = next[inner[k]]++;
+      L21_row_column_[i] = static_cast<int>(c);
+      L21_row_value_[i] = k;
+    }
+  }
+}
+
+void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
+  require(q2_ > 0, "blocked Cholesky: a sparse Schur complement needs a second term");
+  // S's pattern, column by column (rows ≥ the column): A22's lower triangle and every pair of rows
+  // that one level's columns share — the levels meeting column c found through L21's transpose.
+  const SpMat levels_by_row = L21_.transpose();  // row c of S: the first-term columns with an entry in it
+  std::vector<int> marker(q2_, -1), outer(q2_ + 1, 0), inner;
+  for (Index c = 0; c < q2_; ++c) {
+    const Index column_start = static_cast<Index>(inner.size());
+    const auto add = [&](int row) {
+      if (marker[row] != c) {
+        marker[row] = static_cast<int>(c);
+        inner.push_back(row);
+      }
+    };
+    add(static_cast<int>(c));  // the diagonal (A22's, which A always stores)
+    for (SpMat::InnerIterator it(A, q1_ + c); it; ++it) {
+      if (it.row() > q1_ + c) add(static_cast<int>(it.row() - q1_));
+    }
+    for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
+      if (level.row() % p_ != 0) continue;  // a level's p columns share their rows: its first is enough
+      for (SpMat::InnerIterator it(L21_, level.row()); it; ++it) {
+        if (it.row() > c) add(static_cast<int>(it.row()));
+      }
+    }
+    std::sort(inner.begin() + column_start, inner.end());
+    outer[c + 1] = static_cast<int>(inner.size());
+  }
+  const Index nonzeros = static_cast<Index>(inner.size());
+  S_sparse_ = Eigen::Map<const SpMat>(q2_, q2_, nonzeros, outer.data(), inner.data(), std::vector<double>(nonzeros, 0.0).data());
+  const auto position_in_S = [&](Index row, Index column) {
+    const int* begin = S_sparse_.innerIndexPtr() + S_sparse_.outerIndexPtr()[column];
+    const int* end = S_sparse_.innerIndexPtr() + S_sparse_.outerIndexPtr()[column + 1];
+    return static_cast<int>(std::lower_bound(begin, end, static_cast<int>(row)) - S_sparse_.innerIndexPtr());
+  };
+  a22_source_.clear();
+  a22_target_.clear();
+  for (Index j = q1_; j < A.cols(); ++j) {
+    for (SpMat::InnerIterator it(A, j); it; ++it) {
+      if (it.row() < j) continue;
+      a22_source_.push_back(static_cast<int>(&it.value() - A.valuePtr()));
+      a22_target_.push_back(position_in_S(it.row() - q1_, j - q1_));
+    }
+  }
+  pair_target_.clear();
+  for (Index b = 0; b < n_blocks_; ++b) {  // in sparse_schur_update_level's order
+    const int* rows = L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_];
+    const Index length = L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_];
+    for (Index e = 0; e < length; ++e) {
+      for (Index f = 0; f <= e; ++f) pair_target_.push_back(position_in_S(rows[e], rows[f]));
+    }
+  }
+  auto simplicial = std::make_unique<SimplicialCholesky>();
+  simplicial->analyze(S_sparse_);
+  schur_factor_nonzeros_ = simplicial->factor_nonzeros();
+  schur_factor_flops_ = simplicial->flops();
+  schur_supernodal_ = schur_factor_flops_ >= kSupernodalFlopsPerNonzero * schur_factor_nonzeros_;
+  if (schur_supernodal_) {
+    auto supernodal = std::make_unique<SupernodalCholesky>();
+    supernodal->analyze(S_sparse_, simplicial->ordering());
+    supernodal->set_threads(threads_);
+    schur_factor_ = std::move(supernodal);
+  } else {
+    schur_factor_ = std::move(simplicial);
+  }
+  // The right-hand sides' rows of S in its factor's order, and L21's rows with them (its values
+  // keep their places, so the copies from A in factorize are unchanged).
+  const int* order = schur_factor_->position();
+  position_.resize(q1_ + q2_);
+  for (Index i = 0; i < q1_; ++i) position_[i] = static_cast<int>(i);
+  for (Index i = 0; i < q2_; ++i) position_[q1_ + i] = static_cast<int>(q1_) + order[i];
+  for (Index k = 0; k < L21_.nonZeros(); ++k) L21_.innerIndexPtr()[k] = order[L21_.innerIndexPtr()[k]];
+}
+
+bool BlockedCholesky::factorize_sparse_schur(const SpMat& A) {
+  double* S = S_sparse_.valuePtr();
+  std::fill(S, S + S_sparse_.nonZeros(), 0.0);
+  for (std::size_t k = 0; k < a22_source_.size(); ++k) S[a22_target_[k]] = A.valuePtr()[a22_source_[k]];
+  const auto update = p_ == 1 ? sparse_schur_update_level<1> : p_ == 2 ? sparse_schur_update_level<2>
+                                                                       : sparse_schur_update_level<0>;
+  const int* target = pair_target_.data();
+  for (Index b = 0; b < n_blocks_; ++b) {
+    const Index begin = L21_.outerIndexPtr()[b * p_];
+    target = update(L21_.valuePtr() + begin, L21_.outerIndexPtr()[b * p_ + 1] - begin, p_, S, target);
+  }
+  return schur_factor_->factorize(S_sparse_);
+}
+
+bool BlockedCholesky::factor_levels(const SpMat& A, Index b0, Index b1) {
+  for (Index b = b0; b < b1; ++b) {
+    const Index start = b * p_;
+    double* L = L11_.data() + start * p_;
+    for (Index c = 0; c < p_; ++c) {
+      for (Index r = 0; r < p_; ++r) L[r + c * p_] = 0.0;
+      for (SpMat::InnerIterator it(A, start + c); it && it.row() < start + p_; ++it) {
+        if (it.row() >= start) L[it.row() - start + c * p_] = it.value();
+      }
+      std::copy(A.valuePtr() + a21_start_[start + c], A.valuePtr() + A.outerIndexPtr()[start + c + 1],
+                L21_.valuePtr() + L21_.outerIndexPtr()[start + c]);
+    }
+    if (!small_cholesky(L, p_)) return false;
+    double* values = L21_.valuePtr() + L21_.outerIndexPtr()[start];
+    const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
+    // The block's p columns share one pattern, stored one after another: each stored row is a
+    // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
+    solve_rows(L, p_, values, length);
+  }
+  return true;
+}
+
+bool BlockedCholesky::factor_scalar_levels(const SpMat& A, Index b0, Index b1) {
+  const int* outer = A.outerIndexPtr();
+  const double* a = A.valuePtr();
+  for (Index b = b0; b < b1; ++b) {
+    const double d = a[outer[b]];  // column b's first entry is its diagonal: A11 is diagonal
+    if (!(d > 0.0)) return false;
+    const double l = std::sqrt(d);
+    L11_.data()[b] = l;
+    double* target = L21_.valuePtr() + L21_.outerIndexPtr()[b];
+    for (int k = a21_start_[b]; k < outer[b + 1]; ++k) *target++ = a[k] / l;
+  }
+  return true;
 }
 
 bool BlockedCholesky::factorize(const SpMat& A) {
@@ -226,29 +400,11 @@ bool BlockedCholesky::factorize(const SpMat& A) {
   const int level_parts = first_term_parts();
   std::vector<char> positive(level_parts, 1);
   parallel_for(level_parts, [&](int t) {
-    for (Index b = n_blocks_ * t / level_parts, stop = n_blocks_ * (t + 1) / level_parts; b < stop; ++b) {
-      const Index start = b * p_;
-      double* L = L11_.data() + start * p_;
-      for (Index c = 0; c < p_; ++c) {
-        for (Index r = 0; r < p_; ++r) L[r + c * p_] = 0.0;
-        for (SpMat::InnerIterator it(A, start + c); it && it.row() < start + p_; ++it) {
-          if (it.row() >= start) L[it.row() - start + c * p_] = it.value();
-        }
-        std::copy(A.valuePtr() + a21_start_[start + c], A.valuePtr() + A.outerIndexPtr()[start + c + 1],
-                  L21_.valuePtr() + L21_.outerIndexPtr()[start + c]);
-      }
-      if (!small_cholesky(L, p_)) {
-        positive[t] = 0;
-        return;
-      }
-      double* values = L21_.valuePtr() + L21_.outerIndexPtr()[start];
-      const Index length = L21_.outerIndexPtr()[start + 1] - L21_.outerIndexPtr()[start];
-      // The block's p columns share one pattern, stored one after another: each stored row is a
-      // 1×p vector v (stride = length) with v ← v L11⁻ᵀ, i.e. vᵀ ← L11⁻¹ vᵀ.
-      solve_rows(L, p_, values, length);
-    }
+    const Index b0 = n_blocks_ * t / level_parts, b1 = n_blocks_ * (t + 1) / level_parts;
+    positive[t] = p_ == 1 ? factor_scalar_levels(A, b0, b1) : factor_levels(A, b0, b1);
   });
   if (std::find(positive.begin(), positive.end(), 0) != positive.end()) return false;
+  if (sparse_schur_) return factorize_sparse_schur(A);
   // Schur complement S = A22 − L21 L21' (upper triangle, the only part read later), then its
   // dense Cholesky U22 in place.
   for (Index j = 0; j < q2_; ++j) std::fill(S_.data() + j * q2_, S_.data() + j * q2_ + j + 1, 0.0);
@@ -300,54 +456,54 @@ double BlockedCholesky::log_det() const {
   for (Index b = 0; b < n_blocks_; ++b) {
     for (Index c = 0; c < p_; ++c) sum += std::log(L11_(c, b * p_ + c));
   }
-  for (Index i = 0; i < q2_; ++i) sum += std::log(S_(i, i));
-  return 2.0 * sum;
+  sum *= 2.0;
+  if (sparse_schur_) return sum + schur_factor_->log_det();
+  for (Index i = 0; i < q2_; ++i) sum += 2.0 * std::log(S_(i, i));
+  return sum;
 }
 
 int BlockedCholesky::first_term_parts() const {
   return q1_ + L21_.nonZeros() * p_ >= kMinParallelWork ? threads_ : 1;
 }
 
-void BlockedCholesky::forward(Eigen::MatrixXd& Bt) const {
-  // Each row's entries of the first term's levels (x ← L11⁻¹ x), then their part of
-  // B2 −= L21 B1, split over threads by levels; with several parts, each sums its product
-  // separately (each touches all of B2) and they are subtracted here.
+void BlockedCholesky::forward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
+  // Each row's entries of the first term's levels (x ← L11⁻¹ x), split over threads by levels,
+  // then B2 −= L21 B1 split by rows of L21.
   const Index m = Bt.rows();
   const int parts = first_term_parts();
-  std::vector<Eigen::MatrixXd> products(parts > 1 && q2_ > 0 ? parts : 0);
   parallel_for(parts, [&](int t) {
-    const Index b0 = n_blocks_ * t / parts, b1 = n_blocks_ * (t + 1) / parts;
-    solve_levels(L11_.data(), p_, b0, b1, Bt.data(), m, true);
-    if (q2_ == 0) return;
-    double* B2 = Bt.data() + q1_ * m;
-    if (parts > 1) {
-      products[t] = Eigen::MatrixXd::Zero(m, q2_);
-      B2 = products[t].data();
-    }
-    const double sign = parts > 1 ? 1.0 : -1.0;  // a part's product is subtracted afterwards
-    const auto add = m == 1 ? add_L21_product<1> : m == 2 ? add_L21_product<2> : m == 3 ? add_L21_product<3>
-                                                                                        : add_L21_product<0>;
-    add(L21_, b0 * p_, b1 * p_, Bt.data(), m, sign, B2);
+    solve_levels(L11_.data(), p_, n_blocks_ * t / parts, n_blocks_ * (t + 1) / parts, Bt.data(), m, true);
   });
   if (q2_ == 0) return;
+  const Gather rows{L21_row_start_.data(), L21_row_column_.data(), L21_row_value_.data(), L21_.valuePtr()};
+  const auto subtract = fixed_width<SubtractGathered<true>>(m);
+  parallel_for(parts, [&](int t) {
+    subtract(rows, q2_ * t / parts, q2_ * (t + 1) / parts, Bt.data(), m, Bt.data() + q1_ * m);
+  });
   auto B2 = Bt.rightCols(q2_);
-  for (const Eigen::MatrixXd& product : products) B2 -= product;
-  S_.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(B2);  // B2 ← B2 L22⁻ᵀ, L22 = U22ᵀ
+  if (sparse_schur_) {
+    schur_factor_->forward(B2);
+  } else {
+    S_.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(B2);  // B2 ← B2 L22⁻ᵀ, L22 = U22ᵀ
+  }
 }
 
-void BlockedCholesky::backward(Eigen::MatrixXd& Bt) const {
+void BlockedCholesky::backward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
   const Index m = Bt.rows();
   if (q2_ > 0) {
     auto B2 = Bt.rightCols(q2_);
-    S_.triangularView<Eigen::Upper>().transpose().solveInPlace<Eigen::OnTheRight>(B2);  // B2 ← B2 L22⁻¹
+    if (sparse_schur_) {
+      schur_factor_->backward(B2);
+    } else {
+      S_.triangularView<Eigen::Upper>().transpose().solveInPlace<Eigen::OnTheRight>(B2);  // B2 ← B2 L22⁻¹
+    }
   }
   const int parts = first_term_parts();
   parallel_for(parts, [&](int t) {  // B1 −= L21' B2, then the first term's levels: B1 split by levels
     const Index b0 = n_blocks_ * t / parts, b1 = n_blocks_ * (t + 1) / parts;
     if (q2_ > 0) {
-      const auto subtract = m == 1 ? subtract_L21t_product<1> : m == 2 ? subtract_L21t_product<2>
-                          : m == 3 ? subtract_L21t_product<3> : subtract_L21t_product<0>;
-      subtract(L21_, b0 * p_, b1 * p_, Bt.data(), m, Bt.data() + q1_ * m);
+      const Gather columns{L21_.outerIndexPtr(), L21_.innerIndexPtr(), nullptr, L21_.valuePtr()};
+      fixed_width<SubtractGathered<false>>(m)(columns, b0 * p_, b1 * p_, Bt.data() + q1_ * m, m, Bt.data());
     }
     solve_levels(L11_.data(), p_, b0, b1, Bt.data(), m, false);
   });

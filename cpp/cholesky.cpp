@@ -68,7 +68,7 @@ double SimplicialCholesky::log_det() const {
   return 2.0 * sum;
 }
 
-void SimplicialCholesky::forward(Eigen::MatrixXd& Bt) const {
+void SimplicialCholesky::forward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
   const auto& L = llt_->matrixL().nestedExpression();  // columns hold the diagonal first
   const int* outer = L.outerIndexPtr();
   const int* inner = L.innerIndexPtr();
@@ -86,7 +86,7 @@ void SimplicialCholesky::forward(Eigen::MatrixXd& Bt) const {
   }
 }
 
-void SimplicialCholesky::backward(Eigen::MatrixXd& Bt) const {
+void SimplicialCholesky::backward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
   const auto& L = llt_->matrixL().nestedExpression();
   const int* outer = L.outerIndexPtr();
   const int* inner = L.innerIndexPtr();

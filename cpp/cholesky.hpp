@@ -27,8 +27,8 @@ class SparseCholesky {
   // right-hand sides in this order, with no reordering per solve.
   virtual const int* position() const = 0;
   // Bt <- (L⁻¹ Btᵀ)ᵀ and Bt <- (L⁻ᵀ Btᵀ)ᵀ, in the factor's order.
-  virtual void forward(Eigen::MatrixXd& Bt) const = 0;
-  virtual void backward(Eigen::MatrixXd& Bt) const = 0;
+  virtual void forward(Eigen::Ref<Eigen::MatrixXd> Bt) const = 0;
+  virtual void backward(Eigen::Ref<Eigen::MatrixXd> Bt) const = 0;
   // How many threads factorize() may use (a factorization that cannot use them ignores this).
   virtual void set_threads(int) {}
 };
@@ -78,8 +78,8 @@ class SimplicialCholesky final : public SparseCholesky {
   bool factorize(const SpMat& A) override;
   double log_det() const override;
   const int* position() const override { return ordering().data(); }
-  void forward(Eigen::MatrixXd& Bt) const override;
-  void backward(Eigen::MatrixXd& Bt) const override;
+  void forward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
+  void backward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
 
  private:
   // Eigen's LLT with its column counts, its factorization of a permuted matrix and its analysis

@@ -9,6 +9,7 @@
 
 #include "blocked_cholesky.hpp"
 #include "errors.hpp"
+#include "fixed_width.hpp"
 #include "parallel.hpp"
 #include "supernodal_cholesky.hpp"
 
@@ -31,12 +32,7 @@ constexpr Index kMaxDenseBlock = 16000;
 // choice is about as fast.
 // (The dense and update rates are the blocked factorization's, in blocked_cholesky.hpp.)
 constexpr double kSecondsPerSchurEntry = 2e-9;
-// The sparse factor is supernodal from this many multiply-adds per nonzero of L on (CHOLMOD's
-// default switch). Measured with one objective evaluation each way on this machine: InstEval's
-// sparse factor (425 per nonzero) 73 ms simplicial, 20 ms supernodal; subjects × items (157)
-// 7.7 and 6.7 ms; at ≤ 12 per nonzero (star, nested, longitudinal, a larger second term) the
-// simplicial one is as fast or up to 1.6× faster (its per-column work is smaller).
-constexpr double kSupernodalFlopsPerNonzero = 40;
+// (When a sparse factor is supernodal: kSupernodalFlopsPerNonzero, supernodal_cholesky.hpp.)
 // The supernodal factor's rate, both cores (its large products and dense Cholesky threaded):
 // ~2·10¹⁰ multiply-adds per second on InstEval's 2.4·10⁸, ~1.1·10¹⁰ on 5.6·10⁷ of three
 // sparsely crossed factors (smaller blocks); the lower one keeps the blocked factorization where
@@ -44,6 +40,14 @@ constexpr double kSupernodalFlopsPerNonzero = 40;
 constexpr double kSupernodalFlops = 1e10;
 constexpr double kSparseFlops = 4e9;
 constexpr double kSecondsPerSparseNonzero = 5e-9;
+// The blocked factorization with a sparse Schur complement: its update's products added into S's
+// values (~1 ns each in cache, as the dense scattered update; star: 85 µs for 85,462), and S's
+// sparse factor at the rates above. Both blocked kinds: the first term's work, ~5 ns per column
+// of A (L11, L21 and their solves). A sparse S is analysed only below this many products (the
+// map of their targets takes 4 bytes each).
+constexpr double kSecondsPerSparseSchurPair = 1e-9;
+constexpr double kSecondsPerFirstTermColumn = 5e-9;
+constexpr double kMaxSparseSchurPairs = 5e7;
 // The sparse alternative's symbolic analysis (AMD ordering, elimination tree) costs ~150 ns per
 // nonzero of A on small matrices and more per nonzero on large crossed ones, whose quotient graph
 // grows dense (measured: 2.9 ms for 10⁴ crossed rows, 25 ms for InstEval's 1.7·10⁵ nonzeros, 2.0 s
@@ -144,25 +148,26 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int th
 // over the nonzeros of Λ's column k (Λ stores its diagonal: the relative factors' diagonals are
 // in its pattern). The first product is stored, not added to zeros: a cleared column read back at
 // once stalls (store forwarding fails after memset's wide stores: 3.5× this loop's time, perf on
-// the longitudinal model). Rows > 0 fixes r at compile time (r is p, p + 1 or 1, often 1 to 3:
-// with r at run time the loop, vectorized for longer ones, took twice its -O2 time at -O3).
-template <int Rows>
-void lambda_products(const SpMat& Lambda, const double* R, Index ldr, Index r, const int* to, double* out, Index ldb) {
-  if constexpr (Rows > 0) r = Rows;
-  const int* outer = Lambda.outerIndexPtr();
-  const int* inner = Lambda.innerIndexPtr();
-  const double* lambda = Lambda.valuePtr();
-  for (Index k = 0; k < Lambda.cols(); ++k) {
-    double* target = out + (to ? to[k] : k) * ldb;
-    const double* first = R + inner[outer[k]] * ldr;
-    for (Index c = 0; c < r; ++c) target[c] = lambda[outer[k]] * first[c];
-    for (int e = outer[k] + 1; e < outer[k + 1]; ++e) {
-      const double* source = R + inner[e] * ldr;
-      const double v = lambda[e];
-      for (Index c = 0; c < r; ++c) target[c] += v * source[c];
+// the longitudinal model). r (p, p + 1 or 1) is fixed at compile time (fixed_width.hpp).
+struct LambdaProducts {
+  template <int Rows>
+  static void run(const SpMat& Lambda, const double* R, Index ldr, Index r, const int* to, double* out, Index ldb) {
+    if constexpr (Rows > 0) r = Rows;
+    const int* outer = Lambda.outerIndexPtr();
+    const int* inner = Lambda.innerIndexPtr();
+    const double* lambda = Lambda.valuePtr();
+    for (Index k = 0; k < Lambda.cols(); ++k) {
+      double* target = out + (to ? to[k] : k) * ldb;
+      const double* first = R + inner[outer[k]] * ldr;
+      for (Index c = 0; c < r; ++c) target[c] = lambda[outer[k]] * first[c];
+      for (int e = outer[k] + 1; e < outer[k + 1]; ++e) {
+        const double* source = R + inner[e] * ldr;
+        const double v = lambda[e];
+        for (Index c = 0; c < r; ++c) target[c] += v * source[c];
+      }
     }
   }
-}
+};
 
 }  // namespace
 
@@ -484,8 +489,8 @@ void Predictor::update_L() {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
   if (!chol_) {  // a copy's first evaluation: its original's choice, analysed under its ordering
-    if (std::string(factorization_) == "blocked") {
-      use_blocked();
+    if (std::string(factorization_).rfind("blocked", 0) == 0) {
+      use_blocked(std::string(factorization_) == "blocked-sparse");
     } else {
       use_sparse(std::string(factorization_) == "supernodal");
     }
@@ -499,51 +504,86 @@ void Predictor::update_L() {
 }
 
 void Predictor::choose_factorization() {
-  // Both candidates' work per θ, from their symbolic structure: the blocked factorization's dense
-  // Schur complement and scattered update against the sparse factor of all of A under an AMD
-  // ordering (its exact nonzeros and flops from the elimination tree's column counts). The
-  // cheaper one is analysed once and used for every θ. The sparse factor is supernodal where its
+  // The candidates' work per θ, from their symbolic structure: the blocked factorization with its
+  // Schur complement S dense (its update and dense Cholesky) or sparse (S's pattern and its
+  // factor under its own AMD ordering), against the sparse factor of all of A under an AMD
+  // ordering (exact nonzeros and flops from the elimination trees' column counts). The cheapest
+  // is analysed once and used for every θ. The sparse factor of A is supernodal where its
   // columns are long enough for dense kernels to pay, simplicial otherwise.
   const Term& first = terms_.front();
   const int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, threads_);
   const bool sparse_forced = forced_ == "simplicial" || forced_ == "supernodal";
   costs_ = FactorizationCosts{};
-  if (!sparse_forced && BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock)) {
+  const bool blocked_applies = BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock);
+  const double first_term_seconds = static_cast<double>(A_.cols()) * kSecondsPerFirstTermColumn;
+  if (!sparse_forced && blocked_applies) {
     const BlockedCholesky::Work work = BlockedCholesky::work(A_, first.p, first.levels);
     costs_.dense_flops = work.dense_flops;
     costs_.schur_updates = work.schur_updates;
     costs_.dense_update = work.dense_update();
-    costs_.blocked_seconds = (work.dense_flops / kDenseFlopsPerThread + work.update_seconds()) / threads +
-                             work.q2 * work.q2 * kSecondsPerSchurEntry;
+    const int update_threads = work.q2 >= kMinParallelSchur ? threads : 1;
+    costs_.blocked_seconds = work.dense_flops / kDenseFlopsPerThread / threads + work.update_seconds() / update_threads +
+                             work.q2 * work.q2 * kSecondsPerSchurEntry + first_term_seconds;
   }
-  require(forced_ != "blocked" || std::isfinite(costs_.blocked_seconds),
+  require(forced_.rfind("blocked", 0) != 0 || blocked_applies,
           "the blocked factorization does not apply to this model's structure");
-  const double nnz = static_cast<double>(A_.nonZeros());
-  const double analysis_seconds = kSecondsPerAnalysedNonzero * nnz * (1.0 + nnz / kAnalysisQuadraticNonzeros);
-  const bool blocked_without_analysis =
-      forced_ == "blocked" || (!sparse_forced && costs_.blocked_seconds * kEvaluationsPerFit < analysis_seconds);
-  if (!blocked_without_analysis) {
-    auto simplicial = std::make_unique<SimplicialCholesky>();
-    simplicial->analyze(A_);
-    ordering_ = simplicial->ordering();
-    costs_.sparse_nonzeros = simplicial->factor_nonzeros();
-    costs_.sparse_flops = simplicial->flops();
-    const bool supernodal = forced_.empty() ? costs_.sparse_flops >= kSupernodalFlopsPerNonzero * costs_.sparse_nonzeros
-                                            : forced_ == "supernodal";
-    costs_.sparse_seconds = costs_.sparse_flops / (supernodal ? kSupernodalFlops : kSparseFlops) +
-                            costs_.sparse_nonzeros * kSecondsPerSparseNonzero;
-    if (sparse_forced || costs_.sparse_seconds <= costs_.blocked_seconds) {
-      use_sparse(supernodal, std::move(simplicial));
+  if (forced_ == "blocked") {
+    use_blocked(false);
+    return;
+  }
+  // A sparse S is analysed where it could be cheaper than a dense one: its update alone, one
+  // product per pair of a level's rows, must cost less (the analysis itself costs ~10 ns a pair).
+  std::unique_ptr<BlockedCholesky> blocked_sparse;
+  const double pairs = costs_.schur_updates / first.p;
+  const bool second_terms = A_.cols() > first.p * first.levels;
+  if (forced_ == "blocked-sparse" || (forced_.empty() && blocked_applies && second_terms &&
+                                      pairs <= kMaxSparseSchurPairs &&
+                                      pairs * kSecondsPerSparseSchurPair < costs_.blocked_seconds)) {
+    blocked_sparse = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_, true);
+    blocked_sparse->analyze(A_);
+    costs_.schur_factor_nonzeros = blocked_sparse->schur_factor_nonzeros();
+    costs_.schur_factor_flops = blocked_sparse->schur_factor_flops();
+    costs_.schur_pairs = blocked_sparse->schur_pairs();
+    costs_.blocked_sparse_seconds =
+        costs_.schur_pairs * first.p * kSecondsPerSparseSchurPair +
+        costs_.schur_factor_flops / (blocked_sparse->schur_supernodal() ? kSupernodalFlops : kSparseFlops) +
+        costs_.schur_factor_nonzeros * kSecondsPerSparseNonzero + first_term_seconds;
+    if (forced_ == "blocked-sparse") {
+      use_blocked(true, std::move(blocked_sparse));
       return;
     }
   }
-  use_blocked();
+  const double best_blocked = std::min(costs_.blocked_seconds, costs_.blocked_sparse_seconds);
+  const double nnz = static_cast<double>(A_.nonZeros());
+  const double analysis_seconds = kSecondsPerAnalysedNonzero * nnz * (1.0 + nnz / kAnalysisQuadraticNonzeros);
+  const bool sparse_schur = costs_.blocked_sparse_seconds < costs_.blocked_seconds;
+  if (forced_.empty() && best_blocked * kEvaluationsPerFit < analysis_seconds) {
+    use_blocked(sparse_schur, sparse_schur ? std::move(blocked_sparse) : nullptr);
+    return;
+  }
+  auto simplicial = std::make_unique<SimplicialCholesky>();
+  simplicial->analyze(A_);
+  ordering_ = simplicial->ordering();
+  costs_.sparse_nonzeros = simplicial->factor_nonzeros();
+  costs_.sparse_flops = simplicial->flops();
+  const bool supernodal = forced_.empty() ? costs_.sparse_flops >= kSupernodalFlopsPerNonzero * costs_.sparse_nonzeros
+                                          : forced_ == "supernodal";
+  costs_.sparse_seconds = costs_.sparse_flops / (supernodal ? kSupernodalFlops : kSparseFlops) +
+                          costs_.sparse_nonzeros * kSecondsPerSparseNonzero;
+  if (sparse_forced || costs_.sparse_seconds <= best_blocked) {
+    use_sparse(supernodal, std::move(simplicial));
+  } else {
+    use_blocked(sparse_schur, sparse_schur ? std::move(blocked_sparse) : nullptr);
+  }
 }
 
-void Predictor::use_blocked() {
-  chol_ = std::make_unique<BlockedCholesky>(terms_.front().p, terms_.front().levels, threads_);
-  chol_->analyze(A_);
-  factorization_ = "blocked";
+void Predictor::use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> analysed) {
+  if (!analysed) {
+    analysed = std::make_unique<BlockedCholesky>(terms_.front().p, terms_.front().levels, threads_, sparse_schur);
+    analysed->analyze(A_);
+  }
+  chol_ = std::move(analysed);
+  factorization_ = sparse_schur ? "blocked-sparse" : "blocked";
 }
 
 void Predictor::use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed) {
@@ -568,9 +608,7 @@ void Predictor::update_RX() { update_RX_with(nullptr); }
 void Predictor::lambda_to_factor_order(const Eigen::Ref<const Eigen::MatrixXd>& R, Eigen::MatrixXd& Bt,
                                        Index row) const {
   const Index r = R.rows();
-  const auto products = r == 1 ? lambda_products<1> : r == 2 ? lambda_products<2> : r == 3 ? lambda_products<3>
-                                                                                          : lambda_products<0>;
-  products(Lambda_, R.data(), R.outerStride(), r, chol_->position(), &Bt(row, 0), Bt.rows());
+  fixed_width<LambdaProducts>(r)(Lambda_, R.data(), R.outerStride(), r, chol_->position(), &Bt(row, 0), Bt.rows());
 }
 
 Eigen::MatrixXd Predictor::lambda_to_factor_order(const Eigen::VectorXd& ZtWr) const {

@@ -14,6 +14,8 @@
 
 namespace mixedfit {
 
+class BlockedCholesky;
+
 class Predictor {
  public:
   // X (n×p, column-major) and Zt (q×n) are wrapped, not copied: the caller keeps them alive.
@@ -79,8 +81,9 @@ class Predictor {
   const MapMat& X() const { return X_; }
   // The weights of the penalized least-squares problem (set_weights's).
   const Eigen::VectorXd& weights() const { return w_; }
-  // Which factorization the first θ chose: "blocked", "simplicial" or "supernodal" (the sparse
-  // factor's two kinds), and the costs it weighed.
+  // Which factorization the first θ chose: "blocked" (its Schur complement dense),
+  // "blocked-sparse" (sparse), "simplicial" or "supernodal" (the sparse factor of all of A), and
+  // the costs it weighed.
   const char* factorization() const { return factorization_; }
   struct FactorizationCosts {
     double dense_flops = 0.0, schur_updates = 0.0;  // the blocked factorization's (if it applies)
@@ -88,16 +91,20 @@ class Predictor {
     double blocked_seconds = std::numeric_limits<double>::infinity();
     double sparse_nonzeros = 0.0, sparse_flops = 0.0;  // the sparse factor's (if analysed)
     double sparse_seconds = std::numeric_limits<double>::infinity();
+    // The blocked factorization with a sparse Schur complement (if analysed): S's factor's
+    // nonzeros and flops, and the products its update adds into S.
+    double schur_factor_nonzeros = 0.0, schur_factor_flops = 0.0, schur_pairs = 0.0;
+    double blocked_sparse_seconds = std::numeric_limits<double>::infinity();
   };
   const FactorizationCosts& factorization_costs() const { return costs_; }
   // Whether A is updated in its fixed pattern (no allocation per θ).
   bool A_in_place() const { return in_place_; }
-  // Use this factorization ("blocked", "simplicial" or "supernodal") whatever the costs say (for tests that
-  // compare the two); only before the first evaluation.
+  // Use this factorization ("blocked", "blocked-sparse", "simplicial" or "supernodal") whatever the
+  // costs say (for tests that compare them); only before the first evaluation.
   void force_factorization(const std::string& name) {
     require(A_nnz_ < 0, "the factorization is chosen at the first evaluation; force it before");
-    require(name == "blocked" || name == "simplicial" || name == "supernodal",
-            "the factorization is 'blocked', 'simplicial' or 'supernodal'");
+    require(name == "blocked" || name == "blocked-sparse" || name == "simplicial" || name == "supernodal",
+            "the factorization is 'blocked', 'blocked-sparse', 'simplicial' or 'supernodal'");
     forced_ = name;
   }
   const double* Zt_data() const { return Zt_.valuePtr(); }
@@ -185,7 +192,7 @@ class Predictor {
   void choose_factorization();
   // The chosen factorization, analysed: the blocked one, or a sparse one under ordering_ (a
   // simplicial analysis already made may be passed in).
-  void use_blocked();
+  void use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> analysed = nullptr);
   void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed = nullptr);
   std::string forced_;  // empty: chosen by cost
   // The sparse factor's fill-reducing ordering, once analysed (a copy's first evaluation

@@ -381,7 +381,7 @@ double SupernodalCholesky::log_det() const {
 
 // With B's rows as columns of Bt, supernode s's rows are Bt's columns f … f + w − 1 (X) and its
 // rows below; forward: X ← X L11⁻ᵀ, then each row below −= X times its row of L21.
-void SupernodalCholesky::forward(Eigen::MatrixXd& Bt) const {
+void SupernodalCholesky::forward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
   const Index m = Bt.rows();
   Eigen::MatrixXd product;
   for (Index s = 0; s < supernodes(); ++s) {
@@ -411,7 +411,7 @@ void SupernodalCholesky::forward(Eigen::MatrixXd& Bt) const {
 }
 
 // Backward: X −= (rows below) times L21, then X ← X L11⁻¹.
-void SupernodalCholesky::backward(Eigen::MatrixXd& Bt) const {
+void SupernodalCholesky::backward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
   const Index m = Bt.rows();
   Eigen::MatrixXd gathered;
   for (Index s = supernodes() - 1; s >= 0; --s) {

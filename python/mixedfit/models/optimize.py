@@ -72,10 +72,14 @@ class OptSummary:
             text += " (after a Newton step from the convergence check's derivatives)"
         if self.factorization:
             costs = self.factorization_costs
-            text += (
-                f"\n  factorization {self.factorization} (predicted per factorization: blocked "
-                f"{costs.get('blocked_seconds', np.inf) * 1e3:.3g} ms, sparse {costs.get('sparse_seconds', np.inf) * 1e3:.3g} ms)"
-            )
+            predicted = {
+                "blocked": "blocked_seconds",
+                "blocked with a sparse Schur complement": "blocked_sparse_seconds",
+                "sparse": "sparse_seconds",
+            }
+            text += f"\n  factorization {self.factorization} (predicted per factorization: " + ", ".join(
+                f"{label} {costs.get(key, np.inf) * 1e3:.3g} ms" for label, key in predicted.items()
+            ) + ")"
         return text
 
 
