@@ -169,6 +169,72 @@ struct LambdaProducts {
   }
 };
 
+// (Z'WX)ᵀ by the rows of Zt (levels): column j of out (p × q) is Σ wᵢ z_ij X[i, :] over row j's
+// entries, its p sums in registers; p fixed at compile time (fixed_width.hpp).
+struct LevelXProducts {
+  template <int P>
+  static void run(const Eigen::SparseMatrix<double, Eigen::RowMajor, int>& Zt_rows, const double* w, const double* X,
+                  Index n, Index p, double* out) {
+    if constexpr (P > 0) p = P;
+    for (Index j = 0; j < Zt_rows.outerSize(); ++j) {
+      double* column = out + j * p;
+      double sum[P > 0 ? P : 1] = {};
+      for (Eigen::SparseMatrix<double, Eigen::RowMajor, int>::InnerIterator it(Zt_rows, j); it; ++it) {
+        const Index i = it.col();
+        const double weight = w[i] * it.value();
+        if constexpr (P > 0) {
+          for (Index c = 0; c < P; ++c) sum[c] += weight * X[i + c * n];
+        } else {
+          for (Index c = 0; c < p; ++c) column[c] += weight * X[i + c * n];
+        }
+      }
+      if constexpr (P > 0) {
+        for (Index c = 0; c < P; ++c) column[c] = sum[c];
+      }
+    }
+  }
+};
+
+// X'WX's lower triangle (into G, p × p column-major, zeroed) for p ≤ kMaxRankOneColumns fixed at
+// compile time: its p (p + 1) / 2 sums kept in registers, two sets (even and odd observations)
+// so that consecutive additions to one sum do not wait on each other. Summed into the matrix in
+// memory, each observation's additions waited on the last's stores (16 % of a Poisson GLMM's
+// first-stage evaluation, perf).
+struct WeightedGram {
+  template <int P>
+  static void run(const double* X, const double* w, Index n, Index p, double* G) {
+    if constexpr (P == 0 || P > kMaxRankOneColumns) {  // p at run time: the plain loop
+      for (Index i = 0; i < n; ++i) {
+        for (Index d = 0; d < p; ++d) {
+          for (Index c = d; c < p; ++c) G[c + d * p] += w[i] * X[i + d * n] * X[i + c * n];
+        }
+      }
+    } else {
+      constexpr int T = P * (P + 1) / 2;
+      double even[T] = {}, odd[T] = {};
+      const auto add = [&](Index i, double* sums) {
+        double x[P];
+        for (int c = 0; c < P; ++c) x[c] = X[i + c * n];
+        int t = 0;
+        for (int d = 0; d < P; ++d) {
+          const double wx = w[i] * x[d];
+          for (int c = d; c < P; ++c) sums[t++] += wx * x[c];
+        }
+      };
+      Index i = 0;
+      for (; i + 1 < n; i += 2) {
+        add(i, even);
+        add(i + 1, odd);
+      }
+      if (i < n) add(i, even);
+      int t = 0;
+      for (int d = 0; d < P; ++d) {
+        for (int c = d; c < P; ++c, ++t) G[c + d * p] = even[t] + odd[t];
+      }
+    }
+  }
+};
+
 }  // namespace
 
 Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes)
@@ -229,12 +295,23 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
   if (weight_updates_ == 1) build_pair_map();
   if (weight_updates_ == 0) {
     ZtWZ_ = weighted_crossproduct(Zt_, w_, threads_);
-  } else if (!obs_start_.empty()) {
+  } else if (!pair_start_.empty()) {
     double* M = ZtWZ_.valuePtr();
-    std::fill(M, M + ZtWZ_.nonZeros(), 0.0);
-    for (Index i = 0; i < n(); ++i) {
-      for (Index k = obs_start_[i]; k < obs_start_[i + 1]; ++k) M[pair_pos_[k]] += w_[i] * pair_coef_[k];
-    }
+    const Index values = ZtWZ_.nonZeros();
+    const int parts = pair_start_[values] >= kMinParallelWork ? threads_ : 1;
+    parallel_for(parts, [&](int part) {
+      for (Index t = values * part / parts, stop = values * (part + 1) / parts; t < stop; ++t) {
+        // Four partial sums: a diagonal value gathers all of its level's observations, and one
+        // sum would make each addition wait on the last.
+        double sum[4] = {};
+        Index k = pair_start_[t];
+        for (const Index end = pair_start_[t + 1]; k + 4 <= end; k += 4) {
+          for (int j = 0; j < 4; ++j) sum[j] += w_[pair_obs_[k + j]] * pair_coef_[k + j];
+        }
+        for (; k < pair_start_[t + 1]; ++k) sum[0] += w_[pair_obs_[k]] * pair_coef_[k];
+        M[t] = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+      }
+    });
   } else {  // no map (too large): the same values, computed again in the same pattern
     const SpMat M = weighted_crossproduct(Zt_, w_, threads_);
     std::copy(M.valuePtr(), M.valuePtr() + M.nonZeros(), ZtWZ_.valuePtr());
@@ -244,16 +321,7 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
 }
 
 void Predictor::values_changed() {
-  if (!obs_start_.empty()) {  // the map's positions stand; its products z_a z_b are recomputed
-    const int* outer = Zt_.outerIndexPtr();
-    const double* z = Zt_.valuePtr();
-    for (Index i = 0; i < n(); ++i) {
-      Index k = obs_start_[i];
-      for (int b = outer[i]; b < outer[i + 1]; ++b) {
-        for (int a = outer[i]; a < outer[i + 1]; ++a, ++k) pair_coef_[k] = z[a] * z[b];
-      }
-    }
-  }
+  if (!pair_start_.empty()) build_pair_map();  // the map's products z_a z_b and Zt by rows are stale
   x_products_current_ = false;
 }
 
@@ -261,34 +329,40 @@ void Predictor::build_pair_map() {
   const int* outer = Zt_.outerIndexPtr();
   const int* inner = Zt_.innerIndexPtr();
   const double* z = Zt_.valuePtr();
-  // Where each observation's k² products start, in 64 bits: rows × k² passes 2³¹ at 1.65·10⁶ rows
-  // with 50 slopes.
-  obs_start_.resize(n() + 1);
-  obs_start_[0] = 0;
-  for (Index i = 0; i < n(); ++i) {
-    const Index k = outer[i + 1] - outer[i];
-    obs_start_[i + 1] = obs_start_[i] + k * k;
-  }
-  const Index entries = obs_start_[n()];
-  if (entries > pair_map_limit_) {  // no map: set_weights recomputes Z'WZ
-    obs_start_.clear();
-    return;
-  }
-  pair_pos_.resize(entries);
-  pair_coef_.resize(entries);
+  const Index values = ZtWZ_.nonZeros();
+  // Each observation's k² products, counted by the value of Z'WZ they go to (positions in 64
+  // bits: rows × k² passes 2³¹ at 1.65·10⁶ rows with 50 slopes), then placed in that order.
+  Index entries = 0;
+  for (Index i = 0; i < n(); ++i) entries += static_cast<Index>(outer[i + 1] - outer[i]) * (outer[i + 1] - outer[i]);
+  pair_start_.clear();
+  if (entries > pair_map_limit_) return;  // no map: set_weights recomputes Z'WZ
   const int* m_outer = ZtWZ_.outerIndexPtr();
   const int* m_inner = ZtWZ_.innerIndexPtr();
+  const auto target = [&](int a, int b) {
+    const int* begin = m_inner + m_outer[inner[b]];
+    return std::lower_bound(begin, m_inner + m_outer[inner[b] + 1], inner[a]) - m_inner;
+  };
+  std::vector<Index> start(values + 1, 0);
   for (Index i = 0; i < n(); ++i) {
-    Index k = obs_start_[i];
     for (int b = outer[i]; b < outer[i + 1]; ++b) {
-      const int* begin = m_inner + m_outer[inner[b]];
-      const int* end = m_inner + m_outer[inner[b] + 1];
-      for (int a = outer[i]; a < outer[i + 1]; ++a, ++k) {
-        pair_pos_[k] = static_cast<int>(std::lower_bound(begin, end, inner[a]) - m_inner);
+      for (int a = outer[i]; a < outer[i + 1]; ++a) ++start[target(a, b) + 1];
+    }
+  }
+  for (Index t = 0; t < values; ++t) start[t + 1] += start[t];
+  pair_obs_.resize(entries);
+  pair_coef_.resize(entries);
+  std::vector<Index> next(start.begin(), start.end() - 1);
+  for (Index i = 0; i < n(); ++i) {
+    for (int b = outer[i]; b < outer[i + 1]; ++b) {
+      for (int a = outer[i]; a < outer[i + 1]; ++a) {
+        const Index k = next[target(a, b)]++;
+        pair_obs_[k] = static_cast<int>(i);
         pair_coef_[k] = z[a] * z[b];
       }
     }
   }
+  pair_start_ = std::move(start);
+  Zt_rows_ = Zt_;
 }
 
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
@@ -649,34 +723,32 @@ void Predictor::update_RX_with(const Eigen::VectorXd* ZtWr) {
 }
 
 void Predictor::weighted_x_products() {
-  // One pass over the observations, without the n × p temporary W X that Eigen's products make
-  // (PIRLS forms these at every iteration): Z'WX accumulated transposed, one contiguous p-vector
-  // per row of Zt, and X'WX by rank-one updates while p is small (a matrix product beyond).
+  // Without the n × p temporary W X that Eigen's products make (PIRLS forms these at every
+  // iteration): X'WX's lower triangle summed in registers while p is small (a matrix product
+  // beyond), and Z'WX transposed, one contiguous p-vector per row of Zt — by Zt's rows where
+  // they are kept (each level's sums in registers, see pair_start_), else added observation by
+  // observation.
   const Index P = p(), N = n();
-  const bool rank_one = P <= kMaxRankOneColumns;
-  Eigen::MatrixXd ZtWXt = Eigen::MatrixXd::Zero(P, q());
-  Eigen::MatrixXd XtWX = Eigen::MatrixXd::Zero(P, P);
-  const int* outer = Zt_.outerIndexPtr();
-  const int* inner = Zt_.innerIndexPtr();
-  const double* z = Zt_.valuePtr();
   const double* X = X_.data();
-  double x[kMaxRankOneColumns];
-  for (Index i = 0; i < N; ++i) {
-    const double wi = w_[i];
-    if (rank_one) {
-      for (Index c = 0; c < P; ++c) x[c] = X[i + c * N];
-      for (Index d = 0; d < P; ++d) {
-        for (Index c = d; c < P; ++c) XtWX(c, d) += wi * x[c] * x[d];
+  Eigen::MatrixXd ZtWXt = Eigen::MatrixXd::Zero(P, q());
+  if (!pair_start_.empty()) {
+    fixed_width<LevelXProducts>(P)(Zt_rows_, w_.data(), X, N, P, ZtWXt.data());
+  } else {
+    const int* outer = Zt_.outerIndexPtr();
+    const int* inner = Zt_.innerIndexPtr();
+    const double* z = Zt_.valuePtr();
+    for (Index i = 0; i < N; ++i) {
+      for (int a = outer[i]; a < outer[i + 1]; ++a) {
+        double* column = ZtWXt.col(inner[a]).data();
+        const double weight = w_[i] * z[a];
+        for (Index c = 0; c < P; ++c) column[c] += weight * X[i + c * N];
       }
-    }
-    for (int a = outer[i]; a < outer[i + 1]; ++a) {
-      double* column = ZtWXt.col(inner[a]).data();
-      const double weight = wi * z[a];
-      for (Index c = 0; c < P; ++c) column[c] += weight * X[i + c * N];
     }
   }
   ZtWXt_ = std::move(ZtWXt);
-  if (rank_one) {
+  if (P <= kMaxRankOneColumns) {
+    Eigen::MatrixXd XtWX = Eigen::MatrixXd::Zero(P, P);
+    fixed_width<WeightedGram>(P)(X, w_.data(), N, P, XtWX.data());
     XtWX_ = XtWX.selfadjointView<Eigen::Lower>();
   } else {
     XtWX_.noalias() = X_.transpose() * w_.asDiagonal() * X_;
@@ -684,7 +756,10 @@ void Predictor::weighted_x_products() {
   x_products_current_ = true;
 }
 
-Eigen::VectorXd Predictor::ZtW(const Eigen::VectorXd& r) const { return Zt_ * w_.cwiseProduct(r); }
+Eigen::VectorXd Predictor::ZtW(const Eigen::VectorXd& r) const {
+  if (pair_start_.empty()) return Zt_ * w_.cwiseProduct(r);
+  return Zt_rows_ * w_.cwiseProduct(r);  // by rows: one sum per level (see pair_start_)
+}
 
 Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
   return X_.transpose() * w_.cwiseProduct(r);
