@@ -14,7 +14,7 @@ from scipy.stats import norm
 from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
-from ..errors import ConvergenceWarning, DataError
+from ..errors import ConvergenceWarning, DataError, NumericalError
 from ..inference.convergence import GRADIENT_MESSAGE, convergence_problems, newton_point
 from ..inference.derivatives import (
     central_derivatives,
@@ -101,6 +101,47 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._response = response.y
         self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
+        self._restart_optimizer(self._data_based_start())
+
+    def _data_based_start(self) -> np.ndarray:
+        """Stage 1's starting θ. For terms that are all scalar intercepts, each with its own
+        grouping factor, of a family without a scale (binomial, Poisson): moment estimates of
+        each term's SD on the link scale from the fixed-effects fit (PIRLS at θ = 0): a level's
+        weighted mean working residual r̄ⱼ (weight Wⱼ = Σ wᵢ over its observations) has variance
+        σ² + 1/Wⱼ, so σ² ≈ mean(r̄ⱼ² − 1/Wⱼ); terms from the fewest levels up, each one's shrunken
+        level means taken out of the residuals before the next (nested terms would otherwise
+        count the coarser one's variance again). A term without evidence of variance keeps lme4's
+        start, 1. The optimum is the same; the path to it is shorter (stage 1 on the zoo's GLMMs:
+        51 → 26 evaluations poisson crossed, 49 → 23 nested, 29 → 14 binomial nested, 24 → 15
+        VerbAgg; binomial crossed 26 → 27 and grouseticks 20 → 21 unchanged). Elsewhere lme4's
+        start: 1 on Λ's diagonal."""
+        d = self.design
+        theta0 = d.theta0.copy()
+        scalar_intercepts = all(t.columns == ["(Intercept)"] for t in d.terms)
+        if not scalar_intercepts or len({t.term.group for t in d.terms}) != len(d.terms) or self.family.has_scale:
+            return theta0
+        if self.family.name == "negative_binomial":
+            return theta0
+        core = self._core
+        try:
+            core.objective_theta(np.zeros(len(theta0)))
+        except NumericalError:
+            return theta0
+        mu, mu_eta = np.asarray(core.mu), np.asarray(core.mu_eta())
+        w = self._glm.weights * mu_eta**2 / np.asarray(core.variance())
+        r = (self._response - mu) / mu_eta
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(r))):
+            return theta0
+        for k in sorted(range(len(d.terms)), key=lambda j: d.terms[j].n_levels):
+            term = d.terms[k]
+            W = np.bincount(term.codes, weights=w, minlength=term.n_levels)
+            noise = 1.0 / np.where(W > 0, W, np.inf)
+            means = np.bincount(term.codes, weights=w * r, minlength=term.n_levels) * noise
+            variance = float(np.mean(means**2 - noise))
+            if variance > 0:
+                theta0[k] = np.sqrt(variance)
+                r = r - (means * variance / (variance + noise))[term.codes]
+        return theta0
 
     def _make_core(self):
         d, response = self.design, self._glm

@@ -66,9 +66,10 @@ class Refits:
         return np.any(fits["theta"][self.design.lower == 0] < SINGULAR_TOLERANCE, axis=0)
 
     def _fit_responses(
-        self, responses: np.ndarray, n_threads: int, start: np.ndarray, progress: Progress | None = None
+        self, responses: np.ndarray, n_threads: int, start: np.ndarray | None, progress: Progress | None = None
     ) -> dict[str, np.ndarray]:
-        """Fits of this model's design to each column of responses, each from θ = start: θ, β, β's
+        """Fits of this model's design to each column of responses, each from θ = start (None: the
+        model kind's start for that response, as a separate fit's): θ, β, β's
         standard errors (from RX: no Hessian), σ, the objective, evaluations and whether the
         optimizer converged, one column or entry per response. On a pool of Python threads, one
         replica of the model each (the deviance evaluations release the GIL). Ctrl-C stops the
@@ -84,7 +85,7 @@ class Refits:
                     break
                 try:
                     replica._set_response(responses[:, k])
-                    replica._restart_optimizer(start)
+                    replica._restart_optimizer(replica._data_based_start() if start is None else start)
                     replica.fit()
                 except (NumericalError, DataError):  # this response cannot be fitted: a row of NaN
                     out.append(None)

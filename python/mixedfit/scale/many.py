@@ -104,7 +104,8 @@ def fit_many(
         errors (from RX, as ``vcov(m, use.hessian = FALSE)``), the variance parameters on lme4's
         sd/cor scale (``.sig01``…, ``.sigma``), the objective, the log-likelihood (−objective/2,
         as the models' ``loglik``), evaluations, ``converged``, ``singular`` and ``nobs``. Each fit starts from lme4's
-        default θ, without the convergence checks' derivatives.
+        default θ (a GLMM from its response's own start, as ``glmer``'s), without the convergence checks'
+        derivatives.
     """
     frame = as_dataframe(data)
     Y, names = _responses(responses, frame)
@@ -134,7 +135,10 @@ def fit_many(
         else:
             model = GeneralizedLinearMixedModel(formula, subset, family, link, nAGQ, weights, n_threads=1)
         used = np.flatnonzero(present)[model.frame.rows]
-        fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, columns)]), min(n_threads, len(columns)), model._initial())
+        # LMMs all start from lme4's default θ (one start for the core's threads); GLMMs each from
+        # their response's start, as glmer's.
+        start = model._initial() if family is None else None
+        fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, columns)]), min(n_threads, len(columns)), start)
         table = _table(model, fits, [names[k] for k in columns])
         if satterthwaite:
             table = table.join(_satterthwaite_tests(model, Y[np.ix_(used, columns)], fits, satterthwaite, table.index))
