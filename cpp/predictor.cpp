@@ -65,6 +65,8 @@ constexpr Index kMinParallelRows = 50000;
 // Up to this many fixed-effects columns X'WX is summed row by row, in the pass that forms Z'WX;
 // with more, one dense product is faster.
 constexpr Index kMaxRankOneColumns = 8;
+// A's update by value (Predictor::value_row_term_) for models of up to this many scalar terms.
+constexpr std::size_t kMaxScalarTermsByValue = 255;
 // Entries of PIRLS's observation → Z'WZ map (12 bytes each: 1.5 GB); larger maps are not built.
 constexpr Index kMaxPairMap = Index{1} << 27;
 // Sparse matrices cross from scipy with int32 indices and Eigen's SpMat<…, int> stores them so.
@@ -436,18 +438,19 @@ void Predictor::update_A_in_place() {
     return split >= q() ? q() : level_start(split);
   };
   const auto part_end = [&](int t) { return t + 1 == parts ? q() : part_begin(t + 1); };
-  if (std::all_of(terms_.begin(), terms_.end(), [](const Term& t) { return t.p == 1; })) {
+  if (!value_row_term_.empty()) {
     // Scalar terms only (Λ diagonal): A = λ_row (M λ_column) in one pass over the same entries
     // (the two passes' products in their order: the same values to the last bit).
+    double lambda[kMaxScalarTermsByValue];
+    for (std::size_t t = 0; t < terms_.size(); ++t) lambda[t] = T_[t](0, 0);
+    const unsigned char* row_term = value_row_term_.data();
     parallel_for(parts, [&](int part) {
       for (Index j = part_begin(part), stop = part_end(part); j < stop; ++j) {
-        const double column = T_[row_term_[j]](0, 0);
-        for (int r = column_runs_[j]; r < column_runs_[j + 1]; ++r) {
-          const RowRun& run = runs_[r];
-          const double row = T_[run.term](0, 0);
-          for (int f = run.begin; f < run.end; ++f) A[f] = (M[f] * column) * row;
-        }
-        A[diagonal_pos_[j]] += 1.0;
+        // A scalar term's level block is its diagonal entry: the computed rows start there.
+        const double column = lambda[row_term_[j]];
+        const int diagonal = diagonal_pos_[j];
+        A[diagonal] = (M[diagonal] * column) * column + 1.0;
+        for (int f = diagonal + 1; f < outer[j + 1]; ++f) A[f] = (M[f] * column) * lambda[row_term[f]];
       }
     });
     return;
@@ -539,6 +542,12 @@ bool Predictor::choose_in_place() {
     }
   }
   column_runs_[q()] = static_cast<int>(runs_.size());
+  value_row_term_.clear();
+  const bool scalar_terms = std::all_of(terms_.begin(), terms_.end(), [](const Term& t) { return t.p == 1; });
+  if (scalar_terms && terms_.size() <= kMaxScalarTermsByValue) {
+    value_row_term_.resize(ZtWZ_.nonZeros());
+    for (const RowRun& run : runs_) std::fill(value_row_term_.begin() + run.begin, value_row_term_.begin() + run.end, run.term);
+  }
   return true;
 }
 

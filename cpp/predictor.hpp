@@ -137,6 +137,10 @@ class Predictor {
   };
   std::vector<RowRun> runs_;        // each column's rows from its level block down, by term
   Eigen::VectorXi column_runs_;     // column j's runs are runs_[column_runs_[j] … column_runs_[j + 1])
+  // Scalar terms only: the term of each computed value's row (A's values from each column's
+  // level block down), so that A's update is one loop over them (star's runs of a term's rows in
+  // a column are one to three values long: walking them cost twice the loop).
+  std::vector<unsigned char> value_row_term_;
   std::vector<Eigen::MatrixXd> T_;  // each term's lower-triangular relative factor at θ
 
   // Whether Z'WZ's pattern lets A = Λ'(Z'WZ)Λ + I be computed in its pattern: every level's
