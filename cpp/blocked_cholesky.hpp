@@ -8,7 +8,6 @@
 // its own AMD ordering — where it stays sparse (partially crossed and nested designs).
 #pragma once
 
-#include <memory>
 #include <vector>
 
 #include "cholesky.hpp"
@@ -73,6 +72,7 @@ class BlockedCholesky final : public SparseCholesky {
   const int* position() const override { return position_.empty() ? nullptr : position_.data(); }
   void forward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
   void backward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
+  std::unique_ptr<SparseCholesky> clone_analysis() const override { return std::make_unique<BlockedCholesky>(*this); }
   void set_threads(int threads) override {
     threads_ = threads < 1 ? 1 : threads;
     if (schur_factor_) schur_factor_->set_threads(threads_);
@@ -95,7 +95,7 @@ class BlockedCholesky final : public SparseCholesky {
   // order) go among S's values; L21's rows are renumbered in the factor's order.
   bool sparse_schur_;
   SpMat S_sparse_;
-  std::unique_ptr<SparseCholesky> schur_factor_;
+  FactorSlot schur_factor_;
   double schur_factor_nonzeros_ = 0.0, schur_factor_flops_ = 0.0;
   bool schur_supernodal_ = false;
   std::vector<int> a22_source_, a22_target_, pair_target_;

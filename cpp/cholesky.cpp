@@ -25,10 +25,23 @@ void SimplicialCholesky::analyze(const SpMat& A) {
 
 void SimplicialCholesky::CountingLLT::analyze_ordered(const SpMat& A, const Eigen::VectorXi& ordering) {
   m_P.indices() = ordering;  // as Eigen's own analysis leaves them, from AMD's inverse permutation
-  m_Pinv = m_P.inverse();
   SpMat upper(A.rows(), A.cols());
   upper.selfadjointView<Eigen::Upper>() = A.selfadjointView<Eigen::Lower>().twistedBy(m_P);
+  analyze_permuted(upper, ordering);
+}
+
+void SimplicialCholesky::CountingLLT::analyze_permuted(const SpMat& upper, const Eigen::VectorXi& ordering) {
+  m_P.indices() = ordering;
+  m_Pinv = m_P.inverse();
   analyzePattern_preordered(upper, false);
+}
+
+std::unique_ptr<SparseCholesky> SimplicialCholesky::clone_analysis() const {
+  auto copy = std::make_unique<SimplicialCholesky>();
+  copy->permuted_ = permuted_;
+  copy->value_source_ = value_source_;
+  copy->llt_->analyze_permuted(permuted_, ordering());
+  return copy;
 }
 
 void SimplicialCholesky::analyze(const SpMat& A, const Eigen::VectorXi& ordering) {

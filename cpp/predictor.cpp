@@ -571,13 +571,6 @@ void Predictor::update_L() {
   } else if (A_.nonZeros() != A_nnz_) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
-  if (!chol_) {  // a copy's first evaluation: its original's choice, analysed under its ordering
-    if (std::string(factorization_).rfind("blocked", 0) == 0) {
-      use_blocked(std::string(factorization_) == "blocked-sparse");
-    } else {
-      use_sparse(std::string(factorization_) == "supernodal");
-    }
-  }
   if (!chol_->factorize(A_)) {
     throw NumericalError("Cholesky factorization of Λ'Z'WZΛ + I failed at " + theta_string(theta_));
   }
@@ -646,7 +639,6 @@ void Predictor::choose_factorization() {
   }
   auto simplicial = std::make_unique<SimplicialCholesky>();
   simplicial->analyze(A_);
-  ordering_ = simplicial->ordering();
   costs_.sparse_nonzeros = simplicial->factor_nonzeros();
   costs_.sparse_flops = simplicial->flops();
   const bool supernodal = forced_.empty() ? costs_.sparse_flops >= kSupernodalFlopsPerNonzero * costs_.sparse_nonzeros
@@ -672,15 +664,11 @@ void Predictor::use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> 
 void Predictor::use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed) {
   if (supernodal) {
     auto factor = std::make_unique<SupernodalCholesky>();
-    factor->analyze(A_, ordering_);
+    factor->analyze(A_, analysed->ordering());
     factor->set_threads(threads_);
     chol_ = std::move(factor);
     factorization_ = "supernodal";
     return;
-  }
-  if (!analysed) {
-    analysed = std::make_unique<SimplicialCholesky>();
-    analysed->analyze(A_, ordering_);
   }
   chol_ = std::move(analysed);
   factorization_ = "simplicial";

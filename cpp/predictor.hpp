@@ -181,7 +181,7 @@ class Predictor {
 
   SpMat A_;  // Λ'Z'WZΛ + I; updated in place, only its lower triangle and diagonal blocks are current
   Index A_nnz_ = -1;  // pattern size at analysis, checked at every θ
-  FactorSlot chol_;  // empty in a copy until its first factorization (see update_L)
+  FactorSlot chol_;  // a copy gets the analysis, not the numeric factor (see FactorSlot)
   const char* factorization_ = "none";
   FactorizationCosts costs_;
   // Bt's rows [row, row + R.rows()) <- R Λ = (Λ'Rᵀ)ᵀ in the factor's order (see
@@ -199,14 +199,11 @@ class Predictor {
   void set_u_from_factor_order(const Eigen::MatrixXd& ut);
   // At the first θ: weigh the blocked and the sparse factorization by their work per θ.
   void choose_factorization();
-  // The chosen factorization, analysed: the blocked one, or a sparse one under ordering_ (a
-  // simplicial analysis already made may be passed in).
+  // The chosen factorization, analysed: the blocked one (its analysis may be passed in), or the
+  // sparse one of all of A from the simplicial analysis (supernodal: under its ordering).
   void use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> analysed = nullptr);
-  void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed = nullptr);
+  void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed);
   std::string forced_;  // empty: chosen by cost
-  // The sparse factor's fill-reducing ordering, once analysed (a copy's first evaluation
-  // analyses its own factor under it).
-  Eigen::VectorXi ordering_;
   int threads_;
   // The right-hand sides of update_RX's solve, solved: its first p rows are RZXᵀ = (L⁻¹ P Λ'Z'WX)ᵀ
   // in the factor's order (then, for an LMM, the response's row).

@@ -41,6 +41,9 @@ class SupernodalCholesky final : public SparseCholesky {
   const int* position() const override { return position_.data(); }
   void forward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
   void backward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
+  std::unique_ptr<SparseCholesky> clone_analysis() const override {
+    return std::make_unique<SupernodalCholesky>(*this);
+  }
 
  private:
   using Block = Eigen::Map<Eigen::MatrixXd>;
