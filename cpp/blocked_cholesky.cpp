@@ -275,8 +275,12 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
   require(q2_ > 0, "blocked Cholesky: a sparse Schur complement needs a second term");
   // S's pattern, column by column (rows ≥ the column): A22's lower triangle and every pair of rows
   // that one level's columns share — the levels meeting column c found through L21's transpose.
+  // Columns are visited in increasing order and a level's rows are sorted, so the k-th visit to a
+  // level is at its k-th row (next_row): its rows from there on are those at or below c.
   const SpMat levels_by_row = L21_.transpose();  // row c of S: the first-term columns with an entry in it
-  std::vector<int> marker(q2_, -1), outer(q2_ + 1, 0), inner;
+  const auto level_rows = [&](Index b) { return L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_]; };
+  const auto level_length = [&](Index b) { return L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_]; };
+  std::vector<int> marker(q2_, -1), outer(q2_ + 1, 0), inner, next_row(n_blocks_, 0);
   for (Index c = 0; c < q2_; ++c) {
     const Index column_start = static_cast<Index>(inner.size());
     const auto add = [&](int row) {
@@ -291,35 +295,38 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
     }
     for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
       if (level.row() % p_ != 0) continue;  // a level's p columns share their rows: its first is enough
-      for (SpMat::InnerIterator it(L21_, level.row()); it; ++it) {
-        if (it.row() > c) add(static_cast<int>(it.row()));
-      }
+      const Index b = level.row() / p_;
+      const int* rows = level_rows(b);
+      for (int e = next_row[b]++ + 1; e < level_length(b); ++e) add(rows[e]);
     }
     std::sort(inner.begin() + column_start, inner.end());
     outer[c + 1] = static_cast<int>(inner.size());
   }
   const Index nonzeros = static_cast<Index>(inner.size());
   S_sparse_ = Eigen::Map<const SpMat>(q2_, q2_, nonzeros, outer.data(), inner.data(), std::vector<double>(nonzeros, 0.0).data());
-  const auto position_in_S = [&](Index row, Index column) {
-    const int* begin = S_sparse_.innerIndexPtr() + S_sparse_.outerIndexPtr()[column];
-    const int* end = S_sparse_.innerIndexPtr() + S_sparse_.outerIndexPtr()[column + 1];
-    return static_cast<int>(std::lower_bound(begin, end, static_cast<int>(row)) - S_sparse_.innerIndexPtr());
-  };
+  // Where A22's lower values and each level's products (pairs (e, f ≤ e) of its rows, in
+  // sparse_schur_update_level's order) go among S's values: column by column again, with the
+  // position of each of its rows scattered into `position`.
+  std::vector<Index> pair_start(n_blocks_ + 1, 0);
+  for (Index b = 0; b < n_blocks_; ++b) pair_start[b + 1] = pair_start[b] + level_length(b) * (level_length(b) + 1) / 2;
+  pair_target_.resize(pair_start[n_blocks_]);
   a22_source_.clear();
   a22_target_.clear();
-  for (Index j = q1_; j < A.cols(); ++j) {
-    for (SpMat::InnerIterator it(A, j); it; ++it) {
-      if (it.row() < j) continue;
+  std::vector<int> position(q2_);
+  std::fill(next_row.begin(), next_row.end(), 0);
+  for (Index c = 0; c < q2_; ++c) {
+    for (int k = outer[c]; k < outer[c + 1]; ++k) position[inner[k]] = k;
+    for (SpMat::InnerIterator it(A, q1_ + c); it; ++it) {
+      if (it.row() < q1_ + c) continue;
       a22_source_.push_back(static_cast<int>(&it.value() - A.valuePtr()));
-      a22_target_.push_back(position_in_S(it.row() - q1_, j - q1_));
+      a22_target_.push_back(position[it.row() - q1_]);
     }
-  }
-  pair_target_.clear();
-  for (Index b = 0; b < n_blocks_; ++b) {  // in sparse_schur_update_level's order
-    const int* rows = L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_];
-    const Index length = L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_];
-    for (Index e = 0; e < length; ++e) {
-      for (Index f = 0; f <= e; ++f) pair_target_.push_back(position_in_S(rows[e], rows[f]));
+    for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
+      if (level.row() % p_ != 0) continue;
+      const Index b = level.row() / p_;
+      const int* rows = level_rows(b);
+      const Index f = next_row[b]++;
+      for (Index e = f; e < level_length(b); ++e) pair_target_[pair_start[b] + e * (e + 1) / 2 + f] = position[rows[e]];
     }
   }
   auto simplicial = std::make_unique<SimplicialCholesky>();
