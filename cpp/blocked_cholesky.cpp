@@ -271,49 +271,71 @@ void BlockedCholesky::index_L21_by_rows() {
   }
 }
 
-void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
-  require(q2_ > 0, "blocked Cholesky: a sparse Schur complement needs a second term");
-  // S's pattern, column by column (rows ≥ the column): A22's lower triangle and every pair of rows
-  // that one level's columns share — the levels meeting column c found through L21's transpose.
-  // Columns are visited in increasing order and a level's rows are sorted, so the k-th visit to a
-  // level is at its k-th row (next_row): its rows from there on are those at or below c.
-  const SpMat levels_by_row = L21_.transpose();  // row c of S: the first-term columns with an entry in it
-  const auto level_rows = [&](Index b) { return L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_]; };
-  const auto level_length = [&](Index b) { return L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_]; };
-  std::vector<int> marker(q2_, -1), outer(q2_ + 1, 0), inner, next_row(n_blocks_, 0);
-  for (Index c = 0; c < q2_; ++c) {
-    const Index column_start = static_cast<Index>(inner.size());
+Index BlockedCholesky::schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer,
+                                    std::vector<int>* inner) {
+  // Column by column (rows ≥ the column): A22's lower triangle and every pair of rows that one
+  // level's columns share — the levels meeting column c found through A21's transpose. Columns
+  // are visited in increasing order and a level's rows are sorted, so the k-th visit to a level
+  // is at its k-th row (next_row): its rows from there on are those at or below c.
+  const Index q1 = p * n_blocks, q2 = A.cols() - q1;
+  const SpMat A21 = A.bottomLeftCorner(q2, q1);
+  const SpMat levels_by_row = A21.transpose();  // row c of S: the first-term columns with an entry in it
+  std::vector<int> marker(q2, -1), next_row(n_blocks, 0), column;
+  Index nonzeros = 0;
+  if (outer) outer->assign(q2 + 1, 0);
+  for (Index c = 0; c < q2; ++c) {
+    column.clear();
     const auto add = [&](int row) {
       if (marker[row] != c) {
         marker[row] = static_cast<int>(c);
-        inner.push_back(row);
+        column.push_back(row);
       }
     };
     add(static_cast<int>(c));  // the diagonal (A22's, which A always stores)
-    for (SpMat::InnerIterator it(A, q1_ + c); it; ++it) {
-      if (it.row() > q1_ + c) add(static_cast<int>(it.row() - q1_));
+    for (SpMat::InnerIterator it(A, q1 + c); it; ++it) {
+      if (it.row() > q1 + c) add(static_cast<int>(it.row() - q1));
     }
     for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
-      if (level.row() % p_ != 0) continue;  // a level's p columns share their rows: its first is enough
-      const Index b = level.row() / p_;
-      const int* rows = level_rows(b);
-      for (int e = next_row[b]++ + 1; e < level_length(b); ++e) add(rows[e]);
+      if (level.row() % p != 0) continue;  // a level's p columns share their rows: its first is enough
+      const Index b = level.row() / p;
+      const int* rows = A21.innerIndexPtr() + A21.outerIndexPtr()[b * p];
+      const int length = A21.outerIndexPtr()[b * p + 1] - A21.outerIndexPtr()[b * p];
+      for (int e = next_row[b]++ + 1; e < length; ++e) add(rows[e]);
     }
-    std::sort(inner.begin() + column_start, inner.end());
-    outer[c + 1] = static_cast<int>(inner.size());
+    nonzeros += static_cast<Index>(column.size());
+    if (inner) {
+      std::sort(column.begin(), column.end());
+      inner->insert(inner->end(), column.begin(), column.end());
+      (*outer)[c + 1] = static_cast<int>(inner->size());
+    }
   }
+  return nonzeros;
+}
+
+double BlockedCholesky::schur_nonzeros(const SpMat& A, Index block_size, Index n_blocks) {
+  return static_cast<double>(schur_pattern(A, block_size, n_blocks, nullptr, nullptr));
+}
+
+void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
+  require(q2_ > 0, "blocked Cholesky: a sparse Schur complement needs a second term");
+  std::vector<int> outer, inner;
+  schur_pattern(A, p_, n_blocks_, &outer, &inner);
+  const SpMat levels_by_row = L21_.transpose();
+  const auto level_rows = [&](Index b) { return L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_]; };
+  const auto level_length = [&](Index b) { return L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_]; };
+  std::vector<int> next_row(n_blocks_, 0);
   const Index nonzeros = static_cast<Index>(inner.size());
   S_sparse_ = Eigen::Map<const SpMat>(q2_, q2_, nonzeros, outer.data(), inner.data(), std::vector<double>(nonzeros, 0.0).data());
   // Where A22's lower values and each level's products (pairs (e, f ≤ e) of its rows, in
   // sparse_schur_update_level's order) go among S's values: column by column again, with the
-  // position of each of its rows scattered into `position`.
+  // position of each of its rows scattered into `position` (a level's k-th visit is at its k-th
+  // row, as in schur_pattern).
   std::vector<Index> pair_start(n_blocks_ + 1, 0);
   for (Index b = 0; b < n_blocks_; ++b) pair_start[b + 1] = pair_start[b] + level_length(b) * (level_length(b) + 1) / 2;
   pair_target_.resize(pair_start[n_blocks_]);
   a22_source_.clear();
   a22_target_.clear();
   std::vector<int> position(q2_);
-  std::fill(next_row.begin(), next_row.end(), 0);
   for (Index c = 0; c < q2_; ++c) {
     for (int k = outer[c]; k < outer[c + 1]; ++k) position[inner[k]] = k;
     for (SpMat::InnerIterator it(A, q1_ + c); it; ++it) {

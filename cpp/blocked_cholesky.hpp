@@ -57,6 +57,9 @@ class BlockedCholesky final : public SparseCholesky {
     double update_seconds() const;     // one thread's, the chosen update's
   };
   static Work work(const SpMat& A, Index block_size, Index n_blocks);
+  // The stored entries of S's lower triangle, were it kept sparse (one pass over the pairs of
+  // each level's rows): S's sparse factor has at least as many.
+  static double schur_nonzeros(const SpMat& A, Index block_size, Index n_blocks);
 
   void analyze(const SpMat& A) override;
   // With a sparse S, after analyze: its factor's nonzeros and multiply-adds (from the elimination
@@ -101,6 +104,8 @@ class BlockedCholesky final : public SparseCholesky {
   std::vector<int> a22_source_, a22_target_, pair_target_;
   std::vector<int> position_;
   void analyze_sparse_schur(const SpMat& A);
+  // S's lower pattern (CSC arrays), or with null arrays only its count.
+  static Index schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer, std::vector<int>* inner);
   bool factorize_sparse_schur(const SpMat& A);
   // S −= L21 L21' through L21_dense_ on `parts` threads.
   void update_schur_dense(int parts);

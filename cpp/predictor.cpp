@@ -607,14 +607,20 @@ void Predictor::choose_factorization() {
     use_blocked(false);
     return;
   }
-  // A sparse S is analysed where it could be cheaper than a dense one: its update alone, one
-  // product per pair of a level's rows, must cost less (the analysis itself costs ~10 ns a pair).
+  // A sparse S is analysed where it could be cheaper than a dense one: its update (one product
+  // per pair of a level's rows), first term and S's nonzeros (its factor has at least as many)
+  // must cost less; the pairs are counted first, S's pattern next, each a pass over the pairs
+  // (its targets and ordering cost several: crossed designs' pattern alone rules most out).
   std::unique_ptr<BlockedCholesky> blocked_sparse;
   const double pairs = costs_.schur_updates / first.p;
   const bool second_terms = A_.cols() > first.p * first.levels;
-  if (forced_ == "blocked-sparse" || (forced_.empty() && blocked_applies && second_terms &&
-                                      pairs <= kMaxSparseSchurPairs &&
-                                      pairs * kSecondsPerSparseSchurPair < costs_.blocked_seconds)) {
+  const auto could_be_cheaper = [&]() {
+    const double update_seconds = costs_.schur_updates * kSecondsPerSparseSchurPair + first_term_seconds;
+    if (pairs > kMaxSparseSchurPairs || update_seconds >= costs_.blocked_seconds) return false;
+    const double S_nonzeros = BlockedCholesky::schur_nonzeros(A_, first.p, first.levels);
+    return update_seconds + S_nonzeros * kSecondsPerSparseNonzero < costs_.blocked_seconds;
+  };
+  if (forced_ == "blocked-sparse" || (forced_.empty() && blocked_applies && second_terms && could_be_cheaper())) {
     blocked_sparse = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_, true);
     blocked_sparse->analyze(A_);
     costs_.schur_factor_nonzeros = blocked_sparse->schur_factor_nonzeros();
