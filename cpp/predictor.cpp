@@ -48,6 +48,11 @@ constexpr double kSecondsPerSparseNonzero = 5e-9;
 constexpr double kSecondsPerSparseSchurPair = 1e-9;
 constexpr double kSecondsPerFirstTermColumn = 5e-9;
 constexpr double kMaxSparseSchurPairs = 5e7;
+// An S at least this dense is factored dense: a sparse factor of it does the same flops with more
+// overhead after the same update (fully crossed designs; 10⁶ crossed rows with a slope, S full:
+// analysing it sparse, to be discarded, cost 0.3 s). InstEval's S, 48 % full, still gains from its
+// AMD ordering (6.95 against 8.7 ms per evaluation).
+constexpr double kDenseSchurFraction = 0.9;
 // The sparse alternative's symbolic analysis (AMD ordering, elimination tree) costs ~150 ns per
 // nonzero of A on small matrices and more per nonzero on large crossed ones, whose quotient graph
 // grows dense (measured: 2.9 ms for 10⁴ crossed rows, 25 ms for InstEval's 1.7·10⁵ nonzeros, 2.0 s
@@ -618,6 +623,8 @@ void Predictor::choose_factorization() {
     const double update_seconds = costs_.schur_updates * kSecondsPerSparseSchurPair + first_term_seconds;
     if (pairs > kMaxSparseSchurPairs || update_seconds >= costs_.blocked_seconds) return false;
     const double S_nonzeros = BlockedCholesky::schur_nonzeros(A_, first.p, first.levels);
+    const double q2 = static_cast<double>(A_.cols() - first.p * first.levels);
+    if (S_nonzeros >= kDenseSchurFraction * q2 * (q2 + 1) / 2) return false;
     return update_seconds + S_nonzeros * kSecondsPerSparseNonzero < costs_.blocked_seconds;
   };
   if (forced_ == "blocked-sparse" || (forced_.empty() && blocked_applies && second_terms && could_be_cheaper())) {
