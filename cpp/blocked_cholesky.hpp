@@ -4,8 +4,9 @@
 // grouping factor puts every observation in exactly one level, so A11 is block diagonal with
 // one p×p block per level and factors block by block; L21 = A21 L11⁻ᵀ keeps A21's sparsity;
 // the Schur complement S = A22 − L21 L21' of the remaining terms is factored dense where it fills
-// in (crossed designs), or sparse — in its pattern, fixed at analysis, by a simplicial factor under
-// its own AMD ordering — where it stays sparse (partially crossed and nested designs).
+// in (crossed designs), or sparse — in its pattern, fixed at analysis, by a simplicial or
+// supernodal factor under its own AMD ordering — where it stays sparse (partially crossed and
+// nested designs, InstEval).
 #pragma once
 
 #include <vector>
@@ -111,7 +112,8 @@ class BlockedCholesky final : public SparseCholesky {
   void update_schur_dense(int parts);
   // L11's blocks and L21 = A21 L11⁻ᵀ for the first term's levels [b0, b1); false if a block is
   // not positive definite. The scalar one (p = 1: a square root and a division per value, the
-  // same arithmetic) skips the general one's copying and searching, half of its time on star.
+  // same arithmetic) skips the general one's copying and searching (star: 4.4 % of an evaluation
+  // against 7.6 % for the general one and its solve, perf).
   bool factor_levels(const SpMat& A, Index b0, Index b1);
   bool factor_scalar_levels(const SpMat& A, Index b0, Index b1);
   // Threads for the work per level of the first term: all of them when there is enough of it.
