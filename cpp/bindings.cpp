@@ -105,7 +105,7 @@ void def_predictor_accessors(py::class_<Model>& cls) {
           },
           py::keep_alive<0, 1>(),  // the copy views the arrays this model keeps alive
           "A copy for another thread: the same data (shared), cross-products and state (copied), and "
-          "this model's factorization choice and ordering; its numeric factor is built at its first evaluation.")
+          "this model's factorization choice and symbolic analysis; it factors at its first evaluation.")
       .def_property(
           "threads", [](const Model& self) { return self.predictor().threads(); },
           [](Model& self, int threads) { self.predictor().set_threads(threads); })

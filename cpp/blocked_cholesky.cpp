@@ -89,8 +89,8 @@ void solve_rows(const double* L, Index p, double* x, Index length) {
   for (Index e = 0; e < length; ++e) small_solve_L<P>(L, p, x + e, length);
 }
 
-void solve_rows(const double* L, Index p, double* x, Index length) {
-  const auto solve = p == 1 ? solve_rows<1> : p == 2 ? solve_rows<2> : solve_rows<0>;
+void solve_rows(const double* L, Index p, double* x, Index length) {  // p ≥ 2: p = 1 is factor_scalar_levels'
+  const auto solve = p == 2 ? solve_rows<2> : solve_rows<0>;
   solve(L, p, x, length);
 }
 
@@ -165,6 +165,20 @@ const int* sparse_schur_update_level(const double* values, Index length, Index p
     }
   }
   return target;
+}
+
+// The first term's levels (p columns each) with an entry in row c of S, each with its rows
+// (A21's pattern, sorted) and the position k of c among them: visit(b, rows, length, k). Rows c
+// are visited in increasing order, so a level's k-th visit is at its k-th row (next_row counts).
+template <class Visit>
+void visit_levels_at(const SpMat& A21, const SpMat& levels_by_row, Index c, Index p, std::vector<int>& next_row,
+                     Visit visit) {
+  for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
+    if (level.row() % p != 0) continue;  // a level's p columns share their rows: its first is enough
+    const Index b = level.row() / p;
+    const int begin = A21.outerIndexPtr()[b * p];
+    visit(b, A21.innerIndexPtr() + begin, A21.outerIndexPtr()[b * p + 1] - begin, next_row[b]++);
+  }
 }
 
 }  // namespace
@@ -274,9 +288,8 @@ void BlockedCholesky::index_L21_by_rows() {
 Index BlockedCholesky::schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer,
                                     std::vector<int>* inner) {
   // Column by column (rows ≥ the column): A22's lower triangle and every pair of rows that one
-  // level's columns share — the levels meeting column c found through A21's transpose. Columns
-  // are visited in increasing order and a level's rows are sorted, so the k-th visit to a level
-  // is at its k-th row (next_row): its rows from there on are those at or below c.
+  // level's columns share — the levels meeting column c found through A21's transpose, each
+  // level's rows from c's position on (visit_levels_at).
   const Index q1 = p * n_blocks, q2 = A.cols() - q1;
   const SpMat A21 = A.bottomLeftCorner(q2, q1);
   const SpMat levels_by_row = A21.transpose();  // row c of S: the first-term columns with an entry in it
@@ -295,13 +308,9 @@ Index BlockedCholesky::schur_pattern(const SpMat& A, Index p, Index n_blocks, st
     for (SpMat::InnerIterator it(A, q1 + c); it; ++it) {
       if (it.row() > q1 + c) add(static_cast<int>(it.row() - q1));
     }
-    for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
-      if (level.row() % p != 0) continue;  // a level's p columns share their rows: its first is enough
-      const Index b = level.row() / p;
-      const int* rows = A21.innerIndexPtr() + A21.outerIndexPtr()[b * p];
-      const int length = A21.outerIndexPtr()[b * p + 1] - A21.outerIndexPtr()[b * p];
-      for (int e = next_row[b]++ + 1; e < length; ++e) add(rows[e]);
-    }
+    visit_levels_at(A21, levels_by_row, c, p, next_row, [&](Index, const int* rows, Index length, Index k) {
+      for (Index e = k + 1; e < length; ++e) add(rows[e]);
+    });
     nonzeros += static_cast<Index>(column.size());
     if (inner) {
       std::sort(column.begin(), column.end());
@@ -320,16 +329,14 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
   require(q2_ > 0, "blocked Cholesky: a sparse Schur complement needs a second term");
   std::vector<int> outer, inner;
   schur_pattern(A, p_, n_blocks_, &outer, &inner);
-  const SpMat levels_by_row = L21_.transpose();
-  const auto level_rows = [&](Index b) { return L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_]; };
+  const SpMat levels_by_row = L21_.transpose();  // L21 still has A21's pattern and row numbers
   const auto level_length = [&](Index b) { return L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_]; };
   std::vector<int> next_row(n_blocks_, 0);
   const Index nonzeros = static_cast<Index>(inner.size());
   S_sparse_ = Eigen::Map<const SpMat>(q2_, q2_, nonzeros, outer.data(), inner.data(), std::vector<double>(nonzeros, 0.0).data());
   // Where A22's lower values and each level's products (pairs (e, f ≤ e) of its rows, in
   // sparse_schur_update_level's order) go among S's values: column by column again, with the
-  // position of each of its rows scattered into `position` (a level's k-th visit is at its k-th
-  // row, as in schur_pattern).
+  // position of each of its rows scattered into `position`.
   std::vector<Index> pair_start(n_blocks_ + 1, 0);
   for (Index b = 0; b < n_blocks_; ++b) pair_start[b + 1] = pair_start[b] + level_length(b) * (level_length(b) + 1) / 2;
   pair_target_.resize(pair_start[n_blocks_]);
@@ -343,13 +350,9 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
       a22_source_.push_back(static_cast<int>(&it.value() - A.valuePtr()));
       a22_target_.push_back(position[it.row() - q1_]);
     }
-    for (SpMat::InnerIterator level(levels_by_row, c); level; ++level) {
-      if (level.row() % p_ != 0) continue;
-      const Index b = level.row() / p_;
-      const int* rows = level_rows(b);
-      const Index f = next_row[b]++;
-      for (Index e = f; e < level_length(b); ++e) pair_target_[pair_start[b] + e * (e + 1) / 2 + f] = position[rows[e]];
-    }
+    visit_levels_at(L21_, levels_by_row, c, p_, next_row, [&](Index b, const int* rows, Index length, Index f) {
+      for (Index e = f; e < length; ++e) pair_target_[pair_start[b] + e * (e + 1) / 2 + f] = position[rows[e]];
+    });
   }
   auto simplicial = std::make_unique<SimplicialCholesky>();
   simplicial->analyze(S_sparse_);

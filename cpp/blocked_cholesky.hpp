@@ -65,11 +65,10 @@ class BlockedCholesky final : public SparseCholesky {
   void analyze(const SpMat& A) override;
   // With a sparse S, after analyze: its factor's nonzeros and multiply-adds (from the elimination
   // tree's column counts), whether that factor is supernodal (by kSupernodalFlopsPerNonzero, as
-  // for all of A), and how many products S −= L21 L21' adds into S per factorization.
+  // for all of A).
   double schur_factor_nonzeros() const { return schur_factor_nonzeros_; }
   double schur_factor_flops() const { return schur_factor_flops_; }
   bool schur_supernodal() const { return schur_supernodal_; }
-  double schur_pairs() const { return static_cast<double>(pair_target_.size()); }
   bool factorize(const SpMat& A) override;
   double log_det() const override;
   // A's own order, except that a sparse S's rows are in its factor's order.

@@ -2,8 +2,7 @@
 // sides of a solve, the rows of a product such as (Z'WX)ᵀ): each is instantiated with the width
 // fixed at compile time for widths 1 … kMaxFixedWidth, so that loop is unrolled, and chosen per
 // call from a table. A loop of run-time length, vectorized with its remainder and aliasing
-// checks, took up to twice as long for these short widths (perf on star's 13 right-hand sides
-// and on 1 to 3).
+// checks, took up to twice as long at widths 1 to 3 (perf, the solves' and Λ's products).
 #pragma once
 
 #include <array>

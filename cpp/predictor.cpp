@@ -617,26 +617,26 @@ void Predictor::choose_factorization() {
   // must cost less; the pairs are counted first, S's pattern next, each a pass over the pairs
   // (its targets and ordering cost several: crossed designs' pattern alone rules most out).
   std::unique_ptr<BlockedCholesky> blocked_sparse;
-  const double pairs = costs_.schur_updates / first.p;
+  const double pairs = costs_.schur_updates / first.p;  // a level's p columns share each pair
+  const double sparse_update_seconds = costs_.schur_updates * kSecondsPerSparseSchurPair + first_term_seconds;
   const bool second_terms = A_.cols() > first.p * first.levels;
   const auto could_be_cheaper = [&]() {
-    const double update_seconds = costs_.schur_updates * kSecondsPerSparseSchurPair + first_term_seconds;
-    if (pairs > kMaxSparseSchurPairs || update_seconds >= costs_.blocked_seconds) return false;
+    if (pairs > kMaxSparseSchurPairs || sparse_update_seconds >= costs_.blocked_seconds) return false;
     const double S_nonzeros = BlockedCholesky::schur_nonzeros(A_, first.p, first.levels);
     const double q2 = static_cast<double>(A_.cols() - first.p * first.levels);
     if (S_nonzeros >= kDenseSchurFraction * q2 * (q2 + 1) / 2) return false;
-    return update_seconds + S_nonzeros * kSecondsPerSparseNonzero < costs_.blocked_seconds;
+    return sparse_update_seconds + S_nonzeros * kSecondsPerSparseNonzero < costs_.blocked_seconds;
   };
   if (forced_ == "blocked-sparse" || (forced_.empty() && blocked_applies && second_terms && could_be_cheaper())) {
     blocked_sparse = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_, true);
     blocked_sparse->analyze(A_);
     costs_.schur_factor_nonzeros = blocked_sparse->schur_factor_nonzeros();
     costs_.schur_factor_flops = blocked_sparse->schur_factor_flops();
-    costs_.schur_pairs = blocked_sparse->schur_pairs();
+    costs_.schur_pairs = pairs;
     costs_.blocked_sparse_seconds =
-        costs_.schur_pairs * first.p * kSecondsPerSparseSchurPair +
+        sparse_update_seconds +
         costs_.schur_factor_flops / (blocked_sparse->schur_supernodal() ? kSupernodalFlops : kSparseFlops) +
-        costs_.schur_factor_nonzeros * kSecondsPerSparseNonzero + first_term_seconds;
+        costs_.schur_factor_nonzeros * kSecondsPerSparseNonzero;
     if (forced_ == "blocked-sparse") {
       use_blocked(true, std::move(blocked_sparse));
       return;

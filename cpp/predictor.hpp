@@ -24,8 +24,9 @@ class Predictor {
   // term in order: Λ's blocks follow from it, and the blocked factorization exploits the first.
   Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapVecI term_shapes);
   // A copy shares X and Zt (views) and copies everything computed from them: the cross-products,
-  // A, and the analysis's choice and ordering, but not the numeric factor, which it builds at
-  // its first evaluation without weighing or ordering again (a helper core for another thread).
+  // A, the factorization's choice and its symbolic analysis (FactorSlot), so that it factors at
+  // its first evaluation without weighing, ordering or analysing again (a helper core for another
+  // thread).
   Predictor(const Predictor&) = default;
   Predictor& operator=(const Predictor&) = delete;
 

@@ -152,7 +152,7 @@ def _factor_fast_path(expr: str, frame: ModelFrame | pd.DataFrame) -> ModelMatri
     """The model matrix of an intercept plus numeric columns and factors, coded exactly as formulaic
     codes them (treatment contrasts against the first level; levels a categorical's own, else
     the sorted values; the same column names), without its machinery: star's four factors cost
-    ~9 ms through formulaic and ~2 ms here (pandas' factorizing is most of it). None for
+    ~9 ms through formulaic and 2.3-3.7 ms here (pandas' factorizing is most of it). None for
     anything else (no intercept, interactions, functions, booleans)."""
     simple = _simple_columns(expr, frame)
     if simple is None or not simple[0]:

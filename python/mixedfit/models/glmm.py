@@ -118,9 +118,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         d = self.design
         theta0 = d.theta0.copy()
         scalar_intercepts = all(t.columns == ["(Intercept)"] for t in d.terms)
-        if not scalar_intercepts or len({t.term.group for t in d.terms}) != len(d.terms) or self.family.has_scale:
-            return theta0
-        if self.family.name == "negative_binomial":
+        distinct_factors = len({t.term.group for t in d.terms}) == len(d.terms)
+        no_scale = not self.family.has_scale and self.family.name != "negative_binomial"
+        if not (scalar_intercepts and distinct_factors and no_scale):
             return theta0
         core = self._core
         try:

@@ -12,9 +12,9 @@ import numpy as np
 from .. import threads
 
 # A batch expected to save less than this on more cores is evaluated on one: a thread pool and a
-# copy's bookkeeping cost about as much. A new copy also analyses its factor at its first point,
-# counted as one more evaluation (measured on star: copying 0.25 ms, then its first evaluation
-# 2.1 ms against 1.3).
+# copy's bookkeeping cost about as much. Making a new copy (its cross-products and its factor's
+# analysis copied) is counted as one more evaluation (measured: star 0.3-0.6 ms against 1.1 ms per
+# evaluation, InstEval 4.5-9 ms against 7-9).
 MIN_PARALLEL_SECONDS = 0.002
 
 Evaluate = Callable[[Any, np.ndarray], np.ndarray]  # (core, points) -> the objective at each point
@@ -28,7 +28,7 @@ def rows_on_cores(
     always parallel) is under MIN_PARALLEL_SECONDS (plus one evaluation where a copy is still to be
     made), all on own_core; otherwise in as many parts as threads, the first on
     own_core and each other on a copy of it (made at the first parallel batch, kept for the next:
-    the cross-products and the factorization's choice and ordering copied, not computed again),
+    the cross-products and the factorization's choice and analysis copied, not computed again),
     every core factorizing on one thread meanwhile."""  # fmt: skip
     count = threads.resolve(n_threads)
     helpers: list[Any] = []
