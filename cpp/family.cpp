@@ -170,9 +170,8 @@ double Family::variance(double mu) const {
   return 1.0;
 }
 
-void Family::linkinv(const Eigen::VectorXd& eta, Eigen::VectorXd& mu, Eigen::VectorXd& mu_eta) const {
-  mu.resize(eta.size());
-  mu_eta.resize(eta.size());
+void Family::linkinv(const Eigen::Ref<const Eigen::VectorXd>& eta, Eigen::Ref<Eigen::VectorXd> mu,
+                     Eigen::Ref<Eigen::VectorXd> mu_eta) const {
   switch (link_) {
     case Link::Logit: {
       // With E = exp(−η) (η clamped as the scalar linkinv does): μ = 1/(1 + E) and
@@ -194,7 +193,7 @@ void Family::linkinv(const Eigen::VectorXd& eta, Eigen::VectorXd& mu, Eigen::Vec
   }
 }
 
-Eigen::ArrayXd Family::variance(const Eigen::VectorXd& mu) const {
+Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) const {
   const auto m = mu.array();
   switch (dist_) {
     case Distribution::Binomial: return m * (1 - m);
@@ -207,7 +206,23 @@ Eigen::ArrayXd Family::variance(const Eigen::VectorXd& mu) const {
   return Eigen::ArrayXd::Ones(m.size());
 }
 
-bool Family::all_valid(const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const {
+void Family::log_mu(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu,
+                    Eigen::ArrayXd& log_mu, Eigen::ArrayXd* log_1mmu) const {
+  if (link_ == Link::Log) {
+    log_mu = (mu.array() > kEps).select(eta.array(), std::log(kEps));  // μ = max(exp(η), ε)
+  } else {
+    log_mu = mu.array().log();
+  }
+  if (log_1mmu == nullptr) return;
+  if (link_ == Link::Logit) {
+    // μ = 1/(1 + E), 1 − μ = E/(1 + E) with E = exp(−η) (η clamped as linkinv clamps it).
+    *log_1mmu = log_mu - eta.array().max(-kLogitThreshold).min(kLogitThreshold);
+  } else {
+    *log_1mmu = (1 - mu.array()).log();
+  }
+}
+
+bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const {
   const auto m = mu.array();
   switch (dist_) {
     case Distribution::Binomial:

@@ -25,15 +25,21 @@ class Family {
   double linkinv(double eta) const;
   double mu_eta(double eta) const;  // dμ/dη
   double variance(double mu) const;
-  // The same over all observations: μ and dμ/dη from η in one pass (the logit and log links get
-  // both from one exponential, evaluated by Eigen's vectorized exp; the other links by the scalar
-  // functions above), and V(μ).
-  void linkinv(const Eigen::VectorXd& eta, Eigen::VectorXd& mu, Eigen::VectorXd& mu_eta) const;
-  Eigen::ArrayXd variance(const Eigen::VectorXd& mu) const;
+  // The same over a block of observations: μ and dμ/dη from η in one pass (the logit and log
+  // links get both from one exponential, evaluated by Eigen's vectorized exp; the other links by
+  // the scalar functions above; mu and mu_eta have η's length), and V(μ).
+  void linkinv(const Eigen::Ref<const Eigen::VectorXd>& eta, Eigen::Ref<Eigen::VectorXd> mu,
+               Eigen::Ref<Eigen::VectorXd> mu_eta) const;
+  Eigen::ArrayXd variance(const Eigen::Ref<const Eigen::VectorXd>& mu) const;
+  // log μ over a block (μ = linkinv(η)), and log(1 − μ) if log_1mmu is given, from η where the
+  // link gives them without a logarithm (log: log μ = η; logit: log(1 − μ) = log μ − η): the
+  // likelihood's sums at every PIRLS step are mostly these logarithms.
+  void log_mu(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu,
+              Eigen::ArrayXd& log_mu, Eigen::ArrayXd* log_1mmu) const;
   // Whether every η and μ is valid: μ inside the distribution's support (the deviance is finite
   // there), η where the inverse link is defined and monotone — 1/μ² needs η > 0, 1/μ needs
   // η ≠ 0 (R's valideta); the √ link allows any η, as lme4 does (μ = η²).
-  bool all_valid(const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const;
+  bool all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const;
   // Unit deviance times the prior weight.
   double dev_resid(double y, double mu, double wt) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is

@@ -21,6 +21,10 @@ constexpr int kMaxHalvings = 20;
 // and so is log det L through the weights, so the Newton step must also have become negligible.
 constexpr double kPirlsTolerance = 1e-11;
 constexpr double kPirlsStepTolerance = 1e-11;
+// Observations per block of the passes that compute several values each (μ, dμ/dη and the
+// likelihood; the weights and the working residual): small enough for the block's vectors to
+// stay in the L1 cache between them.
+constexpr Index kObservationBlock = 512;
 
 double finite(double deviance) {
   if (!std::isfinite(deviance)) throw NumericalError("the deviance is not finite at this θ and β");
@@ -80,17 +84,38 @@ void GeneralizedLinearMixedModel::set_response(MapVec y, MapVec mustart) {
 }
 
 void GeneralizedLinearMixedModel::update_mu() {
-  family_.linkinv(eta_, mu_, mu_eta_);
-  valid_ = family_.all_valid(eta_, mu_);
-  sums_ = likelihood_->at(family_, mu_, false);
+  const Index n = eta_.size();
+  mu_.resize(n);
+  mu_eta_.resize(n);
+  valid_ = true;
+  sums_ = likelihood_->constants();
+  // Block by block, so that η, μ and dμ/dη stay in the cache between the inverse link, the
+  // validity check and the likelihood's sums (one pass over the observations instead of four).
+  for (Index first = 0; first < n; first += kObservationBlock) {
+    const Index m = std::min(kObservationBlock, n - first);
+    const auto eta = eta_.segment(first, m);
+    const auto mu = mu_.segment(first, m);
+    family_.linkinv(eta, mu_.segment(first, m), mu_eta_.segment(first, m));
+    valid_ = valid_ && family_.all_valid(eta, mu);
+    if (!valid_) continue;  // the penalized deviance is infinite; μ is still wanted whole
+    const ResponseLikelihood::Sums part = likelihood_->block(family_, eta, mu, first);
+    sums_.deviance += part.deviance;
+    sums_.minus_two_log_lik += part.minus_two_log_lik;
+  }
 }
 
 double GeneralizedLinearMixedModel::minus_two_log_lik() const {
   return std::isnan(sums_.minus_two_log_lik) ? aic() : sums_.minus_two_log_lik;
 }
 
-void GeneralizedLinearMixedModel::update_eta_mu() {
-  eta_ = pred_.linear_predictor() + offset_;
+Eigen::VectorXd GeneralizedLinearMixedModel::linear_predictor(bool with_beta) const {
+  Eigen::VectorXd eta = with_beta ? Eigen::VectorXd(pred_.X_beta() + offset_) : fixed_eta_;
+  pred_.add_random_part(eta);
+  return eta;
+}
+
+void GeneralizedLinearMixedModel::update_eta_mu(bool with_beta) {
+  eta_ = linear_predictor(with_beta);
   update_mu();
 }
 
@@ -103,7 +128,7 @@ Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
 Eigen::VectorXd GeneralizedLinearMixedModel::variance() const { return family_.variance(mu_).matrix(); }
 
 // At the current μ under the current family (a new negative binomial shape changes both).
-double GeneralizedLinearMixedModel::deviance() const { return likelihood_->at(family_, mu_).deviance; }
+double GeneralizedLinearMixedModel::deviance() const { return likelihood_->at(family_, eta_, mu_).deviance; }
 
 double GeneralizedLinearMixedModel::pearson_rss() const {
   double sum = 0.0;
@@ -114,21 +139,34 @@ double GeneralizedLinearMixedModel::pearson_rss() const {
   return sum;
 }
 
-double GeneralizedLinearMixedModel::aic() const { return likelihood_->at(family_, mu_).minus_two_log_lik; }
+double GeneralizedLinearMixedModel::aic() const { return likelihood_->at(family_, eta_, mu_).minus_two_log_lik; }
 
 double GeneralizedLinearMixedModel::penalized_deviance() const {
   return valid_ ? sums_.deviance + pred_.u().squaredNorm() : std::numeric_limits<double>::infinity();
 }
 
-void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed) {
-  Eigen::VectorXd w = weights_.array() * mu_eta_.array().square() / family_.variance(mu_);
+void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool with_residual) {
+  const Index n = eta_.size();
+  Eigen::VectorXd w(n);
+  if (with_residual) weighted_residual_.resize(n);
+  for (Index first = 0; first < n; first += kObservationBlock) {
+    const Index m = std::min(kObservationBlock, n - first);
+    const auto mu = mu_.segment(first, m).array(), mu_eta = mu_eta_.segment(first, m).array();
+    auto wb = w.segment(first, m).array();
+    wb = weights_.segment(first, m).array() * mu_eta.square() / family_.variance(mu_.segment(first, m));
+    if (!with_residual) continue;
+    // The working response z = η − offset + (y − μ)/(dμ/dη), less Xβ where β is fixed.
+    const Eigen::Map<const Eigen::ArrayXd> base((with_beta ? offset_.data() : fixed_eta_.data()) + first, m);
+    weighted_residual_.segment(first, m).array() =
+        wb * (eta_.segment(first, m).array() - base + (y_.segment(first, m).array() - mu) / mu_eta);
+  }
   for (Index i = 0; observed && i < w.size(); ++i) {
     // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
     // expected one stands in, as the Laplace approximation needs a positive curvature.
     const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
     if (h > 0 && std::isfinite(h)) w[i] = h;
   }
-  pred_.set_weights(w);
+  pred_.set_weights(std::move(w));
   pred_.update_L();
   if (with_beta) pred_.update_RX();
 }
@@ -139,32 +177,32 @@ const Eigen::MatrixXd& GeneralizedLinearMixedModel::RX() {
 }
 
 void GeneralizedLinearMixedModel::pirls(bool with_beta) {
+  if (!with_beta) fixed_eta_ = pred_.X_beta() + offset_;
   double pdev_old = std::numeric_limits<double>::infinity();
   // Warm start from the previous modes, except where the link is not one-to-one (√: η and −η
   // give the same μ), where a warm start can land in the mirrored mode and make the deviance
   // depend on the path the optimizer took; there every evaluation starts from μ_start.
   const bool warm = !from_mustart_ && family_.link_one_to_one();
   if (warm) {
-    update_eta_mu();
+    update_eta_mu(with_beta);
     pdev_old = penalized_deviance();
   }
-  if (!warm || !std::isfinite(pdev_old)) {
+  // Whether η is the linear predictor at the current β and u (not so where PIRLS starts from μ_start).
+  bool eta_at_modes = std::isfinite(pdev_old);
+  if (!eta_at_modes) {
     // Start from the family's starting means (also when the previous modes are invalid here).
     eta_ = eta_start_;
     update_mu();
     pred_.set_u(Eigen::VectorXd::Zero(pred_.q()));
-    pdev_old = std::numeric_limits<double>::infinity();
   }
   from_mustart_ = false;
   for (pirls_iterations_ = 1; pirls_iterations_ <= kMaxPirlsIterations; ++pirls_iterations_) {
-    reweight(with_beta);
-    // Working response z = η − offset + (y − μ)/(dμ/dη); with β fixed, Xβ is moved across.
-    const Eigen::VectorXd z = eta_ - offset_ + ((y_ - mu_).array() / mu_eta_.array()).matrix();
+    reweight(with_beta, false, true);
     const Eigen::VectorXd beta_old = pred_.beta(), u_old = pred_.u();
     if (with_beta) {
-      pred_.solve_beta_u(pred_.ZtW(z), pred_.XtW(z));
+      pred_.solve_beta_u(pred_.Zt_times(weighted_residual_), pred_.X().transpose() * weighted_residual_);
     } else {
-      pred_.solve_u(pred_.ZtW(z - pred_.X_beta()));
+      pred_.solve_u(pred_.Zt_times(weighted_residual_));
     }
     const Eigen::VectorXd beta_new = pred_.beta(), u_new = pred_.u();
     const double u_step = (u_new - u_old).lpNorm<Eigen::Infinity>();
@@ -180,15 +218,34 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
       weighted_step = std::max(weighted_step, (delta_eta.array().abs() * pred_.weights().array()).maxCoeff());
     }
     const double scale = 1.0 + std::max(u_new.lpNorm<Eigen::Infinity>(), with_beta ? beta_new.lpNorm<Eigen::Infinity>() : 0.0);
+    // η is linear in the step: from η at the step's start and at the full step, a halved step's η
+    // costs one pass over the observations, without the products by X and Z.
+    const Eigen::VectorXd eta_full = linear_predictor(with_beta);
+    Eigen::VectorXd eta_old;
+    if (eta_at_modes) {
+      eta_old = eta_;
+    } else {
+      pred_.set_beta(beta_old);
+      pred_.set_u(u_old);
+      eta_old = linear_predictor(with_beta);
+    }
     double pdev = std::numeric_limits<double>::infinity();
     double step = 1.0;
     for (int h = 0; h <= kMaxHalvings; ++h, step *= 0.5) {
-      pred_.set_beta(beta_old + step * (beta_new - beta_old));
-      pred_.set_u(u_old + step * (u_new - u_old));
-      update_eta_mu();
+      if (h == 0) {
+        pred_.set_beta(beta_new);
+        pred_.set_u(u_new);
+        eta_ = eta_full;
+      } else {
+        pred_.set_beta(beta_old + step * (beta_new - beta_old));
+        pred_.set_u(u_old + step * (u_new - u_old));
+        eta_ = eta_old + step * (eta_full - eta_old);
+      }
+      update_mu();
       pdev = penalized_deviance();
       if (std::isfinite(pdev) && (!std::isfinite(pdev_old) || pdev <= pdev_old * (1 + kPirlsTolerance))) break;
     }
+    eta_at_modes = true;
     if (!std::isfinite(pdev)) {
       std::ostringstream os;
       os << "PIRLS step produced an invalid mean at iteration " << pirls_iterations_;
@@ -197,7 +254,7 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
     if (std::abs(pdev_old - pdev) <= kPirlsTolerance * (std::abs(pdev) + 1.0) &&
         (std::min(full_step, weighted_step) <= kPirlsStepTolerance * scale || pirls_iterations_ >= kPatientIterations)) {
       // The factor at the converged μ, for the log-determinant (and β's covariance).
-      reweight(with_beta, family_.laplace_uses_observed_information());
+      reweight(with_beta, family_.laplace_uses_observed_information(), false);
       return;
     }
     pdev_old = pdev;
@@ -253,11 +310,11 @@ double GeneralizedLinearMixedModel::adaptive_quadrature(const Eigen::Ref<const E
       continue;
     }
     pred_.set_u(u0 + gh_z[k] * sd);
-    update_eta_mu();
+    update_eta_mu(false);
     M.array() += gh_w[k] * (-0.5 * (deviance_by_level() - dev0).array() + 0.5 * gh_z[k] * gh_z[k]).exp();
   }
   pred_.set_u(u0);
-  update_eta_mu();
+  update_eta_mu(false);
   // lme4 reports the quadrature deviance relative to the saturated model (deviance residuals
   // in place of the family's −2 log-likelihood); we do the same so the numbers compare.
   return laplace0 - minus_two_log_lik() + sums_.deviance - 2.0 * M.array().log().sum();

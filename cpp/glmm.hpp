@@ -57,12 +57,16 @@ class GeneralizedLinearMixedModel {
   void start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart);
   // μ, dμ/dη, their validity and the likelihood's sums from the current η.
   void update_mu();
+  // Xβ + ZΛu + offset at the current β and u; with_beta false: β is PIRLS's fixed one, whose part
+  // is fixed_eta_.
+  Eigen::VectorXd linear_predictor(bool with_beta) const;
   // η from the current β and u (and the offset), then update_mu.
-  void update_eta_mu();
+  void update_eta_mu(bool with_beta);
   double penalized_deviance() const;
   // Working weights and the decomposition at the current μ (RX only if β is solved for);
-  // observed: the observed information instead of the expected one (see Family).
-  void reweight(bool with_beta, bool observed = false);
+  // observed: the observed information instead of the expected one (see Family); with_residual:
+  // also weighted_residual_, in the same pass.
+  void reweight(bool with_beta, bool observed, bool with_residual);
   void pirls(bool with_beta);
   double laplace() const;
   double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,
@@ -73,6 +77,9 @@ class GeneralizedLinearMixedModel {
   MapVec y_, weights_, n_trials_, offset_;
   std::optional<ResponseLikelihood> likelihood_;  // of the current response (set_response replaces it)
   Eigen::VectorXd eta_, mu_, mu_eta_;  // mu_eta_: dμ/dη
+  Eigen::VectorXd fixed_eta_;          // Xβ + offset while PIRLS holds β fixed
+  // W times the working response (less Xβ where β is fixed), for PIRLS's right-hand side.
+  Eigen::VectorXd weighted_residual_;
   bool valid_ = true;                  // every η and μ valid (Family::all_valid)
   // At the current μ; PIRLS's steps need only the deviance, so a family whose −2 log L costs
   // extra leaves it NaN there, and minus_two_log_lik() computes it when the Laplace value is due.

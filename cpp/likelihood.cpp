@@ -13,7 +13,8 @@ double x_log_x(double x) { return x > 0 ? x * std::log(x) : 0.0; }
 // 0 or outside the support (R's y log(y/μ) is 0 for y = 0 whatever μ is). The plain vectorized
 // sum is that sum whenever every log is finite (μ inside the support, as PIRLS keeps it); only
 // otherwise are the zero coefficients skipped one by one.
-double weighted_log_sum(const Eigen::ArrayXd& c, const Eigen::ArrayXd& log_x) {
+template <typename Coefficients>
+double weighted_log_sum(const Coefficients& c, const Eigen::ArrayXd& log_x) {
   const double sum = (c * log_x).sum();
   return std::isfinite(sum) ? sum : (c != 0).select(c * log_x, 0.0).sum();
 }
@@ -52,24 +53,38 @@ ResponseLikelihood::ResponseLikelihood(const Family& family, MapVec y, MapVec n_
   }
 }
 
-ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& mu,
-                                                bool with_log_lik) const {
+ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& eta,
+                                                const Eigen::VectorXd& mu) const {
+  const Sums part = block(family, eta, mu, 0);
+  Sums sums{constants().deviance + part.deviance, constants().minus_two_log_lik + part.minus_two_log_lik};
+  if (std::isnan(sums.minus_two_log_lik)) sums.minus_two_log_lik = family.aic(y_, n_, mu, wt_, sums.deviance);
+  return sums;
+}
+
+ResponseLikelihood::Sums ResponseLikelihood::constants() const {
+  const bool closed_form = distribution_ == Distribution::Binomial || distribution_ == Distribution::Poisson;
+  return {dev0_, closed_form ? lik0_ : std::numeric_limits<double>::quiet_NaN()};
+}
+
+ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
+                                                   const Eigen::Ref<const Eigen::VectorXd>& mu, Index first) const {
+  const Index m = mu.size();
+  Eigen::ArrayXd log_mu, log_1mmu;
   switch (distribution_) {
     case Distribution::Poisson: {
-      const Eigen::ArrayXd log_mu = mu.array().log();
-      const double shared = (two_w_ * mu.array()).sum() - weighted_log_sum(two_wy_, log_mu);
-      return {dev0_ + shared, lik0_ + shared};
+      family.log_mu(eta, mu, log_mu, nullptr);
+      const double shared = (two_w_.segment(first, m) * mu.array()).sum() - weighted_log_sum(two_wy_.segment(first, m), log_mu);
+      return {shared, shared};
     }
     case Distribution::Binomial: {
-      const Eigen::ArrayXd log_mu = mu.array().log();
-      const Eigen::ArrayXd log_1mmu = (1 - mu.array()).log();
-      return {dev0_ - weighted_log_sum(two_wy_, log_mu) - weighted_log_sum(two_w_, log_1mmu),
-              lik0_ - weighted_log_sum(successes_, log_mu) - weighted_log_sum(failures_, log_1mmu)};
+      family.log_mu(eta, mu, log_mu, &log_1mmu);
+      return {-weighted_log_sum(two_wy_.segment(first, m), log_mu) - weighted_log_sum(two_w_.segment(first, m), log_1mmu),
+              -weighted_log_sum(successes_.segment(first, m), log_mu) - weighted_log_sum(failures_.segment(first, m), log_1mmu)};
     }
     default: {
       double deviance = 0.0;
-      for (Index i = 0; i < mu.size(); ++i) deviance += family.dev_resid(y_[i], mu[i], wt_[i]);
-      return {deviance, with_log_lik ? family.aic(y_, n_, mu, wt_, deviance) : std::numeric_limits<double>::quiet_NaN()};
+      for (Index i = 0; i < m; ++i) deviance += family.dev_resid(y_[first + i], mu[i], wt_[first + i]);
+      return {deviance, 0.0};
     }
   }
 }

@@ -19,10 +19,16 @@ class ResponseLikelihood {
   struct Sums {
     double deviance, minus_two_log_lik;  // Σ deviance residuals; R's family$aic
   };
-  // At μ, for this family (whose negative binomial shape may have changed since construction).
-  // with_log_lik false: the other families' −2 log L (log-gamma terms per observation for the
-  // negative binomial and the Gamma) is left NaN; the binomial's and Poisson's come free.
-  Sums at(const Family& family, const Eigen::VectorXd& mu, bool with_log_lik = true) const;
+  // At η and its μ, for this family (whose negative binomial shape may have changed since
+  // construction).
+  Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const;
+  // The μ-dependent part of the same over the block of observations first, first + 1, … (eta and
+  // mu hold theirs; log μ from η where the link allows, see Family::log_mu), for PIRLS's single pass over the observations; the sums are constants() plus
+  // the blocks'. −2 log L is NaN for the families other than the binomial and the Poisson (their
+  // family$aic needs the whole response's deviance, and PIRLS's steps need only the deviance).
+  Sums block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
+             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first) const;
+  Sums constants() const;
 
  private:
   MapVec y_, n_, wt_;

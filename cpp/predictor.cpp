@@ -293,12 +293,12 @@ void Predictor::set_threads(int threads) {
   if (chol_) chol_->set_threads(threads);
 }
 
-void Predictor::set_weights(const Eigen::VectorXd& w) {
+void Predictor::set_weights(Eigen::VectorXd w) {
   require(w.size() == n(), "weights must have one entry per observation");
   if (!w.allFinite() || (w.array() < 0.0).any()) {
     throw NumericalError("the weights of the penalized least-squares problem are not finite and non-negative");
   }
-  w_ = w;
+  w_ = std::move(w);
   if (weight_updates_ == 1) build_pair_map();
   if (weight_updates_ == 0) {
     ZtWZ_ = weighted_crossproduct(Zt_, w_, threads_);
@@ -307,16 +307,11 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
     const Index values = ZtWZ_.nonZeros();
     const int parts = pair_start_[values] >= kMinParallelWork ? threads_ : 1;
     parallel_for(parts, [&](int part) {
-      for (Index t = values * part / parts, stop = values * (part + 1) / parts; t < stop; ++t) {
-        // Four partial sums: a diagonal value gathers all of its level's observations, and one
-        // sum would make each addition wait on the last.
-        double sum[4] = {};
-        Index k = pair_start_[t];
-        for (const Index end = pair_start_[t + 1]; k + 4 <= end; k += 4) {
-          for (int j = 0; j < 4; ++j) sum[j] += w_[pair_obs_[k + j]] * pair_coef_[k + j];
-        }
-        for (; k < pair_start_[t + 1]; ++k) sum[0] += w_[pair_obs_[k]] * pair_coef_[k];
-        M[t] = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+      const Index first = values * part / parts, stop = values * (part + 1) / parts;
+      if (pair_coef_.size() == 0) {
+        sum_pairs<true>(first, stop, M);
+      } else {
+        sum_pairs<false>(first, stop, M);
       }
     });
   } else {  // no map (too large): the same values, computed again in the same pattern
@@ -325,6 +320,22 @@ void Predictor::set_weights(const Eigen::VectorXd& w) {
   }
   ++weight_updates_;
   x_products_current_ = false;  // Z'WX and X'WX wait until β is solved for (PIRLS for u alone never is)
+}
+
+template <bool unit_coef>
+void Predictor::sum_pairs(Index first, Index stop, double* values) const {
+  const auto term = [&](Index k) { return unit_coef ? w_[pair_obs_[k]] : w_[pair_obs_[k]] * pair_coef_[k]; };
+  for (Index t = first; t < stop; ++t) {
+    // Four partial sums: a diagonal value gathers all of its level's observations, and one sum
+    // would make each addition wait on the last.
+    double sum[4] = {};
+    Index k = pair_start_[t];
+    for (const Index end = pair_start_[t + 1]; k + 4 <= end; k += 4) {
+      for (int j = 0; j < 4; ++j) sum[j] += term(k + j);
+    }
+    for (; k < pair_start_[t + 1]; ++k) sum[0] += term(k);
+    values[t] = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+  }
 }
 
 void Predictor::values_changed() {
@@ -368,6 +379,7 @@ void Predictor::build_pair_map() {
       }
     }
   }
+  if ((pair_coef_.array() == 1.0).all()) pair_coef_.resize(0);
   pair_start_ = std::move(start);
   Zt_rows_ = Zt_;
 }
@@ -766,9 +778,9 @@ void Predictor::weighted_x_products() {
   x_products_current_ = true;
 }
 
-Eigen::VectorXd Predictor::ZtW(const Eigen::VectorXd& r) const {
-  if (pair_start_.empty()) return Zt_ * w_.cwiseProduct(r);
-  return Zt_rows_ * w_.cwiseProduct(r);  // by rows: one sum per level (see pair_start_)
+Eigen::VectorXd Predictor::Zt_times(const Eigen::VectorXd& v) const {
+  if (pair_start_.empty()) return Zt_ * v;
+  return Zt_rows_ * v;  // by rows: one sum per level (see pair_start_)
 }
 
 Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
@@ -812,15 +824,18 @@ void Predictor::solve_u(const Eigen::VectorXd& ZtWr) {
 }
 
 Eigen::VectorXd Predictor::linear_predictor() const {
+  Eigen::VectorXd eta = X_ * beta_;
+  add_random_part(eta);
+  return eta;
+}
+
+void Predictor::add_random_part(Eigen::VectorXd& eta) const {
   const Eigen::VectorXd random = b();
-  Eigen::VectorXd eta(n());
   const int parts = Zt_.nonZeros() >= kMinParallelWork ? threads_ : 1;
   parallel_for(parts, [&](int t) {  // by rows: each observation's value is its own
     const Index r0 = n() * t / parts, rows = n() * (t + 1) / parts - r0;
-    eta.segment(r0, rows).noalias() = X_.middleRows(r0, rows) * beta_;
     eta.segment(r0, rows).noalias() += Zt_.middleCols(r0, rows).transpose() * random;
   });
-  return eta;
 }
 
 }  // namespace mixedfit

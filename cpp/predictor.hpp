@@ -35,8 +35,8 @@ class Predictor {
   Index q() const { return Zt_.rows(); }
   Index n_theta() const { return n_theta_; }
 
-  // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes.
-  void set_weights(const Eigen::VectorXd& w);
+  // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes (w is moved in).
+  void set_weights(Eigen::VectorXd w);
   // X's and Zt's values were overwritten in place, in the same pattern (a whitening transform
   // of the data for residual correlation): the cached products are stale; call set_weights next.
   void values_changed();
@@ -54,7 +54,9 @@ class Predictor {
   Eigen::VectorXd A_diagonal() const { return A_.diagonal(); }
 
   // Z'W r and X'W r for a working response r under the current weights.
-  Eigen::VectorXd ZtW(const Eigen::VectorXd& r) const;
+  Eigen::VectorXd ZtW(const Eigen::VectorXd& r) const { return Zt_times(w_.cwiseProduct(r)); }
+  // Z'v (by Zt's rows where set_weights keeps them: one sum per level).
+  Eigen::VectorXd Zt_times(const Eigen::VectorXd& v) const;
   Eigen::VectorXd XtW(const Eigen::VectorXd& r) const;
 
   // Solve the penalized weighted least-squares problem for (β, u) given Z'Wr and X'Wr. Returns
@@ -69,6 +71,8 @@ class Predictor {
   Eigen::VectorXd X_beta() const { return X_ * beta_; }
   // Xβ + ZΛu at the current β and u (offset not included).
   Eigen::VectorXd linear_predictor() const;
+  // eta += ZΛu at the current u (the random effects' part of the linear predictor).
+  void add_random_part(Eigen::VectorXd& eta) const;
   // Σ wᵢ rᵢ² + ‖u‖² for residuals r under the current weights: the penalized weighted RSS.
   double pwrss(const Eigen::VectorXd& r) const { return r.cwiseAbs2().dot(w_) + u_.squaredNorm(); }
 
@@ -165,10 +169,13 @@ class Predictor {
   // each addition waiting on the last (a quarter of a nested Poisson GLMM's time, perf). It holds
   // Σᵢ kᵢ² entries (kᵢ: observation i's nonzeros in Zt), 12 bytes each; past pair_map_limit_
   // entries Z'WZ is recomputed instead at every reweighting. With it, Zt by rows (Zt_rows_), so
-  // that Z'W r sums each level's observations in a register too.
+  // that Z'W r sums each level's observations in a register too. Where every coef is 1 (terms of
+  // intercepts alone: most GLMMs) pair_coef_ is left empty, and the sums read w alone.
   std::vector<Index> pair_start_;
   Eigen::VectorXi pair_obs_;
   Eigen::VectorXd pair_coef_;
+  template <bool unit_coef>
+  void sum_pairs(Index first, Index stop, double* values) const;
   Eigen::SparseMatrix<double, Eigen::RowMajor, int> Zt_rows_;
   int weight_updates_ = 0;
   Index pair_map_limit_;
