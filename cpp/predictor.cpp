@@ -120,7 +120,14 @@ SpMat weighted_crossproduct(const MapSpMat& Zt, const Eigen::VectorXd& w, int th
           sum[r] += weight * it.value();
         }
       }
-      std::sort(rows.begin(), rows.end());
+      if (rows.size() * 16 < static_cast<std::size_t>(q)) {
+        std::sort(rows.begin(), rows.end());
+      } else {  // a dense column (a small term's level meets many of a large one's): scan, not sort
+        rows.clear();
+        for (Index r = 0; r < q; ++r) {
+          if (seen_in[r] == j) rows.push_back(static_cast<int>(r));
+        }
+      }
       for (int r : rows) {
         part.inner.push_back(r);
         part.values.push_back(sum[r]);
