@@ -1,6 +1,8 @@
 #include "cholesky.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "errors.hpp"
 
@@ -19,7 +21,7 @@ double SimplicialCholesky::flops() const {
 }
 
 void SimplicialCholesky::analyze(const SpMat& A) {
-  llt_->analyzePattern(A);
+  llt_->analyze(A);
   map_permuted_values(A);
 }
 
@@ -34,6 +36,7 @@ void SimplicialCholesky::CountingLLT::analyze_permuted(const SpMat& upper, const
   m_P.indices() = ordering;
   m_Pinv = m_P.inverse();
   analyzePattern_preordered(upper, false);
+  m_matrix = SpMat();  // Eigen's storage for L: our factorization keeps its own
 }
 
 std::unique_ptr<SparseCholesky> SimplicialCholesky::clone_analysis() const {
@@ -41,6 +44,13 @@ std::unique_ptr<SparseCholesky> SimplicialCholesky::clone_analysis() const {
   copy->permuted_ = permuted_;
   copy->value_source_ = value_source_;
   copy->llt_->analyze_permuted(permuted_, ordering());
+  copy->L_outer_ = L_outer_;
+  copy->L_inner_ = L_inner_;
+  copy->L_values_.resize(L_values_.size());
+  copy->row_start_ = row_start_;
+  copy->row_column_ = row_column_;
+  copy->row_slot_ = row_slot_;
+  copy->work_ = Eigen::VectorXd::Zero(work_.size());
   return copy;
 }
 
@@ -63,29 +73,95 @@ void SimplicialCholesky::map_permuted_values(const SpMat& A) {
   value_source_ = Eigen::Map<const Eigen::VectorXd>(permuted_.valuePtr(), permuted_.nonZeros()).cast<int>();
 }
 
+void SimplicialCholesky::compute_row_patterns() {
+  const Index n = permuted_.cols();
+  const Eigen::VectorXi& parent = llt_->elimination_tree();
+  const Eigen::VectorXi& below = llt_->strict_column_counts();
+  L_outer_.resize(n + 1);
+  L_outer_[0] = 0;
+  for (Index j = 0; j < n; ++j) L_outer_[j + 1] = L_outer_[j] + 1 + below[j];
+  L_inner_.resize(L_outer_[n]);
+  L_values_.resize(L_outer_[n]);
+  row_start_.resize(n + 1);
+  row_column_.resize(L_outer_[n] - n);
+  row_slot_.resize(L_outer_[n] - n);
+  std::vector<int> mark(n, -1), filled(n, 0);
+  std::vector<int> pattern;
+  const int* outer = permuted_.outerIndexPtr();
+  const int* inner = permuted_.innerIndexPtr();
+  Index entries = 0;
+  for (Index k = 0; k < n; ++k) {
+    // Row k's pattern: every path up the elimination tree from a row i < k of A's column k (the
+    // upper triangle of P A P') to k itself.
+    pattern.clear();
+    mark[k] = static_cast<int>(k);
+    for (int p = outer[k]; p < outer[k + 1]; ++p) {
+      for (int j = inner[p]; j < k && mark[j] != k; j = parent[j]) {
+        mark[j] = static_cast<int>(k);
+        pattern.push_back(j);
+      }
+    }
+    std::sort(pattern.begin(), pattern.end());  // increasing: a valid order for the row's solve
+    row_start_[k] = static_cast<int>(entries);
+    for (int j : pattern) {
+      const int slot = L_outer_[j] + 1 + filled[j]++;
+      L_inner_[slot] = static_cast<int>(k);
+      row_column_[entries] = j;
+      row_slot_[entries++] = slot;
+    }
+    L_inner_[L_outer_[k]] = static_cast<int>(k);
+  }
+  row_start_[n] = static_cast<int>(entries);
+  if (entries != L_outer_[n] - n) throw NumericalError("the symbolic factorization's row patterns disagree with its column counts");
+  work_ = Eigen::VectorXd::Zero(n);
+}
+
 bool SimplicialCholesky::factorize(const SpMat& A) {
   double* values = permuted_.valuePtr();
   for (Index k = 0; k < value_source_.size(); ++k) values[k] = A.valuePtr()[value_source_[k]];
-  llt_->factorize_permuted(permuted_);
-  return llt_->info() == Eigen::Success;
+  if (L_outer_.size() == 0) compute_row_patterns();
+  const int* outer = permuted_.outerIndexPtr();
+  const int* inner = permuted_.innerIndexPtr();
+  const int* L_outer = L_outer_.data();
+  const int* L_inner = L_inner_.data();
+  double* L = L_values_.data();
+  double* y = work_.data();
+  for (Index k = 0; k < permuted_.cols(); ++k) {
+    // Up-looking: row k of L solves L(0:k, 0:k) l = A(0:k, k); its diagonal is what remains.
+    double d = 0.0;
+    for (int p = outer[k]; p < outer[k + 1]; ++p) {
+      if (inner[p] == k) {
+        d += values[p];
+      } else {
+        y[inner[p]] += values[p];
+      }
+    }
+    for (int e = row_start_[k]; e < row_start_[k + 1]; ++e) {
+      const int j = row_column_[e], slot = row_slot_[e];
+      const double l = y[j] / L[L_outer[j]];
+      y[j] = 0.0;
+      for (int p = L_outer[j] + 1; p < slot; ++p) y[L_inner[p]] -= L[p] * l;  // rows j < i < k of column j
+      L[slot] = l;
+      d -= l * l;
+    }
+    if (!(d > 0.0)) return false;  // y is zero again: the row's solve cleared each entry it read
+    L[L_outer[k]] = std::sqrt(d);
+  }
+  return true;
 }
 
 double SimplicialCholesky::log_det() const {
-  // Sum of logs of the diagonal, never determinant(): that under/overflows for large q.
-  const auto& L = llt_->matrixL().nestedExpression();
+  // Sum of logs of the diagonal (each column's first value), never determinant(): that
+  // under/overflows for large q.
   double sum = 0.0;
-  for (Index j = 0; j < L.outerSize(); ++j) {
-    // Simplicial factors store the diagonal first in each column.
-    sum += std::log(L.valuePtr()[L.outerIndexPtr()[j]]);
-  }
+  for (Index j = 0; j + 1 < L_outer_.size(); ++j) sum += std::log(L_values_[L_outer_[j]]);
   return 2.0 * sum;
 }
 
 void SimplicialCholesky::forward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
-  const auto& L = llt_->matrixL().nestedExpression();  // columns hold the diagonal first
-  const int* outer = L.outerIndexPtr();
-  const int* inner = L.innerIndexPtr();
-  const double* value = L.valuePtr();
+  const int* outer = L_outer_.data();  // columns hold the diagonal first
+  const int* inner = L_inner_.data();
+  const double* value = L_values_.data();
   const Index m = Bt.rows();
   for (Index j = 0; j < Bt.cols(); ++j) {
     double* bj = Bt.col(j).data();
@@ -100,10 +176,9 @@ void SimplicialCholesky::forward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
 }
 
 void SimplicialCholesky::backward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
-  const auto& L = llt_->matrixL().nestedExpression();
-  const int* outer = L.outerIndexPtr();
-  const int* inner = L.innerIndexPtr();
-  const double* value = L.valuePtr();
+  const int* outer = L_outer_.data();
+  const int* inner = L_inner_.data();
+  const double* value = L_values_.data();
   const Index m = Bt.rows();
   for (Index j = Bt.cols() - 1; j >= 0; --j) {
     double* bj = Bt.col(j).data();
