@@ -15,7 +15,12 @@ from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
 from ..errors import ConvergenceWarning, DataError, NumericalError
-from ..inference.convergence import GRADIENT_MESSAGE, convergence_problems, newton_point
+from ..inference.convergence import (
+    GRADIENT_MESSAGE,
+    convergence_problems,
+    gradient_problem,
+    newton_point,
+)
 from ..inference.derivatives import (
     central_derivatives,
     central_gradient,
@@ -354,7 +359,8 @@ class GeneralizedLinearMixedModel(MixedModel):
                 x0, self._objective = newton, value
                 self._record_mode(self._split(self._without_shape(newton))[0])
                 self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, value, True
-                gradient = central_gradient(self._objective_of, x0, relative_steps(x0), rows)
+                if gradient_problem(gradient, hessian):  # measured again only then (LinearMixedModel's check)
+                    gradient = central_gradient(self._objective_of, x0, relative_steps(x0), rows)
             self._objective_of(x0)  # the NB's θ back at its estimate
             self._vcov = self._vcov_from_hessian(hessian)
             if not self.is_singular():
