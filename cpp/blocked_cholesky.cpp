@@ -152,20 +152,23 @@ void schur_update_level(const int* rows, const double* values, Index length, Ind
 }
 
 // With a sparse S: S −= v v' for one level's p columns of L21 (rows and values as in
-// schur_update_level), each product subtracted from S's value at the next of `target` (the
-// pairs (e, f ≤ e) in this order); returns the target after the level's last.
+// schur_update_level) restricted to the pairs (e ≥ f, f in [f0, f1)), each product subtracted
+// from S's value at the next of `target` (the level's pairs column by column: f, then e ≥ f).
 template <int P>
-const int* sparse_schur_update_level(const double* values, Index length, Index p, double* S, const int* target) {
+void sparse_schur_update_level(const double* values, Index length, Index p, Index f0, Index f1, double* S,
+                               const int* target) {
   if constexpr (P > 0) p = P;
-  for (Index e = 0; e < length; ++e) {
-    for (Index f = 0; f <= e; ++f) {
+  for (Index f = f0; f < f1; ++f) {
+    for (Index e = f; e < length; ++e) {
       double sum = 0.0;
       for (Index c = 0; c < p; ++c) sum += values[e + c * length] * values[f + c * length];
       S[*target++] -= sum;
     }
   }
-  return target;
 }
+
+// Where a level's pairs with f = first start among its pairs (column-major: f, then e ≥ f).
+Index pairs_before(Index first, Index length) { return first * length - first * (first - 1) / 2; }
 
 // The first term's levels (p columns each) with an entry in row c of S, each with its rows
 // (A21's pattern, sorted) and the position k of c among them: visit(b, rows, length, k). Rows c
@@ -337,9 +340,10 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
   // Where A22's lower values and each level's products (pairs (e, f ≤ e) of its rows, in
   // sparse_schur_update_level's order) go among S's values: column by column again, with the
   // position of each of its rows scattered into `position`.
-  std::vector<Index> pair_start(n_blocks_ + 1, 0);
-  for (Index b = 0; b < n_blocks_; ++b) pair_start[b + 1] = pair_start[b] + level_length(b) * (level_length(b) + 1) / 2;
-  pair_target_.resize(pair_start[n_blocks_]);
+  pair_start_.assign(n_blocks_ + 1, 0);
+  for (Index b = 0; b < n_blocks_; ++b) pair_start_[b + 1] = pair_start_[b] + level_length(b) * (level_length(b) + 1) / 2;
+  pair_target_.resize(pair_start_[n_blocks_]);
+  std::vector<Index> column_pairs(q2_ + 1, 0);  // the products going to each column of S
   a22_source_.clear();
   a22_target_.clear();
   std::vector<int> position(q2_);
@@ -351,9 +355,12 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
       a22_target_.push_back(position[it.row() - q1_]);
     }
     visit_levels_at(L21_, levels_by_row, c, p_, next_row, [&](Index b, const int* rows, Index length, Index f) {
-      for (Index e = f; e < length; ++e) pair_target_[pair_start[b] + e * (e + 1) / 2 + f] = position[rows[e]];
+      int* target = pair_target_.data() + pair_start_[b] + pairs_before(f, length);
+      for (Index e = f; e < length; ++e) *target++ = position[rows[e]];
+      column_pairs[c + 1] += length - f;
     });
   }
+  split_sparse_update(column_pairs);
   auto simplicial = std::make_unique<SimplicialCholesky>();
   simplicial->analyze(S_sparse_);
   schur_factor_nonzeros_ = simplicial->factor_nonzeros();
@@ -376,17 +383,41 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
   for (Index k = 0; k < L21_.nonZeros(); ++k) L21_.innerIndexPtr()[k] = order[L21_.innerIndexPtr()[k]];
 }
 
+void BlockedCholesky::split_sparse_update(std::vector<Index>& column_pairs) {
+  for (Index c = 0; c < q2_; ++c) column_pairs[c + 1] += column_pairs[c];
+  const Index pairs = column_pairs[q2_];
+  schur_parts_ = pairs >= kMinParallelWork ? threads_ : 1;
+  schur_split_.assign(static_cast<std::size_t>(n_blocks_) * (schur_parts_ - 1), 0);
+  for (int t = 1; t < schur_parts_; ++t) {
+    // The first column of part t: about t / parts of the products go to the columns before it.
+    const Index boundary = std::lower_bound(column_pairs.begin(), column_pairs.end(), pairs * t / schur_parts_) -
+                           column_pairs.begin();
+    for (Index b = 0; b < n_blocks_; ++b) {  // L21's rows are still S's own numbers here
+      const int* rows = L21_.innerIndexPtr() + L21_.outerIndexPtr()[b * p_];
+      const Index length = L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_];
+      schur_split_[b * (schur_parts_ - 1) + t - 1] =
+          static_cast<int>(std::lower_bound(rows, rows + length, static_cast<int>(boundary)) - rows);
+    }
+  }
+}
+
 bool BlockedCholesky::factorize_sparse_schur(const SpMat& A) {
   double* S = S_sparse_.valuePtr();
   std::fill(S, S + S_sparse_.nonZeros(), 0.0);
   for (std::size_t k = 0; k < a22_source_.size(); ++k) S[a22_target_[k]] = A.valuePtr()[a22_source_[k]];
   const auto update = p_ == 1 ? sparse_schur_update_level<1> : p_ == 2 ? sparse_schur_update_level<2>
                                                                        : sparse_schur_update_level<0>;
-  const int* target = pair_target_.data();
-  for (Index b = 0; b < n_blocks_; ++b) {
-    const Index begin = L21_.outerIndexPtr()[b * p_];
-    target = update(L21_.valuePtr() + begin, L21_.outerIndexPtr()[b * p_ + 1] - begin, p_, S, target);
-  }
+  // Each part owns a range of S's columns: a level's pairs whose column f falls in it (no two
+  // threads write one value, so no copies of S to sum).
+  const int parts = threads_ >= schur_parts_ ? schur_parts_ : 1;
+  parallel_for(parts, [&](int t) {
+    for (Index b = 0; b < n_blocks_; ++b) {
+      const Index begin = L21_.outerIndexPtr()[b * p_], length = L21_.outerIndexPtr()[b * p_ + 1] - begin;
+      const Index f0 = t == 0 ? 0 : schur_split_[b * (parts - 1) + t - 1];
+      const Index f1 = t + 1 == parts ? length : schur_split_[b * (parts - 1) + t];
+      update(L21_.valuePtr() + begin, length, p_, f0, f1, S, pair_target_.data() + pair_start_[b] + pairs_before(f0, length));
+    }
+  });
   return schur_factor_->factorize(S_sparse_);
 }
 

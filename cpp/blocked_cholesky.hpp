@@ -102,8 +102,15 @@ class BlockedCholesky final : public SparseCholesky {
   double schur_factor_nonzeros_ = 0.0, schur_factor_flops_ = 0.0;
   bool schur_supernodal_ = false;
   std::vector<int> a22_source_, a22_target_, pair_target_;
+  std::vector<Index> pair_start_;  // level b's products: pair_target_[pair_start_[b] …]
+  // The sparse update on schur_parts_ threads (with enough products), each owning a range of S's
+  // columns: level b's pairs for part t start at its f = schur_split_[b (parts − 1) + t − 1].
+  int schur_parts_ = 1;
+  std::vector<int> schur_split_;
   std::vector<int> position_;
   void analyze_sparse_schur(const SpMat& A);
+  // From the products per column of S (column_pairs[c + 1], made a running sum here).
+  void split_sparse_update(std::vector<Index>& column_pairs);
   // S's lower pattern (CSC arrays), or with null arrays only its count.
   static Index schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer, std::vector<int>* inner);
   bool factorize_sparse_schur(const SpMat& A);

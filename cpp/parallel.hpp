@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "types.hpp"
@@ -17,37 +15,39 @@ namespace mixedfit {
 // start (~50 µs): such loops run on the calling thread.
 constexpr Index kMinParallelWork = 200000;
 
+namespace detail {
+// Runs run(work, t) for t = 0 … parts − 1: part 0 on the calling thread, the others on the
+// process's pool of worker threads (started once, at the first call) or, where no worker is free
+// to take one, on the calling thread too; returns when every part has returned.
+void run_on_pool(int parts, void (*run)(const void* work, int t), const void* work);
+}  // namespace detail
+
 // Runs work(t) for t = 0 … threads − 1, t = 0 on the calling thread; rethrows a worker's exception.
-// A thread that cannot start (the process is at its limit of threads or address space) never
-// aborts the process: the started threads run and are joined, and the parts that found no thread
-// run on the calling thread after its own, so the result is the same.
+// The other parts run on a pool of threads kept for the process: starting a thread per part cost
+// ~50 µs each time, which a supernodal factor with a few large fronts paid dozens of times per
+// factorization. A part no worker takes runs on the calling thread, so the result is the same
+// with fewer (or no) workers, and calls from several threads at once, or nested ones, cannot
+// wait on each other.
 template <class Work>
 void parallel_for(int threads, const Work& work) {
   if (threads <= 1) {
     work(0);
     return;
   }
-  std::vector<std::exception_ptr> errors(threads);
-  const auto run = [&](int t) {
-    try {
-      work(t);
-    } catch (...) {
-      errors[t] = std::current_exception();
-    }
+  struct Context {
+    const Work* work;
+    std::vector<std::exception_ptr>* errors;
   };
-  std::vector<std::thread> workers;
-  workers.reserve(threads - 1);
-  int started = 1;
-  for (; started < threads; ++started) {
+  std::vector<std::exception_ptr> errors(threads);
+  const Context context{&work, &errors};
+  detail::run_on_pool(threads, [](const void* c, int t) {
+    const auto* ctx = static_cast<const Context*>(c);
     try {
-      workers.emplace_back(run, started);
-    } catch (const std::system_error&) {
-      break;  // no thread for parts started … threads − 1: they run below
+      (*ctx->work)(t);
+    } catch (...) {
+      (*ctx->errors)[t] = std::current_exception();
     }
-  }
-  run(0);
-  for (int t = started; t < threads; ++t) run(t);
-  for (auto& w : workers) w.join();
+  }, &context);
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
