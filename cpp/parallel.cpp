@@ -83,13 +83,15 @@ class Pool {
       }
       Job* job;
       {
+        // Parts are claimed without the lock, so a job seen open may be claimed out a moment later:
+        // the job taken is the one found open, once.
         std::unique_lock<std::mutex> lock(mutex_);
-        if (open_job() == nullptr) {
+        job = open_job();
+        if (job == nullptr) {
           sleepers_.fetch_add(1, std::memory_order_release);
-          wake_.wait(lock, [&] { return open_job() != nullptr; });
+          wake_.wait(lock, [&] { return (job = open_job()) != nullptr; });
           sleepers_.fetch_sub(1, std::memory_order_relaxed);
         }
-        job = open_job();
         job->users.fetch_add(1, std::memory_order_relaxed);  // before the lock is let go: the job stays alive
       }
       for (int t; (t = job->next.fetch_add(1)) < job->parts;) job->run(job->work, t);

@@ -11,9 +11,12 @@
 
 namespace mixedfit {
 
-// Below about this many entries (values read or written) a second thread does not pay for its
-// start (~50 µs): such loops run on the calling thread.
-constexpr Index kMinParallelWork = 200000;
+// Below about this many entries (values read or written) handing part of a loop to a pool worker
+// does not pay: such loops run on the calling thread. (2·10⁵ while each part started a thread;
+// with the pool, 2·10⁴ measured best: per evaluation star 1.1 -> 0.92 ms, 10⁴ subjects with
+// slopes 0.68 -> 0.58, a poisson crossed GLMM's 2.46 -> 2.15; at 8·10³ a nested model's 0.063
+// ms evaluation took 0.075.)
+constexpr Index kMinParallelWork = 20000;
 
 namespace detail {
 // Runs run(work, t) for t = 0 … parts − 1: part 0 on the calling thread, the others on the

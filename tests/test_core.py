@@ -183,6 +183,37 @@ def test_threaded_work_per_level_matches_one_thread():
     _check_threads_agree(data, "y ~ x + (x | g1) + (1 | g2)", [[0.8, -0.2, 0.5, 0.6], [1.3, 0.4, 0.2, 0.9]])
 
 
+def test_worker_pool_under_repeated_and_concurrent_calls():
+    """Hundreds of PIRLS evaluations, each a few dozen short parallel sections handed to the
+    core's worker pool, from two Python threads at once (a job claimed out by its caller while a
+    worker looked at it once crashed the pool within a few hundred of them): every deviance equals
+    one thread's."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    subject, item = np.meshgrid(np.arange(600), np.arange(60), indexing="ij")
+    data = pd.DataFrame({"s": subject.ravel().astype(str), "i": item.ravel().astype(str)})
+    data["x"] = rng.normal(size=len(data))
+    data["k"] = rng.poisson(np.exp(0.3 + 0.2 * data["x"] + 0.5 * rng.normal(size=600)[subject.ravel()]))
+    models = [mixedfit.GeneralizedLinearMixedModel("k ~ x + (1 | s) + (1 | i)", data, family="poisson") for _ in range(3)]
+    thetas = np.abs(rng.normal(size=(400, 2))) + 0.2
+    beta = np.array([0.3, 0.2])
+
+    def deviances(model, threads: int) -> list[float]:
+        model._core.threads = threads
+        return [model._core.objective(theta, beta, model._gh_z, model._gh_w) for theta in thetas]
+
+    expected = deviances(models[0], 1)
+    found: dict[int, list[float]] = {}
+    workers = [threading.Thread(target=lambda k=k: found.__setitem__(k, deviances(models[k], 2))) for k in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for k in (1, 2):
+        np.testing.assert_allclose(found[k], expected, rtol=1e-10)
+
+
 def test_nested_terms_after_the_first_are_factored_sparse():
     """Classes in schools in regions: after the classes, the Schur complement of schools and
     regions is a diagonal plus one coupling per school, which the blocked factorization factors
