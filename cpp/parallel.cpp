@@ -35,24 +35,28 @@ struct Job {
 
 class Pool {
  public:
-  explicit Pool(int workers) {
-    for (int i = 0; i < workers; ++i) {
-      try {
-        std::thread(&Pool::serve, this).detach();  // detached: the pool lives as long as the process
-      } catch (const std::system_error&) {
-        break;  // at the process's limit of threads: fewer workers, the callers run the rest
-      }
-    }
-  }
+  // At most max_workers threads, started as parts need them (a machine's reported cores can be
+  // far more than a container lets the process use).
+  explicit Pool(int max_workers) : max_workers_(max_workers) {}
 
   void run(int parts, void (*run)(const void*, int), const void* work) {
     Job job{run, work, parts};
+    int to_wake;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       jobs_.push_back(&job);
       open_jobs_.fetch_add(1, std::memory_order_release);
+      while (workers_ < std::min(parts - 1, max_workers_)) {
+        try {
+          std::thread(&Pool::serve, this).detach();  // detached: the pool lives as long as the process
+          ++workers_;
+        } catch (const std::system_error&) {
+          max_workers_ = workers_;  // at the process's limit of threads: the callers run the rest
+        }
+      }
+      to_wake = std::min(parts - 1, sleepers_);
     }
-    if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
+    for (int i = 0; i < to_wake; ++i) wake_.notify_one();  // as many as there are parts for
     run(work, 0);
     for (int t; (t = job.next.fetch_add(1)) < parts;) run(work, t);
     {
@@ -88,9 +92,9 @@ class Pool {
         std::unique_lock<std::mutex> lock(mutex_);
         job = open_job();
         if (job == nullptr) {
-          sleepers_.fetch_add(1, std::memory_order_release);
+          ++sleepers_;
           wake_.wait(lock, [&] { return (job = open_job()) != nullptr; });
-          sleepers_.fetch_sub(1, std::memory_order_relaxed);
+          --sleepers_;
         }
         job->users.fetch_add(1, std::memory_order_relaxed);  // before the lock is let go: the job stays alive
       }
@@ -104,7 +108,8 @@ class Pool {
   std::condition_variable wake_;
   std::vector<Job*> jobs_;
   std::atomic<int> open_jobs_{0};  // jobs_.size(), readable without the lock
-  std::atomic<int> sleepers_{0};   // workers waiting on wake_
+  int sleepers_ = 0;               // workers waiting on wake_
+  int workers_ = 0, max_workers_;
 };
 
 std::atomic<Pool*> pool{nullptr};

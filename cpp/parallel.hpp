@@ -20,8 +20,9 @@ constexpr Index kMinParallelWork = 20000;
 
 namespace detail {
 // Runs run(work, t) for t = 0 … parts − 1: part 0 on the calling thread, the others on the
-// process's pool of worker threads (started once, at the first call) or, where no worker is free
-// to take one, on the calling thread too; returns when every part has returned.
+// process's pool of worker threads (started as parts first need them, at most the cores less one)
+// or, where no worker is free to take one, on the calling thread too; returns when every part
+// has returned.
 void run_on_pool(int parts, void (*run)(const void* work, int t), const void* work);
 }  // namespace detail
 
