@@ -264,7 +264,11 @@ void BlockedCholesky::analyze(const SpMat& A) {
     analyze_sparse_schur(A);
   } else {
     S_.resize(q2_, q2_);
-    dense_update_ = work(A, p_, n_blocks_).dense_update();
+    const Work w = work(A, p_, n_blocks_);
+    dense_update_ = w.dense_update();
+    // The scattered update goes on the threads with enough columns to split or enough products
+    // (a narrow S from many levels: 50 columns from 5,000 levels take 2.5·10⁵).
+    update_parts_ = q2_ >= kMinParallelSchur || (!dense_update_ && w.schur_updates >= kMinParallelWork) ? threads_ : 1;
     if (dense_update_) L21_dense_ = Eigen::MatrixXd::Zero(q2_, q1_);  // entries off the pattern stay 0
   }
   index_L21_by_rows();
@@ -479,7 +483,7 @@ bool BlockedCholesky::factorize(const SpMat& A) {
       S_(j - q1_, *row - q1_) = values[row - begin];
     }
   }
-  const int parts = q2_ >= kMinParallelSchur ? threads_ : 1;
+  const int parts = std::min(update_parts_, threads_);
   if (dense_update_) {
     update_schur_dense(parts);
     return upper_cholesky_in_place(S_, threads_);

@@ -90,6 +90,7 @@ class BlockedCholesky final : public SparseCholesky {
   std::vector<int> L21_row_start_, L21_row_column_, L21_row_value_;
   void index_L21_by_rows();
   bool dense_update_ = false;
+  int update_parts_ = 1;  // threads for a dense S's update (at most threads_ when factorizing)
   Eigen::MatrixXd L21_dense_;  // with the dense update: L21 as a dense q2 × q1 matrix
   Eigen::VectorXi a21_start_;  // where column c's rows below the first term start in A's values
   Eigen::MatrixXd S_;    // the Schur complement, then its factor U22 (upper: the update runs down S's columns)
