@@ -621,7 +621,9 @@ void Predictor::choose_factorization() {
     costs_.dense_flops = work.dense_flops;
     costs_.schur_updates = work.schur_updates;
     costs_.dense_update = work.dense_update();
-    const int update_threads = work.q2 >= kMinParallelSchur ? threads : 1;
+    // As BlockedCholesky splits its update: by S's columns, or (scattered) by its products.
+    const bool split_update = work.q2 >= kMinParallelSchur || (!work.dense_update() && work.schur_updates >= kMinParallelWork);
+    const int update_threads = split_update ? threads : 1;
     costs_.blocked_seconds = work.dense_flops / kDenseFlopsPerThread / threads + work.update_seconds() / update_threads +
                              work.q2 * work.q2 * kSecondsPerSchurEntry + first_term_seconds;
   }
