@@ -4,7 +4,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <system_error>
 #include <thread>
 
 #ifndef _WIN32
@@ -50,8 +49,8 @@ class Pool {
         try {
           std::thread(&Pool::serve, this).detach();  // detached: the pool lives as long as the process
           ++workers_;
-        } catch (const std::system_error&) {
-          max_workers_ = workers_;  // at the process's limit of threads: the callers run the rest
+        } catch (...) {  // at the process's limit of threads (or memory): the callers run the rest
+          max_workers_ = workers_;  // (nothing may escape here: the job is queued)
         }
       }
       to_wake = std::min(parts - 1, sleepers_);
