@@ -66,9 +66,9 @@ class FactorSlot {
 // factorize recomputes the permuted pattern every time). The numeric factorization is Eigen's
 // up-looking algorithm with each row's pattern of L, and where its values go, computed once at
 // the first factorization (Eigen walks the elimination tree for every row of every factorization:
-// star's Schur complement's factor went from 15.6 to 11.2 % of an evaluation without it). Solves with several right-hand sides
-// run over L once, each column of L updating all of them (Eigen's run one right-hand side after
-// the other, reading L each time).
+// star's Schur complement's factor went from 15.6 to 11.2 % of an evaluation without it). Solves
+// with several right-hand sides run over L once, each column of L updating all of them (Eigen's
+// run one right-hand side after the other, reading L each time).
 class SimplicialCholesky final : public SparseCholesky {
  public:
   SimplicialCholesky();

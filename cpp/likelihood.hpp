@@ -2,8 +2,9 @@
 // observations: what PIRLS evaluates at every step and the Laplace approximation at its end.
 // For the binomial and the Poisson (most GLMMs) every term that does not depend on μ — y log y,
 // the log-gamma terms of the binomial coefficient and of y! — is computed once per response, so
-// an evaluation costs log μ (binomial: and log(1 − μ)) per observation, vectorized, and gives
-// both sums from the same logarithms. Other families sum Family's scalar functions.
+// an evaluation costs at most log μ and log(1 − μ) per observation, vectorized (none for the log
+// link, one for the logit: Family::log_mu), and gives both sums from the same logarithms. Other
+// families sum Family's scalar functions.
 #pragma once
 
 #include "family.hpp"
@@ -23,9 +24,10 @@ class ResponseLikelihood {
   // construction).
   Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const;
   // The μ-dependent part of the same over the block of observations first, first + 1, … (eta and
-  // mu hold theirs; log μ from η where the link allows, see Family::log_mu), for PIRLS's single pass over the observations; the sums are constants() plus
-  // the blocks'. −2 log L is NaN for the families other than the binomial and the Poisson (their
-  // family$aic needs the whole response's deviance, and PIRLS's steps need only the deviance).
+  // mu hold theirs), for PIRLS's single pass over the observations: the sums are constants() plus
+  // the blocks'. For the families other than the binomial and the Poisson, constants()'s −2 log L
+  // is NaN (their family$aic needs the whole response's deviance; PIRLS's steps need only the
+  // deviance), and so is the total.
   Sums block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
              const Eigen::Ref<const Eigen::VectorXd>& mu, Index first) const;
   Sums constants() const;
