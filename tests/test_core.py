@@ -4,6 +4,7 @@ inputs, input checks and exception mapping."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import mixedfit
 import numpy as np
@@ -188,8 +189,6 @@ def test_worker_pool_under_repeated_and_concurrent_calls():
     core's worker pool, from two Python threads at once (a job claimed out by its caller while a
     worker looked at it once crashed the pool within a few hundred of them): every deviance equals
     one thread's."""
-    import threading
-
     rng = np.random.default_rng(3)
     subject, item = np.meshgrid(np.arange(600), np.arange(60), indexing="ij")
     data = pd.DataFrame({"s": subject.ravel().astype(str), "i": item.ravel().astype(str)})
