@@ -341,9 +341,10 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
   std::vector<int> next_row(n_blocks_, 0);
   const Index nonzeros = static_cast<Index>(inner.size());
   S_sparse_ = Eigen::Map<const SpMat>(q2_, q2_, nonzeros, outer.data(), inner.data(), std::vector<double>(nonzeros, 0.0).data());
-  // Where A22's lower values and each level's products (pairs (e, f ≤ e) of its rows, in
-  // sparse_schur_update_level's order) go among S's values: column by column again, with the
-  // position of each of its rows scattered into `position`.
+  // Where A22's lower values and each level's products (pairs e ≥ f of its rows, column by column
+  // as sparse_schur_update_level takes them) go among S's values: S's columns in order again,
+  // the position of each of a column's rows scattered into `position`; and the products per
+  // column of S, for splitting the update over threads.
   pair_start_.assign(n_blocks_ + 1, 0);
   for (Index b = 0; b < n_blocks_; ++b) pair_start_[b + 1] = pair_start_[b] + level_length(b) * (level_length(b) + 1) / 2;
   pair_target_.resize(pair_start_[n_blocks_]);

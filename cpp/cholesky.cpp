@@ -4,82 +4,76 @@
 #include <cmath>
 #include <vector>
 
+#include <Eigen/SparseCholesky>
+
 #include "errors.hpp"
 
 namespace mixedfit {
 
-SimplicialCholesky::SimplicialCholesky() : llt_(std::make_unique<CountingLLT>()) {}
+namespace {
+
+// Eigen's SimplicialLLT for its symbolic analysis alone (AMD, elimination tree, column counts:
+// protected in Eigen), run on a permuted upper triangle under a given ordering where one is given.
+class AnalysingLLT : public Eigen::SimplicialLLT<SpMat, Eigen::Lower> {
+ public:
+  const Eigen::VectorXi& strict_column_counts() const { return m_nonZerosPerCol; }
+  const Eigen::VectorXi& elimination_tree() const { return m_parent; }
+  void analyze_ordered(const SpMat& A, const Eigen::VectorXi& ordering) {
+    m_P.indices() = ordering;  // as Eigen's own analysis leaves them, from AMD's inverse permutation
+    m_Pinv = m_P.inverse();
+    SpMat upper(A.rows(), A.cols());
+    upper.selfadjointView<Eigen::Upper>() = A.selfadjointView<Eigen::Lower>().twistedBy(m_P);
+    analyzePattern_preordered(upper, false);
+  }
+};
+
+}  // namespace
 
 double SimplicialCholesky::factor_nonzeros() const {
-  const auto& counts = llt_->strict_column_counts();
-  return static_cast<double>(counts.size()) + counts.cast<double>().sum();
+  return static_cast<double>(strict_counts_.size()) + strict_counts_.cast<double>().sum();
 }
 
 double SimplicialCholesky::flops() const {
-  const Eigen::ArrayXd with_diagonal = llt_->strict_column_counts().cast<double>().array() + 1.0;
-  return with_diagonal.square().sum();
+  return (strict_counts_.cast<double>().array() + 1.0).square().sum();
 }
 
 void SimplicialCholesky::analyze(const SpMat& A) {
-  llt_->analyze(A);
-  map_permuted_values(A);
-}
-
-void SimplicialCholesky::CountingLLT::analyze_ordered(const SpMat& A, const Eigen::VectorXi& ordering) {
-  m_P.indices() = ordering;  // as Eigen's own analysis leaves them, from AMD's inverse permutation
-  SpMat upper(A.rows(), A.cols());
-  upper.selfadjointView<Eigen::Upper>() = A.selfadjointView<Eigen::Lower>().twistedBy(m_P);
-  analyze_permuted(upper, ordering);
-}
-
-void SimplicialCholesky::CountingLLT::analyze_permuted(const SpMat& upper, const Eigen::VectorXi& ordering) {
-  m_P.indices() = ordering;
-  m_Pinv = m_P.inverse();
-  analyzePattern_preordered(upper, false);
-  m_matrix = SpMat();  // Eigen's storage for L: our factorization keeps its own
-}
-
-std::unique_ptr<SparseCholesky> SimplicialCholesky::clone_analysis() const {
-  auto copy = std::make_unique<SimplicialCholesky>();
-  copy->permuted_ = permuted_;
-  copy->value_source_ = value_source_;
-  copy->llt_->analyze_permuted(permuted_, ordering());
-  copy->L_outer_ = L_outer_;
-  copy->L_inner_ = L_inner_;
-  copy->L_values_.resize(L_values_.size());
-  copy->row_start_ = row_start_;
-  copy->row_column_ = row_column_;
-  copy->row_slot_ = row_slot_;
-  copy->work_ = Eigen::VectorXd::Zero(work_.size());
-  return copy;
+  AnalysingLLT llt;
+  llt.analyzePattern(A);
+  if (llt.info() != Eigen::Success) throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
+  keep_analysis(A, llt.permutationP().indices(), llt.elimination_tree(), llt.strict_column_counts());
 }
 
 void SimplicialCholesky::analyze(const SpMat& A, const Eigen::VectorXi& ordering) {
   require(ordering.size() == A.rows(), "the given ordering must have one entry per row of A");
-  llt_->analyze_ordered(A, ordering);
-  map_permuted_values(A);
+  AnalysingLLT llt;
+  llt.analyze_ordered(A, ordering);
+  if (llt.info() != Eigen::Success) throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
+  keep_analysis(A, ordering, llt.elimination_tree(), llt.strict_column_counts());
 }
 
-void SimplicialCholesky::map_permuted_values(const SpMat& A) {
-  if (llt_->info() != Eigen::Success || llt_->permutationP().size() != A.rows()) {
-    throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
-  }
+void SimplicialCholesky::keep_analysis(const SpMat& A, const Eigen::VectorXi& ordering, const Eigen::VectorXi& parent,
+                                       const Eigen::VectorXi& strict_counts) {
+  if (ordering.size() != A.rows()) throw NumericalError("symbolic analysis of Λ'Z'WZΛ + I failed");
+  ordering_ = ordering;
+  parent_ = parent;
+  strict_counts_ = strict_counts;
+  L_outer_.resize(0);  // row patterns again at the next factorization
   // Permute a copy of A whose values are their own positions: each permuted value then names
   // its source (exactly, as doubles hold integers to 2⁵³).
   SpMat positions = A;
   for (Index k = 0; k < positions.nonZeros(); ++k) positions.valuePtr()[k] = static_cast<double>(k);
+  const Eigen::PermutationMatrix<Eigen::Dynamic, Eigen::Dynamic, int> P(ordering_);
   permuted_.resize(A.rows(), A.cols());
-  permuted_.selfadjointView<Eigen::Upper>() = positions.selfadjointView<Eigen::Lower>().twistedBy(llt_->permutationP());
+  permuted_.selfadjointView<Eigen::Upper>() = positions.selfadjointView<Eigen::Lower>().twistedBy(P);
   value_source_ = Eigen::Map<const Eigen::VectorXd>(permuted_.valuePtr(), permuted_.nonZeros()).cast<int>();
 }
 
 void SimplicialCholesky::compute_row_patterns() {
   const Index n = permuted_.cols();
-  const Eigen::VectorXi& parent = llt_->elimination_tree();
-  const Eigen::VectorXi& below = llt_->strict_column_counts();
   L_outer_.resize(n + 1);
   L_outer_[0] = 0;
-  for (Index j = 0; j < n; ++j) L_outer_[j + 1] = L_outer_[j] + 1 + below[j];
+  for (Index j = 0; j < n; ++j) L_outer_[j + 1] = L_outer_[j] + 1 + strict_counts_[j];
   L_inner_.resize(L_outer_[n]);
   L_values_.resize(L_outer_[n]);
   row_start_.resize(n + 1);
@@ -96,7 +90,7 @@ void SimplicialCholesky::compute_row_patterns() {
     pattern.clear();
     mark[k] = static_cast<int>(k);
     for (int p = outer[k]; p < outer[k + 1]; ++p) {
-      for (int j = inner[p]; j < k && mark[j] != k; j = parent[j]) {
+      for (int j = inner[p]; j < k && mark[j] != k; j = parent_[j]) {
         mark[j] = static_cast<int>(k);
         pattern.push_back(j);
       }

@@ -5,8 +5,6 @@
 
 #include <memory>
 
-#include <Eigen/SparseCholesky>
-
 #include "types.hpp"
 
 namespace mixedfit {
@@ -71,7 +69,6 @@ class FactorSlot {
 // run one right-hand side after the other, reading L each time).
 class SimplicialCholesky final : public SparseCholesky {
  public:
-  SimplicialCholesky();
   void analyze(const SpMat& A) override;
   // The analysis under a given fill-reducing ordering (another analysis's ordering() of a matrix
   // with A's pattern): no AMD, which is most of the analysis's cost.
@@ -81,39 +78,24 @@ class SimplicialCholesky final : public SparseCholesky {
   double factor_nonzeros() const;
   double flops() const;
   // The fill-reducing ordering: row i of A is row ordering()[i] of P A P'.
-  const Eigen::VectorXi& ordering() const { return llt_->permutationP().indices(); }
+  const Eigen::VectorXi& ordering() const { return ordering_; }
   bool factorize(const SpMat& A) override;
   double log_det() const override;
-  const int* position() const override { return ordering().data(); }
+  const int* position() const override { return ordering_.data(); }
   void forward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
   void backward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
-  // The same ordering and permuted pattern, analysed again (Eigen's factor cannot be copied; its
-  // analysis under a known ordering, without AMD, is the cheap part).
-  std::unique_ptr<SparseCholesky> clone_analysis() const override;
+  // A plain copy: the analysis is kept in vectors (Eigen's solver only runs it).
+  std::unique_ptr<SparseCholesky> clone_analysis() const override { return std::make_unique<SimplicialCholesky>(*this); }
 
  private:
-  // Eigen's LLT with its column counts, its factorization of a permuted matrix and its analysis
-  // under a given ordering reachable (all protected in Eigen).
-  class CountingLLT : public Eigen::SimplicialLLT<SpMat, Eigen::Lower> {
-   public:
-    const Eigen::VectorXi& strict_column_counts() const { return m_nonZerosPerCol; }
-    const Eigen::VectorXi& elimination_tree() const { return m_parent; }
-    // Eigen's analysis (AMD), without keeping Eigen's storage for L (our factorization keeps its own).
-    void analyze(const SpMat& A) {
-      analyzePattern(A);
-      m_matrix = SpMat();
-    }
-    void analyze_ordered(const SpMat& A, const Eigen::VectorXi& ordering);
-    // The analysis of an already permuted upper triangle under its ordering.
-    void analyze_permuted(const SpMat& upper, const Eigen::VectorXi& ordering);
-  };
-  // After the LLT's analysis: the permuted pattern and where its values come from.
-  void map_permuted_values(const SpMat& A);
+  // Keeps an analysis of A under `ordering` (its elimination tree and strict column counts):
+  // the permuted pattern and where its values come from.
+  void keep_analysis(const SpMat& A, const Eigen::VectorXi& ordering, const Eigen::VectorXi& parent,
+                     const Eigen::VectorXi& strict_counts);
   // L's pattern (columns hold their diagonal first, then their rows in increasing order), and
   // for each row k of L its columns j < k (increasing) with the position of L(k, j) in L.
   void compute_row_patterns();
-  // Eigen's solvers are neither copyable nor movable.
-  std::unique_ptr<CountingLLT> llt_;
+  Eigen::VectorXi ordering_, parent_, strict_counts_;  // the analysis: ordering, elimination tree, counts
   SpMat permuted_;                    // upper triangle of P A P', pattern fixed at analysis
   Eigen::VectorXi value_source_;      // permuted_'s k-th value is A's value_source_[k]-th
   Eigen::VectorXi L_outer_, L_inner_;  // L's pattern (empty until the first factorization)
