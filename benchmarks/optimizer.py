@@ -47,6 +47,7 @@ def nlopt_bobyqa(objective, summary: optimize.OptSummary) -> tuple[float, int, n
         opt.set_initial_step(np.asarray(summary.initial_step, dtype=float))
     opt.set_ftol_abs(summary.ftol_abs)
     opt.set_xtol_abs(summary.xtol_abs)
+    opt.set_xtol_rel(summary.xtol_rel)
     opt.set_maxeval(int(summary.maxeval))
     x = opt.optimize(np.array(summary.initial, dtype=float))
     return opt.last_optimum_value(), count[0], x
@@ -93,7 +94,7 @@ def main() -> None:
                 summary = copy.deepcopy(settings)
                 optimize.bobyqa(objective, summary)
                 tight = copy.deepcopy(settings)
-                tight.ftol_abs, tight.xtol_abs = 1e-14, 1e-12
+                tight.ftol_abs, tight.xtol_abs, tight.xtol_rel = 1e-14, 1e-12, 0.0
                 optimize.bobyqa(objective, tight)
                 totals[0] += n_nlopt
                 totals[1] += summary.feval

@@ -298,12 +298,12 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
 
   py::class_<BobyqaSettings>(m, "BobyqaSettings", py::module_local(), "Bounds, initial steps and stopping rules of a BOBYQA run.")
       .def(py::init([](Eigen::VectorXd lower, Eigen::VectorXd upper, Eigen::VectorXd initial_step, double ftol_abs,
-                       double xtol_abs, int maxeval) {
+                       double xtol_abs, int maxeval, double xtol_rel) {
              return BobyqaSettings{std::move(lower), std::move(upper), std::move(initial_step), ftol_abs, xtol_abs,
-                                   maxeval};
+                                   maxeval, xtol_rel};
            }),
            py::arg("lower"), py::arg("upper"), py::arg("initial_step"), py::arg("ftol_abs"), py::arg("xtol_abs"),
-           py::arg("maxeval"), "initial_step empty: NLopt's heuristic.");
+           py::arg("maxeval"), py::arg("xtol_rel") = 0.0, "initial_step empty: NLopt's heuristic.");
   py::class_<OptimizerResult>(m, "OptimizerResult", py::module_local(), "Where BOBYQA stopped.")
       .def_readonly("x", &OptimizerResult::x)
       .def_readonly("fmin", &OptimizerResult::fmin)

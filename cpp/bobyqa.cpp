@@ -517,6 +517,7 @@ OptimizerResult bobyqa(const Objective& f, const VectorXd& x0, const BobyqaSetti
   require(n > 0, "BOBYQA needs at least one variable");
   require(settings.lower.size() == n && settings.upper.size() == n, "the bounds must have one entry per variable");
   require(settings.maxeval > 0, "maxeval must be positive");
+  require(settings.xtol_rel >= 0.0 && std::isfinite(settings.xtol_rel), "xtol_rel must be a non-negative number");
   require(x0.allFinite(), "the start must be finite");
   for (Index i = 0; i < n; ++i) {
     require(!std::isnan(settings.lower[i]) && !std::isnan(settings.upper[i]) &&
@@ -530,14 +531,15 @@ OptimizerResult bobyqa(const Objective& f, const VectorXd& x0, const BobyqaSetti
   require(step.size() == n && step.allFinite() && (step.array() > 0.0).all(),
           "the initial steps must be positive and finite");
   // As NLopt: the variables are scaled so that the initial steps are equal (to 1), unless they
-  // already are; ρ ends at xtol_abs in the scaled variables.
+  // already are; ρ ends at xtol_rel times its start or at xtol_abs in the scaled variables,
+  // whichever is larger.
   const bool equal = (step.array() == step[0]).all();
   const VectorXd scale = equal ? VectorXd::Ones(n) : step;
   double rhobeg = equal ? step[0] : 1.0;
-  double rhoend = 0.0;
-  for (Index i = 0; i < n; ++i) rhoend = std::max(rhoend, settings.xtol_abs / scale[i]);
   // Powell's method needs room for its first points: 2ρ between the bounds.
   rhobeg = std::min(rhobeg, 0.5 * (settings.upper - settings.lower).cwiseQuotient(scale).minCoeff());
+  double rhoend = settings.xtol_rel * rhobeg;
+  for (Index i = 0; i < n; ++i) rhoend = std::max(rhoend, settings.xtol_abs / scale[i]);
   rhoend = std::min(rhoend, rhobeg);
   Solver solver(f, scale, settings.lower, settings.upper, settings.maxeval);
   return solver.run(x0.cwiseQuotient(scale), rhobeg, rhoend, settings.ftol_abs);

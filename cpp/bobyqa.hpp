@@ -4,8 +4,8 @@
 // carries it itself: every platform, C++ threads without the GIL, no other package's library.
 //
 // The interface follows NLopt's conventions, which lme4's settings and mixedfit's optsum use:
-// NLopt's default initial step, rescaling to equal initial steps, ρ_end from xtol_abs, and the
-// stop on ftol_abs after an improving trust-region step; results carry NLopt's codes.
+// NLopt's default initial step, rescaling to equal initial steps, ρ_end from xtol_rel and xtol_abs,
+// and the stop on ftol_abs after an improving trust-region step; results carry NLopt's codes.
 #pragma once
 
 #include <functional>
@@ -36,6 +36,9 @@ struct BobyqaSettings {
   double ftol_abs = 1e-8;
   double xtol_abs = 1e-8;
   int maxeval = 100000;
+  // As NLopt: ρ_end is at least xtol_rel times ρ_begin (in the scaled variables). lme4's
+  // nloptwrap runs with nloptr's default 1e-4; 0 leaves ρ_end to xtol_abs alone.
+  double xtol_rel = 0.0;
 };
 
 using Objective = std::function<double(const Eigen::VectorXd&)>;

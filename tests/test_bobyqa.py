@@ -13,11 +13,11 @@ from mixedfit._native import _core
 INF = np.inf
 
 
-def minimize(f, x0, lower, upper=None, step=None, ftol=1e-8, xtol=1e-8, maxeval=100_000):
+def minimize(f, x0, lower, upper=None, step=None, ftol=1e-8, xtol=1e-8, maxeval=100_000, xtol_rel=0.0):
     n = len(x0)
     upper = np.full(n, INF) if upper is None else np.asarray(upper, float)
     step = np.empty(0) if step is None else np.asarray(step, float)
-    settings = _core.BobyqaSettings(np.asarray(lower, float), upper, step, ftol, xtol, maxeval)
+    settings = _core.BobyqaSettings(np.asarray(lower, float), upper, step, ftol, xtol, maxeval, xtol_rel)
     r = _core.bobyqa(f, np.asarray(x0, float), settings)
     return {"x": r.x, "fmin": r.fmin, "evaluations": r.evaluations, "code": r.code}
 
@@ -48,6 +48,26 @@ def test_active_bounds_are_met_exactly():
 def test_one_variable_and_a_start_on_its_bound():
     r = minimize(lambda x: (x[0] - 2.0) ** 2 + 1.0, [0.0], [0.0])
     assert r["x"][0] == pytest.approx(2.0, abs=1e-5) and r["fmin"] == pytest.approx(1.0, abs=1e-10)
+
+
+def test_xtol_rel_ends_rho_at_its_fraction_of_the_start():
+    """As NLopt: ρ stops at xtol_rel × ρ_begin (here 1e-3 of the initial step 0.75) when that is
+    larger than xtol_abs: fewer evaluations than the run to xtol_abs, NLopt's XTOL_REACHED or
+    SUCCESS, and the point within a few ρ_end of the optimum."""
+    x_star = np.array([0.3, -0.7, 1.1])
+    scales = np.array([1.0, 3.0, 0.5])
+
+    def f(x):
+        return float(np.sum(scales * (x - x_star) ** 2))
+
+    tight = minimize(f, np.ones(3), np.full(3, -INF), ftol=0.0, xtol=1e-10)
+    loose = minimize(f, np.ones(3), np.full(3, -INF), ftol=0.0, xtol=1e-10, xtol_rel=1e-3)
+    assert loose["evaluations"] < tight["evaluations"]
+    assert loose["code"] in (1, 4)
+    np.testing.assert_allclose(loose["x"], x_star, atol=5 * 0.75e-3)
+    np.testing.assert_allclose(tight["x"], x_star, atol=1e-7)
+    with pytest.raises(ValueError, match="xtol_rel"):
+        minimize(f, np.ones(3), np.full(3, -INF), xtol_rel=-1.0)
 
 
 def test_correlated_quadratic_with_given_steps():

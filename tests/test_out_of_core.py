@@ -38,13 +38,17 @@ def test_estimates_equal_the_in_memory_fit(case):
     memory, remote, data, ddf = in_memory_and_dask(case)
     assert remote.nobs == memory.nobs
     assert remote.objective == pytest.approx(memory.objective, rel=1e-10)
-    np.testing.assert_allclose(remote.theta, memory.theta, rtol=1e-8, atol=1e-8)
+    # The two criteria differ by rounding (cross-products summed by partition), so BOBYQA's paths
+    # part at its last steps: Pastes' criterion is flat to 2e-11 (relative) over 1e-7 in θ, where
+    # one fit keeps the check's Newton step and the other stops 4e-9 lower without it (θ 8e-8
+    # apart, σ 1e-8).
+    np.testing.assert_allclose(remote.theta, memory.theta, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(remote.fixef.to_numpy(), memory.fixef.to_numpy(), rtol=1e-8)
     assert list(remote.fixef.index) == list(memory.fixef.index)
     # Penicillin's criterion is flat to 1e-8 over 1e-4 in θ: the two fits' Newton steps (from
     # points that differ by rounding) leave its SE 1.1e-8 apart on the baseline build.
     np.testing.assert_allclose(remote.stderr.to_numpy(), memory.stderr.to_numpy(), rtol=1e-7)
-    assert remote.sigma == pytest.approx(memory.sigma, rel=1e-8)
+    assert remote.sigma == pytest.approx(memory.sigma, rel=1e-7)
     for group, table in memory.ranef.items():
         np.testing.assert_allclose(remote.ranef[group].loc[table.index].to_numpy(), table.to_numpy(), rtol=1e-6, atol=1e-8)
     assert remote.n_pseudo <= memory.nobs

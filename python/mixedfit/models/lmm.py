@@ -39,6 +39,7 @@ from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
 from .optimize import (
+    LMER_XTOL_REL,
     OptSummary,
     bobyqa,
     bobyqa_in_core,
@@ -162,6 +163,10 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             Call ``.fit()``; new data for ``predict`` are ``mixedfit.ArrayData(X, terms)``.
         """
         return cls._from_arrays(y, X, terms, names, weights, offset, REML=REML, n_threads=n_threads)
+
+    def _first_optsum(self, theta: np.ndarray) -> OptSummary:
+        """lmer's stopping rules: nloptwrap's, with nloptr's xtol_rel."""
+        return dataclasses.replace(super()._first_optsum(theta), xtol_rel=LMER_XTOL_REL)
 
     def _restore_core(self) -> None:
         self.objective_at(self._theta)

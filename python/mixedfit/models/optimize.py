@@ -18,6 +18,11 @@ from ..errors import ConvergenceWarning
 FTOL_ABS = 1e-8
 XTOL_ABS = 1e-8
 MAXEVAL = 100_000
+# What lmer's fits also stop on: nloptr's default xtol_rel, which nloptwrap leaves in place (ρ ends
+# at 1e-4 of its start unless xtol_abs is larger; NLopt's XTOL_REACHED in lme4's optinfo). With it
+# the core's BOBYQA takes lme4's number of evaluations (star 45, InstEval 68); OptSummary's
+# default is NLopt's own 0 (ρ ends at xtol_abs), for every other optimization.
+LMER_XTOL_REL = 1e-4
 
 # NLopt's result codes, which the core's BOBYQA returns (lme4 reports the same names).
 SUCCESS, FTOL_REACHED, XTOL_REACHED, MAXEVAL_REACHED, ROUNDOFF_LIMITED = 1, 3, 4, 5, -4
@@ -45,6 +50,7 @@ class OptSummary:
     ftol_abs: float = FTOL_ABS
     xtol_abs: float = XTOL_ABS
     maxeval: int = MAXEVAL
+    xtol_rel: float = 0.0
     initial_step: np.ndarray | None = None  # None: NLopt's heuristic
     upper: np.ndarray | None = None  # None: unbounded above
     quiet: bool = False  # no ConvergenceWarning (refits in worker threads count them instead)
@@ -110,7 +116,7 @@ def check_settings(summary: OptSummary) -> None:
         np.isfinite(summary.initial_step) & (np.asarray(summary.initial_step) > 0)
     ):
         raise ValueError(f"optsum.initial_step must be positive and finite, got {summary.initial_step}")
-    for name in ("ftol_abs", "xtol_abs"):
+    for name in ("ftol_abs", "xtol_abs", "xtol_rel"):
         value = getattr(summary, name)
         if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value >= 0):
             raise ValueError(f"optsum.{name} must be a non-negative number, got {value!r}")
@@ -140,7 +146,7 @@ def bobyqa_settings(summary: OptSummary) -> Any:
         np.asarray(summary.lower, dtype=np.float64),
         np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64),
         np.empty(0) if summary.initial_step is None else np.asarray(summary.initial_step, dtype=np.float64),
-        float(summary.ftol_abs), float(summary.xtol_abs), int(summary.maxeval),
+        float(summary.ftol_abs), float(summary.xtol_abs), int(summary.maxeval), float(summary.xtol_rel),
     )  # fmt: skip
 
 
