@@ -74,7 +74,7 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
   pred_.update_L();
   // The penalized weighted RSS from the cross-products alone: y₀'Wy₀ − ‖c‖², no pass over the
   // rows, so an evaluation costs the same for 10⁴ or 10⁶ rows with the same levels.
-  pwrss_ = yWy_ - pred_.update_RX_solve_beta_u(ZtWy_, XtWy_);
+  pwrss_ = yWy_ - pred_.update_RX_solve_beta(ZtWy_, XtWy_);
   pred_.set_beta(pred_.beta() + beta_ls_);  // β for y, not for y₀
   if (!(pwrss_ > 0.0)) {
     throw NumericalError("the penalized residual sum of squares is not positive: the model fits the "

@@ -576,6 +576,7 @@ bool Predictor::choose_in_place() {
 }
 
 void Predictor::update_L() {
+  u_pending_ = false;  // its solve needs the factor it was left with
   const bool first_theta = A_nnz_ < 0;
   if (first_theta && choose_in_place()) {
     in_place_ = true;
@@ -745,13 +746,15 @@ Eigen::MatrixXd Predictor::lambda_to_factor_order(const Eigen::VectorXd& ZtWr) c
   return cu;
 }
 
-void Predictor::set_u_from_factor_order(const Eigen::MatrixXd& ut) {
+void Predictor::set_u_from_factor_order(const Eigen::MatrixXd& ut) const {
   const int* to = chol_->position();
   u_.resize(q());
   for (Index i = 0; i < q(); ++i) u_[i] = ut(0, to ? to[i] : i);
+  u_pending_ = false;
 }
 
 void Predictor::update_RX_with(const Eigen::VectorXd* ZtWr) {
+  u_pending_ = false;  // its solve needs the RZX it was left with
   if (p() > 0 && !x_products_current_) weighted_x_products();
   rhs_.resize(p() + (ZtWr ? 1 : 0), q());
   if (p() > 0) lambda_to_factor_order(ZtWXt_, rhs_, 0);
@@ -825,13 +828,13 @@ double Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorX
   return beta_u_from(cu, XtWr);
 }
 
-double Predictor::update_RX_solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
+double Predictor::update_RX_solve_beta(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
   update_RX_with(&ZtWr);
   Eigen::MatrixXd cu = rhs_.bottomRows(1);
-  return beta_u_from(cu, XtWr);
+  return beta_u_from(cu, XtWr, true);
 }
 
-double Predictor::beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr) {
+double Predictor::beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr, bool defer_u) {
   double explained = cu.squaredNorm();
   if (p() > 0) {
     Eigen::VectorXd cbeta = XtWr;
@@ -839,13 +842,28 @@ double Predictor::beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr) 
     RX_.transpose().triangularView<Eigen::Lower>().solveInPlace(cbeta);
     explained += cbeta.squaredNorm();
     beta_ = RX_.triangularView<Eigen::Upper>().solve(cbeta);
-    cu.row(0).noalias() -= beta_.transpose() * RZXt();
   } else {
     beta_.resize(0);
   }
+  if (defer_u) {
+    pending_cu_ = std::move(cu);
+    pending_beta_ = beta_;  // the caller may shift β (an LMM's, by y's least-squares fit)
+    u_pending_ = true;
+  } else {
+    u_from(cu, beta_);
+  }
+  return explained;
+}
+
+void Predictor::u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& beta) const {
+  if (p() > 0) cu.row(0).noalias() -= beta.transpose() * RZXt();
   chol_->backward(cu);
   set_u_from_factor_order(cu);
-  return explained;
+}
+
+void Predictor::solve_pending_u() const {
+  u_from(pending_cu_, pending_beta_);
+  pending_cu_.resize(0, 0);
 }
 
 void Predictor::solve_u(const Eigen::VectorXd& ZtWr) {

@@ -63,8 +63,10 @@ class Predictor {
   // ‖c_u‖² + ‖c_β‖², the part of r'Wr the fit explains: the penalized weighted RSS is
   // r'Wr minus it (the cross-product criterion, with no pass over the rows).
   double solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
-  // update_RX, then solve_beta_u, with Λ'Z'Wr solved alongside RZX (one pass over L fewer).
-  double update_RX_solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
+  // update_RX, then solve_beta_u, with Λ'Z'Wr solved alongside RZX (one pass over L fewer); u's
+  // backward solve is left until u is read (an LMM's criterion needs only the forward solves:
+  // of star's evaluation, ~10 % is that backward solve, which the optimizer never reads).
+  double update_RX_solve_beta(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
   // Solve for u alone, β held fixed (r must already have Xβ removed).
   void solve_u(const Eigen::VectorXd& ZtWr);
 
@@ -74,13 +76,18 @@ class Predictor {
   // eta += ZΛu at the current u (the random effects' part of the linear predictor).
   void add_random_part(Eigen::VectorXd& eta) const;
   // Σ wᵢ rᵢ² + ‖u‖² for residuals r under the current weights: the penalized weighted RSS.
-  double pwrss(const Eigen::VectorXd& r) const { return r.cwiseAbs2().dot(w_) + u_.squaredNorm(); }
+  double pwrss(const Eigen::VectorXd& r) const { return r.cwiseAbs2().dot(w_) + u().squaredNorm(); }
 
   double ldL2() const { return ldL2_; }
   double ldRX2() const { return ldRX2_; }
   const Eigen::VectorXd& beta() const { return beta_; }
-  const Eigen::VectorXd& u() const { return u_; }
-  Eigen::VectorXd b() const { return Lambda_ * u_; }
+  // u of the last solve (solved now if update_RX_solve_beta left it; a new factorization or
+  // RZX before that drops it, and u stays the one solved before).
+  const Eigen::VectorXd& u() const {
+    if (u_pending_) solve_pending_u();
+    return u_;
+  }
+  Eigen::VectorXd b() const { return Lambda_ * u(); }
   const Eigen::MatrixXd& RX() const { return RX_; }
   const double* X_data() const { return X_.data(); }
   const MapMat& X() const { return X_; }
@@ -121,7 +128,10 @@ class Predictor {
   // set 0 to check the recomputing path against it).
   void set_pair_map_limit(Index entries) { pair_map_limit_ = entries; }
   void set_beta(const Eigen::Ref<const Eigen::VectorXd>& beta) { beta_ = beta; }
-  void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) { u_ = u; }
+  void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
+    u_ = u;
+    u_pending_ = false;
+  }
 
  private:
   MapMat X_;
@@ -201,10 +211,13 @@ class Predictor {
   // update_RX; with ZtWr, also (L⁻¹ P Λ'Z'Wr)ᵀ in the same solve, as rhs_'s last row.
   void update_RX_with(const Eigen::VectorXd* ZtWr);
   // β and u from cu = (L⁻¹ P Λ'Z'Wr)ᵀ in the factor's order and X'Wr; returns ‖c_u‖² + ‖c_β‖²
-  // (see solve_beta_u).
-  double beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr);
+  // (see solve_beta_u). With defer_u, u's backward solve waits in pending_cu_ until u is read.
+  double beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr, bool defer_u = false);
+  // u from cu once β is known: cu's row minus β'RZX, the factor's backward solve, u_ set.
+  void u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& beta) const;
+  void solve_pending_u() const;
   // u_ from the solution of the factor's backward solve.
-  void set_u_from_factor_order(const Eigen::MatrixXd& ut);
+  void set_u_from_factor_order(const Eigen::MatrixXd& ut) const;
   // At the first θ: weigh the blocked and the sparse factorization by their work per θ.
   void choose_factorization();
   // The chosen factorization, analysed: the blocked one (its analysis may be passed in), or the
@@ -219,7 +232,12 @@ class Predictor {
   auto RZXt() const { return rhs_.topRows(p()); }
   Eigen::MatrixXd RX_;   // upper triangular, RX'RX = X'WX − RZX'RZX
   double ldL2_ = 0.0, ldRX2_ = 0.0;
-  Eigen::VectorXd beta_, u_;
+  Eigen::VectorXd beta_;
+  // u_ and its pending solve change on reading u() (see update_RX_solve_beta): mutable.
+  mutable Eigen::VectorXd u_;
+  mutable Eigen::MatrixXd pending_cu_;
+  Eigen::VectorXd pending_beta_;  // β of the solve that left u pending
+  mutable bool u_pending_ = false;
 };
 
 }  // namespace mixedfit

@@ -56,6 +56,7 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
     w = rng.uniform(0.5, 2.0, len(y))
     core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, w)
     theta = np.array(theta)
+    core.objective(1.3 * theta + 0.1, REML)  # its u, solved only when read, must not be the one read below
     assert core.objective(theta, REML) == pytest.approx(_dense_criterion(design, y, w, theta, REML), rel=1e-10)
     Lambdat = design.Lambdat.copy()
     Lambdat.data = theta[design.Lind]
@@ -63,6 +64,14 @@ def test_criterion_matches_dense_linear_algebra(formula, dataset, theta, REML):
     A = LZ @ np.diag(w) @ LZ.T + np.eye(LZ.shape[0])
     assert core.ldL2 == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-12)
     assert core.ldW == pytest.approx(np.log(w).sum(), rel=1e-12)
+    # β and the conditional modes u = A⁻¹ΛZ'W(y − Xβ) (u's backward solve waits until it is read)
+    X = design.fixed.X
+    V = LZ.T @ LZ + np.diag(1 / w)
+    beta = np.linalg.solve(X.T @ np.linalg.solve(V, X), X.T @ np.linalg.solve(V, y))
+    np.testing.assert_allclose(core.beta, beta, rtol=1e-9)
+    u = np.linalg.solve(A, LZ @ (w * (y - X @ beta)))
+    np.testing.assert_allclose(core.u, u, rtol=1e-8, atol=1e-10 * np.abs(u).max())
+    np.testing.assert_allclose(core.b, Lambdat.T @ u, rtol=1e-8, atol=1e-10 * np.abs(u).max())
 
 
 @pytest.mark.parametrize(
