@@ -90,13 +90,16 @@ void def_predictor_accessors(py::class_<Model>& cls) {
                                                py::arg("schur_factor_nonzeros") = c.schur_factor_nonzeros,
                                                py::arg("schur_factor_flops") = c.schur_factor_flops,
                                                py::arg("schur_pairs") = c.schur_pairs,
-                                               py::arg("blocked_sparse_seconds") = c.blocked_sparse_seconds);
+                                               py::arg("blocked_sparse_seconds") = c.blocked_sparse_seconds,
+                                               py::arg("grouped_groups") = c.grouped_groups,
+                                               py::arg("grouped_work") = c.grouped_work,
+                                               py::arg("grouped_replaced") = c.grouped_replaced);
                              })
       .def_property_readonly("A_in_place", [](const Model& self) { return self.predictor().A_in_place(); })
       .def("_force_factorization",
            [](Model& self, const std::string& name) { self.predictor().force_factorization(name); },
-           "Use this factorization ('blocked', 'blocked-sparse', 'simplicial' or 'supernodal') whatever the costs say; before the first "
-           "evaluation.")
+           "Use this factorization ('blocked', 'blocked-sparse', 'simplicial', 'supernodal' or 'grouped', an LMM's) whatever "
+           "the costs say; before the first evaluation.")
       .def(
           "_copy",
           [](const Model& self) {

@@ -366,19 +366,11 @@ void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
     });
   }
   split_sparse_update(column_pairs);
-  auto simplicial = std::make_unique<SimplicialCholesky>();
-  simplicial->analyze(S_sparse_);
-  schur_factor_nonzeros_ = simplicial->factor_nonzeros();
-  schur_factor_flops_ = simplicial->flops();
-  schur_supernodal_ = schur_factor_flops_ >= kSupernodalFlopsPerNonzero * schur_factor_nonzeros_;
-  if (schur_supernodal_) {
-    auto supernodal = std::make_unique<SupernodalCholesky>();
-    supernodal->analyze(S_sparse_, simplicial->ordering());
-    supernodal->set_threads(threads_);
-    schur_factor_ = std::move(supernodal);
-  } else {
-    schur_factor_ = std::move(simplicial);
-  }
+  AnalysedFactor analysed = analysed_sparse_factor(S_sparse_, threads_);
+  schur_factor_nonzeros_ = analysed.nonzeros;
+  schur_factor_flops_ = analysed.flops;
+  schur_supernodal_ = analysed.supernodal;
+  schur_factor_ = std::move(analysed.factor);
   // The right-hand sides' rows of S in its factor's order, and L21's rows with them (its values
   // keep their places, so the copies from A in factorize are unchanged).
   const int* order = schur_factor_->position();

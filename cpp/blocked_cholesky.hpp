@@ -61,6 +61,8 @@ class BlockedCholesky final : public SparseCholesky {
   // The stored entries of S's lower triangle, were it kept sparse (one pass over the pairs of
   // each level's rows): S's sparse factor has at least as many.
   static double schur_nonzeros(const SpMat& A, Index block_size, Index n_blocks);
+  // S's lower pattern (CSC arrays, rows sorted), or with null arrays only its count.
+  static Index schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer, std::vector<int>* inner);
 
   void analyze(const SpMat& A) override;
   // With a sparse S, after analyze: its factor's nonzeros and multiply-adds (from the elimination
@@ -112,8 +114,6 @@ class BlockedCholesky final : public SparseCholesky {
   void analyze_sparse_schur(const SpMat& A);
   // From the products per column of S (column_pairs[c + 1], made a running sum here).
   void split_sparse_update(std::vector<Index>& column_pairs);
-  // S's lower pattern (CSC arrays), or with null arrays only its count.
-  static Index schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer, std::vector<int>* inner);
   bool factorize_sparse_schur(const SpMat& A);
   // S −= L21 L21' through L21_dense_ on `parts` threads.
   void update_schur_dense(int parts);

@@ -16,6 +16,7 @@ double residual_term(double pwrss, double dof) { return dof * (1.0 + std::log(kT
 LinearMixedModel::LinearMixedModel(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind,
                                    MapVecI term_shapes, MapVec y, MapVec weights)
     : pred_(X, Zt, Lambdat, Lind, term_shapes), y_(y) {
+  pred_.allow_grouped();
   require(y.size() == pred_.n(), "y must have one entry per row of X");
   require(y.allFinite(), "y has a non-finite value");
   set_weights(weights);
@@ -52,6 +53,7 @@ void LinearMixedModel::response_products() {
   }
   ZtWy_ = pred_.ZtW(y0);
   XtWy_ = pred_.XtW(y0);
+  pred_.set_response_products(ZtWy_);
   yWy_ = (y0.array().square() * w.array()).sum();
 }
 

@@ -63,6 +63,10 @@ constexpr double kDenseSchurFraction = 0.9;
 constexpr double kSecondsPerAnalysedNonzero = 1.5e-7;
 constexpr double kAnalysisQuadraticNonzeros = 3e5;
 constexpr double kEvaluationsPerFit = 40;
+// The grouped factorization is taken where its per-θ work is at most this share of the blocked
+// one's that it replaces (choose_grouped): its loops over groups are contiguous where the
+// blocked update scatters, but it also recombines every entry of S for every group.
+constexpr double kGroupedWorkShare = 0.5;
 // More threads than this only add start-up cost for matrices of the size the dense part has.
 constexpr int kMaxThreads = 8;
 // Below this many observations Z'WZ is formed on one thread (InstEval, in the tests, is above).
@@ -298,6 +302,28 @@ void Predictor::set_threads(int threads) {
   require(threads >= 1, "threads must be at least 1");
   threads_ = threads;
   if (chol_) chol_->set_threads(threads);
+  if (grouped_) grouped_->set_threads(threads);
+}
+
+void Predictor::set_response_products(const Eigen::VectorXd& ZtWy) {
+  require(ZtWy.size() == q(), "Z'Wy must have one entry per random effect");
+  response_ZtWy_ = ZtWy;
+  grouped_current_ = false;
+  u_pending_ = false;  // (a grouped u reads the response's products)
+}
+
+void Predictor::factor_grouped() {
+  if (!grouped_current_) {
+    if (p() > 0 && !x_products_current_) weighted_x_products();
+    require(response_ZtWy_.size() == q(), "the grouped factorization needs the response's products");
+    grouped_->set_products(ZtWZ_, p() > 0 ? ZtWXt_ : Eigen::MatrixXd(0, q()), response_ZtWy_);
+    grouped_current_ = true;
+  }
+  if (!grouped_->factorize(Lambda_.valuePtr())) {
+    throw NumericalError("Cholesky factorization of Λ'Z'WZΛ + I failed at " + theta_string(theta_));
+  }
+  ldL2_ = grouped_->log_det();
+  if (!std::isfinite(ldL2_)) throw NumericalError("non-finite log-determinant of L at " + theta_string(theta_));
 }
 
 void Predictor::set_weights(Eigen::VectorXd w) {
@@ -326,6 +352,7 @@ void Predictor::set_weights(Eigen::VectorXd w) {
     std::copy(M.valuePtr(), M.valuePtr() + M.nonZeros(), ZtWZ_.valuePtr());
   }
   ++weight_updates_;
+  grouped_current_ = false;
   x_products_current_ = false;  // Z'WX and X'WX wait until β is solved for (PIRLS for u alone never is)
 }
 
@@ -348,6 +375,7 @@ void Predictor::sum_pairs(Index first, Index stop, double* values) const {
 void Predictor::values_changed() {
   if (!pair_start_.empty()) build_pair_map();  // the map's products z_a z_b and Zt by rows are stale
   x_products_current_ = false;
+  grouped_current_ = false;
 }
 
 void Predictor::build_pair_map() {
@@ -577,6 +605,10 @@ bool Predictor::choose_in_place() {
 
 void Predictor::update_L() {
   u_pending_ = false;  // its solve needs the factor it was left with
+  if (grouped_) {
+    factor_grouped();
+    return;
+  }
   const bool first_theta = A_nnz_ < 0;
   if (first_theta && choose_in_place()) {
     in_place_ = true;
@@ -593,6 +625,10 @@ void Predictor::update_L() {
   if (first_theta) {
     choose_factorization();
     A_nnz_ = A_.nonZeros();
+    if (grouped_) {
+      factor_grouped();
+      return;
+    }
   } else if (A_.nonZeros() != A_nnz_) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
@@ -616,6 +652,7 @@ void Predictor::choose_factorization() {
   const bool sparse_forced = forced_ == "simplicial" || forced_ == "supernodal";
   costs_ = FactorizationCosts{};
   const bool blocked_applies = BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock);
+  if (choose_grouped()) return;
   const double first_term_seconds = static_cast<double>(A_.cols()) * kSecondsPerFirstTermColumn;
   if (!sparse_forced && blocked_applies) {
     const BlockedCholesky::Work work = BlockedCholesky::work(A_, first.p, first.levels);
@@ -710,6 +747,44 @@ void Predictor::choose_factorization() {
   }
 }
 
+bool Predictor::choose_grouped() {
+  // The grouped factorization (LMMs whose terms are all scalar) replaces the blocked one's
+  // per-θ work on the first term — the Schur update's pairs, L21 against the p + 1 right-hand
+  // sides, RZX₁'RZX₁ — by work per group of equal first-block diagonals: the groups times S's
+  // entries and the other terms' right-hand sides (grouped_first_term.hpp). Both factor the same
+  // S, so the two are weighed by the work they differ in (multiply-adds), and the grouped one
+  // taken where it is at most half.
+  const bool all_scalar = std::all_of(terms_.begin(), terms_.end(), [](const Term& t) { return t.p == 1; });
+  const Index q1 = terms_.front().levels, q2 = q() - q1;
+  if (!grouped_allowed_ || !all_scalar || !GroupedFirstTerm::applies(ZtWZ_, q1) ||
+      !(forced_.empty() || forced_ == "grouped")) {
+    require(forced_ != "grouped",
+            "the grouped factorization needs an LMM whose terms are all scalar, two or more, and a diagonal first block");
+    return false;
+  }
+  const double width = static_cast<double>(p() + 1);
+  double pairs = 0.0, a21 = 0.0;
+  for (Index c = 0; c < q1; ++c) {
+    const double m = ZtWZ_.outerIndexPtr()[c + 1] - ZtWZ_.outerIndexPtr()[c] - 1;
+    pairs += m * (m + 1) / 2;
+    a21 += m;
+  }
+  costs_.grouped_replaced = pairs + a21 * width + static_cast<double>(q1) * width * width / 2;
+  const double groups = static_cast<double>(GroupedFirstTerm::groups(ZtWZ_, q1));
+  costs_.grouped_groups = groups;
+  const auto grouped_work = [&](double S_entries) { return groups * (S_entries + static_cast<double>(q2) * width + width * width); };
+  if (forced_.empty() && grouped_work(static_cast<double>(q2)) > kGroupedWorkShare * costs_.grouped_replaced) return false;
+  costs_.grouped_work = grouped_work(BlockedCholesky::schur_nonzeros(ZtWZ_, 1, q1));
+  if (forced_.empty() && costs_.grouped_work > kGroupedWorkShare * costs_.grouped_replaced) return false;
+  grouped_.emplace();
+  grouped_->analyze(ZtWZ_, q1, threads_);
+  costs_.schur_factor_nonzeros = grouped_->schur_factor_nonzeros();
+  costs_.schur_factor_flops = grouped_->schur_factor_flops();
+  chol_ = nullptr;
+  factorization_ = "grouped";
+  return true;
+}
+
 void Predictor::use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> analysed) {
   if (!analysed) {
     analysed = std::make_unique<BlockedCholesky>(terms_.front().p, terms_.front().levels, threads_, sparse_schur);
@@ -754,6 +829,7 @@ void Predictor::set_u_from_factor_order(const Eigen::MatrixXd& ut) const {
 }
 
 void Predictor::update_RX_with(const Eigen::VectorXd* ZtWr) {
+  require(!grouped_, "the grouped factorization serves the LMM criterion alone");
   u_pending_ = false;  // its solve needs the RZX it was left with
   if (p() > 0 && !x_products_current_) weighted_x_products();
   rhs_.resize(p() + (ZtWr ? 1 : 0), q());
@@ -769,6 +845,10 @@ void Predictor::update_RX_with(const Eigen::VectorXd* ZtWr) {
   // triangle, the only one LLT reads).
   Eigen::MatrixXd RXtRX = XtWX_;
   RXtRX.selfadjointView<Eigen::Lower>().rankUpdate(RZXt(), -1.0);
+  set_RX(RXtRX);
+}
+
+void Predictor::set_RX(const Eigen::MatrixXd& RXtRX) {
   Eigen::LLT<Eigen::MatrixXd, Eigen::Lower> llt(RXtRX);
   if (llt.info() != Eigen::Success) {
     throw NumericalError("the fixed-effects block X'WX − RZX'RZX is not positive definite at " +
@@ -823,12 +903,14 @@ Eigen::VectorXd Predictor::XtW(const Eigen::VectorXd& r) const {
 }
 
 double Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
+  require(!grouped_, "the grouped factorization serves the LMM criterion alone");
   Eigen::MatrixXd cu = lambda_to_factor_order(ZtWr);
   chol_->forward(cu);
   return beta_u_from(cu, XtWr);
 }
 
 double Predictor::update_RX_solve_beta(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
+  if (grouped_) return grouped_solve_beta(XtWr);
   update_RX_with(&ZtWr);
   Eigen::MatrixXd cu = rhs_.bottomRows(1);
   return beta_u_from(cu, XtWr, true);
@@ -862,11 +944,42 @@ void Predictor::u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& beta) const {
 }
 
 void Predictor::solve_pending_u() const {
+  if (grouped_) {
+    grouped_->u(Lambda_.valuePtr(), pending_beta_, u_);
+    u_pending_ = false;
+    return;
+  }
   u_from(pending_cu_, pending_beta_);
   pending_cu_.resize(0, 0);
 }
 
+double Predictor::grouped_solve_beta(const Eigen::VectorXd& XtWr) {
+  // The Gram matrix H of L⁻¹Λ'Z'W[X y] gives RZX'RZX (its X block), RZX'c_u (X against y) and
+  // ‖c_u‖² (y's diagonal): the same quantities as the solves of update_RX_with and beta_u_from.
+  u_pending_ = false;
+  if (p() > 0 && !x_products_current_) weighted_x_products();
+  Eigen::MatrixXd H;
+  grouped_->gram(Lambda_.valuePtr(), H);
+  const Index P = p();
+  double explained = H(P, P);
+  if (P > 0) {
+    set_RX(XtWX_ - H.topLeftCorner(P, P));
+    Eigen::VectorXd cbeta = XtWr - H.topRightCorner(P, 1);
+    RX_.transpose().triangularView<Eigen::Lower>().solveInPlace(cbeta);
+    explained += cbeta.squaredNorm();
+    beta_ = RX_.triangularView<Eigen::Upper>().solve(cbeta);
+  } else {
+    RX_.resize(0, 0);
+    ldRX2_ = 0.0;
+    beta_.resize(0);
+  }
+  pending_beta_ = beta_;
+  u_pending_ = true;
+  return explained;
+}
+
 void Predictor::solve_u(const Eigen::VectorXd& ZtWr) {
+  require(!grouped_, "the grouped factorization serves the LMM criterion alone");
   Eigen::MatrixXd cu = lambda_to_factor_order(ZtWr);
   chol_->forward(cu);
   chol_->backward(cu);

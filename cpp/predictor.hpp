@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "cholesky.hpp"
 #include "errors.hpp"
+#include "grouped_first_term.hpp"
 #include "types.hpp"
 
 namespace mixedfit {
@@ -107,6 +110,9 @@ class Predictor {
     // nonzeros and flops, and the products its update adds into S.
     double schur_factor_nonzeros = 0.0, schur_factor_flops = 0.0, schur_pairs = 0.0;
     double blocked_sparse_seconds = std::numeric_limits<double>::infinity();
+    // The grouped factorization (if it applies): its groups, and the multiply-adds per θ it
+    // does against those of the blocked factorization it replaces.
+    double grouped_groups = 0.0, grouped_work = 0.0, grouped_replaced = 0.0;
   };
   const FactorizationCosts& factorization_costs() const { return costs_; }
   // Whether A is updated in its fixed pattern (no allocation per θ).
@@ -115,8 +121,9 @@ class Predictor {
   // costs say (for tests that compare them); only before the first evaluation.
   void force_factorization(const std::string& name) {
     require(A_nnz_ < 0, "the factorization is chosen at the first evaluation; force it before");
-    require(name == "blocked" || name == "blocked-sparse" || name == "simplicial" || name == "supernodal",
-            "the factorization is 'blocked', 'blocked-sparse', 'simplicial' or 'supernodal'");
+    require(name == "blocked" || name == "blocked-sparse" || name == "simplicial" || name == "supernodal" ||
+                name == "grouped",
+            "the factorization is 'blocked', 'blocked-sparse', 'simplicial', 'supernodal' or 'grouped'");
     forced_ = name;
   }
   const double* Zt_data() const { return Zt_.valuePtr(); }
@@ -128,6 +135,11 @@ class Predictor {
   // set 0 to check the recomputing path against it).
   void set_pair_map_limit(Index entries) { pair_map_limit_ = entries; }
   void set_beta(const Eigen::Ref<const Eigen::VectorXd>& beta) { beta_ = beta; }
+  // An LMM's: its weights are fixed between set_weights calls, so the grouped factorization may
+  // be weighed at the first θ (it needs the response's Z'Wy, given by set_response_products
+  // whenever it changes; update_RX_solve_beta's Z'Wr must be that one).
+  void allow_grouped() { grouped_allowed_ = true; }
+  void set_response_products(const Eigen::VectorXd& ZtWy);
   void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
     u_ = u;
     u_pending_ = false;
@@ -224,6 +236,18 @@ class Predictor {
   // sparse one of all of A from the simplicial analysis (supernodal: under its ordering).
   void use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> analysed = nullptr);
   void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed);
+  // Whether the grouped factorization is taken (at the first θ; analysed if so).
+  bool choose_grouped();
+  // Its factorization at the current θ (its group sums brought up to date first), and the solve
+  // for β with u left pending (update_RX_solve_beta's).
+  void factor_grouped();
+  double grouped_solve_beta(const Eigen::VectorXd& XtWr);
+  bool grouped_allowed_ = false;
+  std::optional<GroupedFirstTerm> grouped_;
+  bool grouped_current_ = false;  // its sums belong to the current weights and response
+  Eigen::VectorXd response_ZtWy_;
+  // RX_ and ldRX2_ from RX'RX = X'WX − RZX'RZX.
+  void set_RX(const Eigen::MatrixXd& RXtRX);
   std::string forced_;  // empty: chosen by cost
   int threads_;
   // The right-hand sides of update_RX's solve, solved: its first p rows are RZXᵀ = (L⁻¹ P Λ'Z'WX)ᵀ

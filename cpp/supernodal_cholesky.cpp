@@ -442,4 +442,22 @@ void SupernodalCholesky::backward(Eigen::Ref<Eigen::MatrixXd> Bt) const {
   }
 }
 
+AnalysedFactor analysed_sparse_factor(const SpMat& S, int threads) {
+  auto simplicial = std::make_unique<SimplicialCholesky>();
+  simplicial->analyze(S);
+  AnalysedFactor result;
+  result.nonzeros = simplicial->factor_nonzeros();
+  result.flops = simplicial->flops();
+  result.supernodal = result.flops >= kSupernodalFlopsPerNonzero * result.nonzeros;
+  if (result.supernodal) {
+    auto supernodal = std::make_unique<SupernodalCholesky>();
+    supernodal->analyze(S, simplicial->ordering());
+    supernodal->set_threads(threads);
+    result.factor = std::move(supernodal);
+  } else {
+    result.factor = std::move(simplicial);
+  }
+  return result;
+}
+
 }  // namespace mixedfit

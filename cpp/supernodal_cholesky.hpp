@@ -77,4 +77,14 @@ class SupernodalCholesky final : public SparseCholesky {
   int threads_ = 1;
 };
 
+// The sparse factor of a symmetric matrix's lower triangle S, analysed under AMD: simplicial, or
+// supernodal (on `threads`) where its multiply-adds per nonzero reach kSupernodalFlopsPerNonzero;
+// its nonzeros and multiply-adds per factorization (the simplicial analysis's) are returned too.
+struct AnalysedFactor {
+  std::unique_ptr<SparseCholesky> factor;
+  double nonzeros = 0.0, flops = 0.0;
+  bool supernodal = false;
+};
+AnalysedFactor analysed_sparse_factor(const SpMat& S, int threads);
+
 }  // namespace mixedfit

@@ -453,6 +453,96 @@ def test_the_choice_is_recorded_in_optsum():
     assert model.optsum.factorization == "blocked-sparse"
     assert model.optsum.factorization_costs["dense_flops"] > 100 * model.optsum.factorization_costs["schur_factor_flops"]
     assert "factorization blocked-sparse" in str(model.optsum)
+    crossed = mixedfit.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedfit.datasets.load("Penicillin"))
+    assert crossed.optsum.factorization == "grouped" and crossed.optsum.factorization_costs["grouped_groups"] == 1
+    assert "factorization grouped (1 groups" in str(crossed.optsum)
+
+
+def _star_like_sized(rng, n_students: int = 3000, n_teachers: int = 300, n_schools: int = 30) -> pd.DataFrame:
+    """As _star_like, each student with 1 to 4 observations (star's students: 1 to 4 years), with
+    fixed effects (a factor and a covariate)."""
+    sizes = rng.integers(1, 5, size=n_students)
+    student = np.repeat(np.arange(n_students), sizes)
+    school = rng.integers(n_schools, size=n_students)[student]
+    teacher = school * (n_teachers // n_schools) + rng.integers(n_teachers // n_schools, size=len(student))
+    data = pd.DataFrame({"id": student.astype(str), "tch": teacher.astype(str), "sch": school.astype(str)})
+    data["grade"] = rng.choice(["K", "1", "2", "3"], size=len(student))
+    data["x"] = rng.normal(size=len(student))
+    data["y"] = rng.normal(size=n_students)[student] + 0.5 * rng.normal(size=n_teachers)[teacher] + rng.normal(size=len(student))
+    return data
+
+
+@pytest.mark.parametrize(
+    "formula,dataset",
+    [
+        ("y ~ grade + x + (1 | id) + (1 | tch) + (1 | sch)", None),
+        ("y ~ 0 + (1 | id) + (1 | tch) + (1 | sch)", None),
+        ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),
+        ("strength ~ 1 + (1 | batch/cask)", "Pastes"),
+    ],
+)
+def test_grouped_factorization_equals_the_general_one(formula, dataset):
+    """The grouped factorization (scalar terms, the first term's levels summed by their diagonal
+    of Z'WZ) gives the simplicial factorization's criterion, log det, RX, β, u and b at each θ
+    (one on the boundary), after a new response, and under weights that split the groups; a copy
+    gives its criterion to the last bit. On the star-like design the cost model takes it (4 groups
+    of students against 10⁴ pairs)."""
+    if dataset is None:
+        data = _star_like_sized(np.random.default_rng(12))
+        parsed = parse_formula(formula)
+        frame = model_frame(parsed, data, {"y"})
+        design, y = build_design(parsed, frame, True), frame.data["y"].to_numpy(float)
+    else:
+        design, y = _design(formula, dataset)
+    args = (design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes)
+    rng = np.random.default_rng(13)
+    w = np.ones(len(y))
+    grouped, general = (_core.LinearMixedModel(*args, y, w) for _ in range(2))
+    grouped._force_factorization("grouped")
+    general._force_factorization("simplicial")
+    k = len(design.theta0)
+    thetas = [np.full(k, 0.7), np.linspace(1.5, 0.3, k), np.r_[0.0, np.full(k - 1, 0.8)]]
+
+    def agree():
+        for theta in thetas:
+            assert grouped.objective(theta, True) == pytest.approx(general.objective(theta, True), rel=1e-10)
+            assert grouped.objective(theta, False) == pytest.approx(general.objective(theta, False), rel=1e-10)
+            assert grouped.ldL2 == pytest.approx(general.ldL2, rel=1e-10)
+            assert grouped.pwrss == pytest.approx(general.pwrss, rel=1e-9)
+            np.testing.assert_allclose(grouped.RX, general.RX, rtol=1e-9, atol=1e-9 * np.abs(general.RX).max(initial=1))
+            np.testing.assert_allclose(grouped.beta, general.beta, rtol=1e-8, atol=1e-10)
+            scale = np.abs(general.u).max()
+            np.testing.assert_allclose(grouped.u, general.u, rtol=1e-8, atol=1e-10 * scale)
+            np.testing.assert_allclose(grouped.b, general.b, rtol=1e-8, atol=1e-10 * scale)
+            assert grouped.pwrss_rowwise() == pytest.approx(grouped.pwrss, rel=1e-8)
+
+    agree()
+    assert grouped.factorization == "grouped"
+    new_y = y + rng.normal(size=len(y))
+    for core in (grouped, general):
+        core.set_response(new_y)
+    agree()
+    weights = rng.choice([0.5, 1.0, 2.0], size=len(y))
+    for core in (grouped, general):
+        core.set_weights(weights)
+    agree()
+    copy = grouped._copy()
+    assert copy.objective(thetas[1], True) == grouped.objective(thetas[1], True)
+    np.testing.assert_array_equal(copy.b, grouped.b)
+    if dataset is None:
+        chosen = _core.LinearMixedModel(*args, y, np.ones(len(y)))
+        chosen.objective(thetas[0], True)
+        costs = chosen.factorization_costs
+        assert chosen.factorization == "grouped"
+        assert costs["grouped_groups"] == 4 and costs["grouped_work"] <= 0.5 * costs["grouped_replaced"]
+
+
+def test_grouped_factorization_refuses_what_it_cannot_serve():
+    design, y = _design("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    core = _core.LinearMixedModel(design.fixed.X, design.Zt, design.Lambdat, design.Lind, design.term_shapes, y, np.ones(len(y)))
+    core._force_factorization("grouped")
+    with pytest.raises(ValueError, match="grouped factorization needs"):
+        core.objective(np.array([1.0, 0.0, 1.0]), True)
 
 
 def _expected_likelihood(family: str, y, n_trials, weights, mu) -> tuple[float, float]:

@@ -76,7 +76,14 @@ class OptSummary:
         )
         if self.newton_step:
             text += " (after a Newton step from the convergence check's derivatives)"
-        if self.factorization:
+        if self.factorization == "grouped":
+            costs = self.factorization_costs
+            text += (
+                f"\n  factorization grouped ({costs.get('grouped_groups', 0):.0f} groups of the first term's levels: "
+                f"{costs.get('grouped_work', 0):.3g} multiply-adds per θ against the blocked factorization's "
+                f"{costs.get('grouped_replaced', 0):.3g})"
+            )
+        elif self.factorization:
             costs = self.factorization_costs
             predicted = {
                 "blocked": "blocked_seconds",
