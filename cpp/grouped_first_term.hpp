@@ -8,7 +8,7 @@
 // products are summed once per group (when the weights or the response change), and a θ costs
 // work proportional to the groups times S's entries and the other terms' levels, instead of to
 // each level's pairs of rows, its right-hand sides and its diagonal. Unit weights give as many
-// groups as distinct level sizes (star's 10,732 students: 6 sizes), so where levels are many and
+// groups as distinct level sizes (star's 10,732 students: 4), so where levels are many and
 // their sizes few this is exact and several times cheaper than the blocked factorization (the
 // predictor weighs the two). S itself is factored as the blocked factorization's sparse S is.
 //
