@@ -104,6 +104,7 @@ void def_predictor_accessors(py::class_<Model>& cls) {
           "_copy",
           [](const Model& self) {
             py::gil_scoped_release release;
+            self.predictor().u();  // a pending solve of u needs this model's factor
             return std::make_unique<Model>(self);
           },
           py::keep_alive<0, 1>(),  // the copy views the arrays this model keeps alive

@@ -261,7 +261,19 @@ class Predictor {
   mutable Eigen::VectorXd u_;
   mutable Eigen::MatrixXd pending_cu_;
   Eigen::VectorXd pending_beta_;  // β of the solve that left u pending
-  mutable bool u_pending_ = false;
+  // Whether u waits for its solve. A copy does not inherit the wait: its factor is analysed, not
+  // computed (FactorSlot), so it keeps u as last solved (a model's _copy solves it first).
+  struct PendingU {
+    bool value = false;
+    PendingU() = default;
+    PendingU(const PendingU&) {}
+    PendingU& operator=(bool pending) {
+      value = pending;
+      return *this;
+    }
+    explicit operator bool() const { return value; }
+  };
+  mutable PendingU u_pending_;
 };
 
 }  // namespace mixedfit
