@@ -312,13 +312,22 @@ void Predictor::set_response_products(const Eigen::VectorXd& ZtWy) {
   u_pending_ = false;  // (a grouped u reads the response's products)
 }
 
+double Predictor::grouped_work(double groups, double S_entries) const {
+  const double width = static_cast<double>(p() + 1);
+  return groups * (S_entries + static_cast<double>(q() - terms_.front().levels) * width + width * width);
+}
+
+bool Predictor::grouped_products_current() {
+  if (grouped_current_) return true;
+  if (p() > 0 && !x_products_current_) weighted_x_products();
+  require(response_ZtWy_.size() == q(), "the grouped factorization needs the response's products");
+  grouped_->set_products(ZtWZ_, p() > 0 ? ZtWXt_ : Eigen::MatrixXd(0, q()), response_ZtWy_);
+  grouped_current_ = true;
+  const double work = grouped_work(static_cast<double>(grouped_->group_count()), static_cast<double>(grouped_->schur_entries()));
+  return !forced_.empty() || work <= kGroupedWorkShare * costs_.grouped_replaced;
+}
+
 void Predictor::factor_grouped() {
-  if (!grouped_current_) {
-    if (p() > 0 && !x_products_current_) weighted_x_products();
-    require(response_ZtWy_.size() == q(), "the grouped factorization needs the response's products");
-    grouped_->set_products(ZtWZ_, p() > 0 ? ZtWXt_ : Eigen::MatrixXd(0, q()), response_ZtWy_);
-    grouped_current_ = true;
-  }
   if (!grouped_->factorize(Lambda_.valuePtr())) {
     throw NumericalError("Cholesky factorization of Λ'Z'WZΛ + I failed at " + theta_string(theta_));
   }
@@ -606,8 +615,14 @@ bool Predictor::choose_in_place() {
 void Predictor::update_L() {
   u_pending_ = false;  // its solve needs the factor it was left with
   if (grouped_) {
-    factor_grouped();
-    return;
+    if (grouped_products_current()) {
+      factor_grouped();
+      return;
+    }
+    // New weights (a variance function's) split the first term's levels into too many groups:
+    // the factorizations are weighed again, at this θ.
+    grouped_.reset();
+    A_nnz_ = -1;
   }
   const bool first_theta = A_nnz_ < 0;
   if (first_theta && choose_in_place()) {
@@ -626,6 +641,7 @@ void Predictor::update_L() {
     choose_factorization();
     A_nnz_ = A_.nonZeros();
     if (grouped_) {
+      grouped_products_current();
       factor_grouped();
       return;
     }
@@ -763,7 +779,7 @@ bool Predictor::choose_grouped() {
     return false;
   }
   const double width = static_cast<double>(p() + 1);
-  double pairs = 0.0, a21 = 0.0;
+  double pairs = 0.0, a21 = 0.0;  // (the first term's levels, with their diagonal, are M's first columns)
   for (Index c = 0; c < q1; ++c) {
     const double m = ZtWZ_.outerIndexPtr()[c + 1] - ZtWZ_.outerIndexPtr()[c] - 1;
     pairs += m * (m + 1) / 2;
@@ -772,9 +788,10 @@ bool Predictor::choose_grouped() {
   costs_.grouped_replaced = pairs + a21 * width + static_cast<double>(q1) * width * width / 2;
   const double groups = static_cast<double>(GroupedFirstTerm::groups(ZtWZ_, q1));
   costs_.grouped_groups = groups;
-  const auto grouped_work = [&](double S_entries) { return groups * (S_entries + static_cast<double>(q2) * width + width * width); };
-  if (forced_.empty() && grouped_work(static_cast<double>(q2)) > kGroupedWorkShare * costs_.grouped_replaced) return false;
-  costs_.grouped_work = grouped_work(BlockedCholesky::schur_nonzeros(ZtWZ_, 1, q1));
+  if (forced_.empty() && grouped_work(groups, static_cast<double>(q2)) > kGroupedWorkShare * costs_.grouped_replaced) {
+    return false;  // (S has at least its diagonal)
+  }
+  costs_.grouped_work = grouped_work(groups, BlockedCholesky::schur_nonzeros(ZtWZ_, 1, q1));
   if (forced_.empty() && costs_.grouped_work > kGroupedWorkShare * costs_.grouped_replaced) return false;
   grouped_.emplace();
   grouped_->analyze(ZtWZ_, q1, threads_);

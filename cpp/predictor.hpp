@@ -238,8 +238,14 @@ class Predictor {
   void use_sparse(bool supernodal, std::unique_ptr<SimplicialCholesky> analysed);
   // Whether the grouped factorization is taken (at the first θ; analysed if so).
   bool choose_grouped();
-  // Its factorization at the current θ (its group sums brought up to date first), and the solve
-  // for β with u left pending (update_RX_solve_beta's).
+  // Its multiply-adds per θ for this many groups and entries of S.
+  double grouped_work(double groups, double S_entries) const;
+  // Its group sums brought up to date; false where new weights split the first term's levels
+  // into groups whose work exceeds kGroupedWorkShare of the blocked work it replaces (then the
+  // factorizations are weighed again).
+  bool grouped_products_current();
+  // Its factorization at the current θ, and the solve for β with u left pending
+  // (update_RX_solve_beta's).
   void factor_grouped();
   double grouped_solve_beta(const Eigen::VectorXd& XtWr);
   bool grouped_allowed_ = false;

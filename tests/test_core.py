@@ -537,6 +537,14 @@ def test_grouped_factorization_equals_the_general_one(formula, dataset):
         costs = chosen.factorization_costs
         assert chosen.factorization == "grouped"
         assert costs["grouped_groups"] == 4 and costs["grouped_work"] <= 0.5 * costs["grouped_replaced"]
+        # weights that give every student its own group: the factorizations are weighed again
+        weights = rng.uniform(0.5, 2.0, size=len(y))
+        chosen.set_weights(weights)
+        reference = _core.LinearMixedModel(*args, y, weights)
+        reference._force_factorization("simplicial")
+        assert chosen.objective(thetas[1], True) == pytest.approx(reference.objective(thetas[1], True), rel=1e-10)
+        assert chosen.factorization != "grouped" and chosen.factorization_costs["grouped_groups"] > 2000
+        np.testing.assert_allclose(chosen.b, reference.b, rtol=1e-8, atol=1e-10 * np.abs(reference.b).max())
 
 
 def test_grouped_factorization_refuses_what_it_cannot_serve():
