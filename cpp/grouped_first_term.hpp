@@ -37,9 +37,11 @@ class GroupedFirstTerm {
   // term's, unless a residual correlation's whitening mixed the rows of its levels).
   static bool applies(const SpMat& M, Index q1);
 
-  // At the first θ: S's pattern (M₂₂'s lower triangle and every pair of a first-term level's
-  // rows), where each level's products go in it, and the analysis of S's sparse factor.
-  void analyze(const SpMat& M, Index q1, int threads);
+  // At the first θ, in two steps (the predictor weighs the work from S's entries between them):
+  // S's pattern (M₂₂'s lower triangle and every pair of a first-term level's rows); then where
+  // each level's products go in it, and the analysis of S's sparse factor.
+  void analyze_pattern(const SpMat& M, Index q1);
+  void analyze_factor(int threads);
   // S's factor's nonzeros and multiply-adds, and S's stored entries (after analyze).
   double schur_factor_nonzeros() const { return factor_nonzeros_; }
   double schur_factor_flops() const { return factor_flops_; }

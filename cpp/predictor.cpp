@@ -625,6 +625,15 @@ void Predictor::update_L() {
     A_nnz_ = -1;
   }
   const bool first_theta = A_nnz_ < 0;
+  if (first_theta) {
+    costs_ = FactorizationCosts{};
+    if (choose_grouped()) {  // (weighed first: it needs neither A nor its in-place update)
+      A_nnz_ = 0;
+      grouped_products_current();
+      factor_grouped();
+      return;
+    }
+  }
   if (first_theta && choose_in_place()) {
     in_place_ = true;
     A_ = ZtWZ_;  // A takes Z'WZ's pattern; its values are computed in place at every θ
@@ -640,11 +649,6 @@ void Predictor::update_L() {
   if (first_theta) {
     choose_factorization();
     A_nnz_ = A_.nonZeros();
-    if (grouped_) {
-      grouped_products_current();
-      factor_grouped();
-      return;
-    }
   } else if (A_.nonZeros() != A_nnz_) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
@@ -666,9 +670,7 @@ void Predictor::choose_factorization() {
   const Term& first = terms_.front();
   const int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, threads_);
   const bool sparse_forced = forced_ == "simplicial" || forced_ == "supernodal";
-  costs_ = FactorizationCosts{};
   const bool blocked_applies = BlockedCholesky::applies(A_, first.p, first.levels, kMaxDenseBlock);
-  if (choose_grouped()) return;
   const double first_term_seconds = static_cast<double>(A_.cols()) * kSecondsPerFirstTermColumn;
   if (!sparse_forced && blocked_applies) {
     const BlockedCholesky::Work work = BlockedCholesky::work(A_, first.p, first.levels);
@@ -791,10 +793,14 @@ bool Predictor::choose_grouped() {
   if (forced_.empty() && grouped_work(groups, static_cast<double>(q2)) > kGroupedWorkShare * costs_.grouped_replaced) {
     return false;  // (S has at least its diagonal)
   }
-  costs_.grouped_work = grouped_work(groups, BlockedCholesky::schur_nonzeros(ZtWZ_, 1, q1));
-  if (forced_.empty() && costs_.grouped_work > kGroupedWorkShare * costs_.grouped_replaced) return false;
   grouped_.emplace();
-  grouped_->analyze(ZtWZ_, q1, threads_);
+  grouped_->analyze_pattern(ZtWZ_, q1);
+  costs_.grouped_work = grouped_work(groups, static_cast<double>(grouped_->schur_entries()));
+  if (forced_.empty() && costs_.grouped_work > kGroupedWorkShare * costs_.grouped_replaced) {
+    grouped_.reset();
+    return false;
+  }
+  grouped_->analyze_factor(threads_);
   costs_.schur_factor_nonzeros = grouped_->schur_factor_nonzeros();
   costs_.schur_factor_flops = grouped_->schur_factor_flops();
   chol_ = nullptr;
