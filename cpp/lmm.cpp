@@ -44,10 +44,9 @@ void LinearMixedModel::response_products() {
   beta_ls_ = Eigen::VectorXd::Zero(pred_.p());
   Eigen::VectorXd y0 = y_;
   if (pred_.p() > 0) {
-    const Eigen::MatrixXd XtWX = X.transpose() * w.asDiagonal() * X;
-    const Eigen::LLT<Eigen::MatrixXd> llt(XtWX);
+    const Eigen::LLT<Eigen::MatrixXd> llt(pred_.weighted_XtWX());
     if (llt.info() == Eigen::Success) {  // else (X nearly singular) no shift: the plain products
-      beta_ls_ = llt.solve(X.transpose() * w.asDiagonal() * y0);
+      beta_ls_ = llt.solve(pred_.XtW(y0));
       y0.noalias() -= X * beta_ls_;
     }
   }

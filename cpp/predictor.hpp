@@ -61,6 +61,11 @@ class Predictor {
   // Z'v (by Zt's rows where set_weights keeps them: one sum per level).
   Eigen::VectorXd Zt_times(const Eigen::VectorXd& v) const;
   Eigen::VectorXd XtW(const Eigen::VectorXd& r) const;
+  // X'WX for the current weights (with Z'WX, computed when first needed after set_weights).
+  const Eigen::MatrixXd& weighted_XtWX() {
+    if (!x_products_current_) weighted_x_products();
+    return XtWX_;
+  }
 
   // Solve the penalized weighted least-squares problem for (β, u) given Z'Wr and X'Wr. Returns
   // ‖c_u‖² + ‖c_β‖², the part of r'Wr the fit explains: the penalized weighted RSS is
