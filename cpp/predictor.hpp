@@ -1,14 +1,14 @@
 // The predictor module (lme4's merPredD): X, Zt, Λt(θ), the sparse factor L of
-// Λ'Z'WZΛ + I, the dense blocks RZX and RX, and the solution (β, u) of the penalized
-// weighted least-squares problem. It knows nothing about the response distribution.
+// Λ'Z'WZΛ + I (for an LMM of scalar terms, possibly its grouped factorization:
+// grouped_first_term.hpp), the dense blocks RZX and RX, and the solution (β, u) of the
+// penalized weighted least-squares problem. It knows nothing about the response distribution.
 #pragma once
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <optional>
 
 #include "cholesky.hpp"
 #include "errors.hpp"
@@ -73,7 +73,8 @@ class Predictor {
   double solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
   // update_RX, then solve_beta_u, with Λ'Z'Wr solved alongside RZX (one pass over L fewer); u's
   // backward solve is left until u is read (an LMM's criterion needs only the forward solves:
-  // of star's evaluation, ~10 % is that backward solve, which the optimizer never reads).
+  // of star's evaluation, ~10 % is that backward solve, which the optimizer never reads). The
+  // grouped factorization gives the same from its Gram matrix of the solved right-hand sides.
   double update_RX_solve_beta(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
   // Solve for u alone, β held fixed (r must already have Xβ removed).
   void solve_u(const Eigen::VectorXd& ZtWr);
