@@ -334,8 +334,10 @@ double BlockedCholesky::schur_nonzeros(const SpMat& A, Index block_size, Index n
 
 void BlockedCholesky::analyze_sparse_schur(const SpMat& A) {
   require(q2_ > 0, "blocked Cholesky: a sparse Schur complement needs a second term");
-  std::vector<int> outer, inner;
-  schur_pattern(A, p_, n_blocks_, &outer, &inner);
+  std::vector<int> outer = std::move(given_outer_), inner = std::move(given_inner_);
+  given_outer_.clear();
+  given_inner_.clear();
+  if (outer.empty()) schur_pattern(A, p_, n_blocks_, &outer, &inner);
   const SpMat levels_by_row = L21_.transpose();  // L21 still has A21's pattern and row numbers
   const auto level_length = [&](Index b) { return L21_.outerIndexPtr()[b * p_ + 1] - L21_.outerIndexPtr()[b * p_]; };
   std::vector<int> next_row(n_blocks_, 0);

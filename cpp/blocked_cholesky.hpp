@@ -65,6 +65,12 @@ class BlockedCholesky final : public SparseCholesky {
   static Index schur_pattern(const SpMat& A, Index p, Index n_blocks, std::vector<int>* outer, std::vector<int>* inner);
 
   void analyze(const SpMat& A) override;
+  // With a sparse S: its lower pattern (schur_pattern's arrays) where the caller already has it,
+  // taken by the next analyze instead of being found again.
+  void set_schur_pattern(std::vector<int> outer, std::vector<int> inner) {
+    given_outer_ = std::move(outer);
+    given_inner_ = std::move(inner);
+  }
   // With a sparse S, after analyze: its factor's nonzeros and multiply-adds (from the elimination
   // tree's column counts), whether that factor is supernodal (by kSupernodalFlopsPerNonzero, as
   // for all of A).
@@ -111,6 +117,7 @@ class BlockedCholesky final : public SparseCholesky {
   int schur_parts_ = 1;
   std::vector<int> schur_split_;
   std::vector<int> position_;
+  std::vector<int> given_outer_, given_inner_;  // set_schur_pattern's, until analyze
   void analyze_sparse_schur(const SpMat& A);
   // From the products per column of S (column_pairs[c + 1], made a running sum here).
   void split_sparse_update(std::vector<Index>& column_pairs);

@@ -47,6 +47,10 @@ class GroupedFirstTerm {
   double schur_factor_flops() const { return factor_flops_; }
   Index schur_entries() const { return S_.nonZeros(); }
   Index group_count() const { return static_cast<Index>(group_size_.size()); }
+  // S's lower pattern as CSC arrays (after analyze_pattern): the blocked factorization's sparse S
+  // has the same, for a predictor that weighs this one and then takes that.
+  std::vector<int> schur_outer() const { return {S_.outerIndexPtr(), S_.outerIndexPtr() + q2_ + 1}; }
+  std::vector<int> schur_inner() const { return {S_.innerIndexPtr(), S_.innerIndexPtr() + S_.nonZeros()}; }
 
   // The group sums from the current cross-products: M = Z'WZ (the analysed pattern), ZtWXt =
   // (Z'WX)ᵀ (p × q) and ZtWy (q): again whenever the weights, X or y change.

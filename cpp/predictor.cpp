@@ -649,6 +649,8 @@ void Predictor::update_L() {
   if (first_theta) {
     choose_factorization();
     A_nnz_ = A_.nonZeros();
+    std::vector<int>().swap(schur_outer_);  // (if no analysis took them)
+    std::vector<int>().swap(schur_inner_);
   } else if (A_.nonZeros() != A_nnz_) {
     throw NumericalError("the sparsity pattern of Λ'Z'WZΛ + I changed between evaluations");
   }
@@ -700,7 +702,8 @@ void Predictor::choose_factorization() {
   double S_nonzeros = std::numeric_limits<double>::infinity();
   const auto could_be_cheaper = [&]() {
     if (pairs > kMaxSparseSchurPairs || sparse_update_seconds >= costs_.blocked_seconds) return false;
-    S_nonzeros = BlockedCholesky::schur_nonzeros(A_, first.p, first.levels);
+    S_nonzeros = schur_outer_.empty() ? BlockedCholesky::schur_nonzeros(A_, first.p, first.levels)
+                                      : static_cast<double>(schur_inner_.size());
     const double q2 = static_cast<double>(A_.cols() - first.p * first.levels);
     if (S_nonzeros >= kDenseSchurFraction * q2 * (q2 + 1) / 2) return false;
     return sparse_update_seconds + S_nonzeros * kSecondsPerSparseNonzero < costs_.blocked_seconds;
@@ -729,6 +732,7 @@ void Predictor::choose_factorization() {
       analyse_all_of_A();
     } else if (analyse_sparse_schur) {
       blocked_sparse = std::make_unique<BlockedCholesky>(first.p, first.levels, threads_, true);
+      if (!schur_outer_.empty()) blocked_sparse->set_schur_pattern(std::move(schur_outer_), std::move(schur_inner_));
       blocked_sparse->analyze(A_);
     }
   });
@@ -797,6 +801,8 @@ bool Predictor::choose_grouped() {
   grouped_->analyze_pattern(ZtWZ_, q1);
   costs_.grouped_work = grouped_work(groups, static_cast<double>(grouped_->schur_entries()));
   if (forced_.empty() && costs_.grouped_work > kGroupedWorkShare * costs_.grouped_replaced) {
+    schur_outer_ = grouped_->schur_outer();  // for the blocked factorization's sparse S
+    schur_inner_ = grouped_->schur_inner();
     grouped_.reset();
     return false;
   }
@@ -811,6 +817,7 @@ bool Predictor::choose_grouped() {
 void Predictor::use_blocked(bool sparse_schur, std::unique_ptr<BlockedCholesky> analysed) {
   if (!analysed) {
     analysed = std::make_unique<BlockedCholesky>(terms_.front().p, terms_.front().levels, threads_, sparse_schur);
+    if (sparse_schur && !schur_outer_.empty()) analysed->set_schur_pattern(std::move(schur_outer_), std::move(schur_inner_));
     analysed->analyze(A_);
   }
   chol_ = std::move(analysed);

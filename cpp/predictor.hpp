@@ -258,6 +258,9 @@ class Predictor {
   std::optional<GroupedFirstTerm> grouped_;
   bool grouped_current_ = false;  // its sums belong to the current weights and response
   Eigen::VectorXd response_ZtWy_;
+  // S's pattern as the grouped factorization's analysis found it before being turned down: the
+  // blocked factorization's sparse S has the same (its count and analysis reuse it).
+  std::vector<int> schur_outer_, schur_inner_;
   // RX_ and ldRX2_ from RX'RX = X'WX − RZX'RZX.
   void set_RX(const Eigen::MatrixXd& RXtRX);
   std::string forced_;  // empty: chosen by cost
