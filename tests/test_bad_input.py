@@ -203,6 +203,22 @@ def test_non_convergence_warns_and_leaves_a_usable_fit(sleep):
         assert "Fixed effects" in model.summary()
 
 
+def test_optsum_stopping_rules_are_the_users(sleep):
+    """lmer's xtol_rel (1e-4) can be set off before the fit, as the other stopping rules: BOBYQA then
+    stops on ftol_abs instead (NLopt's codes), at the same optimum; a bad value is named."""
+    default = mixedfit.lmer(LMM, sleep)
+    tight = mixedfit.LinearMixedModel(LMM, sleep)
+    tight.optsum.xtol_rel = 0.0
+    tight.fit()
+    assert default.optsum.return_code == "XTOL_REACHED" and tight.optsum.return_code == "FTOL_REACHED"
+    assert tight.optsum.feval > default.optsum.feval
+    assert tight.objective == pytest.approx(default.objective, rel=1e-10)
+    bad = mixedfit.LinearMixedModel(LMM, sleep)
+    bad.optsum.xtol_rel = -1.0
+    with pytest.raises(ValueError, match="optsum.xtol_rel must be a non-negative number"):
+        bad.fit()
+
+
 def test_boolean_and_object_columns(sleep):
     data = sleep.assign(late=sleep["Days"] >= 5, Subject=sleep["Subject"].astype(object))
     model = mixedfit.lmer("Reaction ~ late + (1 | Subject)", data)
