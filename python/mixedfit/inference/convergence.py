@@ -84,8 +84,9 @@ def newton_point(
 ) -> np.ndarray | None:
     """x - H⁻¹g from the checks' derivatives, if H is positive definite and the point is within
     the bounds (else None). BOBYQA stops once a step gains less than ftol_abs (1e-8) or its trust
-    region reaches xtol_rel of its start (an LMM's: 1e-4, as lmer), which along a flat direction leaves the estimates up to ~1e-4 (relative) from the optimum
-    (sleepstudy's θ₂₁: 3e-7 from it after lme4's NLopt run, 2.5e-4 after our BOBYQA's path); the
+    region reaches xtol_rel of its start (an LMM's: 1e-4, as lmer), which along a flat direction
+    leaves the estimates up to ~1e-4 (relative) from the optimum (sleepstudy's θ₂₁: 3e-7 from it
+    after lme4's NLopt run, 2.5e-4 after our BOBYQA's path, without xtol_rel); the
     derivatives are known at that point, and one evaluation of this point tells whether it is
     better."""
     try:
