@@ -10,11 +10,21 @@
 
 namespace mixedfit {
 
+namespace {
+
+// The distinct values of d, increasing: the groups' diagonal values.
+std::vector<double> distinct(std::vector<double> d) {
+  std::sort(d.begin(), d.end());
+  d.erase(std::unique(d.begin(), d.end()), d.end());
+  return d;
+}
+
+}  // namespace
+
 Index GroupedFirstTerm::groups(const SpMat& M, Index q1) {
   std::vector<double> d(q1);
   for (Index c = 0; c < q1; ++c) d[c] = M.coeff(c, c);
-  std::sort(d.begin(), d.end());
-  return static_cast<Index>(std::unique(d.begin(), d.end()) - d.begin());
+  return static_cast<Index>(distinct(std::move(d)).size());
 }
 
 bool GroupedFirstTerm::applies(const SpMat& M, Index q1) {
@@ -97,9 +107,7 @@ void GroupedFirstTerm::set_products(const SpMat& M, const Eigen::MatrixXd& ZtWXt
       }
     }
   }
-  group_d_ = d;
-  std::sort(group_d_.begin(), group_d_.end());
-  group_d_.erase(std::unique(group_d_.begin(), group_d_.end()), group_d_.end());
+  group_d_ = distinct(d);
   const Index K = static_cast<Index>(group_d_.size());
   group_.resize(q1_);
   group_size_.assign(K, 0.0);

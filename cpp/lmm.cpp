@@ -50,9 +50,8 @@ void LinearMixedModel::response_products() {
       y0.noalias() -= X * beta_ls_;
     }
   }
-  ZtWy_ = pred_.ZtW(y0);
+  pred_.set_response_products(pred_.ZtW(y0));
   XtWy_ = pred_.XtW(y0);
-  pred_.set_response_products(ZtWy_);
   yWy_ = (y0.array().square() * w.array()).sum();
 }
 
@@ -75,7 +74,7 @@ double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& thet
   pred_.update_L();
   // The penalized weighted RSS from the cross-products alone: y₀'Wy₀ − ‖c‖², no pass over the
   // rows, so an evaluation costs the same for 10⁴ or 10⁶ rows with the same levels.
-  pwrss_ = yWy_ - pred_.update_RX_solve_beta(ZtWy_, XtWy_);
+  pwrss_ = yWy_ - pred_.update_RX_solve_beta(XtWy_);
   pred_.set_beta(pred_.beta() + beta_ls_);  // β for y, not for y₀
   if (!(pwrss_ > 0.0)) {
     throw NumericalError("the penalized residual sum of squares is not positive: the model fits the "

@@ -46,10 +46,11 @@ class LinearMixedModel {
   Predictor pred_;
   MapVec y_;
   // The response's cross-products, from y₀ = y − Xβ_ls (β_ls its weighted least-squares fit on X):
-  // the criterion needs y only through Z'Wy₀, X'Wy₀ and y₀'Wy₀, and subtracting the fit first keeps
-  // y₀'Wy₀ − ‖c‖² free of cancellation when y's mean is large against its spread.
+  // the criterion needs y only through Z'Wy₀ (kept by the predictor), X'Wy₀ and y₀'Wy₀, and
+  // subtracting the fit first keeps y₀'Wy₀ − ‖c‖² free of cancellation when y's mean is large
+  // against its spread.
   void response_products();
-  Eigen::VectorXd ZtWy_, XtWy_, beta_ls_;
+  Eigen::VectorXd XtWy_, beta_ls_;
   double yWy_ = 0.0;
   double observations_ = -1.0;  // > 0: set_observations's n
   double ldW_ = 0.0;  // Σ log wᵢ: the prior weights' part of the log-likelihood

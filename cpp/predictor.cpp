@@ -305,9 +305,9 @@ void Predictor::set_threads(int threads) {
   if (grouped_) grouped_->set_threads(threads);
 }
 
-void Predictor::set_response_products(const Eigen::VectorXd& ZtWy) {
+void Predictor::set_response_products(Eigen::VectorXd ZtWy) {
   require(ZtWy.size() == q(), "Z'Wy must have one entry per random effect");
-  response_ZtWy_ = ZtWy;
+  response_ZtWy_ = std::move(ZtWy);
   grouped_current_ = false;
   u_pending_ = false;  // (a grouped u reads the response's products)
 }
@@ -319,8 +319,8 @@ double Predictor::grouped_work(double groups, double S_entries) const {
 
 bool Predictor::grouped_products_current() {
   if (grouped_current_) return true;
-  if (p() > 0 && !x_products_current_) weighted_x_products();
   require(response_ZtWy_.size() == q(), "the grouped factorization needs the response's products");
+  if (p() > 0 && !x_products_current_) weighted_x_products();
   grouped_->set_products(ZtWZ_, p() > 0 ? ZtWXt_ : Eigen::MatrixXd(0, q()), response_ZtWy_);
   grouped_current_ = true;
   const double work = grouped_work(static_cast<double>(grouped_->group_count()), static_cast<double>(grouped_->schur_entries()));
@@ -939,11 +939,12 @@ double Predictor::solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorX
   return beta_u_from(cu, XtWr);
 }
 
-double Predictor::update_RX_solve_beta(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr) {
-  if (grouped_) return grouped_solve_beta(XtWr);
-  update_RX_with(&ZtWr);
+double Predictor::update_RX_solve_beta(const Eigen::VectorXd& XtWy) {
+  require(response_ZtWy_.size() == q(), "the response's products are not set");
+  if (grouped_) return grouped_solve_beta(XtWy);
+  update_RX_with(&response_ZtWy_);
   Eigen::MatrixXd cu = rhs_.bottomRows(1);
-  return beta_u_from(cu, XtWr, true);
+  return beta_u_from(cu, XtWy, true);
 }
 
 double Predictor::beta_u_from(Eigen::MatrixXd& cu, const Eigen::VectorXd& XtWr, bool defer_u) {

@@ -71,11 +71,12 @@ class Predictor {
   // ‖c_u‖² + ‖c_β‖², the part of r'Wr the fit explains: the penalized weighted RSS is
   // r'Wr minus it (the cross-product criterion, with no pass over the rows).
   double solve_beta_u(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
-  // update_RX, then solve_beta_u, with Λ'Z'Wr solved alongside RZX (one pass over L fewer); u's
-  // backward solve is left until u is read (an LMM's criterion needs only the forward solves:
-  // of star's evaluation, ~10 % is that backward solve, which the optimizer never reads). The
-  // grouped factorization gives the same from its Gram matrix of the solved right-hand sides.
-  double update_RX_solve_beta(const Eigen::VectorXd& ZtWr, const Eigen::VectorXd& XtWr);
+  // update_RX, then solve_beta_u for the response set by set_response_products (its Z'Wy solved
+  // alongside RZX: one pass over L fewer) and X'Wy; u's backward solve is left until u is read
+  // (an LMM's criterion needs only the forward solves: of star's evaluation, ~10 % is that
+  // backward solve, which the optimizer never reads). The grouped factorization gives the same
+  // from its Gram matrix of the solved right-hand sides.
+  double update_RX_solve_beta(const Eigen::VectorXd& XtWy);
   // Solve for u alone, β held fixed (r must already have Xβ removed).
   void solve_u(const Eigen::VectorXd& ZtWr);
 
@@ -142,10 +143,11 @@ class Predictor {
   void set_pair_map_limit(Index entries) { pair_map_limit_ = entries; }
   void set_beta(const Eigen::Ref<const Eigen::VectorXd>& beta) { beta_ = beta; }
   // An LMM's: its weights are fixed between set_weights calls, so the grouped factorization may
-  // be weighed at the first θ (it needs the response's Z'Wy, given by set_response_products
-  // whenever it changes; update_RX_solve_beta's Z'Wr must be that one).
+  // be weighed at the first θ.
   void allow_grouped() { grouped_allowed_ = true; }
-  void set_response_products(const Eigen::VectorXd& ZtWy);
+  // The response's Z'Wy (an LMM's, whenever its response or weights change), which
+  // update_RX_solve_beta solves for and the grouped factorization sums by group.
+  void set_response_products(Eigen::VectorXd ZtWy);
   void set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
     u_ = u;
     u_pending_ = false;
