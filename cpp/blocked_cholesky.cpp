@@ -14,6 +14,8 @@ namespace mixedfit {
 
 namespace {
 
+constexpr Index kSchurChunk = 128;  // columns of a dense S per chunk of its update
+
 // Kernels for the first term's p×p blocks (p is 1 to a few): plain loops, because Eigen's
 // dynamic-size LLT and triangular solvers allocate or dispatch per call, which dominated the
 // factorization with 10⁵ levels. L is column-major p×p, lower triangular.
@@ -501,12 +503,11 @@ void BlockedCholesky::update_schur_dense(int parts) {
   for (Index c = 0; c < q1_; ++c) {
     for (SpMat::InnerIterator it(L21_, c); it; ++it) L21_dense_(it.row(), c) = it.value();
   }
-  // Each thread owns a range [c0, c1) of S's columns: the rectangle above its diagonal block by
-  // a matrix product, the diagonal block's upper triangle by a rank update.
-  parallel_for(parts, [&](int t) {
-    const Index c0 = t == 0 ? 0 : triangle_split(q2_, parts, t - 1), c1 = triangle_split(q2_, parts, t);
-    const Index width = c1 - c0;
-    if (width == 0) return;
+  // Chunks of kSchurChunk columns whatever the thread count (so that S is the same on any
+  // number of threads), dealt round robin: the rectangle above a chunk's diagonal block by a
+  // matrix product, the diagonal block's upper triangle by a rank update.
+  parallel_chunks((q2_ + kSchurChunk - 1) / kSchurChunk, parts, [&](Index c) {
+    const Index c0 = c * kSchurChunk, width = std::min(kSchurChunk, q2_ - c0);
     const auto columns = L21_dense_.middleRows(c0, width);
     if (c0 > 0) S_.block(0, c0, c0, width).noalias() -= L21_dense_.topRows(c0) * columns.transpose();
     S_.block(c0, c0, width, width).selfadjointView<Eigen::Upper>().rankUpdate(columns, -1.0);

@@ -24,26 +24,27 @@ bool upper_cholesky_in_place(Eigen::MatrixXd& A, int threads) {
     // U12 = U11⁻ᵀ A12, then A22 −= U12ᵀ U12 (upper triangle), both split by columns of A22.
     const auto U11 = A.block(k, k, b, b).triangularView<Eigen::Upper>();
     const Index start = k + b;
-    // Threads pay for themselves only on a large trailing matrix.
+    // Threads pay for themselves only on a large trailing matrix. The work is cut into chunks of
+    // kPanel columns whatever the thread count, so that U is the same on any number of threads.
     const int parts = rest >= kMinParallelColumns ? threads : 1;
+    const Index chunks = (rest + kPanel - 1) / kPanel;
     // The panel solve first: every column of A22's update reads all of U12.
-    parallel_for(parts, [&](int t) {
-      const Index c0 = rest * t / parts, c1 = rest * (t + 1) / parts;
-      auto panel = A.block(k, start + c0, b, c1 - c0);
+    parallel_chunks(chunks, parts, [&](Index c) {
+      const Index c0 = c * kPanel, width = std::min(kPanel, rest - c0);
+      auto panel = A.block(k, start + c0, b, width);
       U11.transpose().solveInPlace(panel);
     });
-    parallel_for(parts, [&](int t) {
-      const Index c0 = t == 0 ? 0 : triangle_split(rest, parts, t - 1);
-      const Index c1 = triangle_split(rest, parts, t);
-      if (c1 <= c0) return;
-      const auto U12 = A.block(k, start, b, rest);
-      // Rows above this part's columns: a rectangle; the part's own diagonal block: a triangle.
+    const auto U12 = A.block(k, start, b, rest);
+    // Chunk c: the rectangle above its columns by a matrix product, its diagonal block's upper
+    // triangle by a rank update (the later chunks, with the larger rectangles, dealt round robin).
+    parallel_chunks(chunks, parts, [&](Index c) {
+      const Index c0 = c * kPanel, width = std::min(kPanel, rest - c0);
       if (c0 > 0) {
-        A.block(start, start + c0, c0, c1 - c0).noalias() -= U12.leftCols(c0).transpose() * U12.middleCols(c0, c1 - c0);
+        A.block(start, start + c0, c0, width).noalias() -= U12.leftCols(c0).transpose() * U12.middleCols(c0, width);
       }
-      A.block(start + c0, start + c0, c1 - c0, c1 - c0)
+      A.block(start + c0, start + c0, width, width)
           .selfadjointView<Eigen::Upper>()
-          .rankUpdate(U12.middleCols(c0, c1 - c0).transpose(), -1.0);
+          .rankUpdate(U12.middleCols(c0, width).transpose(), -1.0);
     });
   }
   return true;

@@ -28,6 +28,7 @@ constexpr Index kUpdatePanel = 64;
 constexpr double kMinParallelUpdate = 2e5;
 // Diagonal blocks from this many columns are factored by the threaded dense Cholesky.
 constexpr Index kMinThreadedDiagonal = 256;
+constexpr Index kSolveRows = 256;  // rows of L21 per chunk of its triangular solve
 // Supernodes up to this many columns are factored and solved with column by column loops.
 constexpr Index kSmallWidth = 4;
 
@@ -351,8 +352,10 @@ bool SupernodalCholesky::factorize(const SpMat& A) {
 
 bool SupernodalCholesky::factor_block(Block& Ls, Index w, Index nb) const {
   Eigen::Ref<Eigen::MatrixXd> diagonal = Ls.topRows(w);
-  if (threads_ > 1 && w >= kMinThreadedDiagonal) {
-    // The threaded dense Cholesky works on an upper triangle: the block's transpose.
+  // A wide diagonal block takes the threaded dense Cholesky on any thread count (its result
+  // does not depend on the count; Eigen's LLT rounds differently). It works on an upper
+  // triangle: the block's transpose.
+  if (w >= kMinThreadedDiagonal) {
     Eigen::MatrixXd upper = diagonal.transpose();
     if (!upper_cholesky_in_place(upper, threads_)) return false;
     diagonal.triangularView<Eigen::Lower>() = upper.transpose();
@@ -361,11 +364,10 @@ bool SupernodalCholesky::factor_block(Block& Ls, Index w, Index nb) const {
     if (in_place.info() != Eigen::Success) return false;
   }
   if (nb == 0) return true;
-  // L21 = A21 L11⁻ᵀ, row blocks on the threads when large.
+  // L21 = A21 L11⁻ᵀ, in chunks of rows whatever the thread count (dealt to the threads when large).
   const int parts = static_cast<double>(nb) * w * w >= kMinParallelUpdate ? threads_ : 1;
-  parallel_for(parts, [&](int t) {
-    const Index r0 = nb * t / parts, r1 = nb * (t + 1) / parts;
-    auto under = Ls.middleRows(w + r0, r1 - r0);
+  parallel_chunks((nb + kSolveRows - 1) / kSolveRows, parts, [&](Index c) {
+    auto under = Ls.middleRows(w + c * kSolveRows, std::min(kSolveRows, nb - c * kSolveRows));
     diagonal.triangularView<Eigen::Lower>().transpose().solveInPlace<Eigen::OnTheRight>(under);
   });
   return true;

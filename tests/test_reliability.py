@@ -17,7 +17,7 @@ import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_reference
+from conftest import load_dataset, load_reference
 from mixedfit import DataError, FormulaError, MixedFitError, ResourceError
 
 LMM = "Reaction ~ Days + (Days | Subject)"
@@ -555,3 +555,19 @@ def test_every_failure_is_a_mixedfit_value_or_type_error():
         assert issubclass(cls, MixedFitError)
     assert issubclass(ResourceError, MemoryError)
 
+
+
+@pytest.mark.slow
+def test_fit_does_not_depend_on_the_thread_count():
+    """The core's parallel parts are cut the same way on any number of threads, so a fit is the
+    same to the last bit (InstEval took 72 evaluations on one thread and 68 on two when the dense
+    Cholesky's trailing updates were split by thread)."""
+    data = load_dataset("InstEval")
+    fits = [
+        mixedfit.LinearMixedModel("y ~ service + (1 | s) + (1 | d) + (1 | dept:service)", data, n_threads=n).fit()
+        for n in (1, 2, 3)
+    ]
+    for other in fits[1:]:
+        assert other.optsum.feval == fits[0].optsum.feval
+        np.testing.assert_array_equal(other.theta, fits[0].theta)
+        assert other.objective == fits[0].objective
