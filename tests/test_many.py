@@ -46,7 +46,8 @@ def test_threads_and_input_kinds_give_the_same_table(responses):
     by_columns = mixedfit.fit_many(LMM, pd.concat([sleep, named], axis=1), list(named.columns))
     for other in (by_frame, by_columns):
         assert list(other.index) == list(named.columns)
-        np.testing.assert_array_equal(other.to_numpy(float), one.to_numpy(float))
+        np.testing.assert_array_equal(other.drop(columns="reason").to_numpy(float), one.drop(columns="reason").to_numpy(float))
+        assert list(other["reason"]) == list(one["reason"])
 
 
 def test_glmm_responses_equal_separate_fits():
@@ -82,13 +83,17 @@ def test_on_a_local_dask_cluster_equals_in_process(responses):
         with distributed.Client(cluster) as client:
             remote = mixedfit.fit_many(LMM, sleep, responses, client=client)
             pd.testing.assert_frame_equal(remote, local)
-            # A bad chunk (a constant response is refused for a GLMM) fails alone: the error names
-            # it and the other chunk's rows are kept.
+            # A response that cannot be fitted (a constant one, refused for a GLMM) is a row of
+            # NaN with its reason, on a worker as in process; the other responses are fitted.
             counts = np.random.default_rng(5).poisson(3.0, (len(sleep), 4)).astype(float)
-            counts[:, 2] = 0.0  # the first response of the second chunk: its model cannot be built
-            with pytest.raises(mixedfit.scale.many.ClusterError, match="1 of 2 chunks failed.*constant") as failure:
-                mixedfit.fit_many("k ~ Days + (1 | Subject)", sleep, counts, family="poisson", client=client)
-            assert list(failure.value.partial.index) == ["response_1", "response_2"]
+            counts[:, 2] = 0.0  # the first response of the second chunk: its model cannot be built from it
+            remote = mixedfit.fit_many("k ~ Days + (1 | Subject)", sleep, counts, family="poisson", client=client)
+            local = mixedfit.fit_many("k ~ Days + (1 | Subject)", sleep, counts, family="poisson")
+            # (their reasons' wording differ: the worker's model could not be built from it, the
+            # in-process one was built from the first response and refused it as a new one)
+            pd.testing.assert_frame_equal(remote.drop(columns="reason"), local.drop(columns="reason"))
+            assert "constant" in remote.loc["response_3", "reason"] and "constant" in local.loc["response_3", "reason"]
+            assert remote.loc[["response_1", "response_2", "response_4"], "converged"].all()
 
 
 def test_a_response_that_cannot_be_fitted_is_a_row_of_nan():
@@ -98,7 +103,36 @@ def test_a_response_that_cannot_be_fitted_is_a_row_of_nan():
     table = mixedfit.fit_many("k ~ Days + (1 | Subject)", sleep, counts, family="poisson")
     assert table.loc["response_2", ["(Intercept)", "Days", "objective"]].isna().all()
     assert not table.loc["response_2", "converged"]
+    assert "is constant" in table.loc["response_2", "reason"]
     assert table.loc[["response_1", "response_3"], "converged"].all()
+    assert (table.loc[["response_1", "response_3"], "reason"] == "").all()
+
+
+def test_one_bad_response_does_not_end_the_batch():
+    """All NaN, observed in one group only, a +inf, and a constant first response of a GLMM's
+    pattern: each is its own row of NaN with converged False and the reason; the others equal
+    their fits alone."""
+    sleep = mixedfit.datasets.load("sleepstudy")
+    Y = sleep["Reaction"].to_numpy()[:, None] + np.random.default_rng(7).normal(0, 10, (len(sleep), 5))
+    Y[:, 1] = np.nan
+    Y[:, 2] = np.where(sleep["Subject"].astype(str) == "308", Y[:, 2], np.nan)
+    Y[3, 3] = np.inf
+    table = mixedfit.fit_many(LMM, sleep, Y)
+    assert list(table.index) == [f"response_{k}" for k in range(1, 6)]
+    reasons = table["reason"]
+    assert reasons["response_2"] == "the response has no observed values"
+    assert "1 level" in reasons["response_3"]
+    assert reasons["response_4"] == "the response has infinite values (rows at positions 3)"
+    for name in ("response_2", "response_3", "response_4"):
+        assert not table.loc[name, "converged"] and np.isnan(table.loc[name, "Days"])
+    for k in (0, 4):
+        alone = mixedfit.LinearMixedModel(LMM, sleep.assign(y=Y[:, k])).fit(check_conv=False)
+        assert table.iloc[k]["objective"] == pytest.approx(alone.objective, rel=1e-9)
+        assert table.iloc[k]["reason"] == ""
+    nothing = mixedfit.fit_many(LMM, sleep, np.full((len(sleep), 2), np.nan))
+    assert not nothing["converged"].any() and (nothing["reason"] == "the response has no observed values").all()
+    with pytest.raises(DataError, match="responses is empty"):
+        mixedfit.fit_many(LMM, sleep, np.zeros((len(sleep), 0)))
 
 
 def test_satterthwaite_tests_per_response_equal_lmertest_on_each_fit():

@@ -511,6 +511,87 @@ def test_restricted_mode_fits_ordinary_formulas(sleep, cbpp, restricted, referen
     mixedfit.lmer("Reaction ~ Days + (1 | `the subject`)", renamed)
 
 
+DENIAL_OF_SERVICE = [
+    ("Reaction ~ I(Days * 9**9**9) + (1 | Subject)", "powers of powers"),
+    ("Reaction ~ I(Days * 10**10**10) + (1 | Subject)", "powers of powers"),
+    ("Reaction ~ I(Days ** 1000) + (1 | Subject)", "exponents are limited to 10"),
+    ("Reaction ~ (x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11 + x12 + x13 + x14 + x15 + x16 + x17 + x18 + x19)^10 + (1 | Subject)", "expands to more than 1000 terms"),
+    ("Reaction ~ x0*x1*x2*x3*x4*x5*x6*x7*x8*x9*x10*x11*x12*x13*x14*x15*x16*x17*x18*x19 + (1 | Subject)", "expands to more than 1000 terms"),
+    ("Reaction ~ bs(Days, df=100000) + (1 | Subject)", r"bs's df must be a whole number from 1 to 10 \(the column has 10 distinct values\)"),
+    ("Reaction ~ poly(Days, degree=100000) + (1 | Subject)", "poly's degree must be a whole number from 1 to 9"),
+    ("Reaction ~ poly(Days, 100000) + (1 | Subject)", "poly's degree must be a whole number from 1 to 9"),
+    ("Reaction ~ bs(Days, df=Days) + (1 | Subject)", "must be a number or True/False"),
+    ("Reaction ~ exp(Days, out=Days) + (1 | Subject)", "'out' is not a keyword argument of exp"),
+    ("Reaction ~ np.log(Days + 1, where=Days) + (1 | Subject)", "'where' is not a keyword argument of np.log"),
+    ("Reaction ~ Days" + " + Days" * 2000 + " + (1 | Subject)", "longer than 4000 characters"),
+]
+
+
+@pytest.mark.parametrize("formula,message", DENIAL_OF_SERVICE)
+def test_restricted_mode_bounds_the_work_a_formula_asks_for(sleep, restricted, formula, message):
+    data = sleep.assign(**{f"x{k}": np.arange(len(sleep)) % (k + 2) for k in range(20)})
+    with pytest.raises(FormulaError, match=message):
+        mixedfit.lmer(formula, data)
+
+
+def test_restricted_mode_holds_in_the_statsmodels_front(sleep, restricted, tmp_path):
+    from mixedfit.compat.statsmodels import MixedLM
+
+    sentinel = tmp_path / "ran"
+    touch = f"I(__import__('pathlib').Path({str(sentinel)!r}).touch())"
+    data = sleep.assign(g=sleep["Subject"].astype(str))
+    for kwargs in (
+        {"formula": f"Reaction ~ Days + {touch}"},
+        {"formula": "Reaction ~ Days", "re_formula": f"~ {touch}"},
+        {"formula": "Reaction ~ Days", "vc_formula": {"c": f"0 + {touch}"}},
+    ):
+        with pytest.raises(FormulaError, match="formula_evaluation='restricted'"):
+            MixedLM.from_formula(data=data, groups="g", **{"re_formula": None, **kwargs})
+    assert not sentinel.exists()
+    assert MixedLM.from_formula("Reaction ~ Days", data, groups="g").fit().params.shape == (3,)
+
+
+def test_restricted_mode_holds_out_of_core(sleep, restricted, tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    ddf = dd.from_pandas(sleep, npartitions=2)
+    with pytest.raises(FormulaError, match="formula_evaluation='restricted'"):
+        mixedfit.lmer("Reaction ~ Days.__class__.__mro__ + (1 | Subject)", ddf)
+    with pytest.raises(FormulaError, match="powers of powers"):
+        mixedfit.lmer("Reaction ~ I(Days * 9**9**9) + (1 | Subject)", ddf)
+    assert mixedfit.lmer("Reaction ~ Days + (1 | Subject)", ddf).fixef.shape == (2,)
+
+
+def test_restricted_mode_travels_with_fit_many_tasks(sleep, restricted):
+    """On a cluster the formula is checked before it is sent, and each task runs under the
+    caller's settings (a worker's own default is 'python')."""
+    from mixedfit.scale.many import _fit_chunk
+
+    hostile = "y ~ Days + Days.__class__.__mro__ + (1 | Subject)"
+    Y = pd.DataFrame({"a": sleep["Reaction"], "b": sleep["Reaction"] * 2})
+    with pytest.raises(FormulaError, match="formula_evaluation='restricted'"):
+        mixedfit.fit_many(hostile, sleep, Y, client=object())  # refused before the client is used
+    with mixedfit.option_context(formula_evaluation="python"):  # as on a worker
+        with pytest.raises(FormulaError, match="formula_evaluation='restricted'"):
+            _fit_chunk({"formula_evaluation": "restricted"}, hostile, sleep, Y)
+        assert mixedfit.get_options()["formula_evaluation"] == "python"
+    assert list(_fit_chunk(mixedfit.get_options(), "y ~ Days + (1 | Subject)", sleep, Y).index) == ["a", "b"]
+
+
+def test_option_context_is_local_to_its_block_and_thread():
+    assert mixedfit.get_options()["formula_evaluation"] == "python"
+    seen = []
+    with mixedfit.option_context(formula_evaluation="restricted"):
+        seen.append(mixedfit.get_options()["formula_evaluation"])
+        other = threading.Thread(target=lambda: seen.append(mixedfit.get_options()["formula_evaluation"]))
+        other.start()
+        other.join()
+    seen.append(mixedfit.get_options()["formula_evaluation"])
+    assert seen == ["restricted", "python", "python"]
+    with pytest.raises(ValueError, match="must be one of"):
+        with mixedfit.option_context(formula_evaluation="safe"):
+            pass
+
+
 def test_options_are_checked():
     assert mixedfit.get_options()["formula_evaluation"] == "python"
     with pytest.raises(ValueError, match="unknown option 'speed'"):

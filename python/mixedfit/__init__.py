@@ -19,7 +19,7 @@ from .models.correlation import corAR1, corCAR1, corCompSymm
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
 from .models.variance import varExp, varIdent, varPower
-from .options import get_options, set_options
+from .options import get_options, option_context, set_options
 from .scale.many import fit_many
 from .threads import get_threads, set_threads
 
@@ -46,6 +46,7 @@ __all__ = [
     "families",
     "plotting",
     "get_options",
+    "option_context",
     "get_threads",
     "glmer",
     "lmer",

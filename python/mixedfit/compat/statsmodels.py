@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..design.arrays import RandomTerm
+from ..design.restricted import check_restricted, formula_is_restricted
 from ..models.lmm import LinearMixedModel
 from .likelihood import GroupedDesign, ProfileLikelihood
 from .results import MixedLMResults
@@ -193,6 +194,9 @@ class MixedLM:
         group_name = groups if isinstance(groups, str) else "Group"
         group_values = data[groups] if isinstance(groups, str) else pd.Series(np.asarray(groups), index=data.index)
         formulas = [formula, *([re_formula] if re_formula else []), *(vc_formula or {}).values()]
+        if formula_is_restricted():  # before formulaic parses (and so evaluates) any of them
+            for text in formulas:
+                check_restricted(text, data.columns, data=data)
         used = set().union(*(formulaic.Formula(f).required_variables for f in formulas)) & set(data.columns)
         missing_values = data[sorted(used)].isna().assign(**{"groups": group_values.isna()})
         if missing not in ("none", "drop", "raise"):

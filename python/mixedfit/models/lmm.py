@@ -40,6 +40,7 @@ from .marginal import marginal_covariance
 from .model import MixedModel
 from .optimize import (
     LMER_XTOL_REL,
+    NUMERICAL_FAILURE,
     OptSummary,
     bobyqa,
     bobyqa_in_core,
@@ -47,6 +48,7 @@ from .optimize import (
     converged_code,
 )
 from .parallel_rows import rows_on_cores
+from .refits import CRITERION_FAILED, EVALUATION_LIMIT
 from .residual_structure import ResidualStructure
 from .structured import ResidualStructureFit
 from .synchronization import synchronized
@@ -309,7 +311,9 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         result = {key: np.concatenate([p[key] for p in parts], axis=-1) for key in parts[0]}
         code = result["code"]
         converged = converged_code(code)
-        return {**{key: result[key] for key in ("theta", "beta", "stderr", "sigma", "objective", "evaluations")}, "converged": converged}
+        reasons = np.where(converged, "", np.where(code == NUMERICAL_FAILURE, CRITERION_FAILED, EVALUATION_LIMIT)).astype(object)
+        kept = {key: result[key] for key in ("theta", "beta", "stderr", "sigma", "objective", "evaluations")}
+        return {**kept, "converged": converged, "reasons": reasons}
 
     def _set_estimates(self, theta: np.ndarray, objective: float | None = None) -> None:
         """The estimates at θ; objective: the criterion there if the core was just evaluated at θ."""

@@ -88,7 +88,7 @@ class MixedModel(Refits):
         if formula_is_restricted():
             if not isinstance(formula, str):
                 raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got {type(formula).__name__}")
-            check_restricted(formula, data.columns)  # before anything in it is parsed or evaluated
+            check_restricted(formula, data.columns, data=data)  # before anything in it is parsed or evaluated
         self.parsed: ParsedFormula = parse_formula(formula)
         self.frame: ModelFrame = model_frame(
             self.parsed, data, self._response_variables() | self._structure_variables(), weights, offset

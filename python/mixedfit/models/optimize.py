@@ -26,6 +26,7 @@ LMER_XTOL_REL = 1e-4
 
 # NLopt's result codes, which the core's BOBYQA returns (lme4 reports the same names).
 SUCCESS, FTOL_REACHED, XTOL_REACHED, MAXEVAL_REACHED, ROUNDOFF_LIMITED = 1, 3, 4, 5, -4
+NUMERICAL_FAILURE = -100  # the core's refits: the criterion failed (bootstrap.hpp's kNumericalFailure)
 _RETURN_CODES = {
     SUCCESS: "SUCCESS",
     FTOL_REACHED: "FTOL_REACHED",

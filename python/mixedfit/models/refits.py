@@ -18,6 +18,11 @@ from ..progress import Progress
 from .synchronization import synchronized
 
 
+# Why a refit did not converge (fit_many's reason column), other than an error's own message.
+EVALUATION_LIMIT = "the optimizer reached its evaluation limit"
+CRITERION_FAILED = "NumericalError: the criterion could not be evaluated (not positive definite or not finite)"
+
+
 class Refits:
     """bootstrap and the refits behind it and fit_many (the model supplies _replica's parts)."""
 
@@ -77,9 +82,9 @@ class Refits:
         chunks = [c for c in np.array_split(np.arange(responses.shape[1]), n_threads) if len(c)]
         stop = threading.Event()
 
-        def fit_chunk(indices: np.ndarray) -> list[tuple | None]:
+        def fit_chunk(indices: np.ndarray) -> list[tuple | str]:
             replica = self._replica()
-            out: list[tuple | None] = []
+            out: list[tuple | str] = []
             for k in indices:
                 if stop.is_set():
                     break
@@ -87,8 +92,8 @@ class Refits:
                     replica._set_response(responses[:, k])
                     replica._restart_optimizer(replica._data_based_start() if start is None else start)
                     replica.fit()
-                except (NumericalError, DataError):  # this response cannot be fitted: a row of NaN
-                    out.append(None)
+                except (NumericalError, DataError) as error:  # this response cannot be fitted: a row of NaN
+                    out.append(f"{type(error).__name__}: {error}")
                 else:
                     converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
                     se = np.sqrt(np.diag(replica._vcov))
@@ -110,7 +115,8 @@ class Refits:
         rows = [row for f in futures for row in f.result()]
         k, p = len(self.design.theta0), self.design.fixed.X.shape[1]
         failed = (np.full(k, np.nan), np.full(p, np.nan), np.full(p, np.nan), np.nan, np.nan, 0, False)
-        rows = [failed if row is None else row for row in rows]
+        reasons = [row if isinstance(row, str) else "" if row[6] else EVALUATION_LIMIT for row in rows]
+        rows = [failed if isinstance(row, str) else row for row in rows]
         columns = list(zip(*rows))
         return {
             "theta": np.column_stack(columns[0]).reshape(k, -1),
@@ -120,6 +126,7 @@ class Refits:
             "objective": np.array(columns[4], dtype=float),
             "evaluations": np.array(columns[5]),
             "converged": np.array(columns[6], dtype=bool),
+            "reasons": np.array(reasons, dtype=object),
         }
 
     def _replica(self) -> Any:

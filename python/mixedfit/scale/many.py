@@ -17,13 +17,15 @@ from scipy.stats import t as student_t
 from .. import threads
 from ..design.formula import parse_formula
 from ..design.frame import as_dataframe
-from ..errors import DataError, MixedFitError
+from ..design.restricted import check_restricted, formula_is_restricted
+from ..errors import DataError, MixedFitError, NumericalError
 from ..inference.parameters import sdcor_names
 from ..inference.satterthwaite import satterthwaite as satterthwaite_pieces
 from ..models.families import Family
 from ..models.glmm import GeneralizedLinearMixedModel
 from ..models.lmm import LinearMixedModel
 from ..models.model import MixedModel
+from ..options import get_options, option_context
 
 
 def _responses(responses: Any, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -58,6 +60,7 @@ def _table(model: MixedModel, fits: dict[str, np.ndarray], names: list[str]) -> 
     table["converged"] = fits["converged"]
     table["singular"] = model._singular(fits)
     table["nobs"] = model.nobs
+    table["reason"] = fits["reasons"]
     return table
 
 
@@ -103,17 +106,24 @@ def fit_many(
         One row per response: β (columns named as the fixed effects), ``se:`` their standard
         errors (from RX, as ``vcov(m, use.hessian = FALSE)``), the variance parameters on lme4's
         sd/cor scale (``.sig01``…, ``.sigma``), the objective, the log-likelihood (−objective/2,
-        as the models' ``loglik``), evaluations, ``converged``, ``singular`` and ``nobs``. Each fit starts from lme4's
+        as the models' ``loglik``), evaluations, ``converged``, ``singular``, ``nobs`` and ``reason``
+        (empty, or why the response was not fitted or did not converge: a response with
+        infinite values, none observed, or one its model cannot be built from, such as a GLMM's
+        constant response, is a row of NaN with ``converged`` False). Each fit starts from lme4's
         default θ (a GLMM from its response's own start, as ``glmer``'s), without the convergence checks'
         derivatives.
     """
     frame = as_dataframe(data)
     Y, names = _responses(responses, frame)
+    if Y.shape[1] == 0:
+        raise DataError("responses is empty: give at least one response (a column name, or a matrix with a column per response)")
     if Y.shape[0] != len(frame):
         raise DataError(f"responses have {Y.shape[0]} rows for {len(frame)} rows of data")
     if satterthwaite is not None and family is not None:
         raise ValueError("satterthwaite= is for LMMs (a GLMM's coefficients have z tests)")
     if client is not None:
+        if formula_is_restricted():  # checked here, and the workers run restricted too
+            check_restricted(formula, [*frame.columns, _placeholder(formula)], data=frame)
         options = {
             "family": family, "link": link, "nAGQ": nAGQ, "REML": REML, "weights": weights, "satterthwaite": satterthwaite,
         }  # fmt: skip
@@ -122,28 +132,72 @@ def fit_many(
     if not response.isidentifier():
         raise DataError(f"the formula's response '{response}' must be a plain name (a placeholder for each response)")
     n_threads = threads.resolve(n_threads)
-    # Responses with the same missing rows share one model.
+    infinite = ~np.isfinite(Y) & ~np.isnan(Y)
+    # Responses with the same missing rows share one model; one that cannot be fitted is a row
+    # of NaN with the reason, never the end of the batch.
+    reasons: dict[int, str] = {}
     patterns: dict[bytes, list[int]] = {}
     for k in range(Y.shape[1]):
-        patterns.setdefault(np.isnan(Y[:, k]).tobytes(), []).append(k)
+        if infinite[:, k].any():
+            reasons[k] = f"the response has infinite values (rows at positions {_rows(np.flatnonzero(infinite[:, k]))})"
+        elif np.isnan(Y[:, k]).all():
+            reasons[k] = "the response has no observed values"
+        else:
+            patterns.setdefault(np.isnan(Y[:, k]).tobytes(), []).append(k)
     tables = []
     for key, columns in patterns.items():
         present = ~np.frombuffer(key, dtype=bool)
-        subset = frame.loc[present].reset_index(drop=True).assign(**{response: Y[present, columns[0]]})
-        if family is None:
-            model: MixedModel = LinearMixedModel(formula, subset, REML=REML, weights=weights, n_threads=1)
-        else:
-            model = GeneralizedLinearMixedModel(formula, subset, family, link, nAGQ, weights, n_threads=1)
+        model, fitted = _model_for(formula, frame, Y, present, columns, response, reasons, family, link, nAGQ, REML, weights)
+        if model is None:
+            continue
         used = np.flatnonzero(present)[model.frame.rows]
         # LMMs all start from lme4's default θ (one start for the core's threads); GLMMs each from
         # their response's start, as glmer's.
         start = model._initial() if family is None else None
-        fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, columns)]), min(n_threads, len(columns)), start)
-        table = _table(model, fits, [names[k] for k in columns])
+        fits = model._fit_responses(np.asfortranarray(Y[np.ix_(used, fitted)]), min(n_threads, len(fitted)), start)
+        table = _table(model, fits, [names[k] for k in fitted])
         if satterthwaite:
-            table = table.join(_satterthwaite_tests(model, Y[np.ix_(used, columns)], fits, satterthwaite, table.index))
+            table = table.join(_satterthwaite_tests(model, Y[np.ix_(used, fitted)], fits, satterthwaite, table.index))
         tables.append(table)
+    if reasons:
+        tables.append(_failed_rows(tables, reasons, names, (~np.isnan(Y)).sum(axis=0)))
     return pd.concat(tables).loc[names]
+
+
+def _rows(rows: np.ndarray, shown: int = 5) -> str:
+    more = f", … ({len(rows)} rows)" if len(rows) > shown else ""
+    return ", ".join(str(r) for r in rows[:shown]) + more
+
+
+def _model_for(
+    formula: str, frame: pd.DataFrame, Y: np.ndarray, present: np.ndarray, columns: list[int], response: str,
+    reasons: dict[int, str], family: Any, link: Any, nAGQ: int, REML: bool, weights: Any,
+) -> tuple[MixedModel | None, list[int]]:
+    """The compiled model of the responses observed on the rows `present`, built from the first of
+    them that it can be built from (a GLMM's constant response cannot: lme4 refuses it); those
+    tried before it get their reason. Also returns the responses left to fit with it."""
+    for position, k in enumerate(columns):
+        subset = frame.loc[present].reset_index(drop=True).assign(**{response: Y[present, k]})
+        try:
+            if family is None:
+                return LinearMixedModel(formula, subset, REML=REML, weights=weights, n_threads=1), columns[position:]
+            return GeneralizedLinearMixedModel(formula, subset, family, link, nAGQ, weights, n_threads=1), columns[position:]
+        except (DataError, NumericalError) as error:
+            reasons[k] = f"{type(error).__name__}: {error}"
+    return None, []
+
+
+def _failed_rows(tables: list[pd.DataFrame], reasons: dict[int, str], names: list[str], observed: np.ndarray) -> pd.DataFrame:
+    """Rows of NaN, converged False and the reason, for the responses that could not be fitted."""
+    # With no response fitted, the design's columns are not known: the table's own columns only.
+    columns = tables[0].columns if tables else pd.Index(["objective", "loglik", "evaluations", "converged", "singular", "nobs"])
+    failed = pd.DataFrame(np.nan, index=[names[k] for k in reasons], columns=columns)
+    for column, value in (("evaluations", 0), ("converged", False), ("singular", False)):
+        if column in failed:
+            failed[column] = value
+    failed["nobs"] = observed[list(reasons)]  # the response's observed values
+    failed["reason"] = list(reasons.values())
+    return failed
 
 
 def _satterthwaite_tests(
@@ -173,6 +227,17 @@ def _satterthwaite_tests(
     return pd.DataFrame(rows, index=index, columns=columns)
 
 
+def _placeholder(formula: str) -> str:
+    """The response placeholder: the formula's left-hand side (a plain name)."""
+    return formula.split("~", 1)[0].strip()
+
+
+def _fit_chunk(settings: dict, formula: str, data: pd.DataFrame, responses: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """fit_many on a worker, under the caller's settings."""
+    with option_context(**settings):
+        return fit_many(formula, data, responses, **options)
+
+
 class ClusterError(MixedFitError):
     """Some chunks of a fit_many on a cluster failed; ``partial`` holds the other chunks' rows."""
 
@@ -185,7 +250,13 @@ def _on_cluster(client: Any, formula: str, frame: pd.DataFrame, responses: pd.Da
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     chunks = [c for c in np.array_split(np.arange(responses.shape[1]), min(workers, responses.shape[1])) if len(c)]
     data = client.scatter(frame, broadcast=True, hash=False)  # a new key: a re-scattered frame must not share one
-    futures = [client.submit(fit_many, formula, data, responses.iloc[:, chunk], pure=False, **options) for chunk in chunks]
+    # A worker's options are its own process's: the caller's (restricted formula evaluation) go
+    # with each task.
+    settings = get_options()
+    futures = [
+        client.submit(_fit_chunk, settings, formula, data, responses.iloc[:, chunk], pure=False, **options)
+        for chunk in chunks
+    ]
     tables, failures = [], []
     for chunk, future in zip(chunks, futures):
         try:

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from ..design.arrays import RandomTerm as ArrayTerm
 from ..design.formula import ParsedFormula, parse_formula
+from ..design.restricted import check_restricted, formula_is_restricted
 from ..design.frame import used_columns
 from ..design.matrices import evaluate, numeric_column, simple_terms
 from ..errors import DataError, FormulaError
@@ -141,6 +142,8 @@ def plan_fit(formula: str, ddf: Any, weights: str | None, offset: str | None) ->
     for name, spec in (("weights", weights), ("offset", offset)):
         if spec is not None and not isinstance(spec, str):
             raise TypeError(f"{name} must be a column name for a Dask DataFrame, got {type(spec).__name__}")
+    if formula_is_restricted():  # before anything in the formula is parsed or evaluated
+        check_restricted(formula, ddf.columns)
     parsed = parse_formula(formula)
     if STATEFUL.search(parsed.fixed):
         raise NotImplementedError(
