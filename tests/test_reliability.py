@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -652,3 +653,60 @@ def test_fit_does_not_depend_on_the_thread_count():
         assert other.optsum.feval == fits[0].optsum.feval
         np.testing.assert_array_equal(other.theta, fits[0].theta)
         assert other.objective == fits[0].objective
+
+
+# Warnings name the caller's line, once ------------------------------------------------------------
+
+
+def _warnings_of(call) -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return caught
+
+
+WARNING_CALLS = {
+    "singular": lambda d: mixedfit.lmer("Yield ~ 1 + (1 | Batch)", d["Dyestuff2"]),
+    "singular, anova's ML refits": lambda d: mixedfit.anova(
+        mixedfit.lmer("Yield ~ 1 + (1 | Batch)", d["Dyestuff2"]),
+        mixedfit.lmer("Yield ~ 1 + (1 | Batch)", d["Dyestuff2"].assign(x=np.arange(30.0))),
+    ),
+    "rank deficient": lambda d: mixedfit.lmer("Reaction ~ Days + I(2 * Days) + (1 | Subject)", d["sleepstudy"]),
+    "glmer gaussian": lambda d: mixedfit.glmer("Reaction ~ Days + (1 | Subject)", d["sleepstudy"], family="gaussian"),
+    "non-integer counts": lambda d: mixedfit.glmer("I(Reaction / 7) ~ Days + (1 | Subject)", d["sleepstudy"], family="poisson"),
+    "GLMM convergence": lambda d: mixedfit.glmer(
+        "TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | LOCATION)", d["grouseticks"], family="poisson"
+    ),
+    "threads capped": lambda d: mixedfit.lmer("Reaction ~ Days + (1 | Subject)", d["sleepstudy"], n_threads=2**40),
+}
+
+
+@pytest.mark.parametrize("case", list(WARNING_CALLS))
+def test_warnings_name_the_callers_line_once(case):
+    data = {name: mixedfit.datasets.load(name) for name in ("Dyestuff2", "sleepstudy", "grouseticks")}
+    caught = _warnings_of(lambda: WARNING_CALLS[case](data))
+    assert caught, f"{case}: no warning"
+    assert {w.filename for w in caught} == {__file__}, [(w.filename, w.lineno) for w in caught]
+    fits = 2 if "anova" in case else 1  # the two fits each warn; their ML refits do not
+    messages = [(w.category, str(w.message)) for w in caught]
+    assert all(messages.count(m) <= fits for m in messages), messages
+
+
+def test_absurd_thread_counts_are_capped_with_a_warning(sleep, monkeypatch):
+    """set_threads(2**31), n_threads=2**40 and MIXEDFIT_NUM_THREADS=99999999999 used to be accepted
+    and then fail every fit with pybind11's 'incompatible function arguments'."""
+    expected = mixedfit.lmer(LMM, sleep).theta
+    with pytest.warns(UserWarning, match=r"set_threads\(2147483648\) is more threads than mixedfit uses; using 1024"):
+        mixedfit.set_threads(2**31)
+    try:
+        assert mixedfit.get_threads() == 1024
+        np.testing.assert_allclose(mixedfit.lmer(LMM, sleep).theta, expected, rtol=1e-12)
+    finally:
+        mixedfit.set_threads(None)
+    with pytest.warns(UserWarning, match="n_threads=1099511627776"):
+        model = mixedfit.lmer(LMM, sleep, n_threads=2**40)
+    np.testing.assert_allclose(model.theta, expected, rtol=1e-12)
+    monkeypatch.setenv("MIXEDFIT_NUM_THREADS", "99999999999")
+    with pytest.warns(UserWarning, match="MIXEDFIT_NUM_THREADS=99999999999"):
+        assert mixedfit.get_threads() == 1024
+    np.testing.assert_allclose(mixedfit.lmer(LMM, sleep).theta, expected, rtol=1e-12)  # warned once: no error here

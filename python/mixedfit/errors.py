@@ -7,12 +7,26 @@ convergence trouble are warnings, as in lme4.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*m|[⧛⧚]")
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """warnings.warn at the first frame outside mixedfit: the user's line that called into it,
+    however deep inside the package the warning arises (a fixed stacklevel named mixedfit's own
+    files from some paths, e.g. through the model lock's wrapper)."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2: warn's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:

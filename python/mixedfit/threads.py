@@ -13,9 +13,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from .errors import positive_int
+from .errors import positive_int, warn
 
 MAX_DEFAULT_THREADS = 8
+# More threads than this are capped (with a warning): the core splits work into at most that many
+# parts and counts them in C ints; no machine this runs on has more cores.
+MAX_THREADS = 1024
 
 _setting: int | None = None
 
@@ -36,7 +39,22 @@ def _from_environment(name: str) -> int | None:
         count = int(value.split(",")[0])  # OMP_NUM_THREADS may list counts per nesting level
     except ValueError:
         return None
-    return count if count >= 1 else None
+    if count < 1:
+        return None
+    if count > MAX_THREADS and (name, value) in _WARNED:  # read at every fit: warned once
+        return MAX_THREADS
+    _WARNED.add((name, value))
+    return _capped(count, f"{name}={value}")
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _capped(count: int, what: str) -> int:
+    if count > MAX_THREADS:
+        warn(f"{what} is more threads than mixedfit uses; using {MAX_THREADS}", UserWarning)
+        return MAX_THREADS
+    return count
 
 
 def default_threads() -> int:
@@ -58,10 +76,13 @@ def set_threads(n: int | None) -> int | None:
     """Use n threads in the core (one factorization) and in bootstraps from now on; None restores
     the default. Returns the previous setting (None if it was the default)."""
     global _setting
-    previous, _setting = _setting, positive_int(n, "the number of threads", allow_none=True)
+    count = positive_int(n, "the number of threads", allow_none=True)
+    previous, _setting = _setting, None if count is None else _capped(count, f"set_threads({n})")
     return previous
 
 
 def resolve(n_threads: int | None) -> int:
     """A call's thread count: its own argument, else the package setting."""
-    return get_threads() if n_threads is None else positive_int(n_threads, "n_threads", allow_none=True)
+    if n_threads is None:
+        return get_threads()
+    return _capped(positive_int(n_threads, "n_threads", allow_none=True), f"n_threads={n_threads}")

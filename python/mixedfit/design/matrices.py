@@ -22,6 +22,7 @@ from ..errors import (
     RankDeficiencyWarning,
     ResourceError,
     plain_message,
+    warn,
 )
 from .formula import ParsedFormula, RandomTerm
 
@@ -488,11 +489,10 @@ def fixed_effects_matrix(rhs: str, frame: ModelFrame | pd.DataFrame) -> FixedEff
     X, recipe = evaluate(rhs, frame, "fixed-effects part")
     X, dropped = drop_aliased_columns(X)
     if dropped:
-        warnings.warn(
+        warn(
             f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
             f"{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
             RankDeficiencyWarning,
-            stacklevel=4,
         )
     return FixedEffects(np.asfortranarray(X.values), X.names, dropped, recipe)
 

@@ -3,11 +3,11 @@ eigenvalues of the Hessian of the objective, each failure a ConvergenceWarning."
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import numpy as np
 
+from .. import errors
 from ..errors import ConvergenceWarning
 from .derivatives import CENTRAL_STEP, Objectives, central_derivatives, relative_steps
 
@@ -75,7 +75,7 @@ def check_convergence(
             derivatives = central_derivatives(f, x, fx, steps, f_rows=f_rows)
     problems = convergence_problems(*derivatives, n_theta)
     for message in problems if warn else ():
-        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        errors.warn(message, ConvergenceWarning)
     return problems, derivatives
 
 
@@ -113,4 +113,4 @@ def convergence_problems(gradient: np.ndarray, hessian: np.ndarray, n_theta: int
         if hessian.shape[0] > n_theta:
             problems += hessian_problems(hessian[n_theta:, n_theta:], "fixed-effect")
         problems += hessian_problems(hessian)
-    return problems
+    return list(dict.fromkeys(problems))  # the fixed effects' block and the whole may report alike: once

@@ -8,12 +8,11 @@ Richardson-extrapolated central differences, as numDeriv's (lmerTest's) defaults
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConvergenceWarning
+from ..errors import ConvergenceWarning, warn
 from .derivatives import richardson_hessian, richardson_jacobian
 
 EIGEN_TOLERANCE = 1e-8  # lmerTest's tolerance for the eigenvalues of H
@@ -77,11 +76,10 @@ def satterthwaite(core, theta: np.ndarray, sigma: float, vcov: np.ndarray, n: in
     values, vectors = np.linalg.eigh(H)
     negative = values[values < -EIGEN_TOLERANCE]
     if len(negative):
-        warnings.warn(
+        warn(
             f"Model failed to converge with {len(negative)} negative eigenvalue{'s' if len(negative) > 1 else ''} of "
             f"the Hessian in (θ, σ): {' '.join(f'{v:.1e}' for v in negative)} (Satterthwaite df are unreliable)",
             ConvergenceWarning,
-            stacklevel=5,
         )
     keep = values > EIGEN_TOLERANCE
     A = 2 * (vectors[:, keep] / values[keep]) @ vectors[:, keep].T

@@ -8,14 +8,13 @@ scale, prior weights, binomial numbers of trials and R's starting means.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..design.matrices import numeric_column
-from ..errors import DataError
+from ..errors import DataError, warn
 
 _LINKS = {
     "binomial": ("logit", ("logit", "probit", "cloglog", "cauchit", "log")),
@@ -199,10 +198,9 @@ def _family_response(family: Family, response: str, frame: pd.DataFrame, weights
         if np.any(y < 0):
             raise DataError(f"{family.name} response '{response}' has a negative value ({y[y < 0][0]}); counts must be >= 0")
         if np.any(np.abs(y - np.round(y)) > 1e-3):
-            warnings.warn(
+            warn(
                 f"{family.name} response '{response}' has non-integer values; the likelihood treats them as counts",
                 UserWarning,
-                stacklevel=4,
             )
         return GlmResponse(y, w, ones, starting_means(family.name, y, w))
     if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):

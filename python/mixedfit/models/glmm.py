@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -14,7 +13,7 @@ from scipy.stats import norm
 from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
-from ..errors import ConvergenceWarning, DataError, NumericalError
+from ..errors import ConvergenceWarning, DataError, NumericalError, warn
 from ..inference.convergence import (
     GRADIENT_MESSAGE,
     convergence_problems,
@@ -300,13 +299,12 @@ class GeneralizedLinearMixedModel(MixedModel):
         self.optsum.seconds = time.perf_counter() - start
         self._record_factorization()
         for message in self.convergence_problems:
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+            warn(message, ConvergenceWarning)
         if self._estimates_family_theta and np.log(self._family_theta) > self.LOG_FAMILY_THETA_BOUNDS[1] - 1e-3:
-            warnings.warn(
+            warn(
                 "the negative binomial's θ reached its upper bound (1e6): the data show no overdispersion, "
                 "and a poisson GLMM fits them as well",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         self._warn_if_singular()
         return self
@@ -396,10 +394,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         block = inverse[k : k + p, k : k + p]
         vcov = block + block.T
         if not np.all(np.linalg.eigvalsh(vcov) > 0):
-            warnings.warn(
+            warn(
                 "the finite-difference Hessian is not positive definite at the optimum; standard errors use RX",
                 UserWarning,
-                stacklevel=3,
             )
             return self._vcov_from_RX()
         return vcov
@@ -543,11 +540,10 @@ def glmer(
     n_threads: threads for the core (default: mixedfit.get_threads()).
     """
     if as_family(family, link) == Family("gaussian", "identity"):
-        warnings.warn(
+        warn(
             "calling glmer() with family='gaussian' (identity link) fits the linear mixed model with lmer() "
             "(REML), as lme4 does; call lmer() directly",
             UserWarning,
-            stacklevel=2,
         )
         return lmer(formula, data, weights=weights, offset=offset, n_threads=n_threads)
     return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset, n_threads).fit()

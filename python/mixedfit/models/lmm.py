@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,7 +16,7 @@ from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
 from ..design.matrices import numeric_column
-from ..errors import ConvergenceWarning, DataError, FormulaError
+from ..errors import ConvergenceWarning, DataError, FormulaError, warn
 from ..inference.condvar import conditional_variances
 from ..inference.convergence import (
     GRADIENT_MESSAGE,
@@ -264,7 +263,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
             problems, _ = problems_at_estimates()
         for message in problems:
-            warnings.warn(message, ConvergenceWarning, stacklevel=5)
+            warn(message, ConvergenceWarning)
         return problems
 
     def _set_response(self, new_response) -> None:
@@ -510,7 +509,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 self.formula, self.frame.data, REML=False, weights=self.frame.weights, offset=offset,
                 n_threads=self.n_threads, variance=self._variance_spec, correlation=self._correlation_spec,
             )  # fmt: skip
-            ml._quiet = self._quiet
+            ml._quiet, ml._warns_singular = self._quiet, False
             self._ml = ml.fit()
         return self._ml
 

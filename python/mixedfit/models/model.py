@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import threading
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ from ..design.frame import ModelFrame, as_dataframe, model_frame
 from ..design.matrices import Design, build_design
 from ..design.newdata import NewDesign, new_design, selected_terms
 from ..design.restricted import check_restricted, formula_is_restricted
-from ..errors import DataError, SingularFitWarning, positive_int
+from ..errors import DataError, SingularFitWarning, positive_int, warn
 from ..inference.condvar import conditional_variances
 from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
@@ -47,6 +46,9 @@ class MixedModel(Refits):
     _has_residual = True
     # Bootstrap replicates refit quietly: no warnings (not thread-safe) and no derivative checks.
     _quiet = False
+    # A refit made for the user's fit (its ML twin, for anova and profiles) does not warn again
+    # of the boundary the user's fit already warned of, as lme4's refitML.
+    _warns_singular = True
     # How a model built by from_arrays lays arrays out as a data frame (None: a formula model).
     _array_layout: ArrayLayout | None = None
 
@@ -79,8 +81,8 @@ class MixedModel(Refits):
         self, formula: str, data: Any, weights: Any = None, offset: Any = None, n_threads: int | None = None
     ) -> None:
         self._lock = threading.RLock()  # re-entrant: locked methods call each other
-        threads.resolve(n_threads)  # checked now, read when a core is made
-        self.n_threads = n_threads
+        # checked (and capped) now; None stays None: the package's setting is read when a core is made
+        self.n_threads = None if n_threads is None else threads.resolve(n_threads)
         self.formula = formula
         self._weights_argument = weights
         self._offset_argument = offset
@@ -516,12 +518,11 @@ class MixedModel(Refits):
         return bool(np.any(self._theta[bounded] < tol))
 
     def _warn_if_singular(self) -> None:
-        if not self._quiet and self.is_singular():
-            warnings.warn(
+        if not self._quiet and self._warns_singular and self.is_singular():
+            warn(
                 "boundary (singular) fit: a variance component is (nearly) zero or a correlation is ±1; "
                 "see mixedfit's is_singular()",
                 SingularFitWarning,
-                stacklevel=3,
             )
 
     def _groups_line(self) -> str:

@@ -5,14 +5,13 @@ obtained, as MixedModels.jl's OptSummary."""
 from __future__ import annotations
 
 import sys
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from .._native import _core
-from ..errors import ConvergenceWarning
+from ..errors import ConvergenceWarning, warn
 
 # lme4's nloptwrap defaults.
 FTOL_ABS = 1e-8
@@ -168,9 +167,8 @@ def bobyqa_in_core(minimize: Callable, summary: OptSummary) -> np.ndarray:
     summary.feval = result.evaluations
     summary.return_code = _RETURN_CODES.get(result.code, str(result.code))
     if result.code == MAXEVAL_REACHED and not summary.quiet:
-        warnings.warn(
+        warn(
             f"optimizer stopped after {summary.feval} evaluations without converging ({summary.return_code})",
             ConvergenceWarning,
-            stacklevel=4,
         )
     return summary.final
