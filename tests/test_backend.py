@@ -83,7 +83,7 @@ def test_deepcopy_is_independent(glmm):
     twin = copy.deepcopy(glmm)
     assert twin._core is not glmm._core
     np.testing.assert_allclose(twin.residuals(), glmm.residuals(), rtol=1e-10)
-    twin.refit(twin.simulate(1, seed=5).to_numpy()[:, 0])
+    twin.refit(twin.simulate(1, seed=5).to_numpy()[:, 0], inplace=True)
     assert twin.objective != glmm.objective
     assert glmm.objective_at(glmm.theta, glmm.fixef.to_numpy()) == pytest.approx(glmm.objective, rel=1e-12)
 

@@ -271,3 +271,18 @@ def test_an_error_inside_the_optimizer_surfaces_as_itself():
 
     with pytest.raises(mixedfit.NumericalError, match="fits the data exactly"):
         bobyqa(criterion, OptSummary(initial=np.array([1.0]), lower=np.array([0.0])))
+
+
+@pytest.mark.parametrize(
+    "formula,where",
+    [
+        ("Reaction ~ log(Days) + (1 | Subject)", r"fixed-effects part: column 'log\(Days\)'"),
+        ("Reaction ~ Days + (log(Days) | Subject)", r"random-effects term \(log\(Days\) \| Subject\): column 'log\(Days\)'"),
+        ("Reaction ~ I(1 / Days) + (1 | Subject)", r"column 'I\(1 / Days\)' has a non-finite value \(inf\)"),
+    ],
+)
+def test_infinite_predictor_values_are_refused(sleep, formula, where):
+    """log(Days) at Days = 0 was dropped as a 'rank-deficient' column with only a warning; lme4
+    refuses it (NA/NaN/Inf in 'x')."""
+    with np.errstate(divide="ignore"), pytest.raises(DataError, match=where + r".* at row 0 of the data \(18 such rows\)"):
+        mixedfit.lmer(formula, sleep)

@@ -229,10 +229,20 @@ def test_refit_reuses_the_model_and_matches_a_fresh_fit(sleep_model):
     data = load_dataset("sleepstudy")
     model = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", data)
     y = model.simulate(1, seed=11).iloc[:, 0].to_numpy()
-    core = model._core
-    model.refit(y)
-    assert model._core is core  # same compiled model: no new symbolic analysis
+    core, before = model._core, model.summary()
     fresh = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", data.assign(Reaction=y))
+    # lme4's refit: a new fitted model; the original is unchanged (the README's refit loop left
+    # the model describing the last simulated response).
+    refitted = model.refit(y)
+    assert refitted is not model and refitted._core is not model._core
+    assert model.summary() == before and model._core is core
+    assert refitted.objective == pytest.approx(fresh.objective, rel=1e-8)
+    np.testing.assert_allclose(refitted.fixef, fresh.fixef, rtol=1e-5)
+    # its ML twin (anova, profiles) is of the new response too
+    assert refitted._ml_fit().loglik == pytest.approx(fresh._ml_fit().loglik, rel=1e-8)
+    # inplace=True: MixedModels.jl's refit!, the same compiled model (no new symbolic analysis)
+    assert model.refit(y, inplace=True) is model
+    assert model._core is core
     assert model.objective == pytest.approx(fresh.objective, rel=1e-8)
     np.testing.assert_allclose(model.fixef, fresh.fixef, rtol=1e-5)
     with pytest.raises(mixedfit.DataError, match="new_response must be 180 finite values"):
@@ -244,7 +254,7 @@ def test_glmm_refit_matches_a_fresh_fit():
     formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
     model = mixedfit.glmer(formula, data, family="binomial")
     proportion = model.simulate(1, seed=5).iloc[:, 0].to_numpy()
-    model.refit(proportion)
+    model = model.refit(proportion)
     incidence = np.rint(proportion * data["size"]).astype(int)
     fresh = mixedfit.glmer(formula, data.assign(incidence=incidence), family="binomial")
     assert model.objective == pytest.approx(fresh.objective, rel=1e-8)

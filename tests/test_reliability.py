@@ -334,7 +334,7 @@ def test_unused_level_left_of_the_bar(sleep, reference):
 def test_refit_keeps_its_own_copy_of_the_response(cbpp):
     model = mixedfit.glmer(CBPP, cbpp, family="binomial")
     y = model._response.copy()
-    model.refit(y)
+    model = model.refit(y)
     deviance = model.deviance
     y[:] = 0.5
     assert model.deviance == deviance

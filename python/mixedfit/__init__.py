@@ -15,6 +15,8 @@ from .errors import (
 from .inference.anova import anova
 from .inference.emmeans import emmeans
 from .models import families
+from .models.all_fit import all_fit
+from .models.control import Control
 from .models.correlation import corAR1, corCAR1, corCompSymm
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
@@ -37,6 +39,8 @@ __all__ = [
     "ResourceError",
     "SingularFitWarning",
     "anova",
+    "Control",
+    "all_fit",
     "corAR1",
     "corCAR1",
     "corCompSymm",

@@ -403,6 +403,7 @@ def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> Re
     matrix, recipe = evaluate(term.expr, frame, f"random-effects term {term}")
     if not matrix.names:
         raise FormulaError(f"random-effects term {term} has no columns")
+    _require_finite(matrix, frame, f"random-effects term {term}")
     levels, keys, codes = _grouping_factor(frame.columns, term)
     n = len(frame.data)
     if len(levels) < 2:
@@ -485,8 +486,23 @@ class FixedEffects:
     recipe: MatrixRecipe
 
 
+def _require_finite(matrix: ModelMatrix, frame: ModelFrame | pd.DataFrame, what: str) -> None:
+    """A transform that makes an infinite or NaN value (log(Days) at Days = 0) is refused, as lme4
+    refuses it ("NA/NaN/Inf in 'x'"): dropped as an aliased column, or fitted, it is a wrong answer."""
+    bad = ~np.isfinite(matrix.values)
+    if bad.any():
+        row, column = (int(k[0]) for k in np.nonzero(bad))
+        rows = getattr(frame, "rows", None)
+        position = f"row {int(rows[row])} of the data" if rows is not None else f"row {row}"
+        raise DataError(
+            f"{what}: column '{matrix.names[column]}' has a non-finite value ({matrix.values[row, column]}) at "
+            f"{position} ({int(bad[:, column].sum())} such rows); transform or drop those rows first"
+        )
+
+
 def fixed_effects_matrix(rhs: str, frame: ModelFrame | pd.DataFrame) -> FixedEffects:
     X, recipe = evaluate(rhs, frame, "fixed-effects part")
+    _require_finite(X, frame, "fixed-effects part")
     X, dropped = drop_aliased_columns(X)
     if dropped:
         warn(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from ..inference.derivatives import (
 )
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
 from ..inference.profile import ProfileProblem, standard_errors
+from .control import Control
 from .families import (
     Family,
     as_family,
@@ -265,34 +266,62 @@ class GeneralizedLinearMixedModel(MixedModel):
         )  # fmt: skip
 
     @synchronized
-    def fit(self, check_conv: bool = True, verbose: bool = False) -> GeneralizedLinearMixedModel:
+    def fit(
+        self, check_conv: bool = True, verbose: bool = False, control: Control | Mapping[str, Any] | None = None
+    ) -> GeneralizedLinearMixedModel:
         """Stage 1 (θ, β in PIRLS), then for nAGQ ≥ 1 stage 2 (θ and β jointly, and an estimated
-        negative binomial shape with them). check_conv: the finite-difference Hessian in (θ, β)
-        (lme4's calc.derivs), its convergence checks and Newton step; without it the standard
-        errors come from RX, as lme4's with calc.derivs = FALSE. verbose: print each
-        evaluation's objective and parameters to standard error."""
+        negative binomial shape with them).
+
+        Parameters
+        ----------
+        check_conv : bool, default True
+            The finite-difference Hessian in (θ, β) (lme4's calc.derivs), its convergence checks
+            and Newton step; without it the standard errors come from RX, as lme4's with
+            calc.derivs = FALSE.
+        verbose : bool, default False
+            Print each evaluation's objective and parameters to standard error.
+        control : dict or mixedfit.Control, optional
+            The optimizer's controls with lme4's names (maxeval, shared by the stages and the
+            restart; ftol_abs, xtol_abs, xtol_rel for the final stage; restart; check_conv):
+            see :class:`mixedfit.Control`.
+
+        Returns
+        -------
+        GeneralizedLinearMixedModel
+            This model, fitted.
+        """
         start = time.perf_counter()
-        self._derivatives = check_conv
+        if self._fitted and len(self.optsum.initial) != len(self.design.theta0):
+            self._restart_optimizer(self._theta)  # fitted before: stage 1 again, from θ̂
+        control = self._control = Control.of(control).with_budget_of(self.optsum)
+        self._derivatives = check_conv and control.check_conv
+        # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4. Its
+        # tolerances are the user's only where it is the final stage.
+        self.optsum = control.applied(self.optsum, tolerances=self.nAGQ == 0)
         self.optsum.verbose = verbose
-        # Stage 1 (nAGQ = 0): θ alone, β inside PIRLS; it also starts stage 2, as in lme4.
         theta = bobyqa(self._core.objective_theta, self.optsum)
         self.optsum_stage1 = self.optsum
+        spent = self.optsum.feval
         if self.nAGQ > 0:
             self._core.objective_theta(theta)
             beta = np.array(self._core.beta)
             self._sigma = self._scale()
-            self.optsum = self._stage2_optsum(theta, beta, self._vcov_from_RX(), verbose)
+            self.optsum = control.applied(self._stage2_optsum(theta, beta, self._vcov_from_RX(), verbose), spent)
             theta = self._optimize_stage2()
+            spent += self.optsum.feval
         else:
             self._objective = self.objective_at(theta)
         self._set_estimates(theta)
-        if self.convergence_problems and self.convergence_problems[0].startswith(GRADIENT_MESSAGE):
+        if (
+            self.convergence_problems and self.convergence_problems[0].startswith(GRADIENT_MESSAGE)
+            and control.restart and self.optsum.return_code != "MAXEVAL_REACHED" and not control.exhausted(spent)
+        ):  # fmt: skip
             # BOBYQA can meet its tolerance on a flat stretch short of the optimum (grouseticks'
             # three crossed terms on the baseline build: max|grad| 0.0021 after 86 evaluations,
             # none after 109 with AVX2's rounding). One restart from there, with steps of half a
             # standard error, finishes the job; lme4 would only warn.
             first = self.optsum
-            self.optsum = self._stage2_optsum(self._theta, self._beta, self._vcov, verbose)
+            self.optsum = control.applied(self._stage2_optsum(self._theta, self._beta, self._vcov, verbose), spent)
             theta = self._optimize_stage2()
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
             self._set_estimates(theta)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from ..inference.profile import ProfileProblem, signed_root, standard_errors
 from ..inference.ranova import ranova
 from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
+from .control import Control
 from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .families import cbind_parts
 from .marginal import marginal_covariance
@@ -187,11 +188,31 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML) + self._jacobian()
 
     @synchronized
-    def fit(self, check_conv: bool = True, verbose: bool = False) -> LinearMixedModel:
-        """Optimize the criterion over θ. check_conv: lme4's convergence checks (gradient and
-        Hessian of the criterion at the optimum; 2k² evaluations for k θ's); verbose: print each
-        evaluation's objective and θ to standard error."""
+    def fit(
+        self, check_conv: bool = True, verbose: bool = False, control: Control | Mapping[str, Any] | None = None
+    ) -> LinearMixedModel:
+        """Optimize the criterion over θ.
+
+        Parameters
+        ----------
+        check_conv : bool, default True
+            lme4's convergence checks (gradient and Hessian of the criterion at the optimum; 2k²
+            evaluations for k θ's).
+        verbose : bool, default False
+            Print each evaluation's objective and θ to standard error.
+        control : dict or mixedfit.Control, optional
+            The optimizer's controls with lme4's names (maxeval, ftol_abs, xtol_abs, xtol_rel,
+            restart, check_conv): see :class:`mixedfit.Control`.
+
+        Returns
+        -------
+        LinearMixedModel
+            This model, fitted.
+        """
         start = time.perf_counter()
+        self._control = Control.of(control).with_budget_of(self.optsum)
+        check_conv = check_conv and self._control.check_conv
+        self.optsum = self._control.applied(self.optsum)
         self.optsum.verbose = verbose
         theta = self._optimize()
         self.optsum.seconds = time.perf_counter() - start
@@ -253,11 +274,18 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             return problems, x
 
         problems, x = problems_at_estimates()
-        if any(p.startswith(GRADIENT_MESSAGE) for p in problems):
-            first = self.optsum
-            self.optsum = OptSummary(
-                initial=x, lower=first.lower, upper=first.upper, initial_step=np.maximum(0.1 * np.abs(x), 1e-3),
-                verbose=verbose, quiet=self._quiet,
+        control = self._control
+        first = self.optsum
+        if (
+            any(p.startswith(GRADIENT_MESSAGE) for p in problems) and control.restart
+            and first.return_code != "MAXEVAL_REACHED" and not control.exhausted(first.feval)
+        ):  # fmt: skip
+            self.optsum = control.applied(
+                OptSummary(
+                    initial=x, lower=first.lower, upper=first.upper, initial_step=np.maximum(0.1 * np.abs(x), 1e-3),
+                    verbose=verbose, quiet=self._quiet,
+                ),
+                spent=first.feval,
             )  # fmt: skip
             self._set_estimates(self._optimize())
             self.optsum.initial, self.optsum.feval = first.initial, first.feval + self.optsum.feval
@@ -510,6 +538,9 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 n_threads=self.n_threads, variance=self._variance_spec, correlation=self._correlation_spec,
             )  # fmt: skip
             ml._quiet, ml._warns_singular = self._quiet, False
+            if self._response_replaced:  # a refit's response, not the data's
+                ml._set_response(self._response)
+                ml._response_replaced = True
             self._ml = ml.fit()
         return self._ml
 

@@ -3,6 +3,7 @@ and data, and the accessors of a fitted model (lme4's names)."""
 
 from __future__ import annotations
 
+import copy
 import html
 import threading
 from typing import Any, Sequence
@@ -25,6 +26,7 @@ from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdc
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from ..progress import Progress
 from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
+from .control import Control
 from .optimize import OptSummary
 from .refits import Refits
 from .results import (
@@ -49,6 +51,10 @@ class MixedModel(Refits):
     # A refit made for the user's fit (its ML twin, for anova and profiles) does not warn again
     # of the boundary the user's fit already warned of, as lme4's refitML.
     _warns_singular = True
+    # Whether refit gave the model a response other than its data's (its ML twin must take it).
+    _response_replaced = False
+    # The optimizer's controls of the last fit() (fit(control=...)).
+    _control = Control()
     # How a model built by from_arrays lays arrays out as a data frame (None: a formula model).
     _array_layout: ArrayLayout | None = None
 
@@ -342,14 +348,40 @@ class MixedModel(Refits):
         return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     @synchronized
-    def refit(self, new_response: Any) -> MixedModel:
-        """Fit again to a new response (one value per row of the fit; binomial: proportions of the
-        same trials), in place as MixedModels.jl's refit!, starting from the current θ as lme4's
-        refit: X, Z, the weights and the symbolic factorization are reused."""
+    def refit(self, new_response: Any, inplace: bool = False) -> MixedModel:
+        """Fit again to a new response, starting from the current θ, as lme4's ``refit``.
+
+        Parameters
+        ----------
+        new_response : array-like
+            One value per row of the fit (binomial: proportions of the same trials).
+        inplace : bool, default False
+            False (lme4's refit): return a new fitted model and leave this one as it is (its
+            design and data are shared, not copied). True (MixedModels.jl's ``refit!``): refit
+            this model itself, reusing its compiled core and symbolic factorization; it then
+            describes the new response.
+
+        Returns
+        -------
+        MixedModel
+            The refitted model (this one if inplace).
+        """
         self._require_fit()
-        self._set_response(new_response)
-        self._restart_optimizer(self._theta)
-        return self.fit()
+        if not isinstance(inplace, bool):
+            raise TypeError(f"inplace must be True or False, got {inplace!r}")
+        target = self if inplace else self._twin()
+        target._set_response(new_response)
+        target._restart_optimizer(self._theta)
+        target._response_replaced = True
+        return target.fit()
+
+    def _twin(self) -> MixedModel:
+        """An independent copy of this fitted model (its own compiled core, rebuilt at the
+        estimates, and its own mutable state) sharing the frame and design, which nothing changes."""
+        shared = {id(self.frame): self.frame, id(self.design): self.design}
+        shared[id(getattr(self, "_ml", None))] = None  # an ML twin belongs to the fit it was made for
+        with self._lock:
+            return copy.deepcopy(self, memo=shared)
 
     def _set_response(self, new_response: Any) -> None:
         """Give the compiled model a new response (each model kind knows what else it needs)."""

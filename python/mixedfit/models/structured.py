@@ -70,9 +70,16 @@ class ResidualStructureFit:
         # criterion and 2e-4 in θ (Orthodont's slopes with varIdent, BodyWeight's continuous AR(1);
         # each on one of the two builds' rounding). The pass starts at the stop, so it cannot end
         # higher; it costs ~30 evaluations.
-        polish = OptSummary(
-            initial=x.copy(), lower=opt.lower, upper=opt.upper, initial_step=np.maximum(0.05 * np.abs(x), 1e-4),
-            quiet=opt.quiet, verbose=opt.verbose,
+        control = self._control
+        if opt.return_code == "MAXEVAL_REACHED" or control.exhausted(opt.feval):
+            self._apply_structure(x[k:])  # the user's budget is spent: no second pass
+            return x[:k]
+        polish = control.applied(
+            OptSummary(
+                initial=x.copy(), lower=opt.lower, upper=opt.upper, initial_step=np.maximum(0.05 * np.abs(x), 1e-4),
+                quiet=opt.quiet, verbose=opt.verbose,
+            ),
+            spent=opt.feval,
         )  # fmt: skip
         x = bobyqa(criterion, polish)
         opt.final, opt.fmin, opt.return_code = polish.final, polish.fmin, polish.return_code
