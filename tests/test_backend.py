@@ -237,3 +237,28 @@ def test_array_api_checks_its_input():
     model = mixedfit.lmer(LMM, mixedfit.datasets.load("sleepstudy"))
     with pytest.raises(TypeError, match="ArrayData is new data for a model built by from_arrays"):
         model.predict(mixedfit.ArrayData(X, [term]))
+
+
+@pytest.mark.parametrize(
+    "names,group,z_names",
+    [
+        (["a|b", "x~y"], "g|h", ["z(", "z)"]),
+        (["(Intercept", "Days)"], "s~t", ["a:b", "a/b"]),
+        (["a + b", "c - d"], "x || y", ["factor(z)", "q^2"]),
+    ],
+)
+def test_array_api_takes_any_names(names, group, z_names):
+    """Names holding '|', '~', '(' or ')' gave a FormulaError pointing into the generated formula:
+    they are backtick-quoted there, and the formula's splitter honours backticks."""
+    sleep = mixedfit.datasets.load("sleepstudy")
+    X = np.column_stack([np.ones(len(sleep)), sleep["Days"].to_numpy(float)])
+    term = mixedfit.RandomTerm(_codes(sleep["Subject"]), X, group_name=group, column_names=z_names)
+    model = mixedfit.LinearMixedModel.from_arrays(sleep["Reaction"].to_numpy(), X, [term], names=names).fit()
+    reference = mixedfit.lmer(LMM, sleep)
+    assert model.objective == pytest.approx(reference.objective, rel=1e-10)
+    assert list(model.fixef.index) == names and list(model.ranef) == [group]
+    assert list(model.ranef[group].columns) == z_names
+    np.testing.assert_allclose(model.predict(mixedfit.ArrayData(X, [term])), reference.fitted, rtol=1e-9)
+    assert pickle.loads(pickle.dumps(model)).objective == model.objective
+    with pytest.raises(ValueError, match="must be a non-empty string without '`'"):
+        mixedfit.LinearMixedModel.from_arrays(sleep["Reaction"].to_numpy(), X, [term], names=["`a`", "b"])

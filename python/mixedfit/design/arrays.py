@@ -68,8 +68,9 @@ def _matrix(values: Any, name: str, n: int | None) -> np.ndarray:
 
 
 def _check_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not name or any(c in name for c in "`+-"):
-        raise ValueError(f"{what} {name!r} must be a non-empty string without '`', '+' or '-'")
+    """Any non-empty string without a backtick (the generated formula quotes each name in them)."""
+    if not isinstance(name, str) or not name or "`" in name:
+        raise ValueError(f"{what} {name!r} must be a non-empty string without '`'")
     return name
 
 

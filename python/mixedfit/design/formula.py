@@ -50,15 +50,32 @@ def _unquoted(name: str) -> str:
 _FACTOR_CALL = re.compile(r"(?<![\w.])(?:as\.factor|factor)\(")
 
 
+def _masked(text: str) -> str:
+    """text with every character inside backticks replaced by '_' (same length): what the
+    splitter scans, so that a quoted name may hold any of '~ | + - ( ) :'; pieces are cut from
+    the text itself."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:
+        raise _error(text, text.rindex("`"), "unclosed '`'")
+    return "`".join(part if k % 2 == 0 else "_" * len(part) for k, part in enumerate(parts))
+
+
 def r_to_formulaic(expr: str) -> str:
     """R's formula idioms in formulaic's terms: factor(x) and as.factor(x) as C(x) (a categorical
-    with treatment contrasts), and '^' inside I(...) as '**' (a power in R; Python's '^' is XOR)."""
-    return _power_inside_I(_FACTOR_CALL.sub("C(", expr))
+    with treatment contrasts), and '^' inside I(...) as '**' (a power in R; Python's '^' is XOR);
+    backtick-quoted names are left as they are."""
+    parts = expr.split("`")
+    expr = "`".join(_FACTOR_CALL.sub("C(", part) if k % 2 == 0 else part for k, part in enumerate(parts))
+    return _power_inside_I(expr)
 
 
 def _power_inside_I(expr: str) -> str:
     out, depth_of_I, depth = [], [], 0
-    for k, ch in enumerate(expr):
+    masked = _masked(expr)
+    for k, ch in enumerate(masked):
+        if ch != expr[k]:  # inside backticks
+            out.append(expr[k])
+            continue
         if ch == "(":
             depth += 1
             if k > 0 and expr[k - 1] == "I" and (k < 2 or not (expr[k - 2].isalnum() or expr[k - 2] in "._")):
@@ -76,10 +93,11 @@ def _error(formula: str, position: int, message: str) -> FormulaError:
     return FormulaError(f"{message} at position {position} of the formula:\n  {formula}\n  {pointer}")
 
 
-def _depths(formula: str) -> list[int]:
-    """Parenthesis depth before each character; raises on unbalanced parentheses."""
+def _depths(masked: str, formula: str) -> list[int]:
+    """Parenthesis depth before each character of the (masked) formula; raises on unbalanced
+    parentheses, showing the formula."""
     depths, depth, opened = [], 0, []
-    for i, ch in enumerate(formula):
+    for i, ch in enumerate(masked):
         if ch == ")":
             if not opened:
                 raise _error(formula, i, "unmatched ')'")
@@ -94,11 +112,12 @@ def _depths(formula: str) -> list[int]:
     return depths
 
 
-def _split_top_level(text: str, depths: list[int], start: int, end: int) -> list[tuple[str, str, int]]:
-    """Split text[start:end] at depth-0 '+' and '-' into (sign, piece, position) triples."""
+def _split_top_level(text: str, masked: str, depths: list[int], start: int, end: int) -> list[tuple[str, str, int]]:
+    """Split text[start:end] at depth-0 '+' and '-' (of its masked form) into (sign, piece,
+    position) triples."""
     pieces, sign, begin = [], "+", start
     for i in range(start, end):
-        if depths[i] == 0 and text[i] in "+-":
+        if depths[i] == 0 and masked[i] in "+-":
             pieces.append((sign, text[begin:i], begin))
             sign, begin = text[i], i + 1
     pieces.append((sign, text[begin:end], begin))
@@ -107,6 +126,7 @@ def _split_top_level(text: str, depths: list[int], start: int, end: int) -> list
 
 def _is_wrapped(piece: str) -> bool:
     """True when the whole piece is one parenthesized group: '(…)'."""
+    piece = _masked(piece)
     if not (piece.startswith("(") and piece.endswith(")")):
         return False
     depth = 0
@@ -172,13 +192,13 @@ def _factor_text(factor) -> str:
 def _random_terms(piece: str, formula: str, position: int) -> list[RandomTerm]:
     inner = piece[1:-1]
     depth, bar = 0, -1
-    for i, ch in enumerate(inner):
+    for i, ch in enumerate(_masked(inner)):
         depth += ch == "("
         depth -= ch == ")"
         if ch == "|" and depth == 0:
             bar = i
             break
-    double = inner[bar + 1 : bar + 2] == "|"
+    double = _masked(inner)[bar + 1 : bar + 2] == "|"
     expr = inner[:bar].strip()
     group = inner[bar + (2 if double else 1) :]
     if not expr:
@@ -192,8 +212,9 @@ def parse_formula(formula: str) -> ParsedFormula:
     """Split an lme4 formula into response, fixed part, random-effects terms and offsets."""
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got {type(formula).__name__}")
-    depths = _depths(formula)
-    tildes = [i for i, ch in enumerate(formula) if ch == "~" and depths[i] == 0]
+    masked = _masked(formula)  # what is scanned: nothing inside a backtick-quoted name splits
+    depths = _depths(masked, formula)
+    tildes = [i for i, ch in enumerate(masked) if ch == "~" and depths[i] == 0]
     if not tildes:
         raise FormulaError(f"formula '{formula}' has no '~': write it as 'response ~ terms'")
     if len(tildes) > 1:
@@ -204,10 +225,10 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise _error(formula, 0, "missing response before '~'")
 
     fixed, random, offsets = [], [], []
-    for sign, piece, start in _split_top_level(formula, depths, tilde + 1, len(formula)):
+    for sign, piece, start in _split_top_level(formula, masked, depths, tilde + 1, len(formula)):
         text = piece.strip()
         position = start + len(piece) - len(piece.lstrip())
-        for i, ch in enumerate(text):
+        for i, ch in enumerate(masked[position : position + len(text)]):
             if ch == "|" and depths[position + i] == 0:
                 raise _error(formula, position + i, "'|' outside parentheses: write random effects as '(expr | group)'")
         if not text:
@@ -215,7 +236,7 @@ def parse_formula(formula: str) -> ParsedFormula:
                 continue  # a leading sign, as in 'y ~ -1 + x', leaves an empty first piece
             raise _error(formula, start, "empty term")
         is_random = _is_wrapped(text) and any(
-            ch == "|" and depths[position + i] == 1 for i, ch in enumerate(text)
+            ch == "|" and depths[position + i] == 1 for i, ch in enumerate(masked[position : position + len(text)])
         )
         if is_random or text.startswith("offset("):
             if sign == "-":
