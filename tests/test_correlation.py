@@ -1,7 +1,8 @@
 """Residual correlation structures (corAR1, corCAR1, corCompSymm) against nlme's lme and gls (Ovary,
 BodyWeight, Oats, Orthodont; REML and ML), and the whitened criterion against the dense marginal
 likelihood on a crossed design (which nlme cannot fit). References:
-tests/reference/make_correlation_reference.R → correlation_reference.json."""
+tests/reference/make_correlation_reference.R → correlation_reference.json and
+make_correlation_gaps_reference.R → correlation_gaps_reference.json."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from conftest import assert_matches_lme, load_dataset, load_reference
 from mixedfit.inference.ranova import _gls_loglik
 from mixedfit.models.correlation import BoundCorrelation
 
-REFERENCE = load_reference("correlation_reference.json")
+# correlation_gaps_reference.json: corAR1 with an order column that has gaps (OrthodontGaps).
+REFERENCE = {**load_reference("correlation_reference.json"), **load_reference("correlation_gaps_reference.json")}
 NLME_CASES = [name for name, case in REFERENCE.items() if "formula" in case]
 
 
@@ -28,7 +30,8 @@ def structures(case):
 
 def fit(case):
     correlation, variance = structures(case)
-    data = load_dataset({"ovary": "Ovary", "bodyweight": "BodyWeight", "oats": "Oats", "orthodont": "Orthodont"}[case["data"]])
+    names = {"ovary": "Ovary", "bodyweight": "BodyWeight", "oats": "Oats", "orthodont": "Orthodont", "gaps": "OrthodontGaps"}
+    data = load_dataset(names[case["data"]])
     return mixedfit.lmer(case["formula"], data, REML=case["REML"], variance=variance, correlation=correlation)
 
 
@@ -175,3 +178,24 @@ def test_bad_correlation_structures_are_refused():
     m = fit(REFERENCE["bodyweight_car1_REML"])
     with pytest.raises(NotImplementedError, match="method='wald'"):
         m.confint(parm="Time", method="profile")
+
+
+def test_ar1_order_counts_gaps_and_refuses_ties():
+    """corAR1(g, order=t): rows at t = 1 and 3 are φ² apart (nlme's φ^|Δt|), not φ; tied or
+    non-integer positions within a group are refused, as nlme refuses them."""
+    data = load_dataset("OrthodontGaps")
+    bound = BoundCorrelation.bind(mixedfit.corAR1("Subject", order="visit"), data)
+    C = bound.matrix(0.5).toarray()
+    first = data.index[data["Subject"] == "M01"].to_numpy()  # M01 lost its second visit
+    assert list(data.loc[first, "visit"]) == [1, 3, 4]
+    np.testing.assert_allclose(C[np.ix_(first, first)], [[1, 0.25, 0.125], [0.25, 1, 0.5], [0.125, 0.5, 1]])
+    # the whitened criterion agrees with the dense one: log|C| and C⁻¹ from the whitening
+    members = np.ix_(first, first)
+    T = bound.whiten(0.5, np.eye(len(data)))[members]
+    np.testing.assert_allclose(T.T @ T, np.linalg.inv(C[members]), atol=1e-12)
+    tied = data.assign(visit=np.where(data["visit"] == 3, 4, data["visit"]))
+    with pytest.raises(mixedfit.DataError, match="order 'visit' has the value 4 twice in group 'M01' of 'Subject'"):
+        mixedfit.lmer("distance ~ age + (1 | Subject)", tied, correlation=mixedfit.corAR1("Subject", order="visit"))
+    with pytest.raises(mixedfit.DataError, match="must hold whole numbers.*use corCAR1"):
+        mixedfit.lmer("distance ~ age + (1 | Subject)", data.assign(visit=data["visit"] / 2),
+                      correlation=mixedfit.corAR1("Subject", order="visit"))  # fmt: skip

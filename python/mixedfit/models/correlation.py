@@ -31,8 +31,9 @@ EDGE = 1e-6
 
 @dataclass(frozen=True)
 class corAR1:
-    """AR(1) correlation φ^abs(j − k) between the j-th and k-th observations of a group, in data order
-    or sorted by the column ``order`` (nlme's ``corAR1(form = ~ order | group)``)."""
+    """AR(1) correlation φ^abs(j − k) between the j-th and k-th observations of a group in data
+    order, or φ^abs(tⱼ − tₖ) for the whole-number positions t in the column ``order`` (nlme's
+    ``corAR1(form = ~ order | group)``: gaps count, and each position is unique within a group)."""
 
     group: str
     order: str | None = None
@@ -92,7 +93,7 @@ class BoundCorrelation:
     previous: np.ndarray  # AR kinds: the predecessor row (the row itself for a group's first)
     gap: np.ndarray  # AR kinds: |Δt| to the predecessor (1 for AR(1); 0 for a group's first)
     sizes: np.ndarray  # each group's number of rows
-    times: np.ndarray | None = None  # corCAR1: each row's time
+    times: np.ndarray | None = None  # corCAR1's times, corAR1's order: each row's position
 
     @classmethod
     def bind(cls, structure: object, data: pd.DataFrame) -> BoundCorrelation:
@@ -113,16 +114,33 @@ class BoundCorrelation:
         previous = np.arange(n)
         same = groups[order][1:] == groups[order][:-1]
         previous[order[1:][same]] = order[:-1][same]
-        gap = np.where(previous != np.arange(n), np.abs(key - key[previous]), 0.0)
+        has_previous = previous != np.arange(n)
+        gap = np.where(has_previous, np.abs(key - key[previous]), 0.0)
         if isinstance(structure, corCAR1):
-            if np.any((previous != np.arange(n)) & (gap == 0)):
+            if np.any(has_previous & (gap == 0)):
                 raise DataError(
                     f"corCAR1: two observations of one group of '{structure.group}' have the same time "
                     f"'{structure.time}'; their correlation would be 1"
                 )
+        elif structure.order is not None:
+            # nlme's corAR1(form = ~ t | g): correlation φ^|tᵢ − tⱼ| of integer positions, unique
+            # within a group (rows at t = 3 and 6 are φ³ apart, not φ).
+            if not np.all(key == np.round(key)):
+                bad = int(np.flatnonzero(key != np.round(key))[0])
+                raise DataError(
+                    f"corAR1: order '{structure.order}' must hold whole numbers (positions in time), got {key[bad]} "
+                    f"in row {bad}; for continuous times use corCAR1"
+                )
+            if np.any(has_previous & (gap == 0)):
+                row = int(np.flatnonzero(has_previous & (gap == 0))[0])
+                raise DataError(
+                    f"corAR1: order '{structure.order}' has the value {key[row]:g} twice in group "
+                    f"{data[structure.group].iloc[row]!r} of '{structure.group}'; it must be unique within a group"
+                )
         else:
-            gap = (previous != np.arange(n)).astype(np.float64)
-        return cls(structure, groups, previous, gap, sizes, key if isinstance(structure, corCAR1) else None)
+            gap = has_previous.astype(np.float64)
+        times = key if isinstance(structure, corCAR1) or structure.order is not None else None
+        return cls(structure, groups, previous, gap, sizes, times)
 
     # The parameter: its name (nlme's), start and bounds.
     @property
