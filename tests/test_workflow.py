@@ -13,7 +13,7 @@ import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_reference
+from conftest import load_dataset, load_reference
 from scipy.stats import t as student_t
 
 LMM = "Reaction ~ Days + (Days | Subject)"
@@ -271,3 +271,32 @@ def test_drop1_as_lmertest(sleep):
     np.testing.assert_allclose(table["DenDF"], case["den_df"], rtol=1e-3)
     np.testing.assert_allclose(table["F value"], case["f_value"], rtol=1e-3)
     np.testing.assert_allclose(table["Pr(>F)"], case["p_value"], rtol=1e-3)
+
+
+def _with_nan(values) -> np.ndarray:
+    return np.array([np.nan if v in (None, "NA") else v for v in values], dtype=float)
+
+
+@pytest.mark.parametrize("specs", ["Sex", "agef"])
+def test_emmeans_reports_non_estimable_means_as_emmeans_does(specs):
+    """An empty cell (no girl measured at 14) leaves the Female and a14 means, and the contrasts
+    with them, non-estimable: NaN with a nonEst note, as R's emmeans (they used to get numbers from
+    the kept coefficients); the estimable ones equal emmeans' (tests/reference/make_emmeans_reference.R)."""
+    ref = load_reference("emmeans_reference.json")[f"empty_cell_{specs}"]
+    data = load_dataset("Orthodont")
+    data = data.assign(agef="a" + data["age"].astype(str))
+    data = data[~((data["Sex"] == "Female") & (data["age"] == 14))].reset_index(drop=True)
+    with pytest.warns(mixedfit.RankDeficiencyWarning):
+        model = mixedfit.lmer("distance ~ Sex * agef + (1 | Subject)", data)
+    means = mixedfit.emmeans(model, specs)
+    assert list(means[specs]) == ref["levels"]
+    for column, expected in (("emmean", ref["emmean"]), ("SE", ref["SE"]), ("df", ref["df"])):
+        np.testing.assert_allclose(means[column].to_numpy(float), _with_nan(expected), rtol=2e-4)
+    assert list(means["note"]) == ["nonEst" if v == "NA" else "" for v in ref["emmean"]]
+    contrasts = mixedfit.emmeans(model, specs, pairs=True)
+    assert list(contrasts["contrast"]) == ref["contrast"]
+    for column, expected in (("estimate", ref["estimate"]), ("SE", ref["contrast_SE"]), ("df", ref["contrast_df"])):
+        np.testing.assert_allclose(contrasts[column].to_numpy(float), _with_nan(expected), rtol=2e-4)
+    # R's ptukey integrates to about 1e-5 absolute (3.6e-6 here at p = 1.3e-6); scipy's is tighter
+    np.testing.assert_allclose(contrasts["p_value"].to_numpy(float), _with_nan(ref["p_value"]), rtol=1e-3, atol=1e-5)
+    assert (contrasts["note"] == "nonEst").sum() == sum(v == "NA" for v in ref["estimate"])

@@ -211,6 +211,10 @@ class MatrixRecipe:
 
     def evaluate(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         """The matrix of these columns (names as the fit's) for new data with the fit's coding."""
+        return self.matrix_of(frame).select(columns)
+
+    def matrix_of(self, frame: pd.DataFrame) -> ModelMatrix:
+        """Every column of the matrix (aliased ones too) for data with the fit's coding."""
         if self.spec is None:
             matrix = _numeric_fast_path(self.expr, frame)
             if matrix is None:  # a column that was numeric in the fit is not numeric here
@@ -230,7 +234,7 @@ class MatrixRecipe:
             except Exception as exc:
                 raise DataError(f"cannot evaluate {self.what} '{self.expr}' on the new data: {plain_message(exc)}") from None
             matrix = _formulaic_matrix(mm)
-        return matrix.select(columns)
+        return matrix
 
 
 def _formulaic_matrix(mm: Any) -> ModelMatrix:

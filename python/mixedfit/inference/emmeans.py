@@ -35,6 +35,28 @@ def _reference_grid(model) -> pd.DataFrame:
     return grid
 
 
+# A linear function Lβ is estimable when L is orthogonal to the null space of the full design
+# (aliased columns included) to this tolerance, relative to L's size: emmeans' (estimability's) rule.
+ESTIMABILITY_TOLERANCE = 1e-8
+
+
+def _non_estimable(model, grid: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
+    """For each row of weights (rows of the reference grid averaged into one function each),
+    whether it is not estimable: with aliased columns dropped (an empty cell of an interaction),
+    the kept coefficients give a number for every mean, but only those in the row space of the
+    full design mean anything."""
+    fixed = model.design.fixed
+    if not fixed.dropped:
+        return np.zeros(len(weights), dtype=bool)
+    full = fixed.recipe.matrix_of(model.frame.data)
+    _, singular, vt = np.linalg.svd(full.values, full_matrices=True)
+    rank = int(np.sum(singular > singular[0] * max(full.values.shape) * np.finfo(float).eps))
+    null = vt[rank:].T  # p_full × (p_full − rank)
+    L = weights @ fixed.recipe.matrix_of(grid).select(full.names)
+    size = np.maximum(np.abs(L).max(axis=1), 1.0)
+    return np.abs(L @ null).max(axis=1) > ESTIMABILITY_TOLERANCE * size
+
+
 def _is_number(value) -> bool:
     try:
         float(value)
@@ -46,8 +68,11 @@ def _is_number(value) -> bool:
 def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False, ddf: str = "Satterthwaite") -> pd.DataFrame:
     """Estimated marginal means of the factor specs (one row per level: emmean, SE, df, lower_CL,
     upper_CL), or with pairs=True their pairwise differences (estimate, SE, df, t_ratio or
-    z_ratio, p_value Tukey-adjusted). For an LMM, ddf="Kenward-Roger" takes Kenward–Roger's df and
-    adjusted covariance (emmeans' lmer.df = "kenward-roger", its own default for lmer fits)."""
+    z_ratio, p_value Tukey-adjusted). A mean or contrast that is not estimable (it averages over
+    an empty cell of an interaction, whose coefficient was dropped as aliased) is NaN throughout,
+    with "nonEst" in a ``note`` column, as emmeans reports it. For an LMM, ddf="Kenward-Roger"
+    takes Kenward–Roger's df and adjusted covariance (emmeans' lmer.df = "kenward-roger", its own
+    default for lmer fits)."""
     model._require_fit()
     grid = _reference_grid(model)
     if specs not in grid.columns or model.frame.kinds[specs].kind not in ("text", "category", "boolean"):
@@ -55,21 +80,26 @@ def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False, ddf: st
         raise ValueError(f"specs must name a factor of the fixed effects ({', '.join(factors)}), not {specs!r}")
     X = model.design.fixed.recipe.evaluate(grid, model.design.fixed.names)
     names = list(pd.unique(grid[specs]))
-    L = np.vstack([X[(grid[specs] == value).to_numpy()].mean(axis=0) for value in names])
+    # each mean: the grid's rows of its level, averaged with equal weights
+    weights = np.vstack([(grid[specs] == value).to_numpy() / np.sum(grid[specs] == value) for value in names])
     lmm = hasattr(model, "_denominator_df")
     pieces = model._denominator_df(ddf) if lmm else None
     vcov = pieces.vcov if lmm else model._vcov
     if pairs:
         combos = list(itertools.combinations(range(len(names)), 2))
-        L = np.vstack([L[a] - L[b] for a, b in combos])
+        weights = np.vstack([weights[a] - weights[b] for a, b in combos])
         # Numbers as levels are named with their factor, as emmeans names them ("period1 - period2").
         shown = [f"{specs}{n}" if _is_number(n) else str(n) for n in names]
         labels = [f"{shown[a]} - {shown[b]}" for a, b in combos]
     else:
         labels = names
+    L = weights @ X
+    non_estimable = _non_estimable(model, grid, weights)
+    L[non_estimable] = np.nan
     estimate = L @ model._beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", L, vcov, L))
-    df = np.array([pieces.df(row) for row in L]) if lmm else np.full(len(L), np.inf)
+    df = np.array([np.nan if bad else pieces.df(row) for row, bad in zip(L, non_estimable)]) if lmm else np.full(len(L), np.inf)
+    df[non_estimable] = np.nan
     table = pd.DataFrame({specs if not pairs else "contrast": labels})
     if pairs:
         ratio = estimate / se
@@ -80,4 +110,6 @@ def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False, ddf: st
         quantile = student_t.ppf(0.5 + level / 2, df) if lmm else norm.ppf(0.5 + level / 2)
         table["emmean"], table["SE"], table["df"] = estimate, se, df
         table["lower_CL"], table["upper_CL"] = estimate - quantile * se, estimate + quantile * se
+    if non_estimable.any():  # as emmeans prints them: nonEst, every number NaN
+        table["note"] = np.where(non_estimable, "nonEst", "")
     return table
