@@ -125,3 +125,32 @@ def test_bad_variance_functions_are_refused():
         mixedfit.lmer("Reaction ~ Days + (1 | Subject)", data, variance=mixedfit.varExp("nope"))
     with pytest.raises(TypeError, match="varIdent, varPower or varExp"):
         mixedfit.lmer("Reaction ~ Days + (1 | Subject)", data, variance="Days")
+
+
+@pytest.mark.parametrize(
+    "name,factor",
+    [("dialyzer_varpower_ML", 1e6), ("dialyzer_varpower_REML", 1e8), ("dialyzer_varpower_ML", 1e-6),
+     ("orthodont_varexp_ML", 1e6), ("orthodont_varexp_REML", 1e-6)],
+)  # fmt: skip
+def test_estimates_do_not_depend_on_the_covariates_units(name, factor):
+    """The variance covariate in other units (v × c) is the same model: the same log-likelihood,
+    β and random effects as nlme's fit in the original units, δ the same (varPower) or divided
+    by c (varExp), σ in nlme's terms times c^(−δ) (varPower). Before, × 10⁶ moved δ by 26 % and
+    lost 1.7e-3 in log-likelihood, × 10⁸ raised NumericalError, and varExp failed on large
+    covariates with an error about weights."""
+    ref = REFERENCE[name]
+    column = ref["variance"]["column"]
+    data = reference_data(ref).assign(v=lambda d: d[column] * factor)
+    function = getattr(mixedfit, ref["variance"]["kind"])("v")
+    m = mixedfit.lmer(ref["formula"], data, REML=ref["REML"], variance=function)
+    assert m.loglik == pytest.approx(ref["loglik"], rel=1e-8)
+    np.testing.assert_allclose(m.fixef.to_numpy(), list(ref["fixef"].values()), rtol=1e-4)
+    (delta,) = ref["variance_estimates"].values()
+    if ref["variance"]["kind"] == "varPower":
+        assert m.variance_estimates["power"] == pytest.approx(delta, rel=1e-3)
+        assert m.sigma == pytest.approx(ref["sigma"] * factor ** (-m.variance_estimates["power"]), rel=5e-4)
+    else:
+        assert m.variance_estimates["expon"] * factor == pytest.approx(delta, rel=1e-2, abs=2e-4)
+        assert m.sigma == pytest.approx(ref["sigma"], rel=5e-4)
+    sds = m.VarCorr.query("var2 != var2 or var2 == ''")["sdcor"].to_numpy()[:-1]
+    np.testing.assert_allclose(sds, list(ref["sd"].values()), rtol=2e-4)

@@ -64,7 +64,9 @@ class Refits:
     def _variance_parameters(self, fits: dict[str, np.ndarray]) -> np.ndarray:
         """Each fit's variance parameters on lme4's sd/cor scale, then σ if the model has one."""
         variance = thetas_to_sdcor(self.design, fits["theta"], fits["sigma"])
-        return np.column_stack([variance, fits["sigma"]]) if self._has_residual else variance
+        # σ as the models report it (a variance function's in nlme's terms; see variance)
+        sigma = fits["sigma"] / fits.get("sigma_scale", 1.0)
+        return np.column_stack([variance, sigma]) if self._has_residual else variance
 
     def _singular(self, fits: dict[str, np.ndarray]) -> np.ndarray:
         """Whether each fit is singular (lme4's isSingular)."""
@@ -97,7 +99,10 @@ class Refits:
                 else:
                     converged = replica.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
                     se = np.sqrt(np.diag(replica._vcov))
-                    out.append((replica._theta, replica._beta, se, replica._sigma, replica._objective, replica.optsum.feval, converged))
+                    out.append((
+                        replica._theta, replica._beta, se, replica._sigma, replica._objective, replica.optsum.feval,
+                        converged, replica._sigma_scale(),
+                    ))  # fmt: skip
                 if progress is not None:
                     progress.advance()
             return out
@@ -114,7 +119,7 @@ class Refits:
             pool.shutdown(wait=True)
         rows = [row for f in futures for row in f.result()]
         k, p = len(self.design.theta0), self.design.fixed.X.shape[1]
-        failed = (np.full(k, np.nan), np.full(p, np.nan), np.full(p, np.nan), np.nan, np.nan, 0, False)
+        failed = (np.full(k, np.nan), np.full(p, np.nan), np.full(p, np.nan), np.nan, np.nan, 0, False, 1.0)
         reasons = [row if isinstance(row, str) else "" if row[6] else EVALUATION_LIMIT for row in rows]
         rows = [failed if isinstance(row, str) else row for row in rows]
         columns = list(zip(*rows))
@@ -127,6 +132,7 @@ class Refits:
             "evaluations": np.array(columns[5]),
             "converged": np.array(columns[6], dtype=bool),
             "reasons": np.array(reasons, dtype=object),
+            "sigma_scale": np.array(columns[7], dtype=float),
         }
 
     def _replica(self) -> Any:

@@ -86,6 +86,11 @@ class ResidualStructure:
             self.y[:] = self.correlation.whiten(self.phi, y * np.sqrt(self.weights))
 
     @property
+    def sigma_scale(self) -> float:
+        """σ over nlme's σ: the variance function's s₀(δ) (see variance), 1 without one."""
+        return 1.0 if self.variance is None else self.variance.scale(self.delta)
+
+    @property
     def jacobian(self) -> float:
         """What the core's criterion on the whitened data lacks: 2 Σ log dᵢ + log|C| (0 without
         a correlation, where the core's log|W| holds the variance function's part)."""

@@ -29,8 +29,12 @@ def unique_group_names(design: Design) -> list[str]:
     return names
 
 
-def varcorr_table(design: Design, theta: np.ndarray, sigma: float, residual: bool) -> pd.DataFrame:
-    """Variances, SDs, covariances and correlations of each term (lme4's as.data.frame(VarCorr))."""
+def varcorr_table(
+    design: Design, theta: np.ndarray, sigma: float, residual: bool, residual_sd: float | None = None
+) -> pd.DataFrame:
+    """Variances, SDs, covariances and correlations of each term (lme4's as.data.frame(VarCorr));
+    residual_sd: the Residual row's SD where it is not sigma (a variance function's σ in nlme's
+    terms)."""
     rows = []
     for name, t, sl in zip(unique_group_names(design), design.terms, design.theta_slices()):
         T = lower_factor(theta[sl], t.p)
@@ -43,7 +47,8 @@ def varcorr_table(design: Design, theta: np.ndarray, sigma: float, residual: boo
                 corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                 rows.append((name, t.columns[i], t.columns[j], cov[i, j], corr))
     if residual:
-        rows.append(("Residual", "", "", sigma**2, sigma))
+        residual_sd = sigma if residual_sd is None else residual_sd
+        rows.append(("Residual", "", "", residual_sd**2, residual_sd))
     return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
 

@@ -31,6 +31,9 @@ class ResidualStructureFit:
         """Whether the core holds the data whitened for a residual correlation."""
         return self._structure is not None and self._structure.whitens
 
+    def _sigma_scale(self) -> float:
+        return 1.0 if self._structure is None else self._structure.sigma_scale
+
     def _apply_structure(self, psi: np.ndarray) -> None:
         """The residual structure at ψ = (δ, φ): the core gets the new weights, or the whitened data
         refilled in place."""
@@ -114,6 +117,8 @@ class ResidualStructureFit:
             labels = list(s.variance.estimates(s.delta).index)
             if m < len(labels):  # varIdent: ratios to the reference stratum
                 bounds, labels = np.exp(bounds), labels[1:]
+            else:
+                bounds = s.variance.nlme_delta(bounds)
             rows.append(bounds)
             names += labels
         if s.whitens:  # symmetric on nlme's unconstrained scale u(φ); its SE by the delta method
