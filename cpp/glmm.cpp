@@ -164,7 +164,14 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
     // expected one stands in, as the Laplace approximation needs a positive curvature.
     const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
-    if (h > 0 && std::isfinite(h)) w[i] = h;
+    if (!(h > 0 && std::isfinite(h))) continue;
+    if (with_residual) {
+      // A Newton step: the right-hand side is h (η − base) + the score, whose part w (y − μ)/(dμ/dη)
+      // the pass above already holds with the expected weight w.
+      const double base = with_beta ? offset_[i] : fixed_eta_[i];
+      weighted_residual_[i] += (h - w[i]) * (eta_[i] - base);
+    }
+    w[i] = h;
   }
   pred_.set_weights(std::move(w));
   pred_.update_L();
@@ -196,8 +203,14 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
     pred_.set_u(Eigen::VectorXd::Zero(pred_.q()));
   }
   from_mustart_ = false;
+  // Steps: Fisher scoring (the expected information), which for a canonical link is Newton's
+  // method; where the Laplace approximation takes the observed information (the negative
+  // binomial's log link, non-canonical), Newton's steps with it: Fisher scoring converges only
+  // linearly there, and on badly conditioned designs (an uncentred covariate: grouseticks' YEAR as
+  // 95–97) or counts of 10⁹ and more it had not converged in 200 iterations.
+  const bool newton = family_.laplace_uses_observed_information();
   for (pirls_iterations_ = 1; pirls_iterations_ <= kMaxPirlsIterations; ++pirls_iterations_) {
-    reweight(with_beta, false, true);
+    reweight(with_beta, newton, true);
     const Eigen::VectorXd beta_old = pred_.beta(), u_old = pred_.u();
     if (with_beta) {
       pred_.solve_beta_u(pred_.Zt_times(weighted_residual_), pred_.X().transpose() * weighted_residual_);
