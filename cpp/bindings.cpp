@@ -6,6 +6,7 @@
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
 
+#include <chrono>
 #include <cstdint>
 #include <new>
 #include <string>
@@ -138,6 +139,25 @@ void set_error(const char* name, const char* what) {
   PyErr_SetString(cls.ptr(), what);
 }
 
+// Lets Ctrl-C stop a loop that runs in the core without the GIL (an LMM's whole BOBYQA run): at
+// most every kInterruptPoll, between two evaluations, the GIL is taken and Python's signal
+// handlers run (on the main thread; elsewhere PyErr_CheckSignals does nothing); the exception a
+// handler raises (KeyboardInterrupt) propagates to the caller, whose model restores itself.
+class InterruptPoll {
+ public:
+  void operator()() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_) return;
+    next_ = now + kInterruptPoll;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kInterruptPoll{100};
+  std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now() + kInterruptPoll;
+};
+
 // The core's own failures as mixedfit's exceptions; running out of memory or threads too (a
 // ResourceError is also a MemoryError), so that no failure inside the core is foreign to Python.
 void translate_core_errors(std::exception_ptr p) {
@@ -186,12 +206,17 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def(
           "optimize",
           [](LinearMixedModel& self, const Eigen::VectorXd& x0, const BobyqaSettings& settings, bool REML) {
-            return bobyqa([&self, REML](const Eigen::VectorXd& theta) { return self.objective(theta, REML); }, x0,
-                          settings);
+            InterruptPoll poll;
+            return bobyqa(
+                [&self, &poll, REML](const Eigen::VectorXd& theta) {
+                  poll();
+                  return self.objective(theta, REML);
+                },
+                x0, settings);
           },
           py::arg("x0"), py::arg("settings"), py::arg("REML"), py::call_guard<py::gil_scoped_release>(),
-          "BOBYQA over theta from x0, the criterion evaluated here without the GIL; leaves the model at the "
-          "last theta evaluated.")
+          "BOBYQA over theta from x0, the criterion evaluated here without the GIL (Ctrl-C is seen within "
+          "0.1 s and an evaluation); leaves the model at the last theta evaluated.")
       .def(
           "set_response",
           [](py::object self, const py::array& y) {

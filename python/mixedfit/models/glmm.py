@@ -41,7 +41,7 @@ from .marginal import latent_residual_variance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
 from .parallel_rows import rows_on_cores
-from .synchronization import synchronized
+from .synchronization import restored_on_interrupt, synchronized
 
 
 def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +180,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         )
 
     def _restore_core(self) -> None:
+        if self._estimates_family_theta:
+            self._core.set_family_theta(self._family_theta)
         self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)
 
     def _response_variables(self) -> set[str]:
@@ -266,6 +268,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         )  # fmt: skip
 
     @synchronized
+    @restored_on_interrupt
     def fit(
         self, check_conv: bool = True, verbose: bool = False, control: Control | Mapping[str, Any] | None = None
     ) -> GeneralizedLinearMixedModel:

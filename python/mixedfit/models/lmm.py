@@ -51,7 +51,7 @@ from .parallel_rows import rows_on_cores
 from .refits import CRITERION_FAILED, EVALUATION_LIMIT
 from .residual_structure import ResidualStructure
 from .structured import ResidualStructureFit
-from .synchronization import synchronized
+from .synchronization import restored_on_interrupt, synchronized
 from .variance import VARIANCE_FUNCTIONS
 
 # Work per call into the core when refitting many responses: Ctrl-C is seen between calls.
@@ -188,6 +188,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML) + self._jacobian()
 
     @synchronized
+    @restored_on_interrupt
     def fit(
         self, check_conv: bool = True, verbose: bool = False, control: Control | Mapping[str, Any] | None = None
     ) -> LinearMixedModel:

@@ -370,10 +370,17 @@ class MixedModel(Refits):
         if not isinstance(inplace, bool):
             raise TypeError(f"inplace must be True or False, got {inplace!r}")
         target = self if inplace else self._twin()
+        response, optsum, replaced = target._response, target.optsum, target._response_replaced
         target._set_response(new_response)
         target._restart_optimizer(self._theta)
         target._response_replaced = True
-        return target.fit()
+        try:
+            return target.fit()
+        except KeyboardInterrupt:  # fit put the rest back; the response is refit's own change
+            target._set_response(response)
+            target.optsum, target._response_replaced = optsum, replaced
+            target._restore_core()
+            raise
 
     def _twin(self) -> MixedModel:
         """An independent copy of this fitted model (its own compiled core, rebuilt at the
