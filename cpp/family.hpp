@@ -1,7 +1,8 @@
-// Exponential-family distributions and link functions for GLMMs (lme4's glmFamily): the
-// inverse link and its derivative, the variance function, deviance residuals and the
-// conditional −2 log-likelihood ("aic", as R's family objects define it; the negative
-// binomial's as MASS's negative.binomial(theta)).
+// Distributions and link functions for GLMMs (lme4's glmFamily): the inverse link and its
+// derivative, the variance function, deviance residuals and the conditional −2 log-likelihood
+// ("aic", as R's family objects define it; the negative binomial's as MASS's
+// negative.binomial(theta)). Families outside the exponential family (beta) also give each
+// observation's score and information in η, from which PIRLS takes its steps.
 #pragma once
 
 #include <string>
@@ -10,7 +11,7 @@
 
 namespace mixedfit {
 
-enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial };
+enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, Beta };
 enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse, InverseSquare };
 
 Distribution distribution_from_name(const std::string& name);
@@ -18,7 +19,8 @@ Link link_from_name(const std::string& name);
 
 class Family {
  public:
-  // theta: the negative binomial's shape (NB2: V(μ) = μ + μ²/θ); ignored by the other families.
+  // theta: the negative binomial's shape (NB2: V(μ) = μ + μ²/θ) or the beta's precision φ
+  // (glmmTMB's beta_family: y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)); ignored by the others.
   Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta) {}
 
   double linkfun(double mu) const;
@@ -54,11 +56,26 @@ class Family {
   // The negative binomial's Laplace approximation takes the observed information −∂²log p/∂η²
   // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
   // for every family; the two differ for a non-canonical link, as NB2's log link is.
-  bool laplace_uses_observed_information() const { return dist_ == Distribution::NegativeBinomial; }
-  // −∂²log p(y | μ(η))/∂η² per unit prior weight (for the negative binomial).
+  bool laplace_uses_observed_information() const {
+    return dist_ == Distribution::NegativeBinomial || dist_ == Distribution::Beta;
+  }
+  // −∂²log p(y | μ(η))/∂η² per unit prior weight (the negative binomial and the beta).
   double observed_information(double y, double mu, double eta) const;
+  // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
+  // score() and expected_information() instead of V(μ) and the working response.
+  bool has_own_score() const { return dist_ == Distribution::Beta; }
+  // ∂log p(y | μ(η))/∂η and its expected negative derivative, per unit prior weight.
+  double score(double y, double mu, double eta) const;
+  double expected_information(double mu, double eta) const;
 
  private:
+  // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
+  double mu_eta2(double eta, double mu, double mu_eta) const;
+  // The beta's ∂log p/∂μ and −∂²log p/∂μ² (its expectation: the same without the y term's
+  // second derivative, which is zero; the observed and expected information in μ coincide).
+  double beta_dmu(double y, double mu) const;
+  double beta_information_mu(double mu) const;
+
   Distribution dist_;
   Link link_;
   double theta_;

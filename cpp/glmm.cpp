@@ -149,7 +149,16 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
   const Index n = eta_.size();
   Eigen::VectorXd w(n);
   if (with_residual) weighted_residual_.resize(n);
-  for (Index first = 0; first < n; first += kObservationBlock) {
+  if (family_.has_own_score()) {
+    // Weights from the expected information and the right-hand side w (η − base) + the score.
+    for (Index i = 0; i < n; ++i) {
+      w[i] = weights_[i] * family_.expected_information(mu_[i], eta_[i]);
+      if (!with_residual) continue;
+      const double base = with_beta ? offset_[i] : fixed_eta_[i];
+      weighted_residual_[i] = w[i] * (eta_[i] - base) + weights_[i] * family_.score(y_[i], mu_[i], eta_[i]);
+    }
+  }
+  for (Index first = 0; first < n && !family_.has_own_score(); first += kObservationBlock) {
     const Index m = std::min(kObservationBlock, n - first);
     const auto mu = mu_.segment(first, m).array(), mu_eta = mu_eta_.segment(first, m).array();
     auto wb = w.segment(first, m).array();
@@ -160,9 +169,28 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     weighted_residual_.segment(first, m).array() =
         wb * (eta_.segment(first, m).array() - base + (y_.segment(first, m).array() - mu) / mu_eta);
   }
+  if (observed && !with_residual) {
+    // The Laplace approximation's factor at the mode: the exact curvature, each observation's
+    // observed information even where it is negative (the beta's far from its mean, where
+    // glmmTMB's Hessian has it too): at a mode Λ'Z'WZΛ + I is positive definite all the same.
+    // Should the factorization fail there (PIRLS stopped short of the mode), the expected
+    // information stands in where the observed is not positive, as in the steps below.
+    Eigen::VectorXd exact = w;
+    for (Index i = 0; i < n; ++i) {
+      const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
+      if (std::isfinite(h)) exact[i] = h;
+    }
+    try {
+      pred_.set_weights(std::move(exact), true);
+      pred_.update_L();
+      if (with_beta) pred_.update_RX();
+      return;
+    } catch (const NumericalError&) {
+    }
+  }
   for (Index i = 0; observed && i < w.size(); ++i) {
-    // Far from the data (an identity or √ link) the observed information can be ≤ 0: there the
-    // expected one stands in, as the Laplace approximation needs a positive curvature.
+    // Far from the data (an identity or √ link; the beta's tails) the observed information can be
+    // ≤ 0: there the expected one stands in, so that each Newton step's matrix is positive definite.
     const double h = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
     if (!(h > 0 && std::isfinite(h))) continue;
     if (with_residual) {
@@ -256,7 +284,8 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
       }
       update_mu();
       pdev = penalized_deviance();
-      if (std::isfinite(pdev) && (!std::isfinite(pdev_old) || pdev <= pdev_old * (1 + kPirlsTolerance))) break;
+      // (sign-safe: a beta's "deviance" against μ = y can be negative)
+      if (std::isfinite(pdev) && (!std::isfinite(pdev_old) || pdev <= pdev_old + kPirlsTolerance * std::abs(pdev_old))) break;
     }
     eta_at_modes = true;
     if (!std::isfinite(pdev)) {

@@ -335,9 +335,9 @@ void Predictor::factor_grouped() {
   if (!std::isfinite(ldL2_)) throw NumericalError("non-finite log-determinant of L at " + theta_string(theta_));
 }
 
-void Predictor::set_weights(Eigen::VectorXd w) {
+void Predictor::set_weights(Eigen::VectorXd w, bool allow_negative) {
   require(w.size() == n(), "weights must have one entry per observation");
-  if (!w.allFinite() || (w.array() < 0.0).any()) {
+  if (!w.allFinite() || (!allow_negative && (w.array() < 0.0).any())) {
     throw NumericalError("the weights of the penalized least-squares problem are not finite and non-negative");
   }
   w_ = std::move(w);

@@ -39,7 +39,9 @@ class Predictor {
   Index n_theta() const { return n_theta_; }
 
   // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes (w is moved in).
-  void set_weights(Eigen::VectorXd w);
+  // allow_negative: some weights may be negative (an observed information at a mode, where
+  // Λ'Z'WZΛ + I is still positive definite); otherwise they must be non-negative.
+  void set_weights(Eigen::VectorXd w, bool allow_negative = false);
   // X's and Zt's values were overwritten in place, in the same pattern (a whitening transform
   // of the data for residual correlation): the cached products are stale; call set_weights next.
   void values_changed();

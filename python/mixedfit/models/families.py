@@ -23,20 +23,26 @@ _LINKS = {
     "inverse_gaussian": ("1/mu^2", ("1/mu^2", "log", "inverse", "identity")),
     "gaussian": ("identity", ("identity", "log", "inverse")),
     "negative_binomial": ("log", ("log", "sqrt", "identity")),
+    "beta": ("logit", ("logit", "probit", "cloglog")),
 }
 _ALIASES = {
     "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
-    "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial",
+    "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
 }  # fmt: skip
+# The families with a parameter of their own (glmer estimates it unless the family gives it):
+# the negative binomial's shape θ and the beta's precision φ, each positive.
+_SHAPES = {"negative_binomial": "shape θ", "beta": "precision φ"}
 _CBIND = re.compile(r"^cbind\((.*)\)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Family:
-    """An exponential-family distribution with a link, e.g. Family('binomial', 'probit').
+    """A distribution with a link, e.g. Family('binomial', 'probit').
 
     The negative binomial (NB2, variance μ + μ²/θ, as glmmTMB's nbinom2 and MASS's
-    negative.binomial) has a shape ``theta``: given, it is fixed; None, ``glmer`` estimates it.
+    negative.binomial) has a shape ``theta``, the beta (y in (0, 1), Beta(μφ, (1 − μ)φ), variance
+    μ(1 − μ)/(1 + φ), as glmmTMB's beta_family) a precision φ, also given as ``theta``: given,
+    it is fixed; None, ``glmer`` estimates it.
     """
 
     name: str
@@ -52,10 +58,10 @@ class Family:
         if link not in allowed:
             raise ValueError(f"link '{link}' is not available for the {name} family; choose one of {', '.join(allowed)}")
         if self.theta is not None:
-            if name != "negative_binomial":
-                raise ValueError(f"theta is the negative binomial's shape; the {name} family has none")
+            if name not in _SHAPES:
+                raise ValueError(f"theta is the negative binomial's shape or the beta's precision; the {name} family has none")
             if not (isinstance(self.theta, (int, float, np.number)) and np.isfinite(self.theta) and self.theta > 0):
-                raise ValueError(f"the negative binomial's theta must be a positive number, got {self.theta!r}")
+                raise ValueError(f"the {name} family's theta ({_SHAPES[name]}) must be a positive number, got {self.theta!r}")
             object.__setattr__(self, "theta", float(self.theta))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "link", link)
@@ -66,14 +72,20 @@ class Family:
         return self.name in ("Gamma", "inverse_gaussian", "gaussian")
 
     @property
+    def has_shape(self) -> bool:
+        """Whether the family has a parameter of its own (NB's θ, beta's φ; see Family)."""
+        return self.name in _SHAPES
+
+    @property
     def counts(self) -> bool:
         """Whether the response is a count (poisson, negative binomial)."""
         return self.name in ("poisson", "negative_binomial")
 
     def __str__(self) -> str:
-        if self.name == "negative_binomial":
-            shape = "θ estimated" if self.theta is None else f"θ = {self.theta:.4g}"
-            return f"negative_binomial({self.link}, {shape})"
+        if self.has_shape:
+            symbol = "θ" if self.name == "negative_binomial" else "φ"
+            shape = f"{symbol} estimated" if self.theta is None else f"{symbol} = {self.theta:.4g}"
+            return f"{self.name}({self.link}, {shape})"
         return f"{self.name}({self.link})"
 
 
@@ -100,6 +112,12 @@ def gaussian(link: str = "identity") -> Family:
 def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
     """NB2 with shape theta fixed (as MASS's negative.binomial(theta)); None: estimated by glmer."""
     return Family("negative_binomial", link, theta)
+
+
+def beta(phi: float | None = None, link: str = "logit") -> Family:
+    """The beta family for responses in (0, 1), with precision phi fixed; None: estimated by glmer
+    (glmmTMB's beta_family)."""
+    return Family("beta", link, phi)
 
 
 def as_family(family: str | Family, link: str | None) -> Family:
@@ -203,6 +221,10 @@ def _family_response(family: Family, response: str, frame: pd.DataFrame, weights
                 UserWarning,
             )
         return GlmResponse(y, w, ones, starting_means(family.name, y, w))
+    if family.name == "beta" and np.any((y <= 0) | (y >= 1)):
+        rows = np.flatnonzero((y <= 0) | (y >= 1))
+        shown = ", ".join(f"{y[r]:g} (row {r})" for r in rows[:5]) + (f", … ({len(rows)} values)" if len(rows) > 5 else "")
+        raise DataError(f"beta response '{response}' must be strictly between 0 and 1; it has {shown}")
     if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):
         raise DataError(f"{family.name} response '{response}' has a non-positive value ({y[y <= 0][0]}); it must be > 0")
     if family.name == "gaussian" and family.link in ("log", "inverse") and np.any(y <= 0):
@@ -231,6 +253,8 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
         return rng.poisson(mu).astype(np.float64)
     if family.name == "negative_binomial":
         return rng.negative_binomial(family.theta, family.theta / (family.theta + mu)).astype(np.float64)
+    if family.name == "beta":
+        return rng.beta(mu * family.theta, (1 - mu) * family.theta)
     if family.name == "Gamma":
         shape = weights / dispersion
         return rng.gamma(shape, mu / shape)

@@ -76,8 +76,9 @@ class GeneralizedLinearMixedModel(MixedModel):
                 "(or lmer); glmer() fits it with lmer, as lme4 does"
             )
         self._has_residual = self.family.has_scale
-        # The negative binomial's shape: fixed if the family gives it, else estimated by fit().
-        self._estimates_family_theta = self.family.name == "negative_binomial" and self.family.theta is None
+        # The negative binomial's shape or the beta's precision: fixed if the family gives it, else
+        # estimated by fit() (on the log scale, jointly with θ and β in the second stage).
+        self._estimates_family_theta = self.family.has_shape and self.family.theta is None
         self._family_theta = self.family.theta if self.family.theta is not None else 1.0
         self.family_theta_stderr = np.nan
         if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
@@ -98,8 +99,8 @@ class GeneralizedLinearMixedModel(MixedModel):
                 )
         if self.nAGQ == 0 and self._estimates_family_theta:
             raise ValueError(
-                "nAGQ=0 cannot estimate the negative binomial's θ (it is estimated in the second stage): use nAGQ=1, "
-                "or fix θ with mixedfit.families.negative_binomial(theta)"
+                f"nAGQ=0 cannot estimate the {self.family.name} family's parameter (it is estimated in the second "
+                f"stage): use nAGQ=1, or fix it with mixedfit.families.{self.family.name}(theta)"
             )
         response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights)
         self._glm = response
@@ -124,7 +125,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         theta0 = d.theta0.copy()
         scalar_intercepts = all(t.columns == ["(Intercept)"] for t in d.terms)
         distinct_factors = len({t.term.group for t in d.terms}) == len(d.terms)
-        no_scale = not self.family.has_scale and self.family.name != "negative_binomial"
+        no_scale = not self.family.has_scale and not self.family.has_shape
         if not (scalar_intercepts and distinct_factors and no_scale):
             return theta0
         core = self._core
@@ -235,8 +236,9 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     @property
     def fitted_family(self) -> Family:
-        """The family with the negative binomial's estimated θ filled in (others: the family)."""
-        if self.family.name != "negative_binomial":
+        """The family with the negative binomial's θ or the beta's φ, as estimated, filled in
+        (others: the family)."""
+        if not self.family.has_shape:
             return self.family
         return Family(self.family.name, self.family.link, self._family_theta)
 
@@ -335,7 +337,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._estimates_family_theta and np.log(self._family_theta) > self.LOG_FAMILY_THETA_BOUNDS[1] - 1e-3:
             warn(
                 "the negative binomial's θ reached its upper bound (1e6): the data show no overdispersion, "
-                "and a poisson GLMM fits them as well",
+                "and a poisson GLMM fits them as well"
+                if self.family.name == "negative_binomial"
+                else f"the {self.family.name} family's parameter reached its upper bound (1e6)",
                 ConvergenceWarning,
             )
         self._warn_if_singular()
@@ -538,17 +542,20 @@ class GeneralizedLinearMixedModel(MixedModel):
         return "\n".join(parts + self._summary_body(self.residuals("pearson"), coefs))
 
     def _family_label(self) -> str:
-        if self.family.name != "negative_binomial":
+        if not self.family.has_shape:
             return self.family.name
-        shown = f"Negative Binomial({self._family_theta:.4g})"
+        if self.family.name == "beta":
+            shown, symbol = f"beta, precision φ = {self._family_theta:.4g}", "φ"
+        else:
+            shown, symbol = f"Negative Binomial({self._family_theta:.4g})", "θ"
         if self._estimates_family_theta:
-            shown += f", θ estimated (SE {self.family_theta_stderr:.3g})"
+            shown += f", {symbol} estimated (SE {self.family_theta_stderr:.3g})"
         return shown
 
     @property
     def dof(self) -> int:
         """Number of parameters: fixed effects, θ, the scale if the family has one, and the
-        negative binomial's shape if estimated."""
+        negative binomial's shape or the beta's precision if estimated."""
         return super().dof + int(self._estimates_family_theta)
 
 
@@ -565,8 +572,10 @@ def glmer(
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
     family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian',
-    'negative_binomial' — its shape θ estimated jointly, as glmmTMB's nbinom2) or a
-    mixedfit.families.Family (``families.negative_binomial(theta)`` fixes θ); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
+    'negative_binomial' — its shape θ estimated jointly, as glmmTMB's nbinom2 — or 'beta' — for
+    responses in (0, 1), its precision φ estimated jointly, as glmmTMB's beta_family) or a
+    mixedfit.families.Family (``families.negative_binomial(theta)`` and ``families.beta(phi)``
+    fix them); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
     Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
     link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
     n_threads: threads for the core (default: mixedfit.get_threads()).
