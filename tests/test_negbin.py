@@ -10,7 +10,7 @@ import warnings
 import mixedfit
 import numpy as np
 import pytest
-from conftest import HERE, load_dataset, load_reference
+from conftest import HERE, assert_matches_tmb, load_dataset, load_reference
 from mixedfit.datasets import read_r_csv
 from mixedfit.models.families import Family, draw_response
 from scipy import special
@@ -26,16 +26,6 @@ def reference_data(case):
 
 def fit(case, family="negative_binomial"):
     return mixedfit.glmer(case["formula"], reference_data(case), family=family)
-
-
-def assert_matches_tmb(m, ref):
-    assert m.loglik == pytest.approx(ref["loglik"], rel=1e-8)
-    assert m.aic == pytest.approx(ref["aic"], rel=1e-8)
-    names = list(ref["fixef"])
-    np.testing.assert_allclose(m.fixef[names], [ref["fixef"][n] for n in names], rtol=2e-4)
-    np.testing.assert_allclose(m.stderr[names], [ref["stderr"][n] for n in names], rtol=1e-3)
-    sd = m.VarCorr.set_index("grp")["sdcor"]
-    np.testing.assert_allclose(sd[list(ref["sd"])], list(ref["sd"].values()), rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["grouseticks_nb", "synthetic_nb"])
