@@ -162,7 +162,7 @@ class MixedModel(Refits):
     @property
     def sigma(self) -> float:
         self._require_fit()
-        return self._sigma / self._sigma_scale()
+        return self._reported_sigma()
 
     @property
     def objective(self) -> float:
@@ -239,7 +239,7 @@ class MixedModel(Refits):
     @synchronized
     def VarCorr(self) -> pd.DataFrame:
         self._require_fit()
-        return varcorr_table(self.design, self._theta, self._sigma, self._has_residual, self._sigma / self._sigma_scale())
+        return varcorr_table(self.design, self._theta, self._sigma, self._has_residual, self._reported_sigma())
 
     @property
     def fitted(self) -> np.ndarray:
@@ -419,12 +419,16 @@ class MixedModel(Refits):
         return sdcor_names(self.design, self._has_residual) + list(self.design.fixed.names)
 
     def _parameter_vector(self) -> np.ndarray:
-        sigma = [self._sigma / self._sigma_scale()] if self._has_residual else []
+        sigma = [self._reported_sigma()] if self._has_residual else []
         return np.concatenate([theta_to_sdcor(self.design, self._theta, self._sigma), sigma, self._beta])
 
     def _sigma_scale(self) -> float:
         """The core's σ over the σ reported (a variance function's reference, see variance)."""
         return 1.0
+
+    def _reported_sigma(self) -> float:
+        """σ as the user sees it (sigma, VarCorr, the profile scale): the core's over _sigma_scale."""
+        return self._sigma / self._sigma_scale()
 
     def _profile_problem(self) -> ProfileProblem:
         raise NotImplementedError
