@@ -108,6 +108,14 @@ double log_dbeta(double y, double mu, double phi) {
   return std::lgamma(phi) - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(y) + (b - 1) * std::log1p(-y);
 }
 
+// log of the NB1 probability of y with mean μ and dispersion φ (glmmTMB's nbinom1: size μ/φ,
+// probability 1/(1 + φ)), with log Γ(y + k) − log Γ(k) by lgamma (k = μ/φ is not a count).
+double log_dnbinom1(double y, double mu, double phi) {
+  const double k = mu / phi;
+  return std::lgamma(y + k) - std::lgamma(k) - std::lgamma(y + 1) - k * std::log1p(phi) +
+         (y > 0 ? y * (std::log(phi) - std::log1p(phi)) : 0.0);
+}
+
 // log of the NB2 probability of y with mean μ and shape θ (R's dnbinom(y, size = θ, mu = μ)).
 double log_dnbinom(double y, double mu, double theta) {
   if (mu <= 0) return y == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
@@ -128,6 +136,7 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "gaussian") return Distribution::Gaussian;
   if (name == "negative_binomial") return Distribution::NegativeBinomial;
   if (name == "beta") return Distribution::Beta;
+  if (name == "nbinom1") return Distribution::NegativeBinomial1;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
 
@@ -210,6 +219,7 @@ double Family::variance(double mu) const {
     case Distribution::InverseGaussian: return mu * mu * mu;
     case Distribution::Gaussian: return 1.0;
     case Distribution::NegativeBinomial: return mu + mu * mu / theta_;
+    case Distribution::NegativeBinomial1: return mu * (1 + theta_);
     case Distribution::Beta: return mu * (1 - mu) / (1 + theta_);
   }
   return 1.0;
@@ -247,6 +257,7 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::InverseGaussian: return m.cube();
     case Distribution::Gaussian: return Eigen::ArrayXd::Ones(m.size());
     case Distribution::NegativeBinomial: return m + m.square() / theta_;
+    case Distribution::NegativeBinomial1: return m * (1 + theta_);
     case Distribution::Beta: return m * (1 - m) / (1 + theta_);
   }
   return Eigen::ArrayXd::Ones(m.size());
@@ -304,6 +315,8 @@ double Family::dev_resid(double y, double mu, double wt) const {
                        theta_ * std::log1p((y - mu) / (mu + theta_)));
     case Distribution::Beta:  // 2 wt [log p(y | μ = y) − log p(y | μ)]: no exponential-family deviance
       return 2 * wt * (log_dbeta(y, y, theta_) - log_dbeta(y, mu, theta_));
+    case Distribution::NegativeBinomial1:  // the same, with log p(0 | μ → 0) = 0
+      return 2 * wt * ((y > 0 ? log_dnbinom1(y, y, theta_) : 0.0) - log_dnbinom1(y, mu, theta_));
   }
   return 0.0;
 }
@@ -343,6 +356,9 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
     case Distribution::Beta:
       for (Index i = 0; i < N; ++i) sum += wt[i] * log_dbeta(y[i], mu[i], theta_);
       return -2 * sum;
+    case Distribution::NegativeBinomial1:
+      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dnbinom1(y[i], mu[i], theta_);
+      return -2 * sum;
   }
   return 0.0;
 }
@@ -362,30 +378,42 @@ double Family::mu_eta2(double eta, double mu, double mu_eta) const {
   return 0.0;
 }
 
-double Family::beta_dmu(double y, double mu) const {
-  // log p = lgamma(φ) − lgamma(μφ) − lgamma((1−μ)φ) + (μφ − 1) log y + ((1−μ)φ − 1) log(1 − y)
+double Family::dmu(double y, double mu) const {
+  if (dist_ == Distribution::NegativeBinomial1) {
+    // log p = lgamma(y + μ/φ) − lgamma(μ/φ) − (μ/φ) log(1 + φ) + terms without μ
+    const double k = mu / theta_;
+    return (digamma(y + k) - digamma(k) - std::log1p(theta_)) / theta_;
+  }
+  // beta: log p = lgamma(φ) − lgamma(μφ) − lgamma((1−μ)φ) + (μφ − 1) log y + ((1−μ)φ − 1) log(1 − y)
   return theta_ * (std::log(y) - std::log1p(-y) - digamma(mu * theta_) + digamma((1 - mu) * theta_));
 }
 
-double Family::beta_information_mu(double mu) const {
+double Family::information_mu(double y, double mu) const {
+  if (dist_ == Distribution::NegativeBinomial1) {
+    const double k = mu / theta_;
+    return (trigamma(k) - trigamma(y + k)) / (theta_ * theta_);
+  }
   return theta_ * theta_ * (trigamma(mu * theta_) + trigamma((1 - mu) * theta_));
 }
 
 double Family::observed_information(double y, double mu, double eta) const {
   // −d²ℓ/dη² = −ℓ'' μ_η² − ℓ' μ_ηη.
   const double m1 = mu_eta(eta), m2 = mu_eta2(eta, mu, m1);
-  if (dist_ == Distribution::Beta) return beta_information_mu(mu) * m1 * m1 - beta_dmu(y, mu) * m2;
+  if (has_own_score()) return information_mu(y, mu) * m1 * m1 - dmu(y, mu) * m2;
   // NB2: ℓ(μ) = y log μ − (y + θ) log(μ + θ) + const: ℓ' = y/μ − (y+θ)/(μ+θ), ℓ'' = −y/μ² + (y+θ)/(μ+θ)².
   const double d1 = y / mu - (y + theta_) / (mu + theta_);
   const double d2 = -y / (mu * mu) + (y + theta_) / ((mu + theta_) * (mu + theta_));
   return -d2 * m1 * m1 - d1 * m2;
 }
 
-double Family::score(double y, double mu, double eta) const { return beta_dmu(y, mu) * mu_eta(eta); }
+double Family::score(double y, double mu, double eta) const { return dmu(y, mu) * mu_eta(eta); }
 
 double Family::expected_information(double mu, double eta) const {
   const double m1 = mu_eta(eta);
-  return beta_information_mu(mu) * m1 * m1;
+  // NB1's expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in (the
+  // steps' weights only; the Laplace approximation takes the observed information).
+  if (dist_ == Distribution::NegativeBinomial1) return m1 * m1 / variance(mu);
+  return information_mu(0.0, mu) * m1 * m1;
 }
 
 }  // namespace mixedfit

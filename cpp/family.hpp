@@ -11,7 +11,7 @@
 
 namespace mixedfit {
 
-enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, Beta };
+enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta };
 enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse, InverseSquare };
 
 Distribution distribution_from_name(const std::string& name);
@@ -19,8 +19,9 @@ Link link_from_name(const std::string& name);
 
 class Family {
  public:
-  // theta: the negative binomial's shape (NB2: V(μ) = μ + μ²/θ) or the beta's precision φ
-  // (glmmTMB's beta_family: y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)); ignored by the others.
+  // theta: the negative binomial's shape (NB2: V(μ) = μ + μ²/θ), NB1's dispersion φ (glmmTMB's
+  // nbinom1: size μ/φ, V(μ) = μ(1 + φ)) or the beta's precision φ (glmmTMB's beta_family:
+  // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)); ignored by the others.
   Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta) {}
 
   double linkfun(double mu) const;
@@ -57,13 +58,13 @@ class Family {
   // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
   // for every family; the two differ for a non-canonical link, as NB2's log link is.
   bool laplace_uses_observed_information() const {
-    return dist_ == Distribution::NegativeBinomial || dist_ == Distribution::Beta;
+    return dist_ == Distribution::NegativeBinomial || has_own_score();
   }
-  // −∂²log p(y | μ(η))/∂η² per unit prior weight (the negative binomial and the beta).
+  // −∂²log p(y | μ(η))/∂η² per unit prior weight (the negative binomials and the beta).
   double observed_information(double y, double mu, double eta) const;
   // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
   // score() and expected_information() instead of V(μ) and the working response.
-  bool has_own_score() const { return dist_ == Distribution::Beta; }
+  bool has_own_score() const { return dist_ == Distribution::Beta || dist_ == Distribution::NegativeBinomial1; }
   // ∂log p(y | μ(η))/∂η and its expected negative derivative, per unit prior weight.
   double score(double y, double mu, double eta) const;
   double expected_information(double mu, double eta) const;
@@ -71,10 +72,10 @@ class Family {
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
   double mu_eta2(double eta, double mu, double mu_eta) const;
-  // The beta's ∂log p/∂μ and −∂²log p/∂μ² (its expectation: the same without the y term's
-  // second derivative, which is zero; the observed and expected information in μ coincide).
-  double beta_dmu(double y, double mu) const;
-  double beta_information_mu(double mu) const;
+  // ∂log p/∂μ and −∂²log p/∂μ² of the families with their own score (the beta's information in
+  // μ does not depend on y: observed and expected coincide there).
+  double dmu(double y, double mu) const;
+  double information_mu(double y, double mu) const;
 
   Distribution dist_;
   Link link_;

@@ -145,3 +145,19 @@ def test_fits_where_pirls_did_not_converge(name):
     np.testing.assert_allclose(sd[list(ref["sd"])], list(ref["sd"].values()), rtol=1e-3, atol=1e-4)
     if all(v != "NaN" for v in ref["stderr"].values()):  # glmmTMB's Hessian at grouseticks' boundary is singular
         np.testing.assert_allclose(m.stderr[names], [ref["stderr"][n] for n in names], rtol=2e-3)
+
+
+NBINOM1 = load_reference("nbinom1_reference.json")
+
+
+@pytest.mark.parametrize("name", list(NBINOM1))
+def test_nbinom1_equals_glmmtmb(name):
+    """NB1 (variance μ(1 + φ)): the family's own score and information in η (digamma and trigamma
+    of y + μ/φ and μ/φ), Newton steps, the exact Laplace curvature; φ estimated jointly."""
+    ref = NBINOM1[name]
+    m = mixedfit.glmer(ref["formula"], reference_data(ref), family="nbinom1")
+    assert_matches_tmb(m, ref)
+    assert m.fitted_family.theta == pytest.approx(ref["phi"], rel=1e-4)
+    assert "nbinom1, dispersion φ" in m.summary()
+    draws = mixedfit.families.draw_response(m.fitted_family, np.full(40000, 3.0), np.ones(40000), 1.0, np.random.default_rng(2))
+    assert draws.var() == pytest.approx(3.0 * (1 + m.fitted_family.theta), rel=0.05)

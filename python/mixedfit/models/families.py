@@ -23,6 +23,7 @@ _LINKS = {
     "inverse_gaussian": ("1/mu^2", ("1/mu^2", "log", "inverse", "identity")),
     "gaussian": ("identity", ("identity", "log", "inverse")),
     "negative_binomial": ("log", ("log", "sqrt", "identity")),
+    "nbinom1": ("log", ("log",)),
     "beta": ("logit", ("logit", "probit", "cloglog")),
 }
 _ALIASES = {
@@ -30,8 +31,8 @@ _ALIASES = {
     "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
 }  # fmt: skip
 # The families with a parameter of their own (glmer estimates it unless the family gives it):
-# the negative binomial's shape θ and the beta's precision φ, each positive.
-_SHAPES = {"negative_binomial": "shape θ", "beta": "precision φ"}
+# the negative binomial's shape θ, NB1's dispersion φ and the beta's precision φ, each positive.
+_SHAPES = {"negative_binomial": "shape θ", "nbinom1": "dispersion φ", "beta": "precision φ"}
 _CBIND = re.compile(r"^cbind\((.*)\)$", re.DOTALL)
 
 
@@ -40,9 +41,10 @@ class Family:
     """A distribution with a link, e.g. Family('binomial', 'probit').
 
     The negative binomial (NB2, variance μ + μ²/θ, as glmmTMB's nbinom2 and MASS's
-    negative.binomial) has a shape ``theta``, the beta (y in (0, 1), Beta(μφ, (1 − μ)φ), variance
-    μ(1 − μ)/(1 + φ), as glmmTMB's beta_family) a precision φ, also given as ``theta``: given,
-    it is fixed; None, ``glmer`` estimates it.
+    negative.binomial) has a shape ``theta``; NB1 (variance μ(1 + φ), glmmTMB's nbinom1) a
+    dispersion φ and the beta (y in (0, 1), Beta(μφ, (1 − μ)φ), variance μ(1 − μ)/(1 + φ), as
+    glmmTMB's beta_family) a precision φ, also given as ``theta``: given, it is fixed; None,
+    ``glmer`` estimates it.
     """
 
     name: str
@@ -79,7 +81,7 @@ class Family:
     @property
     def counts(self) -> bool:
         """Whether the response is a count (poisson, negative binomial)."""
-        return self.name in ("poisson", "negative_binomial")
+        return self.name in ("poisson", "negative_binomial", "nbinom1")
 
     def __str__(self) -> str:
         if self.has_shape:
@@ -112,6 +114,11 @@ def gaussian(link: str = "identity") -> Family:
 def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
     """NB2 with shape theta fixed (as MASS's negative.binomial(theta)); None: estimated by glmer."""
     return Family("negative_binomial", link, theta)
+
+
+def nbinom1(phi: float | None = None, link: str = "log") -> Family:
+    """NB1 (variance μ(1 + φ), glmmTMB's nbinom1) with dispersion phi fixed; None: estimated by glmer."""
+    return Family("nbinom1", link, phi)
 
 
 def beta(phi: float | None = None, link: str = "logit") -> Family:
@@ -238,7 +245,7 @@ def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarra
         return (weights * y + 0.5) / (weights + 1)
     if family == "poisson":
         return y + 0.1
-    if family == "negative_binomial":
+    if family in ("negative_binomial", "nbinom1"):
         return y + (y == 0) / 6  # MASS's negative.binomial()$initialize
     return y.copy()
 
@@ -253,6 +260,8 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
         return rng.poisson(mu).astype(np.float64)
     if family.name == "negative_binomial":
         return rng.negative_binomial(family.theta, family.theta / (family.theta + mu)).astype(np.float64)
+    if family.name == "nbinom1":  # size μ/φ, probability 1/(1 + φ)
+        return rng.negative_binomial(mu / family.theta, 1 / (1 + family.theta)).astype(np.float64)
     if family.name == "beta":
         return rng.beta(mu * family.theta, (1 - mu) * family.theta)
     if family.name == "Gamma":

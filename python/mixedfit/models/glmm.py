@@ -546,6 +546,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             return self.family.name
         if self.family.name == "beta":
             shown, symbol = f"beta, precision φ = {self._family_theta:.4g}", "φ"
+        elif self.family.name == "nbinom1":
+            shown, symbol = f"nbinom1, dispersion φ = {self._family_theta:.4g}", "φ"
         else:
             shown, symbol = f"Negative Binomial({self._family_theta:.4g})", "θ"
         if self._estimates_family_theta:
@@ -572,7 +574,8 @@ def glmer(
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
     family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian',
-    'negative_binomial' — its shape θ estimated jointly, as glmmTMB's nbinom2 — or 'beta' — for
+    'negative_binomial' — its shape θ estimated jointly, as glmmTMB's nbinom2 —, 'nbinom1' — its
+    dispersion φ estimated jointly, as glmmTMB's nbinom1 — or 'beta' — for
     responses in (0, 1), its precision φ estimated jointly, as glmmTMB's beta_family) or a
     mixedfit.families.Family (``families.negative_binomial(theta)`` and ``families.beta(phi)``
     fix them); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
