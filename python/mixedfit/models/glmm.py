@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
+from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
 from .._native import _core
@@ -311,7 +312,10 @@ class GeneralizedLinearMixedModel(MixedModel):
             self._core.objective_theta(theta)
             beta = np.array(self._core.beta)
             self._sigma = self._scale()
-            self.optsum = control.applied(self._stage2_optsum(theta, beta, self._vcov_from_RX(), verbose), spent)
+            vcov = self._vcov_from_RX()
+            if self._estimates_family_theta:
+                self._start_family_theta(theta, beta)
+            self.optsum = control.applied(self._stage2_optsum(theta, beta, vcov, verbose), spent)
             theta = self._optimize_stage2()
             spent += self.optsum.feval
         else:
@@ -355,6 +359,19 @@ class GeneralizedLinearMixedModel(MixedModel):
         to overflow."""
         beta_step = np.minimum(0.5 * np.sqrt(np.abs(np.diag(vcov))), np.maximum(1.0, np.abs(beta)))
         return np.concatenate([np.maximum(0.2 * theta, 0.05), np.where(beta_step > 0, beta_step, 1.0)])
+
+    def _start_family_theta(self, theta: np.ndarray, beta: np.ndarray) -> None:
+        """Stage 2's start for the family's own parameter (NB's θ, NB1's and the beta's φ): the
+        Laplace deviance minimized in its log alone at stage 1's (θ, β), a one-dimensional search
+        of ~15 evaluations, instead of the value stage 1 held fixed (1), from which BOBYQA spent
+        some 300 of its 410 evaluations on the beta test data walking log φ from 0 to 2."""
+        low, high = self.LOG_FAMILY_THETA_BOUNDS
+        result = minimize_scalar(
+            lambda log_shape: self._objective_of(np.concatenate([theta, beta, [log_shape]])),
+            bounds=(low, high), method="bounded", options={"xatol": 1e-2},
+        )  # fmt: skip
+        self._family_theta = float(np.exp(result.x))
+        self._core.set_family_theta(self._family_theta)
 
     def _optimize_stage2(self) -> np.ndarray:
         """θ and β (and an estimated NB log θ) jointly by BOBYQA from self.optsum; sets the
