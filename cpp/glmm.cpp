@@ -233,9 +233,10 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
   from_mustart_ = false;
   // Steps: Fisher scoring (the expected information), which for a canonical link is Newton's
   // method; where the Laplace approximation takes the observed information (the negative
-  // binomial's log link, non-canonical), Newton's steps with it: Fisher scoring converges only
-  // linearly there, and on badly conditioned designs (an uncentred covariate: grouseticks' YEAR as
-  // 95–97) or counts of 10⁹ and more it had not converged in 200 iterations.
+  // binomials' log link and the beta's links, non-canonical), Newton's steps with it: Fisher
+  // scoring converges only linearly there, and on badly conditioned designs (an uncentred
+  // covariate: grouseticks' YEAR as 95–97) or counts of 10⁹ and more it had not converged in 200
+  // iterations.
   const bool newton = family_.laplace_uses_observed_information();
   for (pirls_iterations_ = 1; pirls_iterations_ <= kMaxPirlsIterations; ++pirls_iterations_) {
     reweight(with_beta, newton, true);
