@@ -117,13 +117,36 @@ def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
 
 
 def nbinom1(phi: float | None = None, link: str = "log") -> Family:
-    """NB1 (variance μ(1 + φ), glmmTMB's nbinom1) with dispersion phi fixed; None: estimated by glmer."""
+    """NB1, glmmTMB's nbinom1: counts with variance μ(1 + φ).
+
+    Parameters
+    ----------
+    phi : float, optional
+        The dispersion φ > 0, fixed; None (default): ``glmer`` estimates it.
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
     return Family("nbinom1", link, phi)
 
 
 def beta(phi: float | None = None, link: str = "logit") -> Family:
-    """The beta family for responses in (0, 1), with precision phi fixed; None: estimated by glmer
-    (glmmTMB's beta_family)."""
+    """The beta family, glmmTMB's beta_family: responses in (0, 1), y ~ Beta(μφ, (1 − μ)φ).
+
+    Parameters
+    ----------
+    phi : float, optional
+        The precision φ > 0 (variance μ(1 − μ)/(1 + φ)), fixed; None (default): ``glmer``
+        estimates it.
+    link : str, default "logit"
+        "logit", "probit" or "cloglog".
+
+    Returns
+    -------
+    Family
+    """
     return Family("beta", link, phi)
 
 
