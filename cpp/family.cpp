@@ -406,10 +406,9 @@ double Family::observed_information(double y, double mu, double eta) const {
   return -d2 * m1 * m1 - d1 * m2;
 }
 
-double Family::score(double y, double mu, double eta) const { return dmu(y, mu) * mu_eta(eta); }
+double Family::score(double y, double mu, double mu_eta) const { return dmu(y, mu) * mu_eta; }
 
-double Family::expected_information(double mu, double eta) const {
-  const double m1 = mu_eta(eta);
+double Family::expected_information(double mu, double m1) const {
   // NB1's expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in (the
   // steps' weights only; the Laplace approximation takes the observed information).
   if (dist_ == Distribution::NegativeBinomial1) return m1 * m1 / variance(mu);

@@ -65,9 +65,10 @@ class Family {
   // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
   // score() and expected_information() instead of V(μ) and the working response.
   bool has_own_score() const { return dist_ == Distribution::Beta || dist_ == Distribution::NegativeBinomial1; }
-  // ∂log p(y | μ(η))/∂η and its expected negative derivative, per unit prior weight.
-  double score(double y, double mu, double eta) const;
-  double expected_information(double mu, double eta) const;
+  // ∂log p(y | μ(η))/∂η and its expected negative derivative, per unit prior weight, from μ and
+  // dμ/dη at η (which PIRLS holds already).
+  double score(double y, double mu, double mu_eta) const;
+  double expected_information(double mu, double mu_eta) const;
 
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).

@@ -145,6 +145,22 @@ double GeneralizedLinearMixedModel::penalized_deviance() const {
   return valid_ ? sums_.deviance + pred_.u().squaredNorm() : std::numeric_limits<double>::infinity();
 }
 
+void GeneralizedLinearMixedModel::exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual) {
+  // w = prior weight · (dμ/dη)²/V(μ), and the working response z = η − offset + (y − μ)/(dμ/dη)
+  // (less Xβ where β is fixed) times w, block by block.
+  const Index n = eta_.size();
+  for (Index first = 0; first < n; first += kObservationBlock) {
+    const Index m = std::min(kObservationBlock, n - first);
+    const auto mu = mu_.segment(first, m).array(), mu_eta = mu_eta_.segment(first, m).array();
+    auto wb = w.segment(first, m).array();
+    wb = weights_.segment(first, m).array() * mu_eta.square() / family_.variance(mu_.segment(first, m));
+    if (!with_residual) continue;
+    const Eigen::Map<const Eigen::ArrayXd> base((with_beta ? offset_.data() : fixed_eta_.data()) + first, m);
+    weighted_residual_.segment(first, m).array() =
+        wb * (eta_.segment(first, m).array() - base + (y_.segment(first, m).array() - mu) / mu_eta);
+  }
+}
+
 void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool with_residual) {
   const Index n = eta_.size();
   Eigen::VectorXd w(n);
@@ -152,22 +168,13 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
   if (family_.has_own_score()) {
     // Weights from the expected information and the right-hand side w (η − base) + the score.
     for (Index i = 0; i < n; ++i) {
-      w[i] = weights_[i] * family_.expected_information(mu_[i], eta_[i]);
+      w[i] = weights_[i] * family_.expected_information(mu_[i], mu_eta_[i]);
       if (!with_residual) continue;
       const double base = with_beta ? offset_[i] : fixed_eta_[i];
-      weighted_residual_[i] = w[i] * (eta_[i] - base) + weights_[i] * family_.score(y_[i], mu_[i], eta_[i]);
+      weighted_residual_[i] = w[i] * (eta_[i] - base) + weights_[i] * family_.score(y_[i], mu_[i], mu_eta_[i]);
     }
-  }
-  for (Index first = 0; first < n && !family_.has_own_score(); first += kObservationBlock) {
-    const Index m = std::min(kObservationBlock, n - first);
-    const auto mu = mu_.segment(first, m).array(), mu_eta = mu_eta_.segment(first, m).array();
-    auto wb = w.segment(first, m).array();
-    wb = weights_.segment(first, m).array() * mu_eta.square() / family_.variance(mu_.segment(first, m));
-    if (!with_residual) continue;
-    // The working response z = η − offset + (y − μ)/(dμ/dη), less Xβ where β is fixed.
-    const Eigen::Map<const Eigen::ArrayXd> base((with_beta ? offset_.data() : fixed_eta_.data()) + first, m);
-    weighted_residual_.segment(first, m).array() =
-        wb * (eta_.segment(first, m).array() - base + (y_.segment(first, m).array() - mu) / mu_eta);
+  } else {
+    exponential_family_weights(w, with_beta, with_residual);
   }
   if (observed && !with_residual) {
     // The Laplace approximation's factor at the mode: the exact curvature, each observation's

@@ -67,6 +67,9 @@ class GeneralizedLinearMixedModel {
   // observed: the observed information instead of the expected one (see Family); with_residual:
   // also weighted_residual_, in the same pass.
   void reweight(bool with_beta, bool observed, bool with_residual);
+  // reweight's pass for an exponential family: w from V(μ) and, with_residual, W times the
+  // working response in weighted_residual_.
+  void exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual);
   void pirls(bool with_beta);
   double laplace() const;
   double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,

@@ -123,7 +123,8 @@ def fit_many(
         raise ValueError("satterthwaite= is for LMMs (a GLMM's coefficients have z tests)")
     if client is not None:
         if formula_is_restricted():  # checked here, and the workers run restricted too
-            check_restricted(formula, [*frame.columns, _placeholder(formula)], data=frame)
+            # (parse_formula only splits the text: it evaluates nothing)
+            check_restricted(formula, [*frame.columns, parse_formula(formula).response], data=frame)
         options = {
             "family": family, "link": link, "nAGQ": nAGQ, "REML": REML, "weights": weights, "satterthwaite": satterthwaite,
         }  # fmt: skip
@@ -225,11 +226,6 @@ def _satterthwaite_tests(
         rows.append(row)
     columns = [f"{kind}:{name}" for name in names for kind in ("df", "p")]
     return pd.DataFrame(rows, index=index, columns=columns)
-
-
-def _placeholder(formula: str) -> str:
-    """The response placeholder: the formula's left-hand side (a plain name)."""
-    return formula.split("~", 1)[0].strip()
 
 
 def _fit_chunk(settings: dict, formula: str, data: pd.DataFrame, responses: pd.DataFrame, **options: Any) -> pd.DataFrame:
