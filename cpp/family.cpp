@@ -6,6 +6,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "densities.hpp"
+
 namespace mixedfit {
 
 namespace {
@@ -68,64 +70,6 @@ double log_dgamma(double y, double shape, double scale) {
   return (shape - 1) * std::log(y) - y / scale - std::lgamma(shape) - shape * std::log(scale);
 }
 
-// log Γ(y + θ) − log Γ(y + 1). For large counts the two log-gammas (2·10⁹ at y = 10⁸) cancel to
-// a few hundred and their rounding (~10⁻⁷ each) made the deviance noisy in θ, enough to spoil the
-// finite differences of the convergence check; there the Stirling series of the difference,
-// a ln z + Σ_k (−1)^k (B_k(a) − B_k(0)) / (k(k−1) z^(k−1)) with z = y + 1 and a = θ − 1 (B_k the
-// Bernoulli polynomials), is exact to rounding once z exceeds 1000 |a|.
-double log_gamma_ratio(double y, double theta) {
-  const double z = y + 1, a = theta - 1;
-  if (z < 1e4 || z < 1e3 * std::abs(a)) return std::lgamma(y + theta) - std::lgamma(y + 1);
-  const double a2 = a * a, a3 = a2 * a, a4 = a3 * a, a5 = a4 * a, r = 1 / z;
-  const double b2 = a2 - a, b3 = a3 - 1.5 * a2 + 0.5 * a, b4 = a4 - 2 * a3 + a2;
-  const double b5 = a5 - 2.5 * a4 + (5.0 / 3.0) * a3 - a / 6;
-  return a * std::log(z) + r * (b2 / 2 + r * (-b3 / 6 + r * (b4 / 12 - r * b5 / 20)));
-}
-
-// ψ(x) and ψ'(x) for x > 0: the recurrences ψ(x) = ψ(x + 1) − 1/x and ψ'(x) = ψ'(x + 1) + 1/x²
-// up to x ≥ 10, then their asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12), accurate
-// there to ~1e-15 relative.
-double digamma(double x) {
-  double shift = 0.0;
-  for (; x < 10; x += 1) shift -= 1 / x;
-  const double r = 1 / (x * x);
-  return shift + std::log(x) - 0.5 / x -
-         r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132)))));
-}
-
-double trigamma(double x) {
-  double shift = 0.0;
-  for (; x < 10; x += 1) shift += 1 / (x * x);
-  const double r = 1 / (x * x);
-  return shift + 1 / x + r / 2 +
-         r / x * (1.0 / 6 - r * (1.0 / 30 - r * (1.0 / 42 - r * (1.0 / 30 - r * (5.0 / 66)))));
-}
-
-// log of the beta density of y with mean μ and precision φ (glmmTMB's beta_family:
-// dbeta(y, μφ, (1 − μ)φ)).
-double log_dbeta(double y, double mu, double phi) {
-  const double a = mu * phi, b = (1 - mu) * phi;
-  return std::lgamma(phi) - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(y) + (b - 1) * std::log1p(-y);
-}
-
-// log of the NB1 probability of y with mean μ and dispersion φ (glmmTMB's nbinom1: size μ/φ,
-// probability 1/(1 + φ)), with log Γ(y + k) − log Γ(k) by lgamma (k = μ/φ is not a count).
-double log_dnbinom1(double y, double mu, double phi) {
-  const double k = mu / phi;
-  return std::lgamma(y + k) - std::lgamma(k) - std::lgamma(y + 1) - k * std::log1p(phi) +
-         (y > 0 ? y * (std::log(phi) - std::log1p(phi)) : 0.0);
-}
-
-// log of the NB2 probability of y with mean μ and shape θ (R's dnbinom(y, size = θ, mu = μ)).
-double log_dnbinom(double y, double mu, double theta) {
-  if (mu <= 0) return y == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
-  // θ log(θ/(θ+μ)) + y log(μ/(θ+μ)) as −θ log1p(μ/θ) − y log1p(θ/μ): with counts of 10⁹ the
-  // direct form's y log μ ≈ 2·10¹¹ cancels against y log(θ+μ) and leaves ~10⁻⁵ of noise per
-  // observation, more than PIRLS's tolerance.
-  return log_gamma_ratio(y, theta) - std::lgamma(theta) - theta * std::log1p(mu / theta) -
-         (y > 0 ? y * std::log1p(theta / mu) : 0.0);
-}
-
 }  // namespace
 
 Distribution distribution_from_name(const std::string& name) {
@@ -137,6 +81,11 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "negative_binomial") return Distribution::NegativeBinomial;
   if (name == "beta") return Distribution::Beta;
   if (name == "nbinom1") return Distribution::NegativeBinomial1;
+  if (name == "truncated_poisson") return Distribution::TruncatedPoisson;
+  if (name == "truncated_nbinom1") return Distribution::TruncatedNegativeBinomial1;
+  if (name == "truncated_nbinom2") return Distribution::TruncatedNegativeBinomial2;
+  if (name == "genpois") return Distribution::GeneralizedPoisson;
+  if (name == "lognormal") return Distribution::Lognormal;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
 
@@ -218,9 +167,14 @@ double Family::variance(double mu) const {
     case Distribution::Gamma: return mu * mu;
     case Distribution::InverseGaussian: return mu * mu * mu;
     case Distribution::Gaussian: return 1.0;
-    case Distribution::NegativeBinomial: return mu + mu * mu / theta_;
-    case Distribution::NegativeBinomial1: return mu * (1 + theta_);
+    case Distribution::NegativeBinomial:
+    case Distribution::TruncatedNegativeBinomial2: return mu + mu * mu / theta_;
+    case Distribution::NegativeBinomial1:
+    case Distribution::TruncatedNegativeBinomial1: return mu * (1 + theta_);
     case Distribution::Beta: return mu * (1 - mu) / (1 + theta_);
+    case Distribution::TruncatedPoisson: return mu;
+    case Distribution::GeneralizedPoisson: return mu * theta_;
+    case Distribution::Lognormal: return theta_ * theta_;
   }
   return 1.0;
 }
@@ -256,9 +210,14 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::Gamma: return m.square();
     case Distribution::InverseGaussian: return m.cube();
     case Distribution::Gaussian: return Eigen::ArrayXd::Ones(m.size());
-    case Distribution::NegativeBinomial: return m + m.square() / theta_;
-    case Distribution::NegativeBinomial1: return m * (1 + theta_);
+    case Distribution::NegativeBinomial:
+    case Distribution::TruncatedNegativeBinomial2: return m + m.square() / theta_;
+    case Distribution::NegativeBinomial1:
+    case Distribution::TruncatedNegativeBinomial1: return m * (1 + theta_);
     case Distribution::Beta: return m * (1 - m) / (1 + theta_);
+    case Distribution::TruncatedPoisson: return m;
+    case Distribution::GeneralizedPoisson: return m * theta_;
+    case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta_ * theta_);
   }
   return Eigen::ArrayXd::Ones(m.size());
 }
@@ -314,9 +273,18 @@ double Family::dev_resid(double y, double mu, double wt) const {
       return 2 * wt * ((y > 0 ? y * std::log1p(theta_ * (y - mu) / (mu * (y + theta_))) : 0.0) -
                        theta_ * std::log1p((y - mu) / (mu + theta_)));
     case Distribution::Beta:  // 2 wt [log p(y | μ = y) − log p(y | μ)]: no exponential-family deviance
-      return 2 * wt * (log_dbeta(y, y, theta_) - log_dbeta(y, mu, theta_));
+      return 2 * wt * (log_density(dist_, y, y, theta_) - log_density(dist_, y, mu, theta_));
     case Distribution::NegativeBinomial1:  // the same, with log p(0 | μ → 0) = 0
-      return 2 * wt * ((y > 0 ? log_dnbinom1(y, y, theta_) : 0.0) - log_dnbinom1(y, mu, theta_));
+      return 2 * wt * ((y > 0 ? log_density(dist_, y, y, theta_) : 0.0) - log_density(dist_, y, mu, theta_));
+    case Distribution::TruncatedPoisson:
+    case Distribution::TruncatedNegativeBinomial1:
+    case Distribution::TruncatedNegativeBinomial2:
+    case Distribution::GeneralizedPoisson:
+    case Distribution::Lognormal:
+      // No saturated model in closed form (a truncated count's μ that maximizes p(y | μ) solves
+      // an equation): −2 wt log p(y | μ), the deviance residual up to a term per observation
+      // that does not depend on μ — all PIRLS and the quadrature need.
+      return -2 * wt * log_density(dist_, y, mu, theta_);
   }
   return 0.0;
 }
@@ -350,17 +318,10 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
     }
     case Distribution::Gaussian:
       return N * (std::log(dev / N * 2 * kPi) + 1) + 2 - wt.array().log().sum();
-    case Distribution::NegativeBinomial:
-      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dnbinom(y[i], mu[i], theta_);
-      return -2 * sum;
-    case Distribution::Beta:
-      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dbeta(y[i], mu[i], theta_);
-      return -2 * sum;
-    case Distribution::NegativeBinomial1:
-      for (Index i = 0; i < N; ++i) sum += wt[i] * log_dnbinom1(y[i], mu[i], theta_);
+    default:  // the families of densities.hpp
+      for (Index i = 0; i < N; ++i) sum += wt[i] * log_density(dist_, y[i], mu[i], theta_);
       return -2 * sum;
   }
-  return 0.0;
 }
 
 double Family::mu_eta2(double eta, double mu, double mu_eta) const {
@@ -378,41 +339,24 @@ double Family::mu_eta2(double eta, double mu, double mu_eta) const {
   return 0.0;
 }
 
-double Family::dmu(double y, double mu) const {
-  if (dist_ == Distribution::NegativeBinomial1) {
-    // log p = lgamma(y + μ/φ) − lgamma(μ/φ) − (μ/φ) log(1 + φ) + terms without μ
-    const double k = mu / theta_;
-    return (digamma(y + k) - digamma(k) - std::log1p(theta_)) / theta_;
-  }
-  // beta: log p = lgamma(φ) − lgamma(μφ) − lgamma((1−μ)φ) + (μφ − 1) log y + ((1−μ)φ − 1) log(1 − y)
-  return theta_ * (std::log(y) - std::log1p(-y) - digamma(mu * theta_) + digamma((1 - mu) * theta_));
-}
-
-double Family::information_mu(double y, double mu) const {
-  if (dist_ == Distribution::NegativeBinomial1) {
-    const double k = mu / theta_;
-    return (trigamma(k) - trigamma(y + k)) / (theta_ * theta_);
-  }
-  return theta_ * theta_ * (trigamma(mu * theta_) + trigamma((1 - mu) * theta_));
-}
-
 double Family::observed_information(double y, double mu, double eta) const {
   // −d²ℓ/dη² = −ℓ'' μ_η² − ℓ' μ_ηη.
   const double m1 = mu_eta(eta), m2 = mu_eta2(eta, mu, m1);
-  if (has_own_score()) return information_mu(y, mu) * m1 * m1 - dmu(y, mu) * m2;
-  // NB2: ℓ(μ) = y log μ − (y + θ) log(μ + θ) + const: ℓ' = y/μ − (y+θ)/(μ+θ), ℓ'' = −y/μ² + (y+θ)/(μ+θ)².
-  const double d1 = y / mu - (y + theta_) / (mu + theta_);
-  const double d2 = -y / (mu * mu) + (y + theta_) / ((mu + theta_) * (mu + theta_));
-  return -d2 * m1 * m1 - d1 * m2;
+  const MuDerivatives d = mu_derivatives(dist_, y, mu, theta_);
+  return -d.second * m1 * m1 - d.first * m2;
 }
 
-double Family::score(double y, double mu, double mu_eta) const { return dmu(y, mu) * mu_eta; }
+double Family::score(double y, double mu, double mu_eta) const {
+  return mu_derivatives(dist_, y, mu, theta_).first * mu_eta;
+}
 
 double Family::expected_information(double mu, double m1) const {
-  // NB1's expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in (the
-  // steps' weights only; the Laplace approximation takes the observed information).
-  if (dist_ == Distribution::NegativeBinomial1) return m1 * m1 / variance(mu);
-  return information_mu(0.0, mu) * m1 * m1;
+  // The beta's information in μ does not depend on y: observed and expected coincide. For the
+  // others the expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in
+  // (the steps' weights only where the observed information is not positive; the Laplace
+  // approximation takes the observed information).
+  if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, theta_).second * m1 * m1;
+  return m1 * m1 / variance(mu);
 }
 
 }  // namespace mixedfit

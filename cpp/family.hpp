@@ -1,7 +1,8 @@
 // Distributions and link functions for GLMMs (lme4's glmFamily): the inverse link and its
 // derivative, the variance function, deviance residuals and the conditional −2 log-likelihood
 // ("aic", as R's family objects define it; the negative binomial's as MASS's
-// negative.binomial(theta)). Families outside the exponential family (beta) also give each
+// negative.binomial(theta)). Families outside the exponential family (beta, NB1, the
+// zero-truncated counts, the generalized Poisson, the lognormal: densities.hpp) also give each
 // observation's score and information in η, from which PIRLS takes its steps.
 #pragma once
 
@@ -11,7 +12,10 @@
 
 namespace mixedfit {
 
-enum class Distribution { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta };
+enum class Distribution {
+  Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
+  TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal
+};
 enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse, InverseSquare };
 
 Distribution distribution_from_name(const std::string& name);
@@ -20,8 +24,10 @@ Link link_from_name(const std::string& name);
 class Family {
  public:
   // theta: the negative binomial's shape (NB2: V(μ) = μ + μ²/θ), NB1's dispersion φ (glmmTMB's
-  // nbinom1: size μ/φ, V(μ) = μ(1 + φ)) or the beta's precision φ (glmmTMB's beta_family:
-  // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)); ignored by the others.
+  // nbinom1: size μ/φ, V(μ) = μ(1 + φ)), the beta's precision φ (glmmTMB's beta_family:
+  // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)), the same for the zero-truncated NB2 and
+  // NB1 (μ the untruncated mean), the generalized Poisson's φ (V(μ) = μφ) or the lognormal's
+  // standard deviation φ on the data scale; ignored by the others.
   Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta) {}
 
   double linkfun(double mu) const;
@@ -60,11 +66,15 @@ class Family {
   bool laplace_uses_observed_information() const {
     return dist_ == Distribution::NegativeBinomial || has_own_score();
   }
-  // −∂²log p(y | μ(η))/∂η² per unit prior weight (the negative binomials and the beta).
+  // −∂²log p(y | μ(η))/∂η² per unit prior weight (the families of laplace_uses_observed_information).
   double observed_information(double y, double mu, double eta) const;
   // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
   // score() and expected_information() instead of V(μ) and the working response.
-  bool has_own_score() const { return dist_ == Distribution::Beta || dist_ == Distribution::NegativeBinomial1; }
+  bool has_own_score() const {
+    return dist_ != Distribution::Binomial && dist_ != Distribution::Poisson && dist_ != Distribution::Gamma &&
+           dist_ != Distribution::InverseGaussian && dist_ != Distribution::Gaussian &&
+           dist_ != Distribution::NegativeBinomial;
+  }
   // ∂log p(y | μ(η))/∂η and its expected negative derivative, per unit prior weight, from μ and
   // dμ/dη at η (which PIRLS holds already).
   double score(double y, double mu, double mu_eta) const;
@@ -73,10 +83,6 @@ class Family {
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
   double mu_eta2(double eta, double mu, double mu_eta) const;
-  // ∂log p/∂μ and −∂²log p/∂μ² of the families with their own score (the beta's information in
-  // μ does not depend on y: observed and expected coincide there).
-  double dmu(double y, double mu) const;
-  double information_mu(double y, double mu) const;
 
   Distribution dist_;
   Link link_;

@@ -123,7 +123,7 @@ def test_threads_give_the_same_results_as_sequential_fits(sleep):
         ({"formula": "prop ~ period + (1 | herd)", "weights": np.full(56, 2.5)}, DataError, "not a whole number of successes"),
         ({"formula": "period ~ size + (1 | herd)"}, DataError, "is a factor with 4 levels"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "poisson", "weights": -np.ones(56)}, DataError, "weights must be positive"),
-        ({"formula": "I(incidence - 3) ~ period + (1 | herd)", "family": "poisson"}, DataError, "has a negative value (-1.0); counts must be >= 0"),
+        ({"formula": "I(incidence - 3) ~ period + (1 | herd)", "family": "poisson"}, DataError, "poisson response 'I(incidence - 3)': counts must be >= 0; it has -1 (row 0), -3 (row 3)"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "Gamma"}, DataError, "Gamma response 'incidence' has a non-positive value (0.0)"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "inverse_gaussian"}, DataError, "non-positive value"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "tweedie"}, ValueError, "unknown family 'tweedie'"),

@@ -53,7 +53,7 @@ def test_predictions_draws_and_pickle(proportions):
 
 def test_responses_outside_the_unit_interval_are_refused(proportions):
     bad = proportions.assign(y=proportions["y"].where(proportions.index != 7, 1.0))
-    with pytest.raises(mixedfit.DataError, match=r"beta response 'y' must be strictly between 0 and 1; it has 1 \(row 7\)"):
+    with pytest.raises(mixedfit.DataError, match=r"beta response 'y': it must be strictly between 0 and 1; it has 1 \(row 7\)"):
         mixedfit.glmer("y ~ x + (1 | site)", bad, family="beta")
     with pytest.raises(ValueError, match="nAGQ=0 cannot estimate the beta family's parameter"):
         mixedfit.glmer("y ~ x + (1 | site)", proportions, family="beta", nAGQ=0)

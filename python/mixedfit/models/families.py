@@ -25,14 +25,28 @@ _LINKS = {
     "negative_binomial": ("log", ("log", "sqrt", "identity")),
     "nbinom1": ("log", ("log",)),
     "beta": ("logit", ("logit", "probit", "cloglog")),
+    "truncated_poisson": ("log", ("log",)),
+    "truncated_nbinom1": ("log", ("log",)),
+    "truncated_nbinom2": ("log", ("log",)),
+    "genpois": ("log", ("log",)),
+    "lognormal": ("log", ("log",)),
 }
 _ALIASES = {
     "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
     "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
 }  # fmt: skip
-# The families with a parameter of their own (glmer estimates it unless the family gives it):
-# the negative binomial's shape θ, NB1's dispersion φ and the beta's precision φ, each positive.
-_SHAPES = {"negative_binomial": "shape θ", "nbinom1": "dispersion φ", "beta": "precision φ"}
+# The families with a parameter of their own (glmer estimates it unless the family gives it),
+# each positive: the negative binomial's shape θ, NB1's dispersion φ, the beta's precision φ, the
+# same for the zero-truncated NB2 and NB1, the generalized Poisson's dispersion φ (variance μφ)
+# and the lognormal's standard deviation φ on the data scale.
+_SHAPES = {
+    "negative_binomial": "shape θ", "nbinom1": "dispersion φ", "beta": "precision φ", "truncated_nbinom2": "shape θ",
+    "truncated_nbinom1": "dispersion φ", "genpois": "dispersion φ", "lognormal": "standard deviation φ",
+}  # fmt: skip
+_COUNTS = ("poisson", "negative_binomial", "nbinom1", "truncated_poisson", "truncated_nbinom1", "truncated_nbinom2", "genpois")
+# glmmTMB's families (not lme4's): a response outside their support is an error naming its rows.
+_STRICT_COUNTS = ("truncated_poisson", "truncated_nbinom1", "truncated_nbinom2", "genpois")
+_ZERO_TRUNCATED = ("truncated_poisson", "truncated_nbinom1", "truncated_nbinom2")
 _CBIND = re.compile(r"^cbind\((.*)\)$", re.DOTALL)
 
 
@@ -44,7 +58,11 @@ class Family:
     negative.binomial) has a shape ``theta``; NB1 (variance μ(1 + φ), glmmTMB's nbinom1) a
     dispersion φ and the beta (y in (0, 1), Beta(μφ, (1 − μ)φ), variance μ(1 − μ)/(1 + φ), as
     glmmTMB's beta_family) a precision φ, also given as ``theta``: given, it is fixed; None,
-    ``glmer`` estimates it.
+    ``glmer`` estimates it. So do glmmTMB's zero-truncated NB2 and NB1 (``truncated_nbinom2``,
+    ``truncated_nbinom1``: counts ≥ 1, μ the mean of the untruncated distribution), the
+    generalized Poisson (``genpois``: θ = μ/√φ, λ = 1 − 1/√φ, variance μφ, φ ≥ 1) and the
+    lognormal (``lognormal``: mean μ and standard deviation φ on the data scale);
+    ``truncated_poisson`` has none.
     """
 
     name: str
@@ -64,6 +82,11 @@ class Family:
                 raise ValueError(f"theta is the negative binomial's shape or the beta's precision; the {name} family has none")
             if not (isinstance(self.theta, (int, float, np.number)) and np.isfinite(self.theta) and self.theta > 0):
                 raise ValueError(f"the {name} family's theta ({_SHAPES[name]}) must be a positive number, got {self.theta!r}")
+            if name == "genpois" and self.theta < 1:
+                raise ValueError(
+                    f"the generalized Poisson's φ must be >= 1 (variance μφ; φ < 1 is not a distribution for every "
+                    f"count), got {self.theta!r}"
+                )
             object.__setattr__(self, "theta", float(self.theta))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "link", link)
@@ -80,12 +103,36 @@ class Family:
 
     @property
     def counts(self) -> bool:
-        """Whether the response is a count (poisson, negative binomial)."""
-        return self.name in ("poisson", "negative_binomial", "nbinom1")
+        """Whether the response is a count (poisson, the negative binomials, genpois)."""
+        return self.name in _COUNTS
+
+    @property
+    def zero_truncated(self) -> bool:
+        """Whether the response is a count ≥ 1 whose μ is the untruncated distribution's mean."""
+        return self.name in _ZERO_TRUNCATED
+
+    @property
+    def has_deviance_residuals(self) -> bool:
+        """Whether the saturated model is in closed form (not so for glmmTMB's truncated counts,
+        generalized Poisson and lognormal, whose deviance is their −2 log-likelihood)."""
+        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal")
+
+    @property
+    def parameter_name(self) -> str:
+        """What the family's own parameter is ("shape θ", "dispersion φ", ...; see Family)."""
+        return _SHAPES[self.name]
+
+    def log_theta_bounds(self, start: float) -> tuple[float, float]:
+        """The interval of log theta when glmer estimates it: 1e-3 to 1e6 (NB2's θ = 1e6 is as good
+        as the Poisson for any count this library holds); the generalized Poisson's φ from 1; the
+        lognormal's standard deviation, which has the data's units, 1e-6 to 1e6 times its start."""
+        if self.name == "lognormal":
+            return np.log(start) + np.log(1e-6), np.log(start) + np.log(1e6)
+        return (0.0 if self.name == "genpois" else np.log(1e-3)), np.log(1e6)
 
     def __str__(self) -> str:
         if self.has_shape:
-            symbol = "θ" if self.name == "negative_binomial" else "φ"
+            symbol = _SHAPES[self.name][-1]
             shape = f"{symbol} estimated" if self.theta is None else f"{symbol} = {self.theta:.4g}"
             return f"{self.name}({self.link}, {shape})"
         return f"{self.name}({self.link})"
@@ -148,6 +195,86 @@ def beta(phi: float | None = None, link: str = "logit") -> Family:
     Family
     """
     return Family("beta", link, phi)
+
+
+def truncated_poisson(link: str = "log") -> Family:
+    """glmmTMB's truncated_poisson: counts ≥ 1, P(y) = Poisson(y; μ)/(1 − e^(−μ)) (a hurdle's
+    count part); μ = exp(η) is the untruncated mean, ``fitted`` the truncated one.
+
+    Parameters
+    ----------
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("truncated_poisson", link)
+
+
+def truncated_nbinom2(theta: float | None = None, link: str = "log") -> Family:
+    """glmmTMB's truncated_nbinom2: the NB2 (shape θ, variance μ + μ²/θ) given y ≥ 1.
+
+    Parameters
+    ----------
+    theta : float, optional
+        The shape θ > 0, fixed; None (default): ``glmer`` estimates it.
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("truncated_nbinom2", link, theta)
+
+
+def truncated_nbinom1(phi: float | None = None, link: str = "log") -> Family:
+    """glmmTMB's truncated_nbinom1: the NB1 (variance μ(1 + φ)) given y ≥ 1.
+
+    Parameters
+    ----------
+    phi : float, optional
+        The dispersion φ > 0, fixed; None (default): ``glmer`` estimates it.
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("truncated_nbinom1", link, phi)
+
+
+def genpois(phi: float | None = None, link: str = "log") -> Family:
+    """glmmTMB's genpois, the generalized Poisson: mean μ, variance μφ.
+
+    Parameters
+    ----------
+    phi : float, optional
+        The dispersion φ >= 1 (1: the Poisson), fixed; None (default): ``glmer`` estimates it.
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("genpois", link, phi)
+
+
+def lognormal(sd: float | None = None, link: str = "log") -> Family:
+    """The lognormal as glmmTMB (1.1.8 and later) parametrizes it: mean μ and standard deviation
+    φ on the data scale, log y ~ N(log μ − v/2, v) with v = log(1 + φ²/μ²).
+
+    Parameters
+    ----------
+    sd : float, optional
+        The standard deviation φ > 0, fixed; None (default): ``glmer`` estimates it.
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("lognormal", link, sd)
 
 
 def as_family(family: str | Family, link: str | None) -> Family:
@@ -243,23 +370,36 @@ def _family_response(family: Family, response: str, frame: pd.DataFrame, weights
     y = numeric_column(response, frame, "response")
     ones = np.ones(len(frame))
     if family.counts:
-        if np.any(y < 0):
-            raise DataError(f"{family.name} response '{response}' has a negative value ({y[y < 0][0]}); counts must be >= 0")
-        if np.any(np.abs(y - np.round(y)) > 1e-3):
+        _require(family, response, y, y >= 0, "counts must be >= 0")
+        whole = np.abs(y - np.round(y)) <= 1e-3
+        if family.name in _STRICT_COUNTS:
+            _require(family, response, y, whole, "counts must be whole numbers")
+        elif not np.all(whole):
             warn(
                 f"{family.name} response '{response}' has non-integer values; the likelihood treats them as counts",
                 UserWarning,
             )
+        if family.zero_truncated:
+            _require(family, response, y, y >= 1, "a zero-truncated family's counts must be >= 1 (fit the zeros apart)")
         return GlmResponse(y, w, ones, starting_means(family.name, y, w))
-    if family.name == "beta" and np.any((y <= 0) | (y >= 1)):
-        rows = np.flatnonzero((y <= 0) | (y >= 1))
-        shown = ", ".join(f"{y[r]:g} (row {r})" for r in rows[:5]) + (f", … ({len(rows)} values)" if len(rows) > 5 else "")
-        raise DataError(f"beta response '{response}' must be strictly between 0 and 1; it has {shown}")
+    if family.name == "beta":
+        _require(family, response, y, (y > 0) & (y < 1), "it must be strictly between 0 and 1")
+    if family.name == "lognormal":
+        _require(family, response, y, y > 0, "it must be > 0")
     if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):
         raise DataError(f"{family.name} response '{response}' has a non-positive value ({y[y <= 0][0]}); it must be > 0")
     if family.name == "gaussian" and family.link in ("log", "inverse") and np.any(y <= 0):
         raise DataError(f"gaussian response '{response}' must be > 0 for the {family.link} link (starting values)")
     return GlmResponse(y, w, ones, starting_means(family.name, y, w))
+
+
+def _require(family: Family, response: str, y: np.ndarray, valid: np.ndarray, what: str) -> None:
+    """A DataError naming the response column, what its values must be and the first rows that are not."""
+    if np.all(valid):
+        return
+    rows = np.flatnonzero(~valid)
+    shown = ", ".join(f"{y[r]:g} (row {r})" for r in rows[:5]) + (f", … ({len(rows)} values)" if len(rows) > 5 else "")
+    raise DataError(f"{family.name} response '{response}': {what}; it has {shown}")
 
 
 def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -268,9 +408,44 @@ def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarra
         return (weights * y + 0.5) / (weights + 1)
     if family == "poisson":
         return y + 0.1
-    if family in ("negative_binomial", "nbinom1"):
+    if family in ("negative_binomial", "nbinom1", "genpois"):
         return y + (y == 0) / 6  # MASS's negative.binomial()$initialize
     return y.copy()
+
+
+def initial_theta(family: Family, y: np.ndarray) -> float:
+    """The family's own parameter that stage 1 holds fixed (stage 2 estimates it): the given one,
+    else 1 (NB's and the beta's scale-free parameters; genpois: the Poisson) or, for the
+    lognormal's standard deviation, the response's."""
+    if family.theta is not None:
+        return family.theta
+    if family.name == "lognormal":
+        sd = float(np.std(y))
+        return sd if sd > 0 else 1.0
+    return 1.0
+
+
+def _zero_probability(family: Family, mu: np.ndarray) -> np.ndarray:
+    """P(Y = 0) of the untruncated distribution behind a zero-truncated family, at its mean μ."""
+    if family.name == "truncated_poisson":
+        return np.exp(-mu)
+    if family.name == "truncated_nbinom2":
+        return np.exp(-family.theta * np.log1p(mu / family.theta))
+    return np.exp(-mu / family.theta * np.log1p(family.theta))  # truncated_nbinom1
+
+
+def response_mean(family: Family, mu: np.ndarray) -> np.ndarray:
+    """E[y] at the family's μ: μ itself, or for a zero-truncated family μ/(1 − P(Y = 0)), the mean
+    of the truncated distribution (glmmTMB's predict(type = "response"))."""
+    if not family.zero_truncated:
+        return mu
+    return mu / -np.expm1(np.log(_zero_probability(family, mu)))
+
+
+def truncated_variance(family: Family, mu: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """Var[y | y ≥ 1] from the untruncated mean μ and variance: E[y²]/(1 − p₀) − E[y | y ≥ 1]²."""
+    p0 = _zero_probability(family, mu)
+    return (variance + mu**2) / (1 - p0) - (mu / (1 - p0)) ** 2
 
 
 def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersion: float, rng: np.random.Generator) -> np.ndarray:
@@ -287,9 +462,50 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
         return rng.negative_binomial(mu / family.theta, 1 / (1 + family.theta)).astype(np.float64)
     if family.name == "beta":
         return rng.beta(mu * family.theta, (1 - mu) * family.theta)
+    if family.zero_truncated:
+        return _draw_truncated(family, mu, rng)
+    if family.name == "genpois":
+        return _draw_genpois(mu, family.theta, rng)
+    if family.name == "lognormal":
+        v = np.log1p((family.theta / mu) ** 2)
+        return np.exp(np.log(mu) - v / 2 + np.sqrt(v) * rng.standard_normal(len(mu)))
     if family.name == "Gamma":
         shape = weights / dispersion
         return rng.gamma(shape, mu / shape)
     if family.name == "inverse_gaussian":
         return rng.wald(mu, weights / dispersion)
     return mu + np.sqrt(dispersion / weights) * rng.standard_normal(len(mu))
+
+
+def _draw_truncated(family: Family, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Counts ≥ 1 by inverting the untruncated CDF at a uniform draw above P(Y = 0)."""
+    from scipy import stats
+
+    if family.name == "truncated_poisson":
+        distribution = stats.poisson(mu)
+    elif family.name == "truncated_nbinom2":
+        distribution = stats.nbinom(family.theta, family.theta / (family.theta + mu))
+    else:
+        distribution = stats.nbinom(mu / family.theta, 1 / (1 + family.theta))
+    p0 = distribution.cdf(0)
+    return np.maximum(distribution.ppf(p0 + (1 - p0) * rng.uniform(size=len(mu))), 1.0)
+
+
+def _draw_genpois(mu: np.ndarray, phi: float, rng: np.random.Generator) -> np.ndarray:
+    """Generalized Poisson counts by inverting the CDF, summed count by count from 0."""
+    from scipy.special import gammaln
+
+    s = 1 / np.sqrt(phi)
+    theta, lam = mu * s, 1 - s
+    u, y = rng.uniform(size=len(mu)), np.zeros(len(mu))
+    cdf, undecided, k = np.zeros(len(mu)), np.ones(len(mu), dtype=bool), 0
+    while undecided.any() and k < 100_000:
+        t = theta[undecided] + lam * k
+        cdf[undecided] += np.exp(np.log(theta[undecided]) + (k - 1) * np.log(t) - t - gammaln(k + 1))
+        done = undecided.copy()
+        done[undecided] = u[undecided] <= cdf[undecided]
+        y[done] = k
+        undecided &= ~done
+        k += 1
+    y[undecided] = k
+    return y

@@ -35,7 +35,10 @@ from .families import (
     cbind_parts,
     draw_response,
     glm_response,
+    initial_theta,
+    response_mean,
     starting_means,
+    truncated_variance,
 )
 from .lmm import LinearMixedModel, lmer
 from .marginal import latent_residual_variance
@@ -80,7 +83,6 @@ class GeneralizedLinearMixedModel(MixedModel):
         # The negative binomial's shape or the beta's precision: fixed if the family gives it, else
         # estimated by fit() (on the log scale, jointly with θ and β in the second stage).
         self._estimates_family_theta = self.family.has_shape and self.family.theta is None
-        self._family_theta = self.family.theta if self.family.theta is not None else 1.0
         self.family_theta_stderr = np.nan
         if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
             raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
@@ -106,6 +108,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights)
         self._glm = response
         self._response = response.y
+        self._family_theta = self._family_theta_start = initial_theta(self.family, response.y)
         self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
         self._restart_optimizer(self._data_based_start())
@@ -231,9 +234,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             return self._core.objective_theta(theta)
         return self._core.objective(theta, np.ascontiguousarray(beta, dtype=np.float64), self._gh_z, self._gh_w)
 
-    # An estimated NB shape's interval on the log scale: θ from 1e-3 (extreme overdispersion) to
-    # 1e6 (as good as the Poisson for any count this library can hold).
-    LOG_FAMILY_THETA_BOUNDS = (np.log(1e-3), np.log(1e6))
+    def _log_family_theta_bounds(self) -> tuple[float, float]:
+        """The interval of an estimated family parameter's log (Family.log_theta_bounds)."""
+        return self.family.log_theta_bounds(self._family_theta_start)
 
     @property
     def fitted_family(self) -> Family:
@@ -262,7 +265,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         steps = self._steps(theta, beta, vcov)
         upper = None
         if self._estimates_family_theta:
-            low, high = self.LOG_FAMILY_THETA_BOUNDS
+            low, high = self._log_family_theta_bounds()
             lower, steps = np.append(lower, low), np.append(steps, 0.5)
             upper = np.append(np.full(len(lower) - 1, np.inf), high)
         return OptSummary(
@@ -338,14 +341,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._record_factorization()
         for message in self.convergence_problems:
             warn(message, ConvergenceWarning)
-        if self._estimates_family_theta and np.log(self._family_theta) > self.LOG_FAMILY_THETA_BOUNDS[1] - 1e-3:
-            warn(
-                "the negative binomial's θ reached its upper bound (1e6): the data show no overdispersion, "
-                "and a poisson GLMM fits them as well"
-                if self.family.name == "negative_binomial"
-                else f"the {self.family.name} family's parameter reached its upper bound (1e6)",
-                ConvergenceWarning,
-            )
+        if self._estimates_family_theta:
+            self._warn_at_family_theta_bound()
         self._warn_if_singular()
         return self
 
@@ -360,12 +357,30 @@ class GeneralizedLinearMixedModel(MixedModel):
         beta_step = np.minimum(0.5 * np.sqrt(np.abs(np.diag(vcov))), np.maximum(1.0, np.abs(beta)))
         return np.concatenate([np.maximum(0.2 * theta, 0.05), np.where(beta_step > 0, beta_step, 1.0)])
 
+    def _warn_at_family_theta_bound(self) -> None:
+        low, high = self._log_family_theta_bounds()
+        log_theta = np.log(self._family_theta)
+        if log_theta > high - 1e-3:
+            warn(
+                "the negative binomial's θ reached its upper bound (1e6): the data show no overdispersion, "
+                "and a poisson GLMM fits them as well"
+                if self.family.name == "negative_binomial"
+                else f"the {self.family.name} family's {self.family.parameter_name} reached its upper bound",
+                ConvergenceWarning,
+            )
+        elif self.family.name == "genpois" and log_theta < low + 1e-3:
+            warn(
+                "the generalized Poisson's φ reached its lower bound 1 (the Poisson): the data are not overdispersed "
+                "(underdispersion, φ < 1, is outside what genpois can fit)",
+                ConvergenceWarning,
+            )
+
     def _start_family_theta(self, theta: np.ndarray, beta: np.ndarray) -> None:
         """Stage 2's start for the family's own parameter (NB's θ, NB1's and the beta's φ): the
         Laplace deviance minimized in its log alone at stage 1's (θ, β), a one-dimensional search
         of ~15 evaluations, instead of the value stage 1 held fixed (1), from which BOBYQA spent
         some 300 of its 410 evaluations on the beta test data walking log φ from 0 to 2."""
-        low, high = self.LOG_FAMILY_THETA_BOUNDS
+        low, high = self._log_family_theta_bounds()
         result = minimize_scalar(
             lambda log_shape: self._objective_of(np.concatenate([theta, beta, [log_shape]])),
             bounds=(low, high), method="bounded", options={"xatol": 1e-2},
@@ -388,7 +403,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._theta = np.array(theta, dtype=np.float64)
         self._beta = np.array(core.beta)
         self._b = np.array(core.b)
-        self._fitted_values = np.array(core.mu)
+        self._fitted_values = response_mean(self.fitted_family, np.array(core.mu))
         self._sigma = self._scale()
         self._loglik = -0.5 * self._objective
 
@@ -470,9 +485,17 @@ class GeneralizedLinearMixedModel(MixedModel):
         if type == "response":
             return raw
         if type == "deviance":
+            if not self.family.has_deviance_residuals:
+                raise ValueError(
+                    f"deviance residuals need the saturated model, which the {self.family.name} family has not in "
+                    "closed form; use type='pearson' or 'response'"
+                )
             return np.sign(raw) * np.sqrt(np.maximum(np.array(core.deviance_residuals()), 0.0))
         if type == "pearson":
-            return raw * np.sqrt(self._glm.weights / np.array(core.variance()))
+            variance = np.array(core.variance())
+            if self.family.zero_truncated:
+                variance = truncated_variance(self.fitted_family, np.array(core.mu), variance)
+            return raw * np.sqrt(self._glm.weights / variance)
         if type == "working":
             return raw / np.array(core.mu_eta())
         raise ValueError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
@@ -494,6 +517,9 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return np.asarray(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))
+
+    def _response_mean(self, eta: np.ndarray) -> np.ndarray:
+        return response_mean(self.fitted_family, self._link_inverse(eta))
 
     def _random_effects_scale(self) -> float:
         return 1.0
@@ -561,12 +587,11 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _family_label(self) -> str:
         if not self.family.has_shape:
             return self.family.name
-        if self.family.name == "beta":
-            shown, symbol = f"beta, precision φ = {self._family_theta:.4g}", "φ"
-        elif self.family.name == "nbinom1":
-            shown, symbol = f"nbinom1, dispersion φ = {self._family_theta:.4g}", "φ"
+        symbol = self.family.parameter_name[-1]
+        if self.family.name == "negative_binomial":
+            shown = f"Negative Binomial({self._family_theta:.4g})"
         else:
-            shown, symbol = f"Negative Binomial({self._family_theta:.4g})", "θ"
+            shown = f"{self.family.name}, {self.family.parameter_name} = {self._family_theta:.4g}"
         if self._estimates_family_theta:
             shown += f", {symbol} estimated (SE {self.family_theta_stderr:.3g})"
         return shown
@@ -592,10 +617,11 @@ def glmer(
 
     family is a name ('binomial', 'poisson', 'Gamma', 'inverse_gaussian', 'gaussian',
     'negative_binomial' — its shape θ estimated jointly, as glmmTMB's nbinom2 —, 'nbinom1' — its
-    dispersion φ estimated jointly, as glmmTMB's nbinom1 — or 'beta' — for
-    responses in (0, 1), its precision φ estimated jointly, as glmmTMB's beta_family) or a
-    mixedfit.families.Family (``families.negative_binomial(theta)`` and ``families.beta(phi)``
-    fix them); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
+    dispersion φ estimated jointly, as glmmTMB's nbinom1 —, 'beta' — for
+    responses in (0, 1), its precision φ estimated jointly, as glmmTMB's beta_family —, glmmTMB's
+    'truncated_poisson', 'truncated_nbinom1', 'truncated_nbinom2' (counts ≥ 1), 'genpois' and
+    'lognormal', each parameter estimated jointly) or a mixedfit.families.Family
+    (``families.negative_binomial(theta)``, ``families.beta(phi)`` and the like fix them); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
     Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
     link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
     n_threads: threads for the core (default: mixedfit.get_threads()).

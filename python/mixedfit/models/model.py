@@ -258,6 +258,11 @@ class MixedModel(Refits):
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return eta
 
+    def _response_mean(self, eta: np.ndarray) -> np.ndarray:
+        """E[y] at the linear predictor η (predict(type="response")): the inverse link's μ, but for
+        families whose μ is not the response's mean (the zero-truncated counts)."""
+        return self._link_inverse(eta)
+
     def _residual_variance(self) -> float:
         """The residual variance of Nakagawa's R² and the ICC (σ² for an LMM)."""
         raise NotImplementedError
@@ -307,7 +312,7 @@ class MixedModel(Refits):
                 rows = rows + np.sum(new.X * effects[new.codes], axis=1)  # code -1: the zero row
             eta = np.full(len(nd.complete), np.nan)
             eta[nd.complete] = rows
-        return self._link_inverse(eta) if type == "response" else eta
+        return self._response_mean(eta) if type == "response" else eta
 
     @synchronized
     def simulate(

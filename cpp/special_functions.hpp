@@ -1,0 +1,16 @@
+// Special functions the families' log-densities and their derivatives need beyond <cmath>:
+// ψ and ψ' (the beta's and NB1's scores), log Γ(y + θ) − log Γ(y + 1) without cancellation at
+// large counts, log(1 − eˣ) for x < 0.
+#pragma once
+
+namespace mixedfit {
+
+// ψ(x) and ψ'(x) for x > 0, accurate to ~1e-15 relative.
+double digamma(double x);
+double trigamma(double x);
+// log Γ(y + θ) − log Γ(y + 1), exact to rounding also where both log-gammas are ~10⁹.
+double log_gamma_ratio(double y, double theta);
+// log(1 − eˣ) for x ≤ 0 (R's R_Log1_Exp: log1p or log of expm1, whichever keeps the digits).
+double log1m_exp(double x);
+
+}  // namespace mixedfit
