@@ -346,8 +346,9 @@ double Family::observed_information(double y, double mu, double eta) const {
   return -d.second * m1 * m1 - d.first * m2;
 }
 
-double Family::score(double y, double mu, double mu_eta) const {
-  return mu_derivatives(dist_, y, mu, theta_).first * mu_eta;
+Family::Information Family::information(double y, double mu, double eta, double m1) const {
+  const MuDerivatives d = mu_derivatives(dist_, y, mu, theta_);
+  return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 
 double Family::expected_information(double mu, double m1) const {

@@ -69,20 +69,24 @@ class Family {
   // −∂²log p(y | μ(η))/∂η² per unit prior weight (the families of laplace_uses_observed_information).
   double observed_information(double y, double mu, double eta) const;
   // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
-  // score() and expected_information() instead of V(μ) and the working response.
+  // information() instead of V(μ) and the working response.
   bool has_own_score() const {
     return dist_ != Distribution::Binomial && dist_ != Distribution::Poisson && dist_ != Distribution::Gamma &&
            dist_ != Distribution::InverseGaussian && dist_ != Distribution::Gaussian &&
            dist_ != Distribution::NegativeBinomial;
   }
-  // ∂log p(y | μ(η))/∂η and its expected negative derivative, per unit prior weight, from μ and
-  // dμ/dη at η (which PIRLS holds already).
-  double score(double y, double mu, double mu_eta) const;
-  double expected_information(double mu, double mu_eta) const;
+  // ∂log p(y | μ(η))/∂η, its expected negative derivative and the observed one (as
+  // observed_information), per unit prior weight, from μ and dμ/dη at η (which PIRLS holds
+  // already) and one evaluation of the log-density's μ-derivatives (the families of has_own_score).
+  struct Information {
+    double score, expected, observed;
+  };
+  Information information(double y, double mu, double eta, double mu_eta) const;
 
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
   double mu_eta2(double eta, double mu, double mu_eta) const;
+  double expected_information(double mu, double mu_eta) const;
 
   Distribution dist_;
   Link link_;
