@@ -272,19 +272,8 @@ double Family::dev_resid(double y, double mu, double wt) const {
       // each term O(θ), without the direct form's cancellation of two O(y) terms at large counts.
       return 2 * wt * ((y > 0 ? y * std::log1p(theta_ * (y - mu) / (mu * (y + theta_))) : 0.0) -
                        theta_ * std::log1p((y - mu) / (mu + theta_)));
-    case Distribution::Beta:  // 2 wt [log p(y | μ = y) − log p(y | μ)]: no exponential-family deviance
-      return 2 * wt * (log_density(dist_, y, y, theta_) - log_density(dist_, y, mu, theta_));
-    case Distribution::NegativeBinomial1:  // the same, with log p(0 | μ → 0) = 0
-      return 2 * wt * ((y > 0 ? log_density(dist_, y, y, theta_) : 0.0) - log_density(dist_, y, mu, theta_));
-    case Distribution::TruncatedPoisson:
-    case Distribution::TruncatedNegativeBinomial1:
-    case Distribution::TruncatedNegativeBinomial2:
-    case Distribution::GeneralizedPoisson:
-    case Distribution::Lognormal:
-      // No saturated model in closed form (a truncated count's μ that maximizes p(y | μ) solves
-      // an equation): −2 wt log p(y | μ), the deviance residual up to a term per observation
-      // that does not depend on μ — all PIRLS and the quadrature need.
-      return -2 * wt * log_density(dist_, y, mu, theta_);
+    default:  // the families of densities.hpp: 2 wt [log p(y | μ = y) − log p(y | μ)]
+      return 2 * wt * (saturated_log_density(y) - log_density(y, mu));
   }
   return 0.0;
 }
@@ -319,8 +308,22 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
     case Distribution::Gaussian:
       return N * (std::log(dev / N * 2 * kPi) + 1) + 2 - wt.array().log().sum();
     default:  // the families of densities.hpp
-      for (Index i = 0; i < N; ++i) sum += wt[i] * log_density(dist_, y[i], mu[i], theta_);
+      for (Index i = 0; i < N; ++i) sum += wt[i] * log_density(y[i], mu[i]);
       return -2 * sum;
+  }
+}
+
+double Family::log_density(double y, double mu) const { return mixedfit::log_density(dist_, y, mu, theta_); }
+
+double Family::saturated_log_density(double y) const {
+  switch (dist_) {
+    case Distribution::Beta: return log_density(y, y);
+    case Distribution::NegativeBinomial1: return y > 0 ? log_density(y, y) : 0.0;  // log p(0 | μ → 0) = 0
+    default:
+      // No saturated model in closed form (a truncated count's μ that maximizes p(y | μ) solves
+      // an equation): the deviance residual is −2 wt log p(y | μ), up to a term per observation
+      // that does not depend on μ — all PIRLS and the quadrature need.
+      return 0.0;
   }
 }
 

@@ -51,6 +51,10 @@ class Family {
   bool all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const;
   // Unit deviance times the prior weight.
   double dev_resid(double y, double mu, double wt) const;
+  // log p(y | μ) and the saturated model's log p(y | μ = y) of the families of has_own_score
+  // (densities.hpp): their deviance residual is 2 wt [saturated − log p(y | μ)].
+  double log_density(double y, double mu) const;
+  double saturated_log_density(double y) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
   double aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<const Eigen::VectorXd>& n,
@@ -60,6 +64,7 @@ class Family {
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
   void set_theta(double theta) { theta_ = theta; }
+  double theta() const { return theta_; }
   // The negative binomial's Laplace approximation takes the observed information −∂²log p/∂η²
   // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
   // for every family; the two differ for a non-canonical link, as NB2's log link is.

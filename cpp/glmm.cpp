@@ -88,7 +88,7 @@ void GeneralizedLinearMixedModel::update_mu() {
   mu_.resize(n);
   mu_eta_.resize(n);
   valid_ = true;
-  sums_ = likelihood_->constants();
+  sums_ = likelihood_->constants(family_);
   // Block by block, so that η, μ and dμ/dη stay in the cache between the inverse link, the
   // validity check and the likelihood's sums (one pass over the observations instead of four).
   for (Index first = 0; first < n; first += kObservationBlock) {

@@ -55,13 +55,21 @@ ResponseLikelihood::ResponseLikelihood(const Family& family, MapVec y, MapVec n_
 
 ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& eta,
                                                 const Eigen::VectorXd& mu) const {
-  const Sums part = block(family, eta, mu, 0);
-  Sums sums{constants().deviance + part.deviance, constants().minus_two_log_lik + part.minus_two_log_lik};
+  const Sums part = block(family, eta, mu, 0), fixed = constants(family);
+  Sums sums{fixed.deviance + part.deviance, fixed.minus_two_log_lik + part.minus_two_log_lik};
   if (std::isnan(sums.minus_two_log_lik)) sums.minus_two_log_lik = family.aic(y_, n_, mu, wt_, sums.deviance);
   return sums;
 }
 
-ResponseLikelihood::Sums ResponseLikelihood::constants() const {
+ResponseLikelihood::Sums ResponseLikelihood::constants(const Family& family) const {
+  if (family.has_own_score()) {
+    if (!(family.theta() == saturated_theta_)) {
+      saturated_ = 0.0;
+      for (Index i = 0; i < y_.size(); ++i) saturated_ += 2 * wt_[i] * family.saturated_log_density(y_[i]);
+      saturated_theta_ = family.theta();
+    }
+    return {saturated_, 0.0};
+  }
   const bool closed_form = distribution_ == Distribution::Binomial || distribution_ == Distribution::Poisson;
   return {dev0_, closed_form ? lik0_ : std::numeric_limits<double>::quiet_NaN()};
 }
@@ -82,6 +90,11 @@ ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const E
               -weighted_log_sum(successes_.segment(first, m), log_mu) - weighted_log_sum(failures_.segment(first, m), log_1mmu)};
     }
     default: {
+      if (family.has_own_score()) {
+        double log_lik = 0.0;
+        for (Index i = 0; i < m; ++i) log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i]);
+        return {-2 * log_lik, -2 * log_lik};
+      }
       double deviance = 0.0;
       for (Index i = 0; i < m; ++i) deviance += family.dev_resid(y_[first + i], mu[i], wt_[first + i]);
       return {deviance, 0.0};

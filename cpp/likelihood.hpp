@@ -7,6 +7,8 @@
 // families sum Family's scalar functions.
 #pragma once
 
+#include <limits>
+
 #include "family.hpp"
 #include "types.hpp"
 
@@ -25,12 +27,14 @@ class ResponseLikelihood {
   Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const;
   // The μ-dependent part of the same over the block of observations first, first + 1, … (eta and
   // mu hold theirs), for PIRLS's single pass over the observations: the sums are constants() plus
-  // the blocks'. For the families other than the binomial and the Poisson, constants()'s −2 log L
-  // is NaN (their family$aic needs the whole response's deviance; PIRLS's steps need only the
-  // deviance), and so is the total.
+  // the blocks'. The families of densities.hpp get both from one log-density per observation
+  // (constants(): the saturated model's Σ 2 wt log p(y | μ = y), once per value of the family's
+  // parameter). For the exponential families other than the binomial and the Poisson,
+  // constants()'s −2 log L is NaN (their family$aic needs the whole response's deviance; PIRLS's
+  // steps need only the deviance), and so is the total.
   Sums block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
              const Eigen::Ref<const Eigen::VectorXd>& mu, Index first) const;
-  Sums constants() const;
+  Sums constants(const Family& family) const;
 
  private:
   MapVec y_, n_, wt_;
@@ -39,6 +43,8 @@ class ResponseLikelihood {
   // −2 log L = lik0 − Σ a log μ − Σ b log(1 − μ) (R's aic: a, b the trials' successes and failures
   // times wt/m). Poisson: deviance = dev0 − Σ 2wy log μ + Σ 2w μ, and −2 log L the same with lik0.
   double dev0_ = 0.0, lik0_ = 0.0;
+  // The saturated deviance term of a family of densities.hpp and the parameter it was summed at.
+  mutable double saturated_ = 0.0, saturated_theta_ = std::numeric_limits<double>::quiet_NaN();
   Eigen::ArrayXd two_wy_, two_w_;  // two_w_: the Poisson's coefficient of μ, the binomial's 2w(1 − y)
   Eigen::ArrayXd successes_, failures_;  // binomial: a and b above
 };
