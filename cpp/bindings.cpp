@@ -272,6 +272,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            py::keep_alive<1, 8>(), py::keep_alive<1, 9>(), py::keep_alive<1, 10>())
       .def("set_family_theta", &GeneralizedLinearMixedModel::set_family_theta, py::arg("theta"),
            "Set the negative binomial's shape θ.")
+      .def("set_zero_logit", &GeneralizedLinearMixedModel::set_zero_logit, py::arg("logit").noconvert(),
+           "Make the family zero-inflated with these log-odds of a structural zero, one per row.")
       .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
            py::call_guard<py::gil_scoped_release>(), "nAGQ = 0: Laplace deviance with beta and u from PIRLS.")
       .def("objective", &GeneralizedLinearMixedModel::objective, py::arg("theta").noconvert(),

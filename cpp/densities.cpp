@@ -1,5 +1,6 @@
 #include "densities.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -53,7 +54,38 @@ LognormalTerms lognormal_terms(double y, double mu, double phi) {
   return {v, std::log(y) - std::log(mu) + v / 2};
 }
 
+// log(1 + eˣ) without overflow.
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+// At y = 0: ℓ = log(π + (1 − π) p₀(μ)) and q = (1 − π) p₀/(π + (1 − π) p₀), the probability that
+// the zero is the distribution's, through which ℓ depends on μ.
+struct ZeroMixture {
+  double log_p, q;
+};
+
+ZeroMixture zero_mixture(Distribution distribution, double mu, double phi, double zero_logit) {
+  const double log_pi = -softplus(-zero_logit), log_count = -softplus(zero_logit) + log_density(distribution, 0.0, mu, phi);
+  const double high = std::max(log_pi, log_count);
+  const double log_p = high + std::log(std::exp(log_pi - high) + std::exp(log_count - high));
+  return {log_p, std::exp(log_count - log_p)};
+}
+
 }  // namespace
+
+double zero_inflated_log_density(Distribution distribution, double y, double mu, double phi, double zero_logit) {
+  if (y != 0) return -softplus(zero_logit) + log_density(distribution, y, mu, phi);
+  if (zero_truncated(distribution)) return -softplus(-zero_logit);
+  return zero_mixture(distribution, mu, phi, zero_logit).log_p;
+}
+
+MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, double phi, double zero_logit) {
+  if (y != 0) return mu_derivatives(distribution, y, mu, phi);
+  if (zero_truncated(distribution)) return {0.0, 0.0};
+  // ℓ' = q ℓ₀' and ℓ'' = q ℓ₀'' + q(1 − q) ℓ₀'², ℓ₀ = log p₀(μ) (dq/dμ = q(1 − q) ℓ₀').
+  const double q = zero_mixture(distribution, mu, phi, zero_logit).q;
+  const MuDerivatives d = mu_derivatives(distribution, 0.0, mu, phi);
+  return {q * d.first, q * d.second + q * (1 - q) * d.first * d.first};
+}
 
 bool zero_truncated(Distribution distribution) {
   return distribution == Distribution::TruncatedPoisson || distribution == Distribution::TruncatedNegativeBinomial1 ||

@@ -16,6 +16,11 @@ struct MuDerivatives {
 // log p(y | μ, φ); −∞ outside the support.
 double log_density(Distribution distribution, double y, double mu, double phi);
 MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, double phi);
+// The same for a zero-inflated distribution: a zero comes from a point mass with probability
+// π = 1/(1 + e^(−zero_logit)), or with 1 − π from the distribution (a zero-truncated one: a
+// hurdle model, whose zeros are all the point mass's).
+double zero_inflated_log_density(Distribution distribution, double y, double mu, double phi, double zero_logit);
+MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, double phi, double zero_logit);
 // Whether the distribution is a zero-truncated count (y ≥ 1): its μ is the untruncated mean.
 bool zero_truncated(Distribution distribution);
 

@@ -259,7 +259,8 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
   }
 }
 
-double Family::dev_resid(double y, double mu, double wt) const {
+double Family::dev_resid(double y, double mu, double wt, double zero_logit) const {
+  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero_logit));
   switch (dist_) {
     case Distribution::Binomial:
       return 2 * wt * (y_log_y_over_mu(y, mu) + y_log_y_over_mu(1 - y, 1 - mu));
@@ -272,8 +273,8 @@ double Family::dev_resid(double y, double mu, double wt) const {
       // each term O(θ), without the direct form's cancellation of two O(y) terms at large counts.
       return 2 * wt * ((y > 0 ? y * std::log1p(theta_ * (y - mu) / (mu * (y + theta_))) : 0.0) -
                        theta_ * std::log1p((y - mu) / (mu + theta_)));
-    default:  // the families of densities.hpp: 2 wt [log p(y | μ = y) − log p(y | μ)]
-      return 2 * wt * (saturated_log_density(y) - log_density(y, mu));
+    default:  // the families of densities.hpp: above
+      return 0.0;
   }
   return 0.0;
 }
@@ -307,18 +308,24 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
     }
     case Distribution::Gaussian:
       return N * (std::log(dev / N * 2 * kPi) + 1) + 2 - wt.array().log().sum();
-    default:  // the families of densities.hpp
-      for (Index i = 0; i < N; ++i) sum += wt[i] * log_density(y[i], mu[i]);
+    case Distribution::NegativeBinomial:
+      for (Index i = 0; i < N; ++i) sum += wt[i] * mixedfit::log_density(dist_, y[i], mu[i], theta_);
       return -2 * sum;
+    default:  // the families of has_own_score: ResponseLikelihood sums their log-densities itself
+      return std::numeric_limits<double>::quiet_NaN();
   }
 }
 
-double Family::log_density(double y, double mu) const { return mixedfit::log_density(dist_, y, mu, theta_); }
+double Family::log_density(double y, double mu, double zero_logit) const {
+  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, theta_, zero_logit)
+                        : mixedfit::log_density(dist_, y, mu, theta_);
+}
 
 double Family::saturated_log_density(double y) const {
+  if (zero_inflated_) return 0.0;
   switch (dist_) {
-    case Distribution::Beta: return log_density(y, y);
-    case Distribution::NegativeBinomial1: return y > 0 ? log_density(y, y) : 0.0;  // log p(0 | μ → 0) = 0
+    case Distribution::Beta: return log_density(y, y, 0.0);
+    case Distribution::NegativeBinomial1: return y > 0 ? log_density(y, y, 0.0) : 0.0;  // log p(0 | μ → 0) = 0
     default:
       // No saturated model in closed form (a truncated count's μ that maximizes p(y | μ) solves
       // an equation): the deviance residual is −2 wt log p(y | μ), up to a term per observation
@@ -349,8 +356,9 @@ double Family::observed_information(double y, double mu, double eta) const {
   return -d.second * m1 * m1 - d.first * m2;
 }
 
-Family::Information Family::information(double y, double mu, double eta, double m1) const {
-  const MuDerivatives d = mu_derivatives(dist_, y, mu, theta_);
+Family::Information Family::information(double y, double mu, double eta, double m1, double zero_logit) const {
+  const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, theta_, zero_logit)
+                                         : mu_derivatives(dist_, y, mu, theta_);
   return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 

@@ -49,11 +49,13 @@ class Family {
   // there), η where the inverse link is defined and monotone — 1/μ² needs η > 0, 1/μ needs
   // η ≠ 0 (R's valideta); the √ link allows any η, as lme4 does (μ = η²).
   bool all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const;
-  // Unit deviance times the prior weight.
-  double dev_resid(double y, double mu, double wt) const;
+  // Unit deviance times the prior weight (zero_logit: the observation's zero-inflation log-odds,
+  // read only if the family is zero-inflated).
+  double dev_resid(double y, double mu, double wt, double zero_logit = 0.0) const;
   // log p(y | μ) and the saturated model's log p(y | μ = y) of the families of has_own_score
-  // (densities.hpp): their deviance residual is 2 wt [saturated − log p(y | μ)].
-  double log_density(double y, double mu) const;
+  // (densities.hpp): their deviance residual is 2 wt [saturated − log p(y | μ)]. A zero-inflated
+  // family's saturated term is 0 (its deviance is −2 log L).
+  double log_density(double y, double mu, double zero_logit) const;
   double saturated_log_density(double y) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
@@ -64,6 +66,11 @@ class Family {
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
   void set_theta(double theta) { theta_ = theta; }
+  // Zero-inflation (glmmTMB's ziformula): each observation's zero is a point mass's with a
+  // probability whose log-odds the callers pass as zero_logit; PIRLS takes the mixture's score
+  // and observed information.
+  void set_zero_inflated(bool zero_inflated) { zero_inflated_ = zero_inflated; }
+  bool zero_inflated() const { return zero_inflated_; }
   double theta() const { return theta_; }
   // The negative binomial's Laplace approximation takes the observed information −∂²log p/∂η²
   // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
@@ -76,9 +83,10 @@ class Family {
   // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
   // information() instead of V(μ) and the working response.
   bool has_own_score() const {
-    return dist_ != Distribution::Binomial && dist_ != Distribution::Poisson && dist_ != Distribution::Gamma &&
-           dist_ != Distribution::InverseGaussian && dist_ != Distribution::Gaussian &&
-           dist_ != Distribution::NegativeBinomial;
+    return zero_inflated_ ||
+           (dist_ != Distribution::Binomial && dist_ != Distribution::Poisson && dist_ != Distribution::Gamma &&
+            dist_ != Distribution::InverseGaussian && dist_ != Distribution::Gaussian &&
+            dist_ != Distribution::NegativeBinomial);
   }
   // ∂log p(y | μ(η))/∂η, its expected negative derivative and the observed one (as
   // observed_information), per unit prior weight, from μ and dμ/dη at η (which PIRLS holds
@@ -86,7 +94,7 @@ class Family {
   struct Information {
     double score, expected, observed;
   };
-  Information information(double y, double mu, double eta, double mu_eta) const;
+  Information information(double y, double mu, double eta, double mu_eta, double zero_logit) const;
 
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
@@ -96,6 +104,7 @@ class Family {
   Distribution dist_;
   Link link_;
   double theta_;
+  bool zero_inflated_ = false;
 };
 
 }  // namespace mixedfit

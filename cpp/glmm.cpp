@@ -68,6 +68,13 @@ void GeneralizedLinearMixedModel::set_family_theta(double theta) {
   family_.set_theta(theta);
 }
 
+void GeneralizedLinearMixedModel::set_zero_logit(const Eigen::Ref<const Eigen::VectorXd>& logit) {
+  require(logit.size() == pred_.n(), "the zero-inflation log-odds must have one entry per row of X");
+  require(!logit.array().isNaN().any(), "the zero-inflation log-odds must not be NaN");
+  zero_logit_ = logit;
+  family_.set_zero_inflated(true);
+}
+
 void GeneralizedLinearMixedModel::start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart) {
   for (Index i = 0; i < mustart.size(); ++i) eta_[i] = family_.linkfun(mustart[i]);
   eta_start_ = eta_;
@@ -98,7 +105,7 @@ void GeneralizedLinearMixedModel::update_mu() {
     family_.linkinv(eta, mu_.segment(first, m), mu_eta_.segment(first, m));
     valid_ = valid_ && family_.all_valid(eta, mu);
     if (!valid_) continue;  // the penalized deviance is infinite; μ is still wanted whole
-    const ResponseLikelihood::Sums part = likelihood_->block(family_, eta, mu, first);
+    const ResponseLikelihood::Sums part = likelihood_->block(family_, eta, mu, first, zero_logit_);
     sums_.deviance += part.deviance;
     sums_.minus_two_log_lik += part.minus_two_log_lik;
   }
@@ -121,14 +128,16 @@ void GeneralizedLinearMixedModel::update_eta_mu(bool with_beta) {
 
 Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
   Eigen::VectorXd d(y_.size());
-  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i]);
+  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_logit(i));
   return d;
 }
 
 Eigen::VectorXd GeneralizedLinearMixedModel::variance() const { return family_.variance(mu_).matrix(); }
 
 // At the current μ under the current family (a new negative binomial shape changes both).
-double GeneralizedLinearMixedModel::deviance() const { return likelihood_->at(family_, eta_, mu_).deviance; }
+double GeneralizedLinearMixedModel::deviance() const {
+  return likelihood_->at(family_, eta_, mu_, zero_logit_).deviance;
+}
 
 double GeneralizedLinearMixedModel::pearson_rss() const {
   double sum = 0.0;
@@ -139,7 +148,9 @@ double GeneralizedLinearMixedModel::pearson_rss() const {
   return sum;
 }
 
-double GeneralizedLinearMixedModel::aic() const { return likelihood_->at(family_, eta_, mu_).minus_two_log_lik; }
+double GeneralizedLinearMixedModel::aic() const {
+  return likelihood_->at(family_, eta_, mu_, zero_logit_).minus_two_log_lik;
+}
 
 double GeneralizedLinearMixedModel::penalized_deviance() const {
   return valid_ ? sums_.deviance + pred_.u().squaredNorm() : std::numeric_limits<double>::infinity();
@@ -170,7 +181,7 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     // Weights from the expected information and the right-hand side w (η − base) + the score,
     // all from one evaluation of the log-density's derivatives per observation.
     for (Index i = 0; i < n; ++i) {
-      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i]);
+      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_logit(i));
       w[i] = weights_[i] * t.expected;
       if (observed) h[i] = weights_[i] * t.observed;
       if (with_residual) weighted_residual_[i] = w[i] * (eta_[i] - base[i]) + weights_[i] * t.score;

@@ -34,6 +34,8 @@ class GeneralizedLinearMixedModel {
   void set_response(MapVec y, MapVec mustart);
   // A new negative binomial shape: the profile over it refits the other parameters at each.
   void set_family_theta(double theta);
+  // Zero-inflation's log-odds per observation (glmmTMB's ziformula: X_zi β_zi), from now on.
+  void set_zero_logit(const Eigen::Ref<const Eigen::VectorXd>& logit);
 
   const Predictor& predictor() const { return pred_; }
   Predictor& predictor() { return pred_; }
@@ -67,6 +69,7 @@ class GeneralizedLinearMixedModel {
   // observed: the observed information instead of the expected one (see Family); with_residual:
   // also weighted_residual_, in the same pass.
   void reweight(bool with_beta, bool observed, bool with_residual);
+  double zero_logit(Index i) const { return zero_logit_.size() ? zero_logit_[i] : 0.0; }
   // reweight's pass for an exponential family: w from V(μ) and, with_residual, W times the
   // working response in weighted_residual_.
   void exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual);
@@ -81,6 +84,7 @@ class GeneralizedLinearMixedModel {
   std::optional<ResponseLikelihood> likelihood_;  // of the current response (set_response replaces it)
   Eigen::VectorXd eta_, mu_, mu_eta_;  // mu_eta_: dμ/dη
   Eigen::VectorXd fixed_eta_;          // Xβ + offset while PIRLS holds β fixed
+  Eigen::VectorXd zero_logit_;         // zero-inflation's log-odds (empty: none)
   // W times the working response (less Xβ where β is fixed), for PIRLS's right-hand side.
   Eigen::VectorXd weighted_residual_;
   bool valid_ = true;                  // every η and μ valid (Family::all_valid)

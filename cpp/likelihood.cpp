@@ -54,14 +54,15 @@ ResponseLikelihood::ResponseLikelihood(const Family& family, MapVec y, MapVec n_
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& eta,
-                                                const Eigen::VectorXd& mu) const {
-  const Sums part = block(family, eta, mu, 0), fixed = constants(family);
+                                                const Eigen::VectorXd& mu, const Eigen::VectorXd& zero_logit) const {
+  const Sums part = block(family, eta, mu, 0, zero_logit), fixed = constants(family);
   Sums sums{fixed.deviance + part.deviance, fixed.minus_two_log_lik + part.minus_two_log_lik};
   if (std::isnan(sums.minus_two_log_lik)) sums.minus_two_log_lik = family.aic(y_, n_, mu, wt_, sums.deviance);
   return sums;
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::constants(const Family& family) const {
+  if (family.zero_inflated()) return {0.0, 0.0};
   if (family.has_own_score()) {
     if (!(family.theta() == saturated_theta_)) {
       saturated_ = 0.0;
@@ -75,8 +76,17 @@ ResponseLikelihood::Sums ResponseLikelihood::constants(const Family& family) con
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
-                                                   const Eigen::Ref<const Eigen::VectorXd>& mu, Index first) const {
+                                                   const Eigen::Ref<const Eigen::VectorXd>& mu, Index first,
+                                                   const Eigen::VectorXd& zero_logit) const {
   const Index m = mu.size();
+  if (family.has_own_score()) {  // also a zero-inflated Poisson
+    double log_lik = 0.0;
+    for (Index i = 0; i < m; ++i) {
+      const double logit = zero_logit.size() ? zero_logit[first + i] : 0.0;
+      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], logit);
+    }
+    return {-2 * log_lik, -2 * log_lik};
+  }
   Eigen::ArrayXd log_mu, log_1mmu;
   switch (distribution_) {
     case Distribution::Poisson: {
@@ -90,11 +100,6 @@ ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const E
               -weighted_log_sum(successes_.segment(first, m), log_mu) - weighted_log_sum(failures_.segment(first, m), log_1mmu)};
     }
     default: {
-      if (family.has_own_score()) {
-        double log_lik = 0.0;
-        for (Index i = 0; i < m; ++i) log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i]);
-        return {-2 * log_lik, -2 * log_lik};
-      }
       double deviance = 0.0;
       for (Index i = 0; i < m; ++i) deviance += family.dev_resid(y_[first + i], mu[i], wt_[first + i]);
       return {deviance, 0.0};

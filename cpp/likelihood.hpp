@@ -23,8 +23,9 @@ class ResponseLikelihood {
     double deviance, minus_two_log_lik;  // Σ deviance residuals; R's family$aic
   };
   // At η and its μ, for this family (whose negative binomial shape may have changed since
-  // construction).
-  Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu) const;
+  // construction); zero_logit: a zero-inflated family's log-odds per observation (else empty).
+  Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu,
+          const Eigen::VectorXd& zero_logit) const;
   // The μ-dependent part of the same over the block of observations first, first + 1, … (eta and
   // mu hold theirs), for PIRLS's single pass over the observations: the sums are constants() plus
   // the blocks'. The families of densities.hpp get both from one log-density per observation
@@ -33,7 +34,7 @@ class ResponseLikelihood {
   // constants()'s −2 log L is NaN (their family$aic needs the whole response's deviance; PIRLS's
   // steps need only the deviance), and so is the total.
   Sums block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
-             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first) const;
+             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first, const Eigen::VectorXd& zero_logit) const;
   Sums constants(const Family& family) const;
 
  private:

@@ -229,7 +229,7 @@ def test_boolean_and_object_columns(sleep):
 
 def test_inference_arguments_are_checked(sleep):
     model = mixedfit.lmer(LMM, sleep)
-    with pytest.raises(ValueError, match="type must be 'link' or 'response'"):
+    with pytest.raises(ValueError, match="type must be one of 'link', 'response'"):
         model.predict(type="mean")
     with pytest.raises(ValueError, match="method must be 'profile', 'wald' or 'boot'"):
         model.confint("bayes")

@@ -352,10 +352,12 @@ def _binomial_response(response: str, frame: pd.DataFrame, weights: np.ndarray) 
     return GlmResponse(y, weights, ones, starting_means("binomial", y, weights))
 
 
-def glm_response(family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None) -> GlmResponse:
+def glm_response(
+    family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None, hurdle: bool = False
+) -> GlmResponse:
     """Check the response for the family and compute R's starting means. A constant response is
     an error, as in lme4 (check.response.not.const): an all-zero count has no finite intercept."""
-    checked = _family_response(family, response, frame, weights)
+    checked = _family_response(family, response, frame, weights, hurdle)
     values = checked.y if cbind_parts(response) is None else np.column_stack([checked.y, checked.n_trials])
     if len(values) and np.all(values == values[0]):
         shown = values[0] if np.ndim(values[0]) == 0 else tuple(values[0])
@@ -363,7 +365,10 @@ def glm_response(family: Family, response: str, frame: pd.DataFrame, weights: np
     return checked
 
 
-def _family_response(family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None) -> GlmResponse:
+def _family_response(
+    family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None, hurdle: bool
+) -> GlmResponse:
+    """hurdle: a zero-truncated family with a zero model, whose zeros are the zero model's."""
     w = np.ones(len(frame)) if weights is None else weights
     if family.name == "binomial":
         return _binomial_response(response, frame, w)
@@ -379,8 +384,11 @@ def _family_response(family: Family, response: str, frame: pd.DataFrame, weights
                 f"{family.name} response '{response}' has non-integer values; the likelihood treats them as counts",
                 UserWarning,
             )
-        if family.zero_truncated:
-            _require(family, response, y, y >= 1, "a zero-truncated family's counts must be >= 1 (fit the zeros apart)")
+        if family.zero_truncated and not hurdle:
+            _require(
+                family, response, y, y >= 1,
+                "a zero-truncated family's counts must be >= 1 (add a zero model, ziformula='~ 1', for a hurdle model)",
+            )  # fmt: skip
         return GlmResponse(y, w, ones, starting_means(family.name, y, w))
     if family.name == "beta":
         _require(family, response, y, (y > 0) & (y < 1), "it must be strictly between 0 and 1")
@@ -408,8 +416,8 @@ def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarra
         return (weights * y + 0.5) / (weights + 1)
     if family == "poisson":
         return y + 0.1
-    if family in ("negative_binomial", "nbinom1", "genpois"):
-        return y + (y == 0) / 6  # MASS's negative.binomial()$initialize
+    if family in ("negative_binomial", "nbinom1", "genpois") or family in _ZERO_TRUNCATED:
+        return y + (y == 0) / 6  # MASS's negative.binomial()$initialize (a hurdle's zeros too)
     return y.copy()
 
 

@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 from .._native import _core
 from ..design.arrays import RandomTerm
-from ..design.frame import formula_variables
+from ..design.frame import as_dataframe, formula_variables
 from ..errors import ConvergenceWarning, DataError, NumericalError, warn
 from ..inference.convergence import (
     GRADIENT_MESSAGE,
@@ -40,6 +40,8 @@ from .families import (
     starting_means,
     truncated_variance,
 )
+from .results import format_coefficients
+from .zero_inflation import mixture_moments, zero_formula_rhs, zero_model, zero_probability, zero_variables
 from .lmm import LinearMixedModel, lmer
 from .marginal import latent_residual_variance
 from .model import MixedModel
@@ -72,8 +74,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         weights: Any = None,
         offset: Any = None,
         n_threads: int | None = None,
+        ziformula: str | None = None,
     ) -> None:
         self.family = as_family(family, link)
+        self.ziformula = ziformula
+        zero_formula_rhs(ziformula)  # refused before the data are read
         if self.family == Family("gaussian", "identity"):
             raise ValueError(
                 "the gaussian family with the identity link is the linear mixed model: use LinearMixedModel "
@@ -100,15 +105,21 @@ class GeneralizedLinearMixedModel(MixedModel):
                 raise ValueError(
                     f"nAGQ > 1 is only available for families without a scale parameter to estimate, not {self.family}"
                 )
+        if self.nAGQ != 1 and ziformula is not None and zero_formula_rhs(ziformula) is not None:
+            raise ValueError("a zero model (ziformula) needs nAGQ=1 (Laplace): it is estimated in the second stage")
         if self.nAGQ == 0 and self._estimates_family_theta:
             raise ValueError(
                 f"nAGQ=0 cannot estimate the {self.family.name} family's parameter (it is estimated in the second "
                 f"stage): use nAGQ=1, or fix it with mixedfit.families.{self.family.name}(theta)"
             )
-        response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights)
+        hurdle = zero_formula_rhs(ziformula) is not None
+        response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights, hurdle)
         self._glm = response
         self._response = response.y
         self._family_theta = self._family_theta_start = initial_theta(self.family, response.y)
+        self._zero = zero_model(ziformula, self.frame, self.family)
+        self._beta_zi = np.zeros(0) if self._zero is None else self._zero.start(response.y, self.family)
+        self.beta_zi_stderr = np.full(len(self._beta_zi), np.nan)
         self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
         self._restart_optimizer(self._data_based_start())
@@ -129,7 +140,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         theta0 = d.theta0.copy()
         scalar_intercepts = all(t.columns == ["(Intercept)"] for t in d.terms)
         distinct_factors = len({t.term.group for t in d.terms}) == len(d.terms)
-        no_scale = not self.family.has_scale and not self.family.has_shape
+        no_scale = not self.family.has_scale and not self.family.has_shape and self._zero is None
         if not (scalar_intercepts and distinct_factors and no_scale):
             return theta0
         core = self._core
@@ -155,12 +166,15 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _make_core(self):
         d, response = self.design, self._glm
-        return _core.GeneralizedLinearMixedModel(
+        core = _core.GeneralizedLinearMixedModel(
             d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, np.ascontiguousarray(self._response),
             np.ascontiguousarray(response.weights), np.ascontiguousarray(response.n_trials), d.offset,
             np.ascontiguousarray(starting_means(self.family.name, self._response, response.weights)),
             self.family.name, self.family.link, self._family_theta,
         )  # fmt: skip
+        if self._zero is not None:
+            core.set_zero_logit(self._zero.logits(self._beta_zi))
+        return core
 
     @classmethod
     def from_arrays(
@@ -185,35 +199,56 @@ class GeneralizedLinearMixedModel(MixedModel):
         )
 
     def _restore_core(self) -> None:
-        if self._estimates_family_theta:
-            self._core.set_family_theta(self._family_theta)
+        self._apply_extras(self._core, self._extras())
         self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)
 
     def _response_variables(self) -> set[str]:
         parts = cbind_parts(self.parsed.response) or [self.parsed.response]
         return set().union(*(formula_variables(p, "response") for p in parts))
 
+    def _structure_variables(self) -> set[str]:
+        return zero_variables(self.ziformula)
+
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.design.theta0)
         return np.ascontiguousarray(x[:k]), np.ascontiguousarray(x[k:])
 
     def _objective_of(self, x: np.ndarray) -> float:
-        """The stage-2 deviance as a function of the stacked vector (θ, β), followed by log θ of
-        a negative binomial whose shape is estimated (it joins the optimization, as in glmmTMB)."""
+        """The stage-2 deviance as a function of the stacked vector (θ, β), followed by the log of
+        the family's parameter where it is estimated and by the zero model's β_zi (they join the
+        optimization, as in glmmTMB)."""
+        extras = x[len(x) - self._n_extras() :]
         if self._estimates_family_theta:
-            self._family_theta = float(np.exp(x[-1]))
+            self._family_theta = float(np.exp(extras[0]))
+        if self._zero is not None:
+            self._beta_zi = np.array(extras[len(extras) - self._zero.p :])
         with self._lock:
             return self._objective_on(self._core, x)
 
     def _objective_on(self, core: Any, x: np.ndarray) -> float:
-        """_objective_of on a given compiled model (whose NB θ it sets, not the model's)."""
-        if self._estimates_family_theta:
-            core.set_family_theta(float(np.exp(x[-1])))
+        """_objective_of on a given compiled model (whose family parameter and zero model it sets,
+        not the model's)."""
+        self._apply_extras(core, x[len(x) - self._n_extras() :])
         return core.objective(*self._split(self._without_shape(x)), self._gh_z, self._gh_w)
 
+    def _n_extras(self) -> int:
+        """How many parameters follow (θ, β) in the stacked vector."""
+        return int(self._estimates_family_theta) + len(self._beta_zi)
+
+    def _extras(self) -> np.ndarray:
+        shape = [np.log(self._family_theta)] if self._estimates_family_theta else []
+        return np.concatenate([shape, self._beta_zi])
+
+    def _apply_extras(self, core: Any, extras: np.ndarray) -> None:
+        """The family's parameter and the zero model's log-odds from the stacked vector's tail."""
+        if self._estimates_family_theta:
+            core.set_family_theta(float(np.exp(extras[0])))
+        if self._zero is not None:
+            core.set_zero_logit(self._zero.logits(extras[len(extras) - self._zero.p :]))
+
     def _without_shape(self, x: np.ndarray) -> np.ndarray:
-        """(θ, β) of the stacked vector: an estimated NB shape's log θ dropped."""
-        return x[: len(x) - int(self._estimates_family_theta)]
+        """(θ, β) of the stacked vector: the family's log parameter and β_zi dropped."""
+        return x[: len(x) - self._n_extras()]
 
     def _objective_rows(self) -> Callable[[np.ndarray], np.ndarray]:
         """The stage-2 deviance at each row of a matrix of points, for the checks' central
@@ -223,8 +258,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         return rows_on_cores(self._core, evaluate, self.n_threads, self._seconds_per_evaluation)
 
     def _stacked(self, theta: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        shape = [np.log(self._family_theta)] if self._estimates_family_theta else []
-        return np.concatenate([theta, beta, shape])
+        return np.concatenate([theta, beta, self._extras()])
 
     @synchronized
     def objective_at(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
@@ -268,6 +302,10 @@ class GeneralizedLinearMixedModel(MixedModel):
             low, high = self._log_family_theta_bounds()
             lower, steps = np.append(lower, low), np.append(steps, 0.5)
             upper = np.append(np.full(len(lower) - 1, np.inf), high)
+        if self._zero is not None:
+            # β_zi: steps of 0.5 on the log-odds scale (a start at the share of zeros is that close)
+            lower, steps = np.append(lower, np.full(self._zero.p, -np.inf)), np.append(steps, np.full(self._zero.p, 0.5))
+            upper = None if upper is None else np.append(upper, np.full(self._zero.p, np.inf))
         return OptSummary(
             initial=self._stacked(theta, beta), lower=lower, upper=upper, initial_step=steps, quiet=self._quiet,
             verbose=verbose,
@@ -344,6 +382,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._estimates_family_theta:
             self._warn_at_family_theta_bound()
         self._warn_if_singular()
+        if self._zero is not None:
+            self._warn_if_zero_model_separates()
         return self
 
     @staticmethod
@@ -356,6 +396,20 @@ class GeneralizedLinearMixedModel(MixedModel):
         to overflow."""
         beta_step = np.minimum(0.5 * np.sqrt(np.abs(np.diag(vcov))), np.maximum(1.0, np.abs(beta)))
         return np.concatenate([np.maximum(0.2 * theta, 0.05), np.where(beta_step > 0, beta_step, 1.0)])
+
+    def _warn_if_zero_model_separates(self) -> None:
+        """A zero-model coefficient beyond ±5 on the log-odds scale whose standard error exceeds it
+        is at the likelihood's asymptote, as a logistic regression's under separation (Salamanders'
+        NB1 with ziformula '~ mined': −9 ± 183 here, −14 ± 3400 in glmmTMB): it is not identified."""
+        runaway = (np.abs(self._beta_zi) > 5) & ~(self.beta_zi_stderr < np.abs(self._beta_zi))
+        if runaway.any():
+            names = ", ".join(f"{n} = {b:.3g}" for n, b in zip(np.array(self._zero.names)[runaway], self._beta_zi[runaway]))
+            warn(
+                f"the zero model is nearly unidentifiable: {names} (log-odds of a structural zero) runs to the boundary "
+                "with a standard error larger than itself (separation: no structural zeros, or only zeros, where it "
+                "applies); simplify ziformula",
+                ConvergenceWarning,
+            )
 
     def _warn_at_family_theta_bound(self) -> None:
         low, high = self._log_family_theta_bounds()
@@ -382,7 +436,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         some 300 of its 410 evaluations on the beta test data walking log φ from 0 to 2."""
         low, high = self._log_family_theta_bounds()
         result = minimize_scalar(
-            lambda log_shape: self._objective_of(np.concatenate([theta, beta, [log_shape]])),
+            lambda log_shape: self._objective_of(np.concatenate([theta, beta, [log_shape], self._beta_zi])),
             bounds=(low, high), method="bounded", options={"xatol": 1e-2},
         )  # fmt: skip
         self._family_theta = float(np.exp(result.x))
@@ -403,7 +457,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._theta = np.array(theta, dtype=np.float64)
         self._beta = np.array(core.beta)
         self._b = np.array(core.b)
-        self._fitted_values = response_mean(self.fitted_family, np.array(core.mu))
+        self._fitted_values = (1 - self._zero_probability()) * response_mean(self.fitted_family, np.array(core.mu))
         self._sigma = self._scale()
         self._loglik = -0.5 * self._objective
 
@@ -457,8 +511,11 @@ class GeneralizedLinearMixedModel(MixedModel):
             return self._vcov_from_RX()
         k, p = len(self._theta), len(self._beta)
         if self._estimates_family_theta:
-            variance = 2 * inverse[-1, -1]
+            variance = 2 * inverse[k + p, k + p]
             self.family_theta_stderr = float(self._family_theta * np.sqrt(variance)) if variance > 0 else np.nan
+        if self._zero is not None:
+            variances = 2 * np.diag(inverse)[len(inverse) - self._zero.p :]
+            self.beta_zi_stderr = np.sqrt(np.where(variances > 0, variances, np.nan))
         block = inverse[k : k + p, k : k + p]
         vcov = block + block.T
         if not np.all(np.linalg.eigvalsh(vcov) > 0):
@@ -485,16 +542,19 @@ class GeneralizedLinearMixedModel(MixedModel):
         if type == "response":
             return raw
         if type == "deviance":
-            if not self.family.has_deviance_residuals:
+            if not self.family.has_deviance_residuals or self._zero is not None:
                 raise ValueError(
-                    f"deviance residuals need the saturated model, which the {self.family.name} family has not in "
+                    f"deviance residuals need the saturated model, which the {self._family_label()} model has not in "
                     "closed form; use type='pearson' or 'response'"
                 )
             return np.sign(raw) * np.sqrt(np.maximum(np.array(core.deviance_residuals()), 0.0))
         if type == "pearson":
-            variance = np.array(core.variance())
+            mu, variance = np.array(core.mu), np.array(core.variance())
             if self.family.zero_truncated:
-                variance = truncated_variance(self.fitted_family, np.array(core.mu), variance)
+                variance = truncated_variance(self.fitted_family, mu, variance)
+            if self._zero is not None:
+                mean = response_mean(self.fitted_family, mu)
+                variance = mixture_moments(mean, variance, self._zero_probability())[1]
             return raw * np.sqrt(self._glm.weights / variance)
         if type == "working":
             return raw / np.array(core.mu_eta())
@@ -518,8 +578,17 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return np.asarray(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))
 
-    def _response_mean(self, eta: np.ndarray) -> np.ndarray:
-        return response_mean(self.fitted_family, self._link_inverse(eta))
+    # glmmTMB's: 'conditional' is the mean given no structural zero (of the truncated
+    # distribution for a hurdle), 'zprob' the probability of a structural zero, 'response' E[y].
+    PREDICTION_TYPES = ("link", "response", "conditional", "zprob")
+
+    def _predicted(self, eta: np.ndarray, type: str, newdata: Any) -> np.ndarray:
+        if type == "link":
+            return eta
+        if type == "zprob":
+            return self._zero_probability(newdata, len(eta))
+        conditional = response_mean(self.fitted_family, self._link_inverse(eta))
+        return conditional if type == "conditional" else (1 - self._zero_probability(newdata, len(eta))) * conditional
 
     def _random_effects_scale(self) -> float:
         return 1.0
@@ -531,10 +600,15 @@ class GeneralizedLinearMixedModel(MixedModel):
             raise DataError("simulate(newdata=...) is not available for a GLMM with prior weights")
         elif all(column in newdata.columns for column in self._response_variables()):
             # The response columns give a binomial response's numbers of trials (cbind).
-            weights = glm_response(self.family, self.parsed.response, newdata.reset_index(drop=True), None).weights
+            weights = glm_response(
+                self.family, self.parsed.response, newdata.reset_index(drop=True), None, self._zero is not None
+            ).weights
         else:
             weights = np.ones(len(eta))
-        return draw_response(self.fitted_family, self._link_inverse(eta), weights, self._sigma**2, rng)
+        draws = draw_response(self.fitted_family, self._link_inverse(eta), weights, self._sigma**2, rng)
+        if self._zero is not None:
+            draws[rng.uniform(size=len(draws)) < self._zero_probability(newdata, len(draws))] = 0.0
+        return draws
 
     @property
     @synchronized
@@ -550,6 +624,8 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _profile_problem(self) -> ProfileProblem:
         if self.nAGQ == 0:
             raise ValueError("profile intervals need the deviance in (θ, β): fit with nAGQ >= 1")
+        if self._zero is not None:
+            raise ValueError("profile intervals of a model with a zero model (ziformula) are not available; use Wald intervals")
         if self._has_residual:
             raise ValueError(f"profiling a GLMM with an estimated scale ({self.family.name}) is not available, as in lme4")
         d, k = self.design, len(self._theta)
@@ -577,12 +653,26 @@ class GeneralizedLinearMixedModel(MixedModel):
             f"Generalized linear mixed model fit by maximum likelihood ({approximation})",
             f" Family: {self._family_label()}  ( {self.family.link} )",
             f"Formula: {self.formula}",
+            *([f"Zero inflation: {self.ziformula}"] if self._zero is not None else []),
             "",
             f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'-2logLik':>10} {'df.resid':>9}",
             f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {-2 * self.loglik:10.1f} {df_resid:9d}",
             "",
         ]
-        return "\n".join(parts + self._summary_body(self.residuals("pearson"), coefs))
+        parts += self._summary_body(self.residuals("pearson"), coefs)
+        if self._zero is not None:
+            parts += ["", "Zero-inflation model:", format_coefficients(self.coef_table_zi)]
+        return "\n".join(parts)
+
+    @property
+    @synchronized
+    def coef_table_zi(self) -> pd.DataFrame:
+        """The zero model's Estimate, Std. Error, z value and Pr(>|z|), as glmmTMB's summary."""
+        table = self.fixef_zi.to_frame()
+        table["Std. Error"] = self.beta_zi_stderr
+        table["z value"] = table["Estimate"] / table["Std. Error"]
+        table["Pr(>|z|)"] = 2 * norm.sf(np.abs(table["z value"]))
+        return table
 
     def _family_label(self) -> str:
         if not self.family.has_shape:
@@ -599,8 +689,23 @@ class GeneralizedLinearMixedModel(MixedModel):
     @property
     def dof(self) -> int:
         """Number of parameters: fixed effects, θ, the scale if the family has one, and the
-        negative binomial's shape or the beta's precision if estimated."""
-        return super().dof + int(self._estimates_family_theta)
+        negative binomial's shape or the beta's precision if estimated, the zero model's β_zi."""
+        return super().dof + int(self._estimates_family_theta) + len(self._beta_zi)
+
+    @property
+    def fixef_zi(self) -> pd.Series:
+        """The zero model's coefficients β_zi (log-odds of a structural zero), as glmmTMB's fixef()$zi."""
+        self._require_fit()
+        if self._zero is None:
+            raise ValueError("this model has no zero model (glmer(..., ziformula='~ x'))")
+        return pd.Series(self._beta_zi, index=self._zero.names, name="Estimate")
+
+    def _zero_probability(self, newdata: Any = None, n: int | None = None) -> np.ndarray:
+        """P(structural zero) at the fit's rows or newdata's n rows (0 without a zero model)."""
+        if self._zero is None:
+            return np.zeros(len(self._response) if n is None else n)
+        X = None if newdata is None else self._zero.matrix_on(as_dataframe(self._as_newdata(newdata)))
+        return zero_probability(self._zero.logits(self._beta_zi, X))
 
 
 def glmer(
@@ -612,6 +717,7 @@ def glmer(
     weights: Any = None,
     offset: Any = None,
     n_threads: int | None = None,
+    ziformula: str | None = None,
 ) -> GeneralizedLinearMixedModel | LinearMixedModel:
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
@@ -624,13 +730,16 @@ def glmer(
     (``families.negative_binomial(theta)``, ``families.beta(phi)`` and the like fix them); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
     Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
     link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
-    n_threads: threads for the core (default: mixedfit.get_threads()).
+    n_threads: threads for the core (default: mixedfit.get_threads()). ziformula: glmmTMB's
+    zero model, a one-sided formula of fixed effects ('~ 1', '~ x') for the log-odds of a
+    structural zero: with a count family a zero-inflated model, with a zero-truncated family a
+    hurdle model (``fixef_zi``, ``predict(type="zprob")``).
     """
-    if as_family(family, link) == Family("gaussian", "identity"):
+    if as_family(family, link) == Family("gaussian", "identity") and ziformula is None:
         warn(
             "calling glmer() with family='gaussian' (identity link) fits the linear mixed model with lmer() "
             "(REML), as lme4 does; call lmer() directly",
             UserWarning,
         )
         return lmer(formula, data, weights=weights, offset=offset, n_threads=n_threads)
-    return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset, n_threads).fit()
+    return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset, n_threads, ziformula).fit()

@@ -258,10 +258,13 @@ class MixedModel(Refits):
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return eta
 
-    def _response_mean(self, eta: np.ndarray) -> np.ndarray:
-        """E[y] at the linear predictor η (predict(type="response")): the inverse link's μ, but for
-        families whose μ is not the response's mean (the zero-truncated counts)."""
-        return self._link_inverse(eta)
+    # predict()'s types: the linear predictor and the response's mean.
+    PREDICTION_TYPES: tuple[str, ...] = ("link", "response")
+
+    def _predicted(self, eta: np.ndarray, type: str, newdata: Any) -> np.ndarray:
+        """predict()'s values of a type at the linear predictor η (of newdata's rows, or the fit's
+        if None): η itself, or E[y] (the inverse link's μ)."""
+        return self._link_inverse(eta) if type == "response" else eta
 
     def _residual_variance(self) -> float:
         """The residual variance of Nakagawa's R² and the ICC (σ² for an LMM)."""
@@ -289,8 +292,8 @@ class MixedModel(Refits):
         'link' (the linear predictor) or 'response' (the mean). Rows of newdata with a missing
         needed value predict NaN."""
         self._require_fit()
-        if type not in ("link", "response"):
-            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        if type not in self.PREDICTION_TYPES:
+            raise ValueError(f"type must be one of {', '.join(map(repr, self.PREDICTION_TYPES))}, not {type!r}")
         if re_form is not None and not isinstance(re_form, str):
             raise TypeError(f"re_form must be None, '~0' or a formula string such as '~(1 | g)', not {re_form!r}")
         if re_form is not None and formula_is_restricted():
@@ -312,7 +315,7 @@ class MixedModel(Refits):
                 rows = rows + np.sum(new.X * effects[new.codes], axis=1)  # code -1: the zero row
             eta = np.full(len(nd.complete), np.nan)
             eta[nd.complete] = rows
-        return self._response_mean(eta) if type == "response" else eta
+        return self._predicted(eta, type, newdata)
 
     @synchronized
     def simulate(

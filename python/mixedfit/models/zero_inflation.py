@@ -1,0 +1,108 @@
+"""Zero-inflation and hurdles (glmmTMB's ``ziformula``): a second linear predictor, fixed effects
+only, for the log-odds π/(1 − π) that an observation is a structural zero. With a count family
+the model is zero-inflated (a zero comes from the point mass or from the counts); with a
+zero-truncated family it is a hurdle model (every zero is the point mass's). The core mixes the
+densities per observation (cpp/densities.cpp); this module builds the zero model's design,
+starts its coefficients and turns them into probabilities and moments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from ..design.frame import ModelFrame, formula_variables
+from ..design.matrices import FixedEffects, fixed_effects_matrix
+from ..errors import FormulaError
+from .families import Family
+
+# The families a zero model serves: glmmTMB's counts (zero-inflated) and zero-truncated counts (hurdles).
+ZERO_INFLATABLE = (
+    "poisson", "negative_binomial", "nbinom1", "genpois", "truncated_poisson", "truncated_nbinom1",
+    "truncated_nbinom2",
+)  # fmt: skip
+
+
+def zero_formula_rhs(ziformula: str | None) -> str | None:
+    """The right-hand side of a one-sided ziformula ('~ x' → 'x'); None for none ('~0', '~ 0')."""
+    if ziformula is None:
+        return None
+    if not isinstance(ziformula, str):
+        raise TypeError(f"ziformula must be a one-sided formula string such as '~ x', got {type(ziformula).__name__}")
+    text = ziformula.strip()
+    if not text.startswith("~"):
+        raise FormulaError(f"ziformula '{ziformula}' must be one-sided, such as '~ 1' or '~ x' (no response)")
+    rhs = text[1:].strip()
+    if rhs in ("0", "-1", "0 + 1", ""):
+        return None
+    if "|" in rhs:
+        raise FormulaError(
+            f"ziformula '{ziformula}' has a random-effects term: the zero model takes fixed effects only here "
+            "(glmmTMB's random effects in ziformula are not available yet)"
+        )
+    return rhs
+
+
+def zero_variables(ziformula: str | None) -> set[str]:
+    rhs = zero_formula_rhs(ziformula)
+    return set() if rhs is None else formula_variables(rhs, "ziformula")
+
+
+@dataclass(frozen=True)
+class ZeroModel:
+    """The zero model's fixed-effects design: logit P(structural zero) = X β_zi."""
+
+    formula: str
+    fixed: FixedEffects
+
+    @property
+    def names(self) -> list[str]:
+        return self.fixed.names
+
+    @property
+    def p(self) -> int:
+        return len(self.fixed.names)
+
+    def logits(self, beta_zi: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+        """The log-odds of a structural zero at each row of X (default: the fit's rows)."""
+        return np.ascontiguousarray((self.fixed.X if X is None else X) @ beta_zi, dtype=np.float64)
+
+    def matrix_on(self, newdata: pd.DataFrame) -> np.ndarray:
+        """The zero model's design on new data (its columns as at the fit)."""
+        return self.fixed.recipe.evaluate(newdata, self.names)
+
+    def start(self, y: np.ndarray, family: Family) -> np.ndarray:
+        """β_zi to start from: the intercept (or every coefficient, through a constant logit) at
+        the share of zeros — all of a hurdle's zeros are structural, and half of them is a start
+        for a zero-inflated count — the other coefficients 0."""
+        share = float(np.mean(y == 0))
+        share = share if family.zero_truncated else share / 2
+        target = logit(np.clip(share, 0.01, 0.99))
+        # the least-squares coefficients of a constant column: the intercept if there is one
+        coefficients, *_ = np.linalg.lstsq(self.fixed.X, np.full(len(y), target), rcond=None)
+        return coefficients
+
+
+def zero_model(ziformula: str | None, frame: ModelFrame, family: Family) -> ZeroModel | None:
+    rhs = zero_formula_rhs(ziformula)
+    if rhs is None:
+        return None
+    if family.name not in ZERO_INFLATABLE:
+        raise ValueError(
+            f"ziformula needs a count family ({', '.join(ZERO_INFLATABLE)}); the {family.name} family has no zeros to "
+            "inflate"
+        )
+    return ZeroModel(str(ziformula), fixed_effects_matrix(rhs, frame))
+
+
+def zero_probability(logits: np.ndarray) -> np.ndarray:
+    return expit(logits)
+
+
+def mixture_moments(mean: np.ndarray, variance: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of y when it is 0 with probability π and else has the conditional mean
+    and variance given: (1 − π) m and (1 − π) v + π (1 − π) m² (glmmTMB's Pearson residuals)."""
+    return (1 - pi) * mean, (1 - pi) * variance + pi * (1 - pi) * mean**2
