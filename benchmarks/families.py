@@ -1,0 +1,125 @@
+"""glmmTMB's families, zero-inflation and hurdles: mixedfit against glmmTMB in one run, on simulated
+data of 10⁴ rows (500 sites × 20 visits, a covariate, a random intercept per site). Each model
+is fitted by both from the same CSV; times are medians over repetitions, and the −2 log L
+difference says whether both reached the same optimum. Writes benchmarks/results/families.md.
+
+Usage (repository root; R with glmmTMB, benchmarks/install_r.sh):
+    OPENBLAS_NUM_THREADS=1 python benchmarks/families.py [REPS]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import mixedfit
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+R_FIT = r"""
+suppressMessages(library(glmmTMB))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = TRUE)
+family <- get(args[3])()
+zi <- as.formula(args[4])
+reps <- as.integer(args[5])
+times <- vapply(seq_len(reps), function(i) system.time(
+  m <- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi))[["elapsed"]], 0)
+cat(median(times), -2 * as.numeric(logLik(m)), "\n")
+"""
+
+FORMULA = "y ~ x + (1 | site)"
+
+
+def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.DataFrame:
+    """x ~ N(0, 1), a site effect ~ N(0, 0.5²), η = 0.3 + 0.5 x + site; each response below drawn
+    from its family at η (counts at exp(η), proportions at logistic(η))."""
+    rng = np.random.default_rng(seed)
+    n = sites * visits
+    site = np.repeat(np.arange(sites), visits)
+    x = rng.normal(size=n)
+    eta = 0.3 + 0.5 * x + rng.normal(0, 0.5, sites)[site]
+    mu = np.exp(eta)
+    structural = rng.uniform(size=n) < 0.25
+    data = pd.DataFrame({"site": [f"s{s}" for s in site], "x": x.round(5)})
+    data["counts_nb2"] = rng.negative_binomial(2.0, 2.0 / (2.0 + mu))
+    data["counts_nb1"] = rng.negative_binomial(mu / 1.5, 1 / 2.5)
+    data["counts_zip"] = np.where(structural, 0, rng.poisson(mu))
+    data["counts_zinb"] = np.where(structural, 0, data["counts_nb2"])
+    p = 1 / (1 + np.exp(-(eta - 0.3)))
+    data["proportion"] = np.clip(rng.beta(p * 8, (1 - p) * 8), 1e-6, 1 - 1e-6).round(8)
+    return data
+
+
+CASES = [  # name, response column, family, ziformula, rows kept
+    ("beta", "proportion", "beta", "", None),
+    ("nbinom2", "counts_nb2", "nbinom2", "", None),
+    ("nbinom1", "counts_nb1", "nbinom1", "", None),
+    ("genpois", "counts_nb1", "genpois", "", None),
+    ("truncated_poisson", "counts_zip", "truncated_poisson", "", "positive"),
+    ("truncated_nbinom2", "counts_nb2", "truncated_nbinom2", "", "positive"),
+    ("zero-inflated Poisson", "counts_zip", "poisson", "~1", None),
+    ("zero-inflated NB2", "counts_zinb", "nbinom2", "~x", None),
+    ("hurdle NB2", "counts_zinb", "truncated_nbinom2", "~x", None),
+]
+R_FAMILY = {"beta": "beta_family"}
+
+
+def main() -> None:
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    data = simulated()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "fit.R"
+        script.write_text(R_FIT)
+        for name, column, family, zi, kept in CASES:
+            frame = data.assign(y=data[column])
+            if kept == "positive":
+                frame = frame[frame["y"] > 0]
+            path = Path(folder) / "data.csv"
+            frame[["site", "x", "y"]].to_csv(path, index=False)
+            times = []
+            for _ in range(reps):
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    m = mixedfit.glmer(FORMULA, frame, family=family, ziformula=zi or None)
+                times.append(time.perf_counter() - start)
+            command = ["Rscript", str(script), str(path), FORMULA, R_FAMILY.get(family, family), zi or "~0", str(reps)]
+            out = subprocess.run(command, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                raise RuntimeError(f"glmmTMB failed on {name}: {out.stderr[-500:]}")
+            tmb_seconds, tmb_deviance = map(float, out.stdout.split())
+            ours = float(np.median(times))
+            rows.append({
+                "model": name, "rows": len(frame), "mixedfit": ours, "glmmTMB": tmb_seconds,
+                "speedup": tmb_seconds / ours, "deviance_difference": -2 * m.loglik - tmb_deviance,
+                "evaluations": m.optsum.feval, "parameters": len(m.optsum.initial),
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), flush=True)
+    lines = [
+        f"# glmmTMB's families: mixedfit against glmmTMB 1.1.5 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})",
+        "",
+        f"`{FORMULA}` on simulated data (benchmarks/families.py); −2 log L difference < 0: mixedfit's optimum is higher.",
+        "",
+        "| model | rows | mixedfit (s) | glmmTMB (s) | speed-up | −2 log L − glmmTMB's | BOBYQA evaluations (parameters) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {r['model']} | {r['rows']:,} | {r['mixedfit']:.3f} | {r['glmmTMB']:.3f} | {r['speedup']:.1f}× | "
+            f"{r['deviance_difference']:.1e} | {r['evaluations']} ({r['parameters']}) |"
+            for r in rows
+        ],
+    ]
+    (HERE / "results" / "families.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
