@@ -31,8 +31,8 @@ family <- get(args[3])()
 zi <- as.formula(args[4])
 reps <- as.integer(args[5])
 times <- vapply(seq_len(reps), function(i) system.time(
-  m <- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi))[["elapsed"]], 0)
-cat(median(times), -2 * as.numeric(logLik(m)), "\n")
+  m <<- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi))[["elapsed"]], 0)
+cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
 """
 
 FORMULA = "y ~ x + (1 | site)"

@@ -19,14 +19,15 @@ struct LogZeroProbability {
   double value, first, second;
 };
 
-LogZeroProbability log_zero_probability(Distribution base, double mu, double phi) {
+LogZeroProbability log_zero_probability(Distribution base, double mu, const FamilyParameter& phi) {
+  const double theta = phi.value;
   switch (base) {
     case Distribution::NegativeBinomial: {  // (θ/(θ + μ))^θ
-      const double s = phi + mu;
-      return {-phi * std::log1p(mu / phi), -phi / s, phi / (s * s)};
+      const double s = theta + mu;
+      return {-theta * std::log1p(mu / theta), -theta / s, theta / (s * s)};
     }
     case Distribution::NegativeBinomial1: {  // (1 + φ)^(−μ/φ)
-      const double rate = std::log1p(phi) / phi;
+      const double rate = phi.log1p / theta;
       return {-mu * rate, -rate, 0.0};
     }
     default:  // Poisson: e^(−μ)
@@ -54,6 +55,18 @@ LognormalTerms lognormal_terms(double y, double mu, double phi) {
   return {v, std::log(y) - std::log(mu) + v / 2};
 }
 
+// Counts up to this take the short sums and products below instead of ψ, ψ' and log Γ.
+constexpr double kShortSum = 16;
+
+// log Γ(k + y) − log Γ(k) = log k(k + 1)⋯(k + y − 1) for a small count y (the product of ≤ 16
+// factors stays far from overflow for any k a model holds); log-gammas otherwise.
+double log_rising_factorial(double k, double y) {
+  if (y > kShortSum || y != std::floor(y)) return std::lgamma(y + k) - std::lgamma(k);
+  double product = 1.0;
+  for (double j = 0; j < y; ++j) product *= k + j;
+  return std::isfinite(product) ? std::log(product) : std::lgamma(y + k) - std::lgamma(k);
+}
+
 // log(1 + eˣ) without overflow.
 double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
@@ -63,7 +76,7 @@ struct ZeroMixture {
   double log_p, q;
 };
 
-ZeroMixture zero_mixture(Distribution distribution, double mu, double phi, double zero_logit) {
+ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParameter& phi, double zero_logit) {
   const double log_pi = -softplus(-zero_logit), log_count = -softplus(zero_logit) + log_density(distribution, 0.0, mu, phi);
   const double high = std::max(log_pi, log_count);
   const double log_p = high + std::log(std::exp(log_pi - high) + std::exp(log_count - high));
@@ -72,13 +85,13 @@ ZeroMixture zero_mixture(Distribution distribution, double mu, double phi, doubl
 
 }  // namespace
 
-double zero_inflated_log_density(Distribution distribution, double y, double mu, double phi, double zero_logit) {
+double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit) {
   if (y != 0) return -softplus(zero_logit) + log_density(distribution, y, mu, phi);
   if (zero_truncated(distribution)) return -softplus(-zero_logit);
   return zero_mixture(distribution, mu, phi, zero_logit).log_p;
 }
 
-MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, double phi, double zero_logit) {
+MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit) {
   if (y != 0) return mu_derivatives(distribution, y, mu, phi);
   if (zero_truncated(distribution)) return {0.0, 0.0};
   // ℓ' = q ℓ₀' and ℓ'' = q ℓ₀'' + q(1 − q) ℓ₀'², ℓ₀ = log p₀(μ) (dq/dμ = q(1 − q) ℓ₀').
@@ -87,32 +100,36 @@ MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, 
   return {q * d.first, q * d.second + q * (1 - q) * d.first * d.first};
 }
 
+FamilyParameter::FamilyParameter(double phi)
+    : value(phi), log(std::log(phi)), log1p(std::log1p(phi)), lgamma(std::lgamma(phi)), inv_sqrt(1 / std::sqrt(phi)) {}
+
 bool zero_truncated(Distribution distribution) {
   return distribution == Distribution::TruncatedPoisson || distribution == Distribution::TruncatedNegativeBinomial1 ||
          distribution == Distribution::TruncatedNegativeBinomial2;
 }
 
-double log_density(Distribution distribution, double y, double mu, double phi) {
+double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi) {
   switch (distribution) {
     case Distribution::Poisson:
       if (mu <= 0) return y == 0 ? 0.0 : kMinusInfinity;
-      return y * std::log(mu) - mu - std::lgamma(y + 1);
+      return y * std::log(mu) - mu - log_factorial(y);
     case Distribution::NegativeBinomial:
       // R's dnbinom(y, size = θ, mu = μ). θ log(θ/(θ+μ)) + y log(μ/(θ+μ)) as −θ log1p(μ/θ) − y log1p(θ/μ):
       // with counts of 10⁹ the direct form's y log μ ≈ 2·10¹¹ cancels against y log(θ+μ) and
       // leaves ~10⁻⁵ of noise per observation, more than PIRLS's tolerance.
       if (mu <= 0) return y == 0 ? 0.0 : kMinusInfinity;
-      return log_gamma_ratio(y, phi) - std::lgamma(phi) - phi * std::log1p(mu / phi) -
-             (y > 0 ? y * std::log1p(phi / mu) : 0.0);
+      if (y == 0) return -phi.value * std::log1p(mu / phi.value);  // log Γ(θ) − log Γ(θ) − log 0! = 0
+      return log_gamma_ratio(y, phi.value) - phi.lgamma - phi.value * std::log1p(mu / phi.value) -
+             y * std::log1p(phi.value / mu);
     case Distribution::NegativeBinomial1: {
       // size k = μ/φ, probability 1/(1 + φ); log Γ(y + k) − log Γ(k) by lgamma (k is not a count).
-      const double k = mu / phi;
-      return std::lgamma(y + k) - std::lgamma(k) - std::lgamma(y + 1) - k * std::log1p(phi) +
-             (y > 0 ? y * (std::log(phi) - std::log1p(phi)) : 0.0);
+      const double k = mu / phi.value;
+      if (y == 0) return -k * phi.log1p;
+      return log_rising_factorial(k, y) - log_factorial(y) - k * phi.log1p + y * (phi.log - phi.log1p);
     }
     case Distribution::Beta: {  // dbeta(y, μφ, (1 − μ)φ)
-      const double a = mu * phi, b = (1 - mu) * phi;
-      return std::lgamma(phi) - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(y) + (b - 1) * std::log1p(-y);
+      const double a = mu * phi.value, b = (1 - mu) * phi.value;
+      return phi.lgamma - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(y) + (b - 1) * std::log1p(-y);
     }
     case Distribution::TruncatedPoisson:
     case Distribution::TruncatedNegativeBinomial1:
@@ -124,13 +141,13 @@ double log_density(Distribution distribution, double y, double mu, double phi) {
     case Distribution::GeneralizedPoisson: {
       // glmmTMB's genpois: θ = μ/√φ, λ = 1 − 1/√φ (mean μ, variance μφ);
       // log p = log θ + (y − 1) log(θ + λy) − θ − λy − log y!.
-      const double s = 1 / std::sqrt(phi), lambda = 1 - s, t = mu * s + lambda * y;
+      const double s = phi.inv_sqrt, lambda = 1 - s, t = mu * s + lambda * y;
       if (t <= 0) return kMinusInfinity;
-      return std::log(mu * s) + (y - 1) * std::log(t) - t - std::lgamma(y + 1);
+      return std::log(mu * s) + (y - 1) * std::log(t) - t - log_factorial(y);
     }
     case Distribution::Lognormal: {
       if (y <= 0) return kMinusInfinity;
-      const LognormalTerms t = lognormal_terms(y, mu, phi);
+      const LognormalTerms t = lognormal_terms(y, mu, phi.value);
       return -std::log(y) - kLogSqrtTwoPi - 0.5 * std::log(t.v) - t.r * t.r / (2 * t.v);
     }
     default:
@@ -138,23 +155,35 @@ double log_density(Distribution distribution, double y, double mu, double phi) {
   }
 }
 
-MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, double phi) {
+MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi) {
   switch (distribution) {
     case Distribution::Poisson: return {y / mu - 1, -y / (mu * mu)};
     case Distribution::NegativeBinomial: {
       // ℓ(μ) = y log μ − (y + θ) log(μ + θ) + terms without μ.
-      const double s = mu + phi;
-      return {y / mu - (y + phi) / s, -y / (mu * mu) + (y + phi) / (s * s)};
+      const double theta = phi.value, s = mu + theta;
+      return {y / mu - (y + theta) / s, -y / (mu * mu) + (y + theta) / (s * s)};
     }
     case Distribution::NegativeBinomial1: {
       // ℓ(μ) = log Γ(y + μ/φ) − log Γ(μ/φ) − (μ/φ) log(1 + φ) + terms without μ.
-      const double k = mu / phi;
-      return {(digamma(y + k) - digamma(k) - std::log1p(phi)) / phi, (trigamma(y + k) - trigamma(k)) / (phi * phi)};
+      const double f = phi.value, k = mu / f;
+      if (y == 0) return {-phi.log1p / f, 0.0};
+      if (y <= kShortSum && y == std::floor(y)) {
+        // ψ(y + k) − ψ(k) = Σ_{j<y} 1/(k + j) and ψ'(k) − ψ'(y + k) = Σ_{j<y} 1/(k + j)²: exact, no
+        // cancellation between two ψ of large k, and cheaper than four series for small counts.
+        double s1 = 0.0, s2 = 0.0;
+        for (double j = 0; j < y; ++j) {
+          const double r = 1 / (k + j);
+          s1 += r;
+          s2 += r * r;
+        }
+        return {(s1 - phi.log1p) / f, -s2 / (f * f)};
+      }
+      return {(digamma(y + k) - digamma(k) - phi.log1p) / f, (trigamma(y + k) - trigamma(k)) / (f * f)};
     }
     case Distribution::Beta:
       // ℓ(μ) = −log Γ(μφ) − log Γ((1−μ)φ) + μφ log y + (1−μ)φ log(1 − y) + terms without μ.
-      return {phi * (std::log(y) - std::log1p(-y) - digamma(mu * phi) + digamma((1 - mu) * phi)),
-              -phi * phi * (trigamma(mu * phi) + trigamma((1 - mu) * phi))};
+      return {phi.value * (std::log(y) - std::log1p(-y) - digamma(mu * phi.value) + digamma((1 - mu) * phi.value)),
+              -phi.value * phi.value * (trigamma(mu * phi.value) + trigamma((1 - mu) * phi.value))};
     case Distribution::TruncatedPoisson:
     case Distribution::TruncatedNegativeBinomial1:
     case Distribution::TruncatedNegativeBinomial2: {
@@ -167,13 +196,13 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, dou
       return {d.first + rho * L.first, d.second + rho * L.second + rho * (1 + rho) * L.first * L.first};
     }
     case Distribution::GeneralizedPoisson: {
-      const double s = 1 / std::sqrt(phi), t = mu * s + (1 - s) * y;
+      const double s = phi.inv_sqrt, t = mu * s + (1 - s) * y;
       return {1 / mu + (y - 1) * s / t - s, -1 / (mu * mu) - (y - 1) * s * s / (t * t)};
     }
     case Distribution::Lognormal: {
       // ℓ = f(v, r) = −½ log v − r²/(2v) + const, v(μ) = log(1 + φ²/μ²), r(μ) = log y − log μ + v/2.
-      const LognormalTerms t = lognormal_terms(y, mu, phi);
-      const double v = t.v, r = t.r, phi2 = phi * phi, mu2 = mu * mu, c = mu2 + phi2;
+      const LognormalTerms t = lognormal_terms(y, mu, phi.value);
+      const double v = t.v, r = t.r, phi2 = phi.value * phi.value, mu2 = mu * mu, c = mu2 + phi2;
       const double dv = -2 * phi2 / (mu * c), d2v = 2 * phi2 * (3 * mu2 + phi2) / (mu2 * c * c);
       const double dr = -1 / mu + dv / 2, d2r = 1 / mu2 + d2v / 2;
       const double f_v = -0.5 / v + r * r / (2 * v * v), f_r = -r / v;

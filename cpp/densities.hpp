@@ -5,22 +5,32 @@
 // φ is the family's own parameter (Family's theta).
 #pragma once
 
-#include "family.hpp"
-
 namespace mixedfit {
+
+enum class Distribution {
+  Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
+  TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal
+};
+
+// The family's parameter φ with the functions of it the densities take per observation,
+// computed once per value.
+struct FamilyParameter {
+  explicit FamilyParameter(double phi);
+  double value, log, log1p, lgamma, inv_sqrt;
+};
 
 struct MuDerivatives {
   double first, second;  // ∂ log p/∂μ and ∂² log p/∂μ²
 };
 
 // log p(y | μ, φ); −∞ outside the support.
-double log_density(Distribution distribution, double y, double mu, double phi);
-MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, double phi);
+double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi);
+MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi);
 // The same for a zero-inflated distribution: a zero comes from a point mass with probability
 // π = 1/(1 + e^(−zero_logit)), or with 1 − π from the distribution (a zero-truncated one: a
 // hurdle model, whose zeros are all the point mass's).
-double zero_inflated_log_density(Distribution distribution, double y, double mu, double phi, double zero_logit);
-MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, double phi, double zero_logit);
+double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit);
+MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit);
 // Whether the distribution is a zero-truncated count (y ≥ 1): its μ is the untruncated mean.
 bool zero_truncated(Distribution distribution);
 

@@ -309,7 +309,7 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
     case Distribution::Gaussian:
       return N * (std::log(dev / N * 2 * kPi) + 1) + 2 - wt.array().log().sum();
     case Distribution::NegativeBinomial:
-      for (Index i = 0; i < N; ++i) sum += wt[i] * mixedfit::log_density(dist_, y[i], mu[i], theta_);
+      for (Index i = 0; i < N; ++i) sum += wt[i] * mixedfit::log_density(dist_, y[i], mu[i], parameter_);
       return -2 * sum;
     default:  // the families of has_own_score: ResponseLikelihood sums their log-densities itself
       return std::numeric_limits<double>::quiet_NaN();
@@ -317,8 +317,8 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
 }
 
 double Family::log_density(double y, double mu, double zero_logit) const {
-  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, theta_, zero_logit)
-                        : mixedfit::log_density(dist_, y, mu, theta_);
+  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero_logit)
+                        : mixedfit::log_density(dist_, y, mu, parameter_);
 }
 
 double Family::saturated_log_density(double y) const {
@@ -352,13 +352,13 @@ double Family::mu_eta2(double eta, double mu, double mu_eta) const {
 double Family::observed_information(double y, double mu, double eta) const {
   // −d²ℓ/dη² = −ℓ'' μ_η² − ℓ' μ_ηη.
   const double m1 = mu_eta(eta), m2 = mu_eta2(eta, mu, m1);
-  const MuDerivatives d = mu_derivatives(dist_, y, mu, theta_);
+  const MuDerivatives d = mu_derivatives(dist_, y, mu, parameter_);
   return -d.second * m1 * m1 - d.first * m2;
 }
 
 Family::Information Family::information(double y, double mu, double eta, double m1, double zero_logit) const {
-  const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, theta_, zero_logit)
-                                         : mu_derivatives(dist_, y, mu, theta_);
+  const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero_logit)
+                                         : mu_derivatives(dist_, y, mu, parameter_);
   return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 
@@ -367,7 +367,7 @@ double Family::expected_information(double mu, double m1) const {
   // others the expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in
   // (the steps' weights only where the observed information is not positive; the Laplace
   // approximation takes the observed information).
-  if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, theta_).second * m1 * m1;
+  if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, parameter_).second * m1 * m1;
   return m1 * m1 / variance(mu);
 }
 

@@ -8,14 +8,11 @@
 
 #include <string>
 
+#include "densities.hpp"
 #include "types.hpp"
 
 namespace mixedfit {
 
-enum class Distribution {
-  Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
-  TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal
-};
 enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse, InverseSquare };
 
 Distribution distribution_from_name(const std::string& name);
@@ -28,7 +25,7 @@ class Family {
   // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)), the same for the zero-truncated NB2 and
   // NB1 (μ the untruncated mean), the generalized Poisson's φ (V(μ) = μφ) or the lognormal's
   // standard deviation φ on the data scale; ignored by the others.
-  Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta) {}
+  Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta), parameter_(theta) {}
 
   double linkfun(double mu) const;
   double linkinv(double eta) const;
@@ -65,7 +62,10 @@ class Family {
   Distribution distribution() const { return dist_; }
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
-  void set_theta(double theta) { theta_ = theta; }
+  void set_theta(double theta) {
+    theta_ = theta;
+    parameter_ = FamilyParameter(theta);
+  }
   // Zero-inflation (glmmTMB's ziformula): each observation's zero is a point mass's with a
   // probability whose log-odds the callers pass as zero_logit; PIRLS takes the mixture's score
   // and observed information.
@@ -104,6 +104,7 @@ class Family {
   Distribution dist_;
   Link link_;
   double theta_;
+  FamilyParameter parameter_;  // θ with the functions of it the densities take
   bool zero_inflated_ = false;
 };
 

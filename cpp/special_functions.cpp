@@ -1,5 +1,6 @@
 #include "special_functions.hpp"
 
+#include <array>
 #include <cmath>
 
 namespace mixedfit {
@@ -29,11 +30,21 @@ double trigamma(double x) {
 // Bernoulli polynomials), is exact to rounding once z exceeds 1000 |a|.
 double log_gamma_ratio(double y, double theta) {
   const double z = y + 1, a = theta - 1;
-  if (z < 1e4 || z < 1e3 * std::abs(a)) return std::lgamma(y + theta) - std::lgamma(y + 1);
+  if (z < 1e4 || z < 1e3 * std::abs(a)) return std::lgamma(y + theta) - log_factorial(y);
   const double a2 = a * a, a3 = a2 * a, a4 = a3 * a, a5 = a4 * a, r = 1 / z;
   const double b2 = a2 - a, b3 = a3 - 1.5 * a2 + 0.5 * a, b4 = a4 - 2 * a3 + a2;
   const double b5 = a5 - 2.5 * a4 + (5.0 / 3.0) * a3 - a / 6;
   return a * std::log(z) + r * (b2 / 2 + r * (-b3 / 6 + r * (b4 / 12 - r * b5 / 20)));
+}
+
+double log_factorial(double y) {
+  static const std::array<double, 1024> table = [] {
+    std::array<double, 1024> values{};
+    for (std::size_t k = 0; k < values.size(); ++k) values[k] = std::lgamma(static_cast<double>(k) + 1);
+    return values;
+  }();
+  const double k = std::floor(y);
+  return k == y && y >= 0 && y < 1024 ? table[static_cast<std::size_t>(y)] : std::lgamma(y + 1);
 }
 
 double log1m_exp(double x) { return x > -0.6931471805599453 ? std::log(-std::expm1(x)) : std::log1p(-std::exp(x)); }

@@ -10,6 +10,8 @@ double digamma(double x);
 double trigamma(double x);
 // log Γ(y + θ) − log Γ(y + 1), exact to rounding also where both log-gammas are ~10⁹.
 double log_gamma_ratio(double y, double theta);
+// log y! for a count y ≥ 0 (a table below 1024: counts are mostly small, and lgamma costs ~40 ns).
+double log_factorial(double y);
 // log(1 − eˣ) for x ≤ 0 (R's R_Log1_Exp: log1p or log of expm1, whichever keeps the digits).
 double log1m_exp(double x);
 
