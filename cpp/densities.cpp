@@ -76,8 +76,8 @@ struct ZeroMixture {
   double log_p, q;
 };
 
-ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParameter& phi, double zero_logit) {
-  const double log_pi = -softplus(-zero_logit), log_count = -softplus(zero_logit) + log_density(distribution, 0.0, mu, phi);
+ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParameter& phi, const ZeroMass& zero) {
+  const double log_pi = zero.log_pi, log_count = zero.log_1mpi + log_density(distribution, 0.0, mu, phi);
   const double high = std::max(log_pi, log_count);
   const double log_p = high + std::log(std::exp(log_pi - high) + std::exp(log_count - high));
   return {log_p, std::exp(log_count - log_p)};
@@ -85,17 +85,21 @@ ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParam
 
 }  // namespace
 
-double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit) {
-  if (y != 0) return -softplus(zero_logit) + log_density(distribution, y, mu, phi);
-  if (zero_truncated(distribution)) return -softplus(-zero_logit);
-  return zero_mixture(distribution, mu, phi, zero_logit).log_p;
+ZeroMass ZeroMass::from_logit(double logit) { return {-softplus(-logit), -softplus(logit)}; }
+
+double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi,
+                                 const ZeroMass& zero) {
+  if (y != 0) return zero.log_1mpi + log_density(distribution, y, mu, phi);
+  if (zero_truncated(distribution)) return zero.log_pi;
+  return zero_mixture(distribution, mu, phi, zero).log_p;
 }
 
-MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit) {
+MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi,
+                                           const ZeroMass& zero) {
   if (y != 0) return mu_derivatives(distribution, y, mu, phi);
   if (zero_truncated(distribution)) return {0.0, 0.0};
   // ℓ' = q ℓ₀' and ℓ'' = q ℓ₀'' + q(1 − q) ℓ₀'², ℓ₀ = log p₀(μ) (dq/dμ = q(1 − q) ℓ₀').
-  const double q = zero_mixture(distribution, mu, phi, zero_logit).q;
+  const double q = zero_mixture(distribution, mu, phi, zero).q;
   const MuDerivatives d = mu_derivatives(distribution, 0.0, mu, phi);
   return {q * d.first, q * d.second + q * (1 - q) * d.first * d.first};
 }

@@ -26,11 +26,18 @@ struct MuDerivatives {
 // log p(y | μ, φ); −∞ outside the support.
 double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi);
 MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi);
-// The same for a zero-inflated distribution: a zero comes from a point mass with probability
-// π = 1/(1 + e^(−zero_logit)), or with 1 − π from the distribution (a zero-truncated one: a
-// hurdle model, whose zeros are all the point mass's).
-double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit);
-MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi, double zero_logit);
+// A zero-inflated observation's log π and log(1 − π), π the probability that its zero is a
+// point mass's: computed once per value of the zero model's coefficients.
+struct ZeroMass {
+  static ZeroMass from_logit(double logit);
+  double log_pi, log_1mpi;
+};
+// The same for a zero-inflated distribution: a zero comes from the point mass with probability
+// π, or with 1 − π from the distribution (a zero-truncated one: a hurdle model, whose zeros are
+// all the point mass's).
+double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, const ZeroMass& zero);
+MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi,
+                                           const ZeroMass& zero);
 // Whether the distribution is a zero-truncated count (y ≥ 1): its μ is the untruncated mean.
 bool zero_truncated(Distribution distribution);
 

@@ -259,8 +259,8 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
   }
 }
 
-double Family::dev_resid(double y, double mu, double wt, double zero_logit) const {
-  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero_logit));
+double Family::dev_resid(double y, double mu, double wt, const ZeroMass& zero) const {
+  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero));
   switch (dist_) {
     case Distribution::Binomial:
       return 2 * wt * (y_log_y_over_mu(y, mu) + y_log_y_over_mu(1 - y, 1 - mu));
@@ -316,16 +316,16 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
   }
 }
 
-double Family::log_density(double y, double mu, double zero_logit) const {
-  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero_logit)
+double Family::log_density(double y, double mu, const ZeroMass& zero) const {
+  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero)
                         : mixedfit::log_density(dist_, y, mu, parameter_);
 }
 
 double Family::saturated_log_density(double y) const {
   if (zero_inflated_) return 0.0;
   switch (dist_) {
-    case Distribution::Beta: return log_density(y, y, 0.0);
-    case Distribution::NegativeBinomial1: return y > 0 ? log_density(y, y, 0.0) : 0.0;  // log p(0 | μ → 0) = 0
+    case Distribution::Beta: return log_density(y, y, kNoZeroMass);
+    case Distribution::NegativeBinomial1: return y > 0 ? log_density(y, y, kNoZeroMass) : 0.0;  // log p(0 | μ → 0) = 0
     default:
       // No saturated model in closed form (a truncated count's μ that maximizes p(y | μ) solves
       // an equation): the deviance residual is −2 wt log p(y | μ), up to a term per observation
@@ -356,8 +356,8 @@ double Family::observed_information(double y, double mu, double eta) const {
   return -d.second * m1 * m1 - d.first * m2;
 }
 
-Family::Information Family::information(double y, double mu, double eta, double m1, double zero_logit) const {
-  const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero_logit)
+Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero) const {
+  const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero)
                                          : mu_derivatives(dist_, y, mu, parameter_);
   return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }

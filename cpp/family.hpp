@@ -6,6 +6,7 @@
 // observation's score and information in η, from which PIRLS takes its steps.
 #pragma once
 
+#include <limits>
 #include <string>
 
 #include "densities.hpp"
@@ -17,6 +18,9 @@ enum class Link { Logit, Probit, Cloglog, Cauchit, Log, Sqrt, Identity, Inverse,
 
 Distribution distribution_from_name(const std::string& name);
 Link link_from_name(const std::string& name);
+
+// π = 0: what a family without zero-inflation is passed.
+inline constexpr ZeroMass kNoZeroMass{-std::numeric_limits<double>::infinity(), 0.0};
 
 class Family {
  public:
@@ -46,13 +50,13 @@ class Family {
   // there), η where the inverse link is defined and monotone — 1/μ² needs η > 0, 1/μ needs
   // η ≠ 0 (R's valideta); the √ link allows any η, as lme4 does (μ = η²).
   bool all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const;
-  // Unit deviance times the prior weight (zero_logit: the observation's zero-inflation log-odds,
+  // Unit deviance times the prior weight (zero: the observation's zero-inflation probability,
   // read only if the family is zero-inflated).
-  double dev_resid(double y, double mu, double wt, double zero_logit = 0.0) const;
+  double dev_resid(double y, double mu, double wt, const ZeroMass& zero = kNoZeroMass) const;
   // log p(y | μ) and the saturated model's log p(y | μ = y) of the families of has_own_score
   // (densities.hpp): their deviance residual is 2 wt [saturated − log p(y | μ)]. A zero-inflated
   // family's saturated term is 0 (its deviance is −2 log L).
-  double log_density(double y, double mu, double zero_logit) const;
+  double log_density(double y, double mu, const ZeroMass& zero) const;
   double saturated_log_density(double y) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
@@ -67,7 +71,7 @@ class Family {
     parameter_ = FamilyParameter(theta);
   }
   // Zero-inflation (glmmTMB's ziformula): each observation's zero is a point mass's with a
-  // probability whose log-odds the callers pass as zero_logit; PIRLS takes the mixture's score
+  // probability the callers pass per observation; PIRLS takes the mixture's score
   // and observed information.
   void set_zero_inflated(bool zero_inflated) { zero_inflated_ = zero_inflated; }
   bool zero_inflated() const { return zero_inflated_; }
@@ -94,7 +98,7 @@ class Family {
   struct Information {
     double score, expected, observed;
   };
-  Information information(double y, double mu, double eta, double mu_eta, double zero_logit) const;
+  Information information(double y, double mu, double eta, double mu_eta, const ZeroMass& zero) const;
 
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).

@@ -71,7 +71,8 @@ void GeneralizedLinearMixedModel::set_family_theta(double theta) {
 void GeneralizedLinearMixedModel::set_zero_logit(const Eigen::Ref<const Eigen::VectorXd>& logit) {
   require(logit.size() == pred_.n(), "the zero-inflation log-odds must have one entry per row of X");
   require(!logit.array().isNaN().any(), "the zero-inflation log-odds must not be NaN");
-  zero_logit_ = logit;
+  zero_mass_.resize(logit.size());
+  for (Index i = 0; i < logit.size(); ++i) zero_mass_[i] = ZeroMass::from_logit(logit[i]);
   family_.set_zero_inflated(true);
 }
 
@@ -105,7 +106,7 @@ void GeneralizedLinearMixedModel::update_mu() {
     family_.linkinv(eta, mu_.segment(first, m), mu_eta_.segment(first, m));
     valid_ = valid_ && family_.all_valid(eta, mu);
     if (!valid_) continue;  // the penalized deviance is infinite; μ is still wanted whole
-    const ResponseLikelihood::Sums part = likelihood_->block(family_, eta, mu, first, zero_logit_);
+    const ResponseLikelihood::Sums part = likelihood_->block(family_, eta, mu, first, zero_mass_);
     sums_.deviance += part.deviance;
     sums_.minus_two_log_lik += part.minus_two_log_lik;
   }
@@ -128,7 +129,7 @@ void GeneralizedLinearMixedModel::update_eta_mu(bool with_beta) {
 
 Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
   Eigen::VectorXd d(y_.size());
-  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_logit(i));
+  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_mass(i));
   return d;
 }
 
@@ -136,7 +137,7 @@ Eigen::VectorXd GeneralizedLinearMixedModel::variance() const { return family_.v
 
 // At the current μ under the current family (a new negative binomial shape changes both).
 double GeneralizedLinearMixedModel::deviance() const {
-  return likelihood_->at(family_, eta_, mu_, zero_logit_).deviance;
+  return likelihood_->at(family_, eta_, mu_, zero_mass_).deviance;
 }
 
 double GeneralizedLinearMixedModel::pearson_rss() const {
@@ -149,7 +150,7 @@ double GeneralizedLinearMixedModel::pearson_rss() const {
 }
 
 double GeneralizedLinearMixedModel::aic() const {
-  return likelihood_->at(family_, eta_, mu_, zero_logit_).minus_two_log_lik;
+  return likelihood_->at(family_, eta_, mu_, zero_mass_).minus_two_log_lik;
 }
 
 double GeneralizedLinearMixedModel::penalized_deviance() const {
@@ -181,7 +182,7 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     // Weights from the expected information and the right-hand side w (η − base) + the score,
     // all from one evaluation of the log-density's derivatives per observation.
     for (Index i = 0; i < n; ++i) {
-      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_logit(i));
+      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i));
       w[i] = weights_[i] * t.expected;
       if (observed) h[i] = weights_[i] * t.observed;
       if (with_residual) weighted_residual_[i] = w[i] * (eta_[i] - base[i]) + weights_[i] * t.score;

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "family.hpp"
 #include "likelihood.hpp"
@@ -69,7 +70,7 @@ class GeneralizedLinearMixedModel {
   // observed: the observed information instead of the expected one (see Family); with_residual:
   // also weighted_residual_, in the same pass.
   void reweight(bool with_beta, bool observed, bool with_residual);
-  double zero_logit(Index i) const { return zero_logit_.size() ? zero_logit_[i] : 0.0; }
+  const ZeroMass& zero_mass(Index i) const { return zero_mass_.empty() ? kNoZeroMass : zero_mass_[i]; }
   // reweight's pass for an exponential family: w from V(μ) and, with_residual, W times the
   // working response in weighted_residual_.
   void exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual);
@@ -84,7 +85,7 @@ class GeneralizedLinearMixedModel {
   std::optional<ResponseLikelihood> likelihood_;  // of the current response (set_response replaces it)
   Eigen::VectorXd eta_, mu_, mu_eta_;  // mu_eta_: dμ/dη
   Eigen::VectorXd fixed_eta_;          // Xβ + offset while PIRLS holds β fixed
-  Eigen::VectorXd zero_logit_;         // zero-inflation's log-odds (empty: none)
+  std::vector<ZeroMass> zero_mass_;    // zero-inflation's probabilities per observation (empty: none)
   // W times the working response (less Xβ where β is fixed), for PIRLS's right-hand side.
   Eigen::VectorXd weighted_residual_;
   bool valid_ = true;                  // every η and μ valid (Family::all_valid)

@@ -54,8 +54,8 @@ ResponseLikelihood::ResponseLikelihood(const Family& family, MapVec y, MapVec n_
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& eta,
-                                                const Eigen::VectorXd& mu, const Eigen::VectorXd& zero_logit) const {
-  const Sums part = block(family, eta, mu, 0, zero_logit), fixed = constants(family);
+                                                const Eigen::VectorXd& mu, const std::vector<ZeroMass>& zero) const {
+  const Sums part = block(family, eta, mu, 0, zero), fixed = constants(family);
   Sums sums{fixed.deviance + part.deviance, fixed.minus_two_log_lik + part.minus_two_log_lik};
   if (std::isnan(sums.minus_two_log_lik)) sums.minus_two_log_lik = family.aic(y_, n_, mu, wt_, sums.deviance);
   return sums;
@@ -77,13 +77,13 @@ ResponseLikelihood::Sums ResponseLikelihood::constants(const Family& family) con
 
 ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
                                                    const Eigen::Ref<const Eigen::VectorXd>& mu, Index first,
-                                                   const Eigen::VectorXd& zero_logit) const {
+                                                   const std::vector<ZeroMass>& zero) const {
   const Index m = mu.size();
   if (family.has_own_score()) {  // also a zero-inflated Poisson
     double log_lik = 0.0;
     for (Index i = 0; i < m; ++i) {
-      const double logit = zero_logit.size() ? zero_logit[first + i] : 0.0;
-      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], logit);
+      const ZeroMass& mass = zero.empty() ? kNoZeroMass : zero[first + i];
+      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], mass);
     }
     return {-2 * log_lik, -2 * log_lik};
   }

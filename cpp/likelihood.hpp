@@ -8,6 +8,7 @@
 #pragma once
 
 #include <limits>
+#include <vector>
 
 #include "family.hpp"
 #include "types.hpp"
@@ -23,9 +24,9 @@ class ResponseLikelihood {
     double deviance, minus_two_log_lik;  // Σ deviance residuals; R's family$aic
   };
   // At η and its μ, for this family (whose negative binomial shape may have changed since
-  // construction); zero_logit: a zero-inflated family's log-odds per observation (else empty).
+  // construction); zero: a zero-inflated family's probabilities per observation (else empty).
   Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu,
-          const Eigen::VectorXd& zero_logit) const;
+          const std::vector<ZeroMass>& zero) const;
   // The μ-dependent part of the same over the block of observations first, first + 1, … (eta and
   // mu hold theirs), for PIRLS's single pass over the observations: the sums are constants() plus
   // the blocks'. The families of densities.hpp get both from one log-density per observation
@@ -34,7 +35,7 @@ class ResponseLikelihood {
   // constants()'s −2 log L is NaN (their family$aic needs the whole response's deviance; PIRLS's
   // steps need only the deviance), and so is the total.
   Sums block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
-             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first, const Eigen::VectorXd& zero_logit) const;
+             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first, const std::vector<ZeroMass>& zero) const;
   Sums constants(const Family& family) const;
 
  private:

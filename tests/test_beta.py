@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import HERE, assert_matches_tmb, load_reference
 from mixedfit.datasets import read_r_csv
+from mixedfit.models.family_draws import draw_response
 
 REFERENCE = load_reference("beta_reference.json")
 
@@ -45,7 +46,7 @@ def test_predictions_draws_and_pickle(proportions):
     # conditional on the fitted random effects' distribution the draws' mean is near the data's
     assert abs(draws.mean() - proportions["y"].mean()) < 0.02
     phi = m.fitted_family.theta
-    within = mixedfit.families.draw_response(m.fitted_family, np.full(20000, 0.3), np.ones(20000), 1.0, np.random.default_rng(1))
+    within = draw_response(m.fitted_family, np.full(20000, 0.3), np.ones(20000), 1.0, np.random.default_rng(1))
     assert within.var() == pytest.approx(0.3 * 0.7 / (1 + phi), rel=0.05)
     again = pickle.loads(pickle.dumps(m))
     assert again.loglik == m.loglik and again.fitted_family.theta == m.fitted_family.theta

@@ -13,10 +13,10 @@ from conftest import HERE, assert_matches_tmb, load_dataset, load_reference
 from mixedfit.datasets import read_r_csv
 from mixedfit.models.families import (
     Family,
-    draw_response,
     response_mean,
     truncated_variance,
 )
+from mixedfit.models.family_draws import draw_response
 from scipy import optimize, special, stats
 
 REFERENCE = load_reference("count_families_reference.json")

@@ -33,21 +33,27 @@ from .families import (
     Family,
     as_family,
     cbind_parts,
-    draw_response,
     glm_response,
     initial_theta,
     response_mean,
     starting_means,
     truncated_variance,
 )
-from .results import format_coefficients
-from .zero_inflation import mixture_moments, zero_formula_rhs, zero_model, zero_probability, zero_variables
+from .family_draws import draw_response
 from .lmm import LinearMixedModel, lmer
 from .marginal import latent_residual_variance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa
 from .parallel_rows import rows_on_cores
+from .results import format_coefficients
 from .synchronization import restored_on_interrupt, synchronized
+from .zero_inflation import (
+    mixture_moments,
+    zero_formula_rhs,
+    zero_model,
+    zero_probability,
+    zero_variables,
+)
 
 
 def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:
