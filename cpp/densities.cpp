@@ -67,6 +67,25 @@ double log_rising_factorial(double k, double y) {
   return std::isfinite(product) ? std::log(product) : std::lgamma(y + k) - std::lgamma(k);
 }
 
+// ψ(x + y) − ψ(x) and ψ'(x) − ψ'(x + y) for a count y ≥ 0: short exact sums Σ_{j<y} 1/(x + j)
+// and Σ_{j<y} 1/(x + j)² for small counts (no cancellation between two ψ of a large x), ψ and ψ'
+// otherwise.
+struct RisingSums {
+  double first, second;
+};
+
+RisingSums rising_sums(double x, double y) {
+  if (y == 0) return {0.0, 0.0};
+  if (y > kShortSum || y != std::floor(y)) return {digamma(x + y) - digamma(x), trigamma(x) - trigamma(x + y)};
+  double s1 = 0.0, s2 = 0.0;
+  for (double j = 0; j < y; ++j) {
+    const double r = 1 / (x + j);
+    s1 += r;
+    s2 += r * r;
+  }
+  return {s1, s2};
+}
+
 // log(1 + eˣ) without overflow.
 double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
@@ -112,7 +131,7 @@ bool zero_truncated(Distribution distribution) {
          distribution == Distribution::TruncatedNegativeBinomial2;
 }
 
-double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi) {
+double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, double trials) {
   switch (distribution) {
     case Distribution::Poisson:
       if (mu <= 0) return y == 0 ? 0.0 : kMinusInfinity;
@@ -134,6 +153,14 @@ double log_density(Distribution distribution, double y, double mu, const FamilyP
     case Distribution::Beta: {  // dbeta(y, μφ, (1 − μ)φ)
       const double a = mu * phi.value, b = (1 - mu) * phi.value;
       return phi.lgamma - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(y) + (b - 1) * std::log1p(-y);
+    }
+    case Distribution::BetaBinomial: {
+      // glmmTMB's betabinomial: k = ny successes of n, p ~ Beta(μφ, (1 − μ)φ):
+      // log C(n, k) + log B(k + a, n − k + b) − log B(a, b), a = μφ, b = (1 − μ)φ; with
+      // log B(k + a, n − k + b) − log B(a, b) = log Γ(k + a) − log Γ(a) + log Γ(n − k + b) − log Γ(b) − log Γ(n + φ) + log Γ(φ).
+      const double n = trials, k = std::round(n * y), a = mu * phi.value, b = (1 - mu) * phi.value;
+      return log_factorial(n) - log_factorial(k) - log_factorial(n - k) + log_rising_factorial(a, k) +
+             log_rising_factorial(b, n - k) - log_rising_factorial(phi.value, n);
     }
     case Distribution::TruncatedPoisson:
     case Distribution::TruncatedNegativeBinomial1:
@@ -159,7 +186,7 @@ double log_density(Distribution distribution, double y, double mu, const FamilyP
   }
 }
 
-MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi) {
+MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi, double trials) {
   switch (distribution) {
     case Distribution::Poisson: return {y / mu - 1, -y / (mu * mu)};
     case Distribution::NegativeBinomial: {
@@ -170,24 +197,19 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, con
     case Distribution::NegativeBinomial1: {
       // ℓ(μ) = log Γ(y + μ/φ) − log Γ(μ/φ) − (μ/φ) log(1 + φ) + terms without μ.
       const double f = phi.value, k = mu / f;
-      if (y == 0) return {-phi.log1p / f, 0.0};
-      if (y <= kShortSum && y == std::floor(y)) {
-        // ψ(y + k) − ψ(k) = Σ_{j<y} 1/(k + j) and ψ'(k) − ψ'(y + k) = Σ_{j<y} 1/(k + j)²: exact, no
-        // cancellation between two ψ of large k, and cheaper than four series for small counts.
-        double s1 = 0.0, s2 = 0.0;
-        for (double j = 0; j < y; ++j) {
-          const double r = 1 / (k + j);
-          s1 += r;
-          s2 += r * r;
-        }
-        return {(s1 - phi.log1p) / f, -s2 / (f * f)};
-      }
-      return {(digamma(y + k) - digamma(k) - phi.log1p) / f, (trigamma(y + k) - trigamma(k)) / (f * f)};
+      const RisingSums s = rising_sums(k, y);
+      return {(s.first - phi.log1p) / f, -s.second / (f * f)};
     }
     case Distribution::Beta:
       // ℓ(μ) = −log Γ(μφ) − log Γ((1−μ)φ) + μφ log y + (1−μ)φ log(1 − y) + terms without μ.
       return {phi.value * (std::log(y) - std::log1p(-y) - digamma(mu * phi.value) + digamma((1 - mu) * phi.value)),
               -phi.value * phi.value * (trigamma(mu * phi.value) + trigamma((1 - mu) * phi.value))};
+    case Distribution::BetaBinomial: {
+      // ∂/∂μ = φ [ψ(k + a) − ψ(a) − ψ(n − k + b) + ψ(b)], ∂²/∂μ² = φ² [ψ'(k + a) − ψ'(a) + ψ'(n − k + b) − ψ'(b)].
+      const double n = trials, k = std::round(n * y), f = phi.value, a = mu * f, b = (1 - mu) * f;
+      const RisingSums sa = rising_sums(a, k), sb = rising_sums(b, n - k);
+      return {f * (sa.first - sb.first), -f * f * (sa.second + sb.second)};
+    }
     case Distribution::TruncatedPoisson:
     case Distribution::TruncatedNegativeBinomial1:
     case Distribution::TruncatedNegativeBinomial2: {

@@ -9,7 +9,8 @@ namespace mixedfit {
 
 enum class Distribution {
   Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
-  TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal
+  TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal,
+  BetaBinomial
 };
 
 // The family's parameter φ with the functions of it the densities take per observation,
@@ -23,9 +24,11 @@ struct MuDerivatives {
   double first, second;  // ∂ log p/∂μ and ∂² log p/∂μ²
 };
 
-// log p(y | μ, φ); −∞ outside the support.
-double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi);
-MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi);
+// log p(y | μ, φ); −∞ outside the support. trials: the beta-binomial's number of trials n (its y
+// is the proportion of successes, as the binomial's); the other distributions ignore it.
+double log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, double trials = 1.0);
+MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi,
+                             double trials = 1.0);
 // A zero-inflated observation's log π and log(1 − π), π the probability that its zero is a
 // point mass's: computed once per value of the zero model's coefficients.
 struct ZeroMass {

@@ -86,6 +86,7 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "truncated_nbinom2") return Distribution::TruncatedNegativeBinomial2;
   if (name == "genpois") return Distribution::GeneralizedPoisson;
   if (name == "lognormal") return Distribution::Lognormal;
+  if (name == "beta_binomial") return Distribution::BetaBinomial;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
 
@@ -162,7 +163,8 @@ double Family::mu_eta(double eta) const {
 
 double Family::variance(double mu) const {
   switch (dist_) {
-    case Distribution::Binomial: return mu * (1 - mu);
+    case Distribution::Binomial:
+    case Distribution::BetaBinomial: return mu * (1 - mu);  // per trial, without the overdispersion
     case Distribution::Poisson: return mu;
     case Distribution::Gamma: return mu * mu;
     case Distribution::InverseGaussian: return mu * mu * mu;
@@ -205,7 +207,8 @@ void Family::linkinv(const Eigen::Ref<const Eigen::VectorXd>& eta, Eigen::Ref<Ei
 Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) const {
   const auto m = mu.array();
   switch (dist_) {
-    case Distribution::Binomial: return m * (1 - m);
+    case Distribution::Binomial:
+    case Distribution::BetaBinomial: return m * (1 - m);
     case Distribution::Poisson: return m;
     case Distribution::Gamma: return m.square();
     case Distribution::InverseGaussian: return m.cube();
@@ -243,6 +246,7 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
   switch (dist_) {
     case Distribution::Binomial:
     case Distribution::Beta:
+    case Distribution::BetaBinomial:
       if (!(m > 0).all() || !(m < 1).all()) return false;
       break;
     case Distribution::Gaussian:
@@ -259,8 +263,8 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
   }
 }
 
-double Family::dev_resid(double y, double mu, double wt, const ZeroMass& zero) const {
-  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero));
+double Family::dev_resid(double y, double mu, double wt, const ZeroMass& zero, double trials) const {
+  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero, trials));
   switch (dist_) {
     case Distribution::Binomial:
       return 2 * wt * (y_log_y_over_mu(y, mu) + y_log_y_over_mu(1 - y, 1 - mu));
@@ -316,9 +320,9 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
   }
 }
 
-double Family::log_density(double y, double mu, const ZeroMass& zero) const {
+double Family::log_density(double y, double mu, const ZeroMass& zero, double trials) const {
   return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero)
-                        : mixedfit::log_density(dist_, y, mu, parameter_);
+                        : mixedfit::log_density(dist_, y, mu, parameter_, trials);
 }
 
 double Family::saturated_log_density(double y) const {
@@ -356,9 +360,10 @@ double Family::observed_information(double y, double mu, double eta) const {
   return -d.second * m1 * m1 - d.first * m2;
 }
 
-Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero) const {
+Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero,
+                                        double trials) const {
   const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero)
-                                         : mu_derivatives(dist_, y, mu, parameter_);
+                                         : mu_derivatives(dist_, y, mu, parameter_, trials);
   return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 

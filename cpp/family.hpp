@@ -52,11 +52,12 @@ class Family {
   bool all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const;
   // Unit deviance times the prior weight (zero: the observation's zero-inflation probability,
   // read only if the family is zero-inflated).
-  double dev_resid(double y, double mu, double wt, const ZeroMass& zero = kNoZeroMass) const;
+  double dev_resid(double y, double mu, double wt, const ZeroMass& zero = kNoZeroMass, double trials = 1.0) const;
   // log p(y | μ) and the saturated model's log p(y | μ = y) of the families of has_own_score
   // (densities.hpp): their deviance residual is 2 wt [saturated − log p(y | μ)]. A zero-inflated
   // family's saturated term is 0 (its deviance is −2 log L).
-  double log_density(double y, double mu, const ZeroMass& zero) const;
+  // trials: the beta-binomial's number of trials (see densities.hpp).
+  double log_density(double y, double mu, const ZeroMass& zero, double trials = 1.0) const;
   double saturated_log_density(double y) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
@@ -98,7 +99,8 @@ class Family {
   struct Information {
     double score, expected, observed;
   };
-  Information information(double y, double mu, double eta, double mu_eta, const ZeroMass& zero) const;
+  Information information(double y, double mu, double eta, double mu_eta, const ZeroMass& zero,
+                          double trials = 1.0) const;
 
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).

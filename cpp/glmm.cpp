@@ -129,7 +129,7 @@ void GeneralizedLinearMixedModel::update_eta_mu(bool with_beta) {
 
 Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
   Eigen::VectorXd d(y_.size());
-  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_mass(i));
+  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_mass(i), n_trials_[i]);
   return d;
 }
 
@@ -182,7 +182,7 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     // Weights from the expected information and the right-hand side w (η − base) + the score,
     // all from one evaluation of the log-density's derivatives per observation.
     for (Index i = 0; i < n; ++i) {
-      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i));
+      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i), n_trials_[i]);
       w[i] = weights_[i] * t.expected;
       if (observed) h[i] = weights_[i] * t.observed;
       if (with_residual) weighted_residual_[i] = w[i] * (eta_[i] - base[i]) + weights_[i] * t.score;

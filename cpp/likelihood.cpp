@@ -83,7 +83,7 @@ ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const E
     double log_lik = 0.0;
     for (Index i = 0; i < m; ++i) {
       const ZeroMass& mass = zero.empty() ? kNoZeroMass : zero[first + i];
-      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], mass);
+      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], mass, n_[first + i]);
     }
     return {-2 * log_lik, -2 * log_lik};
   }

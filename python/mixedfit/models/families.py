@@ -30,10 +30,12 @@ _LINKS = {
     "truncated_nbinom2": ("log", ("log",)),
     "genpois": ("log", ("log",)),
     "lognormal": ("log", ("log",)),
+    "beta_binomial": ("logit", ("logit", "probit", "cloglog")),
 }
 _ALIASES = {
     "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
     "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
+    "betabinomial": "beta_binomial",
 }  # fmt: skip
 # The families with a parameter of their own (glmer estimates it unless the family gives it),
 # each positive: the negative binomial's shape θ, NB1's dispersion φ, the beta's precision φ, the
@@ -42,6 +44,7 @@ _ALIASES = {
 _SHAPES = {
     "negative_binomial": "shape θ", "nbinom1": "dispersion φ", "beta": "precision φ", "truncated_nbinom2": "shape θ",
     "truncated_nbinom1": "dispersion φ", "genpois": "dispersion φ", "lognormal": "standard deviation φ",
+    "beta_binomial": "precision φ",
 }  # fmt: skip
 _COUNTS = ("poisson", "negative_binomial", "nbinom1", "truncated_poisson", "truncated_nbinom1", "truncated_nbinom2", "genpois")
 # glmmTMB's families (not lme4's): a response outside their support is an error naming its rows.
@@ -61,8 +64,9 @@ class Family:
     ``glmer`` estimates it. So do glmmTMB's zero-truncated NB2 and NB1 (``truncated_nbinom2``,
     ``truncated_nbinom1``: counts ≥ 1, μ the mean of the untruncated distribution), the
     generalized Poisson (``genpois``: θ = μ/√φ, λ = 1 − 1/√φ, variance μφ, φ ≥ 1) and the
-    lognormal (``lognormal``: mean μ and standard deviation φ on the data scale);
-    ``truncated_poisson`` has none.
+    lognormal (``lognormal``: mean μ and standard deviation φ on the data scale) and the
+    beta-binomial (``beta_binomial``: binomial responses whose success probability is
+    Beta(μφ, (1 − μ)φ)); ``truncated_poisson`` has none.
     """
 
     name: str
@@ -115,7 +119,7 @@ class Family:
     def has_deviance_residuals(self) -> bool:
         """Whether the saturated model is in closed form (not so for glmmTMB's truncated counts,
         generalized Poisson and lognormal, whose deviance is their −2 log-likelihood)."""
-        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal")
+        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal", "beta_binomial")
 
     @property
     def parameter_name(self) -> str:
@@ -277,6 +281,25 @@ def lognormal(sd: float | None = None, link: str = "log") -> Family:
     return Family("lognormal", link, sd)
 
 
+def beta_binomial(phi: float | None = None, link: str = "logit") -> Family:
+    """glmmTMB's betabinomial: k successes of n trials, k ~ Binomial(n, p), p ~ Beta(μφ, (1 − μ)φ)
+    (variance of the proportion μ(1 − μ)/n · (1 + (n − 1)/(φ + 1))); the response as for the
+    binomial (``cbind(successes, failures)``, or proportions with weights = trials).
+
+    Parameters
+    ----------
+    phi : float, optional
+        The precision φ > 0, fixed; None (default): ``glmer`` estimates it.
+    link : str, default "logit"
+        "logit", "probit" or "cloglog".
+
+    Returns
+    -------
+    Family
+    """
+    return Family("beta_binomial", link, phi)
+
+
 def as_family(family: str | Family, link: str | None) -> Family:
     if isinstance(family, Family):
         if link is not None and link != family.link:
@@ -372,6 +395,13 @@ def _family_response(
     w = np.ones(len(frame)) if weights is None else weights
     if family.name == "binomial":
         return _binomial_response(response, frame, w)
+    if family.name == "beta_binomial":
+        # The beta-binomial's likelihood is not n times a proportion's: the trials are its n, and
+        # the prior weights are the weights given with cbind() (a proportion's weights are its trials).
+        binomial = _binomial_response(response, frame, w)
+        if cbind_parts(response) is not None:
+            return GlmResponse(binomial.y, w, binomial.n_trials, binomial.mustart)
+        return GlmResponse(binomial.y, np.ones(len(frame)), binomial.weights, binomial.mustart)
     y = numeric_column(response, frame, "response")
     ones = np.ones(len(frame))
     if family.counts:
@@ -412,7 +442,7 @@ def _require(family: Family, response: str, y: np.ndarray, valid: np.ndarray, wh
 
 def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """R's family$initialize: μ to start PIRLS from."""
-    if family == "binomial":
+    if family in ("binomial", "beta_binomial"):
         return (weights * y + 0.5) / (weights + 1)
     if family == "poisson":
         return y + 0.1

@@ -22,6 +22,10 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
         return rng.negative_binomial(family.theta, family.theta / (family.theta + mu)).astype(np.float64)
     if family.name == "nbinom1":  # size μ/φ, probability 1/(1 + φ)
         return rng.negative_binomial(mu / family.theta, 1 / (1 + family.theta)).astype(np.float64)
+    if family.name == "beta_binomial":  # weights: the numbers of trials
+        trials = np.rint(weights).astype(np.int64)
+        p = rng.beta(mu * family.theta, (1 - mu) * family.theta)
+        return rng.binomial(trials, p) / np.maximum(trials, 1)
     if family.name == "beta":
         return rng.beta(mu * family.theta, (1 - mu) * family.theta)
     if family.zero_truncated:

@@ -577,6 +577,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             mu, variance = np.array(core.mu), np.array(core.variance())
             if self.family.zero_truncated:
                 variance = truncated_variance(self.fitted_family, mu, variance)
+            if self.family.name == "beta_binomial":  # a proportion of n trials
+                n = self._glm.n_trials
+                variance = variance * (1 + (n - 1) / (self._family_theta + 1)) / n
             if self._zero is not None:
                 mean = response_mean(self.fitted_family, mu)
                 variance = mixture_moments(mean, variance, self._zero_probability())[1]
@@ -619,15 +622,18 @@ class GeneralizedLinearMixedModel(MixedModel):
         return 1.0
 
     def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
+        # What the draws take as weights: the binomial's prior weights (its trials), the beta-binomial's trials.
+        trials = "n_trials" if self.family.name == "beta_binomial" else "weights"
         if newdata is None:
-            weights = self._glm.weights
+            weights = getattr(self._glm, trials)
         elif self._weights_argument is not None:
             raise DataError("simulate(newdata=...) is not available for a GLMM with prior weights")
         elif all(column in newdata.columns for column in self._response_variables()):
             # The response columns give a binomial response's numbers of trials (cbind).
-            weights = glm_response(
+            response = glm_response(
                 self.family, self.parsed.response, newdata.reset_index(drop=True), None, self._zero is not None
-            ).weights
+            )
+            weights = getattr(response, trials)
         else:
             weights = np.ones(len(eta))
         draws = draw_response(self.fitted_family, self._link_inverse(eta), weights, self._sigma**2, rng)
