@@ -76,7 +76,10 @@ struct RisingSums {
 
 RisingSums rising_sums(double x, double y) {
   if (y == 0) return {0.0, 0.0};
-  if (y > kShortSum || y != std::floor(y)) return {digamma(x + y) - digamma(x), trigamma(x) - trigamma(x + y)};
+  if (y > kShortSum || y != std::floor(y)) {
+    const Polygamma low = digamma_trigamma(x), high = digamma_trigamma(x + y);
+    return {high.digamma - low.digamma, low.trigamma - high.trigamma};
+  }
   double s1 = 0.0, s2 = 0.0;
   for (double j = 0; j < y; ++j) {
     const double r = 1 / (x + j);
@@ -200,10 +203,12 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, con
       const RisingSums s = rising_sums(k, y);
       return {(s.first - phi.log1p) / f, -s.second / (f * f)};
     }
-    case Distribution::Beta:
+    case Distribution::Beta: {
       // ℓ(μ) = −log Γ(μφ) − log Γ((1−μ)φ) + μφ log y + (1−μ)φ log(1 − y) + terms without μ.
-      return {phi.value * (std::log(y) - std::log1p(-y) - digamma(mu * phi.value) + digamma((1 - mu) * phi.value)),
-              -phi.value * phi.value * (trigamma(mu * phi.value) + trigamma((1 - mu) * phi.value))};
+      const Polygamma a = digamma_trigamma(mu * phi.value), b = digamma_trigamma((1 - mu) * phi.value);
+      return {phi.value * (std::log(y) - std::log1p(-y) - a.digamma + b.digamma),
+              -phi.value * phi.value * (a.trigamma + b.trigamma)};
+    }
     case Distribution::BetaBinomial: {
       // ∂/∂μ = φ [ψ(k + a) − ψ(a) − ψ(n − k + b) + ψ(b)], ∂²/∂μ² = φ² [ψ'(k + a) − ψ'(a) + ψ'(n − k + b) − ψ'(b)].
       const double n = trials, k = std::round(n * y), f = phi.value, a = mu * f, b = (1 - mu) * f;

@@ -7,20 +7,18 @@ namespace mixedfit {
 
 // The recurrences ψ(x) = ψ(x + 1) − 1/x and ψ'(x) = ψ'(x + 1) + 1/x² up to x ≥ 10, then the
 // asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12).
-double digamma(double x) {
-  double shift = 0.0;
-  for (; x < 10; x += 1) shift -= 1 / x;
-  const double r = 1 / (x * x);
-  return shift + std::log(x) - 0.5 / x -
-         r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132)))));
-}
-
-double trigamma(double x) {
-  double shift = 0.0;
-  for (; x < 10; x += 1) shift += 1 / (x * x);
-  const double r = 1 / (x * x);
-  return shift + 1 / x + r / 2 +
-         r / x * (1.0 / 6 - r * (1.0 / 30 - r * (1.0 / 42 - r * (1.0 / 30 - r * (5.0 / 66)))));
+Polygamma digamma_trigamma(double x) {
+  double shift_digamma = 0.0, shift_trigamma = 0.0;
+  for (; x < 10; x += 1) {
+    const double r = 1 / x;
+    shift_digamma -= r;
+    shift_trigamma += r * r;
+  }
+  const double inverse = 1 / x, r = inverse * inverse;
+  return {shift_digamma + std::log(x) - 0.5 * inverse -
+              r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132))))),
+          shift_trigamma + inverse + r / 2 +
+              r * inverse * (1.0 / 6 - r * (1.0 / 30 - r * (1.0 / 42 - r * (1.0 / 30 - r * (5.0 / 66)))))};
 }
 
 // For large counts the two log-gammas (2·10⁹ at y = 10⁸) cancel to a few hundred and their

@@ -5,9 +5,12 @@
 
 namespace mixedfit {
 
-// ψ(x) and ψ'(x) for x > 0, accurate to ~1e-15 relative.
-double digamma(double x);
-double trigamma(double x);
+// ψ(x) and ψ'(x) for x > 0, accurate to ~1e-15 relative, both at once: the score needs ψ and the
+// information ψ' at the same points, and the recurrence's divisions are shared.
+struct Polygamma {
+  double digamma, trigamma;
+};
+Polygamma digamma_trigamma(double x);
 // log Γ(y + θ) − log Γ(y + 1), exact to rounding also where both log-gammas are ~10⁹.
 double log_gamma_ratio(double y, double theta);
 // log y! for a count y ≥ 0 (a table below 1024: counts are mostly small, and lgamma costs ~40 ns).
