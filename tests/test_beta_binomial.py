@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import mixedfit
 import numpy as np
 import pytest
@@ -13,9 +15,17 @@ from mixedfit.models.family_draws import draw_response
 REFERENCE = load_reference("betabinomial_reference.json")["cbpp_betabinomial"]
 
 
+def fit_quietly(*args, **kwargs):
+    """The herds' SD is on the boundary (glmmTMB's too, 1.4e-4): whether it falls below the
+    singular-fit tolerance depends on the last digits; the tests check it directly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mixedfit.SingularFitWarning)
+        return mixedfit.glmer(*args, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def fit():
-    return mixedfit.glmer(REFERENCE["formula"], mixedfit.datasets.load("cbpp"), family="beta_binomial")
+    return fit_quietly(REFERENCE["formula"], mixedfit.datasets.load("cbpp"), family="beta_binomial")
 
 
 def test_equals_glmmtmb(fit):
@@ -36,7 +46,7 @@ def test_equals_glmmtmb(fit):
 def test_proportions_with_trials_as_weights_are_the_same_fit(fit):
     cbpp = mixedfit.datasets.load("cbpp")
     proportions = cbpp.assign(p=cbpp["incidence"] / cbpp["size"])
-    m = mixedfit.glmer("p ~ period + (1 | herd)", proportions, family="beta_binomial", weights=cbpp["size"].to_numpy(float))
+    m = fit_quietly("p ~ period + (1 | herd)", proportions, family="beta_binomial", weights=cbpp["size"].to_numpy(float))
     assert m.loglik == pytest.approx(fit.loglik, rel=1e-10)
     np.testing.assert_allclose(m.fixef, fit.fixef, rtol=1e-6)
 
