@@ -84,7 +84,7 @@ class GeneralizedLinearMixedModel(MixedModel):
     ) -> None:
         self.family = as_family(family, link)
         self.ziformula = ziformula
-        zero_formula_rhs(ziformula)  # refused before the data are read
+        has_zero_model = zero_formula_rhs(ziformula) is not None  # (a bad ziformula is refused before the data are read)
         if self.family == Family("gaussian", "identity"):
             raise ValueError(
                 "the gaussian family with the identity link is the linear mixed model: use LinearMixedModel "
@@ -111,15 +111,16 @@ class GeneralizedLinearMixedModel(MixedModel):
                 raise ValueError(
                     f"nAGQ > 1 is only available for families without a scale parameter to estimate, not {self.family}"
                 )
-        if self.nAGQ != 1 and ziformula is not None and zero_formula_rhs(ziformula) is not None:
+        if self.nAGQ != 1 and has_zero_model:
             raise ValueError("a zero model (ziformula) needs nAGQ=1 (Laplace): it is estimated in the second stage")
         if self.nAGQ == 0 and self._estimates_family_theta:
             raise ValueError(
                 f"nAGQ=0 cannot estimate the {self.family.name} family's parameter (it is estimated in the second "
                 f"stage): use nAGQ=1, or fix it with mixedfit.families.{self.family.name}(theta)"
             )
-        hurdle = zero_formula_rhs(ziformula) is not None
-        response = glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights, hurdle)
+        response = glm_response(
+            self.family, self.parsed.response, self.frame.numeric, self.frame.weights, hurdle=has_zero_model
+        )
         self._glm = response
         self._response = response.y
         self._family_theta = self._family_theta_start = initial_theta(self.family, response.y)
