@@ -36,7 +36,10 @@ def test_equals_glmmtmb(name):
     ref = REFERENCE[name]
     m = fit(ref)
     assert m.loglik >= ref["loglik"] - 1e-6
-    assert_matches_tmb(m, ref, fixef_rtol=1e-3)  # the issue's tolerance: Owls' β differ by 4e-4 (3e-5 absolute)
+    # β to the issue's 1e-3 (Owls' differ by 4e-4, 3e-5 absolute); SEs to 5e-3 (the issue's 2 %): the
+    # finite-difference Hessian's SEs of truncated NB1 differ from glmmTMB's exact ones by 8e-4 on
+    # the x86-64-v3 build and 3.9e-3 on the baseline build's rounding
+    assert_matches_tmb(m, ref, fixef_rtol=1e-3, stderr_rtol=5e-3)
     if m.family.has_shape:
         assert m.fitted_family.theta == pytest.approx(ref["phi"], rel=1e-3)
         assert m.dof == len(ref["fixef"]) + len(ref["sd"]) + 1

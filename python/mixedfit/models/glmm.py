@@ -353,7 +353,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         # tolerances are the user's only where it is the final stage.
         self.optsum = control.applied(self.optsum, tolerances=self.nAGQ == 0)
         self.optsum.verbose = verbose
-        if self._estimates_family_theta and not self._fitted:
+        if self._estimates_family_theta and not self._fitted and self.family.name in self.PRECISION_FAMILIES:
             theta0 = np.asarray(self.optsum.initial, dtype=np.float64)
             mustart = starting_means(self.family.name, self._response, self._glm.weights)
 
@@ -446,6 +446,12 @@ class GeneralizedLinearMixedModel(MixedModel):
                 "(underdispersion, φ < 1, is outside what genpois can fit)",
                 ConvergenceWarning,
             )
+
+    # Families whose parameter is a precision, for which the start φ = 1 is extreme overdispersion
+    # (a beta at φ = 1 is U-shaped): their φ is searched for before stage 1 too. The counts' θ = 1
+    # is an ordinary start, and searching there first moved grouseticks' uncentred-YEAR NB2 fit
+    # (a badly scaled Hessian) off glmmTMB's optimum on the baseline build.
+    PRECISION_FAMILIES = ("beta", "beta_binomial")
 
     def _start_family_theta(self, deviance: Callable[[], float]) -> None:
         """The family's own parameter (NB's θ, NB1's and the beta's φ, ...) that minimizes a
