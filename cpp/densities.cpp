@@ -13,28 +13,6 @@ namespace {
 constexpr double kLogSqrtTwoPi = 0.91893853320467274178;
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
-// log P(Y = 0) of an untruncated count distribution as a function of μ, with its derivatives:
-// the normalizing constant 1 − P(Y = 0) of its zero-truncated form.
-struct LogZeroProbability {
-  double value, first, second;
-};
-
-LogZeroProbability log_zero_probability(Distribution base, double mu, const FamilyParameter& phi) {
-  const double theta = phi.value;
-  switch (base) {
-    case Distribution::NegativeBinomial: {  // (θ/(θ + μ))^θ
-      const double s = theta + mu;
-      return {-theta * std::log1p(mu / theta), -theta / s, theta / (s * s)};
-    }
-    case Distribution::NegativeBinomial1: {  // (1 + φ)^(−μ/φ)
-      const double rate = phi.log1p / theta;
-      return {-mu * rate, -rate, 0.0};
-    }
-    default:  // Poisson: e^(−μ)
-      return {-mu, -1.0, 0.0};
-  }
-}
-
 Distribution untruncated(Distribution distribution) {
   switch (distribution) {
     case Distribution::TruncatedNegativeBinomial2: return Distribution::NegativeBinomial;
@@ -170,7 +148,7 @@ double log_density(Distribution distribution, double y, double mu, const FamilyP
     case Distribution::TruncatedNegativeBinomial2: {
       if (y < 1) return kMinusInfinity;
       const Distribution base = untruncated(distribution);
-      return log_density(base, y, mu, phi) - log1m_exp(log_zero_probability(base, mu, phi).value);
+      return log_density(base, y, mu, phi) - log1m_exp(log_density(base, 0.0, mu, phi));
     }
     case Distribution::GeneralizedPoisson: {
       // glmmTMB's genpois: θ = μ/√φ, λ = 1 − 1/√φ (mean μ, variance μφ);
@@ -218,12 +196,11 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, con
     case Distribution::TruncatedPoisson:
     case Distribution::TruncatedNegativeBinomial1:
     case Distribution::TruncatedNegativeBinomial2: {
-      // ℓ = ℓ_base − log(1 − e^L) with L = log P(Y = 0): its derivatives are ℓ_base's plus
-      // ρ L' and ρ L'' + ρ(1 + ρ) L'², ρ = e^L/(1 − e^L).
+      // ℓ = ℓ_base − log(1 − e^L) with L = log P(Y = 0), the base's log-density at 0: its
+      // derivatives are ℓ_base's plus ρ L' and ρ L'' + ρ(1 + ρ) L'², ρ = e^L/(1 − e^L).
       const Distribution base = untruncated(distribution);
-      const MuDerivatives d = mu_derivatives(base, y, mu, phi);
-      const LogZeroProbability L = log_zero_probability(base, mu, phi);
-      const double rho = 1 / std::expm1(-L.value);
+      const MuDerivatives d = mu_derivatives(base, y, mu, phi), L = mu_derivatives(base, 0.0, mu, phi);
+      const double rho = 1 / std::expm1(-log_density(base, 0.0, mu, phi));
       return {d.first + rho * L.first, d.second + rho * L.second + rho * (1 + rho) * L.first * L.first};
     }
     case Distribution::GeneralizedPoisson: {

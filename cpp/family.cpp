@@ -170,13 +170,13 @@ double Family::variance(double mu) const {
     case Distribution::InverseGaussian: return mu * mu * mu;
     case Distribution::Gaussian: return 1.0;
     case Distribution::NegativeBinomial:
-    case Distribution::TruncatedNegativeBinomial2: return mu + mu * mu / theta_;
+    case Distribution::TruncatedNegativeBinomial2: return mu + mu * mu / theta();
     case Distribution::NegativeBinomial1:
-    case Distribution::TruncatedNegativeBinomial1: return mu * (1 + theta_);
-    case Distribution::Beta: return mu * (1 - mu) / (1 + theta_);
+    case Distribution::TruncatedNegativeBinomial1: return mu * (1 + theta());
+    case Distribution::Beta: return mu * (1 - mu) / (1 + theta());
     case Distribution::TruncatedPoisson: return mu;
-    case Distribution::GeneralizedPoisson: return mu * theta_;
-    case Distribution::Lognormal: return theta_ * theta_;
+    case Distribution::GeneralizedPoisson: return mu * theta();
+    case Distribution::Lognormal: return theta() * theta();
   }
   return 1.0;
 }
@@ -214,13 +214,13 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::InverseGaussian: return m.cube();
     case Distribution::Gaussian: return Eigen::ArrayXd::Ones(m.size());
     case Distribution::NegativeBinomial:
-    case Distribution::TruncatedNegativeBinomial2: return m + m.square() / theta_;
+    case Distribution::TruncatedNegativeBinomial2: return m + m.square() / theta();
     case Distribution::NegativeBinomial1:
-    case Distribution::TruncatedNegativeBinomial1: return m * (1 + theta_);
-    case Distribution::Beta: return m * (1 - m) / (1 + theta_);
+    case Distribution::TruncatedNegativeBinomial1: return m * (1 + theta());
+    case Distribution::Beta: return m * (1 - m) / (1 + theta());
     case Distribution::TruncatedPoisson: return m;
-    case Distribution::GeneralizedPoisson: return m * theta_;
-    case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta_ * theta_);
+    case Distribution::GeneralizedPoisson: return m * theta();
+    case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta() * theta());
   }
   return Eigen::ArrayXd::Ones(m.size());
 }
@@ -275,12 +275,11 @@ double Family::dev_resid(double y, double mu, double wt, const ZeroMass& zero, d
     case Distribution::NegativeBinomial:
       // y log(y/μ) − (y+θ) log((y+θ)/(μ+θ)) = y log1p(θ(y−μ)/(μ(y+θ))) − θ log1p((y−μ)/(μ+θ)):
       // each term O(θ), without the direct form's cancellation of two O(y) terms at large counts.
-      return 2 * wt * ((y > 0 ? y * std::log1p(theta_ * (y - mu) / (mu * (y + theta_))) : 0.0) -
-                       theta_ * std::log1p((y - mu) / (mu + theta_)));
+      return 2 * wt * ((y > 0 ? y * std::log1p(theta() * (y - mu) / (mu * (y + theta()))) : 0.0) -
+                       theta() * std::log1p((y - mu) / (mu + theta())));
     default:  // the families of densities.hpp: above
       return 0.0;
   }
-  return 0.0;
 }
 
 double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<const Eigen::VectorXd>& n,

@@ -29,7 +29,7 @@ class Family {
   // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)), the same for the zero-truncated NB2 and
   // NB1 (μ the untruncated mean), the generalized Poisson's φ (V(μ) = μφ) or the lognormal's
   // standard deviation φ on the data scale; ignored by the others.
-  Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), theta_(theta), parameter_(theta) {}
+  Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), parameter_(theta) {}
 
   double linkfun(double mu) const;
   double linkinv(double eta) const;
@@ -67,16 +67,13 @@ class Family {
   Distribution distribution() const { return dist_; }
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
-  void set_theta(double theta) {
-    theta_ = theta;
-    parameter_ = FamilyParameter(theta);
-  }
+  void set_theta(double theta) { parameter_ = FamilyParameter(theta); }
   // Zero-inflation (glmmTMB's ziformula): each observation's zero is a point mass's with a
   // probability the callers pass per observation; PIRLS takes the mixture's score
   // and observed information.
   void set_zero_inflated(bool zero_inflated) { zero_inflated_ = zero_inflated; }
   bool zero_inflated() const { return zero_inflated_; }
-  double theta() const { return theta_; }
+  double theta() const { return parameter_.value; }
   // The negative binomial's Laplace approximation takes the observed information −∂²log p/∂η²
   // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
   // for every family; the two differ for a non-canonical link, as NB2's log link is.
@@ -109,7 +106,6 @@ class Family {
 
   Distribution dist_;
   Link link_;
-  double theta_;
   FamilyParameter parameter_;  // θ with the functions of it the densities take
   bool zero_inflated_ = false;
 };
