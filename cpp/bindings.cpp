@@ -14,6 +14,7 @@
 
 #include "bobyqa.hpp"
 #include "bootstrap.hpp"
+#include "covariance_structure.hpp"
 #include "errors.hpp"
 #include "glmm.hpp"
 #include "lmm.hpp"
@@ -74,10 +75,24 @@ PredictorInputs map_predictor_inputs(const py::array& X, const py::object& Zt, c
           map_index_vector(term_shapes, "term_shapes")};
 }
 
+CovarianceStructures covariance_structures(const py::array& kinds, const py::array& term_shapes,
+                                           const py::array& distances) {
+  return CovarianceStructures(map_index_vector(kinds, "kinds"), map_index_vector(term_shapes, "term_shapes"),
+                              map_vector(distances, "distances"));
+}
+
 // Accessors of the predictor's state that both model kinds expose.
 template <class Model>
 void def_predictor_accessors(py::class_<Model>& cls) {
-  cls.def_property_readonly("ldL2", [](const Model& self) { return self.predictor().ldL2(); })
+  cls.def(
+         "set_covariance",
+         [](Model& self, const py::array& kinds, const py::array& term_shapes, const py::array& distances) {
+           self.predictor().set_covariance(covariance_structures(kinds, term_shapes, distances));
+         },
+         py::arg("kinds"), py::arg("term_shapes"), py::arg("distances"),
+         "Covariance structures for the terms ((kind, rank) per term, the distance-based terms' p × p "
+         "distances one after another): theta becomes their parameters.")
+      .def_property_readonly("ldL2", [](const Model& self) { return self.predictor().ldL2(); })
       .def_property_readonly("factorization", [](const Model& self) { return self.predictor().factorization(); })
       .def_property_readonly("factorization_costs",
                              [](const Model& self) {
@@ -305,6 +320,12 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            [](GeneralizedLinearMixedModel& self, Index entries) { self.predictor().set_pair_map_limit(entries); });
   def_predictor_accessors(glmm);
 
+  m.def(
+      "covariance_factor",
+      [](const py::array& kinds, const py::array& term_shapes, const py::array& distances,
+         const Eigen::VectorXd& theta) { return covariance_structures(kinds, term_shapes, distances).factor(theta); },
+      py::arg("kinds"), py::arg("term_shapes"), py::arg("distances"), py::arg("theta"),
+      "The terms' relative factors T (lme4's θ, each lower triangle by column) at the structures' parameters.");
   m.def(
       "lmm_refits",
       [](const py::array& X, const py::object& Zt, const py::object& Lambdat, const py::array& Lind,

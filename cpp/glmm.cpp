@@ -54,7 +54,7 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
   eta_.resize(n);
   start_from(mustart);
   // With one scalar term each column of Zt holds exactly one entry: its row is the level.
-  single_scalar_term_ = pred_.n_theta() == 1 && pred_.q() > 0;
+  single_scalar_term_ = pred_.n_factor() == 1 && pred_.q() > 0;
   level_of_obs_.resize(n);
   for (Index i = 0; i < n; ++i) {
     const int begin = Zt.outerIndexPtr()[i], end = Zt.outerIndexPtr()[i + 1];

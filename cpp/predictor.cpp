@@ -281,7 +281,7 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
     row_term_.segment(terms_[t].offset, terms_[t].p * terms_[t].levels).setConstant(static_cast<int>(t));
     T_.push_back(Eigen::MatrixXd::Zero(terms_[t].p, terms_[t].p));
   }
-  n_theta_ = Lind.size() ? Lind.maxCoeff() + 1 : 0;
+  n_theta_ = n_factor_ = Lind.size() ? Lind.maxCoeff() + 1 : 0;
   // Λ is kept, not Λt: its columns are what the products with Λ read. Its values as the
   // positions of Λt's map Lind over to it.
   SpMat value_positions = Lambdat;
@@ -292,7 +292,7 @@ Predictor::Predictor(MapMat X, MapSpMat Zt, MapSpMat Lambdat, MapVecI Lind, MapV
   for (Index k = 0; k < q(); ++k) {
     require(Lambda_.outerIndexPtr()[k + 1] > Lambda_.outerIndexPtr()[k], "Lambdat must store its diagonal");
   }
-  require(n_theta_ == terms_.back().theta_offset + terms_.back().p * (terms_.back().p + 1) / 2,
+  require(n_factor_ == terms_.back().theta_offset + terms_.back().p * (terms_.back().p + 1) / 2,
           "Lind does not match term_shapes");
   beta_ = Eigen::VectorXd::Zero(p());
   u_ = Eigen::VectorXd::Zero(q());
@@ -428,16 +428,23 @@ void Predictor::build_pair_map() {
   Zt_rows_ = Zt_;
 }
 
+void Predictor::set_covariance(CovarianceStructures structures) {
+  require(structures.n_factor() == n_factor_, "the covariance structures do not match the terms");
+  covariance_ = std::move(structures);
+  n_theta_ = covariance_.n_params();
+}
+
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
   require(theta.allFinite(), "theta must be finite, got " + theta_string(theta));
   theta_ = theta;
+  const Eigen::VectorXd factor = covariance_.identity() ? Eigen::VectorXd(theta) : covariance_.factor(theta);
   double* lambda = Lambda_.valuePtr();
-  for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = theta[Lind_[k]];
+  for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = factor[Lind_[k]];
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     Index k = terms_[t].theta_offset;
     for (Index j = 0; j < terms_[t].p; ++j) {
-      for (Index i = j; i < terms_[t].p; ++i) T_[t](i, j) = theta[k++];
+      for (Index i = j; i < terms_[t].p; ++i) T_[t](i, j) = factor[k++];
     }
   }
 }

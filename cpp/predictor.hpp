@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cholesky.hpp"
+#include "covariance_structure.hpp"
 #include "errors.hpp"
 #include "grouped_first_term.hpp"
 #include "types.hpp"
@@ -36,7 +37,13 @@ class Predictor {
   Index n() const { return X_.rows(); }
   Index p() const { return X_.cols(); }
   Index q() const { return Zt_.rows(); }
+  // θ: T's elements of every term (lme4's θ), or the terms' structure parameters once
+  // set_covariance has given them structures.
   Index n_theta() const { return n_theta_; }
+  // How many elements the terms' factors T have (n_theta() for unstructured terms).
+  Index n_factor() const { return n_factor_; }
+  // Covariance structures for the terms (covariance_structure.hpp): θ becomes their parameters.
+  void set_covariance(CovarianceStructures structures);
 
   // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes (w is moved in).
   // allow_negative: some weights may be negative (an observed information at a mode, where
@@ -159,8 +166,9 @@ class Predictor {
   MapMat X_;
   MapSpMat Zt_;
   SpMat Lambda_;          // Λ (the transpose of the Λt given), pattern fixed, values set from θ
-  Eigen::VectorXi Lind_;  // θ index of each of Λ's stored values
-  Index n_theta_;
+  Eigen::VectorXi Lind_;  // index in the terms' factor elements of each of Λ's stored values
+  Index n_theta_, n_factor_;
+  CovarianceStructures covariance_;  // θ → the factor elements (the identity by default)
   struct Term {
     Index p, levels, offset, theta_offset;  // offset: first row of the term in Zt
   };

@@ -8,6 +8,7 @@ exactly as lme4 does, so term names and parameter order match lme4's.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -15,20 +16,31 @@ from formulaic import Formula
 
 from ..errors import FormulaError, plain_message
 
+# glmmTMB's covariance structures of a random-effects term, written around it: ``ar1(0 + f | g)``
+# (design/covariance.py says what each is).
+STRUCTURES = ("us", "diag", "homdiag", "cs", "homcs", "ar1", "toep", "ou", "exp", "gau", "mat", "rr")
+
 
 @dataclass(frozen=True)
 class RandomTerm:
-    """One ``(expr | group)`` term: the model matrix ``expr`` varies by the levels of ``group``."""
+    """One ``(expr | group)`` term: the model matrix ``expr`` varies by the levels of ``group``;
+    ``structure`` is its covariance structure (``"us"``, unstructured, unless written around the
+    term as ``cs(x | g)``), ``rank`` rr's d."""
 
     expr: str
     factors: tuple[str, ...]  # the columns whose interaction is the grouping factor
+    structure: str = "us"
+    rank: int = 0
 
     @property
     def group(self) -> str:
         return ":".join(self.factors)
 
     def __str__(self) -> str:
-        return f"({self.expr} | {self.group})"
+        if self.structure == "us":
+            return f"({self.expr} | {self.group})"
+        rank = f", d = {self.rank}" if self.structure == "rr" else ""
+        return f"{self.structure}({self.expr} | {self.group}{rank})"
 
 
 @dataclass(frozen=True)
@@ -189,7 +201,31 @@ def _factor_text(factor) -> str:
     return name
 
 
-def _random_terms(piece: str, formula: str, position: int) -> list[RandomTerm]:
+_STRUCTURED = re.compile(r"(" + "|".join(STRUCTURES) + r")\s*(?=\()")
+
+
+def _structure_of(text: str) -> tuple[str, int]:
+    """('cs', 3) for 'cs(x | g)': a structure's name and where its parenthesized term begins;
+    ('us', 0) for a plain '(x | g)'; ('', 0) for anything else."""
+    match = _STRUCTURED.match(text)
+    if match and _is_wrapped(text[match.end() :]):
+        return match.group(1), match.end()
+    return ("us", 0) if _is_wrapped(text) else ("", 0)
+
+
+def _rank_argument(group: str, formula: str, position: int) -> tuple[str, int]:
+    """rr's 'g, d = 2' → ('g', 2); d defaults to 2, as glmmTMB's."""
+    masked = _masked(group)
+    if "," not in masked:
+        return group, 2
+    cut = masked.index(",")
+    argument = re.fullmatch(r"\s*d\s*=\s*(\d+)\s*", group[cut + 1 :])
+    if argument is None:
+        raise _error(formula, position + cut, "rr's rank is written 'rr(0 + f | g, d = 2)'")
+    return group[:cut], int(argument.group(1))
+
+
+def _random_terms(piece: str, formula: str, position: int, structure: str = "us") -> list[RandomTerm]:
     inner = piece[1:-1]
     depth, bar = 0, -1
     for i, ch in enumerate(_masked(inner)):
@@ -203,9 +239,16 @@ def _random_terms(piece: str, formula: str, position: int) -> list[RandomTerm]:
     group = inner[bar + (2 if double else 1) :]
     if not expr:
         raise _error(formula, position + 1, "missing expression before '|' in random-effects term")
+    if double and structure != "us":
+        raise _error(formula, position + bar + 1, f"'||' inside {structure}(...): write {structure}({expr} | ...)")
+    rank = 0
+    if structure == "rr":
+        group, rank = _rank_argument(group, formula, position + bar + 2)
+    elif "," in _masked(group):
+        raise _error(formula, position + bar + 2 + _masked(group).index(","), "unexpected ',' in a random-effects term")
     exprs = _expand_uncorrelated(expr, formula, position) if double else [expr]
     groups = _grouping_factors(group, formula, position + bar + 2)
-    return [RandomTerm(e, factors) for factors in groups for e in exprs]
+    return [RandomTerm(e, factors, structure, rank) for factors in groups for e in exprs]
 
 
 def parse_formula(formula: str) -> ParsedFormula:
@@ -235,14 +278,16 @@ def parse_formula(formula: str) -> ParsedFormula:
             if start == tilde + 1:
                 continue  # a leading sign, as in 'y ~ -1 + x', leaves an empty first piece
             raise _error(formula, start, "empty term")
-        is_random = _is_wrapped(text) and any(
-            ch == "|" and depths[position + i] == 1 for i, ch in enumerate(masked[position : position + len(text)])
+        structure, opening = _structure_of(text)
+        is_random = bool(structure) and any(
+            ch == "|" and depths[position + opening + i] == 1
+            for i, ch in enumerate(masked[position + opening : position + len(text)])
         )
         if is_random or text.startswith("offset("):
             if sign == "-":
                 raise _error(formula, position, f"'{text}' cannot be subtracted")
             if is_random:
-                random.extend(_random_terms(text, formula, position))
+                random.extend(_random_terms(text[opening:], formula, position + opening, structure))
             else:
                 if not _is_wrapped(text[len("offset") :]):
                     raise _error(formula, position, "malformed offset(...)")
@@ -252,5 +297,5 @@ def parse_formula(formula: str) -> ParsedFormula:
     fixed_rhs = " ".join(fixed).lstrip("+ ").strip() if fixed else "1"
     if fixed_rhs.startswith("-"):
         fixed_rhs = "1 " + fixed_rhs
-    random = [RandomTerm(r_to_formulaic(t.expr), t.factors) for t in random]
+    random = [dataclasses.replace(t, expr=r_to_formulaic(t.expr)) for t in random]
     return ParsedFormula(formula, response, r_to_formulaic(fixed_rhs), tuple(random), tuple(r_to_formulaic(o) for o in offsets))

@@ -196,7 +196,8 @@ def formula_variables(expr: str, where: str, columns: Iterable[str] = ()) -> set
         required = set(Formula(expr).required_variables) if expr.strip() not in ("0", "1") else set()
     except Exception as exc:
         raise FormulaError(f"cannot parse {where} '{expr}': {plain_message(exc)}") from None
-    return (required - FORMULA_FUNCTIONS.keys()) | (mentioned_names(expr) & set(columns))
+    # numFactor(x, y) is read by design/covariance.py, not by formulaic
+    return (required - FORMULA_FUNCTIONS.keys() - {"numFactor"}) | (mentioned_names(expr) & set(columns))
 
 
 def used_columns(parsed: ParsedFormula, response_variables: set[str], columns: Iterable[str]) -> list[str]:

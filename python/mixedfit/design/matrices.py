@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from formulaic import model_matrix
 from formulaic.errors import DataMismatchWarning
 
+from .._native import _core
 from ..errors import (
     DataError,
     FormulaError,
@@ -24,6 +25,7 @@ from ..errors import (
     plain_message,
     warn,
 )
+from .covariance import Covariance, NumFactor, covariance_of, num_factor_columns
 from .formula import ParsedFormula, RandomTerm
 
 if TYPE_CHECKING:  # frame imports this module
@@ -330,7 +332,8 @@ class ReTerm:
     keys: pd.Index  # the levels' values (a MultiIndex for a:b): new data are matched by value
     codes: np.ndarray  # level index of each observation
     X: np.ndarray  # n × p model matrix of the term
-    recipe: MatrixRecipe
+    recipe: MatrixRecipe | NumFactorRecipe
+    covariance: Covariance
 
     @property
     def name(self) -> str:
@@ -346,6 +349,12 @@ class ReTerm:
 
     @property
     def n_theta(self) -> int:
+        """Parameters of the term's covariance (T's elements for an unstructured term)."""
+        return self.covariance.n_params
+
+    @property
+    def n_factor(self) -> int:
+        """Elements of the term's lower-triangular relative factor T."""
         return self.p * (self.p + 1) // 2
 
 
@@ -403,8 +412,32 @@ def level_codes(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
     return term.keys.get_indexer(pd.MultiIndex.from_arrays([frame[f] for f in term.term.factors]))
 
 
+@dataclass(frozen=True)
+class NumFactorRecipe:
+    """A numFactor term's model matrix for new data: indicators of the fit's coordinates."""
+
+    expr: str
+    levels: NumFactor
+    what: str
+
+    def evaluate(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        return self.levels.indicators(frame, self.what)
+
+
+def _term_matrix(frame: ModelFrame, term: RandomTerm) -> tuple[ModelMatrix, MatrixRecipe | NumFactorRecipe, np.ndarray | None]:
+    """The term's model matrix, how to rebuild it for new data, and for a numFactor term the
+    distances between its levels."""
+    what = f"random-effects term {term}"
+    coordinates = num_factor_columns(term.expr)
+    if coordinates is None:
+        return *evaluate(term.expr, frame, what), None
+    levels = NumFactor.of(_dataframe(frame), coordinates, what)
+    matrix = ModelMatrix(levels.indicators(_dataframe(frame), what), levels.names)
+    return matrix, NumFactorRecipe(term.expr, levels, what), levels.distances()
+
+
 def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> ReTerm:
-    matrix, recipe = evaluate(term.expr, frame, f"random-effects term {term}")
+    matrix, recipe, distances = _term_matrix(frame, term)
     if not matrix.names:
         raise FormulaError(f"random-effects term {term} has no columns")
     _require_finite(matrix, frame, f"random-effects term {term}")
@@ -420,12 +453,16 @@ def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> Re
             "of each grouping factor must be < number of observations, or its variance cannot be told apart from "
             "the residual variance"
         )
-    if has_residual and len(levels) * len(matrix.names) >= n:
+    # A correlation structure (ar1, toep, ou, ...) with one effect per observation is glmmTMB's way
+    # of correlating the residuals: its correlations tell it apart from the residual variance.
+    correlated = term.structure not in ("us", "diag", "homdiag")
+    if has_residual and not correlated and len(levels) * len(matrix.names) >= n:
         raise DataError(
             f"number of observations ({n}) <= number of random effects ({len(levels) * len(matrix.names)}) for "
             f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"
         )
-    return ReTerm(term, matrix.names, levels, keys, codes, matrix.values, recipe)
+    covariance = covariance_of(term, matrix.values, matrix.names, distances)
+    return ReTerm(term, matrix.names, levels, keys, codes, matrix.values, recipe, covariance)
 
 
 def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
@@ -450,14 +487,16 @@ def random_effects_matrix(terms: list[ReTerm], n: int) -> sp.csc_matrix:
     return sp.csc_matrix((data, indices, indptr), shape=(offset, n))
 
 
-def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
-    """Λt's pattern, Lind (θ index of each stored value), initial θ and its lower bounds.
+def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray]:
+    """Λt's pattern (valued at T = I) and Lind (index of each stored value among the terms'
+    factor elements).
 
     Each term contributes one p × p upper-triangular block per level: the transpose of the
-    lower-triangular factor T whose elements, column-major, are the term's θ (lme4's order).
+    lower-triangular factor T whose elements, column-major, are the term's θ (lme4's order) when
+    it is unstructured, and which the core computes from the term's parameters otherwise.
     The CSC arrays are written directly: column i of a block holds rows 0 … i.
     """
-    indices, lind, counts, theta0, lower = [], [], [], [], []
+    indices, lind, counts, diagonal = [], [], [], []
     offset, theta_offset = 0, 0
     for t in terms:
         p = t.p
@@ -465,8 +504,7 @@ def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray, np.
         for j in range(p):
             for i in range(j, p):
                 theta_index[i, j] = theta_offset + len(theta_index)
-                theta0.append(1.0 if i == j else 0.0)
-                lower.append(0.0 if i == j else -np.inf)
+                diagonal.append(i == j)
         block_rows = np.array([j for i in range(p) for j in range(i + 1)])  # Λt[j, i] = T[i, j]
         block_lind = np.array([theta_index[i, j] for i in range(p) for j in range(i + 1)])
         starts = offset + np.arange(t.n_levels) * p
@@ -474,12 +512,12 @@ def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray, np.
         lind.append(np.tile(block_lind, t.n_levels))
         counts.append(np.tile(np.arange(1, p + 1), t.n_levels))
         offset += t.n_levels * p
-        theta_offset += t.n_theta
+        theta_offset += t.n_factor
     Lind = np.concatenate(lind).astype(np.int32)
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int32)
-    theta0_arr = np.array(theta0)
-    Lambdat = sp.csc_matrix((theta0_arr[Lind], np.concatenate(indices).astype(np.int32), indptr), shape=(offset, offset))
-    return Lambdat, Lind, theta0_arr, np.array(lower)
+    identity = np.array(diagonal, dtype=np.float64)
+    Lambdat = sp.csc_matrix((identity[Lind], np.concatenate(indices).astype(np.int32), indptr), shape=(offset, offset))
+    return Lambdat, Lind
 
 
 @dataclass(frozen=True)
@@ -528,6 +566,7 @@ class Design:
     Lind: np.ndarray
     theta0: np.ndarray
     lower: np.ndarray
+    upper: np.ndarray
     offset: np.ndarray  # formula offsets plus the offset argument
 
     @property
@@ -536,8 +575,54 @@ class Design:
         return np.array([(t.p, t.n_levels) for t in self.terms], dtype=np.int32).ravel()
 
     def theta_slices(self) -> list[slice]:
+        """Each term's parameters in θ."""
         bounds = np.cumsum([0] + [t.n_theta for t in self.terms])
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def factor_slices(self) -> list[slice]:
+        """Each term's elements of T in the factor vector (``factor``)."""
+        bounds = np.cumsum([0] + [t.n_factor for t in self.terms])
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @property
+    def structured(self) -> bool:
+        """Whether some term has a covariance structure other than unstructured."""
+        return any(t.covariance.kind != "us" for t in self.terms)
+
+    @property
+    def structure_kinds(self) -> np.ndarray:
+        """(kind code, rank) per term, as the core's set_covariance takes them."""
+        return np.array([(t.covariance.code, t.covariance.rank) for t in self.terms], dtype=np.int32).ravel()
+
+    @property
+    def structure_distances(self) -> np.ndarray:
+        """The distance-based terms' p × p distances, one after another (column-major)."""
+        parts = [t.covariance.distances.ravel(order="F") for t in self.terms if t.covariance.distances is not None]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def factor(self, theta: np.ndarray) -> np.ndarray:
+        """The terms' relative factors T (lme4's θ: each lower triangle by column) at θ."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if not self.structured:
+            return theta
+        return np.asarray(
+            _core.covariance_factor(self.structure_kinds, self.term_shapes, self.structure_distances, theta)
+        )
+
+    def factors(self, thetas: np.ndarray) -> np.ndarray:
+        """``factor`` of each column of thetas (parameters × fits)."""
+        if not self.structured:
+            return thetas
+        return np.column_stack([self.factor(thetas[:, k]) for k in range(thetas.shape[1])])
+
+    def at_boundary(self, theta: np.ndarray, tol: float) -> bool:
+        """Whether some term's covariance is on its boundary at θ (a singular fit)."""
+        return any(t.covariance.at_boundary(theta[sl], tol) for t, sl in zip(self.terms, self.theta_slices()))
+
+    def set_structures(self, core: Any) -> None:
+        """Give a compiled core the terms' structures (nothing to do when all are unstructured)."""
+        if self.structured:
+            core.set_covariance(self.structure_kinds, self.term_shapes, self.structure_distances)
 
     def b_slices(self) -> list[slice]:
         bounds = np.cumsum([0] + [t.n_levels * t.p for t in self.terms])
@@ -553,8 +638,11 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool) -
     fixed = fixed_effects_matrix(parsed.fixed, frame)
     built = [build_re_term(frame, term, has_residual) for term in parsed.random]
     terms = sorted(built, key=lambda t: -t.n_levels)  # stable: ties keep formula order, as in lme4
-    Lambdat, Lind, theta0, lower = lambda_template(terms)
+    Lambdat, Lind = lambda_template(terms)
+    theta0 = np.concatenate([t.covariance.start() for t in terms])
+    lower, upper = (np.concatenate(b) for b in zip(*(t.covariance.bounds() for t in terms)))
     total_offset = frame.offset.copy()
     for expr in parsed.offsets:
         total_offset += numeric_column(expr, frame, "offset")
-    return Design(fixed, terms, random_effects_matrix(terms, len(frame.data)), Lambdat, Lind, theta0, lower, total_offset)
+    Zt = random_effects_matrix(terms, len(frame.data))
+    return Design(fixed, terms, Zt, Lambdat, Lind, theta0, lower, upper, total_offset)

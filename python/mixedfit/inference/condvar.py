@@ -20,7 +20,7 @@ COLUMNS_PER_SOLVE = 512  # right-hand sides per sparse solve: bounds the dense w
 def relative_factor(design: Design, theta: np.ndarray) -> sp.csc_matrix:
     """Λt at θ."""
     Lambdat = design.Lambdat.copy()
-    Lambdat.data = np.asarray(theta, dtype=np.float64)[design.Lind]
+    Lambdat.data = design.factor(theta)[design.Lind]
     return Lambdat
 
 

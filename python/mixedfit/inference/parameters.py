@@ -12,7 +12,7 @@ SINGULAR_TOLERANCE = 1e-4  # lme4's isSingular tolerance on θ components bounde
 
 
 def sdcor_names(design: Design, with_sigma: bool) -> list[str]:
-    names = [f".sig{k + 1:02d}" for k in range(len(design.theta0))]
+    names = [f".sig{k + 1:02d}" for k in range(sum(t.n_factor for t in design.terms))]
     return names + ([".sigma"] if with_sigma else [])
 
 
@@ -23,9 +23,12 @@ def theta_to_sdcor(design: Design, theta: np.ndarray, sigma: float) -> np.ndarra
 
 def thetas_to_sdcor(design: Design, thetas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     """theta_to_sdcor for many fits at once: thetas k × m (one column per fit), sigmas m; returns
-    m × k (the refits of a bootstrap or of fit_many, without a Python loop over them)."""
+    m × k' with k' the terms' factor elements (the refits of a bootstrap or of fit_many, without a
+    Python loop over them where the terms are unstructured). A structured term's SDs and
+    correlations are those of the covariance its parameters imply."""
+    thetas = design.factors(thetas)
     out = []
-    for t, sl in zip(design.terms, design.theta_slices()):
+    for t, sl in zip(design.terms, design.factor_slices()):
         lower = np.triu_indices(t.p)[::-1]  # T's lower triangle in θ's column-major order
         T = np.zeros((thetas.shape[1], t.p, t.p))
         T[:, lower[0], lower[1]] = thetas[sl].T

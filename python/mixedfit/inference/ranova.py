@@ -17,6 +17,8 @@ from ..design.formula import RandomTerm
 
 def _reductions(term: RandomTerm) -> list[tuple[str, RandomTerm | None]]:
     """(row label, reduced term or None for removed) for each single reduction of term."""
+    if term.structure != "us":
+        raise NotImplementedError(f"ranova of a term with a covariance structure ({term}) is not available")
     parts = [str(t) for t in Formula(term.expr)]
     intercept = "1" in parts
     variables = [p for p in parts if p != "1"]

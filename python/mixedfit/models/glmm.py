@@ -145,7 +145,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         start: 1 on Λ's diagonal."""
         d = self.design
         theta0 = d.theta0.copy()
-        scalar_intercepts = all(t.columns == ["(Intercept)"] for t in d.terms)
+        scalar_intercepts = all(t.columns == ["(Intercept)"] and t.covariance.kind == "us" for t in d.terms)
         distinct_factors = len({t.term.group for t in d.terms}) == len(d.terms)
         no_scale = not self.family.has_scale and not self.family.has_shape and self._zero is None
         if not (scalar_intercepts and distinct_factors and no_scale):
@@ -304,11 +304,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         """Stage 2's start from (θ, β): bounds, and BOBYQA's steps (the NB's log θ: 0.5)."""
         lower = np.concatenate([self.design.lower, np.full(len(beta), -np.inf)])
         steps = self._steps(theta, beta, vcov)
-        upper = None
+        upper = None if self._upper() is None else np.concatenate([self._upper(), np.full(len(beta), np.inf)])
         if self._estimates_family_theta:
             low, high = self._log_family_theta_bounds()
+            upper = np.append(np.full(len(lower), np.inf) if upper is None else upper, high)
             lower, steps = np.append(lower, low), np.append(steps, 0.5)
-            upper = np.append(np.full(len(lower) - 1, np.inf), high)
         if self._zero is not None:
             # β_zi: steps of 0.5 on the log-odds scale (a start at the share of zeros is that close)
             lower, steps = np.append(lower, np.full(self._zero.p, -np.inf)), np.append(steps, np.full(self._zero.p, 0.5))

@@ -115,7 +115,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         (InstEval then needs 69 evaluations instead of 111; lme4 68.)"""
         terms = self.design.terms
         factors = {t.term.group for t in terms}
-        if any(t.columns != ["(Intercept)"] for t in terms) or len(factors) != len(terms):
+        if any(t.columns != ["(Intercept)"] or t.covariance.kind != "us" for t in terms) or len(factors) != len(terms):
             return self.design.theta0.copy()
         y = self._response
         group_variances = []
@@ -315,7 +315,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         progress can be reported; every refit starts from start, so the chunking changes nothing
         in the results."""
         d, opt = self.design, self.optsum
-        if self._structure is not None:
+        if self._structure is not None or d.structured:  # (the C++ refits know neither)
             return super()._fit_responses(responses, n_threads, start, progress)
         y = np.asfortranarray(responses - d.offset[:, None])
         # The fit's bounds and stopping rules with NLopt's default steps (a restart's steps are for its own start).
@@ -494,8 +494,10 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         if self._kr is None:
             if not self.REML:
                 raise ValueError("Kenward-Roger needs a REML fit, as pbkrtest's: fit with REML=True")
-            if self._structure is not None or self.frame.weights is not None:
-                raise NotImplementedError("Kenward-Roger with prior weights or a residual structure is not available")
+            if self._structure is not None or self.frame.weights is not None or self.design.structured:
+                raise NotImplementedError(
+                    "Kenward-Roger with prior weights, a residual structure or covariance structures is not available"
+                )
             self._kr = kenward_roger(self.design, self.design.fixed.X, self._theta, self._sigma, self._vcov)
         return self._kr
 

@@ -44,10 +44,11 @@ def variance_components(model) -> dict[str, float]:
     var_fixed = float(np.var(fixed, ddof=1)) if len(fixed) > 1 else 0.0
     scale = model._random_effects_scale()
     var_random = 0.0
-    for t, sl in zip(d.terms, d.theta_slices()):
+    factor = d.factor(model._theta)
+    for t, sl in zip(d.terms, d.factor_slices()):
         if "(Intercept)" not in t.columns:
             continue
-        T = lower_factor(model._theta[sl], t.p)
+        T = lower_factor(factor[sl], t.p)
         Sigma = scale**2 * T @ T.T
         var_random += float(np.mean(np.einsum("ij,jk,ik->i", t.X, Sigma, t.X)))
     return {"fixed": var_fixed, "random": var_random, "residual": model._residual_variance()}

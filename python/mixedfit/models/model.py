@@ -37,6 +37,7 @@ from .results import (
     lower_factor,
     ranef_tables,
     residual_quantiles,
+    unique_group_names,
     varcorr_table,
 )
 from .synchronization import synchronized
@@ -118,6 +119,10 @@ class MixedModel(Refits):
 
     def _lower(self) -> np.ndarray:
         return self.design.lower.copy()
+
+    def _upper(self) -> np.ndarray | None:
+        """θ's upper bounds: None (unbounded) unless a covariance structure bounds a correlation."""
+        return self.design.upper.copy() if self.design.structured else None
 
     def _require_fit(self) -> None:
         if not self._fitted:
@@ -343,7 +348,8 @@ class MixedModel(Refits):
                 term_data.append((new.term, new.X, codes, len(levels)))
         scale = self._random_effects_scale()
         sims = np.empty((len(offset), nsim))
-        factors = [lower_factor(self._theta[sl], t.p) for t, sl in zip(self.design.terms, self.design.theta_slices())]
+        factor = self.design.factor(self._theta)
+        factors = [lower_factor(factor[sl], t.p) for t, sl in zip(self.design.terms, self.design.factor_slices())]
         counter = Progress(nsim, "simulate", progress)
         for k in range(nsim):
             eta = X @ self._beta + offset
@@ -416,7 +422,7 @@ class MixedModel(Refits):
 
     def _first_optsum(self, theta: np.ndarray) -> OptSummary:
         """The optimizer's settings for θ from this start (a GLMM's: its first stage's)."""
-        return OptSummary(initial=theta, lower=self._lower(), quiet=self._quiet)
+        return OptSummary(initial=theta, lower=self._lower(), upper=self._upper(), quiet=self._quiet)
 
     def _ml_fit(self) -> MixedModel:
         """The fit likelihood-ratio tests and profiles use: this one, unless an LMM fitted by REML."""
@@ -495,7 +501,7 @@ class MixedModel(Refits):
         elif method == "profile":
             counter = Progress(len(rows), "profile", progress)
             try:
-                bounds = profile_intervals(self._profile_problem(), level, rows, progress=counter)
+                bounds = profile_intervals(self._profile(), level, rows, progress=counter)
             finally:
                 counter.close()
         elif method == "boot":
@@ -515,10 +521,20 @@ class MixedModel(Refits):
         rows = self._parameter_rows(parm, names)
         traces: list[np.ndarray] = []
         try:
-            profile_intervals(self._profile_problem(), level, rows, traces)
+            profile_intervals(self._profile(), level, rows, traces)
         finally:
             self._restore_core()
         return {names[r]: pd.DataFrame(points, columns=["value", "zeta"]) for r, points in zip(rows, traces)}
+
+    def _profile(self) -> Any:
+        """The profiling problem (ProfileProblem) of the subclass; its SD/correlation scale does
+        not parametrize a covariance structure's terms."""
+        if self.design.structured:
+            raise NotImplementedError(
+                "profile intervals for a model with covariance structures (cs, ar1, ...) are not available yet: "
+                "use confint(method='boot')"
+            )
+        return self._profile_problem()
 
     @staticmethod
     def _parameter_rows(parm: Any, names: list[str]) -> list[int]:
@@ -542,6 +558,7 @@ class MixedModel(Refits):
     def _new_core(self) -> Any:
         """A compiled core for this model, using the model's (or the package's) number of threads."""
         core = self._make_core()
+        self.design.set_structures(core)
         core.threads = threads.resolve(self.n_threads)
         return core
 
@@ -567,10 +584,10 @@ class MixedModel(Refits):
             self._restore_core()
 
     def is_singular(self, tol: float = SINGULAR_TOLERANCE) -> bool:
-        """True when some θ component bounded at zero is within tol of it (lme4's isSingular)."""
+        """True when some θ component bounded at zero is within tol of it (lme4's isSingular), or a
+        covariance structure's correlation is within tol of its bound."""
         self._require_fit()
-        bounded = self.design.lower == 0
-        return bool(np.any(self._theta[bounded] < tol))
+        return self.design.at_boundary(self._theta, tol)
 
     def _warn_if_singular(self) -> None:
         if not self._quiet and self._warns_singular and self.is_singular():
@@ -598,12 +615,27 @@ class MixedModel(Refits):
             format_varcorr(self.VarCorr),
             self._dropped_line() + self._groups_line(),
             "",
+            *self._structure_lines(),
             "Fixed effects:",
             format_coefficients(coefficients),
         ]
         if len(self._beta) > 1:
             parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
         return parts
+
+    def _structure_lines(self) -> list[str]:
+        """The covariance structures' parameters, one line per structured term (none without)."""
+        d = self.design
+        if not d.structured:
+            return []
+        lines, factor = ["Covariance structures:"], d.factor(self._theta)
+        names = unique_group_names(d)
+        for name, t, sl, fsl in zip(names, d.terms, d.theta_slices(), d.factor_slices()):
+            c = t.covariance
+            values = c.reported(self._theta[sl], lower_factor(factor[fsl], t.p), self._random_effects_scale(), t.columns)
+            if values:
+                lines.append(f" {name} {c.kind}: " + ", ".join(f"{label} {value:.4g}" for label, value in values))
+        return lines + [""]
 
     @synchronized
     def __repr__(self) -> str:

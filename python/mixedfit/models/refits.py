@@ -70,7 +70,8 @@ class Refits:
 
     def _singular(self, fits: dict[str, np.ndarray]) -> np.ndarray:
         """Whether each fit is singular (lme4's isSingular)."""
-        return np.any(fits["theta"][self.design.lower == 0] < SINGULAR_TOLERANCE, axis=0)
+        thetas = fits["theta"]
+        return np.array([self.design.at_boundary(thetas[:, k], SINGULAR_TOLERANCE) for k in range(thetas.shape[1])])
 
     def _fit_responses(
         self, responses: np.ndarray, n_threads: int, start: np.ndarray | None, progress: Progress | None = None

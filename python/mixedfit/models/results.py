@@ -36,8 +36,9 @@ def varcorr_table(
     residual_sd: the Residual row's SD where it is not sigma (a variance function's σ in nlme's
     terms)."""
     rows = []
-    for name, t, sl in zip(unique_group_names(design), design.terms, design.theta_slices()):
-        T = lower_factor(theta[sl], t.p)
+    factor = design.factor(theta)
+    for name, t, sl in zip(unique_group_names(design), design.terms, design.factor_slices()):
+        T = lower_factor(factor[sl], t.p)
         cov = sigma**2 * T @ T.T
         sd = np.sqrt(np.diag(cov))
         for i in range(t.p):

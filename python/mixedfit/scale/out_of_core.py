@@ -145,6 +145,9 @@ def plan_fit(formula: str, ddf: Any, weights: str | None, offset: str | None) ->
     if formula_is_restricted():  # before anything in the formula is parsed or evaluated
         check_restricted(formula, ddf.columns)
     parsed = parse_formula(formula)
+    structured = [str(t) for t in parsed.random if t.structure != "us"]
+    if structured:
+        raise NotImplementedError(f"covariance structures ({', '.join(structured)}) are not available out of core")
     if STATEFUL.search(parsed.fixed):
         raise NotImplementedError(
             "out of core, the fixed effects cannot use data-dependent transforms (scale, center, poly, bs): "
