@@ -174,3 +174,25 @@ def test_structures_refuse_what_they_do_not_support_yet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert np.isfinite(m.coef_table["df"]).all()  # Satterthwaite works in the structure's parameters
+
+
+def test_array_api_structures_equal_formulas():
+    data = DATA["Orthodont"]
+    codes = pd.factorize(data["Subject"], sort=True)[0]
+    Z = (data["age"].to_numpy()[:, None] == np.array([8, 10, 12, 14])).astype(float)
+    X = np.column_stack([np.ones(len(data)), data["age"]])
+    for structure, extra, formula in [
+        ("ar1", {}, "ar1(0 + factor(age) | Subject)"),
+        ("exp", {"coordinates": [[8], [10], [12], [14]]}, "exp(0 + numFactor(age) | Subject)"),
+    ]:
+        term = mixedfit.RandomTerm(codes, Z, structure=structure, **extra)
+        m = mixedfit.LinearMixedModel.from_arrays(data["distance"], X, [term], REML=False).fit()
+        f = mixedfit.lmer(f"distance ~ age + {formula}", data, REML=False)
+        assert m.loglik == pytest.approx(f.loglik, rel=1e-10)
+        np.testing.assert_allclose(m.theta, f.theta, rtol=1e-6)
+        new = mixedfit.ArrayData(X[:5], [mixedfit.RandomTerm(codes[:5], Z[:5], structure=structure, **extra)])
+        np.testing.assert_allclose(m.predict(new), f.fitted[:5], rtol=1e-8)
+    with pytest.raises(ValueError, match="coordinates .* are needed by ou, exp, gau and mat"):
+        mixedfit.LinearMixedModel.from_arrays(data["distance"], X, [mixedfit.RandomTerm(codes, Z, structure="exp")])
+    with pytest.raises(ValueError, match="structure of term 1 must be one of"):
+        mixedfit.LinearMixedModel.from_arrays(data["distance"], X, [mixedfit.RandomTerm(codes, Z, structure="ar2")])

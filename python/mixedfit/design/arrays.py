@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .formula import STRUCTURES
 
 RESPONSE = "y"
 WEIGHTS = "(weights)"
@@ -36,6 +37,14 @@ class RandomTerm:
         False gives each column its own variance and no correlations (lme4's ``(z || g)``).
     group_name, column_names : optional
         Names shown in results (default ``g1``, ``g2``, … and ``g1_z1``, …).
+    structure : str, default "us"
+        The covariance structure of the term's effects, as in formulas: "us", "diag", "homdiag",
+        "cs", "homcs", "ar1", "toep", "ou", "exp", "gau", "mat" or "rr" (see the README).
+    rank : int, default 2
+        rr's number of factors d.
+    coordinates : array, k × m, optional
+        For ou, exp, gau and mat: the coordinates of each of Z's k columns (Z then holds each
+        observation's indicator of its position); distances between them are Euclidean.
     """
 
     codes: Any
@@ -43,6 +52,9 @@ class RandomTerm:
     correlated: bool = True
     group_name: str | None = None
     column_names: Sequence[str] | None = None
+    structure: str = "us"
+    rank: int = 2
+    coordinates: Any = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,24 @@ def _matrix(values: Any, name: str, n: int | None) -> np.ndarray:
     return array
 
 
+def _structure(term: RandomTerm, k: int, z_names: tuple[str, ...] | None) -> tuple[str, int, int]:
+    """(structure, rank, number of coordinate columns) of array term k, checked."""
+    if term.structure not in STRUCTURES:
+        raise ValueError(f"structure of term {k + 1} must be one of {', '.join(STRUCTURES)}, not {term.structure!r}")
+    if term.structure != "us" and not term.correlated:
+        raise ValueError(f"term {k + 1}: correlated=False is the structure 'diag'; give one of them")
+    distance_based = term.structure in ("ou", "exp", "gau", "mat")
+    if distance_based != (term.coordinates is not None):
+        raise ValueError(
+            f"term {k + 1}: coordinates (one row per column of Z) are needed by ou, exp, gau and mat, and only by them"
+        )
+    if not distance_based:
+        return term.structure, int(term.rank), 0
+    if z_names is None:
+        raise ValueError(f"term {k + 1}: {term.structure} needs Z, one indicator column per position")
+    return term.structure, int(term.rank), _matrix(term.coordinates, f"coordinates of term {k + 1}", len(z_names)).shape[1]
+
+
 def _check_name(name: Any, what: str) -> str:
     """Any non-empty string without a backtick (the generated formula quotes each name in them)."""
     if not isinstance(name, str) or not name or "`" in name:
@@ -84,6 +114,7 @@ class ArrayLayout:
     correlated: tuple[bool, ...]
     has_weights: bool
     has_offset: bool
+    structures: tuple[tuple[str, int, int], ...] = ()  # (structure, rank, coordinate columns) per term
 
     @classmethod
     def of(cls, X: np.ndarray, terms: Sequence[RandomTerm], names: Sequence[str] | None, weights: Any, offset: Any) -> ArrayLayout:
@@ -106,6 +137,7 @@ class ArrayLayout:
             if len(columns) != k_columns:
                 raise ValueError(f"column_names of term {k + 1} has {len(columns)} entries for {k_columns} columns of Z")
             z_names.append(columns)
+        structures = tuple(_structure(term, k, z_names[k]) for k, term in enumerate(terms))
         # A grouping factor named twice is one factor (as (1 | g) + (0 + x | g)), and a column
         # of Z may share a name with a column of X (or another Z) if it holds the same values, as
         # lme4's (Days | Subject) beside the fixed Days; otherwise names are distinct.
@@ -116,14 +148,25 @@ class ArrayLayout:
         duplicated = {name for name in every if every.count(name) > 1} | {n for n in x_names if x_names.count(n) > 1}
         if duplicated:
             raise ValueError(f"names must be distinct; repeated: {sorted(duplicated)}")
-        return cls(x_names, tuple(groups), tuple(z_names), tuple(bool(t.correlated) for t in terms), weights is not None, offset is not None)
+        return cls(
+            x_names, tuple(groups), tuple(z_names), tuple(bool(t.correlated) for t in terms), weights is not None,
+            offset is not None, structures,
+        )  # fmt: skip
+
+    def _coordinate_names(self, k: int) -> list[str]:
+        """The data frame's columns holding term k's observations' coordinates (ou, exp, gau, mat)."""
+        return [f"{self.groups[k]}_coordinate{j + 1}" for j in range(self.structures[k][2])]
 
     def formula(self) -> str:
         quote = lambda name: f"`{name}`"  # noqa: E731
         parts = ["0", *map(quote, self.x_names)]
-        for group, columns, correlated in zip(self.groups, self.z_names, self.correlated):
+        for k, (group, columns, correlated) in enumerate(zip(self.groups, self.z_names, self.correlated)):
+            structure, rank, _ = self.structures[k]
             expr = "1" if columns is None else " + ".join(["0", *map(quote, columns)])
-            parts.append(f"({expr} {'|' if correlated or columns is None else '||'} {quote(group)})")
+            if self._coordinate_names(k):
+                expr = f"0 + numFactor({', '.join(map(quote, self._coordinate_names(k)))})"
+            term = f"({expr} {'|' if correlated or columns is None else '||'} {quote(group)}{f', d = {rank}' if structure == 'rr' else ''})"
+            parts.append(term if structure == "us" else structure + term)
         return f"{RESPONSE} ~ " + " + ".join(parts)
 
     def frame(self, y: Any, X: Any, terms: Sequence[RandomTerm], weights: Any = None, offset: Any = None) -> pd.DataFrame:
@@ -151,6 +194,11 @@ class ArrayLayout:
                     if name in columns and not np.array_equal(columns[name], Z[:, j]):
                         raise DataError(f"column '{name}' of Z of term {k + 1} differs from the column of that name before it")
                     columns[name] = Z[:, j]
+                if self._coordinate_names(k):  # each observation's position: its indicator's row of coordinates
+                    if not np.all(Z.sum(axis=1) == 1) or not np.all((Z == 0) | (Z == 1)):
+                        raise DataError(f"Z of term {k + 1} must hold one indicator of a position per row, for its coordinates")
+                    position = _matrix(term.coordinates, f"coordinates of term {k + 1}", Z.shape[1])[Z.argmax(axis=1)]
+                    columns.update({name: position[:, j] for j, name in enumerate(self._coordinate_names(k))})
         if self.has_weights and weights is not None:
             columns[WEIGHTS] = np.asarray(weights, dtype=np.float64).ravel()
         if self.has_offset:
