@@ -5,9 +5,9 @@
 // θ), so a model of unstructured terms only is the identity map.
 //
 // Parameters are chosen so that the boundary of each structure is reachable, as lme4's θ ≥ 0
-// reaches a zero variance: standard deviations ≥ 0, correlations in their closed interval, and
-// rr's diagonal loadings ≥ 0 (which fixes their signs); ranges and decay rates, whose limits are
-// not boundaries of the model, are on the log scale. The Python side states the bounds.
+// reaches a zero variance: standard deviations ≥ 0 and correlations in their closed interval;
+// ranges and decay rates, whose limits are not boundaries of the model, are on the log scale,
+// and rr's loadings are free. The Python side states the bounds.
 #pragma once
 
 #include <vector>
@@ -28,7 +28,7 @@ enum class CovarianceKind : int {
   Exponential = 8,         // one SD, log range r: exp(−d / r)
   Gaussian = 9,            // one SD, log range r: exp(−d² / r²)
   Matern = 10,             // one SD, log range r, log smoothness ν (TMB's matern(d, r, ν))
-  ReducedRank = 11,        // p × d lower-trapezoidal loadings, by column; diagonal ≥ 0
+  ReducedRank = 11,        // p × d lower-trapezoidal loadings, by column
 };
 
 class CovarianceStructure {

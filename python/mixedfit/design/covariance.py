@@ -8,7 +8,8 @@ Each term's parameters map to the lower-triangular factor T of its relative cova
 their names, and the distances between the levels of a ``numFactor``. The parameters (θ of a
 structured model) are: SDs (relative to σ for an LMM) ≥ 0; correlations in their closed range
 (cs: [−1/(p−1), 1]); toep's partial autocorrelations in [−1, 1]; ou's log decay rate, exp's and
-gau's log range, mat's log range and log smoothness; rr's loadings by column, diagonal ≥ 0.
+gau's log range, mat's log range and log smoothness; rr's loadings by column, unbounded (a
+factor's sign is not identified: they are reported with a positive diagonal, as glmmTMB's).
 """
 
 from __future__ import annotations
@@ -79,9 +80,11 @@ class Covariance:
         """Lower and upper bounds of the parameters (BOBYQA's box)."""
         k = self.n_params
         lower, upper = np.full(k, -np.inf), np.full(k, np.inf)
-        if self.kind in ("us", "rr"):
+        if self.kind == "us":
             rows, cols = self._positions()
             lower[rows == cols] = 0.0
+        elif self.kind == "rr":
+            pass  # free loadings
         elif self.kind in DISTANCE_BASED:
             lower[0] = 0.0
             if self.kind == "mat":
@@ -95,9 +98,12 @@ class Covariance:
         return lower, upper
 
     def at_boundary(self, params: np.ndarray, tol: float) -> bool:
-        """Whether the fit is singular in this term: an SD (or rr's diagonal loading) within tol
-        of 0, or a correlation within tol of its bound (mat's smoothness bounds are not the
+        """Whether the fit is singular in this term: an SD within tol of 0, a correlation within
+        tol of its bound, or one of rr's factors (nearly) zero (mat's smoothness bounds are not the
         model's boundary)."""
+        if self.kind == "rr":
+            rows, cols = self._positions()
+            return any(np.sqrt(np.sum(params[cols == j] ** 2)) < tol for j in range(self.rank))
         lower, upper = self.bounds()
         if self.kind == "mat":
             lower, upper = lower[:2], upper[:2]
@@ -126,7 +132,8 @@ class Covariance:
             return []
         if self.kind == "rr":
             rows, cols = self._positions()
-            return [(f"loading[{columns[i]}, {j + 1}]", scale * v) for i, j, v in zip(rows, cols, params)]
+            signs = np.where(params[rows == cols] < 0, -1.0, 1.0)[cols]  # each factor's diagonal positive
+            return [(f"loading[{columns[i]}, {j + 1}]", scale * s * v) for i, j, s, v in zip(rows, cols, signs, params)]
         heterogeneous = self.kind in ("diag", "cs", "toep")
         sds = [(f"sd({c})" if heterogeneous else "sd", scale * v) for c, v in zip(columns, params)]
         sds = sds if heterogeneous else sds[:1]
