@@ -18,6 +18,7 @@ from .models import families
 from .models.all_fit import all_fit
 from .models.control import Control
 from .models.correlation import corAR1, corCAR1, corCompSymm
+from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
 from .models.variance import varExp, varIdent, varPower
@@ -44,6 +45,11 @@ __all__ = [
     "corAR1",
     "corCAR1",
     "corCompSymm",
+    "corExp",
+    "corGaus",
+    "corLin",
+    "corRatio",
+    "corSpher",
     "datasets",
     "emmeans",
     "fit_many",

@@ -143,9 +143,15 @@ class BoundCorrelation:
         return cls(structure, groups, previous, gap, sizes, times)
 
     # The parameter: its name (nlme's), start and bounds.
+    n_params = 1
+
     @property
     def name(self) -> str:
         return "Rho" if isinstance(self.structure, corCompSymm) else "Phi"
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name]
 
     def bounds(self) -> tuple[float, float]:
         if isinstance(self.structure, corCAR1):
@@ -176,6 +182,12 @@ class BoundCorrelation:
 
     def initial(self) -> float:
         return 0.2 if isinstance(self.structure, corCAR1) else 0.0
+
+    restarts = 1  # how many of the candidate starts the joint optimization runs from
+
+    def candidate_starts(self) -> list[np.ndarray]:
+        """Where the joint optimization may start φ (the best of them is taken): the start alone."""
+        return [np.array([self.initial()])]
 
     # The whitening operator C^{-1/2} as (row, source row, coefficient) triplets.
     def _lag_correlations(self, phi: float) -> np.ndarray:

@@ -34,7 +34,6 @@ from ..inference.ranova import ranova
 from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
 from .control import Control
-from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
@@ -49,7 +48,7 @@ from .optimize import (
 )
 from .parallel_rows import rows_on_cores
 from .refits import CRITERION_FAILED, EVALUATION_LIMIT
-from .residual_structure import ResidualStructure
+from .residual_structure import ResidualStructure, bind_correlation, check_correlation
 from .structured import ResidualStructureFit
 from .synchronization import restored_on_interrupt, synchronized
 from .variance import VARIANCE_FUNCTIONS
@@ -80,10 +79,8 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             raise TypeError(
                 f"variance must be mixedfit.varIdent, varPower or varExp, got {type(variance).__name__}"
             )
-        if correlation is not None and not isinstance(correlation, CORRELATION_STRUCTURES):
-            raise TypeError(
-                f"correlation must be mixedfit.corAR1, corCAR1 or corCompSymm, got {type(correlation).__name__}"
-            )
+        if correlation is not None:
+            check_correlation(correlation)
         self._variance_spec, self._correlation_spec = variance, correlation
         super().__init__(formula, data, weights, offset, n_threads)
         self.REML = bool(REML)
@@ -101,7 +98,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         if variance is not None or correlation is not None:
             self._structure = ResidualStructure(
                 None if variance is None else variance.bind(self.frame.data),
-                None if correlation is None else BoundCorrelation.bind(correlation, self.frame.data),
+                None if correlation is None else bind_correlation(correlation, self.frame.data),
                 self._prior_weights, d.fixed.X, d.Zt, self._y_minus_offset,
             )  # fmt: skip
         self._weights = self._prior_weights if self._structure is None else self._structure.weights
@@ -432,7 +429,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             return eta + self._sigma * rng.standard_normal(len(eta)) / np.sqrt(weights)
         correlation = None
         if self._whitened:
-            correlation = self._structure.correlation if newdata is None else BoundCorrelation.bind(self._correlation_spec, newdata)
+            correlation = self._structure.correlation if newdata is None else bind_correlation(self._correlation_spec, newdata)
         return eta + self._sigma * self._structure.draw(rng, weights, correlation)
 
     def _new_weights(self, newdata: pd.DataFrame) -> np.ndarray:

@@ -10,25 +10,46 @@ criterion lacks (see ``correlation``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .correlation import BoundCorrelation
+from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
+from .spatial import SPATIAL_STRUCTURES, BoundSpatial
 from .variance import BoundVariance
+
+BoundCorrelationStructure = Union[BoundCorrelation, BoundSpatial]
+
+
+def check_correlation(structure: object) -> None:
+    """A TypeError unless structure is one of nlme's correlation structures that lmer takes."""
+    if not isinstance(structure, CORRELATION_STRUCTURES + SPATIAL_STRUCTURES):
+        raise TypeError(
+            "correlation must be mixedfit.corAR1, corCAR1, corCompSymm, corExp, corGaus, corSpher, corLin or "
+            f"corRatio, got {type(structure).__name__}"
+        )
+
+
+def bind_correlation(structure: object, data: pd.DataFrame) -> BoundCorrelationStructure:
+    """A correlation structure (nlme's corAR1 … or corSpatial kinds) bound to a data set's rows."""
+    check_correlation(structure)
+    if isinstance(structure, SPATIAL_STRUCTURES):
+        return BoundSpatial.bind(structure, data)
+    return BoundCorrelation.bind(structure, data)
 
 
 class ResidualStructure:
     def __init__(
-        self, variance: BoundVariance | None, correlation: BoundCorrelation | None, prior_weights: np.ndarray,
+        self, variance: BoundVariance | None, correlation: BoundCorrelationStructure | None, prior_weights: np.ndarray,
         X: np.ndarray, Zt: sp.csc_matrix, y: np.ndarray,
     ) -> None:  # fmt: skip
         self.variance, self.correlation = variance, correlation
         self.prior_weights = prior_weights
         n_delta = 0 if variance is None else variance.n_params
-        self.psi = np.concatenate([np.zeros(n_delta), [correlation.initial()] if correlation is not None else []])
+        phi0 = np.atleast_1d(correlation.initial()) if correlation is not None else np.zeros(0)
+        self.psi = np.concatenate([np.zeros(n_delta), phi0])
         self.weights = prior_weights.copy()
         self._X, self._y = X, y
         if correlation is not None:
@@ -54,12 +75,17 @@ class ResidualStructure:
         return len(self.psi)
 
     @property
-    def delta(self) -> np.ndarray:
-        return self.psi[: len(self.psi) - int(self.whitens)]
+    def _n_phi(self) -> int:
+        return self.correlation.n_params if self.whitens else 0
 
     @property
-    def phi(self) -> float:
-        return float(self.psi[-1])
+    def delta(self) -> np.ndarray:
+        return self.psi[: len(self.psi) - self._n_phi]
+
+    @property
+    def phi(self) -> float | np.ndarray:
+        """The correlation's parameter (an array for a spatial one: range, and the nugget)."""
+        return float(self.psi[-1]) if self._n_phi == 1 else self.psi[len(self.psi) - self._n_phi :].copy()
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         n_delta = len(self.delta)
@@ -113,7 +139,9 @@ class ResidualStructure:
         scaled = residuals * np.sqrt(self.weights)
         return self.correlation.normalize(self.phi, scaled) if self.whitens else scaled
 
-    def draw(self, rng: np.random.Generator, weights: np.ndarray, correlation: BoundCorrelation | None) -> np.ndarray:
+    def draw(
+        self, rng: np.random.Generator, weights: np.ndarray, correlation: BoundCorrelationStructure | None
+    ) -> np.ndarray:
         """Standardized errors D C^{1/2} z for observations with these weights (wᵢ/sᵢ²) and groups."""
         z = rng.standard_normal(len(weights))
         if correlation is not None:
@@ -137,12 +165,12 @@ class ResidualStructure:
 
     def parameter_names(self) -> list[str]:
         names = [] if self.variance is None else self.variance.parameter_names()
-        return names + ([self.correlation.name] if self.whitens else [])
+        return names + (self.correlation.names if self.whitens else [])
 
     def estimates(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.variance is not None:
             out["variance"] = self.variance.estimates(self.delta)
         if self.whitens:
-            out["correlation"] = pd.Series({self.correlation.name: self.phi})
+            out["correlation"] = pd.Series(dict(zip(self.correlation.names, np.atleast_1d(self.phi))))
         return out

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..errors import NumericalError
 from ..inference.derivatives import central_derivatives, relative_steps
 from .optimize import OptSummary, bobyqa
 from .synchronization import synchronized
@@ -61,13 +62,28 @@ class ResidualStructureFit:
         range), ψ starting where it is; leaves the core at ψ̂ and returns θ̂."""
         k, s = len(self.design.theta0), self._structure
         opt = self.optsum
-        if len(opt.initial) == k:  # a fresh start for θ: ψ starts where it is
-            lower, upper = s.bounds()
-            opt.initial = np.concatenate([opt.initial, np.clip(s.psi, lower, upper)])
-            opt.lower = np.concatenate([opt.lower, lower])
-            opt.upper = np.concatenate([np.full(k, np.inf), upper])
         criterion = self._structure_criterion(k)
+        other_starts: list[np.ndarray] = []
+        if len(opt.initial) == k:  # a fresh start for θ: ψ starts where it is (or at its best candidates)
+            lower, upper = s.bounds()
+            psi = np.clip(s.psi, lower, upper)
+            if s.whitens:
+                starts = self._ranked_starts(criterion, opt, s)
+                psi, other_starts = starts[0], starts[1 : s.correlation.restarts]
+            opt.initial = np.concatenate([opt.initial, psi])
+            opt.lower = np.concatenate([opt.lower, lower])
+            opt.upper = np.concatenate([np.full(k, np.inf) if opt.upper is None else opt.upper, upper])
         x = bobyqa(criterion, opt)
+        for psi in other_starts:  # kinds with local optima: BOBYQA from the next best starts too
+            trial = self._control.applied(
+                OptSummary(initial=np.concatenate([opt.initial[:k], psi]), lower=opt.lower, upper=opt.upper,
+                           quiet=opt.quiet, verbose=opt.verbose),
+                spent=opt.feval,
+            )  # fmt: skip
+            y = bobyqa(criterion, trial)
+            opt.feval += trial.feval
+            if trial.fmin < opt.fmin:
+                x, opt.final, opt.fmin, opt.return_code = y, trial.final, trial.fmin, trial.return_code
         # A second pass from there with steps of a twentieth of each parameter: the joint criterion
         # has flat ridges along which BOBYQA's first stop is up to 1e-8 (relative) short in the
         # criterion and 2e-4 in θ (Orthodont's slopes with varIdent, BodyWeight's continuous AR(1);
@@ -89,6 +105,21 @@ class ResidualStructureFit:
         opt.feval += polish.feval
         self._apply_structure(x[k:])
         return x[:k]
+
+    @staticmethod
+    def _ranked_starts(criterion, opt: OptSummary, s: Any) -> list[np.ndarray]:
+        """ψ = (δ, φ) for each of the correlation's candidate φ, best criterion at θ's start first
+        (a φ at which the correlation matrix is singular last)."""
+
+        def at_start(psi: np.ndarray) -> float:
+            try:
+                return criterion(np.concatenate([opt.initial, psi]))
+            except NumericalError:
+                return np.inf
+
+        candidates = [np.concatenate([s.delta, phi]) for phi in s.correlation.candidate_starts()]
+        values = [at_start(psi) for psi in candidates]
+        return [candidates[j] for j in np.argsort(values, kind="stable") if np.isfinite(values[j]) or j == 0]
 
     @synchronized
     def structure_confint(self, level: float = 0.95) -> pd.DataFrame:
@@ -121,12 +152,18 @@ class ResidualStructureFit:
                 bounds = s.variance.nlme_delta(bounds)
             rows.append(bounds)
             names += labels
-        if s.whitens:  # symmetric on nlme's unconstrained scale u(φ); its SE by the delta method
-            c, step = s.correlation, 1e-6
-            slope = (c.unconstrained(s.phi + step) - c.unconstrained(s.phi - step)) / (2 * step)
-            se = np.sqrt(covariance[-1, -1]) * abs(slope)
-            rows.append(c.constrained(c.unconstrained(s.phi) + np.array([[-z * se, 0.0, z * se]])))
-            names.append(c.name)
+        if s.whitens:  # symmetric on nlme's unconstrained scale u(φ); SEs by the delta method
+            c, step, m = s.correlation, 1e-6, len(s.delta)
+            phi = np.atleast_1d(s.phi)
+            u = c.unconstrained(phi)
+            for j, name in enumerate(c.names):
+                shift = np.eye(len(phi))[j] * step
+                slope = (c.unconstrained(phi + shift)[j] - c.unconstrained(phi - shift)[j]) / (2 * step)
+                se = np.sqrt(covariance[m + j, m + j]) * abs(slope)
+                points = np.tile(u, (3, 1))
+                points[:, j] += [-z * se, 0.0, z * se]
+                rows.append(c.constrained(points)[:, j][None, :])
+                names.append(name)
         return pd.DataFrame(np.vstack(rows), index=names, columns=["lower", "est.", "upper"])
 
     @property
@@ -137,8 +174,8 @@ class ResidualStructureFit:
         return None if s is None or s.variance is None else s.variance.estimates(s.delta)
 
     @property
-    def correlation_estimate(self) -> float | None:
-        """The correlation structure's φ (ρ for compound symmetry)."""
+    def correlation_estimate(self) -> float | np.ndarray | None:
+        """The correlation structure's φ (ρ for compound symmetry; a spatial one's range and nugget)."""
         self._require_fit()
         return self._structure.phi if self._whitened else None
 
