@@ -18,6 +18,7 @@ from .models import families
 from .models.all_fit import all_fit
 from .models.control import Control
 from .models.correlation import corAR1, corCAR1, corCompSymm
+from .models.separable import corAR1xAR1
 from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
@@ -43,6 +44,7 @@ __all__ = [
     "Control",
     "all_fit",
     "corAR1",
+    "corAR1xAR1",
     "corCAR1",
     "corCompSymm",
     "corExp",

@@ -17,27 +17,32 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
+from .separable import BoundAR1xAR1, corAR1xAR1
 from .spatial import SPATIAL_STRUCTURES, BoundSpatial
 from .variance import BoundVariance
 
-BoundCorrelationStructure = Union[BoundCorrelation, BoundSpatial]
+BoundCorrelationStructure = Union[BoundCorrelation, BoundSpatial, BoundAR1xAR1]
+# Each correlation structure lmer takes, and the class that binds it to a data set's rows.
+BINDERS = {
+    **{kind: BoundCorrelation for kind in CORRELATION_STRUCTURES},
+    **{kind: BoundSpatial for kind in SPATIAL_STRUCTURES},
+    corAR1xAR1: BoundAR1xAR1,
+}
 
 
 def check_correlation(structure: object) -> None:
-    """A TypeError unless structure is one of nlme's correlation structures that lmer takes."""
-    if not isinstance(structure, CORRELATION_STRUCTURES + SPATIAL_STRUCTURES):
+    """A TypeError unless structure is one of the correlation structures that lmer takes."""
+    if type(structure) not in BINDERS:
         raise TypeError(
-            "correlation must be mixedfit.corAR1, corCAR1, corCompSymm, corExp, corGaus, corSpher, corLin or "
-            f"corRatio, got {type(structure).__name__}"
+            "correlation must be mixedfit.corAR1, corCAR1, corCompSymm, corExp, corGaus, corSpher, corLin, corRatio "
+            f"or corAR1xAR1, got {type(structure).__name__}"
         )
 
 
 def bind_correlation(structure: object, data: pd.DataFrame) -> BoundCorrelationStructure:
-    """A correlation structure (nlme's corAR1 … or corSpatial kinds) bound to a data set's rows."""
+    """A correlation structure bound to a data set's rows."""
     check_correlation(structure)
-    if isinstance(structure, SPATIAL_STRUCTURES):
-        return BoundSpatial.bind(structure, data)
-    return BoundCorrelation.bind(structure, data)
+    return BINDERS[type(structure)].bind(structure, data)
 
 
 class ResidualStructure:
