@@ -196,3 +196,18 @@ def test_array_api_structures_equal_formulas():
         mixedfit.LinearMixedModel.from_arrays(data["distance"], X, [mixedfit.RandomTerm(codes, Z, structure="exp")])
     with pytest.raises(ValueError, match="structure of term 1 must be one of"):
         mixedfit.LinearMixedModel.from_arrays(data["distance"], X, [mixedfit.RandomTerm(codes, Z, structure="ar2")])
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, r in REFERENCE.items() if r.get("sd_wald") and n.split("_")[1] not in ("us", "rr1", "rr2")]
+)
+def test_sd_intervals_equal_glmmtmb(name):
+    """covariance_confint's SD intervals (Wald, symmetric on the log scale) against glmmTMB's
+    confint(method = "wald"): the same scale and, for an LMM by ML, the same asymptotic covariance
+    of the variance parameters (β profiled out or estimated jointly is the same to first order)."""
+    ref = REFERENCE[name]
+    m = fit(ref)
+    table = m.covariance_confint()
+    sds = table[table.index.get_level_values("parameter").str.startswith("sd")]
+    ours = sds[["lower", "upper", "est."]].drop_duplicates(subset="est.").to_numpy()
+    np.testing.assert_allclose(ours, np.atleast_2d(ref["sd_wald"]), rtol=2e-3)

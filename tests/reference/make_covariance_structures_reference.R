@@ -53,7 +53,18 @@ tmb_case <- function(name, formula, data, data_name, family = gaussian(), REML =
        stderr = as.list(sqrt(diag(vcov(m)$cond))), covariance = unname(as.matrix(vc)[, ]),
        stderr_conditional = if (family$family == "gaussian") conditional_stderr(m, as.matrix(vc)[, ]) else NULL,
        sd = unname(attr(vc, "stddev")), sigma = if (family$family == "gaussian") sigma(m) else NULL,
+       sd_wald = sd_wald(m),
        seconds = median_time(function() update(m), 3), reference = paste("glmmTMB", packageVersion("glmmTMB")))
+}
+
+# glmmTMB's Wald intervals of the term's SDs (symmetric on the log scale), one row per distinct SD
+# (2.5 %, 97.5 %, estimate); NULL where they cannot be computed.
+sd_wald <- function(m) {
+  ci <- tryCatch(suppressWarnings(confint(m, method = "wald")), error = function(e) NULL)
+  if (is.null(ci)) return(NULL)
+  rows <- ci[grepl("^Std.Dev", rownames(ci)), , drop = FALSE]
+  rows <- rows[!duplicated(round(rows[, 3], 10)), , drop = FALSE]
+  if (nrow(rows) == 0 || any(!is.finite(rows))) NULL else unname(rows)
 }
 
 # nlme's pdIdent / pdCompSymm are mixedfit's homdiag / homcs.

@@ -497,6 +497,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._record_mode(theta)
         self._fitted = True
         self.convergence_problems = []
+        self._theta_covariance: np.ndarray | None = None  # (from the Hessian, when computed)
         if self.nAGQ > 0 and self._derivatives and not self._quiet:
             # One pass of central differences in (θ, β) gives both the convergence checks and the
             # Hessian behind the standard errors. Bootstrap replicas (quiet) need neither. The
@@ -520,6 +521,14 @@ class GeneralizedLinearMixedModel(MixedModel):
         else:
             self._vcov = self._vcov_from_RX()
         self.objective_at(self._theta, self._beta if self.nAGQ > 0 else None)  # leave the core at the optimum
+
+    def _variance_parameter_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        covariance = self._theta_covariance
+        if covariance is None or self._has_residual:
+            raise NotImplementedError(
+                "covariance_confint needs the Hessian of a GLMM without a scale parameter, fitted with check_conv=True"
+            )
+        return self._theta.copy(), covariance
 
     def _scale(self) -> float:
         """σ̂ as lme4 computes it for a family with a dispersion: √((Pearson χ² + ‖u‖²) / n); else 1."""
@@ -548,6 +557,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._zero is not None:
             variances = 2 * np.diag(inverse)[len(inverse) - self._zero.p :]
             self.beta_zi_stderr = np.sqrt(np.where(variances > 0, variances, np.nan))
+        self._theta_covariance = inverse[:k, :k] + inverse[:k, :k].T
         block = inverse[k : k + p, k : k + p]
         vcov = block + block.T
         if not np.all(np.linalg.eigvalsh(vcov) > 0):

@@ -498,6 +498,11 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             self._kr = kenward_roger(self.design, self.design.fixed.X, self._theta, self._sigma, self._vcov)
         return self._kr
 
+    def _variance_parameter_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._structure is not None:
+            raise NotImplementedError("covariance_confint with a residual structure is not available yet")
+        return np.concatenate([self._theta, [self._sigma]]), self._satterthwaite().A
+
     def _coefficients(self, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
         """The coefficient table with t tests on ddf's degrees of freedom: Satterthwaite's
         (``coef_table``) or Kenward–Roger's (with its adjusted standard errors, as lmerTest's

@@ -24,6 +24,7 @@ from ..errors import DataError, SingularFitWarning, positive_int, warn
 from ..inference.condvar import conditional_variances
 from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
+from ..inference.structure_intervals import structure_intervals, structure_values
 from ..progress import Progress
 from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
 from .control import Control
@@ -628,14 +629,34 @@ class MixedModel(Refits):
         d = self.design
         if not d.structured:
             return []
-        lines, factor = ["Covariance structures:"], d.factor(self._theta)
-        names = unique_group_names(d)
-        for name, t, sl, fsl in zip(names, d.terms, d.theta_slices(), d.factor_slices()):
-            c = t.covariance
-            values = c.reported(self._theta[sl], lower_factor(factor[fsl], t.p), self._random_effects_scale(), t.columns)
-            if values:
-                lines.append(f" {name} {c.kind}: " + ", ".join(f"{label} {value:.4g}" for label, value in values))
-        return lines + [""]
+        by_term: dict[tuple[str, str], list[str]] = {}
+        for group, kind, label, value in structure_values(d, self._theta, self._random_effects_scale()):
+            by_term.setdefault((group, kind), []).append(f"{label} {value:.4g}")
+        return ["Covariance structures:"] + [f" {g} {k}: " + ", ".join(v) for (g, k), v in by_term.items()] + [""]
+
+    @synchronized
+    def covariance_confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for the covariance structures' parameters as summary() reports them
+        (SDs on the response's scale, correlations, ranges, decay rates, loadings), symmetric on
+        the log scale (SDs, ranges, rates), atanh scale (correlations) or as they are (loadings);
+        standard errors by the delta method from the covariance of the variance parameters (an
+        LMM's: Satterthwaite's 2H⁻¹ in (θ, σ), computed once per fit; a GLMM's: its Hessian in
+        (θ, β)).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (group, parameter): structure, lower, est., upper.
+        """
+        self._require_fit()
+        if not self.design.structured:
+            raise ValueError("the model has no covariance structure (cs, ar1, ...) on a random-effects term")
+        varpar, covariance = self._variance_parameter_covariance()
+        return structure_intervals(self.design, varpar, covariance, self._has_residual, level)
+
+    def _variance_parameter_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        """The variance parameters (θ, then σ where the model has one) and their covariance."""
+        raise NotImplementedError
 
     @synchronized
     def __repr__(self) -> str:
