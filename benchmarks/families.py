@@ -10,7 +10,6 @@ Usage (repository root; R with glmmTMB, benchmarks/install_r.sh):
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,20 +19,9 @@ from pathlib import Path
 import mixedfit
 import numpy as np
 import pandas as pd
+from glmmtmb import fit_glmmtmb
 
 HERE = Path(__file__).resolve().parent
-
-R_FIT = r"""
-suppressMessages(library(glmmTMB))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1], stringsAsFactors = TRUE)
-family <- get(args[3])()
-zi <- as.formula(args[4])
-reps <- as.integer(args[5])
-times <- vapply(seq_len(reps), function(i) system.time(
-  m <<- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi))[["elapsed"]], 0)
-cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
-"""
 
 FORMULA = "y ~ x + (1 | site)"
 
@@ -82,8 +70,6 @@ def main() -> None:
     data = simulated()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "fit.R"
-        script.write_text(R_FIT)
         for name, column, family, zi, kept in CASES:
             frame = data.assign(y=data[column])
             if kept == "positive":
@@ -98,11 +84,7 @@ def main() -> None:
                     warnings.simplefilter("ignore")
                     m = mixedfit.glmer(formula, frame, family=family, ziformula=zi or None)
                 times.append(time.perf_counter() - start)
-            command = ["Rscript", str(script), str(path), formula, R_FAMILY.get(family, family), zi or "~0", str(reps)]
-            out = subprocess.run(command, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                raise RuntimeError(f"glmmTMB failed on {name}: {out.stderr[-500:]}")
-            tmb_seconds, tmb_deviance = map(float, out.stdout.split())
+            tmb_seconds, tmb_deviance = fit_glmmtmb(path, formula, R_FAMILY.get(family, family), reps, zi or "~0")
             ours = float(np.median(times))
             rows.append({
                 "model": name, "rows": len(frame), "mixedfit": ours, "glmmTMB": tmb_seconds,

@@ -321,6 +321,14 @@ class BoundCorrelation:
         return [f"Correlation structure: {structure}", f" Formula: {formula}", " Parameter estimate(s):", f"{self.name:>10}", f"{phi:>10.6g}"]
 
 
+def parameter_lines(structure: object, names: list[str], values: np.ndarray) -> list[str]:
+    """nlme's "Correlation structure:" block for a structure with several parameters."""
+    kind, formula = structure.describe()
+    header = "".join(f"{name:>12}" for name in names)
+    row = "".join(f"{value:>12.6g}" for value in values)
+    return [f"Correlation structure: {kind}", f" Formula: {formula}", " Parameter estimate(s):", header, row]
+
+
 def _group_means(values: np.ndarray, groups: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     if values.ndim == 1:
         return (np.bincount(groups, weights=values) / sizes)[groups]

@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError, ResourceError
-from .correlation import EDGE, WhitenedPattern
+from .correlation import EDGE, WhitenedPattern, parameter_lines
 
 MAX_MATRIX_ENTRIES = 20_000_000  # C(φ) as a sparse matrix (for R and V()) beyond this is refused
 
@@ -224,8 +224,4 @@ class BoundAR1xAR1:
         )
 
     def summary_lines(self, phi: np.ndarray) -> list[str]:
-        kind, formula = self.structure.describe()
-        values = np.atleast_1d(phi)
-        header = "".join(f"{name:>12}" for name in self.names)
-        row = "".join(f"{value:>12.6g}" for value in values)
-        return [f"Correlation structure: {kind}", f" Formula: {formula}", " Parameter estimate(s):", header, row]
+        return parameter_lines(self.structure, self.names, np.atleast_1d(phi))

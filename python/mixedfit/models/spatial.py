@@ -12,8 +12,7 @@ is not (see the README).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
 from ..errors import DataError, NumericalError
-from .correlation import WhitenedPattern
+from .correlation import WhitenedPattern, parameter_lines
 
 METRICS = {"euclidean": "euclidean", "manhattan": "cityblock", "maximum": "chebyshev"}
 NUGGET_EDGE = 1e-6  # the nugget stays this far below 1 (where the correlation matrix is I)
@@ -123,6 +122,8 @@ class BoundSpatial:
     structure: corSpatial
     members: tuple[np.ndarray, ...]  # per block: groups × m rows
     distances: tuple[np.ndarray, ...]  # per block: groups × m × m distances
+    # The factors at the last φ: one evaluation whitens X, y and Z and takes log|C| at one φ.
+    _last: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def bind(cls, structure: corSpatial, data: pd.DataFrame) -> BoundSpatial:
@@ -229,9 +230,25 @@ class BoundSpatial:
         return C
 
     def factors(self, phi: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """Per block, the groups' Cholesky factors L and their inverses at φ (cached for the last
-        few φ: one evaluation whitens X, y and Z and takes log|C| at the same φ)."""
-        return _factors(self, tuple(np.atleast_1d(phi).tolist()))
+        """Per block, the groups' Cholesky factors L and their inverses at φ (kept for the last φ)."""
+        key = tuple(np.atleast_1d(phi).tolist())
+        if self._last.get("phi") != key:
+            self._last.update(phi=key, factors=self._factored(np.array(key)))
+        return self._last["factors"]
+
+    def _factored(self, phi: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        out = []
+        for k in range(len(self.members)):
+            try:
+                L = np.linalg.cholesky(self._correlations(phi, k))
+            except np.linalg.LinAlgError:
+                # (the linear and spherical functions are correlations in one, resp. up to three, dimensions only)
+                raise NumericalError(
+                    f"{type(self.structure).__name__}: the correlation matrix is not positive definite at "
+                    f"{dict(zip(self.names, phi.tolist()))}"
+                ) from None
+            out.append((L, np.linalg.inv(L)))
+        return tuple(out)
 
     @staticmethod
     def _apply(matrices: np.ndarray, rows: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
@@ -291,28 +308,7 @@ class BoundSpatial:
         return np.concatenate(values)
 
     def summary_lines(self, phi: np.ndarray) -> list[str]:
-        kind, formula = self.structure.describe()
-        values = np.atleast_1d(phi)
-        header = "".join(f"{name:>12}" for name in self.names)
-        row = "".join(f"{value:>12.6g}" for value in values)
-        return [f"Correlation structure: {kind}", f" Formula: {formula}", " Parameter estimate(s):", header, row]
-
-
-@lru_cache(maxsize=4)
-def _factors(bound: BoundSpatial, phi: tuple[float, ...]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    phi_array = np.array(phi)
-    out = []
-    for k in range(len(bound.members)):
-        try:
-            L = np.linalg.cholesky(bound._correlations(phi_array, k))
-        except np.linalg.LinAlgError:
-            # (the linear and spherical functions are correlations in one, resp. up to three, dimensions only)
-            raise NumericalError(
-                f"{type(bound.structure).__name__}: the correlation matrix is not positive definite at "
-                f"{dict(zip(bound.names, phi))}"
-            ) from None
-        out.append((L, np.linalg.inv(L)))
-    return tuple(out)
+        return parameter_lines(self.structure, self.names, np.atleast_1d(phi))
 
 
 def _coordinate(data: pd.DataFrame, column: str, structure: corSpatial) -> np.ndarray:
