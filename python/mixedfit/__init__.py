@@ -18,10 +18,10 @@ from .models import families
 from .models.all_fit import all_fit
 from .models.control import Control
 from .models.correlation import corAR1, corCAR1, corCompSymm
-from .models.separable import corAR1xAR1
-from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
 from .models.glmm import GeneralizedLinearMixedModel, glmer
 from .models.lmm import LinearMixedModel, lmer
+from .models.separable import corAR1xAR1
+from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
 from .models.variance import varExp, varIdent, varPower
 from .options import get_options, option_context, set_options
 from .scale.many import fit_many

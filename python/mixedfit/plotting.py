@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.stats import norm
 
+from ._lazy import stats
 from .inference.profile import normal_quantile
 from .models.model import MixedModel
 
@@ -90,7 +90,7 @@ def residual_plot(model: MixedModel, ax: Any = None) -> Any:
 
 def _qq(ax: Any, values: np.ndarray, title: str) -> None:
     values = np.sort(values[np.isfinite(values)])
-    theoretical = norm.ppf((np.arange(1, len(values) + 1) - 0.5) / len(values))
+    theoretical = stats().norm.ppf((np.arange(1, len(values) + 1) - 0.5) / len(values))
     ax.scatter(theoretical, values, s=8, alpha=0.7)
     scale = np.std(values, ddof=1) if len(values) > 1 else 1.0
     ax.plot(theoretical, np.mean(values) + scale * theoretical, color="0.5", linewidth=0.8)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .._lazy import stats
 from ..models.lmm import LinearMixedModel
 from .likelihood import ProfileLikelihood
 
@@ -85,11 +85,11 @@ class MixedLMResults:
 
     @property
     def pvalues(self) -> Any:
-        return self.model._wrap(2 * stats.norm.sf(np.abs(self._params / self._bse)), self.model.param_names)
+        return self.model._wrap(2 * stats().norm.sf(np.abs(self._params / self._bse)), self.model.param_names)
 
     def conf_int(self, alpha: float = 0.05, cols: Any = None) -> Any:
         """Wald intervals ``params ± z_{1-α/2} · bse`` (columns 0 and 1)."""
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = stats().norm.ppf(1 - alpha / 2)
         bounds = np.column_stack([self._params - z * self._bse, self._params + z * self._bse])
         if cols is not None:
             bounds = bounds[np.asarray(cols)]
@@ -181,7 +181,7 @@ class Summary:
         names = model.param_names
         table = pd.DataFrame(index=names, columns=["Coef.", "Std.Err.", "z", "P>|z|", f"[{alpha / 2:.3f}", f"{1 - alpha / 2:.3f}]"], dtype=object)
         t = results._params / results._bse
-        pv = 2 * stats.norm.sf(np.abs(t))
+        pv = 2 * stats().norm.sf(np.abs(t))
         for i, name in enumerate(names):
             if i < p:
                 row = [results._params[i], results._bse[i], t[i], pv[i], low[i], high[i]]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
+from .._lazy import stats
 from ..errors import DataError
 from ..models.model import MixedModel
 
@@ -56,6 +56,6 @@ def anova(
     table["Chisq"] = np.concatenate([[np.nan], chisq])
     table["Df"] = np.concatenate([[np.nan], df])
     with np.errstate(invalid="ignore"):
-        p = np.where(df > 0, chi2.sf(chisq, np.maximum(df, 1)), np.nan)
+        p = np.where(df > 0, stats().chi2.sf(chisq, np.maximum(df, 1)), np.nan)
     table["Pr(>Chisq)"] = np.concatenate([[np.nan], p])
     return table

@@ -10,9 +10,8 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, studentized_range
-from scipy.stats import t as student_t
 
+from .._lazy import stats
 from ..design.frame import formula_variables
 
 
@@ -105,9 +104,9 @@ def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False, ddf: st
         ratio = estimate / se
         table["estimate"], table["SE"], table["df"] = estimate, se, df
         table["t_ratio" if lmm else "z_ratio"] = ratio
-        table["p_value"] = studentized_range.sf(np.sqrt(2) * np.abs(ratio), len(names), df)
+        table["p_value"] = stats().studentized_range.sf(np.sqrt(2) * np.abs(ratio), len(names), df)
     else:
-        quantile = student_t.ppf(0.5 + level / 2, df) if lmm else norm.ppf(0.5 + level / 2)
+        quantile = stats().t.ppf(0.5 + level / 2, df) if lmm else stats().norm.ppf(0.5 + level / 2)
         table["emmean"], table["SE"], table["df"] = estimate, se, df
         table["lower_CL"], table["upper_CL"] = estimate - quantile * se, estimate + quantile * se
     if non_estimable.any():  # as emmeans prints them: nonEst, every number NaN

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from formulaic import model_matrix
-from scipy.stats import f as f_distribution
 
+from .._lazy import stats
 from ..design.matrices import FORMULA_FUNCTIONS, lme4_column_name
 from .satterthwaite import Satterthwaite
 
@@ -68,7 +68,7 @@ def _f_rows(model, pieces: Satterthwaite, hypotheses: dict[str, np.ndarray]) -> 
     for L in hypotheses.values():
         F, q, ddf = pieces.f_test(L, model._beta)
         mean_sq = F * model._sigma**2
-        rows.append((mean_sq * q, mean_sq, q, ddf, F, f_distribution.sf(F, q, ddf)))
+        rows.append((mean_sq * q, mean_sq, q, ddf, F, stats().f.sf(F, q, ddf)))
     return pd.DataFrame(rows, index=list(hypotheses), columns=["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"])
 
 

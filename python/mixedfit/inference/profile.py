@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.stats import norm
 
+from .._lazy import optimize, stats
 from ..models.optimize import OptSummary, bobyqa
 from ..progress import Progress
 from .derivatives import central_derivatives
@@ -59,7 +58,7 @@ class ProfiledParameter:
             z = self.zeta(x)
             if direction * z >= target:  # bracketed between the last two points
                 low, high = min(x_prev, x), max(x_prev, x)
-                return brentq(lambda v: self.zeta(v) - direction * target, low, high, xtol=ROOT_XTOL * max(1.0, abs(x)))
+                return optimize().brentq(lambda v: self.zeta(v) - direction * target, low, high, xtol=ROOT_XTOL * max(1.0, abs(x)))
             if x == bound:
                 return bound
             # Secant towards the target on ζ, at most 4× the last step and at least a fifth of it.
@@ -94,7 +93,7 @@ def minimize_others(
 def normal_quantile(level: float) -> float:
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
-    return float(norm.ppf(0.5 + level / 2))
+    return float(stats().norm.ppf(0.5 + level / 2))
 
 
 @dataclass

@@ -9,9 +9,8 @@ import copy
 import numpy as np
 import pandas as pd
 from formulaic import Formula
-from scipy.optimize import minimize
-from scipy.stats import chi2
 
+from .._lazy import optimize, stats
 from ..design.formula import RandomTerm
 
 
@@ -65,7 +64,7 @@ def _gls_loglik(model, psi: np.ndarray | None = None) -> tuple[float, int]:
     if psi is not None:
         return -minus_loglik(np.asarray(psi, dtype=np.float64)), npar
     lower, upper = structure.bounds()
-    best = minimize(minus_loglik, structure.psi, method="L-BFGS-B", bounds=list(zip(lower, upper)))
+    best = optimize().minimize(minus_loglik, structure.psi, method="L-BFGS-B", bounds=list(zip(lower, upper)))
     return -float(best.fun), npar
 
 
@@ -109,5 +108,5 @@ def ranova(model) -> pd.DataFrame:
     table["LRT"] = np.where(df > 0, np.maximum(lrt, 0.0), np.nan)
     table["Df"] = np.where(df > 0, df, np.nan)
     with np.errstate(invalid="ignore"):
-        table["Pr(>Chisq)"] = np.where(df > 0, chi2.sf(table["LRT"], np.maximum(df, 1)), np.nan)
+        table["Pr(>Chisq)"] = np.where(df > 0, stats().chi2.sf(table["LRT"], np.maximum(df, 1)), np.nan)
     return table

@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
+from .._lazy import optimize
 from .glmm import GeneralizedLinearMixedModel
 from .model import MixedModel
 
@@ -92,7 +92,7 @@ def _scipy_refit(twin: MixedModel, method: str, start: np.ndarray) -> tuple[int,
     upper = np.full(len(x0), np.inf) if upper is None else upper
     bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None) for lo, hi in zip(lower, upper)]
     x0 = np.clip(x0, lower, upper)
-    result = minimize(objective, x0, method=method, bounds=bounds)
+    result = optimize().minimize(objective, x0, method=method, bounds=bounds)
     x = np.clip(result.x, lower, upper)
     if glmm and twin.nAGQ > 0:
         twin._objective = twin._objective_of(x)  # the core at x (and an NB's shape)

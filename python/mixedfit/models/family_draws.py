@@ -4,9 +4,8 @@ parametric bootstrap draw for each observation."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
-from scipy.special import gammaln
 
+from .._lazy import special, stats
 from .families import Family
 
 
@@ -46,11 +45,11 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
 def _draw_truncated(family: Family, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Counts ≥ 1 by inverting the untruncated CDF at a uniform draw above P(Y = 0)."""
     if family.name == "truncated_poisson":
-        distribution = stats.poisson(mu)
+        distribution = stats().poisson(mu)
     elif family.name == "truncated_nbinom2":
-        distribution = stats.nbinom(family.theta, family.theta / (family.theta + mu))
+        distribution = stats().nbinom(family.theta, family.theta / (family.theta + mu))
     else:
-        distribution = stats.nbinom(mu / family.theta, 1 / (1 + family.theta))
+        distribution = stats().nbinom(mu / family.theta, 1 / (1 + family.theta))
     p0 = distribution.cdf(0)
     return np.maximum(distribution.ppf(p0 + (1 - p0) * rng.uniform(size=len(mu))), 1.0)
 
@@ -63,7 +62,7 @@ def _draw_genpois(mu: np.ndarray, phi: float, rng: np.random.Generator) -> np.nd
     cdf, undecided, k = np.zeros(len(mu)), np.ones(len(mu), dtype=bool), 0
     while undecided.any() and k < 100_000:
         t = theta[undecided] + lam * k
-        cdf[undecided] += np.exp(np.log(theta[undecided]) + (k - 1) * np.log(t) - t - gammaln(k + 1))
+        cdf[undecided] += np.exp(np.log(theta[undecided]) + (k - 1) * np.log(t) - t - special().gammaln(k + 1))
         done = undecided.copy()
         done[undecided] = u[undecided] <= cdf[undecided]
         y[done] = k

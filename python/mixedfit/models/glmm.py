@@ -8,9 +8,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
-from scipy.optimize import minimize_scalar
-from scipy.stats import norm
 
+from .._lazy import optimize, stats
 from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import as_dataframe, formula_variables
@@ -471,7 +470,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             except NumericalError:  # PIRLS fails at an extreme parameter: far worse than any fit
                 return 1e100
 
-        result = minimize_scalar(at, bounds=(low, high), method="bounded", options={"xatol": 1e-2})
+        result = optimize().minimize_scalar(at, bounds=(low, high), method="bounded", options={"xatol": 1e-2})
         at(float(result.x))
 
     def _optimize_stage2(self) -> np.ndarray:
@@ -666,7 +665,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         table = self.fixef.to_frame()
         table["Std. Error"] = self.stderr
         table["z value"] = table["Estimate"] / table["Std. Error"]
-        table["Pr(>|z|)"] = 2 * norm.sf(np.abs(table["z value"]))
+        table["Pr(>|z|)"] = 2 * stats().norm.sf(np.abs(table["z value"]))
         return table
 
     def _profile_problem(self) -> ProfileProblem:
@@ -719,7 +718,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         table = self.fixef_zi.to_frame()
         table["Std. Error"] = self.beta_zi_stderr
         table["z value"] = table["Estimate"] / table["Std. Error"]
-        table["Pr(>|z|)"] = 2 * norm.sf(np.abs(table["z value"]))
+        table["Pr(>|z|)"] = 2 * stats().norm.sf(np.abs(table["z value"]))
         return table
 
     def _family_label(self) -> str:

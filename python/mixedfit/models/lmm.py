@@ -9,9 +9,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import t as student_t
 
 from .. import threads
+from .._lazy import stats
 from .._native import _core
 from ..design.arrays import RandomTerm
 from ..design.frame import formula_variables
@@ -456,7 +456,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             table["Std. Error"] = self.stderr
             table["df"] = df
             table["t value"] = table["Estimate"] / table["Std. Error"]
-            table["Pr(>|t|)"] = 2 * student_t.sf(np.abs(table["t value"]), df)
+            table["Pr(>|t|)"] = 2 * stats().t.sf(np.abs(table["t value"]), df)
             self._coef_table = table
         return self._coef_table.copy()
 
@@ -514,7 +514,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         table["Std. Error"] = np.sqrt(np.diag(pieces.vcov))
         table["df"] = [pieces.df(row) for row in np.eye(len(self._beta))]
         table["t value"] = table["Estimate"] / table["Std. Error"]
-        table["Pr(>|t|)"] = 2 * student_t.sf(np.abs(table["t value"]), table["df"])
+        table["Pr(>|t|)"] = 2 * stats().t.sf(np.abs(table["t value"]), table["df"])
         return table
 
     @synchronized

@@ -11,9 +11,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import t as student_t
 
 from .. import threads
+from .._lazy import stats
 from ..design.arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
 from ..design.formula import ParsedFormula, parse_formula
 from ..design.frame import ModelFrame, as_dataframe, model_frame
@@ -26,8 +26,8 @@ from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdc
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from ..inference.structure_intervals import structure_intervals, structure_values
 from ..progress import Progress
-from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
 from .control import Control
+from .marginal import covariance_of_random_effects, intraclass_correlation, nakagawa_r2
 from .optimize import OptSummary
 from .refits import Refits
 from .results import (
@@ -38,7 +38,6 @@ from .results import (
     lower_factor,
     ranef_tables,
     residual_quantiles,
-    unique_group_names,
     varcorr_table,
 )
 from .synchronization import synchronized
@@ -711,7 +710,7 @@ class MixedModel(Refits):
         tidy["statistic"] = table.iloc[:, 3 if "df" in table.columns else 2].to_numpy()
         if "df" in table.columns:
             tidy["df"] = table["df"].to_numpy()
-            quantile = student_t.ppf(0.5 + level / 2, tidy["df"].to_numpy())
+            quantile = stats().t.ppf(0.5 + level / 2, tidy["df"].to_numpy())
         else:
             quantile = normal_quantile(level)
         tidy["p_value"] = table.iloc[:, -1].to_numpy()

@@ -17,7 +17,6 @@ from ..inference.parameters import SINGULAR_TOLERANCE, thetas_to_sdcor
 from ..progress import Progress
 from .synchronization import synchronized
 
-
 # Why a refit did not converge (fit_many's reason column), other than an error's own message.
 EVALUATION_LIMIT = "the optimizer reached its evaluation limit"
 CRITERION_FAILED = "NumericalError: the criterion could not be evaluated (not positive definite or not finite)"

@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.spatial.distance import cdist
 
 from ..errors import DataError, NumericalError
 from .correlation import WhitenedPattern, parameter_lines
 
-METRICS = {"euclidean": "euclidean", "manhattan": "cityblock", "maximum": "chebyshev"}
+# nlme's metrics, on the coordinate differences (last axis)
+METRICS = {
+    "euclidean": lambda difference: np.sqrt(np.sum(difference**2, axis=-1)),
+    "manhattan": lambda difference: np.sum(np.abs(difference), axis=-1),
+    "maximum": lambda difference: np.max(np.abs(difference), axis=-1),
+}
 NUGGET_EDGE = 1e-6  # the nugget stays this far below 1 (where the correlation matrix is I)
 
 
@@ -140,7 +144,7 @@ class BoundSpatial:
         for size in np.unique(sizes):
             rows = np.array([per_group[g] for g in np.flatnonzero(sizes == size)])
             points = coordinates[rows]  # groups × m × coordinates
-            d = np.stack([cdist(p, p, METRICS[structure.metric]) for p in points])
+            d = METRICS[structure.metric](points[:, :, None, :] - points[:, None, :, :])
             repeated = np.argwhere(np.triu(d == 0, 1))
             if len(repeated) and not structure.nugget:
                 g, a, b = repeated[0]

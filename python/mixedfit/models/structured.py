@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from .._lazy import stats
 from ..errors import NumericalError
 from ..inference.derivatives import central_derivatives, relative_steps
 from .optimize import OptSummary, bobyqa
@@ -139,7 +139,7 @@ class ResidualStructureFit:
             self._apply_structure(psi)
             self.objective_at(self._theta)
         covariance = 2 * np.linalg.inv(hessian)[k:, k:]
-        z = norm.ppf(0.5 + level / 2)
+        z = stats().norm.ppf(0.5 + level / 2)
         rows, names = [], []
         if s.variance is not None:
             m = len(s.delta)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 
+from .._lazy import special
 from ..design.frame import ModelFrame, formula_variables
 from ..design.matrices import FixedEffects, fixed_effects_matrix
 from ..errors import FormulaError
@@ -80,7 +80,7 @@ class ZeroModel:
         for a zero-inflated count — the other coefficients 0."""
         share = float(np.mean(y == 0))
         share = share if family.zero_truncated else share / 2
-        target = logit(np.clip(share, 0.01, 0.99))
+        target = special().logit(np.clip(share, 0.01, 0.99))
         # the least-squares coefficients of a constant column: the intercept if there is one
         coefficients, *_ = np.linalg.lstsq(self.fixed.X, np.full(len(y), target), rcond=None)
         return coefficients
@@ -99,7 +99,7 @@ def zero_model(ziformula: str | None, frame: ModelFrame, family: Family) -> Zero
 
 
 def zero_probability(logits: np.ndarray) -> np.ndarray:
-    return expit(logits)
+    return special().expit(logits)
 
 
 def mixture_moments(mean: np.ndarray, variance: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 from .. import threads
+from .._lazy import stats
 from ..design.formula import parse_formula
 from ..design.frame import as_dataframe
 from ..design.restricted import check_restricted, formula_is_restricted
@@ -222,7 +222,7 @@ def _satterthwaite_tests(
             j = fixed.index(name)
             df = pieces.df(np.eye(len(fixed))[j])
             t = model._beta[j] / np.sqrt(model._vcov[j, j])
-            row += [df, 2 * student_t.sf(abs(t), df)]
+            row += [df, 2 * stats().t.sf(abs(t), df)]
         rows.append(row)
     columns = [f"{kind}:{name}" for name in names for kind in ("df", "p")]
     return pd.DataFrame(rows, index=index, columns=columns)

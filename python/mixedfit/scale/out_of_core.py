@@ -31,9 +31,9 @@ import scipy.sparse as sp
 
 from ..design.arrays import RandomTerm as ArrayTerm
 from ..design.formula import ParsedFormula, parse_formula
-from ..design.restricted import check_restricted, formula_is_restricted
 from ..design.frame import used_columns
 from ..design.matrices import evaluate, numeric_column, simple_terms
+from ..design.restricted import check_restricted, formula_is_restricted
 from ..errors import DataError, FormulaError
 from ..models.lmm import LinearMixedModel, intercepts_start
 from ..models.results import RandomEffects
