@@ -66,7 +66,10 @@ void LinearMixedModel::values_changed() {
   require(y_.allFinite(), "y has a non-finite value");
   pred_.values_changed();
   const Eigen::VectorXd w = pred_.weights();
+  // New values of the same rows: what they stand for (set_observations's n and Σ log w) holds.
+  const double observations = observations_, ldW = ldW_;
   set_weights(w);
+  if (observations > 0) set_observations(observations, ldW);
 }
 
 double LinearMixedModel::objective(const Eigen::Ref<const Eigen::VectorXd>& theta, bool REML) {

@@ -39,6 +39,40 @@ def dense_criterion(m, data, REML: bool) -> float:
 
 
 @pytest.mark.parametrize("REML", [False, True])
+def test_missing_plots_are_integrated_out(fields, REML):
+    """Eight plots dropped (corners, edges, inside, two adjacent; in both fields): the likelihood
+    of the observed plots, whose correlation is no Kronecker product, against the dense one."""
+    position = list(zip(fields["field"], fields["row"], fields["col"]))
+    dropped = {
+        ("f1", 1, 3),
+        ("f1", 8, 8),
+        ("f1", 4, 5),
+        ("f1", 4, 6),
+        ("f2", 1, 8),
+        ("f2", 5, 3),
+        ("f2", 6, 6),
+        ("f2", 7, 6),
+    }
+    data = fields[[p not in dropped for p in position]].reset_index(drop=True)
+    assert len(data) == len(fields) - len(dropped)
+    m = mixedfit.lmer(
+        "y ~ field + col + (1 | geno)", data, REML=REML, correlation=mixedfit.corAR1xAR1("row", "col", "field")
+    )
+    assert m.objective == pytest.approx(dense_criterion(m, data, REML), rel=1e-10)
+    bound = m._structure.correlation
+    phi = np.array([0.5, -0.4])
+    C = bound.matrix(phi).toarray()
+    W = bound.whiten(phi, np.eye(len(data)))
+    np.testing.assert_allclose(W.T @ W, np.linalg.inv(C), atol=1e-10)
+    assert bound.log_det(phi) == pytest.approx(np.linalg.slogdet(C)[1], rel=1e-12)
+    L = np.column_stack([bound.color(phi, z[:, None])[:, 0] for z in np.eye(bound.n_latent)])
+    np.testing.assert_allclose(L @ L.T, C, atol=1e-12)  # the observed rows of the full grid's colouring
+    assert np.all(np.isfinite(m.simulate(nsim=2, seed=1).to_numpy()))
+    with pytest.raises(NotImplementedError, match="normalized residuals of a grid with missing plots"):
+        m.residuals(type="normalized")
+
+
+@pytest.mark.parametrize("REML", [False, True])
 def test_equals_the_dense_likelihood(fields, REML):
     m = mixedfit.lmer(
         "y ~ field + col + (1 | geno)", fields, REML=REML, correlation=mixedfit.corAR1xAR1("row", "col", "field")
@@ -82,12 +116,6 @@ def test_summary_predict_pickle(fields):
 
 def test_bad_grids_are_refused(fields):
     structure = mixedfit.corAR1xAR1("row", "col", "field")
-    with pytest.raises(DataError, match="no plot at row 8, column 8: grids with missing plots are not supported"):
-        mixedfit.lmer(
-            "y ~ field + (1 | geno)",
-            fields.drop(index=fields.index[(fields.row == 8) & (fields.col == 8)][:1]),
-            correlation=structure,
-        )
     doubled = fields.copy()
     doubled.loc[0, ["row", "col"]] = doubled.loc[1, ["row", "col"]].to_numpy()
     doubled.loc[0, "field"] = doubled.loc[1, "field"]

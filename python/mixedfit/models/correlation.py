@@ -185,6 +185,13 @@ class BoundCorrelation:
 
     restarts = 1  # how many of the candidate starts the joint optimization runs from
 
+    @property
+    def n_whitened(self) -> int:
+        """Rows of the whitened data (one per observation) and normals colour() takes."""
+        return len(self.groups)
+
+    n_latent = n_whitened
+
     def candidate_starts(self) -> list[np.ndarray]:
         """Where the joint optimization may start φ (the best of them is taken): the start alone."""
         return [np.array([self.initial()])]

@@ -126,7 +126,10 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         d = self.design
         if self._whitened:
             s = self._structure
-            return _core.LinearMixedModel(s.X, s.Zt, d.Lambdat, d.Lind, d.term_shapes, s.y, np.ones(len(s.y)))
+            core = _core.LinearMixedModel(s.X, s.Zt, d.Lambdat, d.Lind, d.term_shapes, s.y, np.ones(len(s.y)))
+            if len(s.y) != len(self._response):  # whitened rows are a grid's cells, not its plots
+                core.set_observations(float(len(self._response)), 0.0)
+            return core
         return _core.LinearMixedModel(d.fixed.X, d.Zt, d.Lambdat, d.Lind, d.term_shapes, self._y_minus_offset, self._weights)
 
     @classmethod

@@ -60,8 +60,9 @@ class ResidualStructure:
         if correlation is not None:
             self._pattern = correlation.sparse_whitener()
             self._pattern.bind(Zt.T.tocsr())
-            self.X = np.asfortranarray(np.zeros_like(X))
-            self.y = np.zeros(len(y))
+            # (a row per whitened row: more than the observations where a grid's missing plots are integrated out)
+            self.X = np.asfortranarray(np.zeros((correlation.n_whitened, X.shape[1])))
+            self.y = np.zeros(correlation.n_whitened)
         self.set(self.psi)
 
     @property
@@ -148,9 +149,10 @@ class ResidualStructure:
         self, rng: np.random.Generator, weights: np.ndarray, correlation: BoundCorrelationStructure | None
     ) -> np.ndarray:
         """Standardized errors D C^{1/2} z for observations with these weights (wᵢ/sᵢ²) and groups."""
-        z = rng.standard_normal(len(weights))
-        if correlation is not None:
-            z = correlation.color(self.phi, z[:, None])[:, 0]
+        if correlation is None:
+            z = rng.standard_normal(len(weights))
+        else:
+            z = correlation.color(self.phi, rng.standard_normal((correlation.n_latent, 1)))[:, 0]
         return z / np.sqrt(weights)
 
     def covariance(self) -> sp.csc_matrix:

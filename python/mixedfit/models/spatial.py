@@ -166,6 +166,13 @@ class BoundSpatial:
     def names(self) -> list[str]:
         return ["range", "nugget"][: self.n_params]
 
+    @property
+    def n_whitened(self) -> int:
+        """Rows of the whitened data (one per observation) and normals colour() takes."""
+        return sum(m.size for m in self.members)
+
+    n_latent = n_whitened
+
     def _pair_distances(self) -> np.ndarray:
         """The distances between every two rows of a group, all groups."""
         parts = []
