@@ -97,9 +97,6 @@ class BoundCorrelation:
 
     @classmethod
     def bind(cls, structure: object, data: pd.DataFrame) -> BoundCorrelation:
-        missing = [c for c in structure.columns if c not in data.columns]
-        if missing:
-            raise DataError(f"the correlation structure needs column '{missing[0]}' in the data")
         groups = _group_codes(data, structure.group)
         sizes = np.bincount(groups)
         n = len(groups)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..errors import DataError
 from .correlation import CORRELATION_STRUCTURES, BoundCorrelation
 from .separable import BoundAR1xAR1, corAR1xAR1
 from .spatial import SPATIAL_STRUCTURES, BoundSpatial
@@ -42,6 +43,9 @@ def check_correlation(structure: object) -> None:
 def bind_correlation(structure: object, data: pd.DataFrame) -> BoundCorrelationStructure:
     """A correlation structure bound to a data set's rows."""
     check_correlation(structure)
+    missing = [c for c in structure.columns if c not in data.columns]
+    if missing:
+        raise DataError(f"the correlation structure needs column '{missing[0]}' in the data")
     return BINDERS[type(structure)].bind(structure, data)
 
 

@@ -114,9 +114,6 @@ class BoundAR1xAR1:
 
     @classmethod
     def bind(cls, structure: corAR1xAR1, data: pd.DataFrame) -> BoundAR1xAR1:
-        missing = [c for c in structure.columns if c not in data.columns]
-        if missing:
-            raise DataError(f"the correlation structure needs column '{missing[0]}' in the data")
         row, col = _positions(data, structure.row), _positions(data, structure.col)
         n = len(data)
         groups = np.zeros(n, dtype=np.int64) if structure.group is None else pd.factorize(data[structure.group])[0]

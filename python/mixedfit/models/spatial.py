@@ -131,9 +131,6 @@ class BoundSpatial:
 
     @classmethod
     def bind(cls, structure: corSpatial, data: pd.DataFrame) -> BoundSpatial:
-        missing = [c for c in structure.columns if c not in data.columns]
-        if missing:
-            raise DataError(f"the correlation structure needs column '{missing[0]}' in the data")
         coordinates = np.column_stack([_coordinate(data, c, structure) for c in structure.coords])
         n = len(data)
         groups = np.zeros(n, dtype=np.int64) if structure.group is None else pd.factorize(data[structure.group])[0]
