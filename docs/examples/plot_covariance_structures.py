@@ -1,6 +1,6 @@
 """
 Structured covariances: longitudinal, genotype-by-environment and field-trial models
-===================================================================================
+====================================================================================
 
 Three relaxations of independence: glmmTMB's covariance structures for random-effects terms
 (a longitudinal model, a factor-analytic G×E model) and a spatial residual correlation (a field
@@ -93,7 +93,7 @@ spatial = mixedfit.lmer("yield_ ~ 1 + (1 | genotype)", plots, correlation=mixedf
 print(f"AIC: independent {independent.aic:.1f}, AR(1) x AR(1) {spatial.aic:.1f}")
 print(spatial.structure_confint().round(3))
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-image = left.imshow(spatial.residuals().reshape(30, 10).T, cmap="RdBu_r", aspect="auto")
+image = left.imshow(spatial.residuals().reshape(30, 10).T, cmap="RdBu_r", aspect="auto", extent=(0.5, 30.5, 10.5, 0.5))
 left.set_title("residuals of the spatial model (the trend)")
 left.set_xlabel("row")
 left.set_ylabel("column")
