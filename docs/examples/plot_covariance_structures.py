@@ -63,8 +63,8 @@ one = mixedfit.lmer("yield_ ~ env + rr(0 + env | genotype, d = 1)", gxe, REML=Fa
 fa = mixedfit.lmer("yield_ ~ env + rr(0 + env | genotype, d = 2)", gxe, REML=False)
 print(mixedfit.anova(one, fa).to_string())
 
-T = fa.G[:environments, :environments].toarray()
-values, vectors = np.linalg.eigh(T)
+Sigma = fa.G[:environments, :environments].toarray()  # the environments' genetic covariance
+values, vectors = np.linalg.eigh(Sigma)
 estimated = vectors[:, -2:] * np.sqrt(values[-2:])  # the loadings up to a rotation
 fig, ax = plt.subplots(figsize=(4.5, 4))
 ax.scatter(estimated[:, 1], estimated[:, 0])
@@ -75,6 +75,7 @@ ax.axvline(0, color="gray", linewidth=0.5)
 ax.set_xlabel("first factor")
 ax.set_ylabel("second factor")
 ax.set_title("environments' loadings (rr, d = 2)")
+fig.tight_layout()
 plt.show()
 
 # %%
