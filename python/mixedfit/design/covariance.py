@@ -97,18 +97,23 @@ class Covariance:
                 lower[sds] = -1.0 / (self.p - 1)
         return lower, upper
 
-    def at_boundary(self, params: np.ndarray, tol: float) -> bool:
+    def at_boundary(self, params: np.ndarray, tol: float) -> np.ndarray:
         """Whether the fit is singular in this term: an SD within tol of 0, a correlation within
         tol of its bound, or one of rr's factors (nearly) zero (mat's smoothness bounds are not the
-        model's boundary)."""
+        model's boundary). params: this term's parameters, or a parameters × fits matrix (then one
+        answer per fit)."""
+        params = np.asarray(params, dtype=np.float64)
+        columns = params.reshape(len(params), -1)
         if self.kind == "rr":
-            rows, cols = self._positions()
-            return any(np.sqrt(np.sum(params[cols == j] ** 2)) < tol for j in range(self.rank))
-        lower, upper = self.bounds()
-        if self.kind == "mat":
-            lower, upper = lower[:2], upper[:2]
-            params = params[:2]
-        return bool(np.any(params - lower < tol) or np.any(upper - params < tol))
+            _, cols = self._positions()
+            norms = np.array([np.sqrt(np.sum(columns[cols == j] ** 2, axis=0)) for j in range(self.rank)])
+            singular = np.any(norms < tol, axis=0)
+        else:
+            lower, upper = self.bounds()
+            kept = slice(0, 2) if self.kind == "mat" else slice(None)
+            lower, upper, columns = lower[kept, None], upper[kept, None], columns[kept]
+            singular = np.any((columns - lower < tol) | (upper - columns < tol), axis=0)
+        return singular.reshape(params.shape[1:])
 
     def labels(self, columns: list[str]) -> list[str]:
         """Names of the parameters (summary and optimizer output)."""

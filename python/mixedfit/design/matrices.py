@@ -615,9 +615,12 @@ class Design:
             return thetas
         return np.column_stack([self.factor(thetas[:, k]) for k in range(thetas.shape[1])])
 
-    def at_boundary(self, theta: np.ndarray, tol: float) -> bool:
-        """Whether some term's covariance is on its boundary at θ (a singular fit)."""
-        return any(t.covariance.at_boundary(theta[sl], tol) for t, sl in zip(self.terms, self.theta_slices()))
+    def at_boundary(self, theta: np.ndarray, tol: float) -> bool | np.ndarray:
+        """Whether some term's covariance is on its boundary at θ (a singular fit); θ may be a
+        parameters × fits matrix (then one answer per fit)."""
+        answers = [t.covariance.at_boundary(theta[sl], tol) for t, sl in zip(self.terms, self.theta_slices())]
+        singular = np.any(answers, axis=0)
+        return bool(singular) if np.ndim(singular) == 0 else singular
 
     def set_structures(self, core: Any) -> None:
         """Give a compiled core the terms' structures (nothing to do when all are unstructured)."""

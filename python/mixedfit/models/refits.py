@@ -69,8 +69,7 @@ class Refits:
 
     def _singular(self, fits: dict[str, np.ndarray]) -> np.ndarray:
         """Whether each fit is singular (lme4's isSingular)."""
-        thetas = fits["theta"]
-        return np.array([self.design.at_boundary(thetas[:, k], SINGULAR_TOLERANCE) for k in range(thetas.shape[1])])
+        return self.design.at_boundary(fits["theta"], SINGULAR_TOLERANCE)
 
     def _fit_responses(
         self, responses: np.ndarray, n_threads: int, start: np.ndarray | None, progress: Progress | None = None
