@@ -34,6 +34,7 @@ from ..inference.ranova import ranova
 from ..inference.satterthwaite import Satterthwaite, satterthwaite
 from ..progress import Progress
 from .control import Control
+from .dispersion import DispersionFormula
 from .families import cbind_parts
 from .marginal import marginal_covariance
 from .model import MixedModel
@@ -75,7 +76,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     ) -> None:
         if not isinstance(REML, (bool, np.bool_)):
             raise TypeError(f"REML must be True or False, got {REML!r}")
-        if variance is not None and not isinstance(variance, VARIANCE_FUNCTIONS):
+        if variance is not None and not isinstance(variance, (*VARIANCE_FUNCTIONS, DispersionFormula)):
             raise TypeError(
                 f"variance must be mixedfit.varIdent, varPower or varExp, got {type(variance).__name__}"
             )
@@ -663,6 +664,7 @@ def lmer(
     n_threads: int | None = None,
     variance: Any = None,
     correlation: Any = None,
+    dispformula: str | None = None,
 ) -> LinearMixedModel:
     """Fit a linear mixed model given in lme4's formula syntax, as lme4's lmer.
 
@@ -681,8 +683,13 @@ def lmer(
         Threads for the core's factorization (default: mixedfit.get_threads()).
     variance : mixedfit.varIdent, varPower or varExp, optional
         A residual variance function (nlme's): Var(εᵢ) = σ² sᵢ(δ)² / wᵢ, δ estimated with θ.
-    correlation : mixedfit.corAR1, corCAR1 or corCompSymm, optional
-        Residual correlation within groups (nlme's), its parameter estimated with θ.
+    correlation : correlation structure, optional
+        Residual correlation, its parameters estimated with θ: nlme's mixedfit.corAR1, corCAR1,
+        corCompSymm, corExp, corGaus, corSpher, corLin, corRatio, or a field grid's separable
+        mixedfit.corAR1xAR1.
+    dispformula : str, optional
+        glmmTMB's dispersion formula, e.g. ``"~ x"``: log σᵢ² linear in the covariates (their
+        coefficients in ``fixef_disp``); the formula form of a variance function (not with one).
 
     Returns
     -------
@@ -694,6 +701,10 @@ def lmer(
         lmer_dask,
     )
 
+    if dispformula is not None:
+        if variance is not None:
+            raise ValueError("give either a variance function or dispformula: both model the residual variance")
+        variance = DispersionFormula(dispformula)
     if is_dask_collection(data):
         if variance is not None or correlation is not None:
             raise NotImplementedError("variance functions and correlation structures are not available out of core")

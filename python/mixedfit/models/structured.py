@@ -13,6 +13,7 @@ import pandas as pd
 from .._lazy import stats
 from ..errors import NumericalError
 from ..inference.derivatives import central_derivatives, relative_steps
+from .dispersion import BoundDispersion
 from .optimize import OptSummary, bobyqa
 from .synchronization import synchronized
 
@@ -172,6 +173,17 @@ class ResidualStructureFit:
         self._require_fit()
         s = self._structure
         return None if s is None or s.variance is None else s.variance.estimates(s.delta)
+
+    @property
+    def fixef_disp(self) -> pd.Series | None:
+        """The dispersion formula's coefficients on glmmTMB 1.1.5's scale, log σᵢ² = x_dᵢ'β_d
+        (``lmer(..., dispformula=)``; None without one)."""
+        self._require_fit()
+        s = self._structure
+        if s is None or not isinstance(s.variance, BoundDispersion):
+            return None
+        intercept = pd.Series([2 * np.log(self.sigma)], index=["(Intercept)"])
+        return pd.concat([intercept, s.variance.estimates(s.delta)]).rename("Estimate")
 
     @property
     def correlation_estimate(self) -> float | np.ndarray | None:
