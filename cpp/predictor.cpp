@@ -438,7 +438,10 @@ void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
   require(theta.allFinite(), "theta must be finite, got " + theta_string(theta));
   theta_ = theta;
-  const Eigen::VectorXd factor = covariance_.identity() ? Eigen::VectorXd(theta) : covariance_.factor(theta);
+  // The terms' factor elements: θ itself for unstructured terms (no copy on this hot path).
+  Eigen::VectorXd structured;
+  if (!covariance_.identity()) structured = covariance_.factor(theta);
+  const double* factor = covariance_.identity() ? theta.data() : structured.data();
   double* lambda = Lambda_.valuePtr();
   for (Index k = 0; k < Lind_.size(); ++k) lambda[k] = factor[Lind_[k]];
   for (std::size_t t = 0; t < terms_.size(); ++t) {

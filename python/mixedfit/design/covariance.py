@@ -15,6 +15,7 @@ factor's sign is not identified: they are reported with a positive diagonal, as 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,7 +197,10 @@ class NumFactor:
     def indicators(self, frame: pd.DataFrame, what: str) -> np.ndarray:
         """The n × levels indicator matrix of frame's coordinates; a coordinate the fit has not
         seen is refused."""
-        values = coordinate_values(frame, self.columns, what)
+        return self.indicators_of(coordinate_values(frame, self.columns, what), what)
+
+    def indicators_of(self, values: np.ndarray, what: str) -> np.ndarray:
+        """indicators for coordinates already read (n × len(columns))."""
         keys = (
             pd.MultiIndex.from_arrays(self.coordinates.T) if len(self.columns) > 1 else pd.Index(self.coordinates[:, 0])
         )
@@ -209,25 +213,27 @@ class NumFactor:
         return X
 
     @classmethod
-    def of(cls, frame: pd.DataFrame, columns: list[str], what: str) -> NumFactor:
-        values = coordinate_values(frame, columns, what)
+    def of(cls, columns: list[str], values: np.ndarray) -> NumFactor:
+        """The levels of these coordinates (n × len(columns), read by coordinate_values)."""
         return cls(columns, np.unique(values, axis=0))
 
 
-def coordinate_values(frame: pd.DataFrame, columns: list[str], what: str) -> np.ndarray:
-    """The numFactor's columns as an n × k float array, refused unless numeric and finite."""
+def coordinate_values(
+    frame: pd.DataFrame, columns: Sequence[str], what: str, noun: str = "numFactor's column"
+) -> np.ndarray:
+    """Coordinate columns (a numFactor's, a spatial correlation's) as an n × k float array,
+    refused unless numeric and finite; errors name ``what`` and the column as ``noun``."""
     out = []
     for column in columns:
         if column not in frame:
-            raise DataError(f"{what}: numFactor's column '{column}' is not in the data")
+            raise DataError(f"{what}: {noun} '{column}' is not in the data")
         values = frame[column]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            raise DataError(f"{what}: numFactor's column '{column}' must be numeric coordinates, not {values.dtype}")
+            raise DataError(f"{what}: {noun} '{column}' must be numeric coordinates, not {values.dtype}")
         values = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(values)):
             raise DataError(
-                f"{what}: numFactor's column '{column}' has a missing or non-finite coordinate at row "
-                f"{int(np.nonzero(~np.isfinite(values))[0][0])}"
+                f"{what}: {noun} '{column}' has a non-finite value at row {int(np.nonzero(~np.isfinite(values))[0][0])}"
             )
         out.append(values)
     return np.column_stack(out)

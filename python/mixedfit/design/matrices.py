@@ -25,7 +25,7 @@ from ..errors import (
     plain_message,
     warn,
 )
-from .covariance import Covariance, NumFactor, covariance_of, num_factor_columns
+from .covariance import Covariance, NumFactor, coordinate_values, covariance_of, num_factor_columns
 from .formula import ParsedFormula, RandomTerm
 
 if TYPE_CHECKING:  # frame imports this module
@@ -431,8 +431,9 @@ def _term_matrix(frame: ModelFrame, term: RandomTerm) -> tuple[ModelMatrix, Matr
     coordinates = num_factor_columns(term.expr)
     if coordinates is None:
         return *evaluate(term.expr, frame, what), None
-    levels = NumFactor.of(_dataframe(frame), coordinates, what)
-    matrix = ModelMatrix(levels.indicators(_dataframe(frame), what), levels.names)
+    values = coordinate_values(_dataframe(frame), coordinates, what)
+    levels = NumFactor.of(coordinates, values)
+    matrix = ModelMatrix(levels.indicators_of(values, what), levels.names)
     return matrix, NumFactorRecipe(term.expr, levels, what), levels.distances()
 
 
@@ -455,8 +456,8 @@ def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> Re
         )
     # A correlation structure (ar1, toep, ou, ...) with one effect per observation is glmmTMB's way
     # of correlating the residuals: its correlations tell it apart from the residual variance.
-    correlated = term.structure not in ("us", "diag", "homdiag")
-    if has_residual and not correlated and len(levels) * len(matrix.names) >= n:
+    told_apart_by_correlation = term.structure not in ("us", "diag", "homdiag")
+    if has_residual and not told_apart_by_correlation and len(levels) * len(matrix.names) >= n:
         raise DataError(
             f"number of observations ({n}) <= number of random effects ({len(levels) * len(matrix.names)}) for "
             f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"
@@ -576,13 +577,11 @@ class Design:
 
     def theta_slices(self) -> list[slice]:
         """Each term's parameters in θ."""
-        bounds = np.cumsum([0] + [t.n_theta for t in self.terms])
-        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        return _consecutive_slices([t.n_theta for t in self.terms])
 
     def factor_slices(self) -> list[slice]:
         """Each term's elements of T in the factor vector (``factor``)."""
-        bounds = np.cumsum([0] + [t.n_factor for t in self.terms])
-        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        return _consecutive_slices([t.n_factor for t in self.terms])
 
     @property
     def structured(self) -> bool:
@@ -628,8 +627,13 @@ class Design:
             core.set_covariance(self.structure_kinds, self.term_shapes, self.structure_distances)
 
     def b_slices(self) -> list[slice]:
-        bounds = np.cumsum([0] + [t.n_levels * t.p for t in self.terms])
-        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        return _consecutive_slices([t.n_levels * t.p for t in self.terms])
+
+
+def _consecutive_slices(sizes: list[int]) -> list[slice]:
+    """Slices of consecutive blocks of these sizes."""
+    bounds = np.cumsum([0] + sizes)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool) -> Design:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..design.covariance import coordinate_values
 from ..errors import DataError, NumericalError
 from .correlation import WhitenedPattern, parameter_lines
 
@@ -131,7 +132,7 @@ class BoundSpatial:
 
     @classmethod
     def bind(cls, structure: corSpatial, data: pd.DataFrame) -> BoundSpatial:
-        coordinates = np.column_stack([_coordinate(data, c, structure) for c in structure.coords])
+        coordinates = coordinate_values(data, structure.coords, type(structure).__name__, "coordinate column")
         n = len(data)
         groups = np.zeros(n, dtype=np.int64) if structure.group is None else pd.factorize(data[structure.group])[0]
         order = np.argsort(groups, kind="stable")
@@ -317,14 +318,3 @@ class BoundSpatial:
 
     def summary_lines(self, phi: np.ndarray) -> list[str]:
         return parameter_lines(self.structure, self.names, np.atleast_1d(phi))
-
-
-def _coordinate(data: pd.DataFrame, column: str, structure: corSpatial) -> np.ndarray:
-    values = data[column]
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        raise DataError(f"{type(structure).__name__}: coordinate column '{column}' must be numeric, not {values.dtype}")
-    values = values.to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        row = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise DataError(f"{type(structure).__name__}: coordinate column '{column}' has a non-finite value at row {row}")
-    return values
