@@ -306,6 +306,20 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
             model.set_response(y_, mustart_);
           },
           py::arg("y"), py::arg("mustart"), "A new response with its starting means.")
+      .def_property_readonly("has_laplace_gradient", &GeneralizedLinearMixedModel::has_laplace_gradient)
+      .def(
+          "laplace_gradient",
+          [](GeneralizedLinearMixedModel& self, bool with_family_theta, bool with_zero) {
+            GeneralizedLinearMixedModel::LaplaceGradient g;
+            {
+              py::gil_scoped_release release;
+              g = self.laplace_gradient(with_family_theta, with_zero);
+            }
+            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit);
+          },
+          py::arg("with_family_theta"), py::arg("with_zero"),
+          "The Laplace deviance's gradient at the last objective's point: (theta, beta, log family theta, "
+          "zero-inflation log-odds per row).")
       .def("deviance", &GeneralizedLinearMixedModel::deviance)
       .def("pearson_rss", &GeneralizedLinearMixedModel::pearson_rss)
       .def("aic", &GeneralizedLinearMixedModel::aic)

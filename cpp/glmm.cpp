@@ -71,6 +71,7 @@ void GeneralizedLinearMixedModel::set_family_theta(double theta) {
 void GeneralizedLinearMixedModel::set_zero_logit(const Eigen::Ref<const Eigen::VectorXd>& logit) {
   require(logit.size() == pred_.n(), "the zero-inflation log-odds must have one entry per row of X");
   require(!logit.array().isNaN().any(), "the zero-inflation log-odds must not be NaN");
+  zero_logit_ = logit;
   zero_mass_.resize(logit.size());
   for (Index i = 0; i < logit.size(); ++i) zero_mass_[i] = ZeroMass::from_logit(logit[i]);
   family_.set_zero_inflated(true);
@@ -179,11 +180,13 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
   if (with_residual) weighted_residual_.resize(n);
   const double* base = with_beta ? offset_.data() : fixed_eta_.data();
   if (family_.has_own_score()) {
+    score_.resize(n);
     // Weights from the expected information and the right-hand side w (η − base) + the score,
     // all from one evaluation of the log-density's derivatives per observation.
     for (Index i = 0; i < n; ++i) {
       const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i), n_trials_[i]);
       w[i] = weights_[i] * t.expected;
+      score_[i] = weights_[i] * t.score;
       if (observed) h[i] = weights_[i] * t.observed;
       if (with_residual) weighted_residual_[i] = w[i] * (eta_[i] - base[i]) + weights_[i] * t.score;
     }
@@ -208,11 +211,14 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
       if (with_residual) {
         for (Index i = 0; i < n; ++i) weighted_residual_[i] += (exact[i] - w[i]) * (eta_[i] - base[i]);
       }
+      weights_exact_ = true;
       return;
     } catch (const NumericalError&) {
     }
   }
+  weights_exact_ = true;
   for (Index i = 0; observed && i < n; ++i) {
+    weights_exact_ = weights_exact_ && h[i] > 0 && std::isfinite(h[i]);
     // Far from the data (an identity or √ link; the beta's tails) the observed information can be
     // ≤ 0: there the expected one stands in, so that each Newton step's matrix is positive definite.
     if (!(h[i] > 0 && std::isfinite(h[i]))) continue;

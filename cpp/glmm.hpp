@@ -53,6 +53,19 @@ class GeneralizedLinearMixedModel {
   const Eigen::VectorXd& mu_eta() const { return mu_eta_; }
   Eigen::VectorXd variance() const;
   int pirls_iterations() const { return pirls_iterations_; }
+
+  // The Laplace deviance's gradient at the current (θ, β) and conditional modes, that is after
+  // objective() with one node (laplace_gradient.cpp): in θ, in β, in the log of the family's
+  // parameter (with_family_theta) and in each observation's zero-inflation log-odds (with_zero;
+  // the chain rule through the zero model's X is the caller's). For one scalar, unstructured
+  // random-effects term, whose Λ'Z'WZΛ + I is diagonal.
+  struct LaplaceGradient {
+    Eigen::VectorXd theta, beta;
+    double log_family_theta = 0.0;
+    Eigen::VectorXd zero_logit;
+  };
+  bool has_laplace_gradient() const { return single_scalar_term_ && pred_.unstructured(); }
+  LaplaceGradient laplace_gradient(bool with_family_theta, bool with_zero);
   // RX at the current weights (for β's covariance from the penalized least-squares factor).
   const Eigen::MatrixXd& RX();
 
@@ -75,6 +88,12 @@ class GeneralizedLinearMixedModel {
   // working response in weighted_residual_.
   void exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual);
   void pirls(bool with_beta);
+  // Observation i's score ∂ℓ/∂η and the weight W the Laplace approximation's factor takes (as
+  // reweight computes them; prior weight included) at η, under a family and zero mass.
+  struct Slope {
+    double score, weight;
+  };
+  Slope slope_at(const Family& family, Index i, double eta, const ZeroMass& zero) const;
   double laplace() const;
   double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,
                              const Eigen::Ref<const Eigen::VectorXd>& gh_w);
@@ -86,6 +105,11 @@ class GeneralizedLinearMixedModel {
   Eigen::VectorXd eta_, mu_, mu_eta_;  // mu_eta_: dμ/dη
   Eigen::VectorXd fixed_eta_;          // Xβ + offset while PIRLS holds β fixed
   std::vector<ZeroMass> zero_mass_;    // zero-inflation's probabilities per observation (empty: none)
+  Eigen::VectorXd zero_logit_;         // and the log-odds they came from
+  Eigen::VectorXd score_;              // ∂ℓ/∂η at the last reweighting (the families of has_own_score)
+  // Whether the factor's weights are those slope_at computes (not so where the observed
+  // information failed the factorization and the expected one stood in).
+  bool weights_exact_ = true;
   // W times the working response (less Xβ where β is fixed), for PIRLS's right-hand side.
   Eigen::VectorXd weighted_residual_;
   bool valid_ = true;                  // every η and μ valid (Family::all_valid)

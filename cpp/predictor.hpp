@@ -44,6 +44,9 @@ class Predictor {
   Index n_factor() const { return n_factor_; }
   // Covariance structures for the terms (covariance_structure.hpp): θ becomes their parameters.
   void set_covariance(CovarianceStructures structures);
+  // Whether θ is T's elements (no structures set).
+  bool unstructured() const { return covariance_.identity(); }
+  const Eigen::VectorXd& theta() const { return theta_; }
 
   // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes (w is moved in).
   // allow_negative: some weights may be negative (an observed information at a mode, where

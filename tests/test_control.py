@@ -32,19 +32,22 @@ def test_an_lmm_stops_at_the_users_budget(sleep, how):
 
 
 def test_a_glmm_shares_the_budget_between_its_stages(cbpp):
-    model = mixedfit.GeneralizedLinearMixedModel(CBPP, cbpp, family="binomial")
-    messages = _fit_quietly(model, control=mixedfit.Control(maxeval=12))
-    assert model.optsum_stage1.feval + model.optsum.feval == 12
-    assert model.optsum.return_code == "MAXEVAL_REACHED" and any("without converging" in m for m in messages)
+    for gradient, budget in ((False, 12), (True, 4)):  # BOBYQA's two stages; the quasi-Newton search alone
+        model = mixedfit.GeneralizedLinearMixedModel(CBPP, cbpp, family="binomial")
+        messages = _fit_quietly(model, control=mixedfit.Control(maxeval=budget, gradient=gradient))
+        assert model.optsum_stage1.feval + model.optsum.feval == budget
+        assert model.optsum.return_code == "MAXEVAL_REACHED" and any("without converging" in m for m in messages)
+        assert model.optsum.optimizer == ("L-BFGS-B" if gradient else "LN_BOBYQA")
     full = mixedfit.glmer(CBPP, cbpp, family="binomial")
     assert full.optsum.maxeval == 100_000 and full.optsum.return_code != "MAXEVAL_REACHED"
 
 
 def test_tolerances_and_switches_reach_the_final_stage(cbpp, sleep):
+    # (BOBYQA's tolerances: the quasi-Newton search, cbpp's default, stops on its gradient)
     tight = mixedfit.GeneralizedLinearMixedModel(CBPP, cbpp, family="binomial").fit(
-        control={"ftol_abs": 1e-12, "xtol_rel": 1e-10, "check_conv": False}
+        control={"ftol_abs": 1e-12, "xtol_rel": 1e-10, "check_conv": False, "gradient": False}
     )
-    default = mixedfit.glmer(CBPP, cbpp, family="binomial")
+    default = mixedfit.GeneralizedLinearMixedModel(CBPP, cbpp, family="binomial").fit(control={"gradient": False})
     assert (tight.optsum.ftol_abs, tight.optsum.xtol_rel) == (1e-12, 1e-10)
     assert tight.optsum_stage1.ftol_abs == mixedfit.GeneralizedLinearMixedModel.STAGE1_FTOL_ABS
     assert tight.objective <= default.objective + 1e-9

@@ -33,6 +33,10 @@ class Control:
     check_conv : bool, default True
         lme4's convergence checks (derivatives at the optimum; for a GLMM also the Hessian
         behind the standard errors).
+    gradient : bool, default True
+        A GLMM's final stage by a quasi-Newton search with the Laplace deviance's gradient
+        (L-BFGS-B) where the core has that gradient (one scalar random-effects term, a family
+        without a scale parameter, nAGQ = 1); False: BOBYQA, as lme4.
     """
 
     maxeval: int | None = None
@@ -41,6 +45,7 @@ class Control:
     xtol_rel: float | None = None
     restart: bool = True
     check_conv: bool = True
+    gradient: bool = True
 
     @classmethod
     def of(cls, control: Control | Mapping[str, Any] | None) -> Control:
@@ -57,7 +62,7 @@ class Control:
             settings = dict(control)
         else:
             raise TypeError(f"control must be a dict or mixedfit.Control, got {type(control).__name__}")
-        for name in ("restart", "check_conv"):
+        for name in ("restart", "check_conv", "gradient"):
             if not isinstance(settings.get(name, True), bool):
                 raise TypeError(f"control {name!r} must be True or False, got {settings[name]!r}")
         maxeval = settings.get("maxeval")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -23,6 +24,7 @@ from ..inference.convergence import (
 from ..inference.derivatives import (
     central_derivatives,
     central_gradient,
+    gradient_differences,
     relative_steps,
 )
 from ..inference.parameters import sdcor_bounds, sdcor_to_theta, theta_to_sdcor
@@ -42,7 +44,7 @@ from .family_draws import draw_response
 from .lmm import LinearMixedModel, lmer
 from .marginal import latent_residual_variance
 from .model import MixedModel
-from .optimize import OptSummary, bobyqa
+from .optimize import OptSummary, bobyqa, quasi_newton
 from .parallel_rows import rows_on_cores
 from .results import format_coefficients
 from .synchronization import restored_on_interrupt, synchronized
@@ -231,6 +233,30 @@ class GeneralizedLinearMixedModel(MixedModel):
         with self._lock:
             return self._objective_on(self._core, x)
 
+    def _objective_gradient_of(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """_objective_of and its gradient in the stacked vector, from the core's Laplace gradient
+        (the zero model's log-odds chained through its X)."""
+        value = self._objective_of(x)
+        with self._lock:
+            return value, self._laplace_gradient(self._core)
+
+    def _laplace_gradient(self, core: Any) -> np.ndarray:
+        """The gradient at the core's last evaluation, in the stacked vector's order."""
+        g_theta, g_beta, g_family, g_zero = core.laplace_gradient(self._estimates_family_theta, self._zero is not None)
+        family = [g_family] if self._estimates_family_theta else []
+        zero = [] if self._zero is None else self._zero.fixed.X.T @ np.asarray(g_zero)
+        return np.concatenate([g_theta, g_beta, family, zero])
+
+    def _has_gradient(self) -> bool:
+        """Whether stage 2 can use the Laplace gradient: one scalar, unstructured random-effects
+        term (the core's condition), the Laplace approximation, and no scale parameter (lme4's
+        Gamma and inverse Gaussian profile theirs from the deviance)."""
+        return self.nAGQ == 1 and not self._has_residual and self._core.has_laplace_gradient
+
+    def _uses_gradient(self) -> bool:
+        """Whether this fit's stage 2 and Hessian take the Laplace gradient (control gradient=True)."""
+        return self._has_gradient() and self._control.gradient
+
     def _objective_on(self, core: Any, x: np.ndarray) -> float:
         """_objective_of on a given compiled model (whose family parameter and zero model it sets,
         not the model's)."""
@@ -261,6 +287,18 @@ class GeneralizedLinearMixedModel(MixedModel):
         differences, spread over the cores where that saves time by stage 2's time per evaluation
         (cbpp's 50 points took 7.1 ms on two cores against 5.5 ms on one, end to end)."""
         evaluate = lambda core, points: [self._objective_on(core, x) for x in points]  # noqa: E731
+        return rows_on_cores(self._core, evaluate, self.n_threads, self._seconds_per_evaluation)
+
+    def _gradient_rows(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The Laplace gradient at each row of a matrix of points, as _objective_rows."""
+
+        def evaluate(core: Any, points: np.ndarray) -> list[np.ndarray]:
+            gradients = []
+            for x in points:
+                self._objective_on(core, x)
+                gradients.append(self._laplace_gradient(core))
+            return gradients
+
         return rows_on_cores(self._core, evaluate, self.n_threads, self._seconds_per_evaluation)
 
     def _stacked(self, theta: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -363,7 +401,14 @@ class GeneralizedLinearMixedModel(MixedModel):
                 return self._core.objective_theta(theta0)
 
             self._start_family_theta(from_the_start)
-        theta = bobyqa(self._core.objective_theta, self.optsum)
+        gradient = self._uses_gradient()
+        if gradient:
+            # The quasi-Newton search starts well from stage 1's start (θ₀ and β from PIRLS
+            # there): stage 1's optimum saved it a few steps, at the cost of 10–20 evaluations.
+            theta = np.array(self.optsum.initial, dtype=np.float64)
+            self.optsum.final, self.optsum.return_code = theta, "SKIPPED (quasi-Newton from its start)"
+        else:
+            theta = bobyqa(self._core.objective_theta, self.optsum)
         self.optsum_stage1 = self.optsum
         spent = self.optsum.feval
         if self.nAGQ > 0:
@@ -371,7 +416,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             beta = np.array(self._core.beta)
             self._sigma = self._scale()
             vcov = self._vcov_from_RX()
-            if self._estimates_family_theta:
+            if self._estimates_family_theta and not gradient:  # (the quasi-Newton search has its slope)
                 self._start_family_theta(lambda: self._objective_of(self._stacked(theta, beta)))
             self.optsum = control.applied(self._stage2_optsum(theta, beta, vcov, verbose), spent)
             theta = self._optimize_stage2()
@@ -474,13 +519,55 @@ class GeneralizedLinearMixedModel(MixedModel):
         at(float(result.x))
 
     def _optimize_stage2(self) -> np.ndarray:
-        """θ and β (and an estimated NB log θ) jointly by BOBYQA from self.optsum; sets the
-        objective and returns θ."""
+        """θ and β (and an estimated NB log θ, the zero model's β_zi) jointly from self.optsum;
+        sets the objective and returns θ. With the Laplace gradient (_has_gradient) by a
+        quasi-Newton search, which needs a tenth of BOBYQA's evaluations (Salamanders' zero-
+        inflated NB2 ...); BOBYQA finishes from its best point where that search fails (PIRLS
+        fails at a trial point, or the line search stalls)."""
         start = time.perf_counter()
-        x = bobyqa(self._objective_of, self.optsum)
+        x = None
+        if self._uses_gradient():
+            summary = dataclasses.replace(self.optsum)
+            try:
+                x = quasi_newton(self._objective_gradient_of, summary)
+                x = self._off_the_boundary(x, summary)
+            except NumericalError:
+                pass
+            if summary.return_code == "FAILURE" or x is None:
+                self.optsum.initial, x = (summary.final if len(summary.final) else self.optsum.initial), None
+            else:
+                self.optsum = summary
+        if x is None:
+            x = bobyqa(self._objective_of, self.optsum)
         self._seconds_per_evaluation = (time.perf_counter() - start) / max(self.optsum.feval, 1)
         self._objective = self._objective_of(x)
         return self._split(self._without_shape(x))[0]
+
+    # Where a search ends with an SD at 0, the slope at this SD tells whether 0 is a minimum.
+    BOUNDARY_PROBE = 1e-2
+
+    def _off_the_boundary(self, x: np.ndarray, summary: OptSummary) -> np.ndarray:
+        """x, or the quasi-Newton search's optimum from just off the boundary where x has an SD
+        at 0 that is not a minimum there. The deviance is even in each of Λ's diagonal elements,
+        so its gradient vanishes at 0 whatever the curvature: a search that steps onto the bound
+        stops there (Salamanders' hurdle NB2: SD 0 at −2 log L 0.04 above the optimum at 0.074).
+        The slope at a small SD has the curvature's sign."""
+        k = len(self.design.theta0)
+        at_zero = np.flatnonzero((x[:k] == 0) & (summary.lower[:k] == 0))
+        if len(at_zero) == 0:
+            return x
+        probe = x.copy()
+        probe[at_zero] = self.BOUNDARY_PROBE
+        gradient = self._objective_gradient_of(probe)[1]
+        summary.feval += 1
+        if not np.any(gradient[at_zero] < 0):
+            return x
+        restart = dataclasses.replace(summary, initial=probe, feval=0)
+        quasi_newton(self._objective_gradient_of, restart)
+        summary.feval += restart.feval
+        if restart.fmin < summary.fmin:
+            summary.final, summary.fmin, summary.return_code = restart.final, restart.fmin, restart.return_code
+        return summary.final
 
     def _record_mode(self, theta: np.ndarray) -> None:
         """θ and what the core holds after its evaluation there: β, the modes, μ, σ, −½ objective."""
@@ -505,13 +592,18 @@ class GeneralizedLinearMixedModel(MixedModel):
             # for β, θ steps from 1e-2 to 1 agree to 1e-6 (1e-3: 2e-4), and with lme4's to 0.13%.
             x0 = self._stacked(self._theta, self._beta)
             rows = self._objective_rows()
-            gradient, hessian = central_derivatives(self._objective_of, x0, self._objective, relative_steps(x0), rows)
+            if self._uses_gradient():
+                gradient, hessian = gradient_differences(self._gradient_rows(), x0, relative_steps(x0))
+            else:
+                gradient, hessian = central_derivatives(self._objective_of, x0, self._objective, relative_steps(x0), rows)
             newton = newton_point(x0, gradient, hessian, self.optsum.lower, self.optsum.upper)
             if newton is not None and (value := self._objective_of(newton)) < self._objective:
                 x0, self._objective = newton, value
                 self._record_mode(self._split(self._without_shape(newton))[0])
                 self.optsum.final, self.optsum.fmin, self.optsum.newton_step = newton, value, True
-                if gradient_problem(gradient, hessian):  # measured again only then (LinearMixedModel's check)
+                if self._uses_gradient():
+                    gradient = self._objective_gradient_of(x0)[1]
+                elif gradient_problem(gradient, hessian):  # measured again only then (LinearMixedModel's check)
                     gradient = central_gradient(self._objective_of, x0, relative_steps(x0), rows)
             self._objective_of(x0)  # the NB's θ back at its estimate
             self._vcov = self._vcov_from_hessian(hessian)

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._lazy import optimize
 from .._native import _core
 from ..errors import ConvergenceWarning, warn
 
@@ -172,3 +173,66 @@ def bobyqa_in_core(minimize: Callable, summary: OptSummary) -> np.ndarray:
             ConvergenceWarning,
         )
     return summary.final
+
+
+# The quasi-Newton search's stopping rules, in the coordinates scaled by the initial steps (one
+# unit ≈ half a standard error): a projected gradient this small moves the deviance by less than
+# ~1e-10 over the last step; the relative decrease rule is effectively off (the deviance's
+# rounding, ~1e-12 relative, stops it first).
+QUASI_NEWTON_GTOL = 1e-4
+QUASI_NEWTON_FTOL = 1e-12
+
+
+def quasi_newton(objective_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]], summary: OptSummary) -> np.ndarray:
+    """Minimize within summary's bounds by L-BFGS-B (scipy) with the objective's gradient, in
+    coordinates scaled by summary.initial_step (each parameter on the scale of its uncertainty, as
+    BOBYQA's steps put it: the quasi-Newton updates then start from a well-conditioned problem).
+    Fills in the summary (feval counts objective-and-gradient evaluations) and returns the best
+    point; return_code is NLopt's SUCCESS, or MAXEVAL_REACHED, or FAILURE where the line search
+    could not make progress (the caller decides what follows). The objective's exceptions
+    propagate."""
+    check_settings(summary)
+    x0 = np.asarray(summary.initial, dtype=np.float64)
+    n = len(x0)
+    scale = np.ones(n) if summary.initial_step is None else np.asarray(summary.initial_step, dtype=np.float64)
+    upper = np.full(n, np.inf) if summary.upper is None else np.asarray(summary.upper, dtype=np.float64)
+    lower = np.asarray(summary.lower, dtype=np.float64)
+    best = [np.inf, x0]
+
+    def f(z: np.ndarray) -> tuple[float, np.ndarray]:
+        if summary.feval >= summary.maxeval:
+            raise _BudgetSpent
+        x = np.clip(x0 + scale * z, lower, upper)
+        value, gradient = objective_gradient(x)
+        summary.feval += 1
+        if value < best[0]:
+            best[0], best[1] = value, x
+        if summary.verbose:
+            print(f"evaluation {summary.feval:4d}: objective {value:.8g} at {np.array2string(x, precision=6)}", file=sys.stderr)
+        return value, gradient * scale
+
+    summary.feval = 0
+    bounds = list(zip((lower - x0) / scale, (upper - x0) / scale))
+    try:
+        result = optimize().minimize(
+            f, np.zeros(n), jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": int(summary.maxeval), "gtol": QUASI_NEWTON_GTOL, "ftol": QUASI_NEWTON_FTOL},
+        )  # fmt: skip
+        success = bool(result.success)
+    except _BudgetSpent:
+        success = False
+    summary.optimizer = "L-BFGS-B"
+    summary.final, summary.fmin = np.array(best[1]), float(best[0])
+    if success:
+        summary.return_code = _RETURN_CODES[SUCCESS]
+    elif summary.feval >= summary.maxeval:
+        summary.return_code = _RETURN_CODES[MAXEVAL_REACHED]
+        if not summary.quiet:
+            warn(f"optimizer stopped after {summary.feval} evaluations without converging (MAXEVAL_REACHED)", ConvergenceWarning)
+    else:
+        summary.return_code = "FAILURE"
+    return summary.final
+
+
+class _BudgetSpent(Exception):
+    """The evaluation budget is spent: quasi_newton stops at its best point."""
