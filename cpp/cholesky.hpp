@@ -84,6 +84,11 @@ class SimplicialCholesky final : public SparseCholesky {
   const int* position() const override { return ordering_.data(); }
   void forward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
   void backward(Eigen::Ref<Eigen::MatrixXd> Bt) const override;
+  // L after a factorization, in the factor's order: column j's entries are
+  // [L_outer()[j], L_outer()[j + 1]), its diagonal first, then its rows in increasing order.
+  const Eigen::VectorXi& L_outer() const { return L_outer_; }
+  const Eigen::VectorXi& L_inner() const { return L_inner_; }
+  const Eigen::VectorXd& L_values() const { return L_values_; }
   // A plain copy: the analysis is kept in vectors (Eigen's solver only runs it).
   std::unique_ptr<SparseCholesky> clone_analysis() const override { return std::make_unique<SimplicialCholesky>(*this); }
 

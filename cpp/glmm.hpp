@@ -10,6 +10,7 @@
 #include "family.hpp"
 #include "likelihood.hpp"
 #include "predictor.hpp"
+#include "selected_inverse.hpp"
 
 namespace mixedfit {
 
@@ -57,14 +58,13 @@ class GeneralizedLinearMixedModel {
   // The Laplace deviance's gradient at the current (θ, β) and conditional modes, that is after
   // objective() with one node (laplace_gradient.cpp): in θ, in β, in the log of the family's
   // parameter (with_family_theta) and in each observation's zero-inflation log-odds (with_zero;
-  // the chain rule through the zero model's X is the caller's). For one scalar, unstructured
-  // random-effects term, whose Λ'Z'WZΛ + I is diagonal.
+  // the chain rule through the zero model's X is the caller's). For unstructured terms.
   struct LaplaceGradient {
     Eigen::VectorXd theta, beta;
     double log_family_theta = 0.0;
     Eigen::VectorXd zero_logit;
   };
-  bool has_laplace_gradient() const { return single_scalar_term_ && pred_.unstructured(); }
+  bool has_laplace_gradient() const { return pred_.unstructured() && pred_.q() > 0; }
   LaplaceGradient laplace_gradient(bool with_family_theta, bool with_zero);
   // RX at the current weights (for β's covariance from the penalized least-squares factor).
   const Eigen::MatrixXd& RX();
@@ -94,6 +94,21 @@ class GeneralizedLinearMixedModel {
     double score, weight;
   };
   Slope slope_at(const Family& family, Index i, double eta, const ZeroMass& zero) const;
+  // slope_at with μ and dμ/dη at η given.
+  Slope slope_from(const Family& family, Index i, double eta, double mu, double mu_eta, const ZeroMass& zero) const;
+  // Mt_ = (ZΛ)'s pattern and the contributions z_ir Λ_rc to its values, by observation
+  // (laplace_gradient: once per model).
+  void analyse_random_effects_rows();
+  struct Contribution {
+    int mt, zt, lambda;  // positions in Mt_'s, Zt's and Λ's values
+  };
+  SpMat Mt_;
+  std::vector<Contribution> contributions_;
+  std::vector<int> contribution_start_;  // observation i's: [start[i], start[i + 1])
+  // The gradient's selected inverse of Λ'Z'WZΛ + I, and the factor of Λ'Z'OZΛ + I where the
+  // observed information O differs from W (their analyses kept between gradients).
+  SelectedInverse laplace_inverse_, observed_inverse_;
+  std::vector<Index> pair_slots_;  // where each observation's pairs of random effects are in it
   double laplace() const;
   double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,
                              const Eigen::Ref<const Eigen::VectorXd>& gh_w);

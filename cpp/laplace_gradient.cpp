@@ -1,21 +1,22 @@
-// The gradient of the Laplace deviance D = −2 Σ ℓᵢ(ηᵢ) + ‖u‖² + log det(Λ'Z'WZΛ + I), for a
-// single scalar random-effects term (cbpp's, the families' usual (1 | site)), where that matrix is
-// diagonal: Hⱼ = 1 + λ² Σ_{i∈j} zᵢ² Wᵢ for level j.
+// The gradient of the Laplace deviance D = −2 Σ ℓᵢ(ηᵢ) + ‖u‖² + log det H, H = M'WM + I with
+// M = ZΛ, at the conditional modes u.
 //
-// u is the mode of the penalized log-likelihood, so (envelope theorem) its first two terms
-// move with a parameter only through their explicit dependence; log det H moves also through u,
-// whose derivative follows from the mode's equations Fⱼ = λ Σ_{i∈j} zᵢ sᵢ − uⱼ = 0 (sᵢ = ∂ℓᵢ/∂ηᵢ):
-//   duⱼ = (dλ Σ zᵢ sᵢ + λ Σ zᵢ ∂sᵢ) / Oⱼ,   Oⱼ = 1 + λ² Σ zᵢ² oᵢ,
-// where oᵢ = −∂sᵢ/∂ηᵢ is the observed information (W is the expected one for lme4's families with
-// a non-canonical link) and ∂sᵢ the change of sᵢ at fixed u. With aⱼ = ∂ log Hⱼ/∂uⱼ =
-// λ³ Σ zᵢ³ W'ᵢ / Hⱼ and cⱼ = aⱼ / Oⱼ, a parameter that moves ηᵢ by ∂ηᵢ at fixed u and the family's
-// ℓᵢ, sᵢ, Wᵢ by ∂ψ gives
-//   dD = Σᵢ eᵢ ∂ηᵢ + Σᵢ [−2 ∂ψℓᵢ + λ²zᵢ²/Hⱼ ∂ψWᵢ + cⱼ λ zᵢ ∂ψsᵢ] + dλ Σⱼ (2λ Σ zᵢ²Wᵢ / Hⱼ + cⱼ Σ zᵢ sᵢ),
-//   eᵢ = −2 sᵢ + λ² zᵢ² W'ᵢ / Hⱼ − cⱼ λ zᵢ oᵢ,
-// with ∂ηᵢ = xᵢ'dβ + zᵢ uⱼ dλ. The derivatives of each observation's s and W in η, and in the
-// family's parameter and the zero model's log-odds, are central differences of the scalar
-// functions PIRLS evaluates (so every family, zero-inflated or not, has them without a third
-// derivative of its own); a gradient costs about three PIRLS iterations' passes over the data.
+// u maximizes the penalized log-likelihood, so (envelope theorem) its first two terms move with a
+// parameter only through their explicit dependence; log det H moves also through u, whose
+// derivative follows from the modes' equations Λ'Z's − u = 0 (sᵢ = ∂ℓᵢ/∂ηᵢ):
+//   du = H_O⁻¹ (dΛ'Z's + M'∂s),   H_O = M'OM + I,
+// where O holds the observed information −∂sᵢ/∂ηᵢ (W is the expected one for lme4's families with
+// a non-canonical link; elsewhere O = W and H_O = H) and ∂s the change of s at fixed u. With
+// hᵢ = mᵢ'H⁻¹mᵢ (mᵢ' row i of M), a = M'(h ∘ W') (the slope of log det H in u) and v = H_O⁻¹ a, a
+// parameter that moves ηᵢ by ∂ηᵢ at fixed u and the family's ℓᵢ, sᵢ, Wᵢ by ∂ψ gives
+//   dD = Σᵢ eᵢ ∂ηᵢ + Σᵢ [−2 ∂ψℓᵢ + hᵢ ∂ψWᵢ + (Mv)ᵢ ∂ψsᵢ] + v'dΛ'Z's + 2 tr(H⁻¹Λ'Z'WZ dΛ),
+//   eᵢ = −2 sᵢ + hᵢ W'ᵢ − (Mv)ᵢ Oᵢ,
+// with ∂η = X dβ + Z dΛ u. hᵢ and the trace need H⁻¹ only at pairs of random effects that share
+// an observation, all in H's pattern: its selected inverse. The derivatives of each observation's
+// s and W in η, in the family's parameter and in the zero model's log-odds are central
+// differences of the scalar functions PIRLS evaluates, so every family, zero-inflated or not, has
+// them without third derivatives of its own; a gradient costs about three PIRLS iterations'
+// passes over the data, one more factorization and the selected inverse.
 #include <cmath>
 
 #include "errors.hpp"
@@ -30,18 +31,30 @@ constexpr double kEtaStep = 1e-4;
 constexpr double kParameterStep = 1e-4;
 
 double step_at(double x) { return kEtaStep * (1.0 + std::abs(x)); }
+
+// H = M'WM + I from Mt = M' (q × n).
+SpMat penalized_information(const SpMat& Mt, const Eigen::VectorXd& w) {
+  SpMat identity(Mt.rows(), Mt.rows());
+  identity.setIdentity();
+  return SpMat(Mt * w.asDiagonal() * Mt.transpose()) + identity;
+}
 }  // namespace
 
 GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_at(const Family& family, Index i, double eta,
                                                                           const ZeroMass& zero) const {
-  const double mu = family.linkinv(eta), mu_eta = family.mu_eta(eta), wt = weights_[i];
+  return slope_from(family, i, eta, family.linkinv(eta), family.mu_eta(eta), zero);
+}
+
+GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_from(const Family& family, Index i, double eta,
+                                                                            double mu, double mu_eta,
+                                                                            const ZeroMass& zero) const {
+  const double wt = weights_[i];
   if (family.has_own_score()) {
     const Family::Information t = family.information(y_[i], mu, eta, mu_eta, zero, n_trials_[i]);
     return {wt * t.score, wt * (std::isfinite(t.observed) ? t.observed : t.expected)};
   }
   const double variance = family.variance(mu);
-  const double expected = mu_eta * mu_eta / variance;
-  double weight = expected;
+  double weight = mu_eta * mu_eta / variance;  // the expected information
   if (family.laplace_uses_observed_information()) {
     const double observed = family.observed_information(y_[i], mu, eta);
     if (std::isfinite(observed)) weight = observed;
@@ -49,61 +62,137 @@ GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_at(const F
   return {wt * (y_[i] - mu) * mu_eta / variance, wt * weight};
 }
 
+void GeneralizedLinearMixedModel::analyse_random_effects_rows() {
+  // Mt = (ZΛ)' has a fixed pattern; its values are sums of z_ir Λ_rc over each observation's
+  // random effects r and Λ's values (r, c) in row r, listed here once with where they go.
+  const SpMat& Lambda = pred_.Lambda();
+  const MapSpMat& Zt = pred_.Zt();
+  Mt_ = Lambda.transpose() * Zt;
+  std::vector<std::vector<std::pair<int, int>>> lambda_rows(pred_.q());  // (column c, value t) by row
+  for (Index c = 0; c < Lambda.outerSize(); ++c) {
+    for (int t = Lambda.outerIndexPtr()[c]; t < Lambda.outerIndexPtr()[c + 1]; ++t) {
+      lambda_rows[Lambda.innerIndexPtr()[t]].push_back({static_cast<int>(c), t});
+    }
+  }
+  contributions_.clear();
+  contribution_start_.assign(1, 0);
+  for (Index i = 0; i < Zt.outerSize(); ++i) {
+    for (int p = Zt.outerIndexPtr()[i]; p < Zt.outerIndexPtr()[i + 1]; ++p) {
+      for (const auto& [c, t] : lambda_rows[Zt.innerIndexPtr()[p]]) {
+        int b = Mt_.outerIndexPtr()[i];
+        while (Mt_.innerIndexPtr()[b] != c) ++b;  // (Mt's column i holds c: the product's pattern)
+        contributions_.push_back({b, p, t});
+      }
+    }
+    contribution_start_.push_back(static_cast<int>(contributions_.size()));
+  }
+}
+
 GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplace_gradient(bool with_family_theta,
                                                                                            bool with_zero) {
-  require(has_laplace_gradient(), "the Laplace gradient needs a single scalar, unstructured random-effects term");
+  require(has_laplace_gradient(), "the Laplace gradient needs unstructured random-effects terms");
   require(!with_zero || zero_logit_.size() == pred_.n(), "the model has no zero-inflation");
   if (!weights_exact_) throw NumericalError("the Laplace factor took expected weights for negative observed ones");
   const Index n = pred_.n(), q = pred_.q();
-  const double lambda = pred_.theta()[0], lambda2 = lambda * lambda;
   const Eigen::VectorXd& u = pred_.u();
-  const double* z = pred_.Zt_data();  // one entry per observation (column of Zt)
 
-  // Each observation's score, weight, observed information and weight's slope in η.
+  // Each observation's score, weight, observed information and weight's slope in η; μ and dμ/dη
+  // at η ± h by the vectorized inverse link, at η itself as PIRLS left them.
   Eigen::VectorXd s(n), w(n), o(n), w_slope(n);
   const bool own_score = family_.has_own_score();
-  const Eigen::VectorXd& weights = pred_.weights();
+  const Eigen::VectorXd step = kEtaStep * (1.0 + eta_.array().abs());
+  const Eigen::VectorXd eta_up = eta_ + step, eta_down = eta_ - step;
+  Eigen::VectorXd mu_up(n), mu_eta_up(n), mu_down(n), mu_eta_down(n);
+  family_.linkinv(eta_up, mu_up, mu_eta_up);
+  family_.linkinv(eta_down, mu_down, mu_eta_down);
   for (Index i = 0; i < n; ++i) {
-    const double h = step_at(eta_[i]);
     const ZeroMass& mass = zero_mass(i);
-    const Slope up = slope_at(family_, i, eta_[i] + h, mass), down = slope_at(family_, i, eta_[i] - h, mass);
-    // At η itself the last reweighting's values where they cost special functions.
-    const Slope at = own_score ? Slope{score_[i], weights[i]} : slope_at(family_, i, eta_[i], mass);
+    const Slope up = slope_from(family_, i, eta_up[i], mu_up[i], mu_eta_up[i], mass),
+                down = slope_from(family_, i, eta_down[i], mu_down[i], mu_eta_down[i], mass);
+    // (the last reweighting's values where they cost special functions)
+    const Slope at = own_score ? Slope{score_[i], pred_.weights()[i]}
+                               : slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], mass);
     s[i] = at.score;
     w[i] = at.weight;
-    o[i] = -(up.score - down.score) / (2 * h);
-    w_slope[i] = (up.weight - down.weight) / (2 * h);
+    o[i] = -(up.score - down.score) / (2 * step[i]);
+    w_slope[i] = (up.weight - down.weight) / (2 * step[i]);
   }
-  // By level: Σ z²W, the observed Oⱼ, Σ z³W', Σ z s.
-  Eigen::VectorXd zzw = Eigen::VectorXd::Zero(q), observed = Eigen::VectorXd::Ones(q);
-  Eigen::VectorXd zzzw = Eigen::VectorXd::Zero(q), zs = Eigen::VectorXd::Zero(q);
-  for (Index i = 0; i < n; ++i) {
-    const Index j = level_of_obs_[i];
-    zzw[j] += z[i] * z[i] * w[i];
-    observed[j] += lambda2 * z[i] * z[i] * o[i];
-    zzzw[j] += z[i] * z[i] * z[i] * w_slope[i];
-    zs[j] += z[i] * s[i];
-  }
-  if ((observed.array() <= 0).any()) throw NumericalError("the conditional modes are not a maximum here");
-  const Eigen::ArrayXd H = 1.0 + lambda2 * zzw.array();
-  const Eigen::ArrayXd c = lambda2 * lambda * zzzw.array() / (H * observed.array());
 
-  LaplaceGradient g;
+  // hᵢ and gᵢ = H⁻¹mᵢ at observation i's random effects (Mt's column i).
+  // (H is the predictor's A, factored at these weights by the last reweighting; the selected
+  // inverse's positions of each observation's pairs are found once.)
+  if (contribution_start_.empty()) analyse_random_effects_rows();
+  const MapSpMat& Zt = pred_.Zt();
+  const double* lambda = pred_.Lambda().valuePtr();
+  const double* z = Zt.valuePtr();
+  SpMat& Mt = Mt_;
+  Eigen::Map<Eigen::VectorXd>(Mt.valuePtr(), Mt.nonZeros()).setZero();
+  for (const Contribution& k : contributions_) Mt.valuePtr()[k.mt] += z[k.zt] * lambda[k.lambda];
+  const int* outer = Mt.outerIndexPtr();
+  const int* rows = Mt.innerIndexPtr();
+  const double* m = Mt.valuePtr();
+  if (laplace_inverse_.compute(pred_.A())) {
+    pair_slots_.clear();
+    for (Index i = 0; i < n; ++i) {
+      for (int a = outer[i]; a < outer[i + 1]; ++a) {
+        for (int b = outer[i]; b < outer[i + 1]; ++b) pair_slots_.push_back(laplace_inverse_.slot(rows[a], rows[b]));
+      }
+    }
+  }
+  Eigen::VectorXd hat(n);
+  std::vector<double> g_values(Mt.nonZeros());  // gᵢ in Mt's value order
+  const Index* pair_slot = pair_slots_.data();
+  for (Index i = 0; i < n; ++i) {
+    double sum = 0.0;
+    for (int a = outer[i]; a < outer[i + 1]; ++a) {
+      double g = 0.0;
+      for (int b = outer[i]; b < outer[i + 1]; ++b) g += laplace_inverse_.at(*pair_slot++) * m[b];
+      g_values[a] = g;
+      sum += m[a] * g;
+    }
+    hat[i] = sum;
+  }
+  // v = H_O⁻¹ M'(h ∘ W'), with H's factor where O = W (up to the differences' rounding).
+  const Eigen::VectorXd a = Mt * hat.cwiseProduct(w_slope);
+  Eigen::VectorXd v;
+  if ((o - w).lpNorm<Eigen::Infinity>() <= 1e-6 * (1.0 + w.lpNorm<Eigen::Infinity>())) {
+    v = laplace_inverse_.solve(a);
+  } else {
+    observed_inverse_.compute(penalized_information(Mt, o), false);
+    v = observed_inverse_.solve(a);
+  }
+  const Eigen::VectorXd Mv = Mt.transpose() * v;
+
+  LaplaceGradient result;
   Eigen::VectorXd e(n);
-  double theta_slope = (2 * lambda * zzw.array() / H + c * zs.array()).sum();
-  for (Index i = 0; i < n; ++i) {
-    const Index j = level_of_obs_[i];
-    e[i] = -2 * s[i] + lambda2 * z[i] * z[i] * w_slope[i] / H[j] - c[j] * lambda * z[i] * o[i];
-    theta_slope += e[i] * z[i] * u[j];
-  }
-  g.theta = Eigen::VectorXd::Constant(1, theta_slope);
-  g.beta = pred_.X().transpose() * e;
+  for (Index i = 0; i < n; ++i) e[i] = -2 * s[i] + hat[i] * w_slope[i] - Mv[i] * o[i];
+  result.beta = pred_.X().transpose() * e;
 
-  // A parameter ψ of the density: Σᵢ [−2 ∂ψℓᵢ + λ²zᵢ²/Hⱼ ∂ψWᵢ + cⱼ λ zᵢ ∂ψsᵢ], the last two from
-  // the slopes at ψ ± its step (differences = up − down; the step's division is the caller's).
+  // Λ's elements: for each stored value (r, c) holding factor element k, ∂η = Z dΛ u and du's
+  // dΛ'Z's give (Z'e)_r u_c + (Z's)_r v_c; the trace gives 2 Σᵢ Wᵢ z_ir (gᵢ)_c, where observation
+  // i's contributions to Mt (z_ir Λ_rc into its entry for c) name z_ir, Λ_rc and gᵢ's entry.
+  const SpMat& Lambda = pred_.Lambda();
+  const Eigen::VectorXi& Lind = pred_.Lind();
+  Eigen::VectorXd factor_gradient = Eigen::VectorXd::Zero(pred_.n_factor());
+  const Eigen::VectorXd Zte = Zt * e, Zts = Zt * s;
+  for (Index c = 0; c < q; ++c) {
+    for (int t = Lambda.outerIndexPtr()[c]; t < Lambda.outerIndexPtr()[c + 1]; ++t) {
+      const Index r = Lambda.innerIndexPtr()[t];
+      factor_gradient[Lind[t]] += Zte[r] * u[c] + Zts[r] * v[c];
+    }
+  }
+  for (Index i = 0; i < n; ++i) {
+    for (int k = contribution_start_[i]; k < contribution_start_[i + 1]; ++k) {
+      const Contribution& term = contributions_[k];
+      factor_gradient[Lind[term.lambda]] += 2 * w[i] * z[term.zt] * g_values[term.mt];
+    }
+  }
+  result.theta = factor_gradient;
+
+  // A parameter ψ of the density: Σᵢ [−2 ∂ψℓᵢ + hᵢ ∂ψWᵢ + (Mv)ᵢ ∂ψsᵢ], the last two from the
+  // slopes at ψ ± its step (differences up − down; the step's division is the caller's).
   auto density_terms = [&](Index i, const Slope& up, const Slope& down) {
-    const Index j = level_of_obs_[i];
-    return lambda2 * z[i] * z[i] / H[j] * (up.weight - down.weight) + c[j] * lambda * z[i] * (up.score - down.score);
+    return hat[i] * (up.weight - down.weight) + Mv[i] * (up.score - down.score);
   };
   if (with_family_theta) {
     const double phi = family_.theta();
@@ -111,8 +200,8 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
     up.set_theta(phi * std::exp(kParameterStep));
     down.set_theta(phi * std::exp(-kParameterStep));
     double sum = 0.0;
-    if (family_.has_own_score()) {  // −2 Σ ∂ψℓᵢ in the same pass (the likelihood's sums would also
-      for (Index i = 0; i < n; ++i) {  // recompute the saturated terms at each φ)
+    if (own_score) {  // −2 Σ ∂ψℓᵢ in the same pass (the likelihood's sums would also recompute
+      for (Index i = 0; i < n; ++i) {  // the saturated terms at each φ)
         const ZeroMass& mass = zero_mass(i);
         sum += -2 * weights_[i] * (up.log_density(y_[i], mu_[i], mass, n_trials_[i]) -
                                    down.log_density(y_[i], mu_[i], mass, n_trials_[i])) +
@@ -125,20 +214,20 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
         sum += density_terms(i, slope_at(up, i, eta_[i], kNoZeroMass), slope_at(down, i, eta_[i], kNoZeroMass));
       }
     }
-    g.log_family_theta = sum / (2 * kParameterStep);
+    result.log_family_theta = sum / (2 * kParameterStep);
   }
   if (with_zero) {
-    g.zero_logit.resize(n);
+    result.zero_logit.resize(n);
     for (Index i = 0; i < n; ++i) {
       const double h = step_at(zero_logit_[i]);
       const ZeroMass up = ZeroMass::from_logit(zero_logit_[i] + h), down = ZeroMass::from_logit(zero_logit_[i] - h);
       const double log_lik_change = weights_[i] * (family_.log_density(y_[i], mu_[i], up, n_trials_[i]) -
                                                    family_.log_density(y_[i], mu_[i], down, n_trials_[i]));
-      g.zero_logit[i] = (-2 * log_lik_change + density_terms(i, slope_at(family_, i, eta_[i], up),
-                                                             slope_at(family_, i, eta_[i], down))) / (2 * h);
+      result.zero_logit[i] = (-2 * log_lik_change + density_terms(i, slope_at(family_, i, eta_[i], up),
+                                                                  slope_at(family_, i, eta_[i], down))) / (2 * h);
     }
   }
-  return g;
+  return result;
 }
 
 }  // namespace mixedfit

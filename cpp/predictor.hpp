@@ -47,6 +47,16 @@ class Predictor {
   // Whether θ is T's elements (no structures set).
   bool unstructured() const { return covariance_.identity(); }
   const Eigen::VectorXd& theta() const { return theta_; }
+  // Z' (q × n) and Λ(θ) (q × q, lower triangular), and for each of Λ's stored values the index of
+  // the terms' factor element it holds.
+  const MapSpMat& Zt() const { return Zt_; }
+  const SpMat& Lambda() const { return Lambda_; }
+  // A = Λ'Z'WZΛ + I of the last update_L (its lower triangle; not for the grouped factorization).
+  const SpMat& A() const {
+    require(!grouped_, "the grouped factorization keeps no A");
+    return A_;
+  }
+  const Eigen::VectorXi& Lind() const { return Lind_; }
 
   // Weighted cross-products Z'WZ, Z'WX, X'WX; call whenever W changes (w is moved in).
   // allow_negative: some weights may be negative (an observed information at a mode, where

@@ -154,8 +154,10 @@ def test_lognormal_is_at_the_maximum_of_the_laplace_likelihood_computed_from_sci
     assert -2 * m.loglik == pytest.approx(deviance(x0), rel=1e-8)
     steps = 1e-4 * np.maximum(np.abs(x0), 1)
     gradient = [(deviance(x0 + e) - deviance(x0 - e)) / (2 * s) for s, e in zip(steps, np.diag(steps))]
-    # measured: ≤ 2.5e-3 here; 1 % off in log φ and in the slope makes it 0.2 to 130
-    np.testing.assert_allclose(gradient, 0, atol=5e-3)
+    # measured: ≤ 2.5e-3 here (7e-3 on the baseline build: the slope's curvature is ~2e5, so the
+    # scalar searches' rounding moves this deviance's optimum by ~3e-8 in it; the fit's own
+    # gradient is ≤ 4e-9); 1 % off in log φ and in the slope makes it 0.2 to 130
+    np.testing.assert_allclose(gradient, 0, atol=1e-2)
     assert "lognormal, standard deviation φ = " in m.summary()
     assert m.fitted_family.theta == pytest.approx(np.std(y - m.fitted), rel=0.1)  # φ is a data-scale SD
 

@@ -1,8 +1,9 @@
 """The Laplace deviance's gradient (cpp/laplace_gradient.cpp) and the quasi-Newton search it drives
-for GLMMs of one scalar random-effects term: the gradient equals central differences of the
-deviance for every kind of family (canonical and non-canonical links, lme4's expected-information
-Laplace and the observed-information families, an estimated family parameter, zero-inflation),
-and the search reaches the optimum BOBYQA reaches."""
+for GLMMs: the gradient equals central differences of the deviance for every kind of family
+(canonical and non-canonical links, lme4's expected-information Laplace and the
+observed-information families, an estimated family parameter, zero-inflation) and of random
+effects (one scalar term, crossed and nested terms, correlated and uncorrelated slopes), and the
+search reaches the optimum BOBYQA reaches."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def salamanders():
     return read_r_csv(HERE / "data" / "Salamanders.csv.gz")
 
 
+def sleep_binary():
+    """sleepstudy's reaction times above 280 ms, for binomial models with random slopes."""
+    sleep = load_dataset("sleepstudy")
+    return sleep.assign(slow=(sleep.Reaction > 280).astype(float))
+
+
 CASES = {  # name: (formula, data, family, link, ziformula)
     "binomial logit": (CBPP, lambda: load_dataset("cbpp"), "binomial", None, None),
     "binomial probit (expected information)": (CBPP, lambda: load_dataset("cbpp"), "binomial", "probit", None),
@@ -30,7 +37,13 @@ CASES = {  # name: (formula, data, family, link, ziformula)
     "nbinom1": ("count ~ spp + mined + (1 | site)", salamanders, "nbinom1", None, None),
     "zero-inflated poisson": ("count ~ spp + mined + (1 | site)", salamanders, "poisson", None, "~ mined"),
     "hurdle nbinom2": ("count ~ spp + mined + (1 | site)", salamanders, "truncated_nbinom2", None, "~ mined"),
-}
+    "crossed": ("r2 ~ Anger + Gender + btype + (1 | id) + (1 | item)", lambda: load_dataset("VerbAgg"), "binomial",
+                None, None),
+    "three terms": ("TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)",
+                    lambda: load_dataset("grouseticks"), "poisson", None, None),
+    "correlated slopes": ("slow ~ Days + (Days | Subject)", sleep_binary, "binomial", None, None),
+    "uncorrelated slopes": ("slow ~ Days + (Days || Subject)", sleep_binary, "binomial", None, None),
+}  # fmt: skip
 
 
 def model(name: str) -> mixedfit.GeneralizedLinearMixedModel:
@@ -55,7 +68,7 @@ def test_gradient_equals_central_differences(name):
     assert np.abs(gradient).max() > 0.1  # (the comparison is not between two zeros)
 
 
-@pytest.mark.parametrize("name", ["binomial logit", "negative binomial", "zero-inflated poisson"])
+@pytest.mark.parametrize("name", ["binomial logit", "negative binomial", "zero-inflated poisson", "crossed"])
 def test_quasi_newton_reaches_bobyqas_optimum_in_fewer_evaluations(name):
     formula, data, family, link, zi = CASES[name]
     frame = data()
@@ -86,9 +99,12 @@ def test_an_sd_stepped_onto_zero_is_left_when_zero_is_not_its_minimum():
 
 
 def test_models_without_the_gradient_keep_bobyqa():
-    verb = load_dataset("VerbAgg")
+    """Structured terms (θ is not Λ's elements), quadrature and families with a scale parameter."""
+    sleep = sleep_binary()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        crossed = mixedfit.glmer("r2 ~ Anger + Gender + (1 | id) + (1 | item)", verb, family="binomial")
+        structured = mixedfit.glmer("slow ~ Days + homdiag(Days | Subject)", sleep, family="binomial")
         quadrature = mixedfit.glmer(CBPP, load_dataset("cbpp"), family="binomial", nAGQ=5)
-    assert crossed.optsum.optimizer == "LN_BOBYQA" and quadrature.optsum.optimizer == "LN_BOBYQA"
+        gamma = mixedfit.glmer("Reaction ~ Days + (1 | Subject)", sleep, family="Gamma", link="log")
+    for m in (structured, quadrature, gamma):
+        assert m.optsum.optimizer == "LN_BOBYQA"
