@@ -58,13 +58,13 @@ class GeneralizedLinearMixedModel {
   // The Laplace deviance's gradient at the current (θ, β) and conditional modes, that is after
   // objective() with one node (laplace_gradient.cpp): in θ, in β, in the log of the family's
   // parameter (with_family_theta) and in each observation's zero-inflation log-odds (with_zero;
-  // the chain rule through the zero model's X is the caller's). For unstructured terms.
+  // the chain rule through the zero model's X is the caller's).
   struct LaplaceGradient {
     Eigen::VectorXd theta, beta;
     double log_family_theta = 0.0;
     Eigen::VectorXd zero_logit;
   };
-  bool has_laplace_gradient() const { return pred_.unstructured() && pred_.q() > 0; }
+  bool has_laplace_gradient() const { return pred_.q() > 0; }
   LaplaceGradient laplace_gradient(bool with_family_theta, bool with_zero);
   // RX at the current weights (for β's covariance from the penalized least-squares factor).
   const Eigen::MatrixXd& RX();

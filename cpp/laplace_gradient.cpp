@@ -90,7 +90,7 @@ void GeneralizedLinearMixedModel::analyse_random_effects_rows() {
 
 GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplace_gradient(bool with_family_theta,
                                                                                            bool with_zero) {
-  require(has_laplace_gradient(), "the Laplace gradient needs unstructured random-effects terms");
+  require(has_laplace_gradient(), "the Laplace gradient needs random effects");
   require(!with_zero || zero_logit_.size() == pred_.n(), "the model has no zero-inflation");
   if (!weights_exact_) throw NumericalError("the Laplace factor took expected weights for negative observed ones");
   const Index n = pred_.n(), q = pred_.q();
@@ -187,7 +187,7 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
       factor_gradient[Lind[term.lambda]] += 2 * w[i] * z[term.zt] * g_values[term.mt];
     }
   }
-  result.theta = factor_gradient;
+  result.theta = pred_.factor_jacobian().transpose() * factor_gradient;  // θ: structures' parameters
 
   // A parameter ψ of the density: Σᵢ [−2 ∂ψℓᵢ + hᵢ ∂ψWᵢ + (Mv)ᵢ ∂ψsᵢ], the last two from the
   // slopes at ψ ± its step (differences up − down; the step's division is the caller's).

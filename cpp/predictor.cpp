@@ -434,6 +434,26 @@ void Predictor::set_covariance(CovarianceStructures structures) {
   n_theta_ = covariance_.n_params();
 }
 
+Eigen::MatrixXd Predictor::factor_jacobian() const {
+  if (covariance_.identity()) return Eigen::MatrixXd::Identity(n_factor_, n_theta_);
+  constexpr double kStep = 1e-6;  // relative: truncation ~1e-12 and rounding ~1e-10 of each column
+  Eigen::MatrixXd J(n_factor_, n_theta_);
+  const Eigen::VectorXd at = covariance_.factor(theta_);
+  for (Index k = 0; k < n_theta_; ++k) {
+    const double h = kStep * (1.0 + std::abs(theta_[k]));
+    Eigen::VectorXd up = theta_, down = theta_;
+    up[k] += h;
+    down[k] -= h;
+    const Eigen::VectorXd f_up = covariance_.factor(up), f_down = covariance_.factor(down);
+    if (f_up.allFinite() && f_down.allFinite()) {
+      J.col(k) = (f_up - f_down) / (2 * h);
+    } else {
+      J.col(k) = f_up.allFinite() ? Eigen::VectorXd((f_up - at) / h) : Eigen::VectorXd((at - f_down) / h);
+    }
+  }
+  return J;
+}
+
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
   require(theta.allFinite(), "theta must be finite, got " + theta_string(theta));

@@ -34,9 +34,11 @@ class Control:
         lme4's convergence checks (derivatives at the optimum; for a GLMM also the Hessian
         behind the standard errors).
     gradient : bool, default True
-        A GLMM's final stage by a quasi-Newton search with the Laplace deviance's gradient
-        (L-BFGS-B) where the core has that gradient (one scalar random-effects term, a family
-        without a scale parameter, nAGQ = 1); False: BOBYQA, as lme4.
+        A GLMM's final stage by a quasi-Newton search (L-BFGS-B) with the Laplace deviance's
+        gradient, and its Hessian from differences of that gradient, wherever the core has it
+        (nAGQ = 1 and a family without a scale parameter: not Gamma or inverse Gaussian); the
+        first stage is then skipped for unstructured terms. It stops on its projected gradient
+        (ftol_abs and xtol_* are BOBYQA's). False: BOBYQA in both stages, as lme4.
     """
 
     maxeval: int | None = None
