@@ -96,7 +96,7 @@ def main() -> None:
         f"`y ~ x + time + term` by ML on {len(data):,} simulated rows (625 subjects × 8 times × 2; "
         "benchmarks/covariance_structures.py); −2 log L difference < 0: mixedfit's optimum is higher.",
         "",
-        "| structure | family | mixedfit (s) | glmmTMB (s) | speed-up | −2 log L − glmmTMB's | BOBYQA evaluations (parameters) |",
+        "| structure | family | mixedfit (s) | glmmTMB (s) | speed-up | −2 log L − glmmTMB's | final-stage evaluations (parameters) |",
         "|---|---|---:|---:|---:|---:|---:|",
         *[
             f"| {r['model']} | {r['family']} | {r['mixedfit']:.3f} | {r['glmmTMB']:.3f} | {r['speedup']:.1f}× | "

@@ -98,7 +98,7 @@ def main() -> None:
         f"`{FORMULA}` (beta-binomial: successes of 1–29 trials) on simulated data (benchmarks/families.py); −2 log L "
         "difference < 0: mixedfit's optimum is higher.",
         "",
-        "| model | rows | mixedfit (s) | glmmTMB (s) | speed-up | −2 log L − glmmTMB's | BOBYQA evaluations (parameters) |",
+        "| model | rows | mixedfit (s) | glmmTMB (s) | speed-up | −2 log L − glmmTMB's | stage-2 evaluations (parameters) |",
         "|---|---:|---:|---:|---:|---:|---:|",
         *[
             f"| {r['model']} | {r['rows']:,} | {r['mixedfit']:.3f} | {r['glmmTMB']:.3f} | {r['speedup']:.1f}× | "

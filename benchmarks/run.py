@@ -35,6 +35,12 @@ def run_child(command: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def previous_rows(name: str) -> dict[str, dict]:
+    """The last run's rows by model name (empty if there is none)."""
+    path = RESULTS / f"{name}.json"
+    return {row["name"]: row for row in json.loads(path.read_text())} if path.exists() else {}
+
+
 def fmt(x, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
@@ -42,8 +48,8 @@ def fmt(x, spec: str) -> str:
 def markdown(rows: list[dict], zoo: bool = False) -> str:
     lines = [
         "| model | rows | mixedfit (s) | lme4 (s) | speed-up | objective − lme4's | mixedfit peak MB | lme4 peak MB | evaluations (mixedfit / lme4) |"
-        + (" factorization |" if zoo else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if zoo else ""),
+        + (" factorization |" if zoo else "") + " date |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if zoo else "") + "---|",
     ]
     for r in rows:
         mf, r4 = r["mixedfit"], r["lme4"]
@@ -55,6 +61,7 @@ def markdown(rows: list[dict], zoo: bool = False) -> str:
             f"{fmt(diff, '.2e')} | {fmt(mf.get('peak_mb'), '.0f')} | {fmt(r4.get('peak_mb'), '.0f')} | "
             f"{mf.get('feval', '—')} / {r4.get('feval', '—')} |"
             + (f" {mf.get('factorization', mf.get('error', '—'))} |" if zoo else "")
+            + f" {r.get('date', 'before 2026-12-07')} |"
         )
     return "\n".join(lines)
 
@@ -96,23 +103,31 @@ def cpu_model() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", nargs="*", help="model names to run")
+    parser.add_argument("--only", nargs="*", help="model names to run (their rows replace those of the last run)")
     parser.add_argument("--skip-lme4", action="store_true")
     parser.add_argument("--zoo", action="store_true", help="the structure zoo")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    name = "zoo" if args.zoo else "results"
+    today = time.strftime("%Y-%m-%d")
+    earlier = previous_rows(name) if args.only else {}
     rows = []
     for model in zoo_models() if args.zoo else all_models():
+        if args.only and model.name not in args.only and model.name in earlier:
+            rows.append(earlier[model.name])
+            continue
         if args.only and model.name not in args.only:
             continue
         spec = json.dumps(model.spec())
         mixedfit = run_child([sys.executable, str(HERE / "fit_mixedfit.py"), spec])
         lme4 = {"error": "skipped"} if args.skip_lme4 else run_child(["Rscript", str(HERE / "fit_lme4.R"), spec])
-        row = {"name": model.name, "rows": model.rows, "series": model.series, "mixedfit": mixedfit, "lme4": lme4}
+        row = {"name": model.name, "rows": model.rows, "series": model.series, "mixedfit": mixedfit, "lme4": lme4,
+               "date": today}
         rows.append(row)
         print(markdown([row], args.zoo).splitlines()[-1], flush=True)
+    dates = sorted({row.get("date", "before 2026-12-07") for row in rows})
     header = (
-        f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {cpu_model()}, "
+        f"Run on {' and '.join(dates)} (rows re-run alone with --only: the date column), {platform.machine()}, {cpu_model()}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; median wall time of "
         "repeated end-to-end fits (reading the CSV included) in the same run.\n\n"
     )
@@ -122,7 +137,6 @@ def main() -> None:
             "InstEval, 1 for classes in schools and VerbAgg; a process's first fit is slower than the next "
             "(mixedfit: pyarrow's and the core's first use, ~10-50 ms), so single fits would measure that.\n\n"
         )
-    name = "zoo" if args.zoo else "results"
     (RESULTS / f"{name}.md").write_text(header + markdown(rows, args.zoo) + "\n")
     (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=1))
     if not args.zoo:

@@ -219,6 +219,10 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   if (with_zero) {
     result.zero_logit.resize(n);
     for (Index i = 0; i < n; ++i) {
+      if (y_[i] != 0) {  // log(1 − π) + log f(y): only ℓ moves, by −π per unit of the log-odds
+        result.zero_logit[i] = 2 * weights_[i] * std::exp(zero_mass_[i].log_pi);
+        continue;
+      }
       const double h = step_at(zero_logit_[i]);
       const ZeroMass up = ZeroMass::from_logit(zero_logit_[i] + h), down = ZeroMass::from_logit(zero_logit_[i] - h);
       const double log_lik_change = weights_[i] * (family_.log_density(y_[i], mu_[i], up, n_trials_[i]) -

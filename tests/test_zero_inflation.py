@@ -66,8 +66,9 @@ def test_predictions_on_new_data_equal_those_on_the_fit(fits):
 
 def test_a_separated_zero_model_reaches_glmmtmb_likelihood_and_warns():
     """minedyes runs to −∞ in glmmTMB too (no structural zeros at mined sites): the likelihood is
-    flat there: mixedfit's BOBYQA stops at −7 where glmmTMB went to −14, 1.9e-4 below its
-    log-likelihood (the issue asks for 1e-4; within its 1e-3), and says the zero model is nearly
+    flat there. BOBYQA stopped at −7 where glmmTMB went to −14, 1.9e-4 below its log-likelihood;
+    the quasi-Newton search with the Laplace gradient follows the slope out as glmmTMB does and
+    reaches its log-likelihood (the issue's 1e-4). mixedfit says the zero model is nearly
     unidentifiable; the identified estimates agree."""
     ref = REFERENCE["salamanders_zinb1_separated"]
     with warnings.catch_warnings(record=True) as caught:
@@ -75,7 +76,7 @@ def test_a_separated_zero_model_reaches_glmmtmb_likelihood_and_warns():
         m = fit(ref)
     messages = [str(w.message) for w in caught if issubclass(w.category, mixedfit.ConvergenceWarning)]
     assert any(m.startswith("the zero model is nearly unidentifiable: minedyes = -") for m in messages), messages
-    assert m.loglik >= ref["loglik"] - 1e-3
+    assert m.loglik >= ref["loglik"] - 1e-4
     assert m.fixef_zi["minedyes"] < -5 and ref["fixef_zi"]["minedyes"] < -5
     assert m.fixef_zi["(Intercept)"] == pytest.approx(ref["fixef_zi"]["(Intercept)"], rel=1e-3)
     np.testing.assert_allclose(m.fixef[list(ref["fixef"])], list(ref["fixef"].values()), rtol=1e-3)
