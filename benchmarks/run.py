@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -36,9 +37,17 @@ def run_child(command: list[str]) -> dict:
 
 
 def previous_rows(name: str) -> dict[str, dict]:
-    """The last run's rows by model name (empty if there is none)."""
+    """The last run's rows by model name (empty if there is none); rows of runs before rows had
+    their own date take the date their table's header gives."""
     path = RESULTS / f"{name}.json"
-    return {row["name"]: row for row in json.loads(path.read_text())} if path.exists() else {}
+    if not path.exists():
+        return {}
+    header = (RESULTS / f"{name}.md").read_text().split("\n", 1)[0] if (RESULTS / f"{name}.md").exists() else ""
+    found = re.search(r"Run on (\d{4}-\d{2}-\d{2})", header)
+    rows = json.loads(path.read_text())
+    for row in rows:
+        row.setdefault("date", found.group(1) if found else "unknown")
+    return {row["name"]: row for row in rows}
 
 
 def fmt(x, spec: str) -> str:
@@ -61,7 +70,7 @@ def markdown(rows: list[dict], zoo: bool = False) -> str:
             f"{fmt(diff, '.2e')} | {fmt(mf.get('peak_mb'), '.0f')} | {fmt(r4.get('peak_mb'), '.0f')} | "
             f"{mf.get('feval', '—')} / {r4.get('feval', '—')} |"
             + (f" {mf.get('factorization', mf.get('error', '—'))} |" if zoo else "")
-            + f" {r.get('date', 'before 2026-12-07')} |"
+            + f" {r.get('date', 'unknown')} |"
         )
     return "\n".join(lines)
 
@@ -125,7 +134,7 @@ def main() -> None:
                "date": today}
         rows.append(row)
         print(markdown([row], args.zoo).splitlines()[-1], flush=True)
-    dates = sorted({row.get("date", "before 2026-12-07") for row in rows})
+    dates = sorted({row.get("date", "unknown") for row in rows})
     header = (
         f"Run on {' and '.join(dates)} (rows re-run alone with --only: the date column), {platform.machine()}, {cpu_model()}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; median wall time of "

@@ -17,6 +17,7 @@
 // differences of the scalar functions PIRLS evaluates, so every family, zero-inflated or not, has
 // them without third derivatives of its own; a gradient costs about three PIRLS iterations'
 // passes over the data, one more factorization and the selected inverse.
+#include <algorithm>
 #include <cmath>
 
 #include "errors.hpp"
@@ -79,9 +80,12 @@ void GeneralizedLinearMixedModel::analyse_random_effects_rows() {
   for (Index i = 0; i < Zt.outerSize(); ++i) {
     for (int p = Zt.outerIndexPtr()[i]; p < Zt.outerIndexPtr()[i + 1]; ++p) {
       for (const auto& [c, t] : lambda_rows[Zt.innerIndexPtr()[p]]) {
-        int b = Mt_.outerIndexPtr()[i];
-        while (Mt_.innerIndexPtr()[b] != c) ++b;  // (Mt's column i holds c: the product's pattern)
-        contributions_.push_back({b, p, t});
+        // Mt's column i holds c (the product's pattern keeps every structural entry)
+        const int* first = Mt_.innerIndexPtr() + Mt_.outerIndexPtr()[i];
+        const int* last = Mt_.innerIndexPtr() + Mt_.outerIndexPtr()[i + 1];
+        const int* found = std::find(first, last, c);
+        require(found != last, "(ZΛ)' lacks an entry of its own product");
+        contributions_.push_back({static_cast<int>(found - Mt_.innerIndexPtr()), p, t});
       }
     }
     contribution_start_.push_back(static_cast<int>(contributions_.size()));
