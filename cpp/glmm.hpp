@@ -10,6 +10,7 @@
 #include "family.hpp"
 #include "likelihood.hpp"
 #include "predictor.hpp"
+#include "log_det_gradient.hpp"
 #include "selected_inverse.hpp"
 
 namespace mixedfit {
@@ -64,7 +65,9 @@ class GeneralizedLinearMixedModel {
     double log_family_theta = 0.0;
     Eigen::VectorXd zero_logit;
   };
-  bool has_laplace_gradient() const { return pred_.q() > 0; }
+  // Whether the model has random effects and its gradient costs about an evaluation
+  // (LogDetGradient::affordable).
+  bool has_laplace_gradient() { return pred_.q() > 0 && log_det_.affordable(pred_); }
   LaplaceGradient laplace_gradient(bool with_family_theta, bool with_zero);
   // RX at the current weights (for β's covariance from the penalized least-squares factor).
   const Eigen::MatrixXd& RX();
@@ -96,19 +99,10 @@ class GeneralizedLinearMixedModel {
   Slope slope_at(const Family& family, Index i, double eta, const ZeroMass& zero) const;
   // slope_at with μ and dμ/dη at η given.
   Slope slope_from(const Family& family, Index i, double eta, double mu, double mu_eta, const ZeroMass& zero) const;
-  // Mt_ = (ZΛ)'s pattern and the contributions z_ir Λ_rc to its values, by observation
-  // (laplace_gradient: once per model).
-  void analyse_random_effects_rows();
-  struct Contribution {
-    int mt, zt, lambda;  // positions in Mt_'s, Zt's and Λ's values
-  };
-  SpMat Mt_;
-  std::vector<Contribution> contributions_;
-  std::vector<int> contribution_start_;  // observation i's: [start[i], start[i + 1])
-  // The gradient's selected inverse of Λ'Z'WZΛ + I, and the factor of Λ'Z'OZΛ + I where the
-  // observed information O differs from W (their analyses kept between gradients).
-  SelectedInverse laplace_inverse_, observed_inverse_;
-  std::vector<Index> pair_slots_;  // where each observation's pairs of random effects are in it
+  // The gradient's log det Λ'Z'WZΛ + I part and the factor of Λ'Z'OZΛ + I where the observed
+  // information O differs from W (their analyses kept between gradients).
+  LogDetGradient log_det_;
+  SelectedInverse observed_inverse_;
   double laplace() const;
   double adaptive_quadrature(const Eigen::Ref<const Eigen::VectorXd>& gh_z,
                              const Eigen::Ref<const Eigen::VectorXd>& gh_w);

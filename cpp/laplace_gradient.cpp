@@ -17,11 +17,11 @@
 // differences of the scalar functions PIRLS evaluates, so every family, zero-inflated or not, has
 // them without third derivatives of its own; a gradient costs about three PIRLS iterations'
 // passes over the data, one more factorization and the selected inverse.
-#include <algorithm>
 #include <cmath>
 
 #include "errors.hpp"
 #include "glmm.hpp"
+#include "log_det_gradient.hpp"
 
 namespace mixedfit {
 
@@ -33,12 +33,6 @@ constexpr double kParameterStep = 1e-4;
 
 double step_at(double x) { return kEtaStep * (1.0 + std::abs(x)); }
 
-// H = M'WM + I from Mt = M' (q × n).
-SpMat penalized_information(const SpMat& Mt, const Eigen::VectorXd& w) {
-  SpMat identity(Mt.rows(), Mt.rows());
-  identity.setIdentity();
-  return SpMat(Mt * w.asDiagonal() * Mt.transpose()) + identity;
-}
 }  // namespace
 
 GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_at(const Family& family, Index i, double eta,
@@ -63,41 +57,12 @@ GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_from(const
   return {wt * (y_[i] - mu) * mu_eta / variance, wt * weight};
 }
 
-void GeneralizedLinearMixedModel::analyse_random_effects_rows() {
-  // Mt = (ZΛ)' has a fixed pattern; its values are sums of z_ir Λ_rc over each observation's
-  // random effects r and Λ's values (r, c) in row r, listed here once with where they go.
-  const SpMat& Lambda = pred_.Lambda();
-  const MapSpMat& Zt = pred_.Zt();
-  Mt_ = Lambda.transpose() * Zt;
-  std::vector<std::vector<std::pair<int, int>>> lambda_rows(pred_.q());  // (column c, value t) by row
-  for (Index c = 0; c < Lambda.outerSize(); ++c) {
-    for (int t = Lambda.outerIndexPtr()[c]; t < Lambda.outerIndexPtr()[c + 1]; ++t) {
-      lambda_rows[Lambda.innerIndexPtr()[t]].push_back({static_cast<int>(c), t});
-    }
-  }
-  contributions_.clear();
-  contribution_start_.assign(1, 0);
-  for (Index i = 0; i < Zt.outerSize(); ++i) {
-    for (int p = Zt.outerIndexPtr()[i]; p < Zt.outerIndexPtr()[i + 1]; ++p) {
-      for (const auto& [c, t] : lambda_rows[Zt.innerIndexPtr()[p]]) {
-        // Mt's column i holds c (the product's pattern keeps every structural entry)
-        const int* first = Mt_.innerIndexPtr() + Mt_.outerIndexPtr()[i];
-        const int* last = Mt_.innerIndexPtr() + Mt_.outerIndexPtr()[i + 1];
-        const int* found = std::find(first, last, c);
-        require(found != last, "(ZΛ)' lacks an entry of its own product");
-        contributions_.push_back({static_cast<int>(found - Mt_.innerIndexPtr()), p, t});
-      }
-    }
-    contribution_start_.push_back(static_cast<int>(contributions_.size()));
-  }
-}
-
 GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplace_gradient(bool with_family_theta,
                                                                                            bool with_zero) {
-  require(has_laplace_gradient(), "the Laplace gradient needs random effects");
+  require(pred_.q() > 0, "the Laplace gradient needs random effects");
   require(!with_zero || zero_logit_.size() == pred_.n(), "the model has no zero-inflation");
   if (!weights_exact_) throw NumericalError("the Laplace factor took expected weights for negative observed ones");
-  const Index n = pred_.n(), q = pred_.q();
+  const Index n = pred_.n();
   const Eigen::VectorXd& u = pred_.u();
 
   // Each observation's score, weight, observed information and weight's slope in η; μ and dμ/dη
@@ -122,45 +87,17 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
     w_slope[i] = (up.weight - down.weight) / (2 * step[i]);
   }
 
-  // hᵢ and gᵢ = H⁻¹mᵢ at observation i's random effects (Mt's column i).
-  // (H is the predictor's A, factored at these weights by the last reweighting; the selected
-  // inverse's positions of each observation's pairs are found once.)
-  if (contribution_start_.empty()) analyse_random_effects_rows();
-  const MapSpMat& Zt = pred_.Zt();
-  const double* lambda = pred_.Lambda().valuePtr();
-  const double* z = Zt.valuePtr();
-  SpMat& Mt = Mt_;
-  Eigen::Map<Eigen::VectorXd>(Mt.valuePtr(), Mt.nonZeros()).setZero();
-  for (const Contribution& k : contributions_) Mt.valuePtr()[k.mt] += z[k.zt] * lambda[k.lambda];
-  const int* outer = Mt.outerIndexPtr();
-  const int* rows = Mt.innerIndexPtr();
-  const double* m = Mt.valuePtr();
-  if (laplace_inverse_.compute(pred_.A())) {
-    pair_slots_.clear();
-    for (Index i = 0; i < n; ++i) {
-      for (int a = outer[i]; a < outer[i + 1]; ++a) {
-        for (int b = outer[i]; b < outer[i + 1]; ++b) pair_slots_.push_back(laplace_inverse_.slot(rows[a], rows[b]));
-      }
-    }
-  }
-  Eigen::VectorXd hat(n);
-  std::vector<double> g_values(Mt.nonZeros());  // gᵢ in Mt's value order
-  const Index* pair_slot = pair_slots_.data();
-  for (Index i = 0; i < n; ++i) {
-    double sum = 0.0;
-    for (int a = outer[i]; a < outer[i + 1]; ++a) {
-      double g = 0.0;
-      for (int b = outer[i]; b < outer[i + 1]; ++b) g += laplace_inverse_.at(*pair_slot++) * m[b];
-      g_values[a] = g;
-      sum += m[a] * g;
-    }
-    hat[i] = sum;
-  }
+  // hᵢ and the log-determinant's slope in Λ (H is the predictor's A, factored at these weights by
+  // the last reweighting).
+  log_det_.compute(pred_, w, true);
+  const Eigen::VectorXd& hat = log_det_.hat();
+  const SpMat& Mt = log_det_.Mt();
+
   // v = H_O⁻¹ M'(h ∘ W'), with H's factor where O = W (up to the differences' rounding).
   const Eigen::VectorXd a = Mt * hat.cwiseProduct(w_slope);
   Eigen::VectorXd v;
   if ((o - w).lpNorm<Eigen::Infinity>() <= 1e-6 * (1.0 + w.lpNorm<Eigen::Infinity>())) {
-    v = laplace_inverse_.solve(a);
+    v = log_det_.solve(a);
   } else {
     observed_inverse_.compute(penalized_information(Mt, o), false);
     v = observed_inverse_.solve(a);
@@ -172,25 +109,11 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   for (Index i = 0; i < n; ++i) e[i] = -2 * s[i] + hat[i] * w_slope[i] - Mv[i] * o[i];
   result.beta = pred_.X().transpose() * e;
 
-  // Λ's elements: for each stored value (r, c) holding factor element k, ∂η = Z dΛ u and du's
-  // dΛ'Z's give (Z'e)_r u_c + (Z's)_r v_c; the trace gives 2 Σᵢ Wᵢ z_ir (gᵢ)_c, where observation
-  // i's contributions to Mt (z_ir Λ_rc into its entry for c) name z_ir, Λ_rc and gᵢ's entry.
-  const SpMat& Lambda = pred_.Lambda();
-  const Eigen::VectorXi& Lind = pred_.Lind();
-  Eigen::VectorXd factor_gradient = Eigen::VectorXd::Zero(pred_.n_factor());
-  const Eigen::VectorXd Zte = Zt * e, Zts = Zt * s;
-  for (Index c = 0; c < q; ++c) {
-    for (int t = Lambda.outerIndexPtr()[c]; t < Lambda.outerIndexPtr()[c + 1]; ++t) {
-      const Index r = Lambda.innerIndexPtr()[t];
-      factor_gradient[Lind[t]] += Zte[r] * u[c] + Zts[r] * v[c];
-    }
-  }
-  for (Index i = 0; i < n; ++i) {
-    for (int k = contribution_start_[i]; k < contribution_start_[i + 1]; ++k) {
-      const Contribution& term = contributions_[k];
-      factor_gradient[Lind[term.lambda]] += 2 * w[i] * z[term.zt] * g_values[term.mt];
-    }
-  }
+  // Λ's values (r, c): ∂η = Z dΛ u and du's dΛ'Z's give (Z'e)_r u_c + (Z's)_r v_c, and log det H
+  // its own slope.
+  Eigen::VectorXd factor_gradient = log_det_.factor_gradient();
+  add_lambda_products(pred_, pred_.Zt() * e, u, 1.0, factor_gradient);
+  add_lambda_products(pred_, pred_.Zt() * s, v, 1.0, factor_gradient);
   result.theta = pred_.factor_jacobian().transpose() * factor_gradient;  // θ: structures' parameters
 
   // A parameter ψ of the density: Σᵢ [−2 ∂ψℓᵢ + hᵢ ∂ψWᵢ + (Mv)ᵢ ∂ψsᵢ], the last two from the

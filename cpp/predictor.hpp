@@ -55,9 +55,11 @@ class Predictor {
   // the terms' factor element it holds.
   const MapSpMat& Zt() const { return Zt_; }
   const SpMat& Lambda() const { return Lambda_; }
-  // A = Λ'Z'WZΛ + I of the last update_L (its lower triangle; not for the grouped factorization).
+  // A = Λ'Z'WZΛ + I of the last update_L (its lower triangle), where the factorization keeps it
+  // (the grouped one does not).
+  bool has_A() const { return !grouped_ && A_nnz_ > 0; }
   const SpMat& A() const {
-    require(!grouped_, "the grouped factorization keeps no A");
+    require(has_A(), "the grouped factorization keeps no A");
     return A_;
   }
   const Eigen::VectorXi& Lind() const { return Lind_; }

@@ -6,14 +6,16 @@
 
 namespace mixedfit {
 
+void SelectedInverse::analyse(const SpMat& A) {
+  factor_.analyze(A);
+  analysed_nonzeros_ = A.nonZeros();
+}
+
 bool SelectedInverse::compute(const SpMat& A, bool subset) {
-  const bool analyse = A.nonZeros() != analysed_nonzeros_;
-  if (analyse) {
-    factor_.analyze(A);
-    analysed_nonzeros_ = A.nonZeros();
-  }
+  const bool anew = A.nonZeros() != analysed_nonzeros_;
+  if (anew) analyse(A);
   if (!factor_.factorize(A)) throw NumericalError("Λ'Z'WZΛ + I is not positive definite here");
-  if (!subset) return analyse;
+  if (!subset) return anew;
   const Eigen::VectorXi &outer = factor_.L_outer(), &inner = factor_.L_inner();
   const Eigen::VectorXd& L = factor_.L_values();
   const Index q = outer.size() - 1;
@@ -41,7 +43,7 @@ bool SelectedInverse::compute(const SpMat& A, bool subset) {
     sigma_.segment(begin + 1, m) = column;
     sigma_[begin] = 1.0 / (d * d) - l.dot(column);
   }
-  return analyse;
+  return anew;
 }
 
 Index SelectedInverse::factor_slot(Index row, Index column) const {

@@ -16,6 +16,10 @@ class SelectedInverse {
   // false: solves only). Throws NumericalError where A is not positive definite.
   // Returns whether A was analysed anew (then earlier slot() positions are void).
   bool compute(const SpMat& A, bool subset = true);
+  // The analysis alone (kept for compute() with A's pattern), and what the subset costs: its
+  // multiply-adds, Σⱼ cⱼ² for cⱼ the nonzeros of the factor's column j (a factorization's).
+  void analyse(const SpMat& A);
+  double flops() const { return factor_.flops(); }
   // Where (A⁻¹)_ab is held, for a pair in the factor's pattern (every pair in A's pattern is), and
   // the value there: positions stay valid while A's pattern does.
   Index slot(Index a, Index b) const;

@@ -89,7 +89,9 @@ def test_quasi_newton_reaches_bobyqas_optimum_in_fewer_evaluations(name):
     assert new.optsum.optimizer == "L-BFGS-B" and old.optsum.optimizer == "LN_BOBYQA"
     assert new.objective <= old.objective + 1e-6
     np.testing.assert_allclose(new.fixef, old.fixef, rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(new.theta, old.theta, rtol=1e-3, atol=1e-4)
+    # (toep's fifth parameter is weakly identified: the two optima differ by 1.8e-4 in it on the
+    # baseline build, with −2 log L equal to 1e-8)
+    np.testing.assert_allclose(new.theta, old.theta, rtol=1e-3, atol=1e-3)
     # the Hessian from differences of the gradient against one from differences of the deviance
     np.testing.assert_allclose(new.stderr, old.stderr, rtol=2e-3)
     assert new.optsum.feval < old.optsum_stage1.feval + old.optsum.feval
@@ -112,3 +114,12 @@ def test_models_without_the_gradient_keep_bobyqa():
         gamma = mixedfit.glmer("Reaction ~ Days + (1 | Subject)", sleep_binary(), family="Gamma", link="log")
     for m in (quadrature, gamma):
         assert m.optsum.optimizer == "LN_BOBYQA"
+
+
+def test_a_gradient_dearer_than_an_evaluation_is_not_taken():
+    """InstEval's crossed students and instructors: the selected inverse would gather the dense
+    Schur complement entry by entry (seconds per gradient, against milliseconds per evaluation)."""
+    inst = load_dataset("InstEval")
+    m = mixedfit.GeneralizedLinearMixedModel("I(y > 3) ~ service + (1 | s) + (1 | d)", inst, family="binomial")
+    assert not m._has_gradient()
+    assert mixedfit.GeneralizedLinearMixedModel(CBPP, load_dataset("cbpp"), family="binomial")._has_gradient()
