@@ -23,15 +23,29 @@ bool SelectedInverse::compute(const SpMat& A, bool subset) {
   // Σ = A⁻¹ (factor order) from the last column back: with l the strictly lower part of column j
   // divided by its diagonal d, Σ(rows, j) = −Σ(rows, rows) l and Σ(j, j) = 1/d² − l'Σ(rows, j),
   // where rows is column j's pattern, whose Σ entries are all in later columns, already computed.
-  // Consecutive columns with the same rows (a grouping factor's levels before the crossed
-  // factor's: VerbAgg's subjects) share the gathered block.
-  Eigen::MatrixXd block;
+  // The block Σ(rows, rows) is gathered entry by entry only where it cannot come from the last
+  // column's: consecutive columns with the same rows (a grouping factor's levels before the
+  // crossed factor's: VerbAgg's subjects) share it, and where column j's rows are j + 1 and then
+  // column j + 1's (a dense trailing part), it is the last block bordered by column j + 1 of Σ.
+  Eigen::MatrixXd block, bordered;
   Eigen::VectorXi rows, previous_rows;
   for (Index j = q - 1; j >= 0; --j) {
     const Index begin = outer[j], m = outer[j + 1] - begin - 1;
     const double d = L[begin];
     rows = inner.segment(begin + 1, m);
-    if (rows.size() != previous_rows.size() || rows != previous_rows) {
+    const bool same = rows.size() == previous_rows.size() && rows == previous_rows;
+    const bool chained = m == previous_rows.size() + 1 && m > 0 && rows[0] == j + 1 &&
+                         rows.tail(m - 1) == previous_rows;
+    if (chained) {
+      const Index next = outer[j + 1];  // column j + 1: Σ(j + 1, j + 1), then Σ(previous rows, j + 1)
+      bordered.resize(m, m);
+      bordered(0, 0) = sigma_[next];
+      bordered.col(0).tail(m - 1) = sigma_.segment(next + 1, m - 1);
+      bordered.row(0).tail(m - 1) = sigma_.segment(next + 1, m - 1).transpose();
+      bordered.bottomRightCorner(m - 1, m - 1) = block;
+      block.swap(bordered);
+      previous_rows = rows;
+    } else if (!same) {
       block.resize(m, m);
       for (Index b = 0; b < m; ++b) {
         for (Index a = b; a < m; ++a) block(a, b) = block(b, a) = sigma_[factor_slot(rows[a], rows[b])];
