@@ -9,8 +9,8 @@
 
 #include "family.hpp"
 #include "likelihood.hpp"
-#include "predictor.hpp"
 #include "log_det_gradient.hpp"
+#include "predictor.hpp"
 #include "selected_inverse.hpp"
 
 namespace mixedfit {

@@ -44,13 +44,10 @@ class Predictor {
   Index n_factor() const { return n_factor_; }
   // Covariance structures for the terms (covariance_structure.hpp): θ becomes their parameters.
   void set_covariance(CovarianceStructures structures);
-  // Whether θ is T's elements (no structures set).
-  bool unstructured() const { return covariance_.identity(); }
   // ∂(T's elements)/∂θ at the current θ (n_factor × n_theta): the identity without structures,
   // else central differences of the structures' maps (one-sided where a step leaves a structure's
   // domain, as a correlation on its bound of ±1 does).
   Eigen::MatrixXd factor_jacobian() const;
-  const Eigen::VectorXd& theta() const { return theta_; }
   // Z' (q × n) and Λ(θ) (q × q, lower triangular), and for each of Λ's stored values the index of
   // the terms' factor element it holds.
   const MapSpMat& Zt() const { return Zt_; }

@@ -97,5 +97,8 @@ def test_all_fit_compares_optimizers_on_one_optimum(sleep, cbpp):
     assert list(table.index) == ["bobyqa (start 1)", "L-BFGS-B (start 1)", "bobyqa (start 2)", "L-BFGS-B (start 2)"]
     np.testing.assert_allclose(table["objective"], glmm.objective, rtol=1e-7)
     np.testing.assert_allclose(table["period2"], glmm.fixef["period2"], rtol=1e-4)
+    # the bobyqa rows are BOBYQA's (the GLMM's own fit takes the gradient search)
+    assert table.filter(like="bobyqa", axis=0)["messages"].str.contains("REACHED").all()
+    assert glmm.optsum.optimizer == "L-BFGS-B"
     with pytest.raises(ValueError, match="start 0 must have 1 values of θ"):
         mixedfit.all_fit(glmm, starts=[np.ones(2)])

@@ -67,7 +67,7 @@ def _refit(model: MixedModel, optimizer: str, start: np.ndarray) -> dict:
         warnings.simplefilter("always")
         if optimizer == "bobyqa":
             twin._restart_optimizer(start.copy())
-            twin.fit()
+            twin.fit(control={"gradient": False})  # (a GLMM's default final stage is the gradient search)
             evaluations, converged, note = twin.optsum.feval, twin.optsum.return_code != "MAXEVAL_REACHED", twin.optsum.return_code
         else:
             evaluations, converged, note = _scipy_refit(twin, optimizer, start)
