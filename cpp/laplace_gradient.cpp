@@ -13,10 +13,10 @@
 //   eᵢ = −2 sᵢ + hᵢ W'ᵢ − (Mv)ᵢ Oᵢ,
 // with ∂η = X dβ + Z dΛ u. hᵢ and the trace need H⁻¹ only at pairs of random effects that share
 // an observation, all in H's pattern: its selected inverse. The derivatives of each observation's
-// s and W in η, in the family's parameter and in the zero model's log-odds are central
-// differences of the scalar functions PIRLS evaluates, so every family, zero-inflated or not, has
-// them without third derivatives of its own; a gradient costs about three PIRLS iterations'
-// passes over the data, one more factorization and the selected inverse.
+// s and W in η and in the family's parameter are central differences of the scalar functions
+// PIRLS evaluates, so every family, zero-inflated or not, has them without third derivatives of
+// its own (those in the zero model's log-odds have a closed form); a gradient costs about three
+// PIRLS iterations' passes over the data, one more factorization and the selected inverse.
 #include <cmath>
 
 #include "errors.hpp"
@@ -144,10 +144,29 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
     result.log_family_theta = sum / (2 * kParameterStep);
   }
   if (with_zero) {
+    // In closed form but where a zero's observed information is not finite (its weight is then
+    // the expected one): a positive count's ℓ = log(1 − π) + log f(y) moves by −π per unit of the
+    // log-odds, its s and W not at all; a hurdle's zero (ℓ = log π) by 1 − π. A zero-inflated
+    // zero has ℓ = log p₀, p₀ = π + (1 − π) f₀, s = q ℓ₀' and W = q o₀ − q(1 − q) ℓ₀'², q = (1 − π) f₀/p₀
+    // the probability that it is the counts' (ℓ₀', o₀ the counts' own score and information at 0),
+    // and ∂q = −q(1 − q) per unit of the log-odds.
     result.zero_logit.resize(n);
+    Family counts = family_;
+    counts.set_zero_inflated(false);
+    const bool hurdle = zero_truncated(family_.distribution());
     for (Index i = 0; i < n; ++i) {
-      if (y_[i] != 0) {  // log(1 − π) + log f(y): only ℓ moves, by −π per unit of the log-odds
-        result.zero_logit[i] = 2 * weights_[i] * std::exp(zero_mass_[i].log_pi);
+      const double pi = std::exp(zero_mass_[i].log_pi), wt = weights_[i];
+      if (y_[i] != 0 || hurdle) {
+        result.zero_logit[i] = -2 * wt * (y_[i] != 0 ? -pi : 1 - pi);
+        continue;
+      }
+      const Family::Information t = counts.information(0.0, mu_[i], eta_[i], mu_eta_[i], kNoZeroMass, n_trials_[i]);
+      if (std::isfinite(t.observed)) {
+        const double f0 = std::exp(counts.log_density(0.0, mu_[i], kNoZeroMass, n_trials_[i]));
+        const double p0 = pi + (1 - pi) * f0, q = (1 - pi) * f0 / p0, qq = q * (1 - q);
+        const double score_slope = -qq * t.score;
+        const double weight_slope = -qq * (t.observed - (1 - 2 * q) * t.score * t.score);
+        result.zero_logit[i] = wt * (-2 * pi * (1 - pi) * (1 - f0) / p0 + hat[i] * weight_slope + Mv[i] * score_slope);
         continue;
       }
       const double h = step_at(zero_logit_[i]);
