@@ -92,12 +92,11 @@ class GeneralizedLinearMixedModel {
   void exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual);
   void pirls(bool with_beta);
   // Observation i's score ∂ℓ/∂η and the weight W the Laplace approximation's factor takes (as
-  // reweight computes them; prior weight included) at η, under a family and zero mass.
+  // reweight computes them; prior weight included) at η, with μ and dμ/dη there, under a family and
+  // zero mass.
   struct Slope {
     double score, weight;
   };
-  Slope slope_at(const Family& family, Index i, double eta, const ZeroMass& zero) const;
-  // slope_at with μ and dμ/dη at η given.
   Slope slope_from(const Family& family, Index i, double eta, double mu, double mu_eta, const ZeroMass& zero) const;
   // The gradient's log det Λ'Z'WZΛ + I part and the factor of Λ'Z'OZΛ + I where the observed
   // information O differs from W (their analyses kept between gradients).
@@ -116,7 +115,7 @@ class GeneralizedLinearMixedModel {
   std::vector<ZeroMass> zero_mass_;    // zero-inflation's probabilities per observation (empty: none)
   Eigen::VectorXd zero_logit_;         // and the log-odds they came from
   Eigen::VectorXd score_;              // ∂ℓ/∂η at the last reweighting (the families of has_own_score)
-  // Whether the factor's weights are those slope_at computes (not so where the observed
+  // Whether the factor's weights are those slope_from computes (not so where the observed
   // information failed the factorization and the expected one stood in).
   bool weights_exact_ = true;
   // W times the working response (less Xβ where β is fixed), for PIRLS's right-hand side.

@@ -35,11 +35,6 @@ double step_at(double x) { return kEtaStep * (1.0 + std::abs(x)); }
 
 }  // namespace
 
-GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_at(const Family& family, Index i, double eta,
-                                                                          const ZeroMass& zero) const {
-  return slope_from(family, i, eta, family.linkinv(eta), family.mu_eta(eta), zero);
-}
-
 GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_from(const Family& family, Index i, double eta,
                                                                             double mu, double mu_eta,
                                                                             const ZeroMass& zero) const {
@@ -132,13 +127,15 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
         const ZeroMass& mass = zero_mass(i);
         sum += -2 * weights_[i] * (up.log_density(y_[i], mu_[i], mass, n_trials_[i]) -
                                    down.log_density(y_[i], mu_[i], mass, n_trials_[i])) +
-               density_terms(i, slope_at(up, i, eta_[i], mass), slope_at(down, i, eta_[i], mass));
+               density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], mass),
+                             slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], mass));
       }
     } else {  // the negative binomial: its −2 log L is R's family$aic
       sum = likelihood_->at(up, eta_, mu_, zero_mass_).minus_two_log_lik -
             likelihood_->at(down, eta_, mu_, zero_mass_).minus_two_log_lik;
       for (Index i = 0; i < n; ++i) {
-        sum += density_terms(i, slope_at(up, i, eta_[i], kNoZeroMass), slope_at(down, i, eta_[i], kNoZeroMass));
+        sum += density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], kNoZeroMass),
+                             slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], kNoZeroMass));
       }
     }
     result.log_family_theta = sum / (2 * kParameterStep);
@@ -173,8 +170,8 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
       const ZeroMass up = ZeroMass::from_logit(zero_logit_[i] + h), down = ZeroMass::from_logit(zero_logit_[i] - h);
       const double log_lik_change = weights_[i] * (family_.log_density(y_[i], mu_[i], up, n_trials_[i]) -
                                                    family_.log_density(y_[i], mu_[i], down, n_trials_[i]));
-      result.zero_logit[i] = (-2 * log_lik_change + density_terms(i, slope_at(family_, i, eta_[i], up),
-                                                                  slope_at(family_, i, eta_[i], down))) / (2 * h);
+      result.zero_logit[i] = (-2 * log_lik_change + density_terms(i, slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], up),
+                                                                  slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], down))) / (2 * h);
     }
   }
   return result;
