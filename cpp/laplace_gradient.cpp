@@ -84,7 +84,7 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
 
   // hᵢ and the log-determinant's slope in Λ (H is the predictor's A, factored at these weights by
   // the last reweighting).
-  log_det_.compute(pred_, w, true);
+  log_det_.compute(pred_, w);
   const Eigen::VectorXd& hat = log_det_.hat();
   const SpMat& Mt = log_det_.Mt();
 

@@ -61,7 +61,7 @@ bool LogDetGradient::affordable(const Predictor& pred) {
   return flops_ <= kAffordableFlops;
 }
 
-void LogDetGradient::compute(const Predictor& pred, const Eigen::VectorXd& w, bool A_current) {
+void LogDetGradient::compute(const Predictor& pred, const Eigen::VectorXd& w) {
   if (contribution_start_.empty()) analyse(pred);
   const Index n = pred.n();
   const MapSpMat& Zt = pred.Zt();
@@ -73,7 +73,7 @@ void LogDetGradient::compute(const Predictor& pred, const Eigen::VectorXd& w, bo
   const int* rows = Mt_.innerIndexPtr();
   const double* m = Mt_.valuePtr();
   // (the selected inverse's positions of each observation's pairs are found once per analysis)
-  if (inverse_.compute(A_current ? pred.A() : penalized_information(Mt_, w))) {
+  if (inverse_.compute(pred.A())) {
     pair_slots_.clear();
     for (Index i = 0; i < n; ++i) {
       for (int a = outer[i]; a < outer[i + 1]; ++a) {

@@ -16,9 +16,9 @@ namespace mixedfit {
 
 class LogDetGradient {
  public:
-  // At the predictor's current Λ, for the weights w (H from the predictor's A where it keeps one
-  // at these weights, A_current; else formed here).
-  void compute(const Predictor& pred, const Eigen::VectorXd& w, bool A_current);
+  // At the predictor's current Λ, for the weights w at which the predictor's A was last formed
+  // (H is that A).
+  void compute(const Predictor& pred, const Eigen::VectorXd& w);
   // Whether compute() costs about a factorization of H or less than kAffordableFlops: the selected
   // inverse takes the factor's Σⱼ cⱼ² multiply-adds, gathered entry by entry where consecutive
   // columns differ (InstEval's dense Schur complement: seconds per gradient against 5 ms per

@@ -7,6 +7,7 @@ search reaches the optimum BOBYQA reaches."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import mixedfit
@@ -102,8 +103,11 @@ def test_an_sd_stepped_onto_zero_is_left_when_zero_is_not_its_minimum():
     NB2 search stopped there, 0.022 above the optimum at SD 0.074 (glmmTMB's)."""
     m = model("hurdle nbinom2")
     assert m.VarCorr["sdcor"].iloc[0] == pytest.approx(0.0745, rel=1e-2)
-    x = m._stacked(np.zeros(1), m._beta)
-    assert m._off_the_boundary(x, m.optsum) is not x
+    x = m._stacked(np.zeros(1), m._beta)  # the search's stop on the boundary
+    summary = dataclasses.replace(m.optsum, final=x, fmin=m._objective_of(x))
+    moved = m._off_the_boundary(x, summary)
+    assert moved[0] == pytest.approx(0.0745, rel=1e-2)
+    assert m._objective_of(moved) < m._objective_of(x) - 0.01  # (measured: 0.022 lower)
 
 
 def test_models_without_the_gradient_keep_bobyqa():

@@ -235,10 +235,10 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _objective_gradient_of(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """_objective_of and its gradient in the stacked vector, from the core's Laplace gradient
-        (the zero model's log-odds chained through its X)."""
-        value = self._objective_of(x)
+        (the zero model's log-odds chained through its X), under one hold of the lock: the gradient
+        is the core's at its last evaluation."""
         with self._lock:
-            return value, self._laplace_gradient(self._core)
+            return self._objective_of(x), self._laplace_gradient(self._core)
 
     def _laplace_gradient(self, core: Any) -> np.ndarray:
         """The gradient at the core's last evaluation, in the stacked vector's order."""

@@ -14,6 +14,7 @@ to them, dense over the m missing plots (m³ per evaluation), so a few hundred a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,13 @@ def _adjacent_clusters(
                         stack.append(other)
         clusters.append(np.sort(np.array(members)))
     return clusters
+
+
+def _plot_of_cell(cell_of_plot: np.ndarray, n_cells: int) -> np.ndarray:
+    """Each cell's plot (−1: empty), with an extra last entry −1 that answers index −1 (no neighbour)."""
+    plot_of_cell = np.full(n_cells + 1, -1)
+    plot_of_cell[cell_of_plot] = np.arange(len(cell_of_plot))
+    return plot_of_cell
 
 
 def _positions(data: pd.DataFrame, column: str) -> np.ndarray:
@@ -148,8 +156,7 @@ class BoundAR1xAR1:
         up = np.where(cell_row > 0, cells - width, -1)
         left = np.where(cell_col > 0, cells - 1, -1)
         diagonal = np.where((cell_row > 0) & (cell_col > 0), cells - width - 1, -1)
-        plot_of_cell = np.full(offsets[-1] + 1, -1)  # (the extra entry answers index −1)
-        plot_of_cell[cell] = np.arange(n)
+        plot_of_cell = _plot_of_cell(cell, offsets[-1])
         neighbours = np.column_stack([cells, up, left, diagonal])
         clusters = []
         for empty in _adjacent_clusters(np.flatnonzero(counts == 0), cell_group, cell_row, cell_col):
@@ -304,18 +311,18 @@ class BoundAR1xAR1:
         n = len(self.groups)
         return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
+    @cached_property
     def _neighbour_plots(self) -> list[np.ndarray]:
         """For each cell, the plot at itself and at its upper, left and diagonal neighbour (−1:
-        none or empty): T_o's structural entries, in _coefficients' order."""
-        plot_of_cell = np.full(self.n_whitened + 1, -1)  # (the extra entry answers index −1)
-        plot_of_cell[self.cell_of_plot] = np.arange(len(self.cell_of_plot))
+        none or empty): T_o's structural entries, in _coefficients' order (fixed for all φ)."""
+        plot_of_cell = _plot_of_cell(self.cell_of_plot, self.n_whitened)
         return [plot_of_cell[cells] for cells in (np.arange(self.n_whitened), self.up, self.left, self.diagonal)]
 
     def sparse_whitener(self) -> WhitenedPattern:
         """W's pattern: T_o's entries, and each cluster's correction block (its touched cells × the
         plots entering them)."""
         cells = np.arange(self.n_whitened)
-        plots = self._neighbour_plots()
+        plots = self._neighbour_plots
         rows = [cells[p >= 0] for p in plots] + [np.repeat(touched, len(near)) for _, touched, near in self.clusters]
         sources = [p[p >= 0] for p in plots] + [np.tile(near, len(touched)) for _, touched, near in self.clusters]
         return WhitenedPattern(np.concatenate(rows), np.concatenate(sources), self.n_whitened)
@@ -323,7 +330,7 @@ class BoundAR1xAR1:
     def operator_values(self, phi: np.ndarray, pattern: WhitenedPattern) -> np.ndarray:
         """W's values in sparse_whitener's order (the block's add to T_o's in the product)."""
         phi = np.atleast_1d(phi)
-        values = [c[plots >= 0] for c, plots in zip(self._coefficients(phi), self._neighbour_plots())]
+        values = [c[plots >= 0] for c, plots in zip(self._coefficients(phi), self._neighbour_plots)]
         for (_, touched, near), (T_m, inverse) in zip(self.clusters, self._projections(phi)):
             T_near = self._block(phi, touched, self.cell_of_plot[near])
             values.append(-(T_m @ (inverse @ (T_m.T @ T_near))).ravel())
