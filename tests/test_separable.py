@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mixedfit.errors import DataError
+from mixedfit.models.separable import BoundAR1xAR1
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_equals_the_dense_likelihood(fields, REML):
 
 
 def test_whitening_inverts_the_correlation(fields):
-    bound = mixedfit.models.separable.BoundAR1xAR1.bind(mixedfit.corAR1xAR1("row", "col", "field"), fields)
+    bound = BoundAR1xAR1.bind(mixedfit.corAR1xAR1("row", "col", "field"), fields)
     phi = np.array([0.6, -0.3])
     C = bound.matrix(phi).toarray()
     rows, cols = fields["row"].to_numpy(), fields["col"].to_numpy()
