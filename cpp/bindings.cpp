@@ -57,8 +57,9 @@ MapSpMat map_csc(const py::object& m, const std::string& name) {
   const MapVec values = map_vector(m.attr("data"), name + ".data");
   const MapVecI inner = map_index_vector(m.attr("indices"), name + ".indices");
   const MapVecI outer = map_index_vector(m.attr("indptr"), name + ".indptr");
-  require(outer.size() == shape.second + 1 && inner.size() == values.size(),
-          name + ": inconsistent CSC arrays");
+  if (outer.size() != shape.second + 1 || inner.size() != values.size()) {
+    throw std::invalid_argument(name + ": inconsistent CSC arrays");
+  }
   return MapSpMat(shape.first, shape.second, values.size(), outer.data(), inner.data(), values.data());
 }
 

@@ -186,8 +186,9 @@ std::vector<CovarianceStructure> structures_of(MapVecI kinds, MapVecI term_shape
   Index used = 0;
   for (Index t = 0; t < kinds.size() / 2; ++t) {
     const int code = kinds[2 * t];
-    require(code >= 0 && code <= static_cast<int>(CovarianceKind::ReducedRank),
-            "unknown covariance structure code " + std::to_string(code));
+    if (code < 0 || code > static_cast<int>(CovarianceKind::ReducedRank)) {
+      throw std::invalid_argument("unknown covariance structure code " + std::to_string(code));
+    }
     const auto kind = static_cast<CovarianceKind>(code);
     const Index p = term_shapes[2 * t];
     Eigen::MatrixXd d;

@@ -456,7 +456,7 @@ Eigen::MatrixXd Predictor::factor_jacobian() const {
 
 void Predictor::set_theta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   require(theta.size() == n_theta_, "theta has the wrong length");
-  require(theta.allFinite(), "theta must be finite, got " + theta_string(theta));
+  if (!theta.allFinite()) throw std::invalid_argument("theta must be finite, got " + theta_string(theta));
   theta_ = theta;
   // The terms' factor elements: θ itself for unstructured terms (no copy on this hot path).
   Eigen::VectorXd structured;

@@ -168,7 +168,7 @@ def test_dense_schur_update_on_a_fully_crossed_design():
     formula = "y ~ x + (x | g1) + (x | g2)"
     _check_threads_agree(data, formula, [[0.9, 0.1, 0.4, 0.7, -0.2, 0.5], [1.4, -0.3, 0.2, 0.3, 0.1, 0.8]])
     for data, formula, dense in ((data, formula, True), (_crossed_data(rng, 4000, 700, 500), "y ~ x + (1 | g1) + (1 | g2)", False)):
-        model = mixedfit.LinearMixedModel(formula, data)
+        model = mixedfit.LinearMixedModel(formula, data, n_threads=2)  # the choice weighs the threads
         model.objective_at(model.design.theta0)  # the factorization is chosen at the first θ
         assert model._core.factorization == "blocked" and model._core.factorization_costs["dense_update"] == dense
 
