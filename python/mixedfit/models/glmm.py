@@ -42,7 +42,7 @@ from .families import (
 )
 from .family_draws import draw_response
 from .lmm import LinearMixedModel, lmer
-from .marginal import latent_residual_variance
+from .marginal import distribution_variance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa, quasi_newton
 from .parallel_rows import rows_on_cores
@@ -711,8 +711,25 @@ class GeneralizedLinearMixedModel(MixedModel):
         # negative binomial the observed information its Laplace approximation uses.
         return np.array(self._core.factor_weights)
 
-    def _residual_variance(self) -> float:
-        return latent_residual_variance(self.family)
+    _OBSERVATION_TERMS_ARE_DISPERSION = True
+
+    def _distribution_variance(self) -> float:
+        if self._zero is not None:
+            raise ValueError("R² and ICC are not available for models with a zero model (ziformula)")
+        return distribution_variance(self.fitted_family, self._reported_sigma(), self._null_intercept)
+
+    def _null_intercept(self) -> float:
+        """β₀ of insight's null model: this model's response, random effects, offsets, weights and
+        family (its parameter estimated again unless the family fixed it), intercept only."""
+        parsed, frame = self.parsed, self.frame
+        offsets = [f"offset({o})" for o in parsed.offsets]
+        formula = f"{parsed.response} ~ " + " + ".join(["1", *(str(t) for t in parsed.random), *offsets])
+        null = GeneralizedLinearMixedModel(
+            formula, frame.data, self.family, nAGQ=self.nAGQ, weights=frame.weights,
+            offset=frame.offset if np.any(frame.offset) else None, n_threads=self.n_threads,
+        )  # fmt: skip
+        null._quiet = True  # its warnings are not the user's model's
+        return float(null.fit().fixef.iloc[0])
 
     def _link_inverse(self, eta: np.ndarray) -> np.ndarray:
         return np.asarray(_core.link_inverse(self.family.name, self.family.link, np.ascontiguousarray(eta, dtype=np.float64)))

@@ -421,7 +421,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         design = dataclasses.replace(self.design, Zt=self._structure.Zt)  # the core's whitened Z
         return conditional_variances(design, self._theta, self._working_weights(), self._sigma)
 
-    def _residual_variance(self) -> float:
+    def _distribution_variance(self) -> float:
         return self._sigma**2
 
     def _random_effects_scale(self) -> float:

@@ -226,10 +226,13 @@ class MixedModel(Refits):
 
     @synchronized
     def r2(self) -> pd.Series:
-        """Nakagawa's conditional and marginal R² as R's performance::r2_nakagawa: (σ²_f + σ²_r) /
-        (σ²_f + σ²_r + σ²_ε) and σ²_f / (…), with σ²_f the variance of Xβ, σ²_r the random
-        effects' mean variance over the observations and σ²_ε the residual variance (a binomial
-        GLMM's latent one: π²/3 for logit). LMMs and binomial GLMMs."""
+        """Nakagawa's conditional and marginal R² as R's performance::r2_nakagawa (0.10.2):
+        (σ²_f + σ²_r) / (σ²_f + σ²_r + σ²_ε) and σ²_f / (…), with σ²_f the variance of Xβ, σ²_r
+        the random effects' mean variance over the observations and σ²_ε the residual variance:
+        σ² for an LMM; for a GLMM the distribution-specific variance (a binomial's latent π²/3 for
+        logit; for Poisson, negative binomial and beta the lognormal approximation at the
+        intercept-only null model's mean, which this fits) plus observation-level terms' variance.
+        See mixedfit.models.marginal.distribution_variance for the families."""
         self._require_fit()
         return nakagawa_r2(self)
 
@@ -271,8 +274,12 @@ class MixedModel(Refits):
         if None): η itself, or E[y] (the inverse link's μ)."""
         return self._link_inverse(eta) if type == "response" else eta
 
-    def _residual_variance(self) -> float:
-        """The residual variance of Nakagawa's R² and the ICC (σ² for an LMM)."""
+    # insight's rule for a term with a level per observation: its variance is residual
+    # (dispersion) in a GLMM; an LMM's is left out of R² and the ICC.
+    _OBSERVATION_TERMS_ARE_DISPERSION = False
+
+    def _distribution_variance(self) -> float:
+        """The distribution-specific variance of Nakagawa's R² and the ICC (σ² for an LMM)."""
         raise NotImplementedError
 
     def _random_effects_scale(self) -> float:
