@@ -711,6 +711,17 @@ class GeneralizedLinearMixedModel(MixedModel):
         # negative binomial the observed information its Laplace approximation uses.
         return np.array(self._core.factor_weights)
 
+    def _specified_like(
+        self, data: pd.DataFrame, weights: np.ndarray | None, offset: np.ndarray | None
+    ) -> GeneralizedLinearMixedModel:
+        return GeneralizedLinearMixedModel(
+            self.formula, data, self.family, nAGQ=self.nAGQ, weights=weights, offset=offset,
+            n_threads=self.n_threads, ziformula=self.ziformula,
+        )  # fmt: skip
+
+    def _observation_weights(self) -> np.ndarray:
+        return self._glm.weights
+
     _OBSERVATION_TERMS_ARE_DISPERSION = True
 
     def _distribution_variance(self) -> float:

@@ -421,6 +421,17 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         design = dataclasses.replace(self.design, Zt=self._structure.Zt)  # the core's whitened Z
         return conditional_variances(design, self._theta, self._working_weights(), self._sigma)
 
+    def _specified_like(self, data: pd.DataFrame, weights: np.ndarray | None, offset: np.ndarray | None) -> LinearMixedModel:
+        return LinearMixedModel(
+            self.formula, data, REML=self.REML, weights=weights, offset=offset, n_threads=self.n_threads,
+            variance=self._variance_spec, correlation=self._correlation_spec,
+        )  # fmt: skip
+
+    def _observation_weights(self) -> np.ndarray:
+        if self._structure is not None:
+            raise NotImplementedError("hat values of a model with a variance function or correlation structure are not available")
+        return self._weights
+
     def _distribution_variance(self) -> float:
         return self._sigma**2
 

@@ -22,6 +22,7 @@ from ..design.newdata import NewDesign, new_design, selected_terms
 from ..design.restricted import check_restricted, formula_is_restricted
 from ..errors import DataError, SingularFitWarning, positive_int, warn
 from ..inference.condvar import conditional_variances
+from ..inference.influence import Influence, cooks_distance, deletion_diagnostics, hat_values
 from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from ..inference.structure_intervals import structure_intervals, structure_values
@@ -235,6 +236,66 @@ class MixedModel(Refits):
         See mixedfit.models.marginal.distribution_variance for the families."""
         self._require_fit()
         return nakagawa_r2(self)
+
+    @synchronized
+    def hatvalues(self) -> np.ndarray:
+        """The diagonal of the hat matrix of the conditional fitted values, as lme4's hatvalues
+        (for a GLMM lme4's too: the fit's working weights in the penalized system, the prior
+        weights on the observations)."""
+        self._require_fit()
+        return hat_values(self)
+
+    @synchronized
+    def cooks_distance(self) -> np.ndarray:
+        """Cook's distance of each observation from the hat values and Pearson residuals, as
+        lme4's cooks.distance of a fitted model."""
+        self._require_fit()
+        return cooks_distance(self)
+
+    def influence(self, groups: str | None = None, maxfun: int = 1000) -> Influence:
+        """Deletion diagnostics as lme4's influence(): refit without each observation, or each
+        level of the column ``groups``, from this fit's estimates.
+
+        Parameters
+        ----------
+        groups : str, optional
+            A column of the model's data whose levels are deleted one at a time (default: each
+            observation).
+        maxfun : int, default 1000
+            Evaluations each refit may spend.
+
+        Returns
+        -------
+        Influence
+            The refits' estimates, with ``dfbeta()``, ``dfbetas()`` and ``cooks_distance()``.
+        """
+        self._require_fit()
+        if isinstance(maxfun, bool) or not isinstance(maxfun, (int, np.integer)) or maxfun < 1:
+            raise ValueError(f"maxfun must be a positive integer, got {maxfun!r}")
+        return deletion_diagnostics(self, groups, int(maxfun))
+
+    def _without_rows(self, keep: np.ndarray, maxfun: int) -> MixedModel:
+        """The same model fitted to the rows keep of its data, from this fit's θ, quietly (its
+        warnings are not the user's model's) and without the convergence checks."""
+        frame = self.frame
+        reduced = self._specified_like(
+            frame.data[keep], None if frame.weights is None else frame.weights[keep],
+            frame.offset[keep] if np.any(frame.offset) else None,
+        )  # fmt: skip
+        reduced._quiet = True
+        if self._response_replaced:  # a refit's response, not the data's
+            reduced._set_response(self._response[keep])
+            reduced._response_replaced = True
+        reduced._restart_optimizer(self._theta)
+        return reduced.fit(check_conv=False, control={"maxeval": maxfun})
+
+    def _specified_like(self, data: pd.DataFrame, weights: np.ndarray | None, offset: np.ndarray | None) -> MixedModel:
+        """An unfitted model of this one's specification on other data."""
+        raise NotImplementedError
+
+    def _observation_weights(self) -> np.ndarray:
+        """The prior weights of the observations (binomial: trials times the user's weights)."""
+        raise NotImplementedError
 
     @synchronized
     def icc(self) -> pd.Series:
