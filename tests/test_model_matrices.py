@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import load_dataset
 from formulaic import model_matrix
-from mixedfit import lmer
+from mixedfit import glmer, lmer
 from mixedfit.design.matrices import (
     FORMULA_FUNCTIONS,
     _factor_fast_path,
@@ -78,3 +78,21 @@ def test_fast_path_recipe_codes_new_data_as_the_fit():
     again = pickle.loads(pickle.dumps(fit))
     np.testing.assert_array_equal(again.design.fixed.recipe.evaluate(new, fixed.names), expected)
     np.testing.assert_allclose(again.predict(new), fit.fitted[new.index], rtol=1e-12)
+
+
+def test_a_column_named_like_a_function_leaves_its_calls_alone():
+    """A column named I (or log) does not break I(...) or log(...) in a formula: R looks a call's
+    name up among functions only (lme4's tests fit offset(log(I/N)) with such a column). The fit
+    equals the one with the column renamed; names and prediction keep the user's spelling."""
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"g": rng.integers(0, 12, 240).astype(str), "N": rng.integers(50, 100, 240)})
+    data["I"], data["log"] = rng.integers(1, 40, 240), rng.normal(size=240)
+    data["y"] = rng.poisson(np.exp(0.5 + 0.02 * data["I"]))
+    shadowed = glmer("y ~ I(I / 10) + log + offset(log(I / N)) + (1 | g)", data, family="poisson")
+    renamed = glmer(
+        "y ~ I(J / 10) + L + offset(log(J / N)) + (1 | g)", data.rename(columns={"I": "J", "log": "L"}), family="poisson"
+    )
+    assert shadowed.objective == pytest.approx(renamed.objective, rel=1e-12)
+    np.testing.assert_allclose(shadowed.fixef.to_numpy(), renamed.fixef.to_numpy(), rtol=1e-10)
+    assert list(shadowed.fixef.index) == ["(Intercept)", "I(I / 10)", "log"]
+    np.testing.assert_allclose(shadowed.predict(data.head(5)), renamed.predict(data.head(5).rename(columns={"I": "J", "log": "L"})))

@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import model_matrix
 from formulaic.errors import DataMismatchWarning
+from formulaic.transforms import TRANSFORMS
 
 from .._native import _core
 from ..errors import (
@@ -35,7 +36,16 @@ RANK_TOLERANCE = 1e-7  # lme4's tolerance for detecting aliased fixed-effects co
 MAX_SPARSE_ENTRIES = np.iinfo(np.int32).max  # the core's sparse matrices have 32-bit indices
 # Functions R users write in formulas that formulaic's namespace lacks (it has log, log2, log10,
 # exp, abs, scale, center, poly, bs, C, I and numpy as np).
-FORMULA_FUNCTIONS = {"sqrt": np.sqrt, "log1p": np.log1p, "expm1": np.expm1}
+_OWN_FUNCTIONS = {"sqrt": np.sqrt, "log1p": np.log1p, "expm1": np.expm1}
+# R looks a call's name up among functions only; formulaic looks it up in the data first, so a
+# column named like a function (I, log, C, ...) broke the calls of it (offset(log(I/N)) with a
+# column I). Such calls are rewritten to this prefix plus the name (_unshadowed_calls), which
+# the formulas' context also holds (prediction evaluates the rewritten expression again).
+_SHADOWED_CALL = "_function_"
+FORMULA_FUNCTIONS = {
+    **_OWN_FUNCTIONS,
+    **{_SHADOWED_CALL + name: function for name, function in {**TRANSFORMS, **_OWN_FUNCTIONS}.items()},
+}
 
 
 def lme4_column_name(name: str) -> str:
@@ -44,11 +54,20 @@ def lme4_column_name(name: str) -> str:
     floating point); an ordered factor's polynomial contrasts are R's 'g.L', 'g.Q', 'g^4'."""
     if name == "Intercept":
         return "(Intercept)"
-    name = _POLY_COLUMN.sub(r"\1\2", name)
+    name = _POLY_COLUMN.sub(r"\1\2", name.replace(_SHADOWED_CALL, ""))
     return re.sub(r"\[(?:T\.)?([^\]]*)\]", lambda m: re.sub(r"^(-?\d+)\.0$", r"\1", m.group(1)), name)
 
 
 _POLY_COLUMN = re.compile(r"C\(([^(),]+), contr\.poly\)\[([^\]]+)\]")
+
+
+def _unshadowed_calls(expr: str, columns: pd.Index) -> str:
+    """expr with each call of a function whose name is also a data column made under its second
+    name (see _SHADOWED_CALL)."""
+    for name in columns:
+        if isinstance(name, str) and _SHADOWED_CALL + name in FORMULA_FUNCTIONS:
+            expr = re.sub(rf"(?<![\w.`]){re.escape(name)}(?=\s*\()", _SHADOWED_CALL + name, expr)
+    return expr
 
 
 def _ordered_as_poly(expr: str, frame: pd.DataFrame) -> str:
@@ -252,7 +271,7 @@ def evaluate(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> tuple[Mo
     if fast is not None:
         return fast, MatrixRecipe(expr, what, make_spec=partial(_formulaic_spec, expr, frame))
     frame = _dataframe(frame)
-    expr = _ordered_as_poly(expr, frame)
+    expr = _unshadowed_calls(_ordered_as_poly(expr, frame), frame.columns)
     try:
         # numpy output: half the cost of formulaic's pandas output for the same matrix.
         mm = model_matrix(expr, frame, context=FORMULA_FUNCTIONS, na_action="raise", output="numpy")
