@@ -91,8 +91,26 @@ def test_prediction_rows_with_missing_values_are_nan():
     assert np.isfinite(got[0]) and np.isnan(got[1])
     with pytest.raises(mixedfit.DataError, match="newdata lacks column 'Days'"):
         model.predict(pd.DataFrame({"Subject": ["308"]}))
-    with pytest.raises(mixedfit.FormulaError, match="not a random-effects term"):
+    with pytest.raises(mixedfit.FormulaError, match=r"not \(part of\) a random-effects term"):
         model.predict(re_form="~(1 | Days)")
+
+
+PARTIAL = load_reference("partial_re_form_reference.json")
+
+
+@pytest.mark.parametrize("name", list(PARTIAL))
+def test_predictions_with_part_of_a_term_as_lme4(name):
+    """re_form naming some columns of a fitted term ('~(1 | Subject)' of a (Days | Subject) fit)
+    or the columns of several terms of one factor ('~(Days | Subject)' of a (Days || Subject)
+    fit) keeps those effects, as lme4 does (tests/reference/make_partial_re_form_reference.R)."""
+    case = PARTIAL[name]
+    model = mixedfit.lmer(case["formula"], load_dataset("sleepstudy"))
+    newdata = pd.DataFrame(case["newdata"]).astype({"Subject": str})
+    np.testing.assert_allclose(model.predict(re_form=case["re_form"]), case["fitted"], rtol=ESTIMATE_RTOL)
+    np.testing.assert_allclose(model.predict(newdata, re_form=case["re_form"]), case["newdata_fitted"], rtol=ESTIMATE_RTOL)
+    # more than the model has: refused
+    with pytest.raises(mixedfit.FormulaError, match=r"not \(part of\) a random-effects term"):
+        model.predict(re_form="~(Days + I(Days**2) | Subject)")
 
 
 def test_likelihood_ratio_test(case):

@@ -40,34 +40,42 @@ def grouping_labels(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
     return labels.astype(str)
 
 
-def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> list[int]:
-    """Indices of the random-effects terms re_form keeps: None means all, '~0' or 'NA' none, and a
-    formula such as '~(1 | plate)' the terms with its grouping factors and columns."""
+def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> dict[int, np.ndarray]:
+    """The random-effects terms re_form keeps, each with the mask of its columns kept: None means
+    all, '~0' or 'NA' none, and a formula such as '~(1 | plate)' the columns its terms name, by
+    grouping factor and column, as lme4 does — a whole fitted term, or part of one
+    ('~(1 | Subject)' of a (Days | Subject) fit keeps the intercepts), or several terms of the
+    same factor ('~(Days | Subject)' of a (Days || Subject) fit)."""
     if re_form is None:
-        return list(range(len(design.terms)))
+        return {k: np.ones(t.p, dtype=bool) for k, t in enumerate(design.terms)}
     text = re_form.strip()
     if text.replace(" ", "") in ("~0", "~-1", "NA", "0"):
-        return []
+        return {}
     parsed = parse_formula(text if not text.startswith("~") else "y" + text)
-    chosen = []
+    chosen: dict[int, np.ndarray] = {}
     for term in parsed.random:
-        matches = [
-            k for k, t in enumerate(design.terms)
-            if t.term.factors == term.factors and (t.term.expr == term.expr or _same_columns(t, term.expr, frame))
-        ]  # fmt: skip
-        if not matches:
+        same_factor = [k for k, t in enumerate(design.terms) if t.term.factors == term.factors]
+        exact = [k for k in same_factor if design.terms[k].term.expr == term.expr]
+        columns = design.terms[exact[0]].columns if exact else _column_names(term.expr, frame)
+        masks = {k: np.isin(design.terms[k].columns, columns) for k in same_factor}
+        covered = {c for k, mask in masks.items() for c, kept in zip(design.terms[k].columns, mask) if kept}
+        if columns is None or not covered or covered != set(columns):
             available = " + ".join(str(t.term) for t in design.terms)
-            raise FormulaError(f"re_form term {term} is not a random-effects term of the model ({available})")
-        chosen.extend(k for k in matches if k not in chosen)
-    return sorted(chosen)
+            raise FormulaError(f"re_form term {term} is not (part of) a random-effects term of the model ({available})")
+        for k, mask in masks.items():
+            if mask.any():
+                chosen[k] = chosen[k] | mask if k in chosen else mask
+    return dict(sorted(chosen.items()))
 
 
-def _same_columns(term: ReTerm, expr: str, frame: pd.DataFrame) -> bool:
+def _column_names(expr: str, frame: pd.DataFrame) -> list[str] | None:
+    """The model-matrix columns of a random-effects term's left-hand side, or None if the fit's
+    data cannot make them."""
     try:
         matrix, _ = evaluate(expr, frame, "re_form term")
     except FormulaError:
-        return False
-    return matrix.names == term.columns
+        return None
+    return matrix.names
 
 
 def new_design(

@@ -360,7 +360,8 @@ class MixedModel(Refits):
         self, newdata: Any = None, re_form: str | None = None, allow_new_levels: bool = False, type: str = "link"
     ) -> np.ndarray:
         """Predictions as lme4's predict(): on the fit's data or newdata; re_form None (all random
-        effects), '~0' (population level) or a formula naming the terms to keep; new levels of a
+        effects), '~0' (population level) or a formula naming the terms to keep, or part of one
+        ('~(1 | Subject)' of a (Days | Subject) fit: the intercepts' effects only); new levels of a
         grouping factor are an error unless allow_new_levels (then their effects are 0); type
         'link' (the linear predictor) or 'response' (the mean). Rows of newdata with a missing
         needed value predict NaN."""
@@ -371,21 +372,24 @@ class MixedModel(Refits):
             raise TypeError(f"re_form must be None, '~0' or a formula string such as '~(1 | g)', not {re_form!r}")
         if re_form is not None and formula_is_restricted():
             check_restricted(re_form, self.frame.data.columns, "re_form")
-        terms = selected_terms(self.design, self.frame.data, re_form)
+        # Each kept term's effects, levels × columns, with the columns re_form leaves out at 0.
+        kept = selected_terms(self.design, self.frame.data, re_form)
+        slices = self.design.b_slices()
+        effects = {
+            k: self._b[slices[k]].reshape(self.design.terms[k].n_levels, -1) * columns for k, columns in kept.items()
+        }  # fmt: skip
         newdata = self._as_newdata(newdata)
         if newdata is None:
             d = self.design
             eta = d.fixed.X @ self._beta + d.offset
-            slices = d.b_slices()
-            for k in terms:
-                eta = eta + d.Zt[slices[k]].T @ self._b[slices[k]]
+            for k, b in effects.items():
+                eta = eta + d.Zt[slices[k]].T @ b.ravel()
         else:
-            nd = self._new_design(newdata, terms, allow_new_levels)
+            nd = self._new_design(newdata, list(kept), allow_new_levels)
             rows = nd.X @ self._beta + nd.offset
-            for k, new in zip(terms, nd.terms):
-                sl = self.design.b_slices()[k]
-                effects = np.vstack([self._b[sl].reshape(new.term.n_levels, new.term.p), np.zeros((1, new.term.p))])
-                rows = rows + np.sum(new.X * effects[new.codes], axis=1)  # code -1: the zero row
+            for b, new in zip(effects.values(), nd.terms):
+                b = np.vstack([b, np.zeros((1, new.term.p))])
+                rows = rows + np.sum(new.X * b[new.codes], axis=1)  # code -1: the zero row
             eta = np.full(len(nd.complete), np.nan)
             eta[nd.complete] = rows
         return self._predicted(eta, type, newdata)
