@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._lazy import stats
+from ..inference.condvar import relative_factor
 from ..models.lmm import LinearMixedModel
 from .likelihood import ProfileLikelihood
 
@@ -128,11 +129,42 @@ class MixedLMResults:
                 values[g].extend(row)
                 names[g].extend(model.exog_re_names)
         for j, component in enumerate(model._components):
-            column_modes = modes(f"component{j + 1}", np.arange(len(component.labels)))[:, 0]
+            column_modes = fit._b[component.effect_positions(fit.design, _term_index(fit, f"component{j + 1}"))]
             for (g, column), mode in zip(component.labels, column_modes):
                 values[g].append(float(mode))
                 names[g].append(f"{component.name}[{column}]")
         return {label: pd.Series(v, index=n, dtype=float) for label, v, n in zip(model.group_labels, values, names)}
+
+    @cached_property
+    def random_effects_cov(self) -> dict[Any, pd.DataFrame]:
+        """Each group's conditional covariance of its random effects given the data (β at its
+        estimate), named as ``random_effects``: σ² Λ_g (Λ_g'Z_g'Z_gΛ_g + I)⁻¹ Λ_g' over the
+        group's effects — its random effects and its variance components' effects, which no
+        observation shares with another group, so the group's block is exact alone."""
+        model, fit = self.model, self.mixedfit_model
+        d = fit.design
+        Z = d.Zt.T.tocsr()
+        Lambda = relative_factor(d, fit.theta).T.tocsr()
+        slices = d.b_slices()
+        positions: list[list[int]] = [[] for _ in model.group_labels]
+        for term, sl in zip(d.terms, slices):
+            keys = pd.Index(term.keys)
+            if term.name == "group":  # levels are group codes; a split (independent) term adds its column
+                for g, level in enumerate(keys.get_indexer(np.arange(model.n_groups))):
+                    positions[g].extend(sl.start + level * term.p + np.arange(term.p))
+        for j, component in enumerate(model._components):
+            at = component.effect_positions(d, _term_index(fit, f"component{j + 1}"))
+            for (g, _), position in zip(component.labels, at):
+                positions[g].append(position)
+        names = {label: effects.index for label, effects in self.random_effects.items()}
+        covariances = {}
+        for g, label in enumerate(model.group_labels):
+            at = np.asarray(positions[g])
+            ZL = (Z[model._group_rows[g]][:, at] @ Lambda[at][:, at]).toarray()
+            L = Lambda[at][:, at].toarray()
+            cov = self.scale * L @ np.linalg.solve(ZL.T @ ZL + np.eye(len(at)), L.T)
+            covariances[label] = pd.DataFrame(cov, index=names[label], columns=names[label])
+        return covariances
 
     def _observations(self, values: np.ndarray) -> Any:
         data = getattr(self.model, "data", None)
@@ -159,6 +191,10 @@ class MixedLMResults:
     def summary(self, alpha: float = 0.05) -> Summary:
         """statsmodels' summary layout: the model block, then coefficients and variance parameters."""
         return Summary(self, alpha)
+
+
+def _term_index(fit: LinearMixedModel, name: str) -> int:
+    return next(i for i, t in enumerate(fit.design.terms) if t.name == name)
 
 
 class Summary:

@@ -9,9 +9,10 @@ that is what is fitted here, by the same REML/ML criterion statsmodels maximizes
 the same. Results carry statsmodels' names, parametrization (variance parameters divided by
 ``scale``), standard errors (the inverse Hessian of its profile likelihood, see ``likelihood``)
 and container types (pandas when the model was given pandas or a formula, arrays otherwise).
-A variance component's matrix may have at most one non-zero per observation (as the indicator
-matrices of ``vc_formula={"c": "0 + C(c)"}`` and single columns do); statsmodels' more general
-components share one variance across several effects of one row, which lme4's terms cannot express.
+A variance component whose matrices have several non-zeros in a row (``"0 + x1 + x2"``: effects
+of one row sharing one variance) is a term per group with the homdiag structure (one variance,
+no correlations). ``fit(free=)`` with cov_re's diagonal alone free gives independent effects, as
+lme4's ``(x || g)``; ``random_effects_cov`` holds each group's conditional covariances.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import scipy.sparse as sp
 from ..design.arrays import RandomTerm
 from ..design.restricted import check_restricted, formula_is_restricted
 from ..models.lmm import LinearMixedModel
+from ..models.results import lower_factor
 from .likelihood import GroupedDesign, ProfileLikelihood
 from .results import MixedLMResults
 
@@ -47,18 +49,26 @@ def _matrix(values: Any, what: str, n: int) -> np.ndarray:
 
 
 class _Component:
-    """One variance component: its effects' (group, column) codes and the observations' values."""
+    """One variance component: its effects' (group, column) codes and the observations' values.
 
-    def __init__(self, name: str, codes: np.ndarray, values: np.ndarray, labels: list[tuple[int, str]]) -> None:
-        self.name, self.codes, self.values, self.labels = name, codes, values, labels
+    A component whose rows have at most one non-zero is a scalar term with a level per (group,
+    column) pair (codes, values). One with several non-zeros in a row (``"0 + x1 + x2"``) is a
+    term per group with one column per column of the group's matrix and one variance for all
+    (structure homdiag); ``wide`` holds its n × K matrix (a group with fewer than K columns has
+    zeros in the rest: effects the data do not touch, at 0, which change nothing) and codes the
+    group of each row."""
+
+    def __init__(
+        self, name: str, codes: np.ndarray, values: np.ndarray, labels: list[tuple[int, str]], wide: np.ndarray | None = None
+    ) -> None:
+        self.name, self.codes, self.values, self.labels, self.wide = name, codes, values, labels, wide
 
     @classmethod
     def from_group_matrices(
         cls, name: str, matrices: Mapping[Any, Any], group_rows: list[np.ndarray], group_labels: list[Any], n: int
     ) -> _Component:
-        """From statsmodels' ``exog_vc[name]``: a matrix per group label (rows in data order).
-        Each observation's effect is the (group, column) of its non-zero entry."""
-        groups, columns, rows_hit, entries, names = [], [], [], [], {}
+        """From statsmodels' ``exog_vc[name]``: a matrix per group label (rows in data order)."""
+        blocks, names = {}, {}
         for g, (label, rows) in enumerate(zip(group_labels, group_rows)):
             if label not in matrices:
                 continue
@@ -71,13 +81,61 @@ class _Component:
                 raise ValueError(
                     f"exog_vc['{name}'][{label!r}] has {block.shape[0]} rows; group {label!r} has {len(rows)} observations"
                 )
+            blocks[g] = block
+        if any(np.any((block != 0).sum(axis=1) > 1) for block in blocks.values()):
+            return cls._wide(name, blocks, names, group_rows, n)
+        return cls._by_column(name, blocks, names, group_rows, n)
+
+    def matrix(self, n: int) -> sp.csc_matrix:
+        """n × (effects): each observation's values on the component's effects, in labels' order."""
+        if self.wide is None:
+            return sp.csc_matrix((self.values, (np.arange(n), self.codes)), shape=(n, len(self.labels)))
+        groups = np.array([g for g, _ in self.labels])
+        first = np.full(self.codes.max() + 1, -1)
+        width = np.zeros(self.codes.max() + 1, dtype=np.int64)
+        present, starts, counts = np.unique(groups, return_index=True, return_counts=True)
+        first[present], width[present] = starts, counts
+        k = self.wide.shape[1]
+        rows, j = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+        g = self.codes[rows]
+        valid = j < width[g]
+        return sp.csc_matrix(
+            (self.wide.ravel()[valid], (rows[valid], first[g[valid]] + j[valid])), shape=(n, len(self.labels))
+        )
+
+    def effect_positions(self, design, term_index: int) -> np.ndarray:
+        """The position in b of each of the component's effects (labels' order) in a fit's design."""
+        term, start = design.terms[term_index], design.b_slices()[term_index].start
+        keys = pd.Index(term.keys)
+        if self.wide is None:
+            return start + keys.get_indexer(np.arange(len(self.labels)))
+        groups = np.array([g for g, _ in self.labels])
+        within = np.concatenate([np.arange(c) for c in np.unique(groups, return_counts=True)[1]]) if len(groups) else groups
+        return start + keys.get_indexer(groups) * term.p + within
+
+    @classmethod
+    def _wide(
+        cls, name: str, blocks: dict[int, np.ndarray], names: dict[int, list[str]], group_rows: list[np.ndarray], n: int
+    ) -> _Component:
+        """Several non-zeros in a row: one homdiag term per group (see the class)."""
+        width = max(block.shape[1] for block in blocks.values())
+        wide, codes = np.zeros((n, width)), np.zeros(n, dtype=np.int64)
+        labels = []
+        for g, block in blocks.items():
+            wide[group_rows[g], : block.shape[1]] = block
+            codes[group_rows[g]] = g
+            labels.extend((g, names[g][j] if g in names else str(j)) for j in range(block.shape[1]))
+        return cls(name, codes, np.zeros(n), labels, wide)
+
+    @classmethod
+    def _by_column(
+        cls, name: str, blocks: dict[int, np.ndarray], names: dict[int, list[str]], group_rows: list[np.ndarray], n: int
+    ) -> _Component:
+        """At most one non-zero per row: each observation's effect is the (group, column) of it."""
+        groups, columns, rows_hit, entries = [], [], [], []
+        for g, block in blocks.items():
+            rows = group_rows[g]
             nonzero = block != 0
-            if np.any(nonzero.sum(axis=1) > 1):
-                raise NotImplementedError(
-                    f"variance component '{name}' has more than one non-zero in a row of group {label!r}: "
-                    "mixedfit fits components whose effects are separate columns of one observation each "
-                    "(as '0 + C(x)' or a single column)"
-                )
             hit = np.flatnonzero(nonzero.any(axis=1))
             j = nonzero[hit].argmax(axis=1)
             groups.append(np.full(len(hit), g))
@@ -235,17 +293,22 @@ class MixedLM:
         rows = np.repeat(np.arange(n), k)
         columns = (self._group_codes[:, None] * k + np.arange(k)).ravel()
         Z_re = sp.csc_matrix((self.exog_re.ravel(), (rows, columns)), shape=(n, self.n_groups * k))
-        Z_vc = tuple(
-            sp.csc_matrix((c.values, (np.arange(n), c.codes)), shape=(n, len(c.labels))) for c in self._components
-        )
+        Z_vc = tuple(c.matrix(n) for c in self._components)
         return GroupedDesign(Z_re, k, self.n_groups, Z_vc)
 
-    def _terms(self) -> list[RandomTerm]:
+    def _terms(self, correlated: bool = True) -> list[RandomTerm]:
         terms = []
         if self.k_re:
-            terms.append(RandomTerm(self._group_codes, self.exog_re, correlated=True, group_name="group"))
+            columns = [f"re{j}" for j in range(self.k_re)]  # _cov_from_theta reads the positions back
+            terms.append(RandomTerm(self._group_codes, self.exog_re, correlated, group_name="group", column_names=columns))
         for j, c in enumerate(self._components):
-            terms.append(RandomTerm(c.codes, c.values, group_name=f"component{j + 1}"))
+            if c.wide is None:
+                terms.append(RandomTerm(c.codes, c.values, group_name=f"component{j + 1}"))
+            else:
+                columns = [f"c{i}" for i in range(c.wide.shape[1])]
+                terms.append(
+                    RandomTerm(c.codes, c.wide, group_name=f"component{j + 1}", column_names=columns, structure="homdiag")
+                )
         return terms
 
     def fit(
@@ -255,12 +318,36 @@ class MixedLM:
     ) -> MixedLMResults:  # fmt: skip
         """Fit by REML (``reml=True``) or ML. ``start_params``, ``niter_sa``, ``do_cg``,
         ``full_output`` and ``method`` are accepted and ignored (mixedfit's optimizer is BOBYQA on
-        Λ's parameters); penalties and ``free`` (constrained covariances) are not supported."""
-        if fe_pen is not None or cov_pen is not None or free is not None:
-            raise NotImplementedError("fe_pen, cov_pen and free are not supported by mixedfit's MixedLM")
-        core = LinearMixedModel.from_arrays(self.endog, self.exog, self._terms(), REML=bool(reml)).fit()
+        Λ's parameters). ``free`` (a MixedLMParams of 0/1 marking the free parameters) may mark
+        every β and variance component free and cov_re's diagonal only: independent random
+        effects, as lme4's ``(x || g)``; other patterns and the penalties are not supported."""
+        if fe_pen is not None or cov_pen is not None:
+            raise NotImplementedError("fe_pen and cov_pen (penalized fits) are not supported by mixedfit's MixedLM")
+        correlated = free is None or not self._diagonal_pattern(free)
+        core = LinearMixedModel.from_arrays(self.endog, self.exog, self._terms(correlated), REML=bool(reml)).fit()
         likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(reml))
         return MixedLMResults(self, core, likelihood)
+
+    def _diagonal_pattern(self, free: Any) -> bool:
+        """Whether free marks independent random effects (cov_re's off-diagonal fixed at 0, the
+        rest free); a pattern mixedfit cannot fit raises NotImplementedError."""
+        if not all(hasattr(free, name) for name in ("fe_params", "cov_re", "vcomp")):
+            raise TypeError(f"free must be a MixedLMParams (fe_params, cov_re, vcomp of 0/1), got {type(free).__name__}")
+        fe, cov, vc = (np.asarray(getattr(free, name), dtype=float) for name in ("fe_params", "cov_re", "vcomp"))
+        if fe.shape != (self.k_fe,) or cov.shape != (self.k_re, self.k_re) or vc.shape != (self.k_vc,):
+            raise ValueError(
+                f"free must be a MixedLMParams({self.k_fe}, {self.k_re}, {self.k_vc}) (fixed effects, random effects, "
+                "variance components)"
+            )
+        off_diagonal = cov[~np.eye(self.k_re, dtype=bool)]
+        if np.all(fe != 0) and np.all(vc != 0) and np.all(np.diag(cov) != 0) and np.all(off_diagonal == 0):
+            return True
+        if np.all(fe != 0) and np.all(vc != 0) and np.all(cov != 0):
+            return False  # everything free: the default fit
+        raise NotImplementedError(
+            "free may fix only cov_re's off-diagonal at 0 (independent random effects); mixedfit cannot hold other "
+            "parameters fixed"
+        )
 
     def loglike(self, params: Any, reml: bool = True) -> float:
         """statsmodels' profile log-likelihood at packed ``[β, Ψ, vc]`` (Ψ = cov_re / scale)."""
@@ -268,21 +355,18 @@ class MixedLM:
         return likelihood(np.asarray(params, dtype=np.float64))
 
     def _cov_from_theta(self, fit: LinearMixedModel) -> tuple[np.ndarray, np.ndarray]:
-        """Ψ and the components' variances (both / scale) from a fit's θ (whose terms are in
-        lme4's order, by decreasing number of levels)."""
-        k = self.k_re
+        """Ψ and the components' variances (both / scale) from a fit's relative covariance
+        factors (its terms are in lme4's order, by decreasing number of levels)."""
+        k, d = self.k_re, fit.design
         psi, vc = np.zeros((k, k)), np.zeros(self.k_vc)
-        start = 0
-        for term in fit.design.terms:
-            theta = fit.theta[start : start + term.n_theta]
-            start += term.n_theta
-            if term.name == "group":
-                L = np.zeros((k, k))
-                upper = np.triu_indices(k)
-                L[upper[1], upper[0]] = theta  # θ fills Λ's lower triangle by columns
-                psi = L @ L.T
-            else:
-                vc[int(term.name.removeprefix("component")) - 1] = theta[0] ** 2
+        factor = d.factor(fit.theta)
+        for term, sl in zip(d.terms, d.factor_slices()):
+            T = lower_factor(factor[sl], term.p)
+            if term.name == "group":  # the correlated effects, or one of them if independent (free=)
+                at = [int(c.removeprefix("re")) for c in term.columns]
+                psi[np.ix_(at, at)] = T @ T.T
+            else:  # a component: one variance (a homdiag term's diagonal is that variance throughout)
+                vc[int(term.name.removeprefix("component")) - 1] = T[0, 0] ** 2
         return psi, vc
 
     @property
