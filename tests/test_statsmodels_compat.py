@@ -177,7 +177,11 @@ def test_likelihood_and_hessian_are_statsmodels_own():
         theirs = statsmodels_fit(smf.mixedlm("strength ~ 1", data, **options), reml)
         ours = MixedLM.from_formula("strength ~ 1", data, **options)
         params = theirs.params.to_numpy()
-        assert ours.loglike(params, reml=reml) == pytest.approx(theirs.llf, rel=1e-12)
+        ours.reml = reml  # as fit(reml=) leaves it, statsmodels' loglike reads it
+        assert ours.loglike(theirs.params_object, profile_fe=False) == pytest.approx(theirs.llf, rel=1e-12)
+        # a packed vector of the covariance parameters (statsmodels' use_sqrt packing), β profiled
+        packed = theirs.params_object.get_packed(use_sqrt=True, has_fe=False)
+        assert ours.loglike(packed) == pytest.approx(theirs.model.loglike(packed), rel=1e-9)
         hessian = ours.fit(reml=reml)._likelihood.hessian(params)
         expected, _ = theirs.model.hessian(theirs.params_object)
         np.testing.assert_allclose(hessian, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())

@@ -12,6 +12,7 @@ from .._lazy import stats
 from ..inference.condvar import relative_factor
 from ..models.lmm import LinearMixedModel
 from .likelihood import ProfileLikelihood
+from .params import MixedLMParams
 
 if TYPE_CHECKING:
     from .statsmodels import MixedLM
@@ -40,6 +41,7 @@ class MixedLMResults:
         self._beta = fit.fixef.to_numpy()
         self._params = np.concatenate([self._beta, psi[np.tril_indices(model.k_re)], vc])
         self.params = model._wrap(self._params, model.param_names)
+        self.params_object = MixedLMParams.from_components(self._beta, cov_re=psi, vcomp=vc)
         self.fe_params = model._wrap(self._beta, model.exog_names)
         self.llf = float(fit.loglik)
         self.converged = not fit.convergence_problems and fit.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
@@ -167,8 +169,8 @@ class MixedLMResults:
         return covariances
 
     def _observations(self, values: np.ndarray) -> Any:
-        data = getattr(self.model, "data", None)
-        return pd.Series(values, index=data.index) if data is not None else self.model._wrap(values)
+        rows = self.model.data.row_labels
+        return pd.Series(values, index=rows) if rows is not None else self.model._wrap(values)
 
     @property
     def fittedvalues(self) -> Any:
@@ -188,9 +190,83 @@ class MixedLMResults:
         prediction = X @ self._beta
         return pd.Series(prediction, index=index) if index is not None and self.model._pandas else prediction
 
-    def summary(self, alpha: float = 0.05) -> Summary:
-        """statsmodels' summary layout: the model block, then coefficients and variance parameters."""
-        return Summary(self, alpha)
+    def summary(
+        self, yname: str | None = None, xname_fe: list[str] | None = None, xname_re: list[str] | None = None,
+        title: str | None = None, alpha: float = 0.05,
+    ) -> Any:  # fmt: skip
+        """statsmodels' summary: the model block, then coefficients and variance parameters (on
+        the data's scale), with statsmodels' arguments. Where statsmodels is installed this is its
+        ``summary2.Summary`` (so ``summary_col`` and its output formats work), else this
+        package's ``Summary`` with the same text."""
+        names = list(self.model.param_names)
+        for given, start, stop, what in ((xname_fe, 0, self.k_fe, "xname_fe"), (xname_re, self.k_fe, len(names), "xname_re")):
+            if given is not None:
+                if len(given) != stop - start:
+                    raise ValueError(f"{what} should be a list of length {stop - start:d}")
+                names[start:stop] = list(given)
+        info, table = self._summary_tables(yname or self.model.endog_names, names, alpha)
+        title = title or "Mixed Linear Model Regression Results"
+        try:
+            from statsmodels.iolib import summary2
+        except ImportError:
+            return Summary(info, table, title)
+        summary = summary2.Summary()
+        summary.add_dict(info)
+        summary.add_title(title)
+        summary.add_df(table, align="r")
+        return summary
+
+    def _summary_tables(self, yname: str, names: list[str], alpha: float) -> tuple[dict[str, Any], pd.DataFrame]:
+        model = self.model
+        sizes = np.bincount(model._group_codes)
+        info = {
+            "Model:": "MixedLM", "No. Observations:": str(self.nobs), "No. Groups:": str(model.n_groups),
+            "Min. group size:": f"{sizes.min():.0f}", "Max. group size:": f"{sizes.max():.0f}",
+            "Mean group size:": f"{sizes.mean():.1f}", "Dependent Variable:": yname, "Method:": self.method,
+            "Scale:": self.scale, "Log-Likelihood:": self.llf, "Converged:": "Yes" if self.converged else "No",
+        }  # fmt: skip
+        p = self.k_fe
+        values = np.full((len(names), 6), np.nan)
+        se = self._bse[:p]
+        z = self._beta / se
+        q = stats().norm.ppf(1 - alpha / 2)
+        values[:p] = np.column_stack([self._beta, se, z, 2 * stats().norm.sf(np.abs(z)), self._beta - q * se, self._beta + q * se])
+        # variance parameters on the data's scale, as statsmodels prints them
+        values[p:, 0] = self.scale * self._params[p:]
+        values[p:, 1] = np.sqrt(self.scale) * self._bse[p:]
+        columns = ["Coef.", "Std.Err.", "z", "P>|z|", f"[{alpha / 2}", f"{1 - alpha / 2}]"]
+        table = pd.DataFrame(values, index=names, columns=columns)
+        for column in columns:
+            table[column] = [f"{v:.3f}" if np.isfinite(v) else "" for v in table[column]]
+        return info, table
+
+    def t_test(self, r_matrix: Any, use_t: bool | None = None) -> ContrastResults:
+        """Wald z tests of linear combinations R β of the fixed effects (statsmodels restricts
+        MixedLM's t_test to them): R has k_fe columns."""
+        R = np.atleast_2d(np.asarray(r_matrix, dtype=np.float64))
+        if R.shape[1] != self.k_fe:
+            raise ValueError(f"r_matrix for t-test should have {self.k_fe:d} columns")
+        effect = R @ self._beta
+        sd = np.sqrt(np.einsum("ij,jk,ik->i", R, self._pcov[: self.k_fe, : self.k_fe], R))
+        return ContrastResults(effect, sd)
+
+    def remove_data(self) -> None:
+        """statsmodels' remove_data: nothing to drop (the results keep what they need)."""
+
+
+class ContrastResults:
+    """Wald z tests of linear combinations: ``effect``, ``sd``, ``tvalue`` (z), ``pvalue`` and
+    ``conf_int(alpha)``, as statsmodels' ContrastResults with a normal reference."""
+
+    def __init__(self, effect: np.ndarray, sd: np.ndarray) -> None:
+        self.effect, self.sd = effect, sd
+        self.tvalue = self.statistic = effect / sd
+        self.pvalue = 2 * stats().norm.sf(np.abs(self.tvalue))
+        self.distribution = "norm"
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        q = stats().norm.ppf(1 - alpha / 2)
+        return np.column_stack([self.effect - q * self.sd, self.effect + q * self.sd])
 
 
 def _term_index(fit: LinearMixedModel, name: str) -> int:
@@ -198,34 +274,13 @@ def _term_index(fit: LinearMixedModel, name: str) -> int:
 
 
 class Summary:
-    """The text (and HTML) of ``MixedLMResults.summary()``; ``tables`` holds its two tables."""
+    """The text (and HTML) of ``MixedLMResults.summary()`` where statsmodels is not installed;
+    ``tables`` holds its two tables."""
 
-    def __init__(self, results: MixedLMResults, alpha: float) -> None:
-        model = results.model
-        sizes = np.bincount(model._group_codes)
-        info = {
-            "Model:": "MixedLM", "Dependent Variable:": model.endog_names,
-            "No. Observations:": str(results.nobs), "Method:": results.method,
-            "No. Groups:": str(model.n_groups), "Scale:": f"{results.scale:.4f}",
-            "Min. group size:": str(sizes.min()), "Log-Likelihood:": f"{results.llf:.4f}",
-            "Max. group size:": str(sizes.max()), "Converged:": "Yes" if results.converged else "No",
-            "Mean group size:": f"{sizes.mean():.1f}", "": "",
-        }  # fmt: skip
-        self.info = info
-        p = results.k_fe
-        low, high = np.asarray(results.conf_int(alpha)).T
-        names = model.param_names
-        table = pd.DataFrame(index=names, columns=["Coef.", "Std.Err.", "z", "P>|z|", f"[{alpha / 2:.3f}", f"{1 - alpha / 2:.3f}]"], dtype=object)
-        t = results._params / results._bse
-        pv = 2 * stats().norm.sf(np.abs(t))
-        for i, name in enumerate(names):
-            if i < p:
-                row = [results._params[i], results._bse[i], t[i], pv[i], low[i], high[i]]
-                table.loc[name] = [f"{v:.3f}" for v in row]
-            else:  # variance parameters on the data's scale, as statsmodels prints them
-                coef, se = results.scale * results._params[i], np.sqrt(results.scale) * results._bse[i]
-                table.loc[name] = [f"{coef:.3f}", f"{se:.3f}", "", "", "", ""]
-        self.tables = [pd.DataFrame(list(info.items())), table]
+    def __init__(self, info: dict[str, Any], table: pd.DataFrame, title: str) -> None:
+        self.title = title
+        self.info = {k: f"{v:.4f}" if isinstance(v, float) else str(v) for k, v in info.items()}
+        self.tables = [pd.DataFrame(list(self.info.items())), table]
 
     def as_text(self) -> str:
         items = list(self.info.items())
@@ -237,7 +292,7 @@ class Summary:
         ]
         body = self.tables[1].to_string().splitlines()
         width = max(len(line) for line in lines + body)
-        title = "Mixed Linear Model Regression Results".center(width)
+        title = self.title.center(width)
         rule = "=" * width
         return "\n".join([title, rule, *lines, "-" * width, *body, rule]) + "\n"
 

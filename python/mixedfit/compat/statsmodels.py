@@ -17,6 +17,7 @@ lme4's ``(x || g)``; ``random_effects_cov`` holds each group's conditional covar
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import formulaic
@@ -29,6 +30,7 @@ from ..design.restricted import check_restricted, formula_is_restricted
 from ..models.lmm import LinearMixedModel
 from ..models.results import lower_factor
 from .likelihood import GroupedDesign, ProfileLikelihood
+from .params import MixedLMParams
 from .results import MixedLMResults
 
 
@@ -38,6 +40,16 @@ def _names(values: Any, default: str, k: int) -> list[str]:
     if isinstance(values, pd.Series) and values.name is not None:
         return [str(values.name)]
     return [default] if k == 1 and default == "y" else [f"{default}{j + 1}" for j in range(k)]
+
+
+def _exog_names(X: np.ndarray) -> list[str]:
+    """statsmodels' names of an array's columns: x1, x2, …, with "const" for a constant column."""
+    constant = np.flatnonzero(X.var(axis=0) == 0) if len(X) else np.zeros(0, dtype=int)
+    if not len(constant):
+        return [f"x{j}" for j in range(1, X.shape[1] + 1)]
+    names = [f"x{j}" for j in range(1, X.shape[1])]
+    names.insert(int(np.argmin(X.var(axis=0))), "const")
+    return names
 
 
 def _matrix(values: Any, what: str, n: int) -> np.ndarray:
@@ -153,6 +165,24 @@ class _Component:
         return cls(name, codes, values, labels)
 
 
+# The optimizer settings statsmodels' fit accepts (and this one ignores: BOBYQA on Λ's parameters).
+_OPTIMIZER_ARGUMENTS = frozenset({"gtol", "maxiter", "eps", "maxcor", "ftol", "tol", "disp", "maxls"})
+
+
+class _ModelData:
+    """statsmodels' ``model.data``: the names of the response, the fixed effects, the random
+    effects (``exog_re_names``, with the covariances' ``exog_re_names_full``) and of all
+    parameters, the data frame of a formula model (``frame``, else None) and the row labels."""
+
+    def __init__(self, model: MixedLM, frame: pd.DataFrame | None) -> None:
+        self.ynames, self.xnames = model.endog_names, list(model.exog_names)
+        self.exog_re_names = list(model.exog_re_names)
+        self.exog_re_names_full = model.param_names[model.k_fe : model.k_fe + model.k_re2]
+        self.param_names = model.param_names
+        self.frame = frame
+        self.row_labels = frame.index if frame is not None else None
+
+
 class MixedLM:
     """statsmodels' ``MixedLM`` (same arguments and results), fitted by mixedfit.
 
@@ -184,9 +214,10 @@ class MixedLM:
         y = np.asarray(endog, dtype=np.float64).ravel()
         n = len(y)
         X = _matrix(exog, "exog", n)
-        self.exog_names = kwargs.pop("exog_names", None) or (_names(exog_frame, "", 0) if exog_frame is not None else ["const", *[f"x{j}" for j in range(1, X.shape[1])]])
+        self.exog_names = kwargs.pop("exog_names", None) or (_names(exog_frame, "", 0) if exog_frame is not None else _exog_names(X))
         self._formula_spec = kwargs.pop("formula_spec", None)
         group_name = kwargs.pop("group_name", "Group")
+        from_formula = kwargs.pop("vc_from_formula", False)
         if kwargs:
             raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
         groups = np.asarray(groups)
@@ -201,6 +232,10 @@ class MixedLM:
                 _names(exog_re, "", 0) if isinstance(exog_re, pd.DataFrame)
                 else [f"x_re{j + 1}" for j in range(_matrix(exog_re, "exog_re", n).shape[1])]
             )  # fmt: skip
+        # statsmodels' own warning for a user's dict of dicts (its VCSpec is the newer form; its
+        # from_formula builds one, so no warning from there)
+        if isinstance(exog_vc, dict) and not from_formula:
+            warnings.warn("Using deprecated variance components format", FutureWarning, stacklevel=2)
         Z = _matrix(exog_re, "exog_re", n) if exog_re is not None else np.zeros((n, 0))
         keep = self._complete_rows(missing, y, X, Z, groups)
         if exog_vc is not None and not np.all(keep):
@@ -221,6 +256,9 @@ class MixedLM:
         self.k_fe, self.k_re, self.k_vc = self.exog.shape[1], self.exog_re.shape[1], len(self._components)
         self.k_re2 = self.k_re * (self.k_re + 1) // 2
         self.exog_vc_names = [c.name for c in self._components]
+        self.row_indices = {label: rows for label, rows in zip(self.group_labels, self._group_rows)}
+        self.use_sqrt, self.reml = bool(use_sqrt), True
+        self.data = _ModelData(self, None)
 
     @staticmethod
     def _complete_rows(missing: str, y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -283,9 +321,9 @@ class MixedLM:
         model = cls(
             y.iloc[:, 0], X, group_values.to_numpy(), exog_re=exog_re, exog_vc=exog_vc, missing=missing,
             endog_names=str(y.columns[0]), exog_names=[str(c) for c in X.columns], formula_spec=X.model_spec,
-            group_name=group_name,
+            group_name=group_name, vc_from_formula=True,
         )  # fmt: skip
-        model.formula, model.data = formula, data
+        model.formula, model.data = formula, _ModelData(model, data)
         return model
 
     def _grouped_design(self) -> GroupedDesign:
@@ -305,7 +343,7 @@ class MixedLM:
             if c.wide is None:
                 terms.append(RandomTerm(c.codes, c.values, group_name=f"component{j + 1}"))
             else:
-                columns = [f"c{i}" for i in range(c.wide.shape[1])]
+                columns = [f"vc{j + 1}_{i}" for i in range(c.wide.shape[1])]  # names unique across terms
                 terms.append(
                     RandomTerm(c.codes, c.wide, group_name=f"component{j + 1}", column_names=columns, structure="homdiag")
                 )
@@ -323,6 +361,15 @@ class MixedLM:
         effects, as lme4's ``(x || g)``; other patterns and the penalties are not supported."""
         if fe_pen is not None or cov_pen is not None:
             raise NotImplementedError("fe_pen and cov_pen (penalized fits) are not supported by mixedfit's MixedLM")
+        unused = sorted(set(fit_kwargs) - _OPTIMIZER_ARGUMENTS)
+        if unused:  # statsmodels' own warning, word for word
+            warnings.warn(
+                f"Argument{'s' if len(unused) > 1 else ''} {', '.join(unused)} not used by MixedLM.fit. Future versions "
+                "will raise on these arguments.",
+                FutureWarning,
+                stacklevel=2,
+            )
+        self.reml = bool(reml)
         correlated = free is None or not self._diagonal_pattern(free)
         core = LinearMixedModel.from_arrays(self.endog, self.exog, self._terms(correlated), REML=bool(reml)).fit()
         likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(reml))
@@ -349,10 +396,30 @@ class MixedLM:
             "parameters fixed"
         )
 
-    def loglike(self, params: Any, reml: bool = True) -> float:
-        """statsmodels' profile log-likelihood at packed ``[β, Ψ, vc]`` (Ψ = cov_re / scale)."""
-        likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), reml)
-        return likelihood(np.asarray(params, dtype=np.float64))
+    def _params_object(self, params: Any, has_fe: bool) -> MixedLMParams:
+        """A MixedLMParams (statsmodels' or this package's) as it is, or a packed vector read as
+        statsmodels reads it (with this model's use_sqrt)."""
+        if all(hasattr(params, name) for name in ("fe_params", "cov_re", "vcomp")):
+            return params
+        return MixedLMParams.from_packed(params, self.k_fe, self.k_re, self.use_sqrt, has_fe=has_fe)
+
+    def loglike(self, params: Any, profile_fe: bool = True) -> float:
+        """statsmodels' log-likelihood (REML if the last fit was, as ``self.reml``) with the
+        scale profiled out, at a MixedLMParams or a packed vector of the covariance parameters
+        alone; ``profile_fe`` replaces β by its GLS estimate at those covariances."""
+        point = self._params_object(params, has_fe=False)
+        likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(self.reml))
+        psi = np.asarray(point.cov_re, dtype=np.float64)[np.tril_indices(self.k_re)]
+        vc = np.asarray(point.vcomp, dtype=np.float64)
+        beta = likelihood.gls_beta(psi, vc) if profile_fe else np.asarray(point.fe_params, dtype=np.float64)
+        return likelihood(np.concatenate([beta, psi, vc]))
+
+    def predict(self, params: Any, exog: Any = None) -> np.ndarray:
+        """Xβ for the fixed effects in params (a MixedLMParams, or a vector starting with β),
+        on this model's exog or the given one (statsmodels' model-level predict)."""
+        beta = np.asarray(params.fe_params if hasattr(params, "fe_params") else np.asarray(params)[: self.k_fe], dtype=np.float64)
+        X = self.exog if exog is None else self._fixed_design(exog)[0]
+        return X @ beta
 
     def _cov_from_theta(self, fit: LinearMixedModel) -> tuple[np.ndarray, np.ndarray]:
         """Ψ and the components' variances (both / scale) from a fit's relative covariance
