@@ -11,8 +11,14 @@ from typing import Any, Iterator
 # and patsy do, and as R evaluates lme4's formulas); "restricted" first checks that a formula
 # holds only column names, numbers, formula operators and a fixed list of transforms, and
 # raises FormulaError before anything in it runs (for services that take formulas from users).
-_CHOICES: dict[str, tuple[Any, ...]] = {"formula_evaluation": ("python", "restricted")}
-_OPTIONS: dict[str, Any] = {"formula_evaluation": "python"}
+# check_nobs_vs_nRE: lme4's lmerControl(check.nobs.vs.nRE =): "stop" refuses a term with at least
+# as many random effects as observations (with a residual variance the two are then probably
+# unidentifiable), "ignore" fits it (statsmodels does; its compatible front asks for it).
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "formula_evaluation": ("python", "restricted"),
+    "check_nobs_vs_nRE": ("stop", "ignore"),
+}
+_OPTIONS: dict[str, Any] = {"formula_evaluation": "python", "check_nobs_vs_nRE": "stop"}
 # Settings of option_context, which win over the package's while its block runs: per thread and
 # per asyncio task, so a Dask worker's task can run restricted while other tasks do not.
 _CONTEXT: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("mixedfit_options", default={})
@@ -41,6 +47,9 @@ def set_options(**settings: Any) -> dict[str, Any]:
         factor, as.factor, offset and cbind (and numpy's np.log, np.exp, np.sqrt, ...), within
         bounds on the formula's length, powers, number of terms and basis sizes; anything else
         is a FormulaError raised before any of the formula is evaluated.
+    check_nobs_vs_nRE : "stop" (default) or "ignore"
+        As lme4's lmerControl(check.nobs.vs.nRE =): whether a term with at least as many random
+        effects as observations is refused (DataError) or fitted.
     """
     _checked(settings)
     previous = {name: _OPTIONS[name] for name in settings}

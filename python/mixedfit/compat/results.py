@@ -13,6 +13,7 @@ from ..inference.condvar import relative_factor
 from ..models.lmm import LinearMixedModel
 from .likelihood import ProfileLikelihood
 from .params import MixedLMParams
+from .profile import profile_variance
 
 if TYPE_CHECKING:
     from .statsmodels import MixedLM
@@ -249,6 +250,16 @@ class MixedLMResults:
         effect = R @ self._beta
         sd = np.sqrt(np.einsum("ij,jk,ik->i", R, self._pcov[: self.k_fe, : self.k_fe], R))
         return ContrastResults(effect, sd)
+
+    def profile_re(
+        self, re_ix: Any, vtype: str, num_low: int = 5, dist_low: float = 1.0, num_high: int = 5, dist_high: float = 1.0,
+        **fit_kwargs: Any,
+    ) -> np.ndarray:  # fmt: skip
+        """statsmodels' profile likelihood of one variance parameter: random effect ``re_ix``
+        (vtype "re") or the component named ``re_ix`` (vtype "vc") held at each point of a grid
+        around its estimate, the rest refitted; rows (variance on the data's scale, log-likelihood).
+        ``fit_kwargs`` are accepted and ignored (see MixedLM.fit)."""
+        return profile_variance(self, re_ix, vtype, num_low, dist_low, num_high, dist_high)
 
     def remove_data(self) -> None:
         """statsmodels' remove_data: nothing to drop (the results keep what they need)."""

@@ -17,6 +17,7 @@ lme4's ``(x || g)``; ``random_effects_cov`` holds each group's conditional covar
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any, Mapping
 
@@ -27,7 +28,10 @@ import scipy.sparse as sp
 
 from ..design.arrays import RandomTerm
 from ..design.restricted import check_restricted, formula_is_restricted
+from ..errors import SingularFitWarning
+from ..inference.derivatives import central_gradient
 from ..models.lmm import LinearMixedModel
+from ..options import option_context
 from ..models.results import lower_factor
 from .likelihood import GroupedDesign, ProfileLikelihood
 from .params import MixedLMParams
@@ -165,6 +169,44 @@ class _Component:
         return cls(name, codes, values, labels)
 
 
+def _singular_warning() -> type[Warning]:
+    """statsmodels' SingularMatrixWarning where statsmodels is installed (code written against it
+    catches that class), else mixedfit's SingularFitWarning."""
+    try:
+        from statsmodels.tools.sm_exceptions import SingularMatrixWarning
+    except ImportError:
+        return SingularFitWarning
+    return SingularMatrixWarning
+
+
+class _Distribution:
+    """Draws of y = Xβ + Z_re u + Σ_c Z_c a_c + ε with u_g ~ N(0, scale Ψ) per group, a_c's
+    effects ~ N(0, scale vc_c) and ε ~ N(0, scale): statsmodels' ``_mixedlm_distribution``."""
+
+    def __init__(self, model: MixedLM, params: Any, scale: float, exog: Any) -> None:
+        point = MixedLMParams.from_packed(params, model.k_fe, model.k_re, use_sqrt=False, has_fe=True)
+        self.model, self.scale = model, float(scale)
+        self.exog = model.exog if exog is None else _matrix(exog, "exog", model.nobs)
+        self.fe_params, self.cov_re, self.vcomp = point.fe_params, self.scale * point.cov_re, self.scale * point.vcomp
+        self._design = model._grouped_design()
+
+    def rvs(self, n: Any = None, rng: Any = None) -> np.ndarray:
+        """One simulated response (n is ignored, as statsmodels'). The normal draws come in
+        statsmodels' order (the groups' effects, each component's effects group by group, the
+        residuals), so a seeded RandomState or Generator gives statsmodels' draw."""
+        rng = rng if hasattr(rng, "normal") else np.random.default_rng(rng)
+        d, model = self._design, self.model
+        y = self.exog @ self.fe_params
+        if model.k_re:
+            u = rng.normal(size=(model.n_groups, model.k_re)) @ np.linalg.cholesky(self.cov_re).T
+            y = y + d.Z_re @ u.ravel()
+        for variance, Z, component in zip(self.vcomp, d.Z_vc, model._components):
+            counts = np.bincount([g for g, _ in component.labels], minlength=model.n_groups)
+            effects = np.concatenate([rng.normal(size=count) for count in counts]) if len(counts) else np.zeros(0)
+            y = y + np.sqrt(variance) * (Z @ effects)
+        return y + np.sqrt(self.scale) * rng.normal(size=model.nobs)
+
+
 # The optimizer settings statsmodels' fit accepts (and this one ignores: BOBYQA on Λ's parameters).
 _OPTIMIZER_ARGUMENTS = frozenset({"gtol", "maxiter", "eps", "maxcor", "ftol", "tol", "disp", "maxls"})
 
@@ -282,6 +324,10 @@ class MixedLM:
         formulas use raises, unless ``missing="drop"`` (then its row is dropped)."""
         if "groups" not in kwargs:
             raise TypeError("from_formula needs groups= (a column name of data, or an array)")
+        # As statsmodels (patsy's eval_env): names in the formulas that are not columns are looked
+        # up where from_formula was called (a function defined there, a module imported there).
+        caller = sys._getframe(1)
+        namespace = {**caller.f_globals, **caller.f_locals}
         groups = kwargs.pop("groups")
         if args or kwargs:
             raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
@@ -302,11 +348,11 @@ class MixedLM:
             raise ValueError(f"column '{column}' has a missing value (use missing='drop' to drop such rows)")
         complete = ~missing_values.any(axis=1)
         data, group_values = data.loc[complete], group_values.loc[complete]
-        matrices = formulaic.model_matrix(formula, data, na_action="raise")
+        matrices = formulaic.model_matrix(formula, data, na_action="raise", context=namespace)
         y, X = matrices.lhs, matrices.rhs
         exog_re = None
         if re_formula:
-            exog_re = formulaic.model_matrix(re_formula, data, na_action="raise")
+            exog_re = formulaic.model_matrix(re_formula, data, na_action="raise", context=namespace)
             exog_re = exog_re.rename(columns={"Intercept": group_name})
         elif not vc_formula:
             exog_re = pd.DataFrame({group_name: np.ones(len(data))}, index=data.index)
@@ -314,7 +360,7 @@ class MixedLM:
         if vc_formula:
             exog_vc = {}
             for name, vc in vc_formula.items():
-                whole = formulaic.model_matrix(vc, data, na_action="raise")
+                whole = formulaic.model_matrix(vc, data, na_action="raise", context=namespace)
                 exog_vc[name] = {
                     label: whole.loc[rows] for label, rows in group_values.groupby(group_values, sort=True).groups.items()
                 }
@@ -334,11 +380,13 @@ class MixedLM:
         Z_vc = tuple(c.matrix(n) for c in self._components)
         return GroupedDesign(Z_re, k, self.n_groups, Z_vc)
 
-    def _terms(self, correlated: bool = True) -> list[RandomTerm]:
+    def _terms(self, correlated: bool = True, exog_re: np.ndarray | None = None) -> list[RandomTerm]:
+        """The lme4 terms of this model (exog_re: its random effects' columns in another order)."""
         terms = []
         if self.k_re:
             columns = [f"re{j}" for j in range(self.k_re)]  # _cov_from_theta reads the positions back
-            terms.append(RandomTerm(self._group_codes, self.exog_re, correlated, group_name="group", column_names=columns))
+            exog_re = self.exog_re if exog_re is None else exog_re
+            terms.append(RandomTerm(self._group_codes, exog_re, correlated, group_name="group", column_names=columns))
         for j, c in enumerate(self._components):
             if c.wide is None:
                 terms.append(RandomTerm(c.codes, c.values, group_name=f"component{j + 1}"))
@@ -354,9 +402,9 @@ class MixedLM:
         fe_pen: Any = None, cov_pen: Any = None, free: Any = None, full_output: bool = False,
         method: Any = None, **fit_kwargs: Any,
     ) -> MixedLMResults:  # fmt: skip
-        """Fit by REML (``reml=True``) or ML. ``start_params``, ``niter_sa``, ``do_cg``,
-        ``full_output`` and ``method`` are accepted and ignored (mixedfit's optimizer is BOBYQA on
-        Λ's parameters). ``free`` (a MixedLMParams of 0/1 marking the free parameters) may mark
+        """Fit by REML (``reml=True``) or ML. ``start_params``, ``niter_sa``, ``do_cg`` and
+        ``method`` are accepted and ignored (mixedfit's optimizer is BOBYQA on Λ's parameters);
+        ``full_output=True`` records its evaluations in the results' ``hist`` (θ and criterion). ``free`` (a MixedLMParams of 0/1 marking the free parameters) may mark
         every β and variance component free and cov_re's diagonal only: independent random
         effects, as lme4's ``(x || g)``; other patterns and the penalties are not supported."""
         if fe_pen is not None or cov_pen is not None:
@@ -371,9 +419,29 @@ class MixedLM:
             )
         self.reml = bool(reml)
         correlated = free is None or not self._diagonal_pattern(free)
-        core = LinearMixedModel.from_arrays(self.endog, self.exog, self._terms(correlated), REML=bool(reml)).fit()
+        with option_context(check_nobs_vs_nRE="ignore"):  # statsmodels fits more effects than observations
+            core = LinearMixedModel.from_arrays(self.endog, self.exog, self._terms(correlated), REML=bool(reml))
+        core._warns_singular = False  # statsmodels' own warning instead, below
+        if full_output:
+            core.optsum.trace = []
+        core.fit()
+        if core.is_singular():
+            warnings.warn("The random effects covariance matrix is singular.", _singular_warning(), stacklevel=2)
         likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(reml))
-        return MixedLMResults(self, core, likelihood)
+        results = MixedLMResults(self, core, likelihood)
+        if full_output:  # the optimizer's path: mixedfit's θ (Λ's parameters) and criterion per evaluation
+            results.hist = [{"params": theta, "objective": value} for theta, value in core.optsum.trace]
+        return results
+
+    def get_distribution(self, params: Any, scale: float, exog: Any = None) -> _Distribution:
+        """statsmodels' simulator of the model at packed ``params`` ([β, Ψ by rows of its lower
+        triangle, vc], both relative to ``scale``) with fixed-effects design ``exog`` (None: the
+        model's): its ``rvs(n, rng)`` draws a response."""
+        return _Distribution(self, params, scale, exog)
+
+    def fit_regularized(self, *args: Any, **kwargs: Any) -> Any:
+        """statsmodels' L1-penalized fit: not available in mixedfit."""
+        raise NotImplementedError("fit_regularized (L1-penalized fixed effects) is not supported by mixedfit's MixedLM")
 
     def _diagonal_pattern(self, free: Any) -> bool:
         """Whether free marks independent random effects (cov_re's off-diagonal fixed at 0, the
@@ -413,6 +481,31 @@ class MixedLM:
         vc = np.asarray(point.vcomp, dtype=np.float64)
         beta = likelihood.gls_beta(psi, vc) if profile_fe else np.asarray(point.fe_params, dtype=np.float64)
         return likelihood(np.concatenate([beta, psi, vc]))
+
+    def score(self, params: Any, profile_fe: bool = True) -> np.ndarray:
+        """The gradient of ``loglike`` in statsmodels' packing with this model's use_sqrt: the
+        covariance parameters (and β first unless profile_fe), by central differences (step
+        ε^⅓·max(|x|, 1)) of the log-likelihood, where statsmodels has closed forms."""
+        point = self._params_object(params, has_fe=False)
+        x = point.get_packed(use_sqrt=self.use_sqrt, has_fe=not profile_fe)
+
+        def loglike(packed: np.ndarray) -> float:
+            at = MixedLMParams.from_packed(packed, self.k_fe, self.k_re, self.use_sqrt, has_fe=not profile_fe)
+            if profile_fe:
+                at.fe_params = np.asarray(point.fe_params, dtype=np.float64)
+            return self.loglike(at, profile_fe=profile_fe)
+
+        return central_gradient(loglike, x, np.finfo(float).eps ** (1 / 3) * np.maximum(np.abs(x), 1.0))
+
+    def hessian(self, params: Any) -> tuple[np.ndarray, bool]:
+        """statsmodels' hessian: the log-likelihood's Hessian in [β, Ψ (lower triangle by rows),
+        vc] (not square roots), and whether Ψ is singular."""
+        point = self._params_object(params, has_fe=True)
+        cov = np.asarray(point.cov_re, dtype=np.float64)
+        packed = np.concatenate([point.fe_params, cov[np.tril_indices(self.k_re)], point.vcomp])
+        likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(self.reml))
+        singular = bool(self.k_re) and np.linalg.eigvalsh(cov).min() <= 0
+        return likelihood.hessian(packed), singular
 
     def predict(self, params: Any, exog: Any = None) -> np.ndarray:
         """Xβ for the fixed effects in params (a MixedLMParams, or a vector starting with β),

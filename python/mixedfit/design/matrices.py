@@ -26,6 +26,7 @@ from ..errors import (
     plain_message,
     warn,
 )
+from ..options import get_options
 from .covariance import Covariance, NumFactor, coordinate_values, covariance_of, num_factor_columns
 from .formula import ParsedFormula, RandomTerm
 
@@ -476,7 +477,8 @@ def build_re_term(frame: ModelFrame, term: RandomTerm, has_residual: bool) -> Re
     # A correlation structure (ar1, toep, ou, ...) with one effect per observation is glmmTMB's way
     # of correlating the residuals: its correlations tell it apart from the residual variance.
     told_apart_by_correlation = term.structure not in ("us", "diag", "homdiag")
-    if has_residual and not told_apart_by_correlation and len(levels) * len(matrix.names) >= n:
+    checked = get_options()["check_nobs_vs_nRE"] == "stop"
+    if has_residual and checked and not told_apart_by_correlation and len(levels) * len(matrix.names) >= n:
         raise DataError(
             f"number of observations ({n}) <= number of random effects ({len(levels) * len(matrix.names)}) for "
             f"term {term}; the random-effects parameters and the residual variance are probably unidentifiable"

@@ -233,7 +233,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
 
     def _optimize(self) -> np.ndarray:
         """θ̂ by BOBYQA from self.optsum (with a residual structure, θ and ψ jointly)."""
-        if self._structure is None and not self.optsum.verbose:
+        if self._structure is None and not self.optsum.verbose and self.optsum.trace is None:
             return bobyqa_in_core(lambda x0, settings: self._core.optimize(x0, settings, self.REML), self.optsum)
         if self._structure is None:
             return bobyqa(lambda th: self._core.objective(th, self.REML), self.optsum)

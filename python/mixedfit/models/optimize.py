@@ -56,6 +56,7 @@ class OptSummary:
     upper: np.ndarray | None = None  # None: unbounded above
     quiet: bool = False  # no ConvergenceWarning (refits in worker threads count them instead)
     verbose: bool = False  # print every evaluation (as lme4's verbose = 1) to standard error
+    trace: list | None = None  # a list to receive every evaluation's (x, objective), or None
     final: np.ndarray = field(default_factory=lambda: np.empty(0))
     fmin: float = np.nan
     feval: int = 0
@@ -142,6 +143,8 @@ def bobyqa(objective: Callable[[np.ndarray], float], summary: OptSummary) -> np.
         value = objective(x)
         if summary.verbose:
             print(f"evaluation {count[0]:4d}: objective {value:.8g} at {np.array2string(x, precision=6)}", file=sys.stderr)
+        if summary.trace is not None:
+            summary.trace.append((np.array(x), value))
         return value
 
     return bobyqa_in_core(lambda x0, settings: _core.bobyqa(f, x0, settings), summary)
