@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import mixedfit
@@ -47,6 +48,13 @@ def test_grouping_factor_levels(sleep):
         mixedfit.lmer("Reaction ~ Days + (1 | row)", sleep.assign(row=np.arange(len(sleep))))
     with pytest.raises(DataError, match=r"number of observations \(180\) <= number of random effects \(180\)"):
         mixedfit.lmer("Reaction ~ Days + (Days | half)", sleep.assign(half=np.arange(len(sleep)) // 2))
+    # lme4's lmerControl(check.nobs.vs.nRE = "ignore"): fitted (the variances are then weakly told apart)
+    with mixedfit.option_context(check_nobs_vs_nRE="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a singular or unconverged fit is the expected outcome here
+        fit = mixedfit.lmer("Reaction ~ Days + (Days | half)", sleep.assign(half=np.arange(len(sleep)) // 2))
+    assert np.isfinite(fit.loglik)
+    with pytest.raises(ValueError, match="option 'check_nobs_vs_nRE' must be one of"):
+        mixedfit.set_options(check_nobs_vs_nRE="warning")
 
 
 def test_empty_and_wrong_data_types(sleep):

@@ -485,7 +485,7 @@ class MixedLM:
     def score(self, params: Any, profile_fe: bool = True) -> np.ndarray:
         """The gradient of ``loglike`` in statsmodels' packing with this model's use_sqrt: the
         covariance parameters (and β first unless profile_fe), by central differences (step
-        ε^⅓·max(|x|, 1)) of the log-likelihood, where statsmodels has closed forms."""
+        ε^⅓·max(abs(x), 1)) of the log-likelihood, where statsmodels has closed forms."""
         point = self._params_object(params, has_fe=False)
         x = point.get_packed(use_sqrt=self.use_sqrt, has_fe=not profile_fe)
 
