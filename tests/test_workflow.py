@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import mixedfit
 import numpy as np
@@ -91,6 +92,27 @@ def test_command_line(tmp_path):
     assert result.returncode == 1 and "column 'nope' used in the formula is not in the data" in result.stderr
     result = run_cli("sleepstudy")
     assert result.returncode == 0 and "Linear mixed model fit by REML" in result.stdout
+
+
+def test_command_line_help_examples_and_pipes(capsys):
+    """No arguments print the help (not a fit); every bundled data set has an example (LMMs and
+    the GLMMs), whose --json equals the fit in Python; a reader that stops early ends quietly."""
+    from mixedfit.__main__ import EXAMPLES, main
+
+    assert main([]) == 0
+    assert "usage: mixedfit" in capsys.readouterr().out
+    assert sorted(EXAMPLES) == mixedfit.datasets.names()
+    for name, (formula, family) in EXAMPLES.items():
+        assert main(["example", name, "--json"]) == 0, name
+        fitted = json.loads(capsys.readouterr().out)
+        data = mixedfit.datasets.load(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mixedfit.SingularFitWarning)  # Dyestuff2's fit is singular
+            direct = mixedfit.lmer(formula, data) if family is None else mixedfit.glmer(formula, data, family=family)
+        assert fitted["loglik"] == pytest.approx(direct.loglik, rel=1e-10), name
+    shell = f"{sys.executable} -m mixedfit sleepstudy | head -n 1"
+    piped = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=120)
+    assert piped.stdout == "Linear mixed model fit by REML\n" and piped.stderr == "", piped.stderr
 
 
 def test_r_csv_reader_gives_pandas_own_frame(tmp_path, monkeypatch):

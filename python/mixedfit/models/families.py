@@ -32,6 +32,7 @@ _LINKS = {
     "lognormal": ("log", ("log",)),
     "beta_binomial": ("logit", ("logit", "probit", "cloglog")),
 }
+FAMILY_NAMES = tuple(_LINKS)  # every family glmer fits (the command line lists them)
 _ALIASES = {
     "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
     "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
