@@ -27,7 +27,17 @@ def read_r_csv(path: str | Path) -> pd.DataFrame:
     strings). Plain files from PYARROW_MIN_BYTES on are parsed by pyarrow's CSV reader where
     pyarrow backs pandas' strings (pandas 3 with pyarrow): the same frame as pandas' own reader
     on every data set this project ships, benchmarks or tests with, NA included, in half to a
-    third of its time; otherwise, and where pyarrow refuses a file, by pandas' own."""
+    third of its time; otherwise, and where pyarrow refuses a file, by pandas' own.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    DataFrame
+    """
     compressed = str(path).endswith(".gz")
     opener = gzip.open if compressed else open
     with opener(path, "rt", newline="") as handle:
@@ -63,7 +73,17 @@ def _read_by_pyarrow(path: str | Path, strings: list[str]) -> pd.DataFrame | Non
 
 
 def load(name: str) -> pd.DataFrame:
-    """One of the bundled data sets by name, e.g. load('sleepstudy')."""
+    """One of the bundled data sets by name, e.g. load('sleepstudy').
+
+    Parameters
+    ----------
+    name : str
+        One of ``names()``.
+
+    Returns
+    -------
+    DataFrame
+    """
     available = names()
     if name not in available:
         raise ValueError(f"no bundled data set '{name}'; available: {', '.join(available)}")

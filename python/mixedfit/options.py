@@ -50,6 +50,16 @@ def set_options(**settings: Any) -> dict[str, Any]:
     check_nobs_vs_nRE : "stop" (default) or "ignore"
         As lme4's lmerControl(check.nobs.vs.nRE =): whether a term with at least as many random
         effects as observations is refused (DataError) or fitted.
+
+    Parameters
+    ----------
+    **settings
+        Option names and values (see above).
+
+    Returns
+    -------
+    dict
+        The previous values of the options changed.
     """
     _checked(settings)
     previous = {name: _OPTIONS[name] for name in settings}
@@ -60,6 +70,11 @@ def set_options(**settings: Any) -> dict[str, Any]:
 @contextlib.contextmanager
 def option_context(**settings: Any) -> Iterator[None]:
     """Settings for the code inside the ``with`` block only, in this thread (or task) only.
+
+    Parameters
+    ----------
+    **settings
+        Option names and values, as for ``set_options``.
 
     Examples
     --------

@@ -44,7 +44,26 @@ def caterpillar(
     """One panel per random-effects column of a grouping factor: each level's conditional mode
     with a ±z·SD interval from its conditional variance, sorted by the first column's mode. With
     more than max_levels levels only the max_levels/2 smallest and largest are shown (or the
-    levels given), so the figure keeps a readable height."""
+    levels given), so the figure keeps a readable height.
+
+    Parameters
+    ----------
+    model : fitted model
+    group : str, optional
+        The grouping factor (default: the first).
+    level : float, default 0.95
+        Coverage of the intervals.
+    ax : matplotlib Axes, optional
+        Where to draw a single-column factor's panel.
+    max_levels : int, default 40
+        Most levels shown.
+    levels : sequence, optional
+        The levels to show.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     plt = _pyplot()
     name = _grouping_factor(model, group)
     table = model.ranef(condvar=True)[name]
@@ -78,7 +97,17 @@ def caterpillar(
 
 
 def residual_plot(model: MixedModel, ax: Any = None) -> Any:
-    """Pearson residuals against fitted values, with the zero line."""
+    """Pearson residuals against fitted values, with the zero line.
+
+    Parameters
+    ----------
+    model : fitted model
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4)) if ax is None else (ax.figure, ax)
     ax.scatter(model.fitted, model.residuals(type="pearson"), s=8, alpha=0.6)
@@ -100,7 +129,17 @@ def _qq(ax: Any, values: np.ndarray, title: str) -> None:
 
 def qq_plot(model: MixedModel, ax: Any = None) -> Any:
     """Normal QQ plot of the scaled residuals (Pearson residuals over σ for an LMM, deviance
-    residuals for a GLMM)."""
+    residuals for a GLMM).
+
+    Parameters
+    ----------
+    model : fitted model
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4)) if ax is None else (ax.figure, ax)
     if model._has_residual and not hasattr(model, "family"):
@@ -112,7 +151,18 @@ def qq_plot(model: MixedModel, ax: Any = None) -> Any:
 
 
 def ranef_qq(model: MixedModel, group: str | None = None) -> Any:
-    """Normal QQ plots of a grouping factor's conditional modes, one panel per column."""
+    """Normal QQ plots of a grouping factor's conditional modes, one panel per column.
+
+    Parameters
+    ----------
+    model : fitted model
+    group : str, optional
+        The grouping factor (default: the first).
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     plt = _pyplot()
     name = _grouping_factor(model, group)
     table = model.ranef[name]
@@ -124,7 +174,20 @@ def ranef_qq(model: MixedModel, group: str | None = None) -> Any:
 
 def profile_plot(model: MixedModel, parm: Any = None, level: float = 0.95) -> Any:
     """ζ against each parameter's value from the likelihood profiles (lme4's xyplot(profile(m))),
-    with the ±z lines whose crossings are the profile interval's ends. parm as in confint."""
+    with the ±z lines whose crossings are the profile interval's ends. parm as in confint.
+
+    Parameters
+    ----------
+    model : fitted model
+    parm : str, int or sequence, optional
+        The parameters (default: all).
+    level : float, default 0.95
+        Where the ±z lines are drawn.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     plt = _pyplot()
     profiles = model.profile(parm=parm, level=level)
     z = normal_quantile(level)
@@ -140,7 +203,20 @@ def profile_plot(model: MixedModel, parm: Any = None, level: float = 0.95) -> An
 
 def fitted_by_group(model: MixedModel, group: str | None = None, max_panels: int = 12) -> Any:
     """Observed against fitted values, one panel per level of a grouping factor (the first
-    max_panels levels), with the identity line."""
+    max_panels levels), with the identity line.
+
+    Parameters
+    ----------
+    model : fitted model
+    group : str, optional
+        The grouping factor (default: the first).
+    max_panels : int, default 12
+        Most levels shown.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     plt = _pyplot()
     name = _grouping_factor(model, group)
     term = next(t for t in model.design.terms if t.name == name)

@@ -74,7 +74,18 @@ def get_threads() -> int:
 
 def set_threads(n: int | None) -> int | None:
     """Use n threads in the core (one factorization) and in bootstraps from now on; None restores
-    the default. Returns the previous setting (None if it was the default)."""
+    the default. Returns the previous setting (None if it was the default).
+
+    Parameters
+    ----------
+    n : int or None
+        Threads, or None for the default.
+
+    Returns
+    -------
+    int or None
+        The previous setting.
+    """
     global _setting
     count = positive_int(n, "the number of threads", allow_none=True)
     previous, _setting = _setting, None if count is None else _capped(count, f"set_threads({n})")

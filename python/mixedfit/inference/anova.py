@@ -16,7 +16,23 @@ def anova(
     """With several models, lme4's anova(m0, m1, ...): npar, AIC, BIC, logLik, deviance (−2 log L)
     of each model, ordered by npar, and the χ² statistic, its degrees of freedom and p-value
     against the model before it. With one linear mixed model, lmerTest's anova(m): F tests of its
-    fixed-effects terms with Satterthwaite's denominator df (see LinearMixedModel.anova)."""
+    fixed-effects terms with Satterthwaite's denominator df (see LinearMixedModel.anova).
+
+    Parameters
+    ----------
+    *models : fitted models
+        One linear mixed model, or several models of the same data (nested).
+    names : list of str, optional
+        Row labels for several models (default: model1, model2, …).
+    type : {"III", "I"}
+        One model's tests: marginal or sequential.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        One model's denominator degrees of freedom.
+
+    Returns
+    -------
+    DataFrame
+    """
     if len(models) == 1 and hasattr(models[0], "anova"):
         return models[0].anova(type=type, ddf=ddf)
     if len(models) < 2:

@@ -71,7 +71,24 @@ def emmeans(model, specs: str, level: float = 0.95, pairs: bool = False, ddf: st
     an empty cell of an interaction, whose coefficient was dropped as aliased) is NaN throughout,
     with "nonEst" in a ``note`` column, as emmeans reports it. For an LMM, ddf="Kenward-Roger"
     takes Kenward–Roger's df and adjusted covariance (emmeans' lmer.df = "kenward-roger", its own
-    default for lmer fits)."""
+    default for lmer fits).
+
+    Parameters
+    ----------
+    model : fitted model
+    specs : str
+        The factor whose levels' marginal means are estimated.
+    level : float, default 0.95
+        Confidence level of the intervals.
+    pairs : bool, default False
+        Tukey-adjusted pairwise differences instead of the means.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        An LMM's degrees of freedom.
+
+    Returns
+    -------
+    DataFrame
+    """
     model._require_fit()
     grid = _reference_grid(model)
     if specs not in grid.columns or model.frame.kinds[specs].kind not in ("text", "category", "boolean"):

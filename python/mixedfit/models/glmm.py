@@ -306,7 +306,19 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     @synchronized
     def objective_at(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
-        """−2 log-likelihood at θ (nAGQ = 0: β from PIRLS) or at (θ, β)."""
+        """−2 log-likelihood at θ (nAGQ = 0: β from PIRLS) or at (θ, β).
+
+        Parameters
+        ----------
+        theta : array
+            The relative covariance parameters θ.
+        beta : array, optional
+            The fixed effects (default: PIRLS's at θ, as nAGQ = 0).
+
+        Returns
+        -------
+        float
+        """
         theta = np.ascontiguousarray(theta, dtype=np.float64)
         if beta is None:
             return self._core.objective_theta(theta)
@@ -671,7 +683,18 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     @synchronized
     def residuals(self, type: str = "deviance") -> np.ndarray:
-        """Residuals of type 'deviance' (lme4's default for GLMMs), 'pearson', 'response' or 'working'."""
+        """Residuals of type 'deviance' (lme4's default for GLMMs), 'pearson', 'response' or 'working'.
+
+        Parameters
+        ----------
+        type : {"deviance", "pearson", "response", "working"}
+            The kind of residual.
+
+        Returns
+        -------
+        ndarray
+            One residual per observation.
+        """
         self._require_fit()
         core = self._core
         raw = self._response - self._fitted_values
@@ -904,6 +927,28 @@ def glmer(
     zero model, a one-sided formula of fixed effects ('~ 1', '~ x') for the log-odds of a
     structural zero: with a count family a zero-inflated model, with a zero-truncated family a
     hurdle model (``fixef_zi``, ``predict(type="zprob")``).
+
+    Parameters
+    ----------
+    formula : str
+        lme4's formula, e.g. ``"cbind(incidence, size - incidence) ~ period + (1 | herd)"``.
+    data : data frame
+    family : str or Family, default "binomial"
+    link : str, optional
+        The family's link (default: its canonical one).
+    nAGQ : int, default 1
+        0, 1 (Laplace) or more (adaptive Gauss–Hermite).
+    weights, offset : column name or array, optional
+        Prior weights (binomial: trials) and an offset.
+    n_threads : int, optional
+        Threads of the core.
+    ziformula : str, optional
+        A zero-inflation (or, with a truncated family, hurdle) model, e.g. ``"~ x"``.
+
+    Returns
+    -------
+    GeneralizedLinearMixedModel
+        Fitted (a LinearMixedModel for the gaussian family with the identity link).
     """
     if as_family(family, link) == Family("gaussian", "identity") and ziformula is None:
         warn(

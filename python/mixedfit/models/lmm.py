@@ -185,7 +185,17 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     @synchronized
     def objective_at(self, theta: np.ndarray) -> float:
         """The REML criterion (or ML deviance) at θ, β and σ profiled out (a residual structure at
-        its current parameters)."""
+        its current parameters).
+
+        Parameters
+        ----------
+        theta : array
+            The relative covariance parameters θ (as ``theta``).
+
+        Returns
+        -------
+        float
+        """
         return self._core.objective(np.ascontiguousarray(theta, dtype=np.float64), self.REML) + self._jacobian()
 
     @synchronized
@@ -384,7 +394,17 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
 
     @synchronized
     def fitted_values(self, level: str = "conditional") -> np.ndarray:
-        """Fitted values Xβ + Zb + offset ('conditional', as ``fitted``) or Xβ + offset ('marginal')."""
+        """Fitted values Xβ + Zb + offset ('conditional', as ``fitted``) or Xβ + offset ('marginal').
+
+        Parameters
+        ----------
+        level : {"conditional", "marginal"}
+            With the random effects' predictions or without.
+
+        Returns
+        -------
+        ndarray
+        """
         self._require_fit()
         if level == "conditional":
             return self._fitted_values.copy()
@@ -398,7 +418,20 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         weights ('pearson', 'deviance'), as lme4's residuals() for lmer fits, or divided by their
         estimated SD σ·sᵢ/√wᵢ and, with a correlation structure, whitened by C^{-1/2} ('normalized',
         as nlme's);
-        level 'marginal' takes them from Xβ + offset instead of the conditional fitted values."""
+        level 'marginal' takes them from Xβ + offset instead of the conditional fitted values.
+
+        Parameters
+        ----------
+        type : {"response", "working", "pearson", "deviance", "normalized"}
+            The kind of residual.
+        level : {"conditional", "marginal"}
+            From the fitted values with the random effects, or from Xβ + offset.
+
+        Returns
+        -------
+        ndarray
+            One residual per observation.
+        """
         self._require_fit()
         raw = self._response - self.fitted_values(level)
         if type in ("response", "working"):
@@ -488,7 +521,20 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         DenDF (ddf: "Satterthwaite" or "Kenward-Roger", the latter with its scaled F), F value,
         Pr(>F) per term. Type "III" (each term's coefficients = 0;
         models whose terms contain one another, as with interactions, are not supported yet) or
-        "I" (sequential, any model)."""
+        "I" (sequential, any model).
+
+        Parameters
+        ----------
+        type : {"III", "I"}
+            Marginal or sequential tests.
+        ddf : {"Satterthwaite", "Kenward-Roger"}
+            The denominator degrees of freedom.
+
+        Returns
+        -------
+        DataFrame
+            One row per fixed-effects term.
+        """
         self._require_fit()
         return anova_table(self, self._denominator_df(ddf), type)
 
@@ -621,7 +667,17 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
     @synchronized
     def summary(self, ddf: str | None = "Satterthwaite") -> str:
         """lme4's summary text; with ddf='Satterthwaite' the coefficient table has lmerTest's df
-        and p-values (ddf=None: estimates, standard errors and t only, as lme4)."""
+        and p-values (ddf=None: estimates, standard errors and t only, as lme4).
+
+        Parameters
+        ----------
+        ddf : {"Satterthwaite", "Kenward-Roger"} or None
+            The coefficient table's degrees of freedom (None: lme4's table without them).
+
+        Returns
+        -------
+        str
+        """
         self._require_fit()
         method = "REML" if self.REML else "maximum likelihood"
         if ddf in ("Satterthwaite", "Kenward-Roger"):

@@ -364,7 +364,24 @@ class MixedModel(Refits):
         ('~(1 | Subject)' of a (Days | Subject) fit: the intercepts' effects only); new levels of a
         grouping factor are an error unless allow_new_levels (then their effects are 0); type
         'link' (the linear predictor) or 'response' (the mean). Rows of newdata with a missing
-        needed value predict NaN."""
+        needed value predict NaN.
+
+        Parameters
+        ----------
+        newdata : data frame, optional
+            Rows to predict (default: the fit's own rows).
+        re_form : str, optional
+            None (all random effects), '~0' or 'NA' (none), or a formula naming the terms or columns to keep.
+        allow_new_levels : bool, default False
+            Predict levels the fit has not seen at the population level (their effects 0) instead of raising.
+        type : {"link", "response"} (GLMMs also "conditional", "zprob")
+            The linear predictor or the mean (see the model class).
+
+        Returns
+        -------
+        ndarray
+            One prediction per row (NaN where a needed value is missing).
+        """
         self._require_fit()
         if type not in self.PREDICTION_TYPES:
             raise ValueError(f"type must be one of {', '.join(map(repr, self.PREDICTION_TYPES))}, not {type!r}")
@@ -400,7 +417,24 @@ class MixedModel(Refits):
     ) -> pd.DataFrame:
         """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
         simulate()), one column per simulation; binomial responses as proportions of the trials.
-        progress=True reports the simulations done."""
+        progress=True reports the simulations done.
+
+        Parameters
+        ----------
+        nsim : int, default 1
+            Number of simulated responses.
+        seed : int or numpy Generator, optional
+            For reproducible draws.
+        newdata : data frame, optional
+            Simulate for these rows (new levels get their own draws) instead of the fit's.
+        progress : bool, default False
+            Report the simulations done.
+
+        Returns
+        -------
+        DataFrame
+            One column per simulation (sim_1, …), one row per observation.
+        """
         self._require_fit()
         nsim = positive_int(nsim, "nsim")
         rng = np.random.default_rng(seed)
@@ -587,7 +621,20 @@ class MixedModel(Refits):
     def profile(self, parm: str | int | Sequence[str | int] | None = None, level: float = 0.95) -> dict[str, pd.DataFrame]:
         """The likelihood profiles behind confint(method="profile"), as lme4's profile(): for each
         parameter, a table of values and ζ (the signed square root of the deviance increase, 0 at
-        the estimate) out to where the absolute ζ passes the level's normal quantile."""
+        the estimate) out to where the absolute ζ passes the level's normal quantile.
+
+        Parameters
+        ----------
+        parm : str, int or sequence of them, optional
+            The parameters to profile, by name or position in ``parameter_names()`` (default: all).
+        level : float, default 0.95
+            How far out the profiles go.
+
+        Returns
+        -------
+        dict of DataFrame
+            Parameter name → its profile (the parameter's values and ζ).
+        """
         self._require_fit()
         names = self.parameter_names()
         rows = self._parameter_rows(parm, names)
@@ -657,7 +704,17 @@ class MixedModel(Refits):
 
     def is_singular(self, tol: float = SINGULAR_TOLERANCE) -> bool:
         """True when some θ component bounded at zero is within tol of it (lme4's isSingular), or a
-        covariance structure's correlation is within tol of its bound."""
+        covariance structure's correlation is within tol of its bound.
+
+        Parameters
+        ----------
+        tol : float, default 1e-4
+            Distance from the bound that counts as on it (lme4's default).
+
+        Returns
+        -------
+        bool
+        """
         self._require_fit()
         return self.design.at_boundary(self._theta, tol)
 
@@ -713,6 +770,11 @@ class MixedModel(Refits):
         standard errors by the delta method from the covariance of the variance parameters (an
         LMM's: Satterthwaite's 2H⁻¹ in (θ, σ), computed once per fit; a GLMM's: its Hessian in
         (θ, β)).
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Confidence level.
 
         Returns
         -------
@@ -773,7 +835,20 @@ class MixedModel(Refits):
         tidy(effects = "fixed", conf.int = TRUE)): term, estimate, std_error, statistic (t or z),
         df (an LMM's Satterthwaite or, with ddf="Kenward-Roger", Kenward–Roger df and adjusted
         standard errors; absent for a GLMM), p_value, conf_low, conf_high (estimate ± quantile ×
-        std_error with the t quantile on df for an LMM, the normal one for a GLMM)."""
+        std_error with the t quantile on df for an LMM, the normal one for a GLMM).
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Confidence level of the intervals.
+        ddf : {"Satterthwaite", "Kenward-Roger"}
+            An LMM's denominator degrees of freedom.
+
+        Returns
+        -------
+        DataFrame
+            One row per fixed effect.
+        """
         self._require_fit()
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1, got {level}")

@@ -34,7 +34,24 @@ class Refits:
         n_threads, else mixedfit.get_threads()); progress=True reports the refits done (a tqdm bar
         if tqdm is installed). Ctrl-C stops it within about a second, leaving the model as it was.
         One row of parameters per replicate (columns as parameter_names()); attrs['singular'] and
-        attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN)."""
+        attrs['not_converged'] count flagged refits (a refit whose criterion failed is a row of NaN).
+
+        Parameters
+        ----------
+        nsim : int, default 500
+            Number of bootstrap replicates.
+        seed : int, optional
+            For reproducible replicates (the same for any n_threads).
+        n_threads : int, optional
+            Threads for the refits.
+        progress : bool, default False
+            Report the refits done.
+
+        Returns
+        -------
+        DataFrame
+            One row of parameters per replicate (columns as ``parameter_names()``).
+        """
         self._require_fit()
         nsim = positive_int(nsim, "nsim")
         n_threads = threads.resolve(n_threads if n_threads is not None else self.n_threads)

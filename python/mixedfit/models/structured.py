@@ -127,7 +127,18 @@ class ResidualStructureFit:
         """Wald intervals for the residual structure's parameters on nlme's scale (as nlme's
         intervals(m)'s varStruct and corStruct): from the Hessian of the criterion in (θ, ψ) at
         the optimum — for varIdent on the log-ratios, then exponentiated to ratios; for φ on nlme's
-        unconstrained scale (see BoundCorrelation.unconstrained), then transformed back."""
+        unconstrained scale (see BoundCorrelation.unconstrained), then transformed back.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Confidence level.
+
+        Returns
+        -------
+        DataFrame
+            One row per parameter: estimate and the interval's ends.
+        """
         self._require_fit()
         if self._structure is None:
             raise ValueError("the model has no variance function or correlation structure")
