@@ -1,9 +1,9 @@
 """The command line: fit a model to a CSV file, or the canonical model of a bundled data set.
 
-    mixedfit fit DATA.csv "y ~ x + (1 | g)" [--family binomial] [--ml] [--json]
-    mixedfit example sleepstudy [--json]
-    python -m mixedfit sleepstudy          (the same as "example sleepstudy")
-    mixedfit                               (help)
+mixedfit fit DATA.csv "y ~ x + (1 | g)" [--family binomial] [--ml] [--json]
+mixedfit example sleepstudy [--json]
+python -m mixedfit sleepstudy          (the same as "example sleepstudy")
+mixedfit                               (help)
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--nAGQ", type=int, default=1, help="GLMM quadrature points (0, 1 = Laplace, > 1)")
     fit.add_argument("--weights", help="column of prior weights (binomial: numbers of trials)")
     estimation = fit.add_mutually_exclusive_group()
-    estimation.add_argument("--reml", dest="REML", action="store_true", default=True, help="REML (the default for an LMM)")
+    estimation.add_argument(
+        "--reml", dest="REML", action="store_true", default=True, help="REML (the default for an LMM)"
+    )
     estimation.add_argument("--ml", dest="REML", action="store_false", help="maximum likelihood")
     fit.add_argument("--json", action="store_true", help="print the estimates as JSON instead of the summary")
     example = commands.add_parser("example", help="fit the canonical model of a bundled data set")

@@ -25,7 +25,9 @@ class MixedLMParams:
         self.vcomp = np.zeros(self.k_vc)
 
     @classmethod
-    def from_components(cls, fe_params: Any = None, cov_re: Any = None, cov_re_sqrt: Any = None, vcomp: Any = None) -> MixedLMParams:
+    def from_components(
+        cls, fe_params: Any = None, cov_re: Any = None, cov_re_sqrt: Any = None, vcomp: Any = None
+    ) -> MixedLMParams:
         """From β, Ψ (or a square root L of it, Ψ = LL') and the components' variances."""
         fe = np.zeros(0) if fe_params is None else np.asarray(fe_params, dtype=np.float64)
         if cov_re is None and cov_re_sqrt is not None:

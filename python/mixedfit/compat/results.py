@@ -45,8 +45,17 @@ class MixedLMResults:
         self.params_object = MixedLMParams.from_components(self._beta, cov_re=psi, vcomp=vc)
         self.fe_params = model._wrap(self._beta, model.exog_names)
         self.llf = float(fit.loglik)
-        self.converged = not fit.convergence_problems and fit.optsum.return_code not in ("MAXEVAL_REACHED", "MAXTIME_REACHED")
-        self.nobs, self.k_fe, self.k_re, self.k_re2, self.k_vc = model.nobs, model.k_fe, model.k_re, model.k_re2, model.k_vc
+        self.converged = not fit.convergence_problems and fit.optsum.return_code not in (
+            "MAXEVAL_REACHED",
+            "MAXTIME_REACHED",
+        )
+        self.nobs, self.k_fe, self.k_re, self.k_re2, self.k_vc = (
+            model.nobs,
+            model.k_fe,
+            model.k_re,
+            model.k_re2,
+            model.k_vc,
+        )
 
     # Inference on the packed parameters.
     @cached_property
@@ -200,7 +209,10 @@ class MixedLMResults:
         ``summary2.Summary`` (so ``summary_col`` and its output formats work), else this
         package's ``Summary`` with the same text."""
         names = list(self.model.param_names)
-        for given, start, stop, what in ((xname_fe, 0, self.k_fe, "xname_fe"), (xname_re, self.k_fe, len(names), "xname_re")):
+        for given, start, stop, what in (
+            (xname_fe, 0, self.k_fe, "xname_fe"),
+            (xname_re, self.k_fe, len(names), "xname_re"),
+        ):
             if given is not None:
                 if len(given) != stop - start:
                     raise ValueError(f"{what} should be a list of length {stop - start:d}")
@@ -231,7 +243,9 @@ class MixedLMResults:
         se = self._bse[:p]
         z = self._beta / se
         q = stats().norm.ppf(1 - alpha / 2)
-        values[:p] = np.column_stack([self._beta, se, z, 2 * stats().norm.sf(np.abs(z)), self._beta - q * se, self._beta + q * se])
+        values[:p] = np.column_stack(
+            [self._beta, se, z, 2 * stats().norm.sf(np.abs(z)), self._beta - q * se, self._beta + q * se]
+        )
         # variance parameters on the data's scale, as statsmodels prints them
         values[p:, 0] = self.scale * self._params[p:]
         values[p:, 1] = np.sqrt(self.scale) * self._bse[p:]
@@ -298,9 +312,7 @@ class Summary:
         pairs = [items[i : i + 2] for i in range(0, len(items), 2)]
         key_width = max(len(k) for k, _ in items)
         value_width = max(len(v) for _, v in items)
-        lines = [
-            "  ".join(f"{k:<{key_width}} {v:<{value_width}}" for k, v in pair).rstrip() for pair in pairs
-        ]
+        lines = ["  ".join(f"{k:<{key_width}} {v:<{value_width}}" for k, v in pair).rstrip() for pair in pairs]
         body = self.tables[1].to_string().splitlines()
         width = max(len(line) for line in lines + body)
         title = self.title.center(width)

@@ -75,7 +75,12 @@ class _Component:
     group of each row."""
 
     def __init__(
-        self, name: str, codes: np.ndarray, values: np.ndarray, labels: list[tuple[int, str]], wide: np.ndarray | None = None
+        self,
+        name: str,
+        codes: np.ndarray,
+        values: np.ndarray,
+        labels: list[tuple[int, str]],
+        wide: np.ndarray | None = None,
     ) -> None:
         self.name, self.codes, self.values, self.labels, self.wide = name, codes, values, labels, wide
 
@@ -126,7 +131,9 @@ class _Component:
         if self.wide is None:
             return start + keys.get_indexer(np.arange(len(self.labels)))
         groups = np.array([g for g, _ in self.labels])
-        within = np.concatenate([np.arange(c) for c in np.unique(groups, return_counts=True)[1]]) if len(groups) else groups
+        within = (
+            np.concatenate([np.arange(c) for c in np.unique(groups, return_counts=True)[1]]) if len(groups) else groups
+        )
         return start + keys.get_indexer(groups) * term.p + within
 
     @classmethod
@@ -256,7 +263,9 @@ class MixedLM:
         y = np.asarray(endog, dtype=np.float64).ravel()
         n = len(y)
         X = _matrix(exog, "exog", n)
-        self.exog_names = kwargs.pop("exog_names", None) or (_names(exog_frame, "", 0) if exog_frame is not None else _exog_names(X))
+        self.exog_names = kwargs.pop("exog_names", None) or (
+            _names(exog_frame, "", 0) if exog_frame is not None else _exog_names(X)
+        )
         self._formula_spec = kwargs.pop("formula_spec", None)
         group_name = kwargs.pop("group_name", "Group")
         from_formula = kwargs.pop("vc_from_formula", False)
@@ -309,7 +318,9 @@ class MixedLM:
         complete = np.isfinite(y) & np.all(np.isfinite(X), axis=1) & np.all(np.isfinite(Z), axis=1) & ~pd.isna(groups)
         if missing != "drop" and not np.all(complete):
             first = int(np.flatnonzero(~complete)[0])
-            raise ValueError(f"observation {first} has a missing or non-finite value (use missing='drop' to drop such rows)")
+            raise ValueError(
+                f"observation {first} has a missing or non-finite value (use missing='drop' to drop such rows)"
+            )
         return complete
 
     @classmethod
@@ -362,7 +373,8 @@ class MixedLM:
             for name, vc in vc_formula.items():
                 whole = formulaic.model_matrix(vc, data, na_action="raise", context=namespace)
                 exog_vc[name] = {
-                    label: whole.loc[rows] for label, rows in group_values.groupby(group_values, sort=True).groups.items()
+                    label: whole.loc[rows]
+                    for label, rows in group_values.groupby(group_values, sort=True).groups.items()
                 }
         model = cls(
             y.iloc[:, 0], X, group_values.to_numpy(), exog_re=exog_re, exog_vc=exog_vc, missing=missing,
@@ -393,7 +405,9 @@ class MixedLM:
             else:
                 columns = [f"vc{j + 1}_{i}" for i in range(c.wide.shape[1])]  # names unique across terms
                 terms.append(
-                    RandomTerm(c.codes, c.wide, group_name=f"component{j + 1}", column_names=columns, structure="homdiag")
+                    RandomTerm(
+                        c.codes, c.wide, group_name=f"component{j + 1}", column_names=columns, structure="homdiag"
+                    )
                 )
         return terms
 
@@ -447,7 +461,9 @@ class MixedLM:
         """Whether free marks independent random effects (cov_re's off-diagonal fixed at 0, the
         rest free); a pattern mixedfit cannot fit raises NotImplementedError."""
         if not all(hasattr(free, name) for name in ("fe_params", "cov_re", "vcomp")):
-            raise TypeError(f"free must be a MixedLMParams (fe_params, cov_re, vcomp of 0/1), got {type(free).__name__}")
+            raise TypeError(
+                f"free must be a MixedLMParams (fe_params, cov_re, vcomp of 0/1), got {type(free).__name__}"
+            )
         fe, cov, vc = (np.asarray(getattr(free, name), dtype=float) for name in ("fe_params", "cov_re", "vcomp"))
         if fe.shape != (self.k_fe,) or cov.shape != (self.k_re, self.k_re) or vc.shape != (self.k_vc,):
             raise ValueError(
@@ -510,7 +526,9 @@ class MixedLM:
     def predict(self, params: Any, exog: Any = None) -> np.ndarray:
         """Xβ for the fixed effects in params (a MixedLMParams, or a vector starting with β),
         on this model's exog or the given one (statsmodels' model-level predict)."""
-        beta = np.asarray(params.fe_params if hasattr(params, "fe_params") else np.asarray(params)[: self.k_fe], dtype=np.float64)
+        beta = np.asarray(
+            params.fe_params if hasattr(params, "fe_params") else np.asarray(params)[: self.k_fe], dtype=np.float64
+        )
         X = self.exog if exog is None else self._fixed_design(exog)[0]
         return X @ beta
 
@@ -547,7 +565,9 @@ class MixedLM:
     def _fixed_design(self, exog: Any) -> tuple[np.ndarray, Any]:
         """A new fixed-effects design: the formula applied to a data frame, or a matrix."""
         if self._formula_spec is not None and isinstance(exog, pd.DataFrame):
-            return np.asarray(self._formula_spec.get_model_matrix(exog, na_action="ignore"), dtype=np.float64), exog.index
+            return np.asarray(
+                self._formula_spec.get_model_matrix(exog, na_action="ignore"), dtype=np.float64
+            ), exog.index
         return _matrix(exog, "exog", len(exog)), getattr(exog, "index", None)
 
 

@@ -34,7 +34,9 @@ def hat_values(model) -> np.ndarray:
     ZL = (d.Zt.T @ Lambda).tocsc()  # n × q
     q = ZL.shape[1]
     if q + p > MAX_HAT_SYSTEM:
-        raise ResourceError(f"the hat values need a {q + p}-square penalized system; at most {MAX_HAT_SYSTEM} is supported")
+        raise ResourceError(
+            f"the hat values need a {q + p}-square penalized system; at most {MAX_HAT_SYSTEM} is supported"
+        )
     W = sp.diags(model._working_weights())
     C = sp.hstack([ZL, sp.csc_matrix(d.fixed.X)]).tocsc()  # n × (q + p): the rows (Λ'z_i, x_i)'
     M = (C.T @ W @ C + sp.block_diag([sp.identity(q), sp.csc_matrix((p, p))])).tocsc()
@@ -122,7 +124,9 @@ class Influence:
         db = self.dfbeta().to_numpy()
         n, p = db.shape
         scaled = np.linalg.solve(self.vcov.to_numpy(), db.T) * (n - p) / (n * p)
-        return pd.Series(np.einsum("ij,ji->i", db, scaled), index=self.fixed_effects_deleted.index, name="cooks_distance")
+        return pd.Series(
+            np.einsum("ij,ji->i", db, scaled), index=self.fixed_effects_deleted.index, name="cooks_distance"
+        )
 
 
 def var_cov_comps(model) -> pd.Series:
