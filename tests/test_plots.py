@@ -55,6 +55,15 @@ def test_caterpillar_shows_a_readable_number_of_levels():
         plotting.caterpillar(model, levels=["nope"])
 
 
+def test_fitted_by_group_says_what_it_leaves_out(lmm):
+    figure = plotting.fitted_by_group(lmm)
+    assert figure._suptitle.get_text() == "the first 12 of 18 levels of Subject"
+    matplotlib.pyplot.close(figure)
+    figure = plotting.fitted_by_group(lmm, max_panels=18)
+    assert figure._suptitle is None
+    matplotlib.pyplot.close(figure)
+
+
 def test_glmm_plots(tmp_path):
     model = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp"),
                            family="binomial")  # fmt: skip

@@ -236,4 +236,6 @@ def fitted_by_group(model: MixedModel, group: str | None = None, max_panels: int
         axis.set_title(f"{name} {term.levels[k]}", fontsize=9)
     fig.supxlabel("fitted")
     fig.supylabel("observed")
+    if shown < term.n_levels:  # say what is left out
+        fig.suptitle(f"the first {shown} of {term.n_levels} levels of {name}", fontsize=10)
     return fig
