@@ -96,3 +96,14 @@ def test_a_column_named_like_a_function_leaves_its_calls_alone():
     np.testing.assert_allclose(shadowed.fixef.to_numpy(), renamed.fixef.to_numpy(), rtol=1e-10)
     assert list(shadowed.fixef.index) == ["(Intercept)", "I(I / 10)", "log"]
     np.testing.assert_allclose(shadowed.predict(data.head(5)), renamed.predict(data.head(5).rename(columns={"I": "J", "log": "L"})))
+
+
+def test_factor_calls_keep_r_names():
+    """factor(x) and as.factor(x) name their columns and terms as R does ('factor(k)1', not
+    formulaic's 'C(k)[T.1]'), in the coefficients, the F tests and predictions on new data."""
+    data = load_dataset("sleepstudy").assign(k=lambda d: (d["Days"] % 3).astype(int))
+    for call in ("factor", "as.factor"):
+        model = lmer(f"Reaction ~ {call}(k) + (1 | Subject)", data)
+        assert list(model.fixef.index) == ["(Intercept)", f"{call}(k)1", f"{call}(k)2"]
+        assert list(model.anova().index) == [f"{call}(k)"]
+        np.testing.assert_allclose(model.predict(data.head(4)), model.fitted[:4], rtol=1e-12)

@@ -59,7 +59,10 @@ def _unquoted(name: str) -> str:
     return name[1:-1] if _BACKTICKED.fullmatch(name) else name
 
 
-_FACTOR_CALL = re.compile(r"(?<![\w.])(?:as\.factor|factor)\(")
+# R's as.factor(x) is not a Python name: it is evaluated as this one (formulaic's C under another
+# name, see matrices.FORMULA_FUNCTIONS), and the columns' names spell it as R does again.
+AS_FACTOR = "_function_as_factor"
+_AS_FACTOR_CALL = re.compile(r"(?<![\w.])as\.factor\(")
 
 
 def _masked(text: str) -> str:
@@ -73,11 +76,12 @@ def _masked(text: str) -> str:
 
 
 def r_to_formulaic(expr: str) -> str:
-    """R's formula idioms in formulaic's terms: factor(x) and as.factor(x) as C(x) (a categorical
-    with treatment contrasts), and '^' inside I(...) as '**' (a power in R; Python's '^' is XOR);
-    backtick-quoted names are left as they are."""
+    """R's formula idioms in formulaic's terms: as.factor(x) under a Python name (factor(x) is one:
+    both are formulaic's C, a categorical with treatment contrasts, so the columns are named
+    factor(x)2 as R names them), and '^' inside I(...) as '**' (a power in R; Python's '^' is
+    XOR); backtick-quoted names are left as they are."""
     parts = expr.split("`")
-    expr = "`".join(_FACTOR_CALL.sub("C(", part) if k % 2 == 0 else part for k, part in enumerate(parts))
+    expr = "`".join(_AS_FACTOR_CALL.sub(f"{AS_FACTOR}(", part) if k % 2 == 0 else part for k, part in enumerate(parts))
     return _power_inside_I(expr)
 
 

@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ..options import get_options
 from .covariance import Covariance, NumFactor, coordinate_values, covariance_of, num_factor_columns
-from .formula import ParsedFormula, RandomTerm
+from .formula import AS_FACTOR, ParsedFormula, RandomTerm
 
 if TYPE_CHECKING:  # frame imports this module
     from .frame import ModelFrame
@@ -45,8 +45,16 @@ _OWN_FUNCTIONS = {"sqrt": np.sqrt, "log1p": np.log1p, "expm1": np.expm1}
 _SHADOWED_CALL = "_function_"
 FORMULA_FUNCTIONS = {
     **_OWN_FUNCTIONS,
+    # R's factor(x) and as.factor(x) (see formula.r_to_formulaic): formulaic's categorical C
+    "factor": TRANSFORMS["C"],
+    AS_FACTOR: TRANSFORMS["C"],
     **{_SHADOWED_CALL + name: function for name, function in {**TRANSFORMS, **_OWN_FUNCTIONS}.items()},
 }
+
+
+def r_spelling(name: str) -> str:
+    """A column's or term's name with R's spelling of the calls evaluated under other names."""
+    return name.replace(AS_FACTOR + "(", "as.factor(").replace(_SHADOWED_CALL, "")
 
 
 def lme4_column_name(name: str) -> str:
@@ -55,7 +63,7 @@ def lme4_column_name(name: str) -> str:
     floating point); an ordered factor's polynomial contrasts are R's 'g.L', 'g.Q', 'g^4'."""
     if name == "Intercept":
         return "(Intercept)"
-    name = _POLY_COLUMN.sub(r"\1\2", name.replace(_SHADOWED_CALL, ""))
+    name = _POLY_COLUMN.sub(r"\1\2", r_spelling(name))
     return re.sub(r"\[(?:T\.)?([^\]]*)\]", lambda m: re.sub(r"^(-?\d+)\.0$", r"\1", m.group(1)), name)
 
 

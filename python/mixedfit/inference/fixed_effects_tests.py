@@ -8,7 +8,7 @@ import pandas as pd
 from formulaic import model_matrix
 
 from .._lazy import stats
-from ..design.matrices import FORMULA_FUNCTIONS, lme4_column_name
+from ..design.matrices import FORMULA_FUNCTIONS, lme4_column_name, r_spelling
 from .satterthwaite import Satterthwaite
 
 
@@ -25,7 +25,7 @@ def term_columns(model) -> dict[str, list[int]]:
         names = [lme4_column_name(spec.column_names[k]) for k in indices]
         kept = [fixed.names.index(name) for name in names if name in fixed.names]
         if kept:
-            out[str(term)] = kept
+            out[r_spelling(str(term))] = kept
     return out
 
 
