@@ -277,7 +277,7 @@ def test_emmeans_as_r(sleep):
     # lme4's default GLMM fit leaves its finite-difference Hessian ~1% off (see the GLMM reference
     # tests), and emmeans uses that vcov: the standard errors agree to that.
     np.testing.assert_allclose(pairs["SE"], glmm_case["contrast_se"], rtol=2e-2)
-    with pytest.raises(ValueError, match="specs must name a factor of the fixed effects"):
+    with pytest.raises(ValueError, match="specs and by must name factors of the fixed effects"):
         mixedfit.emmeans(model, "Days")
 
 
