@@ -33,6 +33,9 @@ def models():
         "interaction": mixedfit.lmer("yield ~ Variety * nitroF + (1 | Block)", oats),
         "additive": mixedfit.lmer("yield ~ Variety + nitro + (1 | Block)", oats),
         "glmm": gm,
+        "glmm_probit": mixedfit.glmer(
+            "cbind(incidence, size - incidence) ~ period + (1 | herd)", load_dataset("cbpp"), family="binomial", link="probit"
+        ),
     }
 
 
@@ -87,6 +90,8 @@ def test_emmeans_bad_arguments(models):
         mixedfit.emmeans(model, "Variety", contrasts="revpairwise")
     with pytest.raises(ValueError, match="adjust must be one of"):
         mixedfit.emmeans(model, "Variety", contrasts="pairwise", adjust="scheffe")
+    with pytest.raises(NotImplementedError, match="the probit link or poly contrasts are not available"):
+        mixedfit.emmeans(models["glmm_probit"], "period", type="response", contrasts="pairwise")
     with pytest.raises(ValueError, match="at= names \\['rain'\\]"):
         mixedfit.emmeans(model, "Variety", at={"rain": 1.0})
     with pytest.raises(ValueError, match="at= gives levels \\['n9'\\]"):

@@ -150,6 +150,12 @@ def emmeans(
         if name not in factors:
             raise ValueError(f"specs and by must name factors of the fixed effects ({', '.join(factors)}), not {name!r}")
     response = type == "response" and hasattr(model, "family")
+    if response and contrasts is not None and (contrasts == "poly" or not _log_link(model)):
+        raise NotImplementedError(
+            "type='response' contrasts are ratios (log link) or odds ratios (logit link) of pairwise or trt.vs.ctrl "
+            f"contrasts; emmeans' regridded differences for the {model.family.link} link or poly contrasts are not "
+            "available: use type='link'"
+        )
     X = model.design.fixed.recipe.evaluate(grid, model.design.fixed.names)
     # The cells: combinations of specs and by levels in grid order (first factor fastest, by outermost).
     named = [*specs, *by]
@@ -169,7 +175,7 @@ def emmeans(
         for family in dict.fromkeys(families):
             at_family = [k for k, f in enumerate(families) if f == family]
             names = [_level_label(specs, cells[k][: len(specs)], contrasts) for k in at_family]
-            for coefficients, label in _contrast_coefficients(contrasts, names, response and _log_link(model)):
+            for coefficients, label in _contrast_coefficients(contrasts, names, response):
                 rows.append(coefficients @ weights[at_family])
                 labels.append(label)
                 family_of.append(family)
@@ -199,7 +205,7 @@ def emmeans(
         for k, name in enumerate(by):
             table[name] = [family[k] for family in family_of]
         ratio = estimate / se
-        if response and _log_link(model) and contrasts == "pairwise":
+        if response:  # on the log (logit) scale a difference is the log of a ratio (odds ratio)
             name = "odds_ratio" if model.family.link == "logit" else "ratio"
             table[name], table["SE"], table["df"] = np.exp(estimate), np.exp(estimate) * se, df
         else:
@@ -257,7 +263,8 @@ def _contrast_coefficients(kind: str, names: list[str], ratio: bool) -> list[tup
         sign = " / " if ratio else " - "
         return [(unit[a] - unit[b], f"{names[a]}{sign}{names[b]}") for a, b in itertools.combinations(range(k), 2)]
     if kind == "trt.vs.ctrl":
-        return [(unit[i] - unit[0], f"{names[i]} - {names[0]}") for i in range(1, k)]
+        sign = " / " if ratio else " - "
+        return [(unit[i] - unit[0], f"{names[i]}{sign}{names[0]}") for i in range(1, k)]
     polynomials = _polynomial_contrasts(k)
     return [(polynomials[:, j], POLYNOMIAL_NAMES[j]) for j in range(polynomials.shape[1])]
 
