@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from . import datasets, plotting
     from .design.arrays import ArrayData, RandomTerm
     from .inference.anova import anova
+    from .inference.collinearity import check_collinearity
     from .inference.emmeans import emmeans
     from .models import families
     from .models.all_fit import all_fit
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .models.lmm import LinearMixedModel, lmer
     from .models.separable import corAR1xAR1
     from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
+    from .model_check import check_model
     from .models.variance import varExp, varIdent, varPower
     from .scale.many import fit_many
 
@@ -46,6 +48,8 @@ _LAZY_NAMES = {
     "ArrayData": "design.arrays",
     "RandomTerm": "design.arrays",
     "anova": "inference.anova",
+    "check_collinearity": "inference.collinearity",
+    "check_model": "model_check",
     "emmeans": "inference.emmeans",
     "all_fit": "models.all_fit",
     "Control": "models.control",
@@ -100,6 +104,8 @@ __all__ = [
     "anova",
     "Control",
     "all_fit",
+    "check_collinearity",
+    "check_model",
     "corAR1",
     "corAR1xAR1",
     "corCAR1",
