@@ -25,6 +25,7 @@ from ..inference.condvar import conditional_variances
 from ..inference.influence import Influence, cooks_distance, deletion_diagnostics, hat_values
 from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
+from ..inference.simulated_residuals import SimulatedResiduals, simulate_residuals
 from ..inference.structure_intervals import structure_intervals, structure_values
 from ..progress import Progress
 from .control import Control
@@ -251,6 +252,32 @@ class MixedModel(Refits):
         lme4's cooks.distance of a fitted model."""
         self._require_fit()
         return cooks_distance(self)
+
+    @synchronized
+    def simulated_residuals(self, n: int = 250, seed: int | None = None, integer: bool | None = None) -> SimulatedResiduals:
+        """Simulation-based (quantile) residuals as DHARMa's simulateResiduals: n responses
+        simulated from the fit with new random effects, each observation's scaled residual its
+        position among its simulations (randomized for integer responses), uniform under a
+        correct model for every family.
+
+        Parameters
+        ----------
+        n : int, default 250
+            Simulations (DHARMa's default).
+        seed : int, optional
+            For reproducible residuals.
+        integer : bool, optional
+            Use the randomized transform for integer responses (default: GLMMs with whole-number
+            responses, and binomial successes).
+
+        Returns
+        -------
+        SimulatedResiduals
+            ``scaled``, and ``test_uniformity()``, ``test_dispersion()``, ``test_outliers()``,
+            ``test_zero_inflation()``, ``plot()``.
+        """
+        self._require_fit()
+        return simulate_residuals(self, positive_int(n, "n"), seed, integer)
 
     def influence(self, groups: str | None = None, maxfun: int = 1000) -> Influence:
         """Deletion diagnostics as lme4's influence(): refit without each observation, or each

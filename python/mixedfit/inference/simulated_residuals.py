@@ -1,0 +1,138 @@
+"""Simulation-based (quantile) residuals and their tests, following DHARMa's algorithms
+(Hartig's R package; its documentation describes each step): responses are simulated from the
+fitted model with new random effects (DHARMa's default, lme4's ``use.u = FALSE``), and each
+observation's scaled residual is where it falls among its simulations — for integer responses a
+randomized probability integral transform, uniform between P(sim < y) and P(sim ≤ y). Under a
+correct model the scaled residuals are uniform on (0, 1) whatever the family.
+
+DHARMa itself is not installable on this project's machine (no CRAN access, not packaged by
+Debian 12), so these are tested against the algorithm's properties and their definitions, not
+against DHARMa's numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._lazy import stats
+
+
+@dataclass
+class SimulatedResiduals:
+    """The scaled residuals of a fit and what they were computed from.
+
+    Attributes
+    ----------
+    scaled : ndarray
+        One residual per observation, in [0, 1].
+    observed : ndarray
+        The response (binomial: the proportion of trials).
+    simulated : ndarray
+        n × nsim simulated responses.
+    fitted : ndarray
+        The population-level mean response (DHARMa's fittedPredictedResponse: without the
+        random effects, as the simulations draw new ones).
+    integer : bool
+        Whether the randomized transform for integer responses was used.
+    """
+
+    scaled: np.ndarray
+    observed: np.ndarray
+    simulated: np.ndarray
+    fitted: np.ndarray
+    integer: bool
+
+    def test_uniformity(self) -> pd.Series:
+        """Kolmogorov–Smirnov test of the scaled residuals against U(0, 1) (DHARMa's
+        testUniformity): statistic D and two-sided p-value."""
+        result = stats().kstest(self.scaled, "uniform")
+        return pd.Series({"statistic": float(result.statistic), "p_value": float(result.pvalue)}, name="uniformity")
+
+    def test_dispersion(self) -> pd.Series:
+        """DHARMa's default dispersion test: the variance of the observed residuals y − fitted over
+        the mean of the same for each simulated response (the ratio; > 1 overdispersion), with a
+        two-sided p-value from where the observed variance falls among the simulated ones."""
+        observed = np.var(self.observed - self.fitted, ddof=1)
+        simulated = np.var(self.simulated - self.fitted[:, None], axis=0, ddof=1)
+        return _simulation_test(observed, simulated, "dispersion")
+
+    def test_zero_inflation(self) -> pd.Series:
+        """DHARMa's testZeroInflation: the observed number of zeros over its mean among the
+        simulations (> 1: more zeros than the model expects), with a two-sided simulation p-value."""
+        observed = float(np.sum(self.observed == 0))
+        simulated = np.sum(self.simulated == 0, axis=0).astype(float)
+        return _simulation_test(observed, simulated, "zero_inflation")
+
+    def test_outliers(self) -> pd.Series:
+        """DHARMa's testOutliers (type "binomial"): observations outside every simulation (scaled
+        residual 0 or 1) against the binomial expectation of 2/(nsim + 1) per observation;
+        outliers, expected, and the exact two-sided binomial p-value."""
+        outside = int(np.sum((self.scaled == 0) | (self.scaled == 1)))
+        rate = 2 / (self.simulated.shape[1] + 1)
+        result = stats().binomtest(outside, len(self.scaled), rate)
+        return pd.Series(
+            {"outliers": outside, "expected": rate * len(self.scaled), "p_value": float(result.pvalue)}, name="outliers"
+        )
+
+    def plot(self) -> object:
+        """DHARMa's plot: a QQ plot of the scaled residuals against U(0, 1) with the KS test's
+        p-value, and the residuals against the (rank-transformed) fitted values with their 0.25,
+        0.5 and 0.75 quantiles in bins. Returns the matplotlib Figure."""
+        from ..plotting import _pyplot
+
+        plt = _pyplot()
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+        n = len(self.scaled)
+        expected = (np.arange(1, n + 1) - 0.5) / n
+        left.scatter(expected, np.sort(self.scaled), s=6, alpha=0.6)
+        left.plot([0, 1], [0, 1], color="C3", linewidth=0.8)
+        left.set(title=f"QQ plot of the scaled residuals (KS p = {self.test_uniformity()['p_value']:.3g})",
+                 xlabel="expected (uniform)", ylabel="observed")  # fmt: skip
+        rank = stats().rankdata(self.fitted) / n
+        right.scatter(rank, self.scaled, s=6, alpha=0.6)
+        order = np.argsort(rank)
+        bins = [b for b in np.array_split(order, min(10, n)) if len(b)]
+        for q in (0.25, 0.5, 0.75):
+            right.axhline(q, color="0.6", linewidth=0.6, linestyle="--")
+            right.plot([rank[b].mean() for b in bins], [np.quantile(self.scaled[b], q) for b in bins], color="C1")
+        right.set(title="Residuals against predicted (quantiles per bin)", xlabel="fitted (rank transformed)",
+                  ylabel="scaled residual", ylim=(0, 1))  # fmt: skip
+        fig.tight_layout()
+        return fig
+
+
+def _simulation_test(observed: float, simulated: np.ndarray, name: str) -> pd.Series:
+    """The ratio of observed to mean simulated, and DHARMa's two-sided simulation p-value:
+    2·min(P(sim ≥ obs), P(sim ≤ obs)), at most 1."""
+    greater, less = np.mean(simulated >= observed), np.mean(simulated <= observed)
+    mean = float(np.mean(simulated))
+    ratio = observed / mean if mean > 0 else np.inf if observed > 0 else np.nan
+    return pd.Series({"ratio": ratio, "p_value": float(min(1.0, 2 * min(greater, less)))}, name=name)
+
+
+def scaled_residuals(observed: np.ndarray, simulated: np.ndarray, integer: bool, rng: np.random.Generator) -> np.ndarray:
+    """Each observation's position among its simulations: the fraction below it, and for integer
+    responses a uniform draw between P(sim < y) and P(sim ≤ y) (DHARMa's "PIT" method)."""
+    below = np.mean(simulated < observed[:, None], axis=1)
+    if not integer:
+        return below
+    at_most = np.mean(simulated <= observed[:, None], axis=1)
+    return below + rng.uniform(size=len(observed)) * (at_most - below)
+
+
+def simulate_residuals(model, nsim: int, seed: int | None, integer: bool | None) -> SimulatedResiduals:
+    """See MixedModel.simulated_residuals."""
+    rng = np.random.default_rng(seed)
+    simulated = model.simulate(nsim, seed=rng).to_numpy()
+    observed = np.asarray(model._response, dtype=float)
+    if integer is None:  # counts, and binomial successes (their proportions times the trials)
+        integer = bool(np.all(observed == np.round(observed))) and hasattr(model, "family")
+    fitted = model.predict(re_form="~0", type="response")
+    if hasattr(model, "family") and model.family.name in ("binomial", "beta_binomial"):
+        trials = model._glm.n_trials
+        observed, simulated, fitted = observed * trials, simulated * trials[:, None], fitted * trials
+        integer = True
+    return SimulatedResiduals(scaled_residuals(observed, simulated, integer, rng), observed, simulated, fitted, integer)
