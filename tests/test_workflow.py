@@ -112,7 +112,7 @@ def test_command_line_help_examples_and_pipes(capsys):
         assert fitted["loglik"] == pytest.approx(direct.loglik, rel=1e-10), name
     shell = f"{sys.executable} -m mixedfit sleepstudy | head -n 1"
     piped = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=120)
-    assert piped.stdout == "Linear mixed model fit by REML\n" and piped.stderr == "", piped.stderr
+    assert piped.stdout == "Linear mixed model fit by REML. t-tests use Satterthwaite's method\n" and piped.stderr == ""
 
 
 def test_r_csv_reader_gives_pandas_own_frame(tmp_path, monkeypatch):
@@ -322,3 +322,24 @@ def test_emmeans_reports_non_estimable_means_as_emmeans_does(specs):
     # R's ptukey integrates to about 1e-5 absolute (3.6e-6 here at p = 1.3e-6); scipy's is tighter
     np.testing.assert_allclose(contrasts["p_value"].to_numpy(float), _with_nan(ref["p_value"]), rtol=1e-3, atol=1e-5)
     assert (contrasts["note"] == "nonEst").sum() == sum(v == "NA" for v in ref["estimate"])
+
+
+@pytest.mark.parametrize("case", list(load_reference("abbreviate_reference.json").values()), ids=lambda c: c["name"])
+def test_correlation_headers_are_r_abbreviations(case):
+    """summary()'s correlation block names its columns and rows as lme4 (R's abbreviate):
+    distinct, "(Intr)" and "perid2", not truncations that repeat ("period", "period")."""
+    from mixedfit.models.results import abbreviate
+
+    assert abbreviate(case["names"], case["minlength"]) == case["abbreviated"]
+
+
+def test_summary_headers(sleep):
+    glmm = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp"),
+                          family="binomial")  # fmt: skip
+    block = glmm.summary().split("Correlation of Fixed Effects:\n")[1].splitlines()
+    assert block[0].split() == ["(Intr)", "perid2", "perid3"]
+    assert [line.split()[0] for line in block[1:4]] == ["period2", "period3", "period4"]
+    lmm = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    assert lmm.summary().startswith("Linear mixed model fit by REML. t-tests use Satterthwaite's method\n")
+    assert lmm.summary(ddf="Kenward-Roger").startswith("Linear mixed model fit by REML. t-tests use Kenward-Roger's method")
+    assert lmm.summary(ddf=None).startswith("Linear mixed model fit by REML\n")

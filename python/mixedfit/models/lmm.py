@@ -689,8 +689,10 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         else:
             raise ValueError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or None, not {ddf!r}")
         scaled = self.residuals("pearson") / self._sigma
+        # lmerTest's header says which df its t tests use
+        tests = f". t-tests use {ddf}'s method" if ddf is not None else ""
         parts = [
-            f"Linear mixed model fit by {method}",
+            f"Linear mixed model fit by {method}{tests}",
             f"Formula: {self.formula}",
             "",
             (

@@ -106,16 +106,69 @@ def format_coefficients(table: pd.DataFrame) -> str:
 
 
 def format_correlation(vcov: pd.DataFrame) -> str:
-    """Lower triangle of the fixed-effects correlation matrix, as lme4 prints it."""
+    """Lower triangle of the fixed-effects correlation matrix, as lme4 prints it: rows named by
+    R's abbreviate(minlength = 11), columns by abbreviate(minlength = 6) ("(Intr)", "perid2")."""
     sd = np.sqrt(np.diag(vcov.to_numpy()))
     corr = vcov.to_numpy() / np.outer(sd, sd)
-    names = list(vcov.index)
-    short = [n[:6] for n in names]
-    width = max(len(n) for n in names[1:])
-    lines = [" " * (width + 1) + " ".join(f"{s:>6}" for s in short[:-1])]
-    for i in range(1, len(names)):
-        lines.append(f"{names[i]:<{width}} " + " ".join(f"{corr[i, j]:6.3f}" for j in range(i)))
+    rows, columns = abbreviate(list(vcov.index), 11), abbreviate(list(vcov.index), 6)
+    width = max(len(n) for n in rows[1:])
+    column_width = max(6, *(len(c) for c in columns[:-1]))
+    lines = [" " * (width + 1) + " ".join(f"{c:>{column_width}}" for c in columns[:-1])]
+    for i in range(1, len(rows)):
+        lines.append(f"{rows[i]:<{width}} " + " ".join(f"{corr[i, j]:{column_width}.3f}" for j in range(i)))
     return "\n".join(lines)
+
+
+_VOWELS = set("aeiou")
+
+
+def _abbreviate_one(name: str, minlength: int) -> str:
+    """R's abbreviate() of one name (its C routine's steps, strict = FALSE): past minlength
+    characters, drop from the right lower-case vowels that end a word, then other lower-case
+    vowels, then lower-case letters that end a word, then other lower-case letters, then any
+    character — never a word's first."""
+    chars = list(name.strip())
+    if len(chars) <= minlength:
+        return "".join(chars)
+
+    def first(i: int) -> bool:
+        return chars[i - 1].isspace()
+
+    def last(i: int) -> bool:
+        return not chars[i - 1].isspace() and (i + 1 == len(chars) or chars[i + 1].isspace())
+
+    rules = (
+        lambda i: chars[i] in _VOWELS and last(i),
+        lambda i: chars[i] in _VOWELS and not first(i),
+        lambda i: chars[i].islower() and last(i),
+        lambda i: chars[i].islower() and not first(i),
+        lambda i: not first(i) and not chars[i].isspace(),
+    )
+    for rule in rules:
+        i = len(chars) - 1
+        while i > 0:
+            if rule(i):
+                del chars[i]
+                if len(chars) - sum(c.isspace() for c in chars) <= minlength:
+                    return "".join(c for c in chars if not c.isspace())
+            i = min(i - 1, len(chars) - 1)
+    return "".join(c for c in chars if not c.isspace())
+
+
+def abbreviate(names: list[str], minlength: int) -> list[str]:
+    """R's abbreviate(names, minlength): each name shortened to minlength where it can be; a name
+    whose abbreviation repeats an earlier one is abbreviated again, one character longer each
+    time, until none repeats (R's duplicated(): the first of equal ones is kept)."""
+    out = [_abbreviate_one(n, minlength) for n in names]
+    length = minlength
+    while length < max(len(n) for n in names):
+        repeated = [k for k in range(len(out)) if out[k] in out[:k]]
+        if not repeated:
+            break
+        length += 1
+        for k in repeated:
+            out[k] = _abbreviate_one(names[k], length)
+    return out
 
 
 def residual_quantiles(scaled: np.ndarray) -> str:
