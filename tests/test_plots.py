@@ -64,6 +64,16 @@ def test_fitted_by_group_says_what_it_leaves_out(lmm):
     matplotlib.pyplot.close(figure)
 
 
+def test_profile_plot_draws_smooth_traces(lmm):
+    """lme4's xyplot(profile(m)) draws a spline through the profile's points: a 200-point trace
+    through each panel's points, passing through them."""
+    figure = plotting.profile_plot(lmm, parm=["Days"])
+    trace, points = figure.axes[0].lines[0], figure.axes[0].lines[1]
+    assert len(trace.get_xdata()) == 200 and len(points.get_xdata()) >= 5
+    np.testing.assert_allclose(trace.get_ydata()[[0, -1]], points.get_ydata()[[0, -1]], rtol=1e-12)
+    matplotlib.pyplot.close(figure)
+
+
 def test_glmm_plots(tmp_path):
     model = mixedfit.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mixedfit.datasets.load("cbpp"),
                            family="binomial")  # fmt: skip

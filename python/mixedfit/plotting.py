@@ -173,8 +173,9 @@ def ranef_qq(model: MixedModel, group: str | None = None) -> Any:
 
 
 def profile_plot(model: MixedModel, parm: Any = None, level: float = 0.95) -> Any:
-    """ζ against each parameter's value from the likelihood profiles (lme4's xyplot(profile(m))),
-    with the ±z lines whose crossings are the profile interval's ends. parm as in confint.
+    """ζ against each parameter's value from the likelihood profiles (lme4's xyplot(profile(m))):
+    the profile's points and, as lme4 draws it, a natural cubic spline through them, with the ±z
+    lines whose crossings are the profile interval's ends. parm as in confint.
 
     Parameters
     ----------
@@ -192,8 +193,20 @@ def profile_plot(model: MixedModel, parm: Any = None, level: float = 0.95) -> An
     profiles = model.profile(parm=parm, level=level)
     z = normal_quantile(level)
     fig, axes = plt.subplots(1, len(profiles), figsize=(3.2 * len(profiles), 3.4), squeeze=False, sharey=True)
+    from scipy.interpolate import CubicSpline  # (imported when a profile is drawn)
+
     for axis, (name, table) in zip(axes[0], profiles.items()):
-        axis.plot(table["value"], table["zeta"], "o-", markersize=3)
+        # lme4 draws the trace through its points as a natural cubic spline (interpSpline)
+        table = table.sort_values("value").drop_duplicates("value")
+        value, zeta = table["value"].to_numpy(float), table["zeta"].to_numpy(float)
+        finite = np.isfinite(value) & np.isfinite(zeta)
+        value, zeta = value[finite], zeta[finite]
+        if len(value) >= 3:
+            grid = np.linspace(value[0], value[-1], 200)
+            axis.plot(grid, CubicSpline(value, zeta, bc_type="natural")(grid), color="C0")
+        else:
+            axis.plot(value, zeta, color="C0")
+        axis.plot(value, zeta, "o", markersize=3, color="C0")
         for line in (-z, 0.0, z):
             axis.axhline(line, color="0.6", linewidth=0.8, linestyle=":" if line else "-")
         axis.set_title(name)
