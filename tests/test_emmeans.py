@@ -47,6 +47,7 @@ CALLS = {
     "by_pairwise_sidak": ("interaction", dict(specs="Variety", by="nitroF", contrasts="pairwise", adjust="sidak")),
     "by_pairwise_none": ("interaction", dict(specs="Variety", by="nitroF", contrasts="pairwise", adjust="none")),
     "trt_vs_ctrl": ("interaction", dict(specs="nitroF", contrasts="trt.vs.ctrl")),
+    "trt_vs_ctrl_tukey": ("interaction", dict(specs="nitroF", contrasts="trt.vs.ctrl", adjust="tukey")),
     "poly_by": ("interaction", dict(specs="nitroF", by="Variety", contrasts="poly")),
     "two_factors": ("interaction", dict(specs=["Variety", "nitroF"])),
     "at": ("additive", dict(specs="Variety", at={"nitro": 0.6})),

@@ -31,6 +31,8 @@ cases <- list(
   contrast_case("by_pairwise_sidak", contrast(emmeans(interaction, "Variety", by = "nitroF"), "pairwise", adjust = "sidak")),
   contrast_case("by_pairwise_none", contrast(emmeans(interaction, "Variety", by = "nitroF"), "pairwise", adjust = "none")),
   contrast_case("trt_vs_ctrl", contrast(emmeans(interaction, "nitroF"), "trt.vs.ctrl")),
+  # (emmeans changes adjust = "tukey" to "sidak" for contrasts other than pairwise)
+  contrast_case("trt_vs_ctrl_tukey", contrast(emmeans(interaction, "nitroF"), "trt.vs.ctrl", adjust = "tukey")),
   contrast_case("poly_by", contrast(emmeans(interaction, "nitroF", by = "Variety"), "poly")),
   means_case("two_factors", emmeans(interaction, c("Variety", "nitroF"))),
   means_case("at", emmeans(additive, "Variety", at = list(nitro = 0.6))),

@@ -126,7 +126,8 @@ def emmeans(
         contrasts with integer coefficients (emmeans' poly.emmc).
     adjust : {"tukey", "dunnettx", "sidak", "bonferroni", "holm", "none"}, optional
         The multiplicity adjustment within each family (default: emmeans' — tukey for pairwise,
-        dunnettx for trt.vs.ctrl, none for poly).
+        dunnettx for trt.vs.ctrl, none for poly; tukey asked for other contrasts is sidak, as
+        emmeans changes it).
 
     Returns
     -------
@@ -212,6 +213,8 @@ def emmeans(
             table["estimate"], table["SE"], table["df"] = estimate, se, df
         table["t_ratio" if lmm else "z_ratio"] = ratio
         method = adjust or {"pairwise": "tukey", "trt.vs.ctrl": "dunnettx", "poly": "none"}[contrasts]
+        if method == "tukey" and contrasts != "pairwise":  # as emmeans: Tukey's is for pairwise comparisons only
+            method = "sidak"
         means_per_family = {f: families.count(f) for f in families}
         table["p_value"] = _adjusted_p_values(ratio, df, family_of, method, means_per_family)
     if not lmm:  # asymptotic (z) inference: emmeans shows no df
