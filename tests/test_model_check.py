@@ -62,3 +62,7 @@ def test_check_model_draws_its_panels(tmp_path):
     figure = mixedfit.check_model(mixedfit.lmer("Reaction ~ Days + phase + (1 | Subject)", sleep), nsim=5)
     assert [t.get_text() for t in figure.axes[4].get_xticklabels()] == ["Days", "phase"]  # the VIFs drawn
     plt.close(figure)
+    structured = mixedfit.lmer("Reaction ~ Days + (1 | Subject)", sleep, variance=mixedfit.varIdent("phase"))
+    figure = mixedfit.check_model(structured, nsim=5)  # no hat matrix: the panel says so
+    assert "hat values of a model with a variance function" in figure.axes[3].texts[0].get_text()
+    plt.close(figure)

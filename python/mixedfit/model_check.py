@@ -31,6 +31,19 @@ def _standardized_residuals(model: MixedModel) -> np.ndarray:
     return model.residuals(type="pearson") / model.sigma
 
 
+def _influence_panel(ax: Any, leverage: np.ndarray, standardized: np.ndarray, p: int) -> None:
+    """Standardized residuals against leverage, with the curves where Cook's distance
+    (r/(1 − h))² h/p is 0.5 and 1."""
+    ax.scatter(leverage, standardized, s=8, alpha=0.5)
+    h = np.linspace(max(leverage.min(), 1e-3), min(leverage.max() * 1.05, 0.999), 100)
+    for distance, style in ((0.5, "--"), (1.0, ":")):
+        bound = np.sqrt(distance * p * (1 - h) ** 2 / h)
+        ax.plot(h, bound, style, color="C3", linewidth=0.8)
+        ax.plot(h, -bound, style, color="C3", linewidth=0.8, label=f"Cook's distance {distance:g}")
+    ax.set_ylim(*np.array([-1.2, 1.2]) * max(np.abs(standardized).max(), 1.0))
+    ax.legend(fontsize=8)
+
+
 def check_model(model: MixedModel, nsim: int = 50, seed: int = 1) -> Any:
     """The diagnostic figure of performance::check_model (see the module).
 
@@ -78,16 +91,13 @@ def check_model(model: MixedModel, nsim: int = 50, seed: int = 1) -> Any:
     ax.set(title="Homogeneity of variance (flat)", xlabel="fitted values", ylabel="√|standardized residuals|")
 
     ax = axes[3]
-    leverage = model.hatvalues()
-    ax.scatter(leverage, standardized, s=8, alpha=0.5)
-    p = len(model.fixef)
-    h = np.linspace(max(leverage.min(), 1e-3), min(leverage.max() * 1.05, 0.999), 100)
-    for distance, style in ((0.5, "--"), (1.0, ":")):  # where Cook's distance = (r/(1−h))² h/p equals it
-        bound = np.sqrt(distance * p * (1 - h) ** 2 / h)
-        ax.plot(h, bound, style, color="C3", linewidth=0.8)
-        ax.plot(h, -bound, style, color="C3", linewidth=0.8, label=f"Cook's distance {distance:g}")
-    ax.set_ylim(*np.array([-1.2, 1.2]) * max(np.abs(standardized).max(), 1.0))
-    ax.legend(fontsize=8)
+    try:
+        leverage = model.hatvalues()
+    except NotImplementedError as exc:  # a residual structure: no hat matrix here
+        leverage = None
+        ax.text(0.5, 0.5, str(exc), ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+    if leverage is not None:
+        _influence_panel(ax, leverage, standardized, len(model.fixef))
     ax.set(title="Influential observations", xlabel="leverage (hat values)", ylabel="standardized residuals")
 
     ax = axes[4]
