@@ -211,3 +211,21 @@ def test_sd_intervals_equal_glmmtmb(name):
     sds = table[table.index.get_level_values("parameter").str.startswith("sd")]
     ours = sds[["lower", "upper", "est."]].drop_duplicates(subset="est.").to_numpy()
     np.testing.assert_allclose(ours, np.atleast_2d(ref["sd_wald"]), rtol=2e-3)
+
+
+RANOVA = load_reference("ranova_structures_reference.json")
+
+
+@pytest.mark.parametrize("name", list(RANOVA))
+def test_ranova_removes_a_structured_term_whole(name):
+    """ranova of a cs or ar1 term: the term removed whole, compared by REML or ML as glmmTMB's fit
+    with it against lm's without it (tests/reference/make_ranova_structures_reference.R)."""
+    from scipy import stats
+
+    case = RANOVA[name]
+    table = mixedfit.lmer(case["formula"], DATA["Orthodont"], REML=case["REML"]).ranova()
+    np.testing.assert_array_equal(table["npar"], case["npar"])
+    np.testing.assert_allclose(table["logLik"], case["loglik"], rtol=1e-6)
+    lrt = 2 * (case["loglik"][0] - case["loglik"][1])
+    assert table["LRT"].iloc[1] == pytest.approx(lrt, rel=1e-5)
+    assert table["Pr(>Chisq)"].iloc[1] == pytest.approx(stats.chi2.sf(lrt, case["npar"][0] - case["npar"][1]), rel=1e-4)

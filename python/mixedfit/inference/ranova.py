@@ -1,6 +1,6 @@
 """Likelihood-ratio tests of the random-effects terms, as lmerTest's ranova(m): each term is reduced
-in turn (a variable removed from it; an intercept-only term removed) and the model refitted, by
-REML if it was fitted so."""
+in turn (a variable removed from it; an intercept-only term, or one with a covariance structure,
+removed) and the model refitted, by REML if it was fitted so."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from ..design.formula import RandomTerm
 
 
 def _reductions(term: RandomTerm) -> list[tuple[str, RandomTerm | None]]:
-    """(row label, reduced term or None for removed) for each single reduction of term."""
+    """(row label, reduced term or None for removed) for each single reduction of term. A term
+    with a covariance structure (cs, ar1, ...) is removed whole: taking a column out of it would
+    change what its parameters mean (lmerTest has no such terms; this is the likelihood-ratio
+    test of the term, as anova of glmmTMB's fits with and without it)."""
     if term.structure != "us":
-        raise NotImplementedError(f"ranova of a term with a covariance structure ({term}) is not available")
+        return [(str(term), None)]
     parts = [str(t) for t in Formula(term.expr)]
     intercept = "1" in parts
     variables = [p for p in parts if p != "1"]
