@@ -10,7 +10,6 @@ with one sparse factorization of ``I + Λ'Z'ZΛ`` (Ψ = LL'), and its Hessian by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,33 +67,28 @@ class ProfileLikelihood:
             blocks.append(np.sqrt(max(variance, 0.0)) * sp.identity(Z.shape[1]))
         return sp.block_diag(blocks, format="csc")
 
-    def _system(self, psi: np.ndarray, vc: np.ndarray) -> tuple[sp.csc_matrix, Any]:
-        """A = ZΛ and the LU of I + A'A (V = I + AA' relative to the scale)."""
-        A = (self.Z @ self._lambda(psi, vc)).tocsc()
-        return A, spla.splu((sp.identity(A.shape[1], format="csc") + A.T @ A).tocsc())
-
-    def gls_beta(self, psi: np.ndarray, vc: np.ndarray) -> np.ndarray:
-        """β̂(Ψ, vc) = (X'V⁻¹X)⁻¹X'V⁻¹y, with V⁻¹ = I − A(I + A'A)⁻¹A' (statsmodels' profile_fe)."""
-        A, lu = self._system(psi, vc)
-        AX, Ay = np.asarray(A.T @ self.X), A.T @ self.y
-        xvx = self.X.T @ self.X - AX.T @ lu.solve(AX)
-        xvy = self.X.T @ self.y - AX.T @ lu.solve(Ay)
-        return np.linalg.solve(xvx, xvy)
-
     def __call__(self, params: np.ndarray) -> float:
         p, d = self.X.shape[1], self.design
-        beta, psi, vc = params[:p], params[p : p + d.k_re2], params[p + d.k_re2 :]
-        A, lu = self._system(psi, vc)
+        return self.at(params[:p], params[p : p + d.k_re2], params[p + d.k_re2 :])
+
+    def at(self, beta: np.ndarray | None, psi: np.ndarray, vc: np.ndarray) -> float:
+        """The log-likelihood at (β, Ψ, vc); β None: its GLS estimate at (Ψ, vc),
+        (X'V⁻¹X)⁻¹X'V⁻¹y with V⁻¹ = I − A(I + A'A)⁻¹A' (statsmodels' profile_fe), from the same
+        factorization of I + A'A, A = ZΛ."""
+        A = (self.Z @ self._lambda(psi, vc)).tocsc()
+        lu = spla.splu((sp.identity(A.shape[1], format="csc") + A.T @ A).tocsc())
+        AX = np.asarray(A.T @ self.X)
+        xvx = self.X.T @ self.X - AX.T @ lu.solve(AX)
+        if beta is None:
+            beta = np.linalg.solve(xvx, self.X.T @ self.y - AX.T @ lu.solve(A.T @ self.y))
         logdet_v = float(np.sum(np.log(np.abs(lu.U.diagonal()))))  # |V| = |I + Λ'Z'ZΛ|
         r = self.y - self.X @ beta
         Ar = A.T @ r
         qf = float(r @ r - Ar @ lu.solve(Ar))
-        n = len(self.y)
+        n, p = self.X.shape
         m = n - p if self.reml else n
         value = -0.5 * logdet_v - 0.5 * m * (np.log(qf) + np.log(2 * np.pi) - np.log(m) + 1.0)
         if self.reml:
-            AX = np.asarray(A.T @ self.X)
-            xvx = self.X.T @ self.X - AX.T @ lu.solve(AX)
             value -= 0.5 * np.linalg.slogdet(xvx)[1]
         return float(value)
 

@@ -207,10 +207,9 @@ class _Distribution:
         if model.k_re:
             u = rng.normal(size=(model.n_groups, model.k_re)) @ np.linalg.cholesky(self.cov_re).T
             y = y + d.Z_re @ u.ravel()
-        for variance, Z, component in zip(self.vcomp, d.Z_vc, model._components):
-            counts = np.bincount([g for g, _ in component.labels], minlength=model.n_groups)
-            effects = np.concatenate([rng.normal(size=count) for count in counts]) if len(counts) else np.zeros(0)
-            y = y + np.sqrt(variance) * (Z @ effects)
+        for variance, Z in zip(self.vcomp, d.Z_vc):
+            # statsmodels draws each group's effects in turn: the effects' columns are in group order
+            y = y + np.sqrt(variance) * (Z @ rng.normal(size=Z.shape[1]))
         return y + np.sqrt(self.scale) * rng.normal(size=model.nobs)
 
 
@@ -441,8 +440,7 @@ class MixedLM:
         core.fit()
         if core.is_singular():
             warnings.warn("The random effects covariance matrix is singular.", _singular_warning(), stacklevel=2)
-        likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(reml))
-        results = MixedLMResults(self, core, likelihood)
+        results = MixedLMResults(self, core, self._likelihood(reml))
         if full_output:  # the optimizer's path: mixedfit's θ (Λ's parameters) and criterion per evaluation
             results.hist = [{"params": theta, "objective": value} for theta, value in core.optsum.trace]
         return results
@@ -492,11 +490,17 @@ class MixedLM:
         scale profiled out, at a MixedLMParams or a packed vector of the covariance parameters
         alone; ``profile_fe`` replaces β by its GLS estimate at those covariances."""
         point = self._params_object(params, has_fe=False)
-        likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(self.reml))
         psi = np.asarray(point.cov_re, dtype=np.float64)[np.tril_indices(self.k_re)]
-        vc = np.asarray(point.vcomp, dtype=np.float64)
-        beta = likelihood.gls_beta(psi, vc) if profile_fe else np.asarray(point.fe_params, dtype=np.float64)
-        return likelihood(np.concatenate([beta, psi, vc]))
+        beta = None if profile_fe else np.asarray(point.fe_params, dtype=np.float64)
+        return self._likelihood(self.reml).at(beta, psi, np.asarray(point.vcomp, dtype=np.float64))
+
+    def _likelihood(self, reml: bool) -> ProfileLikelihood:
+        """statsmodels' log-likelihood of this model's data (REML or ML), built once for each:
+        score's differences evaluate it 2k times."""
+        cache = self.__dict__.setdefault("_likelihoods", {})
+        if bool(reml) not in cache:
+            cache[bool(reml)] = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(reml))
+        return cache[bool(reml)]
 
     def score(self, params: Any, profile_fe: bool = True) -> np.ndarray:
         """The gradient of ``loglike`` in statsmodels' packing with this model's use_sqrt: the
@@ -519,9 +523,8 @@ class MixedLM:
         point = self._params_object(params, has_fe=True)
         cov = np.asarray(point.cov_re, dtype=np.float64)
         packed = np.concatenate([point.fe_params, cov[np.tril_indices(self.k_re)], point.vcomp])
-        likelihood = ProfileLikelihood(self.endog, self.exog, self._grouped_design(), bool(self.reml))
         singular = bool(self.k_re) and np.linalg.eigvalsh(cov).min() <= 0
-        return likelihood.hessian(packed), singular
+        return self._likelihood(self.reml).hessian(packed), singular
 
     def predict(self, params: Any, exog: Any = None) -> np.ndarray:
         """Xβ for the fixed effects in params (a MixedLMParams, or a vector starting with β),

@@ -163,7 +163,9 @@ def emmeans(
     order = {name: {v: k for k, v in enumerate(pd.unique(grid[name]))} for name in named}
     keys = list(grid[named].itertuples(index=False, name=None))
     cells = sorted(set(keys), key=lambda cell: tuple(order[n][v] for n, v in reversed(list(zip(named, cell)))))
-    members = np.array([[key == cell for key in keys] for cell in cells], dtype=float)
+    position = {cell: k for k, cell in enumerate(cells)}
+    members = np.zeros((len(cells), len(keys)))
+    members[[position[key] for key in keys], np.arange(len(keys))] = 1.0
     weights = members / members.sum(axis=1, keepdims=True)
     families = [cell[len(specs) :] for cell in cells]
     lmm = hasattr(model, "_denominator_df")
