@@ -288,6 +288,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            py::keep_alive<1, 8>(), py::keep_alive<1, 9>(), py::keep_alive<1, 10>())
       .def("set_family_theta", &GeneralizedLinearMixedModel::set_family_theta, py::arg("theta"),
            "Set the negative binomial's shape θ.")
+      .def("set_cuts", &GeneralizedLinearMixedModel::set_cuts, py::arg("cuts").noconvert(),
+           "The ordinal family's cut points (thresholds), increasing; y holds categories 0, 1, ..., len(cuts).")
       .def("set_zero_logit", &GeneralizedLinearMixedModel::set_zero_logit, py::arg("logit").noconvert(),
            "Make the family zero-inflated with these log-odds of a structural zero, one per row.")
       .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
@@ -310,17 +312,17 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("has_laplace_gradient", &GeneralizedLinearMixedModel::has_laplace_gradient)
       .def(
           "laplace_gradient",
-          [](GeneralizedLinearMixedModel& self, bool with_family_theta, bool with_zero) {
+          [](GeneralizedLinearMixedModel& self, bool with_family_theta, bool with_zero, bool with_cuts) {
             GeneralizedLinearMixedModel::LaplaceGradient g;
             {
               py::gil_scoped_release release;
-              g = self.laplace_gradient(with_family_theta, with_zero);
+              g = self.laplace_gradient(with_family_theta, with_zero, with_cuts);
             }
-            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit);
+            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts);
           },
-          py::arg("with_family_theta"), py::arg("with_zero"),
+          py::arg("with_family_theta"), py::arg("with_zero"), py::arg("with_cuts") = false,
           "The Laplace deviance's gradient at the last objective's point: (theta, beta, log family theta, "
-          "zero-inflation log-odds per row).")
+          "zero-inflation log-odds per row, ordinal cut points).")
       .def("deviance", &GeneralizedLinearMixedModel::deviance)
       .def("pearson_rss", &GeneralizedLinearMixedModel::pearson_rss)
       .def("aic", &GeneralizedLinearMixedModel::aic)
@@ -390,7 +392,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   m.def(
       "link_inverse",
       [](const std::string& family, const std::string& link, const Eigen::Ref<const Eigen::VectorXd>& eta) {
-        const Family fam(distribution_from_name(family), link_from_name(link));
+        const Family fam = Family::from_names(family, link);
         return Eigen::VectorXd(eta.unaryExpr([&fam](double e) { return fam.linkinv(e); }));
       },
       py::arg("family"), py::arg("link"), py::arg("eta"), "The family's inverse link applied to eta (for predict).");

@@ -10,7 +10,7 @@ namespace mixedfit {
 enum class Distribution {
   Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
   TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal,
-  BetaBinomial
+  BetaBinomial, Ordinal  // Ordinal: cumulative_link.hpp's, through Family
 };
 
 // The family's parameter φ with the functions of it the densities take per observation,

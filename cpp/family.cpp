@@ -87,6 +87,7 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "genpois") return Distribution::GeneralizedPoisson;
   if (name == "lognormal") return Distribution::Lognormal;
   if (name == "beta_binomial") return Distribution::BetaBinomial;
+  if (name == "ordinal") return Distribution::Ordinal;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
 
@@ -101,6 +102,14 @@ Link link_from_name(const std::string& name) {
   if (name == "inverse") return Link::Inverse;
   if (name == "1/mu^2") return Link::InverseSquare;
   throw std::invalid_argument("unknown link '" + name + "'");
+}
+
+Family Family::from_names(const std::string& family, const std::string& link, double theta) {
+  const Distribution distribution = distribution_from_name(family);
+  if (distribution != Distribution::Ordinal) return Family(distribution, link_from_name(link), theta);
+  Family ordinal(distribution, Link::Identity, theta);
+  ordinal.ordinal_ = CumulativeLinkDensity(cumulative_link_from_name(link));
+  return ordinal;
 }
 
 double Family::linkfun(double mu) const {
@@ -177,6 +186,7 @@ double Family::variance(double mu) const {
     case Distribution::TruncatedPoisson: return mu;
     case Distribution::GeneralizedPoisson: return mu * theta();
     case Distribution::Lognormal: return theta() * theta();
+    case Distribution::Ordinal: return 1.0;  // (no variance function: its weights are its own)
   }
   return 1.0;
 }
@@ -221,6 +231,7 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::TruncatedPoisson: return m;
     case Distribution::GeneralizedPoisson: return m * theta();
     case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta() * theta());
+    case Distribution::Ordinal: return Eigen::ArrayXd::Ones(m.size());
   }
   return Eigen::ArrayXd::Ones(m.size());
 }
@@ -250,6 +261,7 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
       if (!(m > 0).all() || !(m < 1).all()) return false;
       break;
     case Distribution::Gaussian:
+    case Distribution::Ordinal:  // μ = η
       if (!mu.allFinite()) return false;
       break;
     default:
@@ -320,6 +332,7 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
 }
 
 double Family::log_density(double y, double mu, const ZeroMass& zero, double trials) const {
+  if (dist_ == Distribution::Ordinal) return ordinal_.log_probability(ordinal_.interval(y), mu);
   return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero)
                         : mixedfit::log_density(dist_, y, mu, parameter_, trials);
 }
@@ -361,8 +374,9 @@ double Family::observed_information(double y, double mu, double eta) const {
 
 Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero,
                                         double trials) const {
-  const MuDerivatives d = zero_inflated_ ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero)
-                                         : mu_derivatives(dist_, y, mu, parameter_, trials);
+  const MuDerivatives d = dist_ == Distribution::Ordinal ? ordinal_.eta_derivatives(ordinal_.interval(y), mu)
+                          : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero)
+                                                          : mu_derivatives(dist_, y, mu, parameter_, trials);
   return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 
@@ -372,6 +386,7 @@ double Family::expected_information(double mu, double m1) const {
   // (the steps' weights only where the observed information is not positive; the Laplace
   // approximation takes the observed information).
   if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, parameter_).second * m1 * m1;
+  if (dist_ == Distribution::Ordinal) return ordinal_.expected_information(mu);  // (μ = η)
   return m1 * m1 / variance(mu);
 }
 

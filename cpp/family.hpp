@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "cumulative_link.hpp"
 #include "densities.hpp"
 #include "types.hpp"
 
@@ -30,6 +31,9 @@ class Family {
   // NB1 (μ the untruncated mean), the generalized Poisson's φ (V(μ) = μφ) or the lognormal's
   // standard deviation φ on the data scale; ignored by the others.
   Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), parameter_(theta) {}
+  // From the names R and glmmTMB use; "ordinal" with the cumulative link's name ("logit",
+  // "probit", "cloglog") is the cumulative link model, whose μ is η (identity link).
+  static Family from_names(const std::string& family, const std::string& link, double theta = 1.0);
 
   double linkfun(double mu) const;
   double linkinv(double eta) const;
@@ -73,6 +77,9 @@ class Family {
   // and observed information.
   void set_zero_inflated(bool zero_inflated) { zero_inflated_ = zero_inflated; }
   bool zero_inflated() const { return zero_inflated_; }
+  // The ordinal family's cut points (thresholds), in increasing order; its y is the category 0, 1, ….
+  void set_cuts(std::vector<double> cuts) { ordinal_.set_cuts(std::move(cuts)); }
+  const CumulativeLinkDensity& ordinal() const { return ordinal_; }
   double theta() const { return parameter_.value; }
   // The negative binomial's Laplace approximation takes the observed information −∂²log p/∂η²
   // (glmmTMB's, the exact Laplace) in its log-determinant instead of the expected one lme4 uses
@@ -107,6 +114,7 @@ class Family {
   Distribution dist_;
   Link link_;
   FamilyParameter parameter_;  // θ with the functions of it the densities take
+  CumulativeLinkDensity ordinal_;  // the ordinal family's distribution and cut points
   bool zero_inflated_ = false;
 };
 

@@ -38,7 +38,7 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
                                                          MapVec mustart, const std::string& family,
                                                          const std::string& link, double family_theta)
     : pred_(X, Zt, Lambdat, Lind, term_shapes),
-      family_(distribution_from_name(family), link_from_name(link), family_theta),
+      family_(Family::from_names(family, link, family_theta)),
       y_(y),
       weights_(weights),
       n_trials_(n_trials),
@@ -66,6 +66,20 @@ GeneralizedLinearMixedModel::GeneralizedLinearMixedModel(MapMat X, MapSpMat Zt, 
 void GeneralizedLinearMixedModel::set_family_theta(double theta) {
   require(std::isfinite(theta) && theta > 0, "the family's θ must be positive and finite");
   family_.set_theta(theta);
+}
+
+void GeneralizedLinearMixedModel::set_cuts(const Eigen::Ref<const Eigen::VectorXd>& cuts) {
+  require(family_.distribution() == Distribution::Ordinal, "only the ordinal family has cut points");
+  for (Index j = 0; j < cuts.size(); ++j) {
+    require(std::isfinite(cuts[j]), "the cut points must be finite");
+    require(j == 0 || cuts[j] > cuts[j - 1], "the cut points must increase");
+  }
+  const auto categories = static_cast<double>(cuts.size());
+  for (Index i = 0; i < y_.size(); ++i) {
+    require(y_[i] >= 0 && y_[i] <= categories && y_[i] == std::floor(y_[i]),
+            "an ordinal response must hold the categories 0, 1, ..., number of cut points");
+  }
+  family_.set_cuts(std::vector<double>(cuts.data(), cuts.data() + cuts.size()));
 }
 
 void GeneralizedLinearMixedModel::set_zero_logit(const Eigen::Ref<const Eigen::VectorXd>& logit) {

@@ -53,9 +53,11 @@ GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_from(const
 }
 
 GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplace_gradient(bool with_family_theta,
-                                                                                           bool with_zero) {
+                                                                                           bool with_zero,
+                                                                                           bool with_cuts) {
   require(pred_.q() > 0, "the Laplace gradient needs random effects");
   require(!with_zero || zero_logit_.size() == pred_.n(), "the model has no zero-inflation");
+  require(!with_cuts || family_.distribution() == Distribution::Ordinal, "only the ordinal family has cut points");
   if (!weights_exact_) throw NumericalError("the Laplace factor took expected weights for negative observed ones");
   const Index n = pred_.n();
   const Eigen::VectorXd& u = pred_.u();
@@ -116,6 +118,14 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   auto density_terms = [&](Index i, const Slope& up, const Slope& down) {
     return hat[i] * (up.weight - down.weight) + Mv[i] * (up.score - down.score);
   };
+  // The same with −2 ∂ψℓᵢ from the log-densities, for a family of has_own_score moved to up and down.
+  auto own_density_terms = [&](Index i, const Family& up, const Family& down) {
+    const ZeroMass& mass = zero_mass(i);
+    return -2 * weights_[i] * (up.log_density(y_[i], mu_[i], mass, n_trials_[i]) -
+                               down.log_density(y_[i], mu_[i], mass, n_trials_[i])) +
+           density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], mass),
+                         slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], mass));
+  };
   if (with_family_theta) {
     const double phi = family_.theta();
     Family up = family_, down = family_;
@@ -123,13 +133,7 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
     down.set_theta(phi * std::exp(-kParameterStep));
     double sum = 0.0;
     if (own_score) {  // −2 Σ ∂ψℓᵢ in the same pass (the likelihood's sums would also recompute
-      for (Index i = 0; i < n; ++i) {  // the saturated terms at each φ)
-        const ZeroMass& mass = zero_mass(i);
-        sum += -2 * weights_[i] * (up.log_density(y_[i], mu_[i], mass, n_trials_[i]) -
-                                   down.log_density(y_[i], mu_[i], mass, n_trials_[i])) +
-               density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], mass),
-                             slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], mass));
-      }
+      for (Index i = 0; i < n; ++i) sum += own_density_terms(i, up, down);  // the saturated terms at each φ)
     } else {  // the negative binomial: its −2 log L is R's family$aic
       sum = likelihood_->at(up, eta_, mu_, zero_mass_).minus_two_log_lik -
             likelihood_->at(down, eta_, mu_, zero_mass_).minus_two_log_lik;
@@ -139,6 +143,26 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
       }
     }
     result.log_family_theta = sum / (2 * kParameterStep);
+  }
+  if (with_cuts) {
+    // Cut point j bounds the categories j (above) and j + 1 (below): only their observations move.
+    const std::vector<double>& cuts = family_.ordinal().cuts();
+    result.cuts = Eigen::VectorXd::Zero(static_cast<Index>(cuts.size()));
+    for (std::size_t j = 0; j < cuts.size(); ++j) {
+      const double h = step_at(cuts[j]);
+      std::vector<double> moved = cuts;
+      Family up = family_, down = family_;
+      moved[j] = cuts[j] + h;
+      up.set_cuts(moved);
+      moved[j] = cuts[j] - h;
+      down.set_cuts(moved);
+      const double below = static_cast<double>(j), above = below + 1;
+      double sum = 0.0;
+      for (Index i = 0; i < n; ++i) {
+        if (y_[i] == below || y_[i] == above) sum += own_density_terms(i, up, down);
+      }
+      result.cuts[static_cast<Index>(j)] = sum / (2 * h);
+    }
   }
   if (with_zero) {
     // In closed form but where a zero's observed information is not finite (its weight is then

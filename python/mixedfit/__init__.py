@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .models.correlation import corAR1, corCAR1, corCompSymm
     from .models.glmm import GeneralizedLinearMixedModel, glmer
     from .models.lmm import LinearMixedModel, lmer
+    from .models.ordinal import CumulativeLinkMixedModel, clmm
     from .models.separable import corAR1xAR1
     from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
     from .model_check import check_model
@@ -60,6 +61,8 @@ _LAZY_NAMES = {
     "glmer": "models.glmm",
     "LinearMixedModel": "models.lmm",
     "lmer": "models.lmm",
+    "CumulativeLinkMixedModel": "models.ordinal",
+    "clmm": "models.ordinal",
     "corAR1xAR1": "models.separable",
     "corExp": "models.spatial",
     "corGaus": "models.spatial",
@@ -91,6 +94,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ArrayData",
     "ConvergenceWarning",
+    "CumulativeLinkMixedModel",
     "DataError",
     "FormulaError",
     "GeneralizedLinearMixedModel",
@@ -106,6 +110,7 @@ __all__ = [
     "all_fit",
     "check_collinearity",
     "check_model",
+    "clmm",
     "corAR1",
     "corAR1xAR1",
     "corCAR1",

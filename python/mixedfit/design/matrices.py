@@ -665,13 +665,19 @@ def _consecutive_slices(sizes: list[int]) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool) -> Design:
+def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool, intercept: bool = True) -> Design:
+    """The model's matrices and θ's start and bounds; intercept False drops the fixed effects'
+    "(Intercept)" column after coding (a cumulative link model's thresholds take its place, and
+    the other columns keep the contrasts the intercept gave them, as ordinal's clmm)."""
     if not parsed.random:
         raise FormulaError(
             f"formula '{parsed.text}' has no random-effects term such as (1 | group); for a model without random "
             "effects use a (generalized) linear model library such as statsmodels"
         )
     fixed = fixed_effects_matrix(parsed.fixed, frame)
+    if not intercept and "(Intercept)" in fixed.names:
+        keep = [k for k, name in enumerate(fixed.names) if name != "(Intercept)"]
+        fixed = FixedEffects(np.asfortranarray(fixed.X[:, keep]), [fixed.names[k] for k in keep], fixed.dropped, fixed.recipe)
     built = [build_re_term(frame, term, has_residual) for term in parsed.random]
     terms = sorted(built, key=lambda t: -t.n_levels)  # stable: ties keep formula order, as in lme4
     Lambdat, Lind = lambda_template(terms)

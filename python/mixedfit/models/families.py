@@ -31,8 +31,10 @@ _LINKS = {
     "genpois": ("log", ("log",)),
     "lognormal": ("log", ("log",)),
     "beta_binomial": ("logit", ("logit", "probit", "cloglog")),
+    # an ordered response's cumulative link model (mixedfit.clmm; its link is F's, P(Y ≤ j) = F(c_j − η))
+    "ordinal": ("logit", ("logit", "probit", "cloglog", "loglog")),
 }
-FAMILY_NAMES = tuple(_LINKS)  # every family glmer fits (the command line lists them)
+FAMILY_NAMES = tuple(name for name in _LINKS if name != "ordinal")  # every family glmer fits (the command line lists them)
 _ALIASES = {
     "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
     "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
@@ -120,7 +122,7 @@ class Family:
     def has_deviance_residuals(self) -> bool:
         """Whether the saturated model is in closed form (not so for glmmTMB's truncated counts,
         generalized Poisson and lognormal, whose deviance is their −2 log-likelihood)."""
-        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal", "beta_binomial")
+        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal", "beta_binomial", "ordinal")
 
     @property
     def parameter_name(self) -> str:

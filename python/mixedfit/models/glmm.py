@@ -32,6 +32,7 @@ from ..inference.profile import ProfileProblem, standard_errors
 from .control import Control
 from .families import (
     Family,
+    GlmResponse,
     as_family,
     cbind_parts,
     glm_response,
@@ -119,9 +120,7 @@ class GeneralizedLinearMixedModel(MixedModel):
                 f"nAGQ=0 cannot estimate the {self.family.name} family's parameter (it is estimated in the second "
                 f"stage): use nAGQ=1, or fix it with mixedfit.families.{self.family.name}(theta)"
             )
-        response = glm_response(
-            self.family, self.parsed.response, self.frame.numeric, self.frame.weights, hurdle=has_zero_model
-        )
+        response = self._family_response(has_zero_model)
         self._glm = response
         self._response = response.y
         self._family_theta = self._family_theta_start = initial_theta(self.family, response.y)
@@ -131,6 +130,12 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
         self._restart_optimizer(self._data_based_start())
+
+    def _family_response(self, hurdle: bool) -> GlmResponse:
+        """The response checked for the family, with its weights, trials and starting means."""
+        if self.family.name == "ordinal":
+            raise ValueError("an ordered response's cumulative link mixed model is fitted by mixedfit.clmm, not glmer")
+        return glm_response(self.family, self.parsed.response, self.frame.numeric, self.frame.weights, hurdle=hurdle)
 
     def _data_based_start(self) -> np.ndarray:
         """Stage 1's starting θ. For terms that are all scalar intercepts, each with its own
@@ -242,7 +247,7 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _laplace_gradient(self, core: Any) -> np.ndarray:
         """The gradient at the core's last evaluation, in the stacked vector's order."""
-        g_theta, g_beta, g_family, g_zero = core.laplace_gradient(self._estimates_family_theta, self._zero is not None)
+        g_theta, g_beta, g_family, g_zero, _ = core.laplace_gradient(self._estimates_family_theta, self._zero is not None)
         family = [g_family] if self._estimates_family_theta else []
         zero = [] if self._zero is None else self._zero.fixed.X.T @ np.asarray(g_zero)
         return np.concatenate([g_theta, g_beta, family, zero])
@@ -663,6 +668,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._zero is not None:
             variances = 2 * np.diag(inverse)[len(inverse) - self._zero.p :]
             self.beta_zi_stderr = np.sqrt(np.where(variances > 0, variances, np.nan))
+        self._stacked_covariance = inverse + inverse.T  # of the whole stacked vector (θ, β, extras)
         self._theta_covariance = inverse[:k, :k] + inverse[:k, :k].T
         block = inverse[k : k + p, k : k + p]
         vcov = block + block.T

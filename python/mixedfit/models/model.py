@@ -49,6 +49,7 @@ class MixedModel(Refits):
     """Base class: holds the parsed formula, model frame, design and the fitted quantities."""
 
     _has_residual = True
+    _fixed_intercept = True  # False: X loses its "(Intercept)" column (a cumulative link model's thresholds)
     # Bootstrap replicates refit quietly: no warnings (not thread-safe) and no derivative checks.
     _quiet = False
     # A refit made for the user's fit (its ML twin, for anova and profiles) does not warn again
@@ -104,7 +105,7 @@ class MixedModel(Refits):
         self.frame: ModelFrame = model_frame(
             self.parsed, data, self._response_variables() | self._structure_variables(), weights, offset
         )
-        self.design: Design = build_design(self.parsed, self.frame, self._has_residual)
+        self.design: Design = build_design(self.parsed, self.frame, self._has_residual, self._fixed_intercept)
         self.optsum = self._first_optsum(self._initial())
         self._fitted = False
 
