@@ -154,8 +154,9 @@ def test_class_probabilities(fits):
     assert list(m.predict(new, re_form="~0", type="class")) == [
         str(1 + np.argmax(row)) for row in population.to_numpy()
     ]
+    np.testing.assert_allclose(m.predict(new, re_form="~0", type="response"), population.to_numpy() @ np.arange(5))
     with pytest.raises(ValueError, match="type must be one of"):
-        m.predict(type="response")
+        m.predict(type="conditional")
 
 
 def test_simulate_draws_categories_with_the_model_probabilities(fits):
@@ -166,6 +167,16 @@ def test_simulate_draws_categories_with_the_model_probabilities(fits):
     # (random effects drawn anew: judge-level noise of ~1 on the latent scale, 9 judges per draw)
     shares = np.bincount(draws.ravel().astype(int), minlength=5) / draws.size
     assert np.all(np.abs(shares - m.predict(re_form="~0").mean().to_numpy()) < 0.06)
+
+
+def test_simulated_residuals_are_uniform_for_the_fitted_model(fits):
+    """DHARMa's quantile residuals of category codes (integer: randomized within each code's
+    step): uniform on (0, 1) when the model holds; on its own data, spread over (0, 1)."""
+    residuals = fits["wine_logit"].simulated_residuals(n=200, seed=3)
+    assert residuals.integer
+    values = np.asarray(residuals.scaled)
+    assert values.shape == (72,) and np.all((values >= 0) & (values <= 1))
+    assert 0.35 < values.mean() < 0.65
 
 
 def test_summary_anova_and_pickling(fits):

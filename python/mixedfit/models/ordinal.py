@@ -259,16 +259,17 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         cumulative = cdf(self.family.link, bounds[None, :] - eta[:, None])
         return np.diff(cumulative, axis=1)
 
-    PREDICTION_TYPES = ("prob", "class", "link")
+    PREDICTION_TYPES = ("prob", "class", "link", "response")
 
     @synchronized
     def predict(
         self, newdata: Any = None, re_form: str | None = None, allow_new_levels: bool = False, type: str = "prob"
     ) -> pd.DataFrame | pd.Series | np.ndarray:
         """Predictions on the fit's rows or newdata's: type 'prob' (each category's probability, a
-        DataFrame with a column per category), 'class' (the most probable category) or 'link'
-        (η = Xβ + Zu); re_form and allow_new_levels as for lme4's predict ('~0': the population
-        level, u = 0).
+        DataFrame with a column per category), 'class' (the most probable category), 'link'
+        (η = Xβ + Zu) or 'response' (the expected category code 0, 1, …: the scale of simulate's
+        draws); re_form and allow_new_levels as for lme4's predict ('~0': the population level,
+        u = 0).
 
         Parameters
         ----------
@@ -276,7 +277,7 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         re_form : str, optional
             None (all random effects), '~0' (none) or the terms to keep.
         allow_new_levels : bool, default False
-        type : {"prob", "class", "link"}, default "prob"
+        type : {"prob", "class", "link", "response"}, default "prob"
 
         Returns
         -------
@@ -291,6 +292,8 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         probabilities[np.isnan(eta)] = np.nan
         if type == "prob":
             return probabilities
+        if type == "response":
+            return probabilities.to_numpy() @ np.arange(len(self.categories), dtype=np.float64)
         return probabilities.idxmax(axis=1).where(~np.isnan(eta))
 
     def _predicted(self, eta: np.ndarray, type: str, newdata: Any) -> np.ndarray:
