@@ -28,7 +28,8 @@ FORMULA = "y ~ x + (1 | site)"
 
 def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.DataFrame:
     """x ~ N(0, 1), a site effect ~ N(0, 0.5²), η = 0.3 + 0.5 x + site; each response below drawn
-    from its family at η (counts at exp(η), proportions at logistic(η))."""
+    from its family at η (counts at exp(η), proportions at logistic(η), the heavy-tailed response
+    10 + 2η plus 0.8 times a t with 4 degrees of freedom)."""
     rng = np.random.default_rng(seed)
     n = sites * visits
     site = np.repeat(np.arange(sites), visits)
@@ -45,6 +46,7 @@ def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.Da
     data["proportion"] = np.clip(rng.beta(p * 8, (1 - p) * 8), 1e-6, 1 - 1e-6).round(8)
     data["trials"] = rng.integers(1, 30, n)
     data["successes"] = rng.binomial(data["trials"], rng.beta(p * 5, (1 - p) * 5))
+    data["heavy_tailed"] = (10 + 2 * eta + 0.8 * rng.standard_t(4, n)).round(6)
     return data
 
 
@@ -59,8 +61,9 @@ CASES = [  # name, response column, family, ziformula, rows kept
     ("zero-inflated Poisson", "counts_zip", "poisson", "~1", None),
     ("zero-inflated NB2", "counts_zinb", "nbinom2", "~x", None),
     ("hurdle NB2", "counts_zinb", "truncated_nbinom2", "~x", None),
+    ("student_t", "heavy_tailed", "student_t", "", None),
 ]
-R_FAMILY = {"beta": "beta_family", "beta_binomial": "betabinomial"}
+R_FAMILY = {"beta": "beta_family", "beta_binomial": "betabinomial", "student_t": "t_family"}
 # The beta-binomial's response is its successes out of the trials.
 FORMULAS = {"beta_binomial": "cbind(y, trials - y) ~ x + (1 | site)"}
 

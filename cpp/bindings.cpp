@@ -288,6 +288,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            py::keep_alive<1, 8>(), py::keep_alive<1, 9>(), py::keep_alive<1, 10>())
       .def("set_family_theta", &GeneralizedLinearMixedModel::set_family_theta, py::arg("theta"),
            "Set the negative binomial's shape θ.")
+      .def("set_family_shape", &GeneralizedLinearMixedModel::set_family_shape, py::arg("shape"),
+           "Set the Student t's degrees of freedom.")
       .def("set_cuts", &GeneralizedLinearMixedModel::set_cuts, py::arg("cuts").noconvert(),
            "The ordinal family's cut points (thresholds), increasing; y holds categories 0, 1, ..., len(cuts).")
       .def("set_zero_logit", &GeneralizedLinearMixedModel::set_zero_logit, py::arg("logit").noconvert(),
@@ -312,17 +314,19 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def_property_readonly("has_laplace_gradient", &GeneralizedLinearMixedModel::has_laplace_gradient)
       .def(
           "laplace_gradient",
-          [](GeneralizedLinearMixedModel& self, bool with_family_theta, bool with_zero, bool with_cuts) {
+          [](GeneralizedLinearMixedModel& self, bool with_family_theta, bool with_zero, bool with_cuts,
+             bool with_family_shape) {
             GeneralizedLinearMixedModel::LaplaceGradient g;
             {
               py::gil_scoped_release release;
-              g = self.laplace_gradient(with_family_theta, with_zero, with_cuts);
+              g = self.laplace_gradient({with_family_theta, with_zero, with_cuts, with_family_shape});
             }
-            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts);
+            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts, g.log_family_shape);
           },
           py::arg("with_family_theta"), py::arg("with_zero"), py::arg("with_cuts") = false,
+          py::arg("with_family_shape") = false,
           "The Laplace deviance's gradient at the last objective's point: (theta, beta, log family theta, "
-          "zero-inflation log-odds per row, ordinal cut points).")
+          "zero-inflation log-odds per row, ordinal cut points, log family shape).")
       .def("deviance", &GeneralizedLinearMixedModel::deviance)
       .def("pearson_rss", &GeneralizedLinearMixedModel::pearson_rss)
       .def("aic", &GeneralizedLinearMixedModel::aic)

@@ -11,6 +11,7 @@ namespace mixedfit {
 namespace {
 
 constexpr double kLogSqrtTwoPi = 0.91893853320467274178;
+constexpr double kPi = 3.14159265358979323846;
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
 Distribution untruncated(Distribution distribution) {
@@ -104,8 +105,14 @@ MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, 
   return {q * d.first, q * d.second + q * (1 - q) * d.first * d.first};
 }
 
-FamilyParameter::FamilyParameter(double phi)
-    : value(phi), log(std::log(phi)), log1p(std::log1p(phi)), lgamma(std::lgamma(phi)), inv_sqrt(1 / std::sqrt(phi)) {}
+FamilyParameter::FamilyParameter(double phi, double shape)
+    : value(phi),
+      log(std::log(phi)),
+      log1p(std::log1p(phi)),
+      lgamma(std::lgamma(phi)),
+      inv_sqrt(1 / std::sqrt(phi)),
+      shape(shape),
+      t_constant(std::lgamma((shape + 1) / 2) - std::lgamma(shape / 2) - 0.5 * std::log(shape * kPi) - std::log(phi)) {}
 
 bool zero_truncated(Distribution distribution) {
   return distribution == Distribution::TruncatedPoisson || distribution == Distribution::TruncatedNegativeBinomial1 ||
@@ -157,6 +164,10 @@ double log_density(Distribution distribution, double y, double mu, const FamilyP
       if (t <= 0) return kMinusInfinity;
       return std::log(mu * s) + (y - 1) * std::log(t) - t - log_factorial(y);
     }
+    case Distribution::StudentT: {  // r = (y − μ)/σ: ℓ = constant − (ν + 1)/2 log(1 + r²/ν)
+      const double r = (y - mu) / phi.value;
+      return phi.t_constant - 0.5 * (phi.shape + 1) * std::log1p(r * r / phi.shape);
+    }
     case Distribution::Lognormal: {
       if (y <= 0) return kMinusInfinity;
       const LognormalTerms t = lognormal_terms(y, mu, phi.value);
@@ -206,6 +217,12 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, con
     case Distribution::GeneralizedPoisson: {
       const double s = phi.inv_sqrt, t = mu * s + (1 - s) * y;
       return {1 / mu + (y - 1) * s / t - s, -1 / (mu * mu) - (y - 1) * s * s / (t * t)};
+    }
+    case Distribution::StudentT: {
+      // ∂ℓ/∂μ = (ν + 1) r / (σ (ν + r²)), ∂²ℓ/∂μ² = (ν + 1)(r² − ν) / (σ² (ν + r²)²): negative
+      // information beyond |r| = √ν (PIRLS's expected weights stand in there while far from a mode).
+      const double r = (y - mu) / phi.value, nu = phi.shape, d = nu + r * r;
+      return {(nu + 1) * r / (phi.value * d), (nu + 1) * (r * r - nu) / (phi.value * phi.value * d * d)};
     }
     case Distribution::Lognormal: {
       // ℓ = f(v, r) = −½ log v − r²/(2v) + const, v(μ) = log(1 + φ²/μ²), r(μ) = log y − log μ + v/2.

@@ -2,7 +2,8 @@
 // negative binomials, the beta, the zero-truncated counts, the generalized Poisson, the
 // lognormal), in glmmTMB's parametrizations, with their first two derivatives in the mean μ:
 // PIRLS's Newton steps and the Laplace factor's weights are these chained with the link.
-// φ is the family's own parameter (Family's theta).
+// φ is the family's own parameter (Family's theta); the Student t (glmmTMB's t_family: location μ,
+// scale σ = φ, degrees of freedom ν) has a second one, its shape.
 #pragma once
 
 namespace mixedfit {
@@ -10,14 +11,16 @@ namespace mixedfit {
 enum class Distribution {
   Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
   TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal,
-  BetaBinomial, Ordinal  // Ordinal: cumulative_link.hpp's, through Family
+  BetaBinomial, StudentT, Ordinal  // Ordinal: cumulative_link.hpp's, through Family
 };
 
 // The family's parameter φ with the functions of it the densities take per observation,
-// computed once per value.
+// computed once per value; the Student t's also its degrees of freedom ν (shape) and its
+// log-density's constant log Γ((ν + 1)/2) − log Γ(ν/2) − ½ log(νπ) − log σ (σ = φ).
 struct FamilyParameter {
-  explicit FamilyParameter(double phi);
+  explicit FamilyParameter(double phi, double shape = 1.0);
   double value, log, log1p, lgamma, inv_sqrt;
+  double shape, t_constant;
 };
 
 struct MuDerivatives {

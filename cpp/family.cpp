@@ -87,6 +87,7 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "genpois") return Distribution::GeneralizedPoisson;
   if (name == "lognormal") return Distribution::Lognormal;
   if (name == "beta_binomial") return Distribution::BetaBinomial;
+  if (name == "student_t") return Distribution::StudentT;
   if (name == "ordinal") return Distribution::Ordinal;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
@@ -170,6 +171,11 @@ double Family::mu_eta(double eta) const {
   return 1.0;
 }
 
+double Family::student_t_variance() const {
+  const double nu = shape();
+  return nu > 2 ? theta() * theta() * nu / (nu - 2) : std::numeric_limits<double>::quiet_NaN();
+}
+
 double Family::variance(double mu) const {
   switch (dist_) {
     case Distribution::Binomial:
@@ -186,6 +192,7 @@ double Family::variance(double mu) const {
     case Distribution::TruncatedPoisson: return mu;
     case Distribution::GeneralizedPoisson: return mu * theta();
     case Distribution::Lognormal: return theta() * theta();
+    case Distribution::StudentT: return student_t_variance();
     case Distribution::Ordinal: return 1.0;  // (no variance function: its weights are its own)
   }
   return 1.0;
@@ -231,6 +238,7 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::TruncatedPoisson: return m;
     case Distribution::GeneralizedPoisson: return m * theta();
     case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta() * theta());
+    case Distribution::StudentT: return Eigen::ArrayXd::Constant(m.size(), student_t_variance());
     case Distribution::Ordinal: return Eigen::ArrayXd::Ones(m.size());
   }
   return Eigen::ArrayXd::Ones(m.size());
@@ -261,6 +269,7 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
       if (!(m > 0).all() || !(m < 1).all()) return false;
       break;
     case Distribution::Gaussian:
+    case Distribution::StudentT:
     case Distribution::Ordinal:  // μ = η
       if (!mu.allFinite()) return false;
       break;
@@ -377,16 +386,29 @@ Family::Information Family::information(double y, double mu, double eta, double 
   const MuDerivatives d = dist_ == Distribution::Ordinal ? ordinal_.eta_derivatives(ordinal_.interval(y), mu)
                           : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero)
                                                           : mu_derivatives(dist_, y, mu, parameter_, trials);
-  return {d.first * m1, expected_information(mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
+  return {d.first * m1, expected_information(y, mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 
-double Family::expected_information(double mu, double m1) const {
+double Family::expected_information(double y, double mu, double m1) const {
   // The beta's information in μ does not depend on y: observed and expected coincide. For the
   // others the expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in
   // (the steps' weights only where the observed information is not positive; the Laplace
   // approximation takes the observed information).
   if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, parameter_).second * m1 * m1;
   if (dist_ == Distribution::Ordinal) return ordinal_.expected_information(mu);  // (μ = η)
+  if (dist_ == Distribution::StudentT) {
+    // Not the expectation ((ν + 1)/((ν + 3)σ²) per unit μ) but the t's classic IRLS weight
+    // (ν + 1)/(σ²(ν + r²)): the curvature of the quadratic that touches −ℓ at μ and lies above it
+    // (ℓ' = weight × (y − μ)), so a step with it descends (majorize-minimize), and it shrinks as 1/r²
+    // in the tails, as the log-density's slope does; the log-density is not concave, and where the
+    // observed information (negative beyond |r| = √ν) fails the factorization, these weights stand
+    // in. With the expected information there, PIRLS did not converge in 200 iterations at trial
+    // points of sleepstudy's fit with ν = 5 (σ a twentieth of the residuals'); with these, none of
+    // 300 random trial points failed (4 did with these weights alone, no Newton steps: linear
+    // convergence).
+    const double r = (y - mu) / theta(), nu = shape();
+    return m1 * m1 * (nu + 1) / (theta() * theta() * (nu + r * r));
+  }
   return m1 * m1 / variance(mu);
 }
 

@@ -29,7 +29,8 @@ class Family {
   // nbinom1: size μ/φ, V(μ) = μ(1 + φ)), the beta's precision φ (glmmTMB's beta_family:
   // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)), the same for the zero-truncated NB2 and
   // NB1 (μ the untruncated mean), the generalized Poisson's φ (V(μ) = μφ) or the lognormal's
-  // standard deviation φ on the data scale; ignored by the others.
+  // standard deviation φ on the data scale, the Student t's scale σ = φ (its degrees of freedom
+  // are set_shape's); ignored by the others.
   Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), parameter_(theta) {}
   // From the names R and glmmTMB use; "ordinal" with the cumulative link's name ("logit",
   // "probit", "cloglog") is the cumulative link model, whose μ is η (identity link).
@@ -71,7 +72,10 @@ class Family {
   Distribution distribution() const { return dist_; }
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
-  void set_theta(double theta) { parameter_ = FamilyParameter(theta); }
+  void set_theta(double theta) { parameter_ = FamilyParameter(theta, parameter_.shape); }
+  // The Student t's degrees of freedom ν (its second parameter).
+  void set_shape(double shape) { parameter_ = FamilyParameter(parameter_.value, shape); }
+  double shape() const { return parameter_.shape; }
   // Zero-inflation (glmmTMB's ziformula): each observation's zero is a point mass's with a
   // probability the callers pass per observation; PIRLS takes the mixture's score
   // and observed information.
@@ -97,7 +101,8 @@ class Family {
             dist_ != Distribution::InverseGaussian && dist_ != Distribution::Gaussian &&
             dist_ != Distribution::NegativeBinomial);
   }
-  // ∂log p(y | μ(η))/∂η, its expected negative derivative and the observed one (as
+  // ∂log p(y | μ(η))/∂η, its expected negative derivative (the Student t: its IRLS weight, a
+  // majorizer's curvature) and the observed one (as
   // observed_information), per unit prior weight, from μ and dμ/dη at η (which PIRLS holds
   // already) and one evaluation of the log-density's μ-derivatives (the families of has_own_score).
   struct Information {
@@ -109,7 +114,9 @@ class Family {
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
   double mu_eta2(double eta, double mu, double mu_eta) const;
-  double expected_information(double mu, double mu_eta) const;
+  double expected_information(double y, double mu, double mu_eta) const;
+  // σ²ν/(ν − 2), the Student t's variance (NaN for ν ≤ 2: none).
+  double student_t_variance() const;
 
   Distribution dist_;
   Link link_;

@@ -68,6 +68,11 @@ void GeneralizedLinearMixedModel::set_family_theta(double theta) {
   family_.set_theta(theta);
 }
 
+void GeneralizedLinearMixedModel::set_family_shape(double shape) {
+  require(std::isfinite(shape) && shape > 0, "the family's shape must be positive and finite");
+  family_.set_shape(shape);
+}
+
 void GeneralizedLinearMixedModel::set_cuts(const Eigen::Ref<const Eigen::VectorXd>& cuts) {
   require(family_.distribution() == Distribution::Ordinal, "only the ordinal family has cut points");
   for (Index j = 0; j < cuts.size(); ++j) {
@@ -276,7 +281,8 @@ void GeneralizedLinearMixedModel::pirls(bool with_beta) {
   // binomials' log link and the beta's links, non-canonical), Newton's steps with it: Fisher
   // scoring converges only linearly there, and on badly conditioned designs (an uncentred
   // covariate: grouseticks' YEAR as 95–97) or counts of 10⁹ and more it had not converged in 200
-  // iterations.
+  // iterations. (Where the observed information fails the factorization, the family's expected
+  // weights stand in: the Student t's are its IRLS weights, see Family::expected_information.)
   const bool newton = family_.laplace_uses_observed_information();
   for (pirls_iterations_ = 1; pirls_iterations_ <= kMaxPirlsIterations; ++pirls_iterations_) {
     reweight(with_beta, newton, true);

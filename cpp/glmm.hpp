@@ -37,6 +37,8 @@ class GeneralizedLinearMixedModel {
   void set_response(MapVec y, MapVec mustart);
   // A new negative binomial shape: the profile over it refits the other parameters at each.
   void set_family_theta(double theta);
+  // The Student t's degrees of freedom.
+  void set_family_shape(double shape);
   // The ordinal family's cut points (increasing; y must hold the categories 0, 1, …, cuts.size()).
   void set_cuts(const Eigen::Ref<const Eigen::VectorXd>& cuts);
   // Zero-inflation's log-odds per observation (glmmTMB's ziformula: X_zi β_zi), from now on.
@@ -60,18 +62,21 @@ class GeneralizedLinearMixedModel {
 
   // The Laplace deviance's gradient at the current (θ, β) and conditional modes, that is after
   // objective() with one node (laplace_gradient.cpp): in θ, in β, in the log of the family's
-  // parameter (with_family_theta), in each observation's zero-inflation log-odds (with_zero;
-  // the chain rule through the zero model's X is the caller's) and in the ordinal family's cut
-  // points (with_cuts).
+  // parameter (family_theta), in the log of its shape (family_shape: the Student t's degrees of
+  // freedom), in each observation's zero-inflation log-odds (zero; the chain rule through the zero
+  // model's X is the caller's) and in the ordinal family's cut points (cuts).
+  struct GradientParts {
+    bool family_theta = false, zero = false, cuts = false, family_shape = false;
+  };
   struct LaplaceGradient {
     Eigen::VectorXd theta, beta;
-    double log_family_theta = 0.0;
+    double log_family_theta = 0.0, log_family_shape = 0.0;
     Eigen::VectorXd zero_logit, cuts;
   };
   // Whether the model has random effects and its gradient costs about an evaluation
   // (LogDetGradient::affordable).
   bool has_laplace_gradient() { return pred_.q() > 0 && log_det_.affordable(pred_); }
-  LaplaceGradient laplace_gradient(bool with_family_theta, bool with_zero, bool with_cuts = false);
+  LaplaceGradient laplace_gradient(const GradientParts& parts);
   // RX at the current weights (for β's covariance from the penalized least-squares factor).
   const Eigen::MatrixXd& RX();
 

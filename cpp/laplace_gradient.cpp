@@ -52,12 +52,13 @@ GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_from(const
   return {wt * (y_[i] - mu) * mu_eta / variance, wt * weight};
 }
 
-GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplace_gradient(bool with_family_theta,
-                                                                                           bool with_zero,
-                                                                                           bool with_cuts) {
+GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplace_gradient(
+    const GradientParts& parts) {
+  const bool with_family_theta = parts.family_theta, with_zero = parts.zero, with_cuts = parts.cuts;
   require(pred_.q() > 0, "the Laplace gradient needs random effects");
   require(!with_zero || zero_logit_.size() == pred_.n(), "the model has no zero-inflation");
   require(!with_cuts || family_.distribution() == Distribution::Ordinal, "only the ordinal family has cut points");
+  require(!parts.family_shape || family_.distribution() == Distribution::StudentT, "only the Student t has a shape");
   if (!weights_exact_) throw NumericalError("the Laplace factor took expected weights for negative observed ones");
   const Index n = pred_.n();
   const Eigen::VectorXd& u = pred_.u();
@@ -143,6 +144,15 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
       }
     }
     result.log_family_theta = sum / (2 * kParameterStep);
+  }
+  if (parts.family_shape) {  // the Student t's ν, on the log scale as φ
+    const double nu = family_.shape();
+    Family up = family_, down = family_;
+    up.set_shape(nu * std::exp(kParameterStep));
+    down.set_shape(nu * std::exp(-kParameterStep));
+    double sum = 0.0;
+    for (Index i = 0; i < n; ++i) sum += own_density_terms(i, up, down);
+    result.log_family_shape = sum / (2 * kParameterStep);
   }
   if (with_cuts) {
     // Cut point j bounds the categories j (above) and j + 1 (below): only their observations move.

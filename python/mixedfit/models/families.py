@@ -31,6 +31,7 @@ _LINKS = {
     "genpois": ("log", ("log",)),
     "lognormal": ("log", ("log",)),
     "beta_binomial": ("logit", ("logit", "probit", "cloglog")),
+    "student_t": ("identity", ("identity",)),
     # an ordered response's cumulative link model (mixedfit.clmm; its link is F's, P(Y ≤ j) = F(c_j − η))
     "ordinal": ("logit", ("logit", "probit", "cloglog", "loglog")),
 }
@@ -38,16 +39,17 @@ FAMILY_NAMES = tuple(name for name in _LINKS if name != "ordinal")  # every fami
 _ALIASES = {
     "gamma": "Gamma", "inverse.gaussian": "inverse_gaussian", "inversegaussian": "inverse_gaussian",
     "nbinom2": "negative_binomial", "negative.binomial": "negative_binomial", "beta_family": "beta",
-    "betabinomial": "beta_binomial",
+    "betabinomial": "beta_binomial", "t_family": "student_t", "t": "student_t",
 }  # fmt: skip
 # The families with a parameter of their own (glmer estimates it unless the family gives it),
 # each positive: the negative binomial's shape θ, NB1's dispersion φ, the beta's precision φ, the
 # same for the zero-truncated NB2 and NB1, the generalized Poisson's dispersion φ (variance μφ)
-# and the lognormal's standard deviation φ on the data scale.
+# and the lognormal's standard deviation φ on the data scale, the Student t's scale σ (its degrees
+# of freedom, a second parameter, are Family's df).
 _SHAPES = {
     "negative_binomial": "shape θ", "nbinom1": "dispersion φ", "beta": "precision φ", "truncated_nbinom2": "shape θ",
     "truncated_nbinom1": "dispersion φ", "genpois": "dispersion φ", "lognormal": "standard deviation φ",
-    "beta_binomial": "precision φ",
+    "beta_binomial": "precision φ", "student_t": "scale σ",
 }  # fmt: skip
 _COUNTS = ("poisson", "negative_binomial", "nbinom1", "truncated_poisson", "truncated_nbinom1", "truncated_nbinom2", "genpois")
 # glmmTMB's families (not lme4's): a response outside their support is an error naming its rows.
@@ -69,12 +71,15 @@ class Family:
     generalized Poisson (``genpois``: θ = μ/√φ, λ = 1 − 1/√φ, variance μφ, φ ≥ 1) and the
     lognormal (``lognormal``: mean μ and standard deviation φ on the data scale) and the
     beta-binomial (``beta_binomial``: binomial responses whose success probability is
-    Beta(μφ, (1 − μ)φ)); ``truncated_poisson`` has none.
+    Beta(μφ, (1 − μ)φ)); ``truncated_poisson`` has none. The Student t (``student_t``, glmmTMB's
+    ``t_family``: location μ, scale σ = ``theta``) also has degrees of freedom ``df``, fixed if
+    given, else estimated.
     """
 
     name: str
     link: str | None = None
     theta: float | None = None
+    df: float | None = None
 
     def __post_init__(self) -> None:
         name = _ALIASES.get(self.name, self.name)
@@ -95,6 +100,12 @@ class Family:
                     f"count), got {self.theta!r}"
                 )
             object.__setattr__(self, "theta", float(self.theta))
+        if self.df is not None:
+            if name != "student_t":
+                raise ValueError(f"df is the Student t's degrees of freedom; the {name} family has none")
+            if not (isinstance(self.df, (int, float, np.number)) and np.isfinite(self.df) and self.df > 0):
+                raise ValueError(f"the Student t's df must be a positive number, got {self.df!r}")
+            object.__setattr__(self, "df", float(self.df))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "link", link)
 
@@ -122,7 +133,7 @@ class Family:
     def has_deviance_residuals(self) -> bool:
         """Whether the saturated model is in closed form (not so for glmmTMB's truncated counts,
         generalized Poisson and lognormal, whose deviance is their −2 log-likelihood)."""
-        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal", "beta_binomial", "ordinal")
+        return self.name not in _ZERO_TRUNCATED + ("genpois", "lognormal", "beta_binomial", "student_t", "ordinal")
 
     @property
     def parameter_name(self) -> str:
@@ -132,8 +143,9 @@ class Family:
     def log_theta_bounds(self, start: float) -> tuple[float, float]:
         """The interval of log theta when glmer estimates it: 1e-3 to 1e6 (NB2's θ = 1e6 is as good
         as the Poisson for any count this library holds); the generalized Poisson's φ from 1; the
-        lognormal's standard deviation, which has the data's units, 1e-6 to 1e6 times its start."""
-        if self.name == "lognormal":
+        lognormal's standard deviation and the Student t's scale, which have the data's units, 1e-6
+        to 1e6 times their start."""
+        if self.name in ("lognormal", "student_t"):  # (in the data's units)
             return np.log(start) + np.log(1e-6), np.log(start) + np.log(1e6)
         return (0.0 if self.name == "genpois" else np.log(1e-3)), np.log(1e6)
 
@@ -141,6 +153,8 @@ class Family:
         if self.has_shape:
             symbol = _SHAPES[self.name][-1]
             shape = f"{symbol} estimated" if self.theta is None else f"{symbol} = {self.theta:.4g}"
+            if self.name == "student_t":
+                shape += ", df estimated" if self.df is None else f", df = {self.df:.4g}"
             return f"{self.name}({self.link}, {shape})"
         return f"{self.name}({self.link})"
 
@@ -282,6 +296,26 @@ def lognormal(sd: float | None = None, link: str = "log") -> Family:
     Family
     """
     return Family("lognormal", link, sd)
+
+
+def student_t(sigma: float | None = None, df: float | None = None, link: str = "identity") -> Family:
+    """glmmTMB's t_family: y = μ + σ ε with ε ~ Student t with ν = df degrees of freedom (variance
+    σ²ν/(ν − 2) for ν > 2): a linear mixed model with heavy-tailed residuals, fitted by the
+    Laplace approximation (ν → ∞ is the normal).
+
+    Parameters
+    ----------
+    sigma : float, optional
+        The scale σ > 0, fixed; None (default): ``glmer`` estimates it.
+    df : float, optional
+        The degrees of freedom ν > 0, fixed; None (default): estimated (up to 1e6).
+    link : str, default "identity"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("student_t", link, sigma, df)
 
 
 def beta_binomial(phi: float | None = None, link: str = "logit") -> Family:
@@ -457,10 +491,10 @@ def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarra
 def initial_theta(family: Family, y: np.ndarray) -> float:
     """The family's own parameter that stage 1 holds fixed (stage 2 estimates it): the given one,
     else 1 (NB's and the beta's scale-free parameters; genpois: the Poisson) or, for the
-    lognormal's standard deviation, the response's."""
+    lognormal's standard deviation and the Student t's scale, the response's."""
     if family.theta is not None:
         return family.theta
-    if family.name == "lognormal":
+    if family.name in ("lognormal", "student_t"):
         sd = float(np.std(y))
         return sd if sd > 0 else 1.0
     return 1.0

@@ -34,6 +34,8 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
     if family.name == "lognormal":
         v = np.log1p((family.theta / mu) ** 2)
         return np.exp(np.log(mu) - v / 2 + np.sqrt(v) * rng.standard_normal(len(mu)))
+    if family.name == "student_t":
+        return mu + family.theta * rng.standard_t(family.df, size=len(mu))
     if family.name == "Gamma":
         shape = weights / dispersion
         return rng.gamma(shape, mu / shape)
