@@ -3,9 +3,9 @@ reports the median time and −2 log L (R with glmmTMB: benchmarks/install_r.sh)
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from pathlib import Path
+
+from r_timing import timed_r_fit
 
 R_FIT = r"""
 suppressMessages(library(glmmTMB))
@@ -23,14 +23,4 @@ cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
 def fit_glmmtmb(csv: Path, formula: str, family: str, reps: int, ziformula: str = "~0") -> tuple[float, float]:
     """(median seconds, −2 log L) of glmmTMB's fit of formula to the CSV (text columns as
     factors); family: the name of glmmTMB's family function."""
-    with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "fit.R"
-        script.write_text(R_FIT)
-        out = subprocess.run(
-            ["Rscript", str(script), str(csv), formula, family, ziformula, str(reps)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    if out.returncode != 0:
-        raise RuntimeError(f"glmmTMB failed on {formula}: {out.stderr[-500:]}")
-    seconds, deviance = map(float, out.stdout.split())
-    return seconds, deviance
+    return timed_r_fit(R_FIT, [str(csv), formula, family, ziformula, str(reps)], f"glmmTMB on {formula}")

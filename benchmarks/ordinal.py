@@ -11,7 +11,6 @@ Usage (repository root; R with ordinal, benchmarks/install_r.sh):
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ import mixedfit
 import numpy as np
 import pandas as pd
 from mixedfit.datasets import read_r_csv
+from r_timing import timed_r_fit
 
 HERE = Path(__file__).resolve().parent
 TESTS_DATA = HERE.parent / "tests" / "data"
@@ -41,17 +41,7 @@ cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
 
 def fit_ordinal(csv: Path, formula: str, link: str, reps: int, factors: list[str]) -> tuple[float, float]:
     """(median seconds, −2 log L) of ordinal's clmm on the CSV (y: the ordered response)."""
-    with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "fit.R"
-        script.write_text(R_FIT)
-        out = subprocess.run(
-            ["Rscript", str(script), str(csv), formula, link, str(reps), ",".join(factors)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    if out.returncode != 0:
-        raise RuntimeError(f"clmm failed on {formula}: {out.stderr[-500:]}")
-    seconds, deviance = map(float, out.stdout.split())
-    return seconds, deviance
+    return timed_r_fit(R_FIT, [str(csv), formula, link, str(reps), ",".join(factors)], f"clmm on {formula}")
 
 
 def simulated(seed: int = 20261207, raters: int = 500, items: int = 20) -> pd.DataFrame:
@@ -116,12 +106,19 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d')})"
         ),
         "",
-        "benchmarks/ordinal.py; the Laplace approximation in both; −2 log L difference < 0: mixedfit's optimum is higher.",
+        (
+            "benchmarks/ordinal.py; the Laplace approximation in both; −2 log L difference < 0: mixedfit's optimum is "
+            "higher."
+        ),
         "",
-        "| model | formula | link | rows | mixedfit (s) | ordinal (s) | speed-up | −2 log L − ordinal's | evaluations (parameters) |",
+        (
+            "| model | formula | link | rows | mixedfit (s) | ordinal (s) | speed-up | −2 log L − ordinal's "
+            "| evaluations (parameters) |"
+        ),
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
         *[
-            f"| {r['model']} | `{r['formula']}` | {r['link']} | {r['rows']:,} | {r['mixedfit']:.3f} | {r['ordinal']:.3f} | "
+            f"| {r['model']} | `{r['formula']}` | {r['link']} | {r['rows']:,} | {r['mixedfit']:.3f} "
+            f"| {r['ordinal']:.3f} | "
             f"{r['speedup']:.1f}× | {r['deviance_difference']:.1e} | {r['evaluations']} ({r['parameters']}) |"
             for r in rows
         ],

@@ -77,8 +77,9 @@ struct ZeroMixture {
   double log_p, q;
 };
 
-ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParameter& phi, const ZeroMass& zero) {
-  const double log_pi = zero.log_pi, log_count = zero.log_1mpi + log_density(distribution, 0.0, mu, phi);
+ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParameter& phi, const ZeroMass& zero,
+                         double trials) {
+  const double log_pi = zero.log_pi, log_count = zero.log_1mpi + log_density(distribution, 0.0, mu, phi, trials);
   const double high = std::max(log_pi, log_count);
   const double log_p = high + std::log(std::exp(log_pi - high) + std::exp(log_count - high));
   return {log_p, std::exp(log_count - log_p)};
@@ -89,19 +90,19 @@ ZeroMixture zero_mixture(Distribution distribution, double mu, const FamilyParam
 ZeroMass ZeroMass::from_logit(double logit) { return {-softplus(-logit), -softplus(logit)}; }
 
 double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi,
-                                 const ZeroMass& zero) {
-  if (y != 0) return zero.log_1mpi + log_density(distribution, y, mu, phi);
+                                 const ZeroMass& zero, double trials) {
+  if (y != 0) return zero.log_1mpi + log_density(distribution, y, mu, phi, trials);
   if (zero_truncated(distribution)) return zero.log_pi;
-  return zero_mixture(distribution, mu, phi, zero).log_p;
+  return zero_mixture(distribution, mu, phi, zero, trials).log_p;
 }
 
 MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi,
-                                           const ZeroMass& zero) {
-  if (y != 0) return mu_derivatives(distribution, y, mu, phi);
+                                           const ZeroMass& zero, double trials) {
+  if (y != 0) return mu_derivatives(distribution, y, mu, phi, trials);
   if (zero_truncated(distribution)) return {0.0, 0.0};
   // ℓ' = q ℓ₀' and ℓ'' = q ℓ₀'' + q(1 − q) ℓ₀'², ℓ₀ = log p₀(μ) (dq/dμ = q(1 − q) ℓ₀').
-  const double q = zero_mixture(distribution, mu, phi, zero).q;
-  const MuDerivatives d = mu_derivatives(distribution, 0.0, mu, phi);
+  const double q = zero_mixture(distribution, mu, phi, zero, trials).q;
+  const MuDerivatives d = mu_derivatives(distribution, 0.0, mu, phi, trials);
   return {q * d.first, q * d.second + q * (1 - q) * d.first * d.first};
 }
 
@@ -141,6 +142,11 @@ double log_density(Distribution distribution, double y, double mu, const FamilyP
     case Distribution::Beta: {  // dbeta(y, μφ, (1 − μ)φ)
       const double a = mu * phi.value, b = (1 - mu) * phi.value;
       return phi.lgamma - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(y) + (b - 1) * std::log1p(-y);
+    }
+    case Distribution::Binomial: {  // (zero-inflated: the whole binomial's, k = ny successes of n)
+      const double n = trials, k = std::round(n * y);
+      if (mu <= 0 || mu >= 1) return (mu <= 0 ? k == 0 : k == n) ? 0.0 : kMinusInfinity;
+      return log_factorial(n) - log_factorial(k) - log_factorial(n - k) + k * std::log(mu) + (n - k) * std::log1p(-mu);
     }
     case Distribution::BetaBinomial: {
       // glmmTMB's betabinomial: k = ny successes of n, p ~ Beta(μφ, (1 − μ)φ):
@@ -197,6 +203,10 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, con
       const Polygamma a = digamma_trigamma(mu * phi.value), b = digamma_trigamma((1 - mu) * phi.value);
       return {phi.value * (std::log(y) - std::log1p(-y) - a.digamma + b.digamma),
               -phi.value * phi.value * (a.trigamma + b.trigamma)};
+    }
+    case Distribution::Binomial: {
+      const double n = trials, k = std::round(n * y);
+      return {k / mu - (n - k) / (1 - mu), -k / (mu * mu) - (n - k) / ((1 - mu) * (1 - mu))};
     }
     case Distribution::BetaBinomial: {
       // ∂/∂μ = φ [ψ(k + a) − ψ(a) − ψ(n − k + b) + ψ(b)], ∂²/∂μ² = φ² [ψ'(k + a) − ψ'(a) + ψ'(n − k + b) − ψ'(b)].

@@ -1,6 +1,6 @@
 // Log-densities of the families whose Laplace approximation takes the observed information (the
 // negative binomials, the beta, the zero-truncated counts, the generalized Poisson, the
-// lognormal), in glmmTMB's parametrizations, with their first two derivatives in the mean μ:
+// lognormal, the Student t; the binomial's where it is zero-inflated), in glmmTMB's parametrizations, with their first two derivatives in the mean μ:
 // PIRLS's Newton steps and the Laplace factor's weights are these chained with the link.
 // φ is the family's own parameter (Family's theta); the Student t (glmmTMB's t_family: location μ,
 // scale σ = φ, degrees of freedom ν) has a second one, its shape.
@@ -41,9 +41,10 @@ struct ZeroMass {
 // The same for a zero-inflated distribution: a zero comes from the point mass with probability
 // π, or with 1 − π from the distribution (a zero-truncated one: a hurdle model, whose zeros are
 // all the point mass's).
-double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi, const ZeroMass& zero);
+double zero_inflated_log_density(Distribution distribution, double y, double mu, const FamilyParameter& phi,
+                                 const ZeroMass& zero, double trials = 1.0);
 MuDerivatives zero_inflated_mu_derivatives(Distribution distribution, double y, double mu, const FamilyParameter& phi,
-                                           const ZeroMass& zero);
+                                           const ZeroMass& zero, double trials = 1.0);
 // Whether the distribution is a zero-truncated count (y ≥ 1): its μ is the untruncated mean.
 bool zero_truncated(Distribution distribution);
 

@@ -342,7 +342,7 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
 
 double Family::log_density(double y, double mu, const ZeroMass& zero, double trials) const {
   if (dist_ == Distribution::Ordinal) return ordinal_.log_probability(ordinal_.interval(y), mu);
-  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero)
+  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero, trials)
                         : mixedfit::log_density(dist_, y, mu, parameter_, trials);
 }
 
@@ -384,9 +384,11 @@ double Family::observed_information(double y, double mu, double eta) const {
 Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero,
                                         double trials) const {
   const MuDerivatives d = dist_ == Distribution::Ordinal ? ordinal_.eta_derivatives(ordinal_.interval(y), mu)
-                          : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero)
+                          : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero, trials)
                                                           : mu_derivatives(dist_, y, mu, parameter_, trials);
-  return {d.first * m1, expected_information(y, mu, m1), -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
+  // (a zero-inflated binomial's y is a proportion of n trials: its information is n times one trial's)
+  const double expected = expected_information(y, mu, m1) * (dist_ == Distribution::Binomial ? trials : 1.0);
+  return {d.first * m1, expected, -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 
 double Family::expected_information(double y, double mu, double m1) const {

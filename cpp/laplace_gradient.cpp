@@ -133,8 +133,9 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
     up.set_theta(phi * std::exp(kParameterStep));
     down.set_theta(phi * std::exp(-kParameterStep));
     double sum = 0.0;
-    if (own_score) {  // −2 Σ ∂ψℓᵢ in the same pass (the likelihood's sums would also recompute
-      for (Index i = 0; i < n; ++i) sum += own_density_terms(i, up, down);  // the saturated terms at each φ)
+    if (own_score) {
+      // −2 Σ ∂ψℓᵢ in the same pass (the likelihood's sums would also recompute the saturated terms at each φ)
+      for (Index i = 0; i < n; ++i) sum += own_density_terms(i, up, down);
     } else {  // the negative binomial: its −2 log L is R's family$aic
       sum = likelihood_->at(up, eta_, mu_, zero_mass_).minus_two_log_lik -
             likelihood_->at(down, eta_, mu_, zero_mass_).minus_two_log_lik;

@@ -118,7 +118,7 @@ def test_hurdle_zero_model_is_the_logistic_regression_of_zeros(fits):
     [
         ({"ziformula": "~ spp + (1 | site)"}, mixedfit.FormulaError, "fixed effects only"),
         ({"ziformula": "count ~ spp"}, mixedfit.FormulaError, "must be one-sided"),
-        ({"ziformula": "~ spp", "family": "Gamma"}, ValueError, "needs a count family"),
+        ({"ziformula": "~ spp", "family": "Gamma"}, ValueError, "needs a count or binomial family"),
         ({"ziformula": "~ spp", "nAGQ": 0}, ValueError, "needs nAGQ=1"),
         ({"ziformula": "~ nosuchcolumn"}, mixedfit.DataError, "column 'nosuchcolumn' used in the formula is not in"),
     ],
@@ -131,3 +131,42 @@ def test_bad_zero_models_are_refused(kwargs, exception, message):
         warnings.simplefilter("ignore")
         with pytest.raises(exception, match=message):
             mixedfit.glmer("count ~ mined + (1 | site)", data, **options)
+
+
+ZIB_REFERENCE = load_reference("zero_inflated_binomial_reference.json")
+
+
+def test_zero_inflated_binomial_equals_glmmtmb():
+    """cbpp's successes with a structural-zero probability (glmmTMB's binomial with ziformula = ~1):
+    the whole binomial likelihood of each herd-period, mixed with the point mass at 0."""
+    ref = ZIB_REFERENCE["cbpp_zi_intercept"]
+    m = mixedfit.glmer(ref["formula"], mixedfit.datasets.load("cbpp"), family="binomial", ziformula=ref["ziformula"])
+    assert m.loglik >= ref["loglik"] - 1e-6
+    assert m.loglik == pytest.approx(ref["loglik"], rel=1e-7)
+    assert m.dof == ref["df"]
+    np.testing.assert_allclose(m.fixef[list(ref["fixef"])], list(ref["fixef"].values()), rtol=1e-3)
+    np.testing.assert_allclose(m.stderr[list(ref["stderr"])], list(ref["stderr"].values()), rtol=2e-2)
+    np.testing.assert_allclose(m.fixef_zi, list(ref["fixef_zi"].values()), rtol=1e-3)
+    np.testing.assert_allclose(m.beta_zi_stderr, list(ref["stderr_zi"].values()), rtol=2e-2)
+    assert m.VarCorr["sdcor"].iloc[0] == pytest.approx(ref["sd"]["herd"], rel=1e-3)
+    np.testing.assert_allclose(m.predict(type="response")[:5], ref["response_head"], rtol=1e-3)
+    np.testing.assert_allclose(m.predict(type="zprob")[:5], ref["zprob_head"], rtol=1e-3)
+    # simulated successes stay within each herd-period's trials
+    trials = mixedfit.datasets.load("cbpp")["size"].to_numpy()
+    draws = m.simulate(20, seed=1).to_numpy() * trials[:, None]
+    np.testing.assert_allclose(draws, np.round(draws), atol=1e-9)
+    assert np.all((draws > -1e-9) & (draws < trials[:, None] + 1e-9))
+    assert np.mean(draws == 0) > np.mean(m.predict(type="zprob"))
+
+
+def test_zero_inflated_binomial_with_a_separated_zero_model_warns():
+    """With ziformula = ~period, period 4's zero-model coefficient runs off (glmmTMB: −16 ± 1e4):
+    mixedfit's optimum is at least glmmTMB's, and it warns."""
+    ref = ZIB_REFERENCE["cbpp_zi_period"]
+    cbpp = mixedfit.datasets.load("cbpp")
+    with warnings.catch_warnings(record=True) as caught:  # (also the singular Hessian the runaway makes)
+        warnings.simplefilter("always")
+        m = mixedfit.glmer(ref["formula"], cbpp, family="binomial", ziformula=ref["ziformula"])
+    assert any("zero model is nearly unidentifiable" in str(w.message) for w in caught)
+    assert m.loglik >= ref["loglik"] - 1e-4
+    assert m.loglik == pytest.approx(ref["loglik"], abs=1e-3)

@@ -428,11 +428,12 @@ def glm_response(
 def _family_response(
     family: Family, response: str, frame: pd.DataFrame, weights: np.ndarray | None, hurdle: bool
 ) -> GlmResponse:
-    """hurdle: a zero-truncated family with a zero model, whose zeros are the zero model's."""
+    """hurdle: the family has a zero model (a zero-truncated family's zeros are all the zero
+    model's; a zero-inflated binomial's likelihood is the whole binomial's, as the beta-binomial's)."""
     w = np.ones(len(frame)) if weights is None else weights
-    if family.name == "binomial":
+    if family.name == "binomial" and not hurdle:
         return _binomial_response(response, frame, w)
-    if family.name == "beta_binomial":
+    if family.name in ("binomial", "beta_binomial"):
         # The beta-binomial's likelihood is not n times a proportion's: the trials are its n, and
         # the prior weights are the weights given with cbind() (a proportion's weights are its trials).
         binomial = _binomial_response(response, frame, w)

@@ -480,7 +480,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             warn(message, ConvergenceWarning)
         if self._estimates_family_theta:
             self._warn_at_family_theta_bound()
-        self._warn_at_df_bound()
+        self._warn_if_df_normal()
         self._warn_if_singular()
         if self._zero is not None:
             self._warn_if_zero_model_separates()
@@ -516,7 +516,7 @@ class GeneralizedLinearMixedModel(MixedModel):
     # the t is as good as normal (the likelihood flat in ν: Dyestuff's stops anywhere above 1e5).
     DF_START, DF_MIN, DF_MAX, DF_NORMAL = 10.0, 0.1, 1e6, 1e3
 
-    def _warn_at_df_bound(self) -> None:
+    def _warn_if_df_normal(self) -> None:
         if self._estimates_df and self._family_df > self.DF_NORMAL:
             warn(
                 f"the Student t's degrees of freedom ran to {self._family_df:.3g}: the residuals are as light-tailed as "
@@ -757,6 +757,8 @@ class GeneralizedLinearMixedModel(MixedModel):
                 n = self._glm.n_trials
                 variance = variance * (1 + (n - 1) / (self._family_theta + 1)) / n
             if self._zero is not None:
+                if self.family.name == "binomial":  # a proportion of n trials
+                    variance = variance / self._glm.n_trials
                 mean = response_mean(self.fitted_family, mu)
                 variance = mixture_moments(mean, variance, self._zero_probability())[1]
             return raw * np.sqrt(self._glm.weights / variance)
@@ -826,8 +828,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         return 1.0
 
     def _draw_response(self, eta: np.ndarray, rng: np.random.Generator, newdata: pd.DataFrame | None) -> np.ndarray:
-        # What the draws take as weights: the binomial's prior weights (its trials), the beta-binomial's trials.
-        trials = "n_trials" if self.family.name == "beta_binomial" else "weights"
+        # What the draws take as weights: the binomial's prior weights (its trials), the beta-binomial's
+        # and a zero-inflated binomial's trials.
+        trials = "n_trials" if self.family.name == "beta_binomial" or self._zero is not None else "weights"
         if newdata is None:
             weights = getattr(self._glm, trials)
         elif self._weights_argument is not None:

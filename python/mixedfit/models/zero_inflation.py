@@ -19,9 +19,10 @@ from ..design.matrices import FixedEffects, fixed_effects_matrix
 from ..errors import FormulaError
 from .families import Family
 
-# The families a zero model serves: glmmTMB's counts (zero-inflated) and zero-truncated counts (hurdles).
+# The families a zero model serves: glmmTMB's counts and binomial successes (zero-inflated) and
+# zero-truncated counts (hurdles).
 ZERO_INFLATABLE = (
-    "poisson", "negative_binomial", "nbinom1", "genpois", "truncated_poisson", "truncated_nbinom1",
+    "poisson", "negative_binomial", "nbinom1", "genpois", "binomial", "truncated_poisson", "truncated_nbinom1",
     "truncated_nbinom2",
 )  # fmt: skip
 
@@ -92,8 +93,8 @@ def zero_model(ziformula: str | None, frame: ModelFrame, family: Family) -> Zero
         return None
     if family.name not in ZERO_INFLATABLE:
         raise ValueError(
-            f"ziformula needs a count family ({', '.join(ZERO_INFLATABLE)}); the {family.name} family has no zeros to "
-            "inflate"
+            f"ziformula needs a count or binomial family ({', '.join(ZERO_INFLATABLE)}); the {family.name} family has "
+            "no zeros to inflate"
         )
     return ZeroModel(str(ziformula), fixed_effects_matrix(rhs, frame))
 
