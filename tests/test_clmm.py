@@ -157,6 +157,11 @@ def test_class_probabilities(fits):
     np.testing.assert_allclose(m.predict(new, re_form="~0", type="response"), population.to_numpy() @ np.arange(5))
     with pytest.raises(ValueError, match="type must be one of"):
         m.predict(type="conditional")
+    # a row with a missing value predicts NaN (a missing class)
+    missing = new.assign(temp=["warm", None])
+    assert m.predict(missing, re_form="~0").iloc[1].isna().all()
+    classes = m.predict(missing, re_form="~0", type="class")
+    assert classes.iloc[0] == str(1 + np.argmax(population.iloc[0])) and pd.isna(classes.iloc[1])
 
 
 def test_simulate_draws_categories_with_the_model_probabilities(fits):
@@ -218,3 +223,15 @@ def test_bad_input_is_refused():
         mixedfit.clmm("rating ~ temp + (1 | judge)", data, nAGQ=0)
     with pytest.raises(NotImplementedError, match="simulated_residuals"):
         mixedfit.clmm("rating ~ temp + (1 | judge)", data).residuals()
+
+
+def test_case_weights_equal_repeated_rows():
+    """clmm's weights are case weights: a row of weight w counts as w identical rows."""
+    data = wine()
+    weights = np.tile([1, 2, 3], 24)
+    weighted = mixedfit.clmm("rating ~ temp + contact + (1 | judge)", data, weights=weights)
+    repeated = mixedfit.clmm("rating ~ temp + contact + (1 | judge)", data.loc[data.index.repeat(weights)])
+    assert weighted.loglik == pytest.approx(repeated.loglik, rel=1e-9)
+    np.testing.assert_allclose(weighted.fixef, repeated.fixef, rtol=1e-6)
+    np.testing.assert_allclose(weighted.thresholds, repeated.thresholds, rtol=1e-6)
+    np.testing.assert_allclose(weighted.stderr, repeated.stderr, rtol=1e-4)

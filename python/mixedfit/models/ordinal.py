@@ -294,7 +294,8 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
             return probabilities
         if type == "response":
             return probabilities.to_numpy() @ np.arange(len(self.categories), dtype=np.float64)
-        return probabilities.idxmax(axis=1).where(~np.isnan(eta))
+        classes = np.array(self.categories, dtype=object)[np.argmax(np.nan_to_num(probabilities.to_numpy()), axis=1)]
+        return pd.Series(np.where(np.isnan(eta), None, classes), name="class")
 
     def _predicted(self, eta: np.ndarray, type: str, newdata: Any) -> np.ndarray:
         return eta
