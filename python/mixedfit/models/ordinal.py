@@ -170,7 +170,7 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         weights = np.ones(len(codes)) if self.frame.weights is None else self.frame.weights
         self._thresholds = Thresholds(self.threshold, levels)
         self._tau = self._thresholds.start(codes, weights, self.family.link)
-        self.tau_covariance = np.full((len(self._tau), len(self._tau)), np.nan)
+        self._tau_covariance = np.full((len(self._tau), len(self._tau)), np.nan)
         return GlmResponse(codes, weights, np.ones(len(codes)), np.zeros(len(codes)))
 
     def _make_core(self):
@@ -213,7 +213,7 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
     def _vcov_from_hessian(self, H: np.ndarray) -> np.ndarray:
         vcov = super()._vcov_from_hessian(H)
         m = len(self._tau)
-        self.tau_covariance = self._stacked_covariance[-m:, -m:]
+        self._tau_covariance = self._stacked_covariance[-m:, -m:]
         return vcov
 
     def _record_mode(self, theta: np.ndarray) -> None:
@@ -241,7 +241,7 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         points; for equidistant thresholds the first one and the spacing)."""
         self._require_fit()
         J = self._thresholds.alpha_jacobian(self._tau)
-        stderr = np.sqrt(np.diag(J @ self.tau_covariance @ J.T))
+        stderr = np.sqrt(np.diag(J @ self._tau_covariance @ J.T))
         table = pd.DataFrame(
             {"Estimate": self._thresholds.alpha(self._tau), "Std. Error": stderr}, index=self._thresholds.alpha_names
         )
