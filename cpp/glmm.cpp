@@ -79,12 +79,19 @@ void GeneralizedLinearMixedModel::set_cuts(const Eigen::Ref<const Eigen::VectorX
     require(std::isfinite(cuts[j]), "the cut points must be finite");
     require(j == 0 || cuts[j] > cuts[j - 1], "the cut points must increase");
   }
-  const auto categories = static_cast<double>(cuts.size());
-  for (Index i = 0; i < y_.size(); ++i) {
-    require(y_[i] >= 0 && y_[i] <= categories && y_[i] == std::floor(y_[i]),
+  // The response's categories are checked when their number changes (the first cut points, not at
+  // every evaluation of the search, which moves the same number).
+  const auto count = static_cast<std::size_t>(cuts.size());
+  if (count != family_.ordinal().cuts().size()) check_categories(y_, count);
+  family_.set_cuts(std::vector<double>(cuts.data(), cuts.data() + cuts.size()));
+}
+
+void GeneralizedLinearMixedModel::check_categories(const Eigen::Ref<const Eigen::VectorXd>& y, std::size_t cut_count) {
+  const auto categories = static_cast<double>(cut_count);
+  for (Index i = 0; i < y.size(); ++i) {
+    require(y[i] >= 0 && y[i] <= categories && y[i] == std::floor(y[i]),
             "an ordinal response must hold the categories 0, 1, ..., number of cut points");
   }
-  family_.set_cuts(std::vector<double>(cuts.data(), cuts.data() + cuts.size()));
 }
 
 void GeneralizedLinearMixedModel::set_zero_logit(const Eigen::Ref<const Eigen::VectorXd>& logit) {
@@ -106,6 +113,9 @@ void GeneralizedLinearMixedModel::start_from(const Eigen::Ref<const Eigen::Vecto
 void GeneralizedLinearMixedModel::set_response(MapVec y, MapVec mustart) {
   require(y.size() == pred_.n() && mustart.size() == pred_.n(), "y and mustart must have one entry per row of X");
   require(y.allFinite() && mustart.allFinite(), "y and mustart must be finite");
+  if (family_.distribution() == Distribution::Ordinal && !family_.ordinal().cuts().empty()) {
+    check_categories(y, family_.ordinal().cuts().size());
+  }
   new (&y_) MapVec(y.data(), y.size());  // rebind the map: Eigen::Map has no assignment of its target
   likelihood_.emplace(family_, y_, n_trials_, weights_);
   start_from(mustart);

@@ -82,6 +82,8 @@ class GeneralizedLinearMixedModel {
 
  private:
   void start_from(const Eigen::Ref<const Eigen::VectorXd>& mustart);
+  // That y holds the ordinal family's categories 0, 1, …, cut_count (require()).
+  static void check_categories(const Eigen::Ref<const Eigen::VectorXd>& y, std::size_t cut_count);
   // μ, dμ/dη, their validity and the likelihood's sums from the current η.
   void update_mu();
   // Xβ + ZΛu + offset at the current β and u; with_beta false: β is PIRLS's fixed one, whose part

@@ -13,7 +13,7 @@ from conftest import HERE, load_reference
 from mixedfit.datasets import read_r_csv
 from mixedfit.errors import DataError
 from numpy.polynomial.hermite_e import hermegauss
-from scipy import special
+from scipy import special, stats
 
 REFERENCE = load_reference("clmm_reference.json")
 # ordinal 2022.11's clmm fits the loglog model when asked for cloglog and the other way round (its
@@ -182,6 +182,7 @@ def test_simulated_residuals_are_uniform_for_the_fitted_model(fits):
     values = np.asarray(residuals.scaled)
     assert values.shape == (72,) and np.all((values >= 0) & (values <= 1))
     assert 0.35 < values.mean() < 0.65
+    assert stats.kstest(values, "uniform").pvalue > 0.01  # (measured 0.97)
 
 
 def test_summary_anova_and_pickling(fits):
