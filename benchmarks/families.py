@@ -29,7 +29,8 @@ FORMULA = "y ~ x + (1 | site)"
 def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.DataFrame:
     """x ~ N(0, 1), a site effect ~ N(0, 0.5²), η = 0.3 + 0.5 x + site; each response below drawn
     from its family at η (counts at exp(η), proportions at logistic(η), the heavy-tailed response
-    10 + 2η plus 0.8 times a t with 4 degrees of freedom)."""
+    10 + 2η plus 0.8 times a t with 4 degrees of freedom, the semicontinuous one a Tweedie's
+    compound Poisson–gamma at exp(η) with φ = 1.2 and p = 1.4)."""
     rng = np.random.default_rng(seed)
     n = sites * visits
     site = np.repeat(np.arange(sites), visits)
@@ -47,6 +48,10 @@ def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.Da
     data["trials"] = rng.integers(1, 30, n)
     data["successes"] = rng.binomial(data["trials"], rng.beta(p * 5, (1 - p) * 5))
     data["heavy_tailed"] = (10 + 2 * eta + 0.8 * rng.standard_t(4, n)).round(6)
+    # compound Poisson–gamma (Tweedie φ = 1.2, p = 1.4): N ~ Poisson(λ) gamma amounts
+    jumps = rng.poisson(mu**0.6 / (1.2 * 0.6))
+    amounts = rng.gamma(np.maximum(jumps, 1) * 0.6 / 0.4, 1.2 * 0.4 * mu**0.4)
+    data["semicontinuous"] = np.where(jumps > 0, amounts, 0.0).round(6)
     return data
 
 
@@ -62,6 +67,7 @@ CASES = [  # name, response column, family, ziformula, rows kept
     ("zero-inflated NB2", "counts_zinb", "nbinom2", "~x", None),
     ("hurdle NB2", "counts_zinb", "truncated_nbinom2", "~x", None),
     ("student_t", "heavy_tailed", "student_t", "", None),
+    ("tweedie", "semicontinuous", "tweedie", "", None),
 ]
 R_FAMILY = {"beta": "beta_family", "beta_binomial": "betabinomial", "student_t": "t_family"}
 # The beta-binomial's response is its successes out of the trials.

@@ -289,7 +289,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def("set_family_theta", &GeneralizedLinearMixedModel::set_family_theta, py::arg("theta"),
            "Set the negative binomial's shape θ.")
       .def("set_family_shape", &GeneralizedLinearMixedModel::set_family_shape, py::arg("shape"),
-           "Set the Student t's degrees of freedom.")
+           "Set the Student t's degrees of freedom or the Tweedie's power.")
       .def("set_cuts", &GeneralizedLinearMixedModel::set_cuts, py::arg("cuts").noconvert(),
            "The ordinal family's cut points (thresholds), increasing; y holds categories 0, 1, ..., len(cuts).")
       .def("set_zero_logit", &GeneralizedLinearMixedModel::set_zero_logit, py::arg("logit").noconvert(),
@@ -321,7 +321,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
               py::gil_scoped_release release;
               g = self.laplace_gradient({with_family_theta, with_zero, with_cuts, with_family_shape});
             }
-            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts, g.log_family_shape);
+            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts, g.family_shape);
           },
           py::arg("with_family_theta"), py::arg("with_zero"), py::arg("with_cuts") = false,
           py::arg("with_family_shape") = false,
@@ -393,6 +393,25 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
   m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
         "Whether this CPU supports the x86-64-v3 instruction set (the optimized build).");
 
+  m.def(
+      "log_density",
+      [](const std::string& family, const std::string& link, double theta, double shape,
+         const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<const Eigen::VectorXd>& mu) {
+        if (y.size() != mu.size()) throw std::invalid_argument("y and mu must have the same length");
+        Family fam = Family::from_names(family, link, theta);
+        if (fam.distribution() == Distribution::Ordinal || fam.distribution() == Distribution::BetaBinomial) {
+          throw std::invalid_argument("log_density takes families whose density needs only y and mu");
+        }
+        if (fam.distribution() == Distribution::StudentT || fam.distribution() == Distribution::Tweedie) {
+          fam.set_shape(shape);
+        }
+        Eigen::VectorXd out(y.size());
+        for (Index i = 0; i < y.size(); ++i) out[i] = fam.log_density(y[i], mu[i], kNoZeroMass);
+        return out;
+      },
+      py::arg("family"), py::arg("link"), py::arg("theta"), py::arg("shape"), py::arg("y"), py::arg("mu"),
+      "Each observation's log p(y | mu) under a family of the Laplace engine with its parameter theta (and the "
+      "Student t's df or the Tweedie's power as shape): pointwise log-likelihoods.");
   m.def(
       "link_inverse",
       [](const std::string& family, const std::string& link, const Eigen::Ref<const Eigen::VectorXd>& eta) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "special_functions.hpp"
+#include "tweedie.hpp"
 
 namespace mixedfit {
 
@@ -174,6 +175,9 @@ double log_density(Distribution distribution, double y, double mu, const FamilyP
       const double r = (y - mu) / phi.value;
       return phi.t_constant - 0.5 * (phi.shape + 1) * std::log1p(r * r / phi.shape);
     }
+    case Distribution::Tweedie:
+      if (y < 0) return kMinusInfinity;
+      return tweedie_log_a(y, phi.value, phi.shape) + tweedie_kernel(y, mu, phi.value, phi.shape);
     case Distribution::Lognormal: {
       if (y <= 0) return kMinusInfinity;
       const LognormalTerms t = lognormal_terms(y, mu, phi.value);
@@ -233,6 +237,10 @@ MuDerivatives mu_derivatives(Distribution distribution, double y, double mu, con
       // information beyond |r| = √ν (PIRLS's expected weights stand in there while far from a mode).
       const double r = (y - mu) / phi.value, nu = phi.shape, d = nu + r * r;
       return {(nu + 1) * r / (phi.value * d), (nu + 1) * (r * r - nu) / (phi.value * phi.value * d * d)};
+    }
+    case Distribution::Tweedie: {
+      const TweedieSlopes d = tweedie_kernel_slopes(y, mu, phi.value, phi.shape);
+      return {d.first, d.second};
     }
     case Distribution::Lognormal: {
       // ℓ = f(v, r) = −½ log v − r²/(2v) + const, v(μ) = log(1 + φ²/μ²), r(μ) = log y − log μ + v/2.

@@ -1,9 +1,10 @@
 // Log-densities of the families whose Laplace approximation takes the observed information (the
 // negative binomials, the beta, the zero-truncated counts, the generalized Poisson, the
-// lognormal, the Student t; the binomial's where it is zero-inflated), in glmmTMB's parametrizations, with their first two derivatives in the mean μ:
+// lognormal, the Student t, the Tweedie; the binomial's where it is zero-inflated), in glmmTMB's parametrizations, with their first two derivatives in the mean μ:
 // PIRLS's Newton steps and the Laplace factor's weights are these chained with the link.
 // φ is the family's own parameter (Family's theta); the Student t (glmmTMB's t_family: location μ,
-// scale σ = φ, degrees of freedom ν) has a second one, its shape.
+// scale σ = φ, degrees of freedom ν) and the Tweedie (variance φμ^p, tweedie.hpp) have a second
+// one, their shape: ν and the power p.
 #pragma once
 
 namespace mixedfit {
@@ -11,7 +12,7 @@ namespace mixedfit {
 enum class Distribution {
   Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial, NegativeBinomial1, Beta,
   TruncatedPoisson, TruncatedNegativeBinomial1, TruncatedNegativeBinomial2, GeneralizedPoisson, Lognormal,
-  BetaBinomial, StudentT, Ordinal  // Ordinal: cumulative_link.hpp's, through Family
+  BetaBinomial, StudentT, Tweedie, Ordinal  // Ordinal: cumulative_link.hpp's, through Family
 };
 
 // The family's parameter φ with the functions of it the densities take per observation,

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "densities.hpp"
+#include "tweedie.hpp"
 
 namespace mixedfit {
 
@@ -88,6 +89,7 @@ Distribution distribution_from_name(const std::string& name) {
   if (name == "lognormal") return Distribution::Lognormal;
   if (name == "beta_binomial") return Distribution::BetaBinomial;
   if (name == "student_t") return Distribution::StudentT;
+  if (name == "tweedie") return Distribution::Tweedie;
   if (name == "ordinal") return Distribution::Ordinal;
   throw std::invalid_argument("unknown family '" + name + "'");
 }
@@ -107,6 +109,11 @@ Link link_from_name(const std::string& name) {
 
 Family Family::from_names(const std::string& family, const std::string& link, double theta) {
   const Distribution distribution = distribution_from_name(family);
+  if (distribution == Distribution::Tweedie) {
+    Family tweedie(distribution, link_from_name(link), theta);
+    tweedie.set_shape(1.5);  // (a power inside (1, 2) until the caller sets its own)
+    return tweedie;
+  }
   if (distribution != Distribution::Ordinal) return Family(distribution, link_from_name(link), theta);
   Family ordinal(distribution, Link::Identity, theta);
   ordinal.ordinal_ = CumulativeLinkDensity(cumulative_link_from_name(link));
@@ -193,6 +200,7 @@ double Family::variance(double mu) const {
     case Distribution::GeneralizedPoisson: return mu * theta();
     case Distribution::Lognormal: return theta() * theta();
     case Distribution::StudentT: return student_t_variance();
+    case Distribution::Tweedie: return theta() * std::pow(mu, shape());
     case Distribution::Ordinal: return 1.0;  // (no variance function: its weights are its own)
   }
   return 1.0;
@@ -239,6 +247,7 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::GeneralizedPoisson: return m * theta();
     case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta() * theta());
     case Distribution::StudentT: return Eigen::ArrayXd::Constant(m.size(), student_t_variance());
+    case Distribution::Tweedie: return theta() * m.pow(shape());
     case Distribution::Ordinal: return Eigen::ArrayXd::Ones(m.size());
   }
   return Eigen::ArrayXd::Ones(m.size());
@@ -350,13 +359,21 @@ double Family::saturated_log_density(double y) const {
   if (zero_inflated_) return 0.0;
   switch (dist_) {
     case Distribution::Beta: return log_density(y, y, kNoZeroMass);
-    case Distribution::NegativeBinomial1: return y > 0 ? log_density(y, y, kNoZeroMass) : 0.0;  // log p(0 | μ → 0) = 0
+    case Distribution::NegativeBinomial1:
+    case Distribution::Tweedie: return y > 0 ? log_density(y, y, kNoZeroMass) : 0.0;  // log p(0 | μ → 0) = 0
     default:
       // No saturated model in closed form (a truncated count's μ that maximizes p(y | μ) solves
       // an equation): the deviance residual is −2 wt log p(y | μ), up to a term per observation
       // that does not depend on μ — all PIRLS and the quadrature need.
       return 0.0;
   }
+}
+
+double Family::shape_moved(double step) const {
+  const double shape = parameter_.shape;
+  if (dist_ != Distribution::Tweedie) return shape * std::exp(step);
+  const double logit = std::log((shape - 1) / (2 - shape)) + step;  // p = 1 + 1/(1 + e^−ψ)
+  return 1 + 1 / (1 + std::exp(-logit));
 }
 
 double Family::mu_eta2(double eta, double mu, double mu_eta) const {
@@ -383,6 +400,10 @@ double Family::observed_information(double y, double mu, double eta) const {
 
 Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero,
                                         double trials) const {
+  if (dist_ == Distribution::Tweedie && !zero_inflated_) {  // (its expected information with its slopes)
+    const TweedieSlopes d = tweedie_kernel_slopes(y, mu, theta(), shape());
+    return {d.first * m1, d.expected * m1 * m1, -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
+  }
   const MuDerivatives d = dist_ == Distribution::Ordinal ? ordinal_.eta_derivatives(ordinal_.interval(y), mu)
                           : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero, trials)
                                                           : mu_derivatives(dist_, y, mu, parameter_, trials);

@@ -30,7 +30,8 @@ class Family {
   // y ~ Beta(μφ, (1 − μ)φ), V(μ) = μ(1 − μ)/(1 + φ)), the same for the zero-truncated NB2 and
   // NB1 (μ the untruncated mean), the generalized Poisson's φ (V(μ) = μφ) or the lognormal's
   // standard deviation φ on the data scale, the Student t's scale σ = φ (its degrees of freedom
-  // are set_shape's); ignored by the others.
+  // are set_shape's), the Tweedie's dispersion φ (variance φμ^p, its power p set_shape's);
+  // ignored by the others.
   Family(Distribution dist, Link link, double theta = 1.0) : dist_(dist), link_(link), parameter_(theta) {}
   // From the names R and glmmTMB use; "ordinal" with the cumulative link's name ("logit",
   // "probit", "cloglog") is the cumulative link model, whose μ is η (identity link).
@@ -73,9 +74,13 @@ class Family {
   // False for √, whose inverse η ↦ η² maps η and −η to the same μ.
   bool link_one_to_one() const { return link_ != Link::Sqrt; }
   void set_theta(double theta) { parameter_ = FamilyParameter(theta, parameter_.shape); }
-  // The Student t's degrees of freedom ν (its second parameter).
+  // The Student t's degrees of freedom ν or the Tweedie's power p (the second parameter).
   void set_shape(double shape) { parameter_ = FamilyParameter(parameter_.value, shape); }
   double shape() const { return parameter_.shape; }
+  // The shape moved by `step` along the coordinate the outer search takes it in (mixedfit's
+  // Family.shape_to_search): log ν for the Student t, logit(p − 1) for the Tweedie (glmmTMB's ψ,
+  // p = 1 + plogis(ψ)), so that the Laplace gradient's differences stay inside (1, 2).
+  double shape_moved(double step) const;
   // Zero-inflation (glmmTMB's ziformula): each observation's zero is a point mass's with a
   // probability the callers pass per observation; PIRLS takes the mixture's score
   // and observed information.

@@ -70,6 +70,8 @@ void GeneralizedLinearMixedModel::set_family_theta(double theta) {
 
 void GeneralizedLinearMixedModel::set_family_shape(double shape) {
   require(std::isfinite(shape) && shape > 0, "the family's shape must be positive and finite");
+  require(family_.distribution() != Distribution::Tweedie || (shape > 1 && shape < 2),
+          "the Tweedie's power must lie strictly between 1 and 2");
   family_.set_shape(shape);
 }
 

@@ -62,15 +62,15 @@ class GeneralizedLinearMixedModel {
 
   // The Laplace deviance's gradient at the current (θ, β) and conditional modes, that is after
   // objective() with one node (laplace_gradient.cpp): in θ, in β, in the log of the family's
-  // parameter (family_theta), in the log of its shape (family_shape: the Student t's degrees of
-  // freedom), in each observation's zero-inflation log-odds (zero; the chain rule through the zero
+  // parameter (family_theta), in its shape's search coordinate (family_shape: the Student t's log
+  // degrees of freedom, the Tweedie's logit(p − 1); Family::shape_moved), in each observation's zero-inflation log-odds (zero; the chain rule through the zero
   // model's X is the caller's) and in the ordinal family's cut points (cuts).
   struct GradientParts {
     bool family_theta = false, zero = false, cuts = false, family_shape = false;
   };
   struct LaplaceGradient {
     Eigen::VectorXd theta, beta;
-    double log_family_theta = 0.0, log_family_shape = 0.0;
+    double log_family_theta = 0.0, family_shape = 0.0;
     Eigen::VectorXd zero_logit, cuts;
   };
   // Whether the model has random effects and its gradient costs about an evaluation

@@ -64,21 +64,51 @@ ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eige
 ResponseLikelihood::Sums ResponseLikelihood::constants(const Family& family) const {
   if (family.zero_inflated()) return {0.0, 0.0};
   if (family.has_own_score()) {
-    if (!(family.theta() == saturated_theta_)) {
-      saturated_ = 0.0;
-      for (Index i = 0; i < y_.size(); ++i) saturated_ += 2 * wt_[i] * family.saturated_log_density(y_[i]);
-      saturated_theta_ = family.theta();
-    }
-    return {saturated_, 0.0};
+    sum_parameter_terms(family);
+    return {saturated_, -2 * tweedie_.log_a};
   }
   const bool closed_form = distribution_ == Distribution::Binomial || distribution_ == Distribution::Poisson;
   return {dev0_, closed_form ? lik0_ : std::numeric_limits<double>::quiet_NaN()};
+}
+
+const TweedieSeries& ResponseLikelihood::tweedie_sums(const Family& family) const {
+  sum_parameter_terms(family);
+  return tweedie_;
+}
+
+void ResponseLikelihood::sum_parameter_terms(const Family& family) const {
+  if (family.theta() == summed_theta_ && family.shape() == summed_shape_) return;
+  saturated_ = 0.0;
+  tweedie_ = {0.0, 0.0, 0.0};
+  const bool tweedie = distribution_ == Distribution::Tweedie && !family.zero_inflated();
+  for (Index i = 0; i < y_.size(); ++i) {
+    if (!tweedie) {
+      saturated_ += 2 * wt_[i] * family.saturated_log_density(y_[i]);
+      continue;
+    }
+    // The deviance 2 wt [log f(y | y) − log f(y | μ)] is the kernel's difference (log a cancels).
+    if (y_[i] > 0) saturated_ += 2 * wt_[i] * tweedie_kernel(y_[i], y_[i], family.theta(), family.shape());
+    if (!tweedie_table_ || tweedie_table_->power() != family.shape()) tweedie_table_.emplace(family.shape());
+    const TweedieSeries term = tweedie_table_->series(y_[i], family.theta(), true);
+    tweedie_.log_a += wt_[i] * term.log_a;
+    tweedie_.d_log_phi += wt_[i] * term.d_log_phi;
+    tweedie_.d_power += wt_[i] * term.d_power;
+  }
+  summed_theta_ = family.theta();
+  summed_shape_ = family.shape();
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
                                                    const Eigen::Ref<const Eigen::VectorXd>& mu, Index first,
                                                    const std::vector<ZeroMass>& zero) const {
   const Index m = mu.size();
+  if (distribution_ == Distribution::Tweedie && !family.zero_inflated()) {  // (constants() holds Σ wt log a)
+    double log_lik = 0.0;
+    for (Index i = 0; i < m; ++i) {
+      log_lik += wt_[first + i] * tweedie_kernel(y_[first + i], mu[i], family.theta(), family.shape());
+    }
+    return {-2 * log_lik, -2 * log_lik};
+  }
   if (family.has_own_score()) {  // also a zero-inflated Poisson
     double log_lik = 0.0;
     for (Index i = 0; i < m; ++i) {

@@ -134,7 +134,7 @@ def test_threads_give_the_same_results_as_sequential_fits(sleep):
         ({"formula": "I(incidence - 3) ~ period + (1 | herd)", "family": "poisson"}, DataError, "poisson response 'I(incidence - 3)': counts must be >= 0; it has -1 (row 0), -3 (row 3)"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "Gamma"}, DataError, "Gamma response 'incidence' has a non-positive value (0.0)"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "inverse_gaussian"}, DataError, "non-positive value"),
-        ({"formula": "incidence ~ period + (1 | herd)", "family": "tweedie"}, ValueError, "unknown family 'tweedie'"),
+        ({"formula": "incidence ~ period + (1 | herd)", "family": "compound_poisson"}, ValueError, "unknown family 'compound_poisson'"),
         ({"formula": "incidence ~ period + (1 | herd)", "family": "poisson", "link": "logit"}, ValueError, "link 'logit' is not available for the poisson family"),
         ({"formula": "prop ~ period + (period | herd)", "weights": "size", "nAGQ": 5}, ValueError, "needs a single scalar random-effects term"),
         ({"formula": "prop ~ period + (1 | herd) + (1 | period)", "weights": "size", "nAGQ": 5}, ValueError, "needs a single scalar random-effects term"),

@@ -32,6 +32,7 @@ _LINKS = {
     "lognormal": ("log", ("log",)),
     "beta_binomial": ("logit", ("logit", "probit", "cloglog")),
     "student_t": ("identity", ("identity",)),
+    "tweedie": ("log", ("log",)),
     # an ordered response's cumulative link model (mixedfit.clmm; its link is F's, P(Y ≤ j) = F(c_j − η))
     "ordinal": ("logit", ("logit", "probit", "cloglog", "loglog")),
 }
@@ -45,16 +46,52 @@ _ALIASES = {
 # each positive: the negative binomial's shape θ, NB1's dispersion φ, the beta's precision φ, the
 # same for the zero-truncated NB2 and NB1, the generalized Poisson's dispersion φ (variance μφ)
 # and the lognormal's standard deviation φ on the data scale, the Student t's scale σ (its degrees
-# of freedom, a second parameter, are Family's df).
+# of freedom, a second parameter, are Family's df), the Tweedie's dispersion φ (variance φμ^p; its
+# power p, a second parameter, is Family's power).
 _SHAPES = {
     "negative_binomial": "shape θ", "nbinom1": "dispersion φ", "beta": "precision φ", "truncated_nbinom2": "shape θ",
     "truncated_nbinom1": "dispersion φ", "genpois": "dispersion φ", "lognormal": "standard deviation φ",
-    "beta_binomial": "precision φ", "student_t": "scale σ",
+    "beta_binomial": "precision φ", "student_t": "scale σ", "tweedie": "dispersion φ",
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SecondParameter:
+    """A family's second parameter (the Student t's degrees of freedom ν, the Tweedie's power p):
+    the Family field that fixes it, its start and the coordinate the search takes it in (the
+    core's Laplace gradient steps in the same one: Family::shape_moved)."""
+
+    field: str  # Family's attribute
+    label: str
+    start: float
+    low: float  # the search's bounds, on the parameter's own scale
+    high: float
+
+    def to_search(self, value: float) -> float:
+        """ν ↦ log ν; p ↦ logit(p − 1) (glmmTMB's ψ, p = 1 + plogis(ψ))."""
+        return float(np.log(value) if self.field == "df" else np.log((value - 1) / (2 - value)))
+
+    def from_search(self, x: float) -> float:
+        return float(np.exp(x) if self.field == "df" else 1 + 1 / (1 + np.exp(-x)))
+
+    def slope(self, value: float) -> float:
+        """d value / d coordinate at value (the delta method's factor for its standard error)."""
+        return value if self.field == "df" else (value - 1) * (2 - value)
+
+
+# ν from 0.1 to 1e6 (1e6 is the normal for any data this library holds; glmmTMB lets it run to
+# 2.8e6 on sleepstudy); p within 1 + 4.5e-5 of its bounds (ψ = ±10: the Poisson-like and gamma-like
+# ends, where the series and the likelihood are flat), glmmTMB's start p = 1.5 (ψ = 0).
+_SECOND_PARAMETERS = {
+    "student_t": SecondParameter("df", "df", 10.0, 0.1, 1e6),
+    "tweedie": SecondParameter("power", "power p", 1.5, 1 + 1 / (1 + np.exp(10)), 1 + 1 / (1 + np.exp(-10))),
+}
 _COUNTS = ("poisson", "negative_binomial", "nbinom1", "truncated_poisson", "truncated_nbinom1", "truncated_nbinom2", "genpois")
 # glmmTMB's families (not lme4's): a response outside their support is an error naming its rows.
 _STRICT_COUNTS = ("truncated_poisson", "truncated_nbinom1", "truncated_nbinom2", "genpois")
 _ZERO_TRUNCATED = ("truncated_poisson", "truncated_nbinom1", "truncated_nbinom2")
+# The families whose own parameter has the response's units (their start is the data's spread).
+_SCALED_PARAMETERS = ("lognormal", "student_t", "tweedie")
 _CBIND = re.compile(r"^cbind\((.*)\)$", re.DOTALL)
 
 
@@ -72,14 +109,16 @@ class Family:
     lognormal (``lognormal``: mean μ and standard deviation φ on the data scale) and the
     beta-binomial (``beta_binomial``: binomial responses whose success probability is
     Beta(μφ, (1 − μ)φ)); ``truncated_poisson`` has none. The Student t (``student_t``, glmmTMB's
-    ``t_family``: location μ, scale σ = ``theta``) also has degrees of freedom ``df``, fixed if
-    given, else estimated.
+    ``t_family``: location μ, scale σ = ``theta``) also has degrees of freedom ``df``, and the
+    Tweedie (``tweedie``: y ≥ 0 with exact zeros, variance φμ^p, dispersion φ = ``theta``) a
+    power 1 < ``power`` < 2, each fixed if given, else estimated.
     """
 
     name: str
     link: str | None = None
     theta: float | None = None
     df: float | None = None
+    power: float | None = None
 
     def __post_init__(self) -> None:
         name = _ALIASES.get(self.name, self.name)
@@ -106,6 +145,14 @@ class Family:
             if not (isinstance(self.df, (int, float, np.number)) and np.isfinite(self.df) and self.df > 0):
                 raise ValueError(f"the Student t's df must be a positive number, got {self.df!r}")
             object.__setattr__(self, "df", float(self.df))
+        if self.power is not None:
+            if name != "tweedie":
+                raise ValueError(f"power is the Tweedie's variance power; the {name} family has none")
+            if not (isinstance(self.power, (int, float, np.number)) and 1 < self.power < 2):
+                raise ValueError(
+                    f"the Tweedie's power must lie strictly between 1 (Poisson) and 2 (gamma), got {self.power!r}"
+                )
+            object.__setattr__(self, "power", float(self.power))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "link", link)
 
@@ -118,6 +165,17 @@ class Family:
     def has_shape(self) -> bool:
         """Whether the family has a parameter of its own (NB's θ, beta's φ; see Family)."""
         return self.name in _SHAPES
+
+    @property
+    def second_parameter(self) -> SecondParameter | None:
+        """The family's second parameter (the Student t's df, the Tweedie's power), if it has one."""
+        return _SECOND_PARAMETERS.get(self.name)
+
+    @property
+    def shape(self) -> float | None:
+        """The second parameter's value if given (fixed), else None."""
+        second = self.second_parameter
+        return None if second is None else getattr(self, second.field)
 
     @property
     def counts(self) -> bool:
@@ -143,9 +201,9 @@ class Family:
     def log_theta_bounds(self, start: float) -> tuple[float, float]:
         """The interval of log theta when glmer estimates it: 1e-3 to 1e6 (NB2's θ = 1e6 is as good
         as the Poisson for any count this library holds); the generalized Poisson's φ from 1; the
-        lognormal's standard deviation and the Student t's scale, which have the data's units, 1e-6
-        to 1e6 times their start."""
-        if self.name in ("lognormal", "student_t"):  # (in the data's units)
+        lognormal's standard deviation, the Student t's scale and the Tweedie's dispersion, which
+        have the data's units, 1e-6 to 1e6 times their start."""
+        if self.name in _SCALED_PARAMETERS:  # (in the data's units)
             return np.log(start) + np.log(1e-6), np.log(start) + np.log(1e6)
         return (0.0 if self.name == "genpois" else np.log(1e-3)), np.log(1e6)
 
@@ -153,8 +211,10 @@ class Family:
         if self.has_shape:
             symbol = _SHAPES[self.name][-1]
             shape = f"{symbol} estimated" if self.theta is None else f"{symbol} = {self.theta:.4g}"
-            if self.name == "student_t":
-                shape += ", df estimated" if self.df is None else f", df = {self.df:.4g}"
+            second = self.second_parameter
+            if second is not None:
+                value = self.shape
+                shape += f", {second.field} estimated" if value is None else f", {second.field} = {value:.4g}"
             return f"{self.name}({self.link}, {shape})"
         return f"{self.name}({self.link})"
 
@@ -318,6 +378,25 @@ def student_t(sigma: float | None = None, df: float | None = None, link: str = "
     return Family("student_t", link, sigma, df)
 
 
+def tweedie(phi: float | None = None, power: float | None = None, link: str = "log") -> Family:
+    """glmmTMB's tweedie: y ≥ 0 with exact zeros and a continuous positive part (a Poisson number of
+    gamma-distributed amounts: biomass, rainfall, claims), mean μ and variance φμ^p, 1 < p < 2.
+
+    Parameters
+    ----------
+    phi : float, optional
+        The dispersion φ > 0, fixed; None (default): ``glmer`` estimates it.
+    power : float, optional
+        The power p in (1, 2), fixed; None (default): estimated (from glmmTMB's start, 1.5).
+    link : str, default "log"
+
+    Returns
+    -------
+    Family
+    """
+    return Family("tweedie", link, phi, power=power)
+
+
 def beta_binomial(phi: float | None = None, link: str = "logit") -> Family:
     """glmmTMB's betabinomial: k successes of n trials, k ~ Binomial(n, p), p ~ Beta(μφ, (1 − μ)φ)
     (variance of the proportion μ(1 − μ)/n · (1 + (n − 1)/(φ + 1))); the response as for the
@@ -462,6 +541,8 @@ def _family_response(
         _require(family, response, y, (y > 0) & (y < 1), "it must be strictly between 0 and 1")
     if family.name == "lognormal":
         _require(family, response, y, y > 0, "it must be > 0")
+    if family.name == "tweedie":
+        _require(family, response, y, y >= 0, "it must be >= 0")
     if family.name in ("Gamma", "inverse_gaussian") and np.any(y <= 0):
         raise DataError(f"{family.name} response '{response}' has a non-positive value ({y[y <= 0][0]}); it must be > 0")
     if family.name == "gaussian" and family.link in ("log", "inverse") and np.any(y <= 0):
@@ -486,18 +567,24 @@ def starting_means(family: str, y: np.ndarray, weights: np.ndarray) -> np.ndarra
         return y + 0.1
     if family in ("negative_binomial", "nbinom1", "genpois") or family in _ZERO_TRUNCATED:
         return y + (y == 0) / 6  # MASS's negative.binomial()$initialize (a hurdle's zeros too)
+    if family == "tweedie":  # statmod's tweedie()$initialize, y + 0.1 at zeros, in the data's units
+        return y + (y == 0) * 0.1 * max(float(np.mean(y)), np.finfo(float).tiny)
     return y.copy()
 
 
 def initial_theta(family: Family, y: np.ndarray) -> float:
     """The family's own parameter that stage 1 holds fixed (stage 2 estimates it): the given one,
     else 1 (NB's and the beta's scale-free parameters; genpois: the Poisson) or, for the
-    lognormal's standard deviation and the Student t's scale, the response's."""
+    lognormal's standard deviation and the Student t's scale, the response's; for the Tweedie's φ
+    the moment estimate var(y)/mean(y)^1.5 (at the start p = 1.5)."""
     if family.theta is not None:
         return family.theta
     if family.name in ("lognormal", "student_t"):
         sd = float(np.std(y))
         return sd if sd > 0 else 1.0
+    if family.name == "tweedie":
+        mean, variance = float(np.mean(y)), float(np.var(y))
+        return variance / mean**1.5 if variance > 0 and mean > 0 else 1.0
     return 1.0
 
 

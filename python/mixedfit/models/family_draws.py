@@ -36,6 +36,8 @@ def draw_response(family: Family, mu: np.ndarray, weights: np.ndarray, dispersio
         return np.exp(np.log(mu) - v / 2 + np.sqrt(v) * rng.standard_normal(len(mu)))
     if family.name == "student_t":
         return mu + family.theta * rng.standard_t(family.df, size=len(mu))
+    if family.name == "tweedie":
+        return _draw_tweedie(mu, family.theta, family.power, rng)
     if family.name == "Gamma":
         shape = weights / dispersion
         return rng.gamma(shape, mu / shape)
@@ -54,6 +56,17 @@ def _draw_truncated(family: Family, mu: np.ndarray, rng: np.random.Generator) ->
         distribution = stats().nbinom(mu / family.theta, 1 / (1 + family.theta))
     p0 = distribution.cdf(0)
     return np.maximum(distribution.ppf(p0 + (1 - p0) * rng.uniform(size=len(mu))), 1.0)
+
+
+def _draw_tweedie(mu: np.ndarray, phi: float, power: float, rng: np.random.Generator) -> np.ndarray:
+    """The compound Poisson–gamma: N ~ Poisson(λ) gamma jumps of shape α and scale γ, with
+    λ = μ^(2−p)/(φ(2 − p)), α = (2 − p)/(p − 1), γ = φ(p − 1)μ^(p−1) (mean μ, variance φμ^p); their
+    sum is Gamma(Nα, γ)."""
+    lam = mu ** (2 - power) / (phi * (2 - power))
+    jumps = rng.poisson(lam)
+    scale = phi * (power - 1) * mu ** (power - 1)
+    amounts = rng.gamma(np.maximum(jumps, 1) * (2 - power) / (power - 1), scale)
+    return np.where(jumps > 0, amounts, 0.0)
 
 
 def _draw_genpois(mu: np.ndarray, phi: float, rng: np.random.Generator) -> np.ndarray:

@@ -97,10 +97,12 @@ class GeneralizedLinearMixedModel(MixedModel):
         # estimated by fit() (on the log scale, jointly with θ and β in the second stage).
         self._estimates_family_theta = self.family.has_shape and self.family.theta is None
         self.family_theta_stderr = np.nan
-        # The Student t's degrees of freedom: its second parameter, on the log scale after the first.
-        self._estimates_df = self.family.name == "student_t" and self.family.df is None
-        self._family_df = self.family.df if self.family.df is not None else self.DF_START
-        self.family_df_stderr = np.nan
+        # The Student t's degrees of freedom or the Tweedie's power: a second parameter, after the
+        # first in the search (in SecondParameter's coordinate: log ν, logit(p − 1)).
+        self._second = self.family.second_parameter
+        self._estimates_shape = self._second is not None and self.family.shape is None
+        self._family_shape = self._second.start if self._estimates_shape else self.family.shape
+        self.family_shape_stderr = np.nan
         if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
             raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
         self.nAGQ = int(nAGQ)
@@ -113,13 +115,13 @@ class GeneralizedLinearMixedModel(MixedModel):
                     f"nAGQ > 1 (adaptive Gauss-Hermite quadrature) needs a single scalar random-effects term such as "
                     f"(1 | g); this model has {terms}. Use nAGQ=1 (Laplace)."
                 )
-            if self.family.has_scale or self._estimates_family_theta or self._estimates_df:
+            if self.family.has_scale or self._estimates_family_theta or self._estimates_shape:
                 raise ValueError(
                     f"nAGQ > 1 is only available for families without a scale parameter to estimate, not {self.family}"
                 )
         if self.nAGQ != 1 and has_zero_model:
             raise ValueError("a zero model (ziformula) needs nAGQ=1 (Laplace): it is estimated in the second stage")
-        if self.nAGQ == 0 and (self._estimates_family_theta or self._estimates_df):
+        if self.nAGQ == 0 and (self._estimates_family_theta or self._estimates_shape):
             raise ValueError(
                 f"nAGQ=0 cannot estimate the {self.family.name} family's parameter (it is estimated in the second "
                 f"stage): use nAGQ=1, or fix it with mixedfit.families.{self.family.name}(theta)"
@@ -189,8 +191,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             np.ascontiguousarray(starting_means(self.family.name, self._response, response.weights)),
             self.family.name, self.family.link, self._family_theta,
         )  # fmt: skip
-        if self.family.name == "student_t":
-            core.set_family_shape(self._family_df)
+        if self._second is not None:
+            core.set_family_shape(self._family_shape)
         if self._zero is not None:
             core.set_zero_logit(self._zero.logits(self._beta_zi))
         return core
@@ -239,8 +241,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         extras = x[len(x) - self._n_extras() :]
         if self._estimates_family_theta:
             self._family_theta = float(np.exp(extras[0]))
-        if self._estimates_df:
-            self._family_df = float(np.exp(extras[int(self._estimates_family_theta)]))
+        if self._estimates_shape:
+            self._family_shape = self._second.from_search(extras[int(self._estimates_family_theta)])
         if self._zero is not None:
             self._beta_zi = np.array(extras[len(extras) - self._zero.p :])
         with self._lock:
@@ -255,10 +257,10 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _laplace_gradient(self, core: Any) -> np.ndarray:
         """The gradient at the core's last evaluation, in the stacked vector's order."""
-        g_theta, g_beta, g_family, g_zero, _, g_df = core.laplace_gradient(
-            self._estimates_family_theta, self._zero is not None, with_family_shape=self._estimates_df
+        g_theta, g_beta, g_family, g_zero, _, g_shape = core.laplace_gradient(
+            self._estimates_family_theta, self._zero is not None, with_family_shape=self._estimates_shape
         )
-        family = ([g_family] if self._estimates_family_theta else []) + ([g_df] if self._estimates_df else [])
+        family = ([g_family] if self._estimates_family_theta else []) + ([g_shape] if self._estimates_shape else [])
         zero = [] if self._zero is None else self._zero.fixed.X.T @ np.asarray(g_zero)
         return np.concatenate([g_theta, g_beta, family, zero])
 
@@ -280,19 +282,19 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _n_extras(self) -> int:
         """How many parameters follow (θ, β) in the stacked vector."""
-        return int(self._estimates_family_theta) + int(self._estimates_df) + len(self._beta_zi)
+        return int(self._estimates_family_theta) + int(self._estimates_shape) + len(self._beta_zi)
 
     def _extras(self) -> np.ndarray:
         shape = [np.log(self._family_theta)] if self._estimates_family_theta else []
-        df = [np.log(self._family_df)] if self._estimates_df else []
-        return np.concatenate([shape, df, self._beta_zi])
+        second = [self._second.to_search(self._family_shape)] if self._estimates_shape else []
+        return np.concatenate([shape, second, self._beta_zi])
 
     def _apply_extras(self, core: Any, extras: np.ndarray) -> None:
         """The family's parameters and the zero model's log-odds from the stacked vector's tail."""
         if self._estimates_family_theta:
             core.set_family_theta(float(np.exp(extras[0])))
-        if self._estimates_df:
-            core.set_family_shape(float(np.exp(extras[int(self._estimates_family_theta)])))
+        if self._estimates_shape:
+            core.set_family_shape(self._second.from_search(extras[int(self._estimates_family_theta)]))
         if self._zero is not None:
             core.set_zero_logit(self._zero.logits(extras[len(extras) - self._zero.p :]))
 
@@ -352,8 +354,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         (others: the family)."""
         if not self.family.has_shape:
             return self.family
-        df = self._family_df if self.family.name == "student_t" else None
-        return Family(self.family.name, self.family.link, self._family_theta, df)
+        second = {} if self._second is None else {self._second.field: self._family_shape}
+        return dataclasses.replace(self.family, theta=self._family_theta, **second)
 
     # Stage 1 only starts stage 2 (unless nAGQ = 0), whose optimum differs from it by far more
     # (the Laplace against the nAGQ = 0 deviance, ~1e-2 in θ) and whose first steps are a fifth of
@@ -377,9 +379,10 @@ class GeneralizedLinearMixedModel(MixedModel):
             low, high = self._log_family_theta_bounds()
             upper = np.append(np.full(len(lower), np.inf) if upper is None else upper, high)
             lower, steps = np.append(lower, low), np.append(steps, 0.5)
-        if self._estimates_df:
-            upper = np.append(np.full(len(lower), np.inf) if upper is None else upper, np.log(self.DF_MAX))
-            lower, steps = np.append(lower, np.log(self.DF_MIN)), np.append(steps, 0.5)
+        if self._estimates_shape:
+            second = self._second
+            upper = np.append(np.full(len(lower), np.inf) if upper is None else upper, second.to_search(second.high))
+            lower, steps = np.append(lower, second.to_search(second.low)), np.append(steps, 0.5)
         if self._zero is not None:
             # β_zi: steps of 0.5 on the log-odds scale (a start at the share of zeros is that close)
             lower, steps = np.append(lower, np.full(self._zero.p, -np.inf)), np.append(steps, np.full(self._zero.p, 0.5))
@@ -511,15 +514,14 @@ class GeneralizedLinearMixedModel(MixedModel):
                 ConvergenceWarning,
             )
 
-    # The Student t's degrees of freedom: the search's start and bounds (ν = 1e6 is the normal for
-    # any data this library holds; glmmTMB lets it run to 2.8e6 on sleepstudy), and beyond what ν
-    # the t is as good as normal (the likelihood flat in ν: Dyestuff's stops anywhere above 1e5).
-    DF_START, DF_MIN, DF_MAX, DF_NORMAL = 10.0, 0.1, 1e6, 1e3
+    # Beyond what ν the Student t is as good as normal (the likelihood flat in ν: Dyestuff's stops
+    # anywhere above 1e5); the search's bounds are SecondParameter's.
+    DF_NORMAL = 1e3
 
     def _warn_if_df_normal(self) -> None:
-        if self._estimates_df and self._family_df > self.DF_NORMAL:
+        if self._estimates_shape and self.family.name == "student_t" and self._family_shape > self.DF_NORMAL:
             warn(
-                f"the Student t's degrees of freedom ran to {self._family_df:.3g}: the residuals are as light-tailed as "
+                f"the Student t's degrees of freedom ran to {self._family_shape:.3g}: the residuals are as light-tailed as "
                 "normal ones (the likelihood is flat in the degrees of freedom there), and a linear mixed model (lmer) "
                 "fits them as well",
                 ConvergenceWarning,
@@ -697,10 +699,11 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._estimates_family_theta:
             variance = 2 * inverse[k + p, k + p]
             self.family_theta_stderr = float(self._family_theta * np.sqrt(variance)) if variance > 0 else np.nan
-        if self._estimates_df:
+        if self._estimates_shape:
             at = k + p + int(self._estimates_family_theta)
             variance = 2 * inverse[at, at]
-            self.family_df_stderr = float(self._family_df * np.sqrt(variance)) if variance > 0 else np.nan
+            slope = self._second.slope(self._family_shape)
+            self.family_shape_stderr = float(slope * np.sqrt(variance)) if variance > 0 else np.nan
         if self._zero is not None:
             variances = 2 * np.diag(inverse)[len(inverse) - self._zero.p :]
             self.beta_zi_stderr = np.sqrt(np.where(variances > 0, variances, np.nan))
@@ -727,6 +730,9 @@ class GeneralizedLinearMixedModel(MixedModel):
     def residuals(self, type: str = "deviance") -> np.ndarray:
         """Residuals of type 'deviance' (lme4's default for GLMMs), 'pearson', 'response' or 'working'.
 
+        Deviance residuals are sign(y − μ)√(2 wt [log p(y | y) − log p(y | μ)]) (lme4's for its
+        families); the Tweedie's are its unit deviance's, not divided by φ (statmod's and mgcv's).
+
         Parameters
         ----------
         type : {"deviance", "pearson", "response", "working"}
@@ -748,7 +754,10 @@ class GeneralizedLinearMixedModel(MixedModel):
                     f"deviance residuals need the saturated model, which the {self._family_label()} model has not in "
                     "closed form; use type='pearson' or 'response'"
                 )
-            return np.sign(raw) * np.sqrt(np.maximum(np.array(core.deviance_residuals()), 0.0))
+            unit = np.array(core.deviance_residuals())
+            if self.family.name == "tweedie":  # (the likelihood ratio is the unit deviance over φ)
+                unit = unit * self._family_theta
+            return np.sign(raw) * np.sqrt(np.maximum(unit, 0.0))
         if type == "pearson":
             mu, variance = np.array(core.mu), np.array(core.variance())
             if self.family.zero_truncated:
@@ -922,17 +931,17 @@ class GeneralizedLinearMixedModel(MixedModel):
             shown = f"{self.family.name}, {self.family.parameter_name} = {self._family_theta:.4g}"
         if self._estimates_family_theta:
             shown += f", {symbol} estimated (SE {self.family_theta_stderr:.3g})"
-        if self.family.name == "student_t":
-            shown += f", df = {self._family_df:.4g}"
-            if self._estimates_df:
-                shown += f" estimated (SE {self.family_df_stderr:.3g})"
+        if self._second is not None:
+            shown += f", {self._second.label} = {self._family_shape:.4g}"
+            if self._estimates_shape:
+                shown += f" estimated (SE {self.family_shape_stderr:.3g})"
         return shown
 
     @property
     def dof(self) -> int:
         """Number of parameters: fixed effects, θ, the scale if the family has one, and the
         negative binomial's shape or the beta's precision if estimated, the zero model's β_zi."""
-        return super().dof + int(self._estimates_family_theta) + int(self._estimates_df) + len(self._beta_zi)
+        return super().dof + int(self._estimates_family_theta) + int(self._estimates_shape) + len(self._beta_zi)
 
     @property
     def fixef_zi(self) -> pd.Series:
@@ -969,7 +978,8 @@ def glmer(
     responses in (0, 1), its precision φ estimated jointly, as glmmTMB's beta_family —, glmmTMB's
     'truncated_poisson', 'truncated_nbinom1', 'truncated_nbinom2' (counts ≥ 1), 'genpois' and
     'lognormal', each parameter estimated jointly, 'student_t' — glmmTMB's t_family, scale σ and degrees
-    of freedom ν both estimated —) or a mixedfit.families.Family
+    of freedom ν both estimated —, 'tweedie' — y ≥ 0 with exact zeros, dispersion φ and power p both
+    estimated —) or a mixedfit.families.Family
     (``families.negative_binomial(theta)``, ``families.beta(phi)`` and the like fix them); nAGQ = 0 (fast, β in PIRLS), 1 (Laplace) or > 1 (adaptive
     Gauss–Hermite, one scalar random-effects term only). The gaussian family with the identity
     link is the linear mixed model: as lme4's glmer, this fits it with lmer (REML), with a warning.
