@@ -21,10 +21,6 @@ constexpr int kMaxHalvings = 20;
 // and so is log det L through the weights, so the Newton step must also have become negligible.
 constexpr double kPirlsTolerance = 1e-11;
 constexpr double kPirlsStepTolerance = 1e-11;
-// Observations per block of the passes that compute several values each (μ, dμ/dη and the
-// likelihood; the weights and the working residual): small enough for the block's vectors to
-// stay in the L1 cache between them.
-constexpr Index kObservationBlock = 512;
 
 double finite(double deviance) {
   if (!std::isfinite(deviance)) throw NumericalError("the deviance is not finite at this θ and β");
@@ -127,18 +123,24 @@ void GeneralizedLinearMixedModel::update_mu() {
   const Index n = eta_.size();
   mu_.resize(n);
   mu_eta_.resize(n);
-  valid_ = true;
-  sums_ = likelihood_->constants(family_);
+  sums_ = likelihood_->constants(family_);  // (its caches filled before the blocks run)
   // Block by block, so that η, μ and dμ/dη stay in the cache between the inverse link, the
-  // validity check and the likelihood's sums (one pass over the observations instead of four).
-  for (Index first = 0; first < n; first += kObservationBlock) {
-    const Index m = std::min(kObservationBlock, n - first);
+  // validity check and the likelihood's sums (one pass over the observations instead of four);
+  // the blocks' sums added in their order.
+  const std::size_t blocks = static_cast<std::size_t>((n + kObservationBlock - 1) / kObservationBlock);
+  std::vector<ResponseLikelihood::Sums> parts(blocks, {0.0, 0.0});
+  std::vector<char> valid(blocks, 1);
+  for_observation_blocks([&](Index first, Index m) {
+    const std::size_t b = static_cast<std::size_t>(first / kObservationBlock);
     const auto eta = eta_.segment(first, m);
     const auto mu = mu_.segment(first, m);
     family_.linkinv(eta, mu_.segment(first, m), mu_eta_.segment(first, m));
-    valid_ = valid_ && family_.all_valid(eta, mu);
-    if (!valid_) continue;  // the penalized deviance is infinite; μ is still wanted whole
-    const ResponseLikelihood::Sums part = likelihood_->block(family_, eta, mu, first, zero_mass_);
+    valid[b] = family_.all_valid(eta, mu);
+    // (an invalid block makes the penalized deviance infinite; μ is still wanted whole)
+    if (valid[b]) parts[b] = likelihood_->block(family_, eta, mu, first, zero_mass_);
+  });
+  valid_ = std::all_of(valid.begin(), valid.end(), [](char v) { return v != 0; });
+  for (const ResponseLikelihood::Sums& part : parts) {
     sums_.deviance += part.deviance;
     sums_.minus_two_log_lik += part.minus_two_log_lik;
   }
@@ -214,13 +216,16 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     score_.resize(n);
     // Weights from the expected information and the right-hand side w (η − base) + the score,
     // all from one evaluation of the log-density's derivatives per observation.
-    for (Index i = 0; i < n; ++i) {
-      const Family::Information t = family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i), n_trials_[i]);
-      w[i] = weights_[i] * t.expected;
-      score_[i] = weights_[i] * t.score;
-      if (observed) h[i] = weights_[i] * t.observed;
-      if (with_residual) weighted_residual_[i] = w[i] * (eta_[i] - base[i]) + weights_[i] * t.score;
-    }
+    for_observation_blocks([&](Index first, Index m) {
+      for (Index i = first; i < first + m; ++i) {
+        const Family::Information t =
+            family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i), n_trials_[i]);
+        w[i] = weights_[i] * t.expected;
+        score_[i] = weights_[i] * t.score;
+        if (observed) h[i] = weights_[i] * t.observed;
+        if (with_residual) weighted_residual_[i] = w[i] * (eta_[i] - base[i]) + weights_[i] * t.score;
+      }
+    });
   } else {
     exponential_family_weights(w, with_beta, with_residual);
     for (Index i = 0; observed && i < n; ++i) h[i] = weights_[i] * family_.observed_information(y_[i], mu_[i], eta_[i]);
