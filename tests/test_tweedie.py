@@ -11,6 +11,7 @@ import pytest
 from conftest import HERE, load_reference
 from mixedfit._native import _core
 from mixedfit.datasets import read_r_csv
+from mixedfit.models.family_draws import draw_response
 
 REFERENCE = load_reference("tweedie_reference.json")
 DENSITY = REFERENCE.pop("density")
@@ -112,8 +113,6 @@ def test_residuals_simulate_and_summary(fits):
     assert draws.min() == 0 and np.all(draws >= 0)
     conditional = mixedfit.families.Family("tweedie", theta=phi, power=p)
     rng = np.random.default_rng(4)
-    from mixedfit.models.family_draws import draw_response
-
     samples = np.array([draw_response(conditional, mu, np.ones(len(mu)), 1.0, rng) for _ in range(2000)])
     np.testing.assert_allclose(samples.mean(axis=0).mean(), mu.mean(), rtol=0.01)
     np.testing.assert_allclose(
