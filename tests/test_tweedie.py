@@ -124,6 +124,14 @@ def test_residuals_simulate_and_summary(fits):
     assert str(mixedfit.families.tweedie(power=1.5)) == "tweedie(log, φ estimated, power = 1.5)"
 
 
+def test_power_at_its_gamma_end_warns():
+    """Responses without zeros (sleepstudy's reaction times) run p to its bound 1.999 (the gamma)."""
+    with pytest.warns(mixedfit.ConvergenceWarning) as caught:
+        m = mixedfit.glmer("Reaction ~ Days + (1 | Subject)", mixedfit.datasets.load("sleepstudy"), family="tweedie")
+    assert m.fitted_family.power == pytest.approx(1.999, abs=1e-6)
+    assert any("power ran to its bound 1.999 (next to no exact zeros" in str(w.message) for w in caught)
+
+
 def test_bad_input():
     owls = data_of(REFERENCE["owls"])
     with pytest.raises(mixedfit.DataError, match=r"tweedie response 'y': it must be >= 0; it has -0.5 \(row 1\)"):

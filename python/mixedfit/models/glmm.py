@@ -483,7 +483,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             warn(message, ConvergenceWarning)
         if self._estimates_family_theta:
             self._warn_at_family_theta_bound()
-        self._warn_if_df_normal()
+        self._warn_at_shape_bound()
         self._warn_if_singular()
         if self._zero is not None:
             self._warn_if_zero_model_separates()
@@ -518,14 +518,22 @@ class GeneralizedLinearMixedModel(MixedModel):
     # anywhere above 1e5); the search's bounds are SecondParameter's.
     DF_NORMAL = 1e3
 
-    def _warn_if_df_normal(self) -> None:
-        if self._estimates_shape and self.family.name == "student_t" and self._family_shape > self.DF_NORMAL:
+    def _warn_at_shape_bound(self) -> None:
+        """The Student t's ν past DF_NORMAL (normal residuals), the Tweedie's p at a bound of its
+        search (its Poisson-like or gamma-like end)."""
+        if not self._estimates_shape:
+            return
+        if self.family.name == "student_t" and self._family_shape > self.DF_NORMAL:
             warn(
                 f"the Student t's degrees of freedom ran to {self._family_shape:.3g}: the residuals are as light-tailed as "
                 "normal ones (the likelihood is flat in the degrees of freedom there), and a linear mixed model (lmer) "
                 "fits them as well",
                 ConvergenceWarning,
             )
+        second, x = self._second, self._second.to_search(self._family_shape)
+        if self.family.name == "tweedie" and min(x - second.to_search(second.low), second.to_search(second.high) - x) < 1e-3:
+            end = "1.999 (next to no exact zeros: a Gamma GLMM fits them)" if x > 0 else "1.001 (Poisson-like)"
+            warn(f"the Tweedie's power ran to its bound {end}", ConvergenceWarning)
 
     def _warn_at_family_theta_bound(self) -> None:
         low, high = self._log_family_theta_bounds()
