@@ -16,7 +16,20 @@ def check_collinearity(model, ci: float = 0.95) -> pd.DataFrame:
     """One row per fixed-effects term (two terms at least, an intercept in the model): Term, VIF,
     VIF_CI_low, VIF_CI_high, SE_factor (√VIF), Tolerance (1/VIF), Tolerance_CI_low and _high.
     The interval's standard error of r = 1 − 1/VIF is performance's,
-    (1 − r²)(n − p − 1) / √((n² − 1)(n + 3)) with n observations and p fixed effects."""
+    (1 − r²)(n − p − 1) / √((n² − 1)(n + 3)) with n observations and p fixed effects.
+
+    Parameters
+    ----------
+    model : LinearMixedModel or GeneralizedLinearMixedModel
+        A fitted model with an intercept and two fixed-effects terms or more.
+    ci : float, default 0.95
+        The VIF intervals' coverage.
+
+    Returns
+    -------
+    DataFrame
+        One row per term (a factor's or an interaction's columns together: generalized VIFs).
+    """
     names = list(model.design.fixed.names)
     if "(Intercept)" not in names:
         raise ValueError("check_collinearity needs a model with an intercept (VIFs without one are not sensible)")

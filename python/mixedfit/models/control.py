@@ -78,14 +78,39 @@ class Control:
 
     def with_budget_of(self, summary: OptSummary) -> Control:
         """This control, with an evaluation budget set on the model's optsum before fit() (the
-        old way to set it) taken where control names none."""
+        old way to set it) taken where control names none.
+
+        Parameters
+        ----------
+        summary : OptSummary
+            The model's optimizer summary before the fit.
+
+        Returns
+        -------
+        Control
+        """
         if self.maxeval is None and summary.maxeval != MAXEVAL:
             return dataclasses.replace(self, maxeval=int(summary.maxeval))
         return self
 
     def applied(self, summary: OptSummary, spent: int = 0, tolerances: bool = True) -> OptSummary:
         """summary with these controls: the evaluations left after `spent`, and (tolerances) the
-        stopping rules that are set."""
+        stopping rules that are set.
+
+        Parameters
+        ----------
+        summary : OptSummary
+            A stage's optimizer settings.
+        spent : int, default 0
+            Evaluations the fit has used so far (of ``maxeval``).
+        tolerances : bool, default True
+            Whether the stopping rules apply to this stage (lme4 applies them to the final one).
+
+        Returns
+        -------
+        OptSummary
+            A copy; ``summary`` is left as it was.
+        """
         changes: dict[str, Any] = {}
         if self.maxeval is not None:
             changes["maxeval"] = max(1, self.maxeval - spent)
@@ -94,5 +119,15 @@ class Control:
         return dataclasses.replace(summary, **changes)
 
     def exhausted(self, spent: int) -> bool:
-        """Whether the budget is spent (no restart may follow)."""
+        """Whether the budget is spent (no restart may follow).
+
+        Parameters
+        ----------
+        spent : int
+            Evaluations used so far.
+
+        Returns
+        -------
+        bool
+        """
         return self.maxeval is not None and spent >= self.maxeval

@@ -40,6 +40,18 @@ class varIdent:
         return (self.by,)
 
     def bind(self, data: pd.DataFrame) -> BoundVariance:
+        """This variance function on a data set's rows: its strata, in data order.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The model's rows, holding the column ``by``.
+
+        Returns
+        -------
+        BoundVariance
+            The strata and each row's stratum.
+        """
         strata = data[self.by].astype(str).to_numpy()
         levels = list(pd.unique(strata))
         if len(levels) < 2:
@@ -61,6 +73,18 @@ class _CovariateVariance:
         return (self.covariate,)
 
     def values(self, data: pd.DataFrame) -> np.ndarray:
+        """The covariate's values on the rows.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The model's rows, holding the column ``covariate``.
+
+        Returns
+        -------
+        ndarray
+            One number per row (a DataError names the column if it is not numeric).
+        """
         return numeric_column(self.covariate, data, f"{type(self).__name__} covariate")
 
 
@@ -69,6 +93,17 @@ class varPower(_CovariateVariance):
     """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
 
     def bind(self, data: pd.DataFrame) -> BoundVariance:
+        """This variance function on a data set's rows, relative to the geometric mean of abs(v).
+
+        Parameters
+        ----------
+        data : DataFrame
+            The model's rows, holding the column ``covariate`` (no zeros).
+
+        Returns
+        -------
+        BoundVariance
+        """
         values = self.values(data)
         if np.any(values == 0):
             raise DataError(f"varPower: column '{self.covariate}' has a zero; |v|^δ is 0 or infinite there")
@@ -84,6 +119,17 @@ class varExp(_CovariateVariance):
     """SD ∝ exp(δ v) for a numeric column ``covariate`` (nlme's ``varExp(form = ~ v)``)."""
 
     def bind(self, data: pd.DataFrame) -> BoundVariance:
+        """This variance function on a data set's rows, relative to v's mean in units of its SD.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The model's rows, holding the column ``covariate``.
+
+        Returns
+        -------
+        BoundVariance
+        """
         values = self.values(data)
         spread = float(np.std(values)) or 1.0
         return BoundVariance(self, np.array(["expon"], dtype=object), None, values, float(np.mean(values)), spread)
