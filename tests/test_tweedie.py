@@ -69,6 +69,17 @@ def test_optimum_equals_glmmtmb(fits, name):
     assert m.aic == pytest.approx(case["aic"], abs=2e-3)
 
 
+def test_r2_and_icc_as_performance(fits):
+    """insight's distribution-specific variance for the Tweedie: log1p(φμ^(p−2)) with the model's
+    φ and p at the intercept-only null model's μ = exp(β₀)."""
+    m, case = fits["owls"], REFERENCE["owls"]
+    r2, icc = m.r2(), m.icc()
+    assert r2["conditional"] == pytest.approx(case["r2_conditional"], rel=1e-4)
+    assert r2["marginal"] == pytest.approx(case["r2_marginal"], rel=1e-4)
+    assert icc["adjusted"] == pytest.approx(case["icc_adjusted"], rel=1e-4)
+    assert icc["unadjusted"] == pytest.approx(case["icc_unadjusted"], rel=1e-4)
+
+
 def test_correlated_slopes_correlation(fits):
     m, case = fits["biomass_slopes"], REFERENCE["biomass_slopes"]
     rho = m.VarCorr.query("grp == 'site' and var2 == 'depth'")["sdcor"].iloc[0]

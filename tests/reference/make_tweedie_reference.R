@@ -53,8 +53,17 @@ summarise <- function(name, formula, data, data_name, power = NULL) {
        seconds = median_time(function() update(m), 3), glmmTMB = as.character(packageVersion("glmmTMB")))
 }
 
+suppressPackageStartupMessages(library(performance))
+# performance 0.10.2's R² and ICC (insight's variance φμ^p at the null model's μ = exp(β₀)).
+with_r2 <- function(case, m) {
+  r2 <- suppressWarnings(r2_nakagawa(m)); icc_value <- suppressWarnings(icc(m))
+  c(case, list(r2_conditional = unname(r2$R2_conditional), r2_marginal = unname(r2$R2_marginal),
+               icc_adjusted = icc_value$ICC_adjusted, icc_unadjusted = icc_value$ICC_unadjusted,
+               performance = as.character(packageVersion("performance"))))
+}
+owls_model <- glmmTMB(NegPerChick ~ FoodTreatment * SexParent + (1 | Nest), owls, family = tweedie())
 cases <- list(
-  summarise("owls", NegPerChick ~ FoodTreatment * SexParent + (1 | Nest), owls, "Owls"),
+  with_r2(summarise("owls", NegPerChick ~ FoodTreatment * SexParent + (1 | Nest), owls, "Owls"), owls_model),
   summarise("biomass_crossed", y ~ depth + (1 | site) + (1 | year), biomass, "tweedie_biomass"),
   summarise("biomass_slopes", y ~ depth + (depth | site) + (1 | year), biomass, "tweedie_biomass"),
   summarise("biomass_power_fixed", y ~ depth + (1 | site) + (1 | year), biomass, "tweedie_biomass", power = 1.6)

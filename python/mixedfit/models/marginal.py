@@ -67,7 +67,8 @@ def variance_components(model) -> dict[str, float]:
 def distribution_variance(family, sigma: float, null_intercept: Callable[[], float]) -> float:
     """A GLMM's distribution-specific variance as insight 0.19.0 computes it (performance 0.10.2's
     r2_nakagawa and icc): a binomial's latent variance of its link; for Poisson and negative
-    binomial (NB2, NB1) counts with a log link and beta responses with a logit link the lognormal
+    binomial (NB2, NB1) counts with a log link, beta responses with a logit link and the Tweedie
+    (φμ^p with the model's φ and p) the lognormal
     approximation log(1 + v(μ)/μ²), with v the family's variance function at μ = exp(β₀) of the
     null model (the same random effects, offsets and weights, intercept only: null_intercept()
     fits it) — insight takes exp(β₀) for the beta's logit link too; 0.25 for a count's sqrt link;
@@ -81,18 +82,19 @@ def distribution_variance(family, sigma: float, null_intercept: Callable[[], flo
     counts = name in ("poisson", "negative_binomial", "nbinom1")
     if counts and link == "sqrt":
         return 0.25
-    if (counts and link == "log") or (name == "beta" and link == "logit"):
+    if (counts and link == "log") or (name == "beta" and link == "logit") or name == "tweedie":
         mu = float(np.exp(null_intercept()))
         variance = {
             "poisson": lambda: mu,
             "negative_binomial": lambda: mu * (1 + mu / family.theta),
             "nbinom1": lambda: mu * (1 + family.theta),
             "beta": lambda: mu * (1 - mu) / (1 + family.theta),
+            "tweedie": lambda: family.theta * mu**family.power,  # (the model's φ and p, at the null model's μ)
         }[name]()
         return float(np.log1p(variance / mu**2))
     raise ValueError(
         "R² and ICC are available for LMMs and for GLMMs of the binomial (logit, probit, cloglog), poisson and "
-        f"negative binomial (log, sqrt), nbinom1 (log), Gamma and beta (logit) families, not {family}"
+        f"negative binomial (log, sqrt), nbinom1 (log), Gamma, beta (logit) and tweedie families, not {family}"
     )
 
 
