@@ -292,6 +292,8 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
            "Set the Student t's degrees of freedom or the Tweedie's power.")
       .def("set_cuts", &GeneralizedLinearMixedModel::set_cuts, py::arg("cuts").noconvert(),
            "The ordinal family's cut points (thresholds), increasing; y holds categories 0, 1, ..., len(cuts).")
+      .def("set_dispersion", &GeneralizedLinearMixedModel::set_dispersion, py::arg("log_phi").noconvert(),
+           "A dispersion model: each row's log of the family's parameter (phi).")
       .def("set_zero_logit", &GeneralizedLinearMixedModel::set_zero_logit, py::arg("logit").noconvert(),
            "Make the family zero-inflated with these log-odds of a structural zero, one per row.")
       .def("objective_theta", &GeneralizedLinearMixedModel::objective_theta, py::arg("theta").noconvert(),
@@ -315,18 +317,19 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
       .def(
           "laplace_gradient",
           [](GeneralizedLinearMixedModel& self, bool with_family_theta, bool with_zero, bool with_cuts,
-             bool with_family_shape) {
+             bool with_family_shape, bool with_dispersion) {
             GeneralizedLinearMixedModel::LaplaceGradient g;
             {
               py::gil_scoped_release release;
-              g = self.laplace_gradient({with_family_theta, with_zero, with_cuts, with_family_shape});
+              g = self.laplace_gradient({with_family_theta, with_zero, with_cuts, with_family_shape, with_dispersion});
             }
-            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts, g.family_shape);
+            return py::make_tuple(g.theta, g.beta, g.log_family_theta, g.zero_logit, g.cuts, g.family_shape,
+                                  g.log_dispersion);
           },
           py::arg("with_family_theta"), py::arg("with_zero"), py::arg("with_cuts") = false,
-          py::arg("with_family_shape") = false,
+          py::arg("with_family_shape") = false, py::arg("with_dispersion") = false,
           "The Laplace deviance's gradient at the last objective's point: (theta, beta, log family theta, "
-          "zero-inflation log-odds per row, ordinal cut points, log family shape).")
+          "zero-inflation log-odds per row, ordinal cut points, family shape's search coordinate, log phi per row).")
       .def("deviance", &GeneralizedLinearMixedModel::deviance)
       .def("pearson_rss", &GeneralizedLinearMixedModel::pearson_rss)
       .def("aic", &GeneralizedLinearMixedModel::aic)

@@ -178,12 +178,14 @@ double Family::mu_eta(double eta) const {
   return 1.0;
 }
 
-double Family::student_t_variance() const {
-  const double nu = shape();
-  return nu > 2 ? theta() * theta() * nu / (nu - 2) : std::numeric_limits<double>::quiet_NaN();
+double Family::student_t_variance(const FamilyParameter& p) const {
+  const double nu = p.shape;
+  return nu > 2 ? p.value * p.value * nu / (nu - 2) : std::numeric_limits<double>::quiet_NaN();
 }
 
-double Family::variance(double mu) const {
+double Family::variance(double mu, const FamilyParameter* parameter) const {
+  const FamilyParameter& p = parameter != nullptr ? *parameter : parameter_;
+  const double theta = p.value;
   switch (dist_) {
     case Distribution::Binomial:
     case Distribution::BetaBinomial: return mu * (1 - mu);  // per trial, without the overdispersion
@@ -192,15 +194,15 @@ double Family::variance(double mu) const {
     case Distribution::InverseGaussian: return mu * mu * mu;
     case Distribution::Gaussian: return 1.0;
     case Distribution::NegativeBinomial:
-    case Distribution::TruncatedNegativeBinomial2: return mu + mu * mu / theta();
+    case Distribution::TruncatedNegativeBinomial2: return mu + mu * mu / theta;
     case Distribution::NegativeBinomial1:
-    case Distribution::TruncatedNegativeBinomial1: return mu * (1 + theta());
-    case Distribution::Beta: return mu * (1 - mu) / (1 + theta());
+    case Distribution::TruncatedNegativeBinomial1: return mu * (1 + theta);
+    case Distribution::Beta: return mu * (1 - mu) / (1 + theta);
     case Distribution::TruncatedPoisson: return mu;
-    case Distribution::GeneralizedPoisson: return mu * theta();
-    case Distribution::Lognormal: return theta() * theta();
-    case Distribution::StudentT: return student_t_variance();
-    case Distribution::Tweedie: return theta() * std::pow(mu, shape());
+    case Distribution::GeneralizedPoisson: return mu * theta;
+    case Distribution::Lognormal: return theta * theta;
+    case Distribution::StudentT: return student_t_variance(p);
+    case Distribution::Tweedie: return theta * std::pow(mu, p.shape);
     case Distribution::Ordinal: return 1.0;  // (no variance function: its weights are its own)
   }
   return 1.0;
@@ -246,7 +248,7 @@ Eigen::ArrayXd Family::variance(const Eigen::Ref<const Eigen::VectorXd>& mu) con
     case Distribution::TruncatedPoisson: return m;
     case Distribution::GeneralizedPoisson: return m * theta();
     case Distribution::Lognormal: return Eigen::ArrayXd::Constant(m.size(), theta() * theta());
-    case Distribution::StudentT: return Eigen::ArrayXd::Constant(m.size(), student_t_variance());
+    case Distribution::StudentT: return Eigen::ArrayXd::Constant(m.size(), student_t_variance(parameter_));
     case Distribution::Tweedie: return theta() * m.pow(shape());
     case Distribution::Ordinal: return Eigen::ArrayXd::Ones(m.size());
   }
@@ -293,8 +295,9 @@ bool Family::all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen
   }
 }
 
-double Family::dev_resid(double y, double mu, double wt, const ZeroMass& zero, double trials) const {
-  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero, trials));
+double Family::dev_resid(double y, double mu, double wt, const ZeroMass& zero, double trials,
+                         const FamilyParameter* parameter) const {
+  if (has_own_score()) return 2 * wt * (saturated_log_density(y) - log_density(y, mu, zero, trials, parameter));
   switch (dist_) {
     case Distribution::Binomial:
       return 2 * wt * (y_log_y_over_mu(y, mu) + y_log_y_over_mu(1 - y, 1 - mu));
@@ -349,14 +352,16 @@ double Family::aic(const Eigen::Ref<const Eigen::VectorXd>& y, const Eigen::Ref<
   }
 }
 
-double Family::log_density(double y, double mu, const ZeroMass& zero, double trials) const {
+double Family::log_density(double y, double mu, const ZeroMass& zero, double trials,
+                           const FamilyParameter* parameter) const {
   if (dist_ == Distribution::Ordinal) return ordinal_.log_probability(ordinal_.interval(y), mu);
-  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, parameter_, zero, trials)
-                        : mixedfit::log_density(dist_, y, mu, parameter_, trials);
+  const FamilyParameter& p = parameter != nullptr ? *parameter : parameter_;
+  return zero_inflated_ ? zero_inflated_log_density(dist_, y, mu, p, zero, trials)
+                        : mixedfit::log_density(dist_, y, mu, p, trials);
 }
 
 double Family::saturated_log_density(double y) const {
-  if (zero_inflated_) return 0.0;
+  if (zero_inflated_ || dispersion_modeled_) return 0.0;
   switch (dist_) {
     case Distribution::Beta: return log_density(y, y, kNoZeroMass);
     case Distribution::NegativeBinomial1:
@@ -399,25 +404,26 @@ double Family::observed_information(double y, double mu, double eta) const {
 }
 
 Family::Information Family::information(double y, double mu, double eta, double m1, const ZeroMass& zero,
-                                        double trials) const {
+                                        double trials, const FamilyParameter* parameter) const {
+  const FamilyParameter& p = parameter != nullptr ? *parameter : parameter_;
   if (dist_ == Distribution::Tweedie && !zero_inflated_) {  // (its expected information with its slopes)
-    const TweedieSlopes d = tweedie_kernel_slopes(y, mu, theta(), shape());
+    const TweedieSlopes d = tweedie_kernel_slopes(y, mu, p.value, p.shape);
     return {d.first * m1, d.expected * m1 * m1, -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
   }
   const MuDerivatives d = dist_ == Distribution::Ordinal ? ordinal_.eta_derivatives(ordinal_.interval(y), mu)
-                          : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, parameter_, zero, trials)
-                                                          : mu_derivatives(dist_, y, mu, parameter_, trials);
+                          : zero_inflated_                ? zero_inflated_mu_derivatives(dist_, y, mu, p, zero, trials)
+                                                          : mu_derivatives(dist_, y, mu, p, trials);
   // (a zero-inflated binomial's y is a proportion of n trials: its information is n times one trial's)
-  const double expected = expected_information(y, mu, m1) * (dist_ == Distribution::Binomial ? trials : 1.0);
+  const double expected = expected_information(y, mu, m1, p) * (dist_ == Distribution::Binomial ? trials : 1.0);
   return {d.first * m1, expected, -d.second * m1 * m1 - d.first * mu_eta2(eta, mu, m1)};
 }
 
-double Family::expected_information(double y, double mu, double m1) const {
+double Family::expected_information(double y, double mu, double m1, const FamilyParameter& p) const {
   // The beta's information in μ does not depend on y: observed and expected coincide. For the
   // others the expectation over y has no closed form: the quasi-likelihood's μ_η²/V(μ) stands in
   // (the steps' weights only where the observed information is not positive; the Laplace
   // approximation takes the observed information).
-  if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, parameter_).second * m1 * m1;
+  if (dist_ == Distribution::Beta) return -mu_derivatives(dist_, 0.5, mu, p).second * m1 * m1;
   if (dist_ == Distribution::Ordinal) return ordinal_.expected_information(mu);  // (μ = η)
   if (dist_ == Distribution::StudentT) {
     // Not the expectation ((ν + 1)/((ν + 3)σ²) per unit μ) but the t's classic IRLS weight
@@ -429,10 +435,10 @@ double Family::expected_information(double y, double mu, double m1) const {
     // points of sleepstudy's fit with ν = 5 (σ a twentieth of the residuals'); with these, none of
     // 300 random trial points failed (4 did with these weights alone, no Newton steps: linear
     // convergence).
-    const double r = (y - mu) / theta(), nu = shape();
-    return m1 * m1 * (nu + 1) / (theta() * theta() * (nu + r * r));
+    const double r = (y - mu) / p.value, nu = p.shape;
+    return m1 * m1 * (nu + 1) / (p.value * p.value * (nu + r * r));
   }
-  return m1 * m1 / variance(mu);
+  return m1 * m1 / variance(mu, &p);
 }
 
 }  // namespace mixedfit

@@ -37,10 +37,12 @@ class Family {
   // "probit", "cloglog") is the cumulative link model, whose μ is η (identity link).
   static Family from_names(const std::string& family, const std::string& link, double theta = 1.0);
 
+  // Functions of an observation's density take an optional `parameter`: that observation's own
+  // (φ from a dispersion model, glmmTMB's dispformula), else the family's.
   double linkfun(double mu) const;
   double linkinv(double eta) const;
   double mu_eta(double eta) const;  // dμ/dη
-  double variance(double mu) const;
+  double variance(double mu, const FamilyParameter* parameter = nullptr) const;
   // The same over a block of observations: μ and dμ/dη from η in one pass (the logit and log
   // links get both from one exponential, evaluated by Eigen's vectorized exp; the other links by
   // the scalar functions above; mu and mu_eta have η's length), and V(μ).
@@ -58,12 +60,14 @@ class Family {
   bool all_valid(const Eigen::Ref<const Eigen::VectorXd>& eta, const Eigen::Ref<const Eigen::VectorXd>& mu) const;
   // Unit deviance times the prior weight (zero: the observation's zero-inflation probability,
   // read only if the family is zero-inflated).
-  double dev_resid(double y, double mu, double wt, const ZeroMass& zero = kNoZeroMass, double trials = 1.0) const;
+  double dev_resid(double y, double mu, double wt, const ZeroMass& zero = kNoZeroMass, double trials = 1.0,
+                   const FamilyParameter* parameter = nullptr) const;
   // log p(y | μ) and the saturated model's log p(y | μ = y) of the families of has_own_score
   // (densities.hpp): their deviance residual is 2 wt [saturated − log p(y | μ)]. A zero-inflated
   // family's saturated term is 0 (its deviance is −2 log L).
   // trials: the beta-binomial's number of trials (see densities.hpp).
-  double log_density(double y, double mu, const ZeroMass& zero, double trials = 1.0) const;
+  double log_density(double y, double mu, const ZeroMass& zero, double trials = 1.0,
+                     const FamilyParameter* parameter = nullptr) const;
   double saturated_log_density(double y) const;
   // R's family$aic: −2 log-likelihood of y given μ (+2 for a scale parameter), where n is
   // the binomial number of trials and dev the total deviance (for the dispersion estimate).
@@ -101,7 +105,7 @@ class Family {
   // Whether the score in η is not the exponential family's (y − μ) μ_η / V(μ): then PIRLS takes
   // information() instead of V(μ) and the working response.
   bool has_own_score() const {
-    return zero_inflated_ ||
+    return zero_inflated_ || dispersion_modeled_ ||
            (dist_ != Distribution::Binomial && dist_ != Distribution::Poisson && dist_ != Distribution::Gamma &&
             dist_ != Distribution::InverseGaussian && dist_ != Distribution::Gaussian &&
             dist_ != Distribution::NegativeBinomial);
@@ -114,20 +118,28 @@ class Family {
     double score, expected, observed;
   };
   Information information(double y, double mu, double eta, double mu_eta, const ZeroMass& zero,
-                          double trials = 1.0) const;
+                          double trials = 1.0, const FamilyParameter* parameter = nullptr) const;
+  // The family's parameter (φ, and the shape), as the densities take it.
+  const FamilyParameter& parameter() const { return parameter_; }
+  // Whether each observation has its own φ (a dispersion model): then the family takes its own
+  // score and information (the negative binomial too) and has no saturated model (its deviance
+  // is −2 log L, as a zero-inflated family's).
+  void set_dispersion_modeled(bool modeled) { dispersion_modeled_ = modeled; }
+  bool dispersion_modeled() const { return dispersion_modeled_; }
 
  private:
   // d²μ/dη² at η (μ = linkinv(η) and dμ/dη given).
   double mu_eta2(double eta, double mu, double mu_eta) const;
-  double expected_information(double y, double mu, double mu_eta) const;
+  double expected_information(double y, double mu, double mu_eta, const FamilyParameter& parameter) const;
   // σ²ν/(ν − 2), the Student t's variance (NaN for ν ≤ 2: none).
-  double student_t_variance() const;
+  double student_t_variance(const FamilyParameter& parameter) const;
 
   Distribution dist_;
   Link link_;
   FamilyParameter parameter_;  // θ with the functions of it the densities take
   CumulativeLinkDensity ordinal_;  // the ordinal family's distribution and cut points
   bool zero_inflated_ = false;
+  bool dispersion_modeled_ = false;
 };
 
 }  // namespace mixedfit

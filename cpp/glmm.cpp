@@ -69,6 +69,19 @@ void GeneralizedLinearMixedModel::set_family_shape(double shape) {
   require(family_.distribution() != Distribution::Tweedie || (shape > 1 && shape < 2),
           "the Tweedie's power must lie strictly between 1 and 2");
   family_.set_shape(shape);
+  if (!dispersion_.empty()) set_dispersion(log_dispersion_);  // (each observation's parameter holds the shape too)
+}
+
+void GeneralizedLinearMixedModel::set_dispersion(const Eigen::Ref<const Eigen::VectorXd>& log_phi) {
+  require(log_phi.size() == pred_.n(), "the dispersion model's log φ must have one entry per row of X");
+  require(log_phi.allFinite(), "the dispersion model's log φ must be finite");
+  require(family_.distribution() != Distribution::Ordinal, "the ordinal family has no dispersion parameter");
+  const Eigen::VectorXd copy = log_phi;  // (log_phi may be log_dispersion_ itself)
+  log_dispersion_ = copy;
+  dispersion_.clear();
+  dispersion_.reserve(static_cast<std::size_t>(copy.size()));
+  for (Index i = 0; i < copy.size(); ++i) dispersion_.emplace_back(std::exp(copy[i]), family_.shape());
+  family_.set_dispersion_modeled(true);
 }
 
 void GeneralizedLinearMixedModel::set_cuts(const Eigen::Ref<const Eigen::VectorXd>& cuts) {
@@ -137,7 +150,7 @@ void GeneralizedLinearMixedModel::update_mu() {
     family_.linkinv(eta, mu_.segment(first, m), mu_eta_.segment(first, m));
     valid[b] = family_.all_valid(eta, mu);
     // (an invalid block makes the penalized deviance infinite; μ is still wanted whole)
-    if (valid[b]) parts[b] = likelihood_->block(family_, eta, mu, first, zero_mass_);
+    if (valid[b]) parts[b] = likelihood_->block(family_, eta, mu, first, zero_mass_, dispersion_);
   });
   valid_ = std::all_of(valid.begin(), valid.end(), [](char v) { return v != 0; });
   for (const ResponseLikelihood::Sums& part : parts) {
@@ -163,28 +176,35 @@ void GeneralizedLinearMixedModel::update_eta_mu(bool with_beta) {
 
 Eigen::VectorXd GeneralizedLinearMixedModel::deviance_residuals() const {
   Eigen::VectorXd d(y_.size());
-  for (Index i = 0; i < d.size(); ++i) d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_mass(i), n_trials_[i]);
+  for (Index i = 0; i < d.size(); ++i) {
+    d[i] = family_.dev_resid(y_[i], mu_[i], weights_[i], zero_mass(i), n_trials_[i], parameter(i));
+  }
   return d;
 }
 
-Eigen::VectorXd GeneralizedLinearMixedModel::variance() const { return family_.variance(mu_).matrix(); }
+Eigen::VectorXd GeneralizedLinearMixedModel::variance() const {
+  if (dispersion_.empty()) return family_.variance(mu_).matrix();
+  Eigen::VectorXd v(mu_.size());
+  for (Index i = 0; i < v.size(); ++i) v[i] = family_.variance(mu_[i], parameter(i));
+  return v;
+}
 
 // At the current μ under the current family (a new negative binomial shape changes both).
 double GeneralizedLinearMixedModel::deviance() const {
-  return likelihood_->at(family_, eta_, mu_, zero_mass_).deviance;
+  return likelihood_->at(family_, eta_, mu_, zero_mass_, dispersion_).deviance;
 }
 
 double GeneralizedLinearMixedModel::pearson_rss() const {
   double sum = 0.0;
   for (Index i = 0; i < y_.size(); ++i) {
     const double r = y_[i] - mu_[i];
-    sum += weights_[i] * r * r / family_.variance(mu_[i]);
+    sum += weights_[i] * r * r / family_.variance(mu_[i], parameter(i));
   }
   return sum;
 }
 
 double GeneralizedLinearMixedModel::aic() const {
-  return likelihood_->at(family_, eta_, mu_, zero_mass_).minus_two_log_lik;
+  return likelihood_->at(family_, eta_, mu_, zero_mass_, dispersion_).minus_two_log_lik;
 }
 
 double GeneralizedLinearMixedModel::penalized_deviance() const {
@@ -219,7 +239,7 @@ void GeneralizedLinearMixedModel::reweight(bool with_beta, bool observed, bool w
     for_observation_blocks([&](Index first, Index m) {
       for (Index i = first; i < first + m; ++i) {
         const Family::Information t =
-            family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i), n_trials_[i]);
+            family_.information(y_[i], mu_[i], eta_[i], mu_eta_[i], zero_mass(i), n_trials_[i], parameter(i));
         w[i] = weights_[i] * t.expected;
         score_[i] = weights_[i] * t.score;
         if (observed) h[i] = weights_[i] * t.observed;

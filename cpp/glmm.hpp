@@ -41,6 +41,9 @@ class GeneralizedLinearMixedModel {
   void set_family_theta(double theta);
   // The Student t's degrees of freedom.
   void set_family_shape(double shape);
+  // A dispersion model (glmmTMB's dispformula): each observation's log φ (the family's parameter:
+  // NB2's θ, NB1's and genpois's φ, the beta's precision, the t's σ...), one per row of X.
+  void set_dispersion(const Eigen::Ref<const Eigen::VectorXd>& log_phi);
   // The ordinal family's cut points (increasing; y must hold the categories 0, 1, …, cuts.size()).
   void set_cuts(const Eigen::Ref<const Eigen::VectorXd>& cuts);
   // Zero-inflation's log-odds per observation (glmmTMB's ziformula: X_zi β_zi), from now on.
@@ -68,12 +71,13 @@ class GeneralizedLinearMixedModel {
   // degrees of freedom, the Tweedie's logit(p − 1); Family::shape_moved), in each observation's zero-inflation log-odds (zero; the chain rule through the zero
   // model's X is the caller's) and in the ordinal family's cut points (cuts).
   struct GradientParts {
-    bool family_theta = false, zero = false, cuts = false, family_shape = false;
+    bool family_theta = false, zero = false, cuts = false, family_shape = false, dispersion = false;
   };
   struct LaplaceGradient {
     Eigen::VectorXd theta, beta;
     double log_family_theta = 0.0, family_shape = 0.0;
     Eigen::VectorXd zero_logit, cuts;
+    Eigen::VectorXd log_dispersion;  // in each observation's log φ (dispersion: the chain rule through its X is the caller's)
   };
   // Whether the model has random effects and its gradient costs about an evaluation
   // (LogDetGradient::affordable).
@@ -131,6 +135,13 @@ class GeneralizedLinearMixedModel {
   // of work does not pay for handing one to a worker).
   static constexpr Index kMinParallelObservations = 2048;
   const ZeroMass& zero_mass(Index i) const { return zero_mass_.empty() ? kNoZeroMass : zero_mass_[i]; }
+  // Observation i's own family parameter under a dispersion model (else nullptr: the family's);
+  // parameter_of: the same with a family's shape (a family moved for the gradient's differences).
+  const FamilyParameter* parameter(Index i) const { return dispersion_.empty() ? nullptr : &dispersion_[i]; }
+  FamilyParameter parameter_of(const Family& family, Index i) const {
+    if (dispersion_.empty()) return family.parameter();
+    return family.shape() == dispersion_[i].shape ? dispersion_[i] : FamilyParameter(dispersion_[i].value, family.shape());
+  }
   // reweight's pass for an exponential family: w from V(μ) and, with_residual, W times the
   // working response in weighted_residual_.
   void exponential_family_weights(Eigen::VectorXd& w, bool with_beta, bool with_residual);
@@ -141,7 +152,8 @@ class GeneralizedLinearMixedModel {
   struct Slope {
     double score, weight;
   };
-  Slope slope_from(const Family& family, Index i, double eta, double mu, double mu_eta, const ZeroMass& zero) const;
+  Slope slope_from(const Family& family, Index i, double eta, double mu, double mu_eta, const ZeroMass& zero,
+                   const FamilyParameter* parameter) const;
   // The gradient's log det Λ'Z'WZΛ + I part and the factor of Λ'Z'OZΛ + I where the observed
   // information O differs from W (their analyses kept between gradients).
   LogDetGradient log_det_;
@@ -158,6 +170,8 @@ class GeneralizedLinearMixedModel {
   Eigen::VectorXd fixed_eta_;          // Xβ + offset while PIRLS holds β fixed
   std::vector<ZeroMass> zero_mass_;    // zero-inflation's probabilities per observation (empty: none)
   Eigen::VectorXd zero_logit_;         // and the log-odds they came from
+  std::vector<FamilyParameter> dispersion_;  // each observation's φ under a dispersion model (empty: none)
+  Eigen::VectorXd log_dispersion_;            // and the log φ they came from
   Eigen::VectorXd score_;              // ∂ℓ/∂η at the last reweighting (the families of has_own_score)
   // Whether the factor's weights are those slope_from computes (not so where the observed
   // information failed the factorization and the expected one stood in).

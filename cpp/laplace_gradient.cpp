@@ -37,10 +37,11 @@ double step_at(double x) { return kEtaStep * (1.0 + std::abs(x)); }
 
 GeneralizedLinearMixedModel::Slope GeneralizedLinearMixedModel::slope_from(const Family& family, Index i, double eta,
                                                                             double mu, double mu_eta,
-                                                                            const ZeroMass& zero) const {
+                                                                            const ZeroMass& zero,
+                                                                            const FamilyParameter* parameter) const {
   const double wt = weights_[i];
   if (family.has_own_score()) {
-    const Family::Information t = family.information(y_[i], mu, eta, mu_eta, zero, n_trials_[i]);
+    const Family::Information t = family.information(y_[i], mu, eta, mu_eta, zero, n_trials_[i], parameter);
     return {wt * t.score, wt * (std::isfinite(t.observed) ? t.observed : t.expected)};
   }
   const double variance = family.variance(mu);
@@ -58,6 +59,8 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   require(pred_.q() > 0, "the Laplace gradient needs random effects");
   require(!with_zero || zero_logit_.size() == pred_.n(), "the model has no zero-inflation");
   require(!with_cuts || family_.distribution() == Distribution::Ordinal, "only the ordinal family has cut points");
+  require(!parts.dispersion || !dispersion_.empty(), "the model has no dispersion model");
+  require(!(parts.dispersion && with_family_theta), "a dispersion model replaces the family's parameter");
   require(!parts.family_shape || family_.distribution() == Distribution::StudentT ||
               family_.distribution() == Distribution::Tweedie,
           "only the Student t and the Tweedie have a shape");
@@ -77,11 +80,12 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   for_observation_blocks([&](Index first, Index m) {
     for (Index i = first; i < first + m; ++i) {
       const ZeroMass& mass = zero_mass(i);
-      const Slope up = slope_from(family_, i, eta_up[i], mu_up[i], mu_eta_up[i], mass),
-                  down = slope_from(family_, i, eta_down[i], mu_down[i], mu_eta_down[i], mass);
+      const FamilyParameter* own = parameter(i);
+      const Slope up = slope_from(family_, i, eta_up[i], mu_up[i], mu_eta_up[i], mass, own),
+                  down = slope_from(family_, i, eta_down[i], mu_down[i], mu_eta_down[i], mass, own);
       // (the last reweighting's values where they cost special functions)
       const Slope at = own_score ? Slope{score_[i], pred_.weights()[i]}
-                                 : slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], mass);
+                                 : slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], mass, own);
       s[i] = at.score;
       w[i] = at.weight;
       o[i] = -(up.score - down.score) / (2 * step[i]);
@@ -126,19 +130,23 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   // The same with −2 ∂ψℓᵢ from the log-densities, for a family of has_own_score moved to up and
   // down. The Tweedie's differences take its kernel alone: its series' slopes, which do not depend
   // on μ, are the likelihood's sums (tweedie_slope below).
-  const bool tweedie = family_.distribution() == Distribution::Tweedie && !family_.zero_inflated();
-  auto log_density_difference = [&](Index i, const Family& up, const Family& down, const ZeroMass& mass) {
-    if (tweedie) {
-      return tweedie_kernel(y_[i], mu_[i], up.theta(), up.shape()) -
-             tweedie_kernel(y_[i], mu_[i], down.theta(), down.shape());
-    }
-    return up.log_density(y_[i], mu_[i], mass, n_trials_[i]) - down.log_density(y_[i], mu_[i], mass, n_trials_[i]);
+  const bool tweedie = family_.distribution() == Distribution::Tweedie && !family_.zero_inflated() && dispersion_.empty();
+  // Observation i's −2 ∂ψℓᵢ + hᵢ ∂ψWᵢ + (Mv)ᵢ ∂ψsᵢ times the step, between the family (its cut
+  // points moved, say) and parameter up and down.
+  auto parameter_terms = [&](Index i, const Family& up, const FamilyParameter& up_parameter, const Family& down,
+                             const FamilyParameter& down_parameter) {
+    const ZeroMass& mass = zero_mass(i);
+    const double change =
+        tweedie ? tweedie_kernel(y_[i], mu_[i], up_parameter.value, up_parameter.shape) -
+                      tweedie_kernel(y_[i], mu_[i], down_parameter.value, down_parameter.shape)
+                : up.log_density(y_[i], mu_[i], mass, n_trials_[i], &up_parameter) -
+                      down.log_density(y_[i], mu_[i], mass, n_trials_[i], &down_parameter);
+    return -2 * weights_[i] * change +
+           density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], mass, &up_parameter),
+                         slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], mass, &down_parameter));
   };
   auto own_density_terms = [&](Index i, const Family& up, const Family& down) {
-    const ZeroMass& mass = zero_mass(i);
-    return -2 * weights_[i] * log_density_difference(i, up, down, mass) +
-           density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], mass),
-                         slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], mass));
+    return parameter_terms(i, up, parameter_of(up, i), down, parameter_of(down, i));
   };
   // Σᵢ own_density_terms over every observation, block by block.
   auto own_density_sum = [&](const Family& up, const Family& down) {
@@ -178,8 +186,8 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
       sum = likelihood_->at(up, eta_, mu_, zero_mass_).minus_two_log_lik -
             likelihood_->at(down, eta_, mu_, zero_mass_).minus_two_log_lik;
       for (Index i = 0; i < n; ++i) {
-        sum += density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], kNoZeroMass),
-                             slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], kNoZeroMass));
+        sum += density_terms(i, slope_from(up, i, eta_[i], mu_[i], mu_eta_[i], kNoZeroMass, nullptr),
+                             slope_from(down, i, eta_[i], mu_[i], mu_eta_[i], kNoZeroMass, nullptr));
       }
     }
     result.log_family_theta = sum / (2 * kParameterStep);
@@ -230,9 +238,10 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
         result.zero_logit[i] = -2 * wt * (y_[i] != 0 ? -pi : 1 - pi);
         continue;
       }
-      const Family::Information t = counts.information(0.0, mu_[i], eta_[i], mu_eta_[i], kNoZeroMass, n_trials_[i]);
+      const Family::Information t =
+          counts.information(0.0, mu_[i], eta_[i], mu_eta_[i], kNoZeroMass, n_trials_[i], parameter(i));
       if (std::isfinite(t.observed)) {
-        const double f0 = std::exp(counts.log_density(0.0, mu_[i], kNoZeroMass, n_trials_[i]));
+        const double f0 = std::exp(counts.log_density(0.0, mu_[i], kNoZeroMass, n_trials_[i], parameter(i)));
         const double p0 = pi + (1 - pi) * f0, q = (1 - pi) * f0 / p0, qq = q * (1 - q);
         const double score_slope = -qq * t.score;
         const double weight_slope = -qq * (t.observed - (1 - 2 * q) * t.score * t.score);
@@ -241,11 +250,25 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
       }
       const double h = step_at(zero_logit_[i]);
       const ZeroMass up = ZeroMass::from_logit(zero_logit_[i] + h), down = ZeroMass::from_logit(zero_logit_[i] - h);
-      const double log_lik_change = weights_[i] * (family_.log_density(y_[i], mu_[i], up, n_trials_[i]) -
-                                                   family_.log_density(y_[i], mu_[i], down, n_trials_[i]));
-      result.zero_logit[i] = (-2 * log_lik_change + density_terms(i, slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], up),
-                                                                  slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], down))) / (2 * h);
+      const FamilyParameter* own = parameter(i);
+      const double log_lik_change = weights_[i] * (family_.log_density(y_[i], mu_[i], up, n_trials_[i], own) -
+                                                   family_.log_density(y_[i], mu_[i], down, n_trials_[i], own));
+      result.zero_logit[i] =
+          (-2 * log_lik_change + density_terms(i, slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], up, own),
+                                               slope_from(family_, i, eta_[i], mu_[i], mu_eta_[i], down, own))) /
+          (2 * h);
     }
+  }
+  if (parts.dispersion) {  // each observation's log φ, as the family's log φ above
+    result.log_dispersion.resize(n);
+    for_observation_blocks([&](Index first, Index m) {
+      for (Index i = first; i < first + m; ++i) {
+        const FamilyParameter& own = dispersion_[static_cast<std::size_t>(i)];
+        const FamilyParameter up(own.value * std::exp(kParameterStep), own.shape),
+            down(own.value * std::exp(-kParameterStep), own.shape);
+        result.log_dispersion[i] = parameter_terms(i, family_, up, family_, down) / (2 * kParameterStep);
+      }
+    });
   }
   return result;
 }

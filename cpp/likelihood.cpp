@@ -54,15 +54,16 @@ ResponseLikelihood::ResponseLikelihood(const Family& family, MapVec y, MapVec n_
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::at(const Family& family, const Eigen::VectorXd& eta,
-                                                const Eigen::VectorXd& mu, const std::vector<ZeroMass>& zero) const {
-  const Sums part = block(family, eta, mu, 0, zero), fixed = constants(family);
+                                                const Eigen::VectorXd& mu, const std::vector<ZeroMass>& zero,
+                                                const std::vector<FamilyParameter>& parameters) const {
+  const Sums part = block(family, eta, mu, 0, zero, parameters), fixed = constants(family);
   Sums sums{fixed.deviance + part.deviance, fixed.minus_two_log_lik + part.minus_two_log_lik};
   if (std::isnan(sums.minus_two_log_lik)) sums.minus_two_log_lik = family.aic(y_, n_, mu, wt_, sums.deviance);
   return sums;
 }
 
 ResponseLikelihood::Sums ResponseLikelihood::constants(const Family& family) const {
-  if (family.zero_inflated()) return {0.0, 0.0};
+  if (family.zero_inflated() || family.dispersion_modeled()) return {0.0, 0.0};  // (no saturated model)
   if (family.has_own_score()) {
     sum_parameter_terms(family);
     return {saturated_, -2 * tweedie_.log_a};
@@ -80,7 +81,7 @@ void ResponseLikelihood::sum_parameter_terms(const Family& family) const {
   if (family.theta() == summed_theta_ && family.shape() == summed_shape_) return;
   saturated_ = 0.0;
   tweedie_ = {0.0, 0.0, 0.0};
-  const bool tweedie = distribution_ == Distribution::Tweedie && !family.zero_inflated();
+  const bool tweedie = distribution_ == Distribution::Tweedie && !family.zero_inflated() && !family.dispersion_modeled();
   for (Index i = 0; i < y_.size(); ++i) {
     if (!tweedie) {
       saturated_ += 2 * wt_[i] * family.saturated_log_density(y_[i]);
@@ -100,9 +101,11 @@ void ResponseLikelihood::sum_parameter_terms(const Family& family) const {
 
 ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
                                                    const Eigen::Ref<const Eigen::VectorXd>& mu, Index first,
-                                                   const std::vector<ZeroMass>& zero) const {
+                                                   const std::vector<ZeroMass>& zero,
+                                                   const std::vector<FamilyParameter>& parameters) const {
   const Index m = mu.size();
-  if (distribution_ == Distribution::Tweedie && !family.zero_inflated()) {  // (constants() holds Σ wt log a)
+  if (distribution_ == Distribution::Tweedie && !family.zero_inflated() && parameters.empty()) {
+    // (constants() holds Σ wt log a)
     double log_lik = 0.0;
     for (Index i = 0; i < m; ++i) {
       log_lik += wt_[first + i] * tweedie_kernel(y_[first + i], mu[i], family.theta(), family.shape());
@@ -113,7 +116,8 @@ ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const E
     double log_lik = 0.0;
     for (Index i = 0; i < m; ++i) {
       const ZeroMass& mass = zero.empty() ? kNoZeroMass : zero[first + i];
-      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], mass, n_[first + i]);
+      const FamilyParameter* own = parameters.empty() ? nullptr : &parameters[static_cast<std::size_t>(first + i)];
+      log_lik += wt_[first + i] * family.log_density(y_[first + i], mu[i], mass, n_[first + i], own);
     }
     return {-2 * log_lik, -2 * log_lik};
   }

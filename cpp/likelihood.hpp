@@ -27,8 +27,9 @@ class ResponseLikelihood {
   };
   // At η and its μ, for this family (whose negative binomial shape may have changed since
   // construction); zero: a zero-inflated family's probabilities per observation (else empty).
+  // parameters: each observation's own family parameter under a dispersion model (else empty).
   Sums at(const Family& family, const Eigen::VectorXd& eta, const Eigen::VectorXd& mu,
-          const std::vector<ZeroMass>& zero) const;
+          const std::vector<ZeroMass>& zero, const std::vector<FamilyParameter>& parameters = {}) const;
   // The μ-dependent part of the same over the block of observations first, first + 1, … (eta and
   // mu hold theirs), for PIRLS's single pass over the observations: the sums are constants() plus
   // the blocks'. The families of densities.hpp get both from one log-density per observation
@@ -38,7 +39,8 @@ class ResponseLikelihood {
   // constants()'s −2 log L is NaN (their family$aic needs the whole response's deviance; PIRLS's
   // steps need only the deviance), and so is the total.
   Sums block(const Family& family, const Eigen::Ref<const Eigen::VectorXd>& eta,
-             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first, const std::vector<ZeroMass>& zero) const;
+             const Eigen::Ref<const Eigen::VectorXd>& mu, Index first, const std::vector<ZeroMass>& zero,
+             const std::vector<FamilyParameter>& parameters = {}) const;
   Sums constants(const Family& family) const;
   // The Tweedie's Σ wt log a(y; φ, p) and its slopes in log φ and p, at the family's (φ, p)
   // (summed once per value, with constants()).

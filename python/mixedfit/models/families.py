@@ -7,6 +7,7 @@ scale, prior weights, binomial numbers of trials and R's starting means.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -415,6 +416,15 @@ def beta_binomial(phi: float | None = None, link: str = "logit") -> Family:
     Family
     """
     return Family("beta_binomial", link, phi)
+
+
+def with_parameters(family: Family, theta: np.ndarray) -> Family:
+    """family with one parameter per observation (a dispersion model's φᵢ) as its theta, for the
+    response's moments and draws (response_mean, truncated_variance, draw_response), whose
+    formulas take theta elementwise; not a family to fit with."""
+    copy = dataclasses.replace(family, theta=None)
+    object.__setattr__(copy, "theta", np.asarray(theta, dtype=np.float64))
+    return copy
 
 
 def as_family(family: str | Family, link: str | None) -> Family:

@@ -40,7 +40,9 @@ from .families import (
     response_mean,
     starting_means,
     truncated_variance,
+    with_parameters,
 )
+from .family_dispersion import dispersion_rhs, dispersion_variables, family_dispersion
 from .family_draws import draw_response
 from .lmm import LinearMixedModel, lmer
 from .marginal import distribution_variance
@@ -66,6 +68,15 @@ def gauss_hermite_rule(nAGQ: int) -> tuple[np.ndarray, np.ndarray]:
     return z, w / w.sum()
 
 
+def _wald_table(estimates: pd.Series, stderr: np.ndarray) -> pd.DataFrame:
+    """Estimate, Std. Error, z value and Pr(>|z|) of a second linear predictor's coefficients."""
+    table = estimates.to_frame()
+    table["Std. Error"] = stderr
+    table["z value"] = table["Estimate"] / table["Std. Error"]
+    table["Pr(>|z|)"] = 2 * stats().norm.sf(np.abs(table["z value"]))
+    return table
+
+
 class GeneralizedLinearMixedModel(MixedModel):
     """g(E[y | u]) = Xβ + Zu + offset with y | u from an exponential family, u ~ N(0, ΛΛ'σ²)."""
 
@@ -83,10 +94,13 @@ class GeneralizedLinearMixedModel(MixedModel):
         offset: Any = None,
         n_threads: int | None = None,
         ziformula: str | None = None,
+        dispformula: str | None = None,
     ) -> None:
         self.family = as_family(family, link)
         self.ziformula = ziformula
+        self.dispformula = dispformula
         has_zero_model = zero_formula_rhs(ziformula) is not None  # (a bad ziformula is refused before the data are read)
+        has_dispersion_model = dispersion_rhs(dispformula) is not None
         if self.family == Family("gaussian", "identity"):
             raise ValueError(
                 "the gaussian family with the identity link is the linear mixed model: use LinearMixedModel "
@@ -95,7 +109,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._has_residual = self.family.has_scale
         # The negative binomial's shape or the beta's precision: fixed if the family gives it, else
         # estimated by fit() (on the log scale, jointly with θ and β in the second stage).
-        self._estimates_family_theta = self.family.has_shape and self.family.theta is None
+        # (a dispersion model's β_d take its place)
+        self._estimates_family_theta = self.family.has_shape and self.family.theta is None and not has_dispersion_model
         self.family_theta_stderr = np.nan
         # The Student t's degrees of freedom or the Tweedie's power: a second parameter, after the
         # first in the search (in SecondParameter's coordinate: log ν, logit(p − 1)).
@@ -121,6 +136,8 @@ class GeneralizedLinearMixedModel(MixedModel):
                 )
         if self.nAGQ != 1 and has_zero_model:
             raise ValueError("a zero model (ziformula) needs nAGQ=1 (Laplace): it is estimated in the second stage")
+        if self.nAGQ != 1 and has_dispersion_model:
+            raise ValueError("a dispersion model (dispformula) needs nAGQ=1 (Laplace): it is estimated in the second stage")
         if self.nAGQ == 0 and (self._estimates_family_theta or self._estimates_shape):
             raise ValueError(
                 f"nAGQ=0 cannot estimate the {self.family.name} family's parameter (it is estimated in the second "
@@ -133,6 +150,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._zero = zero_model(ziformula, self.frame, self.family)
         self._beta_zi = np.zeros(0) if self._zero is None else self._zero.start(response.y, self.family)
         self.beta_zi_stderr = np.full(len(self._beta_zi), np.nan)
+        self._disp = family_dispersion(dispformula, self.frame, self.family)
+        self._beta_disp = np.zeros(0) if self._disp is None else self._disp.start(np.log(self._family_theta))
+        self.beta_disp_stderr = np.full(len(self._beta_disp), np.nan)
         self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
         self._restart_optimizer(self._data_based_start())
@@ -195,6 +215,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             core.set_family_shape(self._family_shape)
         if self._zero is not None:
             core.set_zero_logit(self._zero.logits(self._beta_zi))
+        if self._disp is not None:
+            core.set_dispersion(self._disp.log_phi(self._beta_disp))
         return core
 
     @classmethod
@@ -228,7 +250,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         return set().union(*(formula_variables(p, "response") for p in parts))
 
     def _structure_variables(self) -> set[str]:
-        return zero_variables(self.ziformula)
+        return zero_variables(self.ziformula) | dispersion_variables(self.dispformula)
 
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.design.theta0)
@@ -243,6 +265,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             self._family_theta = float(np.exp(extras[0]))
         if self._estimates_shape:
             self._family_shape = self._second.from_search(extras[int(self._estimates_family_theta)])
+        if self._disp is not None:
+            start = int(self._estimates_family_theta) + int(self._estimates_shape)
+            self._beta_disp = np.array(extras[start : start + self._disp.p])
         if self._zero is not None:
             self._beta_zi = np.array(extras[len(extras) - self._zero.p :])
         with self._lock:
@@ -257,12 +282,14 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _laplace_gradient(self, core: Any) -> np.ndarray:
         """The gradient at the core's last evaluation, in the stacked vector's order."""
-        g_theta, g_beta, g_family, g_zero, _, g_shape = core.laplace_gradient(
-            self._estimates_family_theta, self._zero is not None, with_family_shape=self._estimates_shape
-        )
+        g_theta, g_beta, g_family, g_zero, _, g_shape, g_disp = core.laplace_gradient(
+            self._estimates_family_theta, self._zero is not None, with_family_shape=self._estimates_shape,
+            with_dispersion=self._disp is not None,
+        )  # fmt: skip
         family = ([g_family] if self._estimates_family_theta else []) + ([g_shape] if self._estimates_shape else [])
+        disp = [] if self._disp is None else self._disp.fixed.X.T @ np.asarray(g_disp)
         zero = [] if self._zero is None else self._zero.fixed.X.T @ np.asarray(g_zero)
-        return np.concatenate([g_theta, g_beta, family, zero])
+        return np.concatenate([g_theta, g_beta, family, disp, zero])
 
     def _has_gradient(self) -> bool:
         """Whether stage 2 can use the Laplace gradient: the Laplace approximation (nAGQ = 1) of a
@@ -282,12 +309,12 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _n_extras(self) -> int:
         """How many parameters follow (θ, β) in the stacked vector."""
-        return int(self._estimates_family_theta) + int(self._estimates_shape) + len(self._beta_zi)
+        return int(self._estimates_family_theta) + int(self._estimates_shape) + len(self._beta_disp) + len(self._beta_zi)
 
     def _extras(self) -> np.ndarray:
         shape = [np.log(self._family_theta)] if self._estimates_family_theta else []
         second = [self._second.to_search(self._family_shape)] if self._estimates_shape else []
-        return np.concatenate([shape, second, self._beta_zi])
+        return np.concatenate([shape, second, self._beta_disp, self._beta_zi])
 
     def _apply_extras(self, core: Any, extras: np.ndarray) -> None:
         """The family's parameters and the zero model's log-odds from the stacked vector's tail."""
@@ -295,6 +322,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             core.set_family_theta(float(np.exp(extras[0])))
         if self._estimates_shape:
             core.set_family_shape(self._second.from_search(extras[int(self._estimates_family_theta)]))
+        if self._disp is not None:
+            start = int(self._estimates_family_theta) + int(self._estimates_shape)
+            core.set_dispersion(self._disp.log_phi(np.ascontiguousarray(extras[start : start + self._disp.p])))
         if self._zero is not None:
             core.set_zero_logit(self._zero.logits(extras[len(extras) - self._zero.p :]))
 
@@ -355,7 +385,15 @@ class GeneralizedLinearMixedModel(MixedModel):
         if not self.family.has_shape:
             return self.family
         second = {} if self._second is None else {self._second.field: self._family_shape}
-        return dataclasses.replace(self.family, theta=self._family_theta, **second)
+        # (under a dispersion model φ is each observation's: fixef_disp)
+        return dataclasses.replace(self.family, theta=None if self._disp is not None else self._family_theta, **second)
+
+    def _family_on(self, newdata: Any = None) -> Family:
+        """fitted_family with, under a dispersion model, each row's φ (the fit's rows or newdata's)."""
+        if self._disp is None:
+            return self.fitted_family
+        X = None if newdata is None else self._disp.matrix_on(as_dataframe(self._as_newdata(newdata)))
+        return with_parameters(self.fitted_family, np.exp(self._disp.log_phi(self._beta_disp, X)))
 
     # Stage 1 only starts stage 2 (unless nAGQ = 0), whose optimum differs from it by far more
     # (the Laplace against the nAGQ = 0 deviance, ~1e-2 in θ) and whose first steps are a fifth of
@@ -383,6 +421,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             second = self._second
             upper = np.append(np.full(len(lower), np.inf) if upper is None else upper, second.to_search(second.high))
             lower, steps = np.append(lower, second.to_search(second.low)), np.append(steps, 0.5)
+        if self._disp is not None:  # β_d: steps of 0.5 on the log scale, as log θ's
+            lower, steps = np.append(lower, np.full(self._disp.p, -np.inf)), np.append(steps, np.full(self._disp.p, 0.5))
+            upper = None if upper is None else np.append(upper, np.full(self._disp.p, np.inf))
         if self._zero is not None:
             # β_zi: steps of 0.5 on the log-odds scale (a start at the share of zeros is that close)
             lower, steps = np.append(lower, np.full(self._zero.p, -np.inf)), np.append(steps, np.full(self._zero.p, 0.5))
@@ -427,7 +468,8 @@ class GeneralizedLinearMixedModel(MixedModel):
         # tolerances are the user's only where it is the final stage.
         self.optsum = control.applied(self.optsum, tolerances=self.nAGQ == 0)
         self.optsum.verbose = verbose
-        if self._estimates_family_theta and not self._fitted and self.family.name in self.PRECISION_FAMILIES:
+        searches_theta = self._estimates_family_theta or self._disp is not None
+        if searches_theta and not self._fitted and self.family.name in self.PRECISION_FAMILIES:
             theta0 = np.asarray(self.optsum.initial, dtype=np.float64)
             mustart = starting_means(self.family.name, self._response, self._glm.weights)
 
@@ -456,7 +498,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             beta = np.array(self._core.beta)
             self._sigma = self._scale()
             vcov = self._vcov_from_RX()
-            if self._estimates_family_theta and not gradient:  # (the quasi-Newton search has its slope)
+            if searches_theta and not gradient:  # (the quasi-Newton search has its slope)
                 self._start_family_theta(lambda: self._objective_of(self._stacked(theta, beta)))
             self.optsum = control.applied(self._stage2_optsum(theta, beta, vcov, verbose), spent)
             theta = self._optimize_stage2()
@@ -571,7 +613,11 @@ class GeneralizedLinearMixedModel(MixedModel):
 
         def at(log_theta: float) -> float:
             self._family_theta = float(np.exp(log_theta))
-            self._core.set_family_theta(self._family_theta)
+            if self._disp is None:
+                self._core.set_family_theta(self._family_theta)
+            else:  # (a dispersion model: its intercept, the other coefficients 0)
+                self._beta_disp = self._disp.start(log_theta)
+                self._core.set_dispersion(self._disp.log_phi(self._beta_disp))
             try:
                 return deviance()
             except NumericalError:  # PIRLS fails at an extreme parameter: far worse than any fit
@@ -637,7 +683,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._theta = np.array(theta, dtype=np.float64)
         self._beta = np.array(core.beta)
         self._b = np.array(core.b)
-        self._fitted_values = (1 - self._zero_probability()) * response_mean(self.fitted_family, np.array(core.mu))
+        self._fitted_values = (1 - self._zero_probability()) * response_mean(self._family_on(), np.array(core.mu))
         self._sigma = self._scale()
         self._loglik = -0.5 * self._objective
 
@@ -712,6 +758,10 @@ class GeneralizedLinearMixedModel(MixedModel):
             variance = 2 * inverse[at, at]
             slope = self._second.slope(self._family_shape)
             self.family_shape_stderr = float(slope * np.sqrt(variance)) if variance > 0 else np.nan
+        if self._disp is not None:
+            at = k + p + int(self._estimates_family_theta) + int(self._estimates_shape)
+            variances = 2 * np.diag(inverse)[at : at + self._disp.p]
+            self.beta_disp_stderr = np.sqrt(np.where(variances > 0, variances, np.nan))
         if self._zero is not None:
             variances = 2 * np.diag(inverse)[len(inverse) - self._zero.p :]
             self.beta_zi_stderr = np.sqrt(np.where(variances > 0, variances, np.nan))
@@ -764,19 +814,19 @@ class GeneralizedLinearMixedModel(MixedModel):
                 )
             unit = np.array(core.deviance_residuals())
             if self.family.name == "tweedie":  # (the likelihood ratio is the unit deviance over φ)
-                unit = unit * self._family_theta
+                unit = unit * self._family_on().theta
             return np.sign(raw) * np.sqrt(np.maximum(unit, 0.0))
         if type == "pearson":
             mu, variance = np.array(core.mu), np.array(core.variance())
             if self.family.zero_truncated:
-                variance = truncated_variance(self.fitted_family, mu, variance)
+                variance = truncated_variance(self._family_on(), mu, variance)
             if self.family.name == "beta_binomial":  # a proportion of n trials
                 n = self._glm.n_trials
-                variance = variance * (1 + (n - 1) / (self._family_theta + 1)) / n
+                variance = variance * (1 + (n - 1) / (self._family_on().theta + 1)) / n
             if self._zero is not None:
                 if self.family.name == "binomial":  # a proportion of n trials
                     variance = variance / self._glm.n_trials
-                mean = response_mean(self.fitted_family, mu)
+                mean = response_mean(self._family_on(), mu)
                 variance = mixture_moments(mean, variance, self._zero_probability())[1]
             return raw * np.sqrt(self._glm.weights / variance)
         if type == "working":
@@ -809,8 +859,10 @@ class GeneralizedLinearMixedModel(MixedModel):
     _OBSERVATION_TERMS_ARE_DISPERSION = True
 
     def _distribution_variance(self) -> float:
-        if self._zero is not None:
-            raise ValueError("R² and ICC are not available for models with a zero model (ziformula)")
+        if self._zero is not None or self._disp is not None:
+            raise ValueError(
+                "R² and ICC are not available for models with a zero model or a dispersion model (ziformula, dispformula)"
+            )
         return distribution_variance(self.fitted_family, self._reported_sigma(), self._null_intercept)
 
     def _null_intercept(self) -> float:
@@ -838,7 +890,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             return eta
         if type == "zprob":
             return self._zero_probability(newdata, len(eta))
-        conditional = response_mean(self.fitted_family, self._link_inverse(eta))
+        conditional = response_mean(self._family_on(newdata), self._link_inverse(eta))
         return conditional if type == "conditional" else (1 - self._zero_probability(newdata, len(eta))) * conditional
 
     def _random_effects_scale(self) -> float:
@@ -860,7 +912,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             weights = getattr(response, trials)
         else:
             weights = np.ones(len(eta))
-        draws = draw_response(self.fitted_family, self._link_inverse(eta), weights, self._sigma**2, rng)
+        draws = draw_response(self._family_on(newdata), self._link_inverse(eta), weights, self._sigma**2, rng)
         if self._zero is not None:
             draws[rng.uniform(size=len(draws)) < self._zero_probability(newdata, len(draws))] = 0.0
         return draws
@@ -909,6 +961,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             f" Family: {self._family_label()}  ( {self.family.link} )",
             f"Formula: {self.formula}",
             *([f"Zero inflation: {self.ziformula}"] if self._zero is not None else []),
+            *([f"Dispersion: {self.dispformula}"] if self._disp is not None else []),
             "",
             f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'-2logLik':>10} {'df.resid':>9}",
             f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {-2 * self.loglik:10.1f} {df_resid:9d}",
@@ -917,23 +970,29 @@ class GeneralizedLinearMixedModel(MixedModel):
         parts += self._summary_body(self.residuals("pearson"), coefs)
         if self._zero is not None:
             parts += ["", "Zero-inflation model:", format_coefficients(self.coef_table_zi)]
+        if self._disp is not None:
+            parts += ["", "Dispersion model:", format_coefficients(self.coef_table_disp)]
         return "\n".join(parts)
 
     @property
     @synchronized
     def coef_table_zi(self) -> pd.DataFrame:
         """The zero model's Estimate, Std. Error, z value and Pr(>|z|), as glmmTMB's summary."""
-        table = self.fixef_zi.to_frame()
-        table["Std. Error"] = self.beta_zi_stderr
-        table["z value"] = table["Estimate"] / table["Std. Error"]
-        table["Pr(>|z|)"] = 2 * stats().norm.sf(np.abs(table["z value"]))
-        return table
+        return _wald_table(self.fixef_zi, self.beta_zi_stderr)
+
+    @property
+    @synchronized
+    def coef_table_disp(self) -> pd.DataFrame:
+        """The dispersion model's Estimate, Std. Error, z value and Pr(>|z|), as glmmTMB's summary."""
+        return _wald_table(self.fixef_disp, self.beta_disp_stderr)
 
     def _family_label(self) -> str:
         if not self.family.has_shape:
             return self.family.name
         symbol = self.family.parameter_name[-1]
-        if self.family.name == "negative_binomial":
+        if self._disp is not None:
+            shown = f"{self.family.name}, {self.family.parameter_name} modeled by {self.dispformula}"
+        elif self.family.name == "negative_binomial":
             shown = f"Negative Binomial({self._family_theta:.4g})"
         else:
             shown = f"{self.family.name}, {self.family.parameter_name} = {self._family_theta:.4g}"
@@ -949,7 +1008,10 @@ class GeneralizedLinearMixedModel(MixedModel):
     def dof(self) -> int:
         """Number of parameters: fixed effects, θ, the scale if the family has one, and the
         negative binomial's shape or the beta's precision if estimated, the zero model's β_zi."""
-        return super().dof + int(self._estimates_family_theta) + int(self._estimates_shape) + len(self._beta_zi)
+        return (
+            super().dof + int(self._estimates_family_theta) + int(self._estimates_shape) + len(self._beta_disp)
+            + len(self._beta_zi)
+        )  # fmt: skip
 
     @property
     def fixef_zi(self) -> pd.Series:
@@ -958,6 +1020,15 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._zero is None:
             raise ValueError("this model has no zero model (glmer(..., ziformula='~ x'))")
         return pd.Series(self._beta_zi, index=self._zero.names, name="Estimate")
+
+    @property
+    def fixef_disp(self) -> pd.Series:
+        """The dispersion model's coefficients β_d (log of the family's parameter: NB2's θ, the
+        beta's φ, ...), as glmmTMB's fixef()$disp."""
+        self._require_fit()
+        if self._disp is None:
+            raise ValueError("this model has no dispersion model (glmer(..., dispformula='~ x'))")
+        return pd.Series(self._beta_disp, index=self._disp.names, name="Estimate")
 
     def _zero_probability(self, newdata: Any = None, n: int | None = None) -> np.ndarray:
         """P(structural zero) at the fit's rows or newdata's n rows (0 without a zero model)."""
@@ -977,6 +1048,7 @@ def glmer(
     offset: Any = None,
     n_threads: int | None = None,
     ziformula: str | None = None,
+    dispformula: str | None = None,
 ) -> GeneralizedLinearMixedModel | LinearMixedModel:
     """Fit a generalized linear mixed model given in lme4's formula syntax, as lme4's glmer.
 
@@ -994,7 +1066,10 @@ def glmer(
     n_threads: threads for the core (default: mixedfit.get_threads()). ziformula: glmmTMB's
     zero model, a one-sided formula of fixed effects ('~ 1', '~ x') for the log-odds of a
     structural zero: with a count family a zero-inflated model, with a zero-truncated family a
-    hurdle model (``fixef_zi``, ``predict(type="zprob")``).
+    hurdle model (``fixef_zi``, ``predict(type="zprob")``). dispformula: glmmTMB's dispersion
+    model, the log of the family's own parameter (NB2's θ, NB1's, genpois's and the Tweedie's φ,
+    the beta's and beta-binomial's precision, the lognormal's SD, the Student t's σ) linear in
+    fixed effects ('~ x'; ``fixef_disp``).
 
     Parameters
     ----------
@@ -1012,6 +1087,8 @@ def glmer(
         Threads of the core.
     ziformula : str, optional
         A zero-inflation (or, with a truncated family, hurdle) model, e.g. ``"~ x"``.
+    dispformula : str, optional
+        A dispersion model, e.g. ``"~ x"`` (with the gaussian family, lmer's dispformula).
 
     Returns
     -------
@@ -1024,5 +1101,7 @@ def glmer(
             "(REML), as lme4 does; call lmer() directly",
             UserWarning,
         )
-        return lmer(formula, data, weights=weights, offset=offset, n_threads=n_threads)
-    return GeneralizedLinearMixedModel(formula, data, family, link, nAGQ, weights, offset, n_threads, ziformula).fit()
+        return lmer(formula, data, weights=weights, offset=offset, n_threads=n_threads, dispformula=dispformula)
+    return GeneralizedLinearMixedModel(
+        formula, data, family, link, nAGQ, weights, offset, n_threads, ziformula, dispformula
+    ).fit()

@@ -198,7 +198,7 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         return super()._objective_of(x)
 
     def _laplace_gradient(self, core: Any) -> np.ndarray:
-        g_theta, g_beta, _, _, g_cuts, _ = core.laplace_gradient(False, False, True)
+        g_theta, g_beta, _, _, g_cuts, _, _ = core.laplace_gradient(False, False, True)
         return np.concatenate([g_theta, g_beta, self._thresholds.jacobian(self._tau).T @ np.asarray(g_cuts)])
 
     def _stage2_optsum(self, theta: np.ndarray, beta: np.ndarray, vcov: np.ndarray, verbose: bool) -> OptSummary:

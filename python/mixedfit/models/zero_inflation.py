@@ -27,22 +27,23 @@ ZERO_INFLATABLE = (
 )  # fmt: skip
 
 
-def zero_formula_rhs(ziformula: str | None) -> str | None:
-    """The right-hand side of a one-sided ziformula ('~ x' → 'x'); None for none ('~0', '~ 0')."""
+def zero_formula_rhs(ziformula: str | None, argument: str = "ziformula") -> str | None:
+    """The right-hand side of a one-sided ziformula ('~ x' → 'x'); None for none ('~0', '~ 0').
+    argument: the formula's name in messages (glmer's dispformula is parsed the same way)."""
     if ziformula is None:
         return None
     if not isinstance(ziformula, str):
-        raise TypeError(f"ziformula must be a one-sided formula string such as '~ x', got {type(ziformula).__name__}")
+        raise TypeError(f"{argument} must be a one-sided formula string such as '~ x', got {type(ziformula).__name__}")
     text = ziformula.strip()
     if not text.startswith("~"):
-        raise FormulaError(f"ziformula '{ziformula}' must be one-sided, such as '~ 1' or '~ x' (no response)")
+        raise FormulaError(f"{argument} '{ziformula}' must be one-sided, such as '~ 1' or '~ x' (no response)")
     rhs = text[1:].strip()
     if rhs in ("0", "-1", "0 + 1", ""):
         return None
     if "|" in rhs:
         raise FormulaError(
-            f"ziformula '{ziformula}' has a random-effects term: the zero model takes fixed effects only here "
-            "(glmmTMB's random effects in ziformula are not available yet)"
+            f"{argument} '{ziformula}' has a random-effects term: it takes fixed effects only here "
+            f"(glmmTMB's random effects in {argument} are not available yet)"
         )
     return rhs
 
