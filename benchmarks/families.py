@@ -30,7 +30,8 @@ def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.Da
     """x ~ N(0, 1), a site effect ~ N(0, 0.5²), η = 0.3 + 0.5 x + site; each response below drawn
     from its family at η (counts at exp(η), proportions at logistic(η), the heavy-tailed response
     10 + 2η plus 0.8 times a t with 4 degrees of freedom, the semicontinuous one a Tweedie's
-    compound Poisson–gamma at exp(η) with φ = 1.2 and p = 1.4)."""
+    compound Poisson–gamma at exp(η) with φ = 1.2 and p = 1.4, the last NB2 counts with
+    θ = exp(0.7 − 0.5 x))."""
     rng = np.random.default_rng(seed)
     n = sites * visits
     site = np.repeat(np.arange(sites), visits)
@@ -52,6 +53,10 @@ def simulated(seed: int = 20261207, sites: int = 500, visits: int = 20) -> pd.Da
     jumps = rng.poisson(mu**0.6 / (1.2 * 0.6))
     amounts = rng.gamma(np.maximum(jumps, 1) * 0.6 / 0.4, 1.2 * 0.4 * mu**0.4)
     data["semicontinuous"] = np.where(jumps > 0, amounts, 0.0).round(6)
+    # NB2 counts whose θ is log-linear in x (a dispersion model), drawn last: the columns above
+    # keep the draws of earlier runs
+    shape = np.exp(0.7 - 0.5 * x)
+    data["counts_nb2_disp"] = rng.negative_binomial(shape, shape / (shape + mu))
     return data
 
 
@@ -68,20 +73,22 @@ CASES = [  # name, response column, family, ziformula, rows kept
     ("hurdle NB2", "counts_zinb", "truncated_nbinom2", "~x", None),
     ("student_t", "heavy_tailed", "student_t", "", None),
     ("tweedie", "semicontinuous", "tweedie", "", None),
+    ("dispersion NB2", "counts_nb2_disp", "nbinom2", "", None),
 ]
+DISPERSION = {"dispersion NB2": "~x"}  # a case's dispformula (else the family's constant parameter)
 R_FAMILY = {"beta": "beta_family", "beta_binomial": "betabinomial", "student_t": "t_family"}
 # The beta-binomial's response is its successes out of the trials.
 FORMULAS = {"beta_binomial": "cbind(y, trials - y) ~ x + (1 | site)"}
 
 
-def timed_mixedfit(formula: str, frame: pd.DataFrame, family: str, zi: str, reps: int, threads: int):
+def timed_mixedfit(formula: str, frame: pd.DataFrame, family: str, zi: str, disp: str | None, reps: int, threads: int):
     """(median seconds, the last fit) of mixedfit's fit on a number of threads."""
     times = []
     for _ in range(reps):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = mixedfit.glmer(formula, frame, family=family, ziformula=zi or None, n_threads=threads)
+            m = mixedfit.glmer(formula, frame, family=family, ziformula=zi or None, dispformula=disp, n_threads=threads)
         times.append(time.perf_counter() - start)
     return float(np.median(times)), m
 
@@ -101,10 +108,11 @@ def main() -> None:
             r_family = R_FAMILY.get(family, family)
             # Like against like: one thread each (glmmTMB's default), then two each (mixedfit's
             # default on this machine; glmmTMB's OpenMP with glmmTMBControl(parallel = 2)).
-            ours, m = timed_mixedfit(formula, frame, family, zi, reps, 1)
-            ours2, _ = timed_mixedfit(formula, frame, family, zi, reps, 2)
-            tmb_seconds, tmb_deviance = fit_glmmtmb(path, formula, r_family, reps, zi or "~0")
-            tmb2_seconds, _ = fit_glmmtmb(path, formula, r_family, reps, zi or "~0", threads=2)
+            disp = DISPERSION.get(name)
+            ours, m = timed_mixedfit(formula, frame, family, zi, disp, reps, 1)
+            ours2, _ = timed_mixedfit(formula, frame, family, zi, disp, reps, 2)
+            tmb_seconds, tmb_deviance = fit_glmmtmb(path, formula, r_family, reps, zi or "~0", 1, disp or "~1")
+            tmb2_seconds, _ = fit_glmmtmb(path, formula, r_family, reps, zi or "~0", 2, disp or "~1")
             rows.append({
                 "model": name, "rows": len(frame), "mixedfit": ours, "glmmTMB": tmb_seconds,
                 "speedup": tmb_seconds / ours, "mixedfit_2": ours2, "glmmTMB_2": tmb2_seconds,

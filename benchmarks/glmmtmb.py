@@ -15,16 +15,19 @@ family <- get(args[3])()
 zi <- as.formula(args[4])
 reps <- as.integer(args[5])
 control <- glmmTMBControl(parallel = as.integer(args[6]))
+disp <- as.formula(args[7])
 times <- vapply(seq_len(reps), function(i) system.time(
-  m <<- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi, control = control))[["elapsed"]], 0)
+  m <<- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi, dispformula = disp,
+                control = control))[["elapsed"]], 0)
 cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
 """
 
 
 def fit_glmmtmb(
-    csv: Path, formula: str, family: str, reps: int, ziformula: str = "~0", threads: int = 1
+    csv: Path, formula: str, family: str, reps: int, ziformula: str = "~0", threads: int = 1, dispformula: str = "~1"
 ) -> tuple[float, float]:
     """(median seconds, −2 log L) of glmmTMB's fit of formula to the CSV (text columns as
     factors); family: the name of glmmTMB's family function; threads: its OpenMP threads
     (glmmTMBControl(parallel =); 1 is its default)."""
-    return timed_r_fit(R_FIT, [str(csv), formula, family, ziformula, str(reps), str(threads)], f"glmmTMB on {formula}")
+    arguments = [str(csv), formula, family, ziformula, str(reps), str(threads), dispformula]
+    return timed_r_fit(R_FIT, arguments, f"glmmTMB on {formula}")

@@ -4,6 +4,8 @@ the Student t (tests/reference/make_dispersion_glmm_reference.R → dispersion_g
 
 from __future__ import annotations
 
+import pickle
+
 import mixedfit
 import numpy as np
 import pandas as pd
@@ -103,6 +105,22 @@ def test_each_rows_parameter_in_residuals_predictions_and_draws(fits):
         assert (draws[:, at] == 0).mean() == pytest.approx((theta[at] / (theta[at] + mu[at])) ** theta[at], abs=0.025)
         assert draws[:, at].mean() == pytest.approx(mu[at], rel=0.08)
     assert "Dispersion model:" in m.summary() and "Dispersion: ~mined" in m.summary()
+
+
+def test_pickling_wald_intervals_and_refusals(fits):
+    m = fits["owls_tweedie"]
+    copy = pickle.loads(pickle.dumps(m))
+    assert copy.loglik == m.loglik
+    np.testing.assert_array_equal(copy.fixef_disp, m.fixef_disp)
+    np.testing.assert_allclose(copy.predict(type="response"), m.predict(type="response"), rtol=1e-12)
+    wald = m.confint(method="wald")
+    np.testing.assert_allclose(
+        wald.loc["FoodTreatmentSatiated"],
+        m.fixef["FoodTreatmentSatiated"] + np.array([-1, 1]) * 1.959963985 * m.stderr["FoodTreatmentSatiated"],
+        rtol=1e-8,
+    )
+    with pytest.raises(ValueError, match="zero or dispersion model"):
+        m.confint(method="profile")
 
 
 def test_bad_input():

@@ -931,8 +931,11 @@ class GeneralizedLinearMixedModel(MixedModel):
     def _profile_problem(self) -> ProfileProblem:
         if self.nAGQ == 0:
             raise ValueError("profile intervals need the deviance in (θ, β): fit with nAGQ >= 1")
-        if self._zero is not None:
-            raise ValueError("profile intervals of a model with a zero model (ziformula) are not available; use Wald intervals")
+        if self._zero is not None or self._disp is not None:
+            raise ValueError(
+                "profile intervals of a model with a zero or dispersion model (ziformula, dispformula) are not available; "
+                "use Wald intervals"
+            )
         if self._has_residual:
             raise ValueError(f"profiling a GLMM with an estimated scale ({self.family.name}) is not available, as in lme4")
         d, k = self.design, len(self._theta)
