@@ -8,7 +8,7 @@ import mixedfit
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HERE, load_reference
+from conftest import HERE, assert_gradient_matches_differences, load_reference
 from mixedfit._native import _core
 from mixedfit.datasets import read_r_csv
 from mixedfit.models.family_draws import draw_response
@@ -92,10 +92,7 @@ def test_gradient_equals_central_differences():
     case = REFERENCE["biomass_slopes"]
     m = mixedfit.GeneralizedLinearMixedModel(case["formula"], data_of(case), family="tweedie")
     x = np.array([0.4, 0.1, 0.3, 0.2, 0.3, 0.5, np.log(0.9), 0.7])
-    _, gradient = m._objective_gradient_of(x)
-    h = 1e-5
-    numeric = [(m._objective_of(x + h * e) - m._objective_of(x - h * e)) / (2 * h) for e in np.eye(len(x))]
-    np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-4)
+    assert_gradient_matches_differences(m, x)
 
 
 def test_objective_without_random_effects_variance_is_the_density_sum():

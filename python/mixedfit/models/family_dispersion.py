@@ -8,15 +8,11 @@ the design, starts its coefficients and evaluates it on new data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
-
 from ..design.frame import ModelFrame, formula_variables
-from ..design.matrices import FixedEffects, fixed_effects_matrix
+from ..design.matrices import fixed_effects_matrix
 from ..errors import FormulaError
 from .families import Family
+from .fixed_predictor import FixedPredictor
 from .zero_inflation import zero_formula_rhs
 
 
@@ -37,34 +33,8 @@ def dispersion_variables(dispformula: str | None) -> set[str]:
     return set() if rhs is None else formula_variables(rhs, "dispformula")
 
 
-@dataclass(frozen=True)
-class FamilyDispersion:
-    """The dispersion model's fixed-effects design: log φ = X β_d."""
-
-    formula: str
-    fixed: FixedEffects
-
-    @property
-    def names(self) -> list[str]:
-        return self.fixed.names
-
-    @property
-    def p(self) -> int:
-        return len(self.fixed.names)
-
-    def log_phi(self, beta_disp: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
-        """Each row's log φ (default: the fit's rows)."""
-        return np.ascontiguousarray((self.fixed.X if X is None else X) @ beta_disp, dtype=np.float64)
-
-    def matrix_on(self, newdata: pd.DataFrame) -> np.ndarray:
-        """The dispersion model's design on new data (its columns as at the fit)."""
-        return self.fixed.recipe.evaluate(newdata, self.names)
-
-    def start(self, log_phi: float) -> np.ndarray:
-        """β_d with a constant log φ: the least-squares coefficients of a constant column (the
-        intercept's, the others 0)."""
-        coefficients, *_ = np.linalg.lstsq(self.fixed.X, np.full(len(self.fixed.X), log_phi), rcond=None)
-        return coefficients
+class FamilyDispersion(FixedPredictor):
+    """The dispersion model's fixed-effects design: log φ = X β_d (its values)."""
 
 
 def family_dispersion(dispformula: str | None, frame: ModelFrame, family: Family) -> FamilyDispersion | None:

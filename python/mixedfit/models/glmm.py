@@ -151,7 +151,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._beta_zi = np.zeros(0) if self._zero is None else self._zero.start(response.y, self.family)
         self.beta_zi_stderr = np.full(len(self._beta_zi), np.nan)
         self._disp = family_dispersion(dispformula, self.frame, self.family)
-        self._beta_disp = np.zeros(0) if self._disp is None else self._disp.start(np.log(self._family_theta))
+        self._beta_disp = np.zeros(0) if self._disp is None else self._disp.constant(np.log(self._family_theta))
         self.beta_disp_stderr = np.full(len(self._beta_disp), np.nan)
         self._core = self._new_core()
         self._gh_z, self._gh_w = gauss_hermite_rule(self.nAGQ)
@@ -214,9 +214,9 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._second is not None:
             core.set_family_shape(self._family_shape)
         if self._zero is not None:
-            core.set_zero_logit(self._zero.logits(self._beta_zi))
+            core.set_zero_logit(self._zero.values(self._beta_zi))
         if self._disp is not None:
-            core.set_dispersion(self._disp.log_phi(self._beta_disp))
+            core.set_dispersion(self._disp.values(self._beta_disp))
         return core
 
     @classmethod
@@ -324,9 +324,9 @@ class GeneralizedLinearMixedModel(MixedModel):
             core.set_family_shape(self._second.from_search(extras[int(self._estimates_family_theta)]))
         if self._disp is not None:
             start = int(self._estimates_family_theta) + int(self._estimates_shape)
-            core.set_dispersion(self._disp.log_phi(np.ascontiguousarray(extras[start : start + self._disp.p])))
+            core.set_dispersion(self._disp.values(np.ascontiguousarray(extras[start : start + self._disp.p])))
         if self._zero is not None:
-            core.set_zero_logit(self._zero.logits(extras[len(extras) - self._zero.p :]))
+            core.set_zero_logit(self._zero.values(extras[len(extras) - self._zero.p :]))
 
     def _without_shape(self, x: np.ndarray) -> np.ndarray:
         """(θ, β) of the stacked vector: the family's log parameter and β_zi dropped."""
@@ -393,7 +393,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._disp is None:
             return self.fitted_family
         X = None if newdata is None else self._disp.matrix_on(as_dataframe(self._as_newdata(newdata)))
-        return with_parameters(self.fitted_family, np.exp(self._disp.log_phi(self._beta_disp, X)))
+        return with_parameters(self.fitted_family, np.exp(self._disp.values(self._beta_disp, X)))
 
     # Stage 1 only starts stage 2 (unless nAGQ = 0), whose optimum differs from it by far more
     # (the Laplace against the nAGQ = 0 deviance, ~1e-2 in θ) and whose first steps are a fifth of
@@ -616,8 +616,8 @@ class GeneralizedLinearMixedModel(MixedModel):
             if self._disp is None:
                 self._core.set_family_theta(self._family_theta)
             else:  # (a dispersion model: its intercept, the other coefficients 0)
-                self._beta_disp = self._disp.start(log_theta)
-                self._core.set_dispersion(self._disp.log_phi(self._beta_disp))
+                self._beta_disp = self._disp.constant(log_theta)
+                self._core.set_dispersion(self._disp.values(self._beta_disp))
             try:
                 return deviance()
             except NumericalError:  # PIRLS fails at an extreme parameter: far worse than any fit
@@ -1038,7 +1038,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if self._zero is None:
             return np.zeros(len(self._response) if n is None else n)
         X = None if newdata is None else self._zero.matrix_on(as_dataframe(self._as_newdata(newdata)))
-        return zero_probability(self._zero.logits(self._beta_zi, X))
+        return zero_probability(self._zero.values(self._beta_zi, X))
 
 
 def glmer(

@@ -87,24 +87,27 @@ class _CovariateVariance:
         """
         return numeric_column(self.covariate, data, f"{type(self).__name__} covariate")
 
-
-@dataclass(frozen=True)
-class varPower(_CovariateVariance):
-    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
-
     def bind(self, data: pd.DataFrame) -> BoundVariance:
-        """This variance function on a data set's rows, relative to the geometric mean of abs(v).
+        """This variance function on a data set's rows, the covariate taken relative to its
+        reference (varPower: the geometric mean of abs(v); varExp: its mean, in units of its SD).
 
         Parameters
         ----------
         data : DataFrame
-            The model's rows, holding the column ``covariate`` (no zeros).
+            The model's rows, holding the column ``covariate`` (varPower: without zeros).
 
         Returns
         -------
         BoundVariance
         """
-        values = self.values(data)
+        return self._bound(self.values(data))
+
+
+@dataclass(frozen=True)
+class varPower(_CovariateVariance):
+    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
+
+    def _bound(self, values: np.ndarray) -> BoundVariance:
         if np.any(values == 0):
             raise DataError(f"varPower: column '{self.covariate}' has a zero; |v|^δ is 0 or infinite there")
         reference = float(np.exp(np.mean(np.log(np.abs(values)))))  # the geometric mean of |v|
@@ -118,19 +121,7 @@ class varPower(_CovariateVariance):
 class varExp(_CovariateVariance):
     """SD ∝ exp(δ v) for a numeric column ``covariate`` (nlme's ``varExp(form = ~ v)``)."""
 
-    def bind(self, data: pd.DataFrame) -> BoundVariance:
-        """This variance function on a data set's rows, relative to v's mean in units of its SD.
-
-        Parameters
-        ----------
-        data : DataFrame
-            The model's rows, holding the column ``covariate``.
-
-        Returns
-        -------
-        BoundVariance
-        """
-        values = self.values(data)
+    def _bound(self, values: np.ndarray) -> BoundVariance:
         spread = float(np.std(values)) or 1.0
         return BoundVariance(self, np.array(["expon"], dtype=object), None, values, float(np.mean(values)), spread)
 

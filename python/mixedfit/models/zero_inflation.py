@@ -8,16 +8,14 @@ starts its coefficients and turns them into probabilities and moments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 
 from .._lazy import special
 from ..design.frame import ModelFrame, formula_variables
-from ..design.matrices import FixedEffects, fixed_effects_matrix
+from ..design.matrices import fixed_effects_matrix
 from ..errors import FormulaError
 from .families import Family
+from .fixed_predictor import FixedPredictor
 
 # The families a zero model serves: glmmTMB's counts and binomial successes (zero-inflated) and
 # zero-truncated counts (hurdles).
@@ -53,28 +51,8 @@ def zero_variables(ziformula: str | None) -> set[str]:
     return set() if rhs is None else formula_variables(rhs, "ziformula")
 
 
-@dataclass(frozen=True)
-class ZeroModel:
-    """The zero model's fixed-effects design: logit P(structural zero) = X β_zi."""
-
-    formula: str
-    fixed: FixedEffects
-
-    @property
-    def names(self) -> list[str]:
-        return self.fixed.names
-
-    @property
-    def p(self) -> int:
-        return len(self.fixed.names)
-
-    def logits(self, beta_zi: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
-        """The log-odds of a structural zero at each row of X (default: the fit's rows)."""
-        return np.ascontiguousarray((self.fixed.X if X is None else X) @ beta_zi, dtype=np.float64)
-
-    def matrix_on(self, newdata: pd.DataFrame) -> np.ndarray:
-        """The zero model's design on new data (its columns as at the fit)."""
-        return self.fixed.recipe.evaluate(newdata, self.names)
+class ZeroModel(FixedPredictor):
+    """The zero model's fixed-effects design: logit P(structural zero) = X β_zi (its values)."""
 
     def start(self, y: np.ndarray, family: Family) -> np.ndarray:
         """β_zi to start from: the intercept (or every coefficient, through a constant logit) at
@@ -82,10 +60,7 @@ class ZeroModel:
         for a zero-inflated count — the other coefficients 0."""
         share = float(np.mean(y == 0))
         share = share if family.zero_truncated else share / 2
-        target = special().logit(np.clip(share, 0.01, 0.99))
-        # the least-squares coefficients of a constant column: the intercept if there is one
-        coefficients, *_ = np.linalg.lstsq(self.fixed.X, np.full(len(y), target), rcond=None)
-        return coefficients
+        return self.constant(float(special().logit(np.clip(share, 0.01, 0.99))))
 
 
 def zero_model(ziformula: str | None, frame: ModelFrame, family: Family) -> ZeroModel | None:
