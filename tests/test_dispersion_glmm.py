@@ -1,6 +1,6 @@
 """glmer(..., dispformula=) against glmmTMB 1.1.5's dispersion models: the log of the family's own
-parameter linear in covariates, for NB2, NB1 (and with a zero model), the Tweedie, the beta and
-the Student t (tests/reference/make_dispersion_glmm_reference.R → dispersion_glmm_reference.json)."""
+parameter linear in covariates, for NB2, NB1, genpois (NB2 with a zero model, a hurdle NB2), the
+Tweedie, the beta and the Student t (tests/reference/make_dispersion_glmm_reference.R → dispersion_glmm_reference.json)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,9 @@ from mixedfit.datasets import read_r_csv
 
 REFERENCE = load_reference("dispersion_glmm_reference.json")
 FAMILIES = {
-    "nbinom2": "negative_binomial",
-    "nbinom1": "nbinom1",
-    "tweedie": "tweedie",
-    "beta": "beta",
-    "t": "student_t",
-}
+    "nbinom2": "negative_binomial", "nbinom1": "nbinom1", "tweedie": "tweedie", "beta": "beta", "t": "student_t",
+    "genpois": "genpois", "truncated_nbinom2": "truncated_nbinom2",
+}  # fmt: skip
 
 
 def data_of(name: str) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 # Reference values for glmer(..., dispformula=): glmmTMB 1.1.5's dispersion models — the log of
 # each family's own parameter (nbinom2's θ, nbinom1's φ, beta_family's precision, t_family's σ,
-# tweedie's φ) linear in covariates, with zero-inflation in one case — on Salamanders, Owls, Exam
+# tweedie's φ, genpois's φ, truncated_nbinom2's θ) linear in covariates, with zero-inflation or a
+# hurdle in two cases — on Salamanders, Owls, Exam
 # and the beta test data (tests/data). Run from the repository root:
 #   Rscript tests/reference/make_dispersion_glmm_reference.R [path/to/shared/data [output folder]]
 source("tests/reference/common.R")
@@ -38,6 +39,8 @@ cases <- list(
   summarise("salamanders_nbinom2", "Salamanders", count ~ mined + (1 | site), nbinom2(), ~mined),
   summarise("salamanders_nbinom1", "Salamanders", count ~ spp + mined + (1 | site), nbinom1(), ~mined),
   summarise("salamanders_zinb2", "Salamanders", count ~ mined + (1 | site), nbinom2(), ~mined, ~mined),
+  summarise("salamanders_hurdle_nb2", "Salamanders", count ~ mined + (1 | site), truncated_nbinom2(), ~mined, ~mined),
+  summarise("salamanders_genpois", "Salamanders", count ~ mined + (1 | site), genpois(), ~mined),
   summarise("owls_nbinom2", "Owls", SiblingNegotiation ~ FoodTreatment * SexParent + offset(log(BroodSize)) + (1 | Nest),
             nbinom2(), ~FoodTreatment),
   summarise("owls_tweedie", "Owls", NegPerChick ~ FoodTreatment + (1 | Nest), tweedie(), ~SexParent),
