@@ -63,6 +63,18 @@ def test_optimum_equals_glmmtmb(fits, name):
     assert m.dof == case["df"]
 
 
+@pytest.mark.parametrize("name", list(REFERENCE))
+def test_wald_intervals_of_the_zero_and_dispersion_models_equal_glmmtmbs(fits, name):
+    """confint(method="wald") also covers β_zi and β_d, in rows named as glmmTMB's ("zi.x", "disp.x")."""
+    m, case = fits[name], REFERENCE[name]
+    intervals = m.confint(method="wald")
+    other = [row for row in intervals.index if row.startswith(("zi.", "disp."))]
+    assert other == list(case["wald"])
+    np.testing.assert_allclose(intervals.loc[other].to_numpy(), np.array(list(case["wald"].values())), rtol=2e-3, atol=2e-3)
+    assert list(intervals.index[: len(m.parameter_names())]) == m.parameter_names()
+    assert list(m.confint(method="wald", parm=list(m.fixef.index)).index) == list(m.fixef.index)
+
+
 def test_gradient_equals_central_differences():
     """The Laplace gradient in (θ, β, β_d, β_zi): each observation's log φ by the densities'
     differences, chained through the dispersion model's X, as the zero model's log-odds."""

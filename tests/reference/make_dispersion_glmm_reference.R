@@ -31,6 +31,10 @@ summarise <- function(name, data_name, formula, family, dispformula, ziformula =
               convergence = m$fit$convergence, message = m$fit$message,
               seconds = median_time(function() update(m), 3), glmmTMB = as.character(packageVersion("glmmTMB")))
   if (length(fixef(m)$zi)) out$fixef_zi <- as.list(fixef(m)$zi)
+  # glmmTMB's Wald intervals of the zero and dispersion models' coefficients ("zi.x", "disp.x" rows)
+  ci <- confint(m, method = "wald")
+  other <- grepl("^(zi|disp)\\.", rownames(ci))
+  out$wald <- lapply(setNames(seq_len(sum(other)), rownames(ci)[other]), function(i) unname(ci[other, 1:2][i, ]))
   if (family$family %in% c("t", "tweedie")) out$shape <- as.numeric(family_params(m))
   out
 }

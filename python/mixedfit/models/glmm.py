@@ -1024,6 +1024,14 @@ class GeneralizedLinearMixedModel(MixedModel):
             raise ValueError("this model has no zero model (glmer(..., ziformula='~ x'))")
         return pd.Series(self._beta_zi, index=self._zero.names, name="Estimate")
 
+    def _other_predictors(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The zero and dispersion models' coefficients as glmmTMB's confint names them ("zi.x",
+        "disp.x"), with their SEs."""
+        zero = [] if self._zero is None else [f"zi.{n}" for n in self._zero.names]
+        disp = [] if self._disp is None else [f"disp.{n}" for n in self._disp.names]
+        estimates = np.concatenate([self._beta_zi, self._beta_disp])
+        return zero + disp, estimates, np.concatenate([self.beta_zi_stderr, self.beta_disp_stderr])
+
     @property
     def fixef_disp(self) -> pd.Series:
         """The dispersion model's coefficients β_d (log of the family's parameter: NB2's θ, the

@@ -632,6 +632,10 @@ class MixedModel(Refits):
             bounds = np.full((len(names), 2), np.nan)
             bounds[k:, 0], bounds[k:, 1] = self._beta - z * se, self._beta + z * se
             bounds = bounds[rows]
+            if parm is None:  # the other linear predictors' rows, named as glmmTMB's confint names them
+                other, estimates, errors = self._other_predictors()
+                names, rows = names + other, rows + list(range(len(names), len(names) + len(other)))
+                bounds = np.vstack([bounds, np.column_stack([estimates - z * errors, estimates + z * errors])])
         elif method == "profile":
             counter = Progress(len(rows), "profile", progress)
             try:
@@ -682,6 +686,11 @@ class MixedModel(Refits):
                 "use confint(method='boot')"
             )
         return self._profile_problem()
+
+    def _other_predictors(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Names, estimates and SEs of coefficients outside (θ, β) — a GLMM's zero and dispersion
+        models' —, which Wald intervals also cover; none here."""
+        return [], np.zeros(0), np.zeros(0)
 
     @staticmethod
     def _parameter_rows(parm: Any, names: list[str]) -> list[int]:
