@@ -151,4 +151,6 @@ def test_bad_input():
     )
     with pytest.raises(ValueError, match="a dispersion model"):
         modeled.r2()
+    with pytest.raises(ValueError, match="deviance residuals need the saturated model"):
+        modeled.residuals("deviance")  # (φ varies by row: no saturated model, as under a zero model)
     assert plain.loglik < modeled.loglik

@@ -807,7 +807,7 @@ class GeneralizedLinearMixedModel(MixedModel):
         if type == "response":
             return raw
         if type == "deviance":
-            if not self.family.has_deviance_residuals or self._zero is not None:
+            if not self.family.has_deviance_residuals or self._zero is not None or self._disp is not None:
                 raise ValueError(
                     f"deviance residuals need the saturated model, which the {self._family_label()} model has not in "
                     "closed form; use type='pearson' or 'response'"
