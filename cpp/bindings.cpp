@@ -405,7 +405,7 @@ PYBIND11_MODULE(MIXEDFIT_MODULE, m) {
         if (fam.distribution() == Distribution::Ordinal || fam.distribution() == Distribution::BetaBinomial) {
           throw std::invalid_argument("log_density takes families whose density needs only y and mu");
         }
-        if (fam.distribution() == Distribution::StudentT || fam.distribution() == Distribution::Tweedie) {
+        if (fam.has_shape()) {
           fam.set_shape(shape);
         }
         Eigen::VectorXd out(y.size());

@@ -81,6 +81,13 @@ class Family {
   // The Student t's degrees of freedom ν or the Tweedie's power p (the second parameter).
   void set_shape(double shape) { parameter_ = FamilyParameter(parameter_.value, shape); }
   double shape() const { return parameter_.shape; }
+  // Whether the family has a second parameter (its shape): the Student t's ν, the Tweedie's p.
+  bool has_shape() const { return dist_ == Distribution::StudentT || dist_ == Distribution::Tweedie; }
+  // Whether the likelihood may sum the Tweedie's series once per (φ, p) apart from its kernel
+  // (tweedie.hpp): a Tweedie with one φ for every observation and no zero-inflation.
+  bool tweedie_series_apart() const {
+    return dist_ == Distribution::Tweedie && !zero_inflated_ && !dispersion_modeled_;
+  }
   // The shape moved by `step` along the coordinate the outer search takes it in (mixedfit's
   // Family.shape_to_search): log ν for the Student t, logit(p − 1) for the Tweedie (glmmTMB's ψ,
   // p = 1 + plogis(ψ)), so that the Laplace gradient's differences stay inside (1, 2).

@@ -61,9 +61,7 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   require(!with_cuts || family_.distribution() == Distribution::Ordinal, "only the ordinal family has cut points");
   require(!parts.dispersion || !dispersion_.empty(), "the model has no dispersion model");
   require(!(parts.dispersion && with_family_theta), "a dispersion model replaces the family's parameter");
-  require(!parts.family_shape || family_.distribution() == Distribution::StudentT ||
-              family_.distribution() == Distribution::Tweedie,
-          "only the Student t and the Tweedie have a shape");
+  require(!parts.family_shape || family_.has_shape(), "only the Student t and the Tweedie have a shape");
   if (!weights_exact_) throw NumericalError("the Laplace factor took expected weights for negative observed ones");
   const Index n = pred_.n();
   const Eigen::VectorXd& u = pred_.u();
@@ -130,7 +128,7 @@ GeneralizedLinearMixedModel::LaplaceGradient GeneralizedLinearMixedModel::laplac
   // The same with −2 ∂ψℓᵢ from the log-densities, for a family of has_own_score moved to up and
   // down. The Tweedie's differences take its kernel alone: its series' slopes, which do not depend
   // on μ, are the likelihood's sums (tweedie_slope below).
-  const bool tweedie = family_.distribution() == Distribution::Tweedie && !family_.zero_inflated() && dispersion_.empty();
+  const bool tweedie = family_.tweedie_series_apart();
   // Observation i's −2 ∂ψℓᵢ + hᵢ ∂ψWᵢ + (Mv)ᵢ ∂ψsᵢ times the step, between the family (its cut
   // points moved, say) and parameter up and down.
   auto parameter_terms = [&](Index i, const Family& up, const FamilyParameter& up_parameter, const Family& down,

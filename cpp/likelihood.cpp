@@ -81,7 +81,7 @@ void ResponseLikelihood::sum_parameter_terms(const Family& family) const {
   if (family.theta() == summed_theta_ && family.shape() == summed_shape_) return;
   saturated_ = 0.0;
   tweedie_ = {0.0, 0.0, 0.0};
-  const bool tweedie = distribution_ == Distribution::Tweedie && !family.zero_inflated() && !family.dispersion_modeled();
+  const bool tweedie = family.tweedie_series_apart();
   for (Index i = 0; i < y_.size(); ++i) {
     if (!tweedie) {
       saturated_ += 2 * wt_[i] * family.saturated_log_density(y_[i]);
@@ -104,7 +104,7 @@ ResponseLikelihood::Sums ResponseLikelihood::block(const Family& family, const E
                                                    const std::vector<ZeroMass>& zero,
                                                    const std::vector<FamilyParameter>& parameters) const {
   const Index m = mu.size();
-  if (distribution_ == Distribution::Tweedie && !family.zero_inflated() && parameters.empty()) {
+  if (family.tweedie_series_apart()) {
     // (constants() holds Σ wt log a)
     double log_lik = 0.0;
     for (Index i = 0; i < m; ++i) {
