@@ -26,3 +26,18 @@ def special() -> ModuleType:
     import scipy.special
 
     return scipy.special
+
+
+def interpolate() -> ModuleType:
+    """scipy.interpolate (it imports scipy.optimize; P-spline bases use its B-splines)."""
+    import scipy.interpolate
+
+    return scipy.interpolate
+
+
+def integrate() -> ModuleType:
+    """scipy.integrate (it imports scipy.optimize; smooth terms' tests integrate a characteristic
+    function)."""
+    import scipy.integrate
+
+    return scipy.integrate

@@ -252,3 +252,48 @@ def fitted_by_group(model: MixedModel, group: str | None = None, max_panels: int
     if shown < term.n_levels:  # say what is left out
         fig.suptitle(f"the first {shown} of {term.n_levels} levels of {name}", fontsize=10)
     return fig
+
+
+def smooth_plot(model: MixedModel, term: str, ax: Any = None, se_multiplier: float = 2.0) -> Any:
+    """A smooth's estimated function with a ± se_multiplier standard-error band and a rug of the
+    data's covariate values (mgcv's plot.gam); a two-covariate smooth as filled contours.
+
+    Parameters
+    ----------
+    model : fitted model with s(...) terms
+    term : str
+        The smooth's label ("s(x)") or its covariate ("x").
+    ax : matplotlib Axes, optional
+    se_multiplier : float, default 2
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    plt = _pyplot()
+    smooth = model._smooth_named(term)
+    curve = model.smooth_estimates(smooth.label)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 3.6))
+    else:
+        fig = ax.figure
+    variables = smooth.spec.variables
+    if len(variables) == 1:
+        x = curve[variables[0]].to_numpy()
+        estimate, band = curve["estimate"].to_numpy(), se_multiplier * curve["se"].to_numpy()
+        ax.plot(x, estimate, color="C0")
+        ax.fill_between(x, estimate - band, estimate + band, color="C0", alpha=0.2, linewidth=0)
+        ax.plot(model.frame.columns[variables[0]], np.full(model.nobs, ax.get_ylim()[0]), "|", color="0.4", markersize=6)
+        ax.set_xlabel(variables[0])
+        ax.set_ylabel(smooth.label)
+    else:
+        side = round(np.sqrt(len(curve)))
+        shape = (side, side)
+        grid = [curve[v].to_numpy().reshape(shape) for v in variables[:2]]
+        filled = ax.contourf(*grid, curve["estimate"].to_numpy().reshape(shape), levels=12, cmap="viridis")
+        fig.colorbar(filled, ax=ax, label=smooth.label)
+        ax.plot(model.frame.columns[variables[0]], model.frame.columns[variables[1]], ".", color="0.3", markersize=2)
+        ax.set_xlabel(variables[0])
+        ax.set_ylabel(variables[1])
+    ax.set_title(smooth.label)
+    return fig

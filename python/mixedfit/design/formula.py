@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from formulaic import Formula
 
 from ..errors import FormulaError, plain_message
+from .smooth_spec import SmoothSpec, parse_smooth
 
 # glmmTMB's covariance structures of a random-effects term, written around it: ``ar1(0 + f | g)``
 # (design/covariance.py says what each is).
@@ -50,6 +51,7 @@ class ParsedFormula:
     fixed: str  # right-hand side for formulaic, without random terms or offsets
     random: tuple[RandomTerm, ...]
     offsets: tuple[str, ...]  # expressions inside offset(...)
+    smooths: tuple[SmoothSpec, ...] = ()  # s(...) terms (design/smooths.py)
 
 
 _BACKTICKED = re.compile(r"`[^`]+`")
@@ -271,7 +273,7 @@ def parse_formula(formula: str) -> ParsedFormula:
     if not response:
         raise _error(formula, 0, "missing response before '~'")
 
-    fixed, random, offsets = [], [], []
+    fixed, random, offsets, smooths = [], [], [], []
     for sign, piece, start in _split_top_level(formula, masked, depths, tilde + 1, len(formula)):
         text = piece.strip()
         position = start + len(piece) - len(piece.lstrip())
@@ -282,6 +284,11 @@ def parse_formula(formula: str) -> ParsedFormula:
             if start == tilde + 1:
                 continue  # a leading sign, as in 'y ~ -1 + x', leaves an empty first piece
             raise _error(formula, start, "empty term")
+        if re.match(r"s\s*\(", text) and _is_wrapped(text[text.index("(") :]):
+            if sign == "-":
+                raise _error(formula, position, f"'{text}' cannot be subtracted")
+            smooths.append(parse_smooth(text))
+            continue
         structure, opening = _structure_of(text)
         is_random = bool(structure) and any(
             ch == "|" and depths[position + opening + i] == 1
@@ -302,4 +309,11 @@ def parse_formula(formula: str) -> ParsedFormula:
     if fixed_rhs.startswith("-"):
         fixed_rhs = "1 " + fixed_rhs
     random = [dataclasses.replace(t, expr=r_to_formulaic(t.expr)) for t in random]
-    return ParsedFormula(formula, response, r_to_formulaic(fixed_rhs), tuple(random), tuple(r_to_formulaic(o) for o in offsets))
+    return ParsedFormula(
+        formula,
+        response,
+        r_to_formulaic(fixed_rhs),
+        tuple(random),
+        tuple(r_to_formulaic(o) for o in offsets),
+        tuple(smooths),
+    )

@@ -210,6 +210,8 @@ def used_columns(parsed: ParsedFormula, response_variables: set[str], columns: I
         names |= set(term.factors)
     for expr in parsed.offsets:
         names |= formula_variables(f"I({expr})", "offset", columns)  # arithmetic, not formula operators
+    for smooth in parsed.smooths:
+        names |= set(smooth.columns)
     return sorted(names, key=lambda name: (parsed.text.find(name), name))
 
 

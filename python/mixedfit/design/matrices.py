@@ -29,6 +29,7 @@ from ..errors import (
 from ..options import get_options
 from .covariance import Covariance, NumFactor, coordinate_values, covariance_of, num_factor_columns
 from .formula import AS_FACTOR, ParsedFormula, RandomTerm
+from .smooths import Smooth, SmoothRecipe, SmoothTerm, build_smooths, smooth_term
 
 if TYPE_CHECKING:  # frame imports this module
     from .frame import ModelFrame
@@ -360,7 +361,7 @@ class ReTerm:
     keys: pd.Index  # the levels' values (a MultiIndex for a:b): new data are matched by value
     codes: np.ndarray  # level index of each observation
     X: np.ndarray  # n × p model matrix of the term
-    recipe: MatrixRecipe | NumFactorRecipe
+    recipe: MatrixRecipe | NumFactorRecipe | SmoothRecipe
     covariance: Covariance
 
     @property
@@ -435,6 +436,8 @@ def _grouping_factor(frame: Any, term: RandomTerm) -> tuple[list[str], pd.Index,
 def level_codes(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
     """The fit's level index of each row of frame (whose columns have the fit's kinds), -1 for a
     level the fit has not seen: matched by value, never by printed label."""
+    if not term.term.factors:  # a smooth's single group
+        return np.zeros(len(frame), dtype=np.intp)
     if len(term.term.factors) == 1:
         return term.keys.get_indexer(frame[term.term.factors[0]])
     return term.keys.get_indexer(pd.MultiIndex.from_arrays([frame[f] for f in term.term.factors]))
@@ -551,11 +554,37 @@ def lambda_template(terms: list[ReTerm]) -> tuple[sp.csc_matrix, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class SmoothedFixedRecipe:
+    """The fixed-effects columns of a model with smooths: the parametric part's, then each
+    smooth's unpenalized columns (for new data as for the fit's)."""
+
+    parametric: MatrixRecipe
+    smooths: tuple[Smooth, ...]
+
+    @property
+    def expr(self) -> str:
+        """The parametric part and the smooths' variables (what new data must hold)."""
+        return " + ".join([self.parametric.expr, *(c for s in self.smooths for c in s.spec.columns)])
+
+    @property
+    def spec(self) -> Any:
+        return self.parametric.spec
+
+    def matrix_of(self, frame: Any) -> ModelMatrix:
+        parametric = self.parametric.matrix_of(frame)
+        parts = [parametric.values, *(s.columns(frame)[:, s.rank :] for s in self.smooths)]
+        return ModelMatrix(np.hstack(parts), parametric.names + [n for s in self.smooths for n in s.fixed_names])
+
+    def evaluate(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        return self.matrix_of(frame).select(columns)
+
+
+@dataclass(frozen=True)
 class FixedEffects:
     X: np.ndarray  # n × p, Fortran-ordered float64
     names: list[str]
     dropped: list[str]  # aliased columns removed
-    recipe: MatrixRecipe
+    recipe: MatrixRecipe | SmoothedFixedRecipe
 
 
 def _require_finite(matrix: ModelMatrix, frame: ModelFrame | pd.DataFrame, what: str) -> None:
@@ -658,6 +687,11 @@ class Design:
     def b_slices(self) -> list[slice]:
         return _consecutive_slices([t.n_levels * t.p for t in self.terms])
 
+    @property
+    def smooths(self) -> list[Smooth]:
+        """The formula's smooths (one per level of a by factor), in the terms' order."""
+        return [t.term.smooth for t in self.terms if isinstance(t.term, SmoothTerm)]
+
 
 def _consecutive_slices(sizes: list[int]) -> list[slice]:
     """Slices of consecutive blocks of these sizes."""
@@ -665,11 +699,36 @@ def _consecutive_slices(sizes: list[int]) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _with_smooths(parsed: ParsedFormula, frame: ModelFrame, fixed: FixedEffects) -> tuple[FixedEffects, list[ReTerm]]:
+    """The fixed effects with the smooths' unpenalized columns after the parametric ones, and each
+    smooth's penalized part as a term of iid random effects (gamm4's representation)."""
+    smooths = [s for spec in parsed.smooths for s in build_smooths(spec, frame.columns)]
+    columns = [s.columns(frame.columns) for s in smooths]
+    names = fixed.names + [n for s in smooths for n in s.fixed_names]
+    X = np.hstack([fixed.X, *(c[:, s.rank :] for s, c in zip(smooths, columns))])
+    _, aliased = drop_aliased_columns(ModelMatrix(X, names))
+    if aliased:
+        raise FormulaError(
+            f"the unpenalized part of a smooth ({', '.join(aliased)}) repeats columns of the fixed effects: drop "
+            "the linear term of the smooth's covariate from the fixed part (the smooth contains it)"
+        )
+    n = len(frame.data)
+    terms = [
+        ReTerm(
+            smooth_term(s), s.random_names, ["1"], pd.Index(["1"]), np.zeros(n, dtype=np.intp), c[:, : s.rank],
+            SmoothRecipe(s, s.label), Covariance("homdiag", s.rank),
+        )
+        for s, c in zip(smooths, columns)
+    ]  # fmt: skip
+    recipe = SmoothedFixedRecipe(fixed.recipe, tuple(smooths))
+    return FixedEffects(np.asfortranarray(X), names, fixed.dropped, recipe), terms
+
+
 def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool, intercept: bool = True) -> Design:
     """The model's matrices and θ's start and bounds; intercept False drops the fixed effects'
     "(Intercept)" column after coding (a cumulative link model's thresholds take its place, and
     the other columns keep the contrasts the intercept gave them, as ordinal's clmm)."""
-    if not parsed.random:
+    if not parsed.random and not parsed.smooths:
         raise FormulaError(
             f"formula '{parsed.text}' has no random-effects term such as (1 | group); for a model without random "
             "effects use a (generalized) linear model library such as statsmodels"
@@ -680,6 +739,9 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, has_residual: bool, i
         fixed = FixedEffects(np.asfortranarray(fixed.X[:, keep]), [fixed.names[k] for k in keep], fixed.dropped, fixed.recipe)
     built = [build_re_term(frame, term, has_residual) for term in parsed.random]
     terms = sorted(built, key=lambda t: -t.n_levels)  # stable: ties keep formula order, as in lme4
+    if parsed.smooths:
+        fixed, smooth_terms = _with_smooths(parsed, frame, fixed)
+        terms += smooth_terms
     Lambdat, Lind = lambda_template(terms)
     theta0 = np.concatenate([t.covariance.start() for t in terms])
     lower, upper = (np.concatenate(b) for b in zip(*(t.covariance.bounds() for t in terms)))

@@ -13,6 +13,7 @@ from ..errors import DataError, FormulaError
 from .formula import parse_formula
 from .frame import ColumnKind, as_dataframe, formula_variables, numeric_view
 from .matrices import Design, ReTerm, evaluate, level_codes, numeric_column
+from .smooths import SmoothTerm
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class NewDesign:
 
 def grouping_labels(term: ReTerm, frame: pd.DataFrame) -> np.ndarray:
     """Each row's level label, written as the fit wrote its labels ('a' or 'a:b')."""
+    if not term.term.factors:  # a smooth's single group
+        return np.full(len(frame), term.levels[0])
     parts = [np.asarray(pd.Index(frame[f]).astype(str), dtype=object) for f in term.term.factors]
     labels = parts[0]
     for part in parts[1:]:
@@ -45,12 +48,14 @@ def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> 
     all, '~0' or 'NA' none, and a formula such as '~(1 | plate)' the columns its terms name, by
     grouping factor and column, as lme4 does — a whole fitted term, or part of one
     ('~(1 | Subject)' of a (Days | Subject) fit keeps the intercepts), or several terms of the
-    same factor ('~(Days | Subject)' of a (Days || Subject) fit)."""
+    same factor ('~(Days | Subject)' of a (Days || Subject) fit). Smooths are part of the mean
+    whatever re_form says (as gamm4's predictions)."""
+    smooths = {k: np.ones(t.p, dtype=bool) for k, t in enumerate(design.terms) if isinstance(t.term, SmoothTerm)}
     if re_form is None:
         return {k: np.ones(t.p, dtype=bool) for k, t in enumerate(design.terms)}
     text = re_form.strip()
     if text.replace(" ", "") in ("~0", "~-1", "NA", "0"):
-        return {}
+        return smooths
     parsed = parse_formula(text if not text.startswith("~") else "y" + text)
     chosen: dict[int, np.ndarray] = {}
     for term in parsed.random:
@@ -65,7 +70,7 @@ def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> 
         for k, mask in masks.items():
             if mask.any():
                 chosen[k] = chosen[k] | mask if k in chosen else mask
-    return dict(sorted(chosen.items()))
+    return dict(sorted({**chosen, **smooths}.items()))
 
 
 def _column_names(expr: str, frame: pd.DataFrame) -> list[str] | None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import Design
+from ..design.smooths import SmoothTerm
 from ..models.results import lower_factor, unique_group_names
 from .profile import normal_quantile
 
@@ -21,12 +22,15 @@ STEP = 1e-6  # central differences of the reported values, relative to each para
 
 
 def structure_values(design: Design, theta: np.ndarray, scale: float) -> list[tuple[str, str, str, float]]:
-    """(group, structure, label, value) of each structured term's reported parameters."""
+    """(group, structure, label, value) of each structured term's reported parameters (a smooth's
+    iid effects have only their SD, which VarCorr reports)."""
     factor = design.factor(theta)
     out = []
     for name, t, sl, fsl in zip(
         unique_group_names(design), design.terms, design.theta_slices(), design.factor_slices()
     ):
+        if isinstance(t.term, SmoothTerm):
+            continue
         for label, value in t.covariance.reported(theta[sl], lower_factor(factor[fsl], t.p), scale, t.columns):
             out.append((name, t.covariance.kind, label, value))
     return out

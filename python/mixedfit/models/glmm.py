@@ -50,6 +50,7 @@ from .model import MixedModel
 from .optimize import OptSummary, bobyqa, quasi_newton
 from .parallel_rows import rows_on_cores
 from .results import format_coefficients
+from .smooth_boundary import start_off_boundary
 from .synchronization import restored_on_interrupt, synchronized
 from .zero_inflation import (
     mixture_moments,
@@ -491,6 +492,12 @@ class GeneralizedLinearMixedModel(MixedModel):
             self.optsum.final, self.optsum.return_code = theta, "SKIPPED (quasi-Newton from its start)"
         else:
             theta = bobyqa(self._core.objective_theta, self.optsum)
+            restart = start_off_boundary(self.design, theta, self._core.objective_theta)
+            if restart is not None:
+                first = self.optsum
+                self.optsum = control.applied(self._first_optsum(restart), first.feval, tolerances=self.nAGQ == 0)
+                theta = bobyqa(self._core.objective_theta, self.optsum)
+                self.optsum.feval += first.feval
         self.optsum_stage1 = self.optsum
         spent = self.optsum.feval
         if self.nAGQ > 0:

@@ -50,6 +50,7 @@ from .optimize import (
 from .parallel_rows import rows_on_cores
 from .refits import CRITERION_FAILED, EVALUATION_LIMIT
 from .residual_structure import ResidualStructure, bind_correlation, check_correlation
+from .smooth_boundary import start_off_boundary
 from .structured import ResidualStructureFit
 from .synchronization import restored_on_interrupt, synchronized
 from .variance import VARIANCE_FUNCTIONS
@@ -227,6 +228,14 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
         self.optsum = self._control.applied(self.optsum)
         self.optsum.verbose = verbose
         theta = self._optimize()
+        restart = None if self._structure is not None else start_off_boundary(
+            self.design, theta, lambda th: self._core.objective(th, self.REML)
+        )
+        if restart is not None:
+            first = self.optsum
+            self.optsum = self._control.applied(self._first_optsum(restart))
+            theta = self._optimize()
+            self.optsum.feval += first.feval
         self.optsum.seconds = time.perf_counter() - start
         self._record_factorization()
         self._set_estimates(theta)

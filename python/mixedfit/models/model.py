@@ -20,6 +20,7 @@ from ..design.frame import ModelFrame, as_dataframe, model_frame
 from ..design.matrices import Design, build_design
 from ..design.newdata import NewDesign, new_design, selected_terms
 from ..design.restricted import check_restricted, formula_is_restricted
+from ..design.smooths import SmoothTerm
 from ..errors import DataError, SingularFitWarning, positive_int, warn
 from ..inference.condvar import conditional_variances
 from ..inference.influence import Influence, cooks_distance, deletion_diagnostics, hat_values
@@ -42,10 +43,11 @@ from .results import (
     residual_quantiles,
     varcorr_table,
 )
+from .smooth_results import SmoothResults
 from .synchronization import synchronized
 
 
-class MixedModel(Refits):
+class MixedModel(Refits, SmoothResults):
     """Base class: holds the parsed formula, model frame, design and the fitted quantities."""
 
     _has_residual = True
@@ -764,7 +766,7 @@ class MixedModel(Refits):
             )
 
     def _groups_line(self) -> str:
-        groups = {t.name: t.n_levels for t in self.design.terms}
+        groups = {t.name: t.n_levels for t in self.design.terms if not isinstance(t.term, SmoothTerm)}
         return f"Number of obs: {self.nobs}, groups:  " + "; ".join(f"{g}, {n}" for g, n in groups.items())
 
     def _dropped_line(self) -> str:
@@ -797,6 +799,8 @@ class MixedModel(Refits):
         by_term: dict[tuple[str, str], list[str]] = {}
         for group, kind, label, value in structure_values(d, self._theta, self._random_effects_scale()):
             by_term.setdefault((group, kind), []).append(f"{label} {value:.4g}")
+        if not by_term:  # only smooths, whose SDs VarCorr shows
+            return []
         return ["Covariance structures:"] + [f" {g} {k}: " + ", ".join(v) for (g, k), v in by_term.items()] + [""]
 
     @synchronized

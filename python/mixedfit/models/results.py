@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import Design
+from ..design.smooths import SmoothTerm
 
 
 def lower_factor(theta: np.ndarray, p: int) -> np.ndarray:
@@ -41,6 +42,9 @@ def varcorr_table(
         T = lower_factor(factor[sl], t.p)
         cov = sigma**2 * T @ T.T
         sd = np.sqrt(np.diag(cov))
+        if isinstance(t.term, SmoothTerm):  # iid effects: one variance, the smooth's
+            rows.append((name, "(smooth)", "", cov[0, 0], sd[0]))
+            continue
         for i in range(t.p):
             rows.append((name, t.columns[i], "", cov[i, i], sd[i]))
         for i in range(t.p):
