@@ -41,3 +41,10 @@ def integrate() -> ModuleType:
     import scipy.integrate
 
     return scipy.integrate
+
+
+def spatial() -> ModuleType:
+    """scipy.spatial (it imports scipy.special; thin plate splines' distances use its cdist)."""
+    import scipy.spatial
+
+    return scipy.spatial

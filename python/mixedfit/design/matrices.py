@@ -702,8 +702,8 @@ def _consecutive_slices(sizes: list[int]) -> list[slice]:
 def _with_smooths(parsed: ParsedFormula, frame: ModelFrame, fixed: FixedEffects) -> tuple[FixedEffects, list[ReTerm]]:
     """The fixed effects with the smooths' unpenalized columns after the parametric ones, and each
     smooth's penalized part as a term of iid random effects (gamm4's representation)."""
-    smooths = [s for spec in parsed.smooths for s in build_smooths(spec, frame.columns)]
-    columns = [s.columns(frame.columns) for s in smooths]
+    built = [pair for spec in parsed.smooths for pair in build_smooths(spec, frame.columns)]
+    smooths, columns = [s for s, _ in built], [c for _, c in built]
     names = fixed.names + [n for s in smooths for n in s.fixed_names]
     X = np.hstack([fixed.X, *(c[:, s.rank :] for s, c in zip(smooths, columns))])
     _, aliased = drop_aliased_columns(ModelMatrix(X, names))

@@ -45,20 +45,22 @@ class Smooth:
     def random_names(self) -> list[str]:
         return [f"{self.label}.{j + 1}" for j in range(self.rank)]
 
-    def basis_matrix(self, frame: Any) -> np.ndarray:
-        """The basis at frame's rows, times the by variable (or its level's indicator)."""
-        x = _covariates(frame, self.spec)
-        X = self.basis.matrix(x[:, 0] if x.shape[1] == 1 and not isinstance(self.basis, ThinPlateSpline) else x)
-        if self.spec.by is None:
-            return X
-        by = frame[self.spec.by]
-        multiplier = (
-            (np.asarray(by) == self.by_level) if self.by_level is not None else np.asarray(by, dtype=np.float64)
-        )
-        return X * np.asarray(multiplier, dtype=np.float64)[:, None]
-
     def columns(self, frame: Any) -> np.ndarray:
-        return self.basis_matrix(frame) @ self.transform
+        """The mixed-model columns at frame's rows (penalized, then unpenalized)."""
+        return self.columns_of(_basis_matrix(self.basis, _covariates(frame, self.spec)), frame)
+
+    def columns_of(self, X: np.ndarray, frame: Any) -> np.ndarray:
+        """The columns from the basis' matrix X at frame's rows: times the by variable (or its
+        level's indicator), then the transform."""
+        if self.spec.by is not None:
+            by = np.asarray(frame[self.spec.by])
+            multiplier = by == self.by_level if self.by_level is not None else by
+            X = X * np.asarray(multiplier, dtype=np.float64)[:, None]
+        return X @ self.transform
+
+
+def _basis_matrix(basis: CubicRegressionSpline | ThinPlateSpline | PSpline, x: np.ndarray) -> np.ndarray:
+    return basis.matrix(x if isinstance(basis, ThinPlateSpline) else x[:, 0])
 
 
 def _covariates(frame: Any, spec: SmoothSpec) -> np.ndarray:
@@ -83,7 +85,8 @@ def _covariates(frame: Any, spec: SmoothSpec) -> np.ndarray:
     return np.column_stack(out)
 
 
-def _basis_of(spec: SmoothSpec, x: np.ndarray) -> CubicRegressionSpline | ThinPlateSpline | PSpline:
+def _basis_of(spec: SmoothSpec, x: np.ndarray) -> tuple[CubicRegressionSpline | ThinPlateSpline | PSpline, np.ndarray]:
+    """The smooth's basis on the fit's covariates x and its matrix at them."""
     distinct = len(np.unique(x, axis=0))
     if spec.basis == "tp":
         d = x.shape[1]
@@ -112,11 +115,11 @@ def _basis_of(spec: SmoothSpec, x: np.ndarray) -> CubicRegressionSpline | ThinPl
         raise DataError(f"smooth term {spec.text}: {exc}") from None
 
 
-def build_smooths(spec: SmoothSpec, frame: Any) -> list[Smooth]:
-    """The smooth(s) of an ``s(...)`` on the fit's data, in mixed-model form."""
+def build_smooths(spec: SmoothSpec, frame: Any) -> list[tuple[Smooth, np.ndarray]]:
+    """The smooth(s) of an ``s(...)`` on the fit's data, in mixed-model form, each with its
+    columns at the fit's rows."""
     x = _covariates(frame, spec)
-    basis = _basis_of(spec, x)
-    X = basis.matrix(x[:, 0] if not isinstance(basis, ThinPlateSpline) else x)
+    basis, X = _basis_of(spec, x)
     # mgcv's smoothCon: the penalty scaled so that its size matches the basis' (‖S‖₁ / ‖X‖∞²).
     scale = np.max(np.sum(np.abs(basis.penalty), axis=0)) / np.max(np.sum(np.abs(X), axis=1)) ** 2
     S = basis.penalty / scale
@@ -149,10 +152,11 @@ def build_smooths(spec: SmoothSpec, frame: Any) -> list[Smooth]:
     # (first) covariate, so that its coefficient reads as a trend and does not depend on LAPACK.
     trend = (X @ transform[:, rank:]).T @ (x[:, 0] - x[:, 0].mean())
     transform[:, rank:] *= np.where(trend < 0, -1.0, 1.0)
-    return [
+    smooths = [
         Smooth(spec, spec.label if level is None else f"{spec.label}{level}", basis, transform, rank, level, scale)
         for level in levels
     ]
+    return [(smooth, smooth.columns_of(X, frame)) for smooth in smooths]
 
 
 @dataclass(frozen=True)

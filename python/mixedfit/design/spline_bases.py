@@ -18,7 +18,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
-from .._lazy import interpolate
+from .._lazy import interpolate, spatial
 
 # mgcv's default basis dimensions: cr and ps 10; tp M + 8 in one dimension, M + 27 in two,
 # M + 100 beyond (M the null space's dimension).
@@ -27,6 +27,8 @@ TP_EXTRA_K = (8, 27, 100)
 # mgcv's thin plate regression spline uses at most this many distinct covariate values as knots
 # (a random subset beyond it, which mixedfit does not reproduce: it refuses, see tp_basis).
 TP_MAX_KNOTS = 2000
+# Up to this many knots E is formed (a product with it is faster than four running sums below ~10³).
+DENSE_RADIAL_KNOTS = 800
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class CubicRegressionSpline:
     null_dim: int = 2
 
     @classmethod
-    def of(cls, x: np.ndarray, k: int) -> CubicRegressionSpline:
+    def of(cls, x: np.ndarray, k: int) -> tuple[CubicRegressionSpline, np.ndarray]:
+        """The basis for covariate values x and its matrix at them."""
         knots = _quantile_knots(np.unique(x), k)
         h = np.diff(knots)
         # D (k−2 × k): second differences divided by the spacings; B (k−2 × k−2): tridiagonal.
@@ -55,7 +58,8 @@ class CubicRegressionSpline:
         F = np.zeros((k, k))
         F[1:-1] = inner
         penalty = D.T @ inner
-        return cls(knots, F, (penalty + penalty.T) / 2.0)
+        basis = cls(knots, F, (penalty + penalty.T) / 2.0)
+        return basis, basis.matrix(x)
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
         knots, F = self.knots, self.F
@@ -113,7 +117,8 @@ class PSpline:
     null_dim: int = 2
 
     @classmethod
-    def of(cls, x: np.ndarray, k: int) -> PSpline:
+    def of(cls, x: np.ndarray, k: int) -> tuple[PSpline, np.ndarray]:
+        """The basis for covariate values x and its matrix at them."""
         degree, difference = 3, 2
         interior = k - (degree - 1)  # mgcv's nk = k − m[1] with m[1] = 2
         low, high = float(np.min(x)), float(np.max(x))
@@ -122,7 +127,8 @@ class PSpline:
         step = (high - low) / (interior - 1)
         knots = np.linspace(low - step * degree, high + step * degree, interior + 2 * degree)
         D = np.diff(np.eye(k), n=difference, axis=0)
-        return cls(knots, D.T @ D, degree, difference)
+        basis = cls(knots, D.T @ D, degree, difference)
+        return basis, basis.matrix(x)
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
         inside = (x >= self.knots[self.degree]) & (x <= self.knots[-self.degree - 1])
@@ -156,26 +162,27 @@ class ThinPlateSpline:
         return len(self.powers)
 
     @classmethod
-    def of(cls, x: np.ndarray, k: int) -> ThinPlateSpline:
+    def of(cls, x: np.ndarray, k: int) -> tuple[ThinPlateSpline, np.ndarray]:
+        """The basis for covariate rows x (n × d) and its matrix at them."""
         d = x.shape[1]
         order = _default_order(d)
         powers = _polynomial_powers(d, order)
         M = len(powers)
         shift = x.mean(axis=0)
-        knots = np.unique(x - shift, axis=0)
+        centred = x - shift
+        knots, row_knot = np.unique(centred, axis=0, return_inverse=True)
         if len(knots) > TP_MAX_KNOTS:
             raise ValueError(
                 f"{len(knots)} distinct covariate values: mgcv's thin plate spline then uses a random subset of "
                 f"{TP_MAX_KNOTS} as knots, which mixedfit does not reproduce; use bs='cr' (one covariate) or "
                 "a tensor product t2(...)"
             )
-        E = _radial(_distances(knots, knots), order, d)
-        wanted = k
-        if len(knots) - 1 > wanted:
-            values, vectors = scipy.sparse.linalg.eigsh(E, k=wanted, which="LM", v0=np.ones(len(knots)))
+        E = _radial_operator(knots, order)
+        if len(knots) - 1 > k:  # Lanczos for the k largest in magnitude (mgcv's choice, whatever their sign)
+            values, vectors = scipy.sparse.linalg.eigsh(E, k=k, which="LM", v0=np.ones(len(knots)))
         else:
-            values, vectors = np.linalg.eigh(E)
-        keep = np.argsort(-np.abs(values))[:wanted]
+            values, vectors = np.linalg.eigh(E @ np.eye(len(knots)))
+        keep = np.argsort(-np.abs(values))[:k]
         values, vectors = values[keep], vectors[:, keep]
         T = _polynomials(knots, powers)
         # δ = U_k Z δ̃ with T'U_k Z = 0: Z spans the null space of (T'U_k).
@@ -185,9 +192,10 @@ class ThinPlateSpline:
         k_penalized = coefficients.shape[1]
         S = np.zeros((k_penalized + M, k_penalized + M))
         S[:k_penalized, :k_penalized] = (penalty + penalty.T) / 2.0
-        unscaled = cls(knots, shift, order, coefficients, powers, S, np.ones(k_penalized + M))
-        rms = np.sqrt(np.mean(unscaled.matrix(x) ** 2, axis=0))
-        return cls(knots, shift, order, coefficients, powers, S / np.outer(rms, rms), rms)
+        # The rows sit on the knots: E's rows, gathered, are the radial part of their matrix.
+        X = np.hstack([(E @ coefficients)[row_knot.ravel()], _polynomials(centred, powers)])
+        rms = np.sqrt(np.mean(X**2, axis=0))
+        return cls(knots, shift, order, coefficients, powers, S / np.outer(rms, rms), rms), X / rms
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
         centred = np.atleast_2d(x) - self.shift
@@ -220,7 +228,34 @@ def _polynomials(x: np.ndarray, powers: np.ndarray) -> np.ndarray:
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(np.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=2), 0.0))
+    if a.shape[1] == 1:
+        return np.abs(a[:, 0, None] - b[None, :, 0])
+    return spatial().distance.cdist(a, b)
+
+
+def _radial_operator(knots: np.ndarray, m: int) -> scipy.sparse.linalg.LinearOperator:
+    """E = [η(|x_i − x_j|)] over the knots as an operator. In one dimension (m = 2, η(r) = r³/12)
+    E times a vector is four running sums over the sorted knots — (x_i − x_j)³ expanded in powers
+    of x_j — O(n) instead of the n² matrix (2,000 knots: 32 MB read per product, 29 products per
+    eigenvector search); elsewhere, and for few knots (where numpy's calls cost more than the
+    n² products), the dense matrix."""
+    n, d = knots.shape
+    if d > 1 or m != 2 or n <= DENSE_RADIAL_KNOTS:
+        return scipy.sparse.linalg.aslinearoperator(_radial(_distances(knots, knots), m, d))
+    x = knots[:, 0]  # np.unique sorted them
+    constant = _radial(np.ones((1, 1)), m, d)[0, 0]
+    powers = np.stack([np.ones_like(x), x, x**2, x**3])  # x^p, p = 0..3
+
+    def product(v: np.ndarray) -> np.ndarray:
+        v = v.reshape(n, -1)
+        below = np.cumsum(powers[:, :, None] * v[None], axis=1)  # Σ_{j ≤ i} x_j^p v_j
+        above = below[:, -1:, :] - below  # Σ_{j > i}
+        xi = x[:, None]
+        left = xi**3 * below[0] - 3 * xi**2 * below[1] + 3 * xi * below[2] - below[3]  # Σ_{j≤i} (x_i − x_j)³ v_j
+        right = above[3] - 3 * xi * above[2] + 3 * xi**2 * above[1] - xi**3 * above[0]  # Σ_{j>i} (x_j − x_i)³ v_j
+        return constant * (left + right)
+
+    return scipy.sparse.linalg.LinearOperator((n, n), matvec=product, matmat=product, dtype=np.float64)
 
 
 def _radial(r: np.ndarray, m: int, d: int) -> np.ndarray:
@@ -232,4 +267,4 @@ def _radial(r: np.ndarray, m: int, d: int) -> np.ndarray:
             values = np.where(r > 0, r**power * np.log(np.where(r > 0, r, 1.0)), 0.0)
         return constant * values
     constant = gamma(d / 2 - m) / (2 ** (2 * m) * pi ** (d / 2) * gamma(m))
-    return constant * r**power
+    return constant * r ** int(power)  # (an integer power: repeated products, not exp(log))
