@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
     from .model_check import check_model
     from .models.variance import varExp, varIdent, varPower
+    from .nonlinear.model import NonlinearMixedModel, nlme
     from .scale.many import fit_many
 
 # The public modules and the public names with the module that defines each, imported on first use.
@@ -72,6 +73,8 @@ _LAZY_NAMES = {
     "varExp": "models.variance",
     "varIdent": "models.variance",
     "varPower": "models.variance",
+    "NonlinearMixedModel": "nonlinear.model",
+    "nlme": "nonlinear.model",
     "fit_many": "scale.many",
 }
 
@@ -100,6 +103,7 @@ __all__ = [
     "GeneralizedLinearMixedModel",
     "LinearMixedModel",
     "MixedFitError",
+    "NonlinearMixedModel",
     "NumericalError",
     "RandomTerm",
     "RankDeficiencyWarning",
@@ -130,6 +134,7 @@ __all__ = [
     "get_threads",
     "glmer",
     "lmer",
+    "nlme",
     "set_options",
     "set_threads",
     "varExp",

@@ -1,0 +1,298 @@
+"""Nonlinear mixed-effects models: ``mixedfit.nlme``, nlme's nlme() (Lindstrom–Bates, ML or REML)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._lazy import optimize, stats
+from ..design.frame import as_dataframe
+from ..errors import DataError, SingularFitWarning, warn
+from .lindstrom_bates import LindstromBatesFit, NonlinearProblem, lindstrom_bates, pnls
+from .mean_function import MeanFunction, parse_mean
+from .specification import ParameterDesign, fixed_formulas, parameter_design, random_parameters, start_vector
+
+
+class NonlinearMixedModel:
+    """A fitted nonlinear mixed-effects model (see :func:`mixedfit.nlme`)."""
+
+    def __init__(
+        self, mean: MeanFunction, design: ParameterDesign, frame: pd.DataFrame, levels: pd.Index, fit: LindstromBatesFit,
+        method: str,
+    ) -> None:  # fmt: skip
+        self.mean, self.design, self.frame, self.method = mean, design, frame, method
+        self._levels = levels
+        self._fit = fit
+        self.iterations, self.converged = fit.iterations, fit.converged
+        if fit.lme.is_singular():
+            warn(
+                "boundary (singular) fit: a random effect's variance is (nearly) zero or a correlation ±1",
+                SingularFitWarning,
+            )
+
+    # Estimates
+    @property
+    def fixef(self) -> pd.Series:
+        """The fixed effects β, with nlme's names ('Asym', or 'Asym.Type2' for a covariate)."""
+        return pd.Series(self._fit.beta, index=self.design.beta_names, name="Estimate")
+
+    @property
+    def ranef(self) -> pd.DataFrame:
+        """The random effects b, groups × random parameters."""
+        return pd.DataFrame(
+            self._fit.b,
+            index=pd.Index(self._levels.astype(str), name=self.design.group),
+            columns=self.design.random_names,
+        )
+
+    def coef(self) -> pd.DataFrame:
+        """Each group's coefficients: the fixed effects plus its random effects (nlme's coef)."""
+        table = pd.DataFrame(
+            np.tile(self._fit.beta, (len(self._levels), 1)), index=self.ranef.index, columns=self.design.beta_names
+        )
+        slices = self.design.slices
+        for j, p in enumerate(self.design.random):
+            table.iloc[:, slices[p].start] += self._fit.b[:, j]
+        return table
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """The fixed effects' covariance: σ²(X'V⁻¹X)⁻¹ of the final linearized model (nlme's vcov)."""
+        return pd.DataFrame(
+            np.asarray(self._fit.lme.vcov), index=self.design.beta_names, columns=self.design.beta_names
+        )
+
+    @property
+    def stderr(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.design.beta_names, name="Std.Error")
+
+    @property
+    def sigma(self) -> float:
+        return float(self._fit.lme.sigma)
+
+    @property
+    def VarCorr(self) -> pd.DataFrame:
+        """SDs of the random effects (and their correlations) and the residual SD, as lme4's layout."""
+        return self._fit.lme.VarCorr
+
+    @property
+    def loglik(self) -> float:
+        """The (restricted for REML) log-likelihood of the final linearized model, as nlme's logLik."""
+        return float(self._fit.lme.loglik)
+
+    @property
+    def dof(self) -> int:
+        """Parameters: fixed effects, the random effects' covariance and σ."""
+        q = len(self.design.random)
+        return len(self.design.beta_names) + (q * (q + 1) // 2 if self.design.correlated else q) + 1
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.dof
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + np.log(self.nobs) * self.dof
+
+    @property
+    def nobs(self) -> int:
+        return len(self.frame)
+
+    # Predictions
+    def predict(self, newdata: Any = None, level: int = 1) -> np.ndarray:
+        """The mean at the population level (level=0: random effects 0) or the groups' (level=1:
+        each row's group's random effects; a group the fit has not seen gets 0).
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows with the model's covariates (and the group column for level 1); default the fit's.
+        level : {0, 1}
+
+        Returns
+        -------
+        ndarray
+        """
+        if level not in (0, 1):
+            raise ValueError(f"level must be 0 (population) or 1 (groups), not {level!r}")
+        frame = self.frame if newdata is None else as_dataframe(newdata).reset_index(drop=True)
+        design = self.design
+        data = _covariate_arrays(frame, self.mean)
+        beta = self._fit.beta
+        phi = {p: design.recipes[p].evaluate(frame, design.columns[p]) @ beta[sl] for p, sl in design.slices.items()}
+        if level == 1 and design.random:
+            if design.group not in frame:
+                raise DataError(f"newdata lacks the group column '{design.group}' (level=1)")
+            codes = self._levels.get_indexer(frame[design.group])
+            b = np.vstack([self._fit.b, np.zeros((1, len(design.random)))])
+            for j, p in enumerate(design.random):
+                phi[p] = phi[p] + b[codes, j]
+        value, _ = self.mean.evaluate(data, phi)
+        return value
+
+    @property
+    def fitted(self) -> np.ndarray:
+        return self.predict(level=1)
+
+    def residuals(self, level: int = 1) -> np.ndarray:
+        return self.frame[self.mean.response].to_numpy(dtype=np.float64) - self.predict(level=level)
+
+    def anova(self, other: NonlinearMixedModel) -> pd.DataFrame:
+        """nlme's anova(m0, m1) of two nested fits to the same data: df, AIC, BIC, logLik and the
+        likelihood-ratio test (ML fits; REML fits only when their fixed effects are the same)."""
+        models = sorted([self, other], key=lambda m: m.dof)
+        if models[0].nobs != models[1].nobs:
+            raise ValueError("the models were fitted to different numbers of observations")
+        ratio = 2 * (models[1].loglik - models[0].loglik)
+        df = models[1].dof - models[0].dof
+        table = pd.DataFrame(
+            {"df": [m.dof for m in models], "AIC": [m.aic for m in models], "BIC": [m.bic for m in models],
+             "logLik": [m.loglik for m in models]},
+            index=["model1", "model2"],
+        )  # fmt: skip
+        table["L.Ratio"] = [np.nan, ratio]
+        table["p-value"] = [np.nan, float(stats().chi2.sf(ratio, df)) if df > 0 else np.nan]
+        return table
+
+    def summary(self) -> str:
+        """nlme's summary layout: the model, fit statistics, random effects, fixed effects."""
+        coefficients = pd.DataFrame({"Value": self.fixef, "Std.Error": self.stderr})
+        df = self.nobs - len(self.design.beta_names) - len(self._levels)  # nlme's DF: within-group
+        coefficients["DF"] = df
+        coefficients["t-value"] = coefficients["Value"] / coefficients["Std.Error"]
+        coefficients["p-value"] = 2 * stats().t.sf(np.abs(coefficients["t-value"]), df)
+        vc = self.VarCorr
+        random = "\n".join(
+            f" {row.var1 or 'Residual':<14} {row.sdcor:10.6g}" for row in vc.itertuples() if row.var2 == ""
+        )
+        lines = [
+            f"Nonlinear mixed-effects model fit by {'REML' if self.method == 'REML' else 'maximum likelihood'}",
+            f"  Model: {self.mean.text}",
+            f"  Data: {self.nobs} observations, {len(self._levels)} groups of {self.design.group}",
+            f"       AIC      BIC    logLik\n  {self.aic:8.6g} {self.bic:8.6g} {self.loglik:9.6g}",
+            "",
+            f"Random effects (formula: {' + '.join(self.design.random)} ~ 1 | {self.design.group}), standard deviations:",
+            random,
+            "",
+            "Fixed effects:",
+            coefficients.to_string(float_format=lambda v: f"{v:.6g}"),
+            "",
+            f"Number of iterations: {self.iterations}" + ("" if self.converged else " (not converged)"),
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"NonlinearMixedModel('{self.mean.text}', nobs={self.nobs}, logLik={self.loglik:.6g})"
+
+
+def _covariate_arrays(frame: pd.DataFrame, mean: MeanFunction) -> dict[str, np.ndarray]:
+    data = {}
+    for column in mean.covariates:
+        if column not in frame:
+            raise DataError(f"the data lack the model's covariate '{column}'")
+        data[column] = frame[column].to_numpy(dtype=np.float64)
+    return data
+
+
+def nlme(
+    model: str | Callable[..., Any],
+    data: Any,
+    fixed: str | Mapping[str, str] | Sequence[str],
+    random: str,
+    start: Mapping[str, Any] | Sequence[float] | None = None,
+    method: str = "ML",
+    covariance: str | None = None,
+    groups: str | None = None,
+    response: str | None = None,
+    max_iter: int = 50,
+    tolerance: float = 1e-6,
+) -> NonlinearMixedModel:
+    """Fit a nonlinear mixed-effects model as nlme's ``nlme()``.
+
+    Parameters
+    ----------
+    model : str or callable
+        ``"y ~ SSlogis(age, Asym, xmid, scal)"`` (one of nlme's self-starting models: SSlogis,
+        SSfpl, SSasymp, SSasympOff, SSasympOrig, SSmicmen, SSgompertz, SSweibull, SSbiexp, SSfol)
+        or an expression in the parameters and columns (``"y ~ Asym / (1 + exp((xmid - age) / scal))"``),
+        or a callable ``f(params, data)`` returning the mean (or the mean and a dict of its
+        derivatives in each parameter) with ``response`` naming the response column.
+    data : DataFrame
+    fixed : str, dict or list of str
+        The parameters' fixed effects: ``"Asym + xmid + scal ~ 1"``, or per parameter
+        ``{"Asym": "~ Diet", "xmid": "~ 1", "scal": "~ 1"}``.
+    random : str
+        The parameters with random effects and their group: ``"Asym ~ 1 | Tree"``.
+    start : dict or sequence, optional
+        Starting fixed effects (a number per parameter, or one per column of its fixed formula);
+        a self-starting model's come from a nonlinear least-squares fit of the pooled data.
+    method : {"ML", "REML"}
+    covariance : {None, "diag"}
+        The random effects' covariance: general (nlme's pdSymm) or diagonal (pdDiag).
+    groups : str, optional
+        The group column when ``random`` has none.
+    response : str, optional
+        The response column of a callable model.
+    max_iter, tolerance
+        The alternating algorithm's iterations and relative-change tolerance.
+
+    Returns
+    -------
+    NonlinearMixedModel
+    """
+    if method not in ("ML", "REML"):
+        raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
+    if covariance not in (None, "diag"):
+        raise ValueError(f"covariance must be None (general) or 'diag', not {covariance!r}")
+    frame = as_dataframe(data)
+    formulas = fixed_formulas(fixed)
+    random_names, group = random_parameters(random, groups)
+    mean = parse_mean(model, list(formulas), set(frame.columns), response)
+    needed = [mean.response, *mean.covariates, group]
+    missing = [c for c in dict.fromkeys(needed) if c not in frame]
+    if missing:
+        raise DataError(f"the data lack column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+    frame = frame.dropna(subset=list(dict.fromkeys(needed))).reset_index(drop=True)
+    design = parameter_design(mean.parameters, formulas, random_names, group, covariance is None, frame)
+    y = frame[mean.response].to_numpy(dtype=np.float64)
+    codes, levels = pd.factorize(frame[group], sort=True)
+    problem = NonlinearProblem(y, _covariate_arrays(frame, mean), mean, design, codes, len(levels))
+    beta = start_vector(start, design) if start is not None else _self_start(problem)
+    _check_start(problem, beta)
+    fit = lindstrom_bates(problem, beta, method == "REML", max_iter, tolerance)
+    return NonlinearMixedModel(mean, design, frame, pd.Index(levels), fit, method)
+
+
+def _check_start(problem: NonlinearProblem, beta: np.ndarray) -> None:
+    """The mean and its gradient finite at the start (random effects 0), or a DataError naming
+    the first row and parameter at fault."""
+    value, X, _ = problem.linearized(beta, np.zeros((problem.n_groups, problem.q)))
+    bad = ~np.isfinite(value) | ~np.all(np.isfinite(X), axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        columns = [name for name, v in zip(problem.design.beta_names, X[row]) if not np.isfinite(v)]
+        what = f"its derivative in {', '.join(columns)}" if np.isfinite(value[row]) else "the mean"
+        start = ", ".join(f"{n} = {v:g}" for n, v in zip(problem.design.beta_names, beta))
+        raise DataError(f"the model is not finite at the start ({start}): {what} at row {row} ({int(bad.sum())} rows)")
+
+
+def _self_start(problem: NonlinearProblem) -> np.ndarray:
+    """A self-starting model's start: its rough values, polished by a nonlinear least-squares fit
+    of the pooled data (the random effects at 0), as nlme's getInitial."""
+    mean, design = problem.mean, problem.design
+    if mean.selfstart is None:
+        raise DataError("start is needed: only nlme's self-starting models (SSlogis, ...) find their own")
+    rough = mean.selfstart.start([problem.data[c] for c in mean.covariates], problem.y)
+    beta = np.concatenate([[value] + [0.0] * (len(design.columns[p]) - 1) for p, value in zip(mean.parameters, rough)])
+    no_random = np.zeros((problem.n_groups, problem.q))
+
+    def residuals(b: np.ndarray) -> np.ndarray:
+        value, _ = mean.evaluate(problem.data, problem.parameters(b, no_random))
+        return np.where(np.isfinite(value), problem.y - value, 1e10)
+
+    beta = optimize().least_squares(residuals, beta, method="lm").x
+    beta, _ = pnls(problem, beta, np.zeros((problem.n_groups, problem.q)), np.zeros((problem.q, problem.q)))
+    return beta

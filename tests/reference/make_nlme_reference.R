@@ -1,0 +1,84 @@
+# Reference values for mixedfit.nlme: nlme's nlme() (Lindstrom–Bates; ML and REML) on R's growth-curve
+# and pharmacokinetic data sets Orange, Loblolly, Theoph, CO2 and Soybean (written to tests/data/ as CSV:
+# plain columns, the grouping factors as text). Per fit: log-likelihood, fixed effects and their standard
+# errors, the random effects' SDs (and correlations), σ, the random effects of the first groups and the
+# population and group-level predictions of the first rows. Run from the repository root:
+#   Rscript tests/reference/make_nlme_reference.R [path/to/shared/data [output folder]]
+source("tests/reference/common.R")
+suppressPackageStartupMessages(library(nlme))
+
+export <- function(data, name, columns) {
+  frame <- as.data.frame(data)[, columns]
+  for (column in columns) if (is.factor(frame[[column]])) frame[[column]] <- as.character(frame[[column]])
+  write.csv(frame, file.path("tests", "data", paste0(name, ".csv")), row.names = FALSE)
+  read.csv(file.path("tests", "data", paste0(name, ".csv")), stringsAsFactors = TRUE)
+}
+orange <- export(Orange, "Orange", c("Tree", "age", "circumference"))
+loblolly <- export(Loblolly, "Loblolly", c("height", "age", "Seed"))
+theoph <- export(Theoph, "Theoph", c("Subject", "Wt", "Dose", "Time", "conc"))
+co2 <- export(CO2, "CO2", c("Plant", "Type", "Treatment", "conc", "uptake"))
+soybean <- export(Soybean, "Soybean", c("Plot", "Variety", "Year", "Time", "weight"))
+
+summarise <- function(name, fit, data_name, python, group) {
+  vc <- VarCorr(fit)
+  sds <- suppressWarnings(as.numeric(vc[-nrow(vc), "StdDev"]))
+  relative <- as.matrix(fit$modelStruct$reStruct[[1]])  # the random effects' covariance over σ²
+  correlation <- cov2cor(relative)
+  re <- ranef(fit)
+  list(
+    name = name, data = data_name, python = python, method = fit$method, group = group,
+    loglik = as.numeric(logLik(fit)),
+    fixef = as.list(fixef(fit)),
+    fixef_se = unname(sqrt(diag(vcov(fit)))),
+    random_sd = as.list(setNames(sds, rownames(vc)[-nrow(vc)])),
+    random_corr = correlation[lower.tri(correlation)],
+    sigma = fit$sigma,
+    ranef_levels = rownames(re)[1:3],
+    ranef = lapply(as.list(re), function(column) unname(column[1:3])),
+    predict0 = unname(predict(fit, level = 0)[1:6]),
+    predict1 = unname(predict(fit, level = 1)[1:6]),
+    iterations = fit$numIter
+  )
+}
+
+cases <- list(
+  summarise("orange_ml", nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = orange,
+                              fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Tree,
+                              start = c(Asym = 170, xmid = 700, scal = 350)), "Orange",
+            list(model = "circumference ~ SSlogis(age, Asym, xmid, scal)", fixed = "Asym + xmid + scal ~ 1",
+                 random = "Asym ~ 1 | Tree", start = list(Asym = 170, xmid = 700, scal = 350), method = "ML"), "Tree"),
+  summarise("orange_reml", nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = orange,
+                                fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Tree, method = "REML",
+                                start = c(Asym = 170, xmid = 700, scal = 350)), "Orange",
+            list(model = "circumference ~ SSlogis(age, Asym, xmid, scal)", fixed = "Asym + xmid + scal ~ 1",
+                 random = "Asym ~ 1 | Tree", start = list(Asym = 170, xmid = 700, scal = 350), method = "REML"), "Tree"),
+  summarise("orange_expression", nlme(circumference ~ Asym / (1 + exp((xmid - age) / scal)), data = orange,
+                                      fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Tree,
+                                      start = c(Asym = 170, xmid = 700, scal = 350)), "Orange",
+            list(model = "circumference ~ Asym / (1 + exp((xmid - age) / scal))", fixed = "Asym + xmid + scal ~ 1",
+                 random = "Asym ~ 1 | Tree", start = list(Asym = 170, xmid = 700, scal = 350), method = "ML"), "Tree"),
+  summarise("loblolly_ml", nlme(height ~ SSasymp(age, Asym, R0, lrc), data = loblolly,
+                                fixed = Asym + R0 + lrc ~ 1, random = Asym ~ 1 | Seed,
+                                start = c(Asym = 103, R0 = -8.5, lrc = -3.3)), "Loblolly",
+            list(model = "height ~ SSasymp(age, Asym, R0, lrc)", fixed = "Asym + R0 + lrc ~ 1",
+                 random = "Asym ~ 1 | Seed", start = list(Asym = 103, R0 = -8.5, lrc = -3.3), method = "ML"), "Seed"),
+  summarise("theoph_diag", nlme(conc ~ SSfol(Dose, Time, lKe, lKa, lCl), data = theoph,
+                                fixed = lKe + lKa + lCl ~ 1, random = pdDiag(lKa + lCl ~ 1), groups = ~ Subject,
+                                start = c(lKe = -2.4, lKa = 0.45, lCl = -3.2)), "Theoph",
+            list(model = "conc ~ SSfol(Dose, Time, lKe, lKa, lCl)", fixed = "lKe + lKa + lCl ~ 1",
+                 random = "lKa + lCl ~ 1 | Subject", covariance = "diag",
+                 start = list(lKe = -2.4, lKa = 0.45, lCl = -3.2), method = "ML"), "Subject"),
+  summarise("co2_covariates", nlme(uptake ~ SSasympOff(conc, Asym, lrc, c0), data = co2,
+                                   fixed = list(Asym ~ Type * Treatment, lrc + c0 ~ 1), random = Asym ~ 1 | Plant,
+                                   start = c(32.4, -8.6, -3.5, -2.6, -4.6, 49)), "CO2",
+            list(model = "uptake ~ SSasympOff(conc, Asym, lrc, c0)",
+                 fixed = list(Asym = "~ Type * Treatment", lrc = "~ 1", c0 = "~ 1"), random = "Asym ~ 1 | Plant",
+                 start = list(Asym = c(32.4, -8.6, -3.5, -2.6), lrc = -4.6, c0 = 49), method = "ML"), "Plant"),
+  summarise("soybean_general", nlme(weight ~ SSlogis(Time, Asym, xmid, scal), data = soybean,
+                                    fixed = Asym + xmid + scal ~ 1, random = Asym + xmid + scal ~ 1 | Plot,
+                                    start = c(Asym = 17, xmid = 52, scal = 7.5)), "Soybean",
+            list(model = "weight ~ SSlogis(Time, Asym, xmid, scal)", fixed = "Asym + xmid + scal ~ 1",
+                 random = "Asym + xmid + scal ~ 1 | Plot", start = list(Asym = 17, xmid = 52, scal = 7.5),
+                 method = "ML"), "Plot")
+)
+write_reference(cases, "nlme_reference.json")
