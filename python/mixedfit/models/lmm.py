@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any, Mapping, Sequence
@@ -123,6 +124,22 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             group_variances.append(np.var(means[t.codes], ddof=1))
         start = intercepts_start(np.var(y, ddof=1), group_variances)
         return self.design.theta0.copy() if start is None else start
+
+    def _with_values(self, y: np.ndarray, X: np.ndarray, z_values: np.ndarray) -> LinearMixedModel:
+        """An unfitted copy of this model (no residual structure, no offset) with other values in
+        the same pattern: response y, fixed-effects matrix X, and Z's values observation by
+        observation (Zt.data's order). A nonlinear fit's LME steps relinearize the same model
+        each iteration: this skips the formula and the model frame (most of a small step's cost)."""
+        d = self.design
+        Zt = d.Zt.copy()
+        Zt.data = np.ascontiguousarray(z_values, dtype=np.float64).ravel()
+        twin = copy.copy(self)
+        twin.design = dataclasses.replace(d, fixed=dataclasses.replace(d.fixed, X=np.asfortranarray(X)), Zt=Zt)
+        twin._response = twin._y_minus_offset = np.ascontiguousarray(y, dtype=np.float64)
+        twin._fitted = False
+        twin._core = twin._new_core()
+        twin._restart_optimizer(self.design.theta0.copy())
+        return twin
 
     def _make_core(self):
         d = self.design

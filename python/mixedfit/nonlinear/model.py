@@ -208,7 +208,7 @@ def nlme(
     groups: str | None = None,
     response: str | None = None,
     max_iter: int = 50,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-5,
 ) -> NonlinearMixedModel:
     """Fit a nonlinear mixed-effects model as nlme's ``nlme()``.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ class ParameterDesign:
         fixed formula has covariates."""
         return [p if self.columns[p] == ["(Intercept)"] else f"{p}.(Intercept)" for p in self.random]
 
-    @property
+    @cached_property
     def slices(self) -> dict[str, slice]:
         bounds = np.cumsum([0] + [len(self.columns[p]) for p in self.parameters])
         return {p: slice(int(a), int(b)) for p, a, b in zip(self.parameters, bounds[:-1], bounds[1:])}
