@@ -97,6 +97,7 @@ def test_coef_and_summary(fits):
     text = m.summary()
     assert "Nonlinear mixed-effects model fit by maximum likelihood" in text
     assert "Asym.TypeQuebec:Treatmentnonchilled" in text
+    assert " 67 " in text.split("Fixed effects:")[1]  # nlme's denominator DF: N − p − (groups − 1)
 
 
 def test_anova_of_nested_fits():

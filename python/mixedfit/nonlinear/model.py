@@ -160,7 +160,7 @@ class NonlinearMixedModel:
     def summary(self) -> str:
         """nlme's summary layout: the model, fit statistics, random effects, fixed effects."""
         coefficients = pd.DataFrame({"Value": self.fixef, "Std.Error": self.stderr})
-        df = self.nobs - len(self.design.beta_names) - len(self._levels)  # nlme's DF: within-group
+        df = self.nobs - len(self.design.beta_names) - (len(self._levels) - 1)  # nlme's DF (Orange 28, CO2 67)
         coefficients["DF"] = df
         coefficients["t-value"] = coefficients["Value"] / coefficients["Std.Error"]
         coefficients["p-value"] = 2 * stats().t.sf(np.abs(coefficients["t-value"]), df)
