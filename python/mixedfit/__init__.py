@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .models.spatial import corExp, corGaus, corLin, corRatio, corSpher
     from .model_check import check_model
     from .models.variance import varExp, varIdent, varPower
-    from .nonlinear.model import NonlinearMixedModel, nlme
+    from .nonlinear.model import NonlinearMixedModel, nlme, nlmer
     from .scale.many import fit_many
 
 # The public modules and the public names with the module that defines each, imported on first use.
@@ -75,6 +75,7 @@ _LAZY_NAMES = {
     "varPower": "models.variance",
     "NonlinearMixedModel": "nonlinear.model",
     "nlme": "nonlinear.model",
+    "nlmer": "nonlinear.model",
     "fit_many": "scale.many",
 }
 
@@ -135,6 +136,7 @@ __all__ = [
     "glmer",
     "lmer",
     "nlme",
+    "nlmer",
     "set_options",
     "set_threads",
     "varExp",

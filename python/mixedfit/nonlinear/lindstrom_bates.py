@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..design.arrays import RandomTerm
 from ..errors import ConvergenceWarning, NumericalError, SingularFitWarning, warn
@@ -132,12 +133,38 @@ def pnls(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarr
 
 @dataclass
 class LindstromBatesFit:
+    """The estimates; the rest (what every nonlinear fit reports) from the last LME step."""
+
     beta: np.ndarray
     b: np.ndarray  # groups × q
     lme: LinearMixedModel  # the last LME step's fit (log-likelihood, σ, θ, vcov)
     iterations: int
     converged: bool
     last_change: float
+
+    @property
+    def loglik(self) -> float:
+        return float(self.lme.loglik)
+
+    @property
+    def sigma(self) -> float:
+        return float(self.lme.sigma)
+
+    @property
+    def vcov(self) -> np.ndarray:
+        return np.asarray(self.lme.vcov)
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        return self.lme.VarCorr
+
+    @property
+    def singular(self) -> bool:
+        return bool(self.lme.is_singular())
+
+    @property
+    def n_theta(self) -> int:
+        return len(self.lme.theta)
 
 
 def relative_factor(lme: LinearMixedModel, q: int, correlated: bool) -> np.ndarray:

@@ -10,24 +10,25 @@ import pandas as pd
 
 from .._lazy import optimize, stats
 from ..design.frame import as_dataframe
-from ..errors import DataError, SingularFitWarning, warn
+from ..errors import DataError, FormulaError, SingularFitWarning, warn
+from .laplace import LaplaceFit, laplace_fit, random_blocks
 from .lindstrom_bates import LindstromBatesFit, NonlinearProblem, lindstrom_bates, pnls
 from .mean_function import MeanFunction, parse_mean
 from .specification import ParameterDesign, fixed_formulas, parameter_design, random_parameters, start_vector
 
 
 class NonlinearMixedModel:
-    """A fitted nonlinear mixed-effects model (see :func:`mixedfit.nlme`)."""
+    """A fitted nonlinear mixed-effects model (see :func:`mixedfit.nlme` and :func:`mixedfit.nlmer`)."""
 
     def __init__(
-        self, mean: MeanFunction, design: ParameterDesign, frame: pd.DataFrame, levels: pd.Index, fit: LindstromBatesFit,
+        self, mean: MeanFunction, design: ParameterDesign, frame: pd.DataFrame, levels: pd.Index, fit: LindstromBatesFit | LaplaceFit,
         method: str,
     ) -> None:  # fmt: skip
         self.mean, self.design, self.frame, self.method = mean, design, frame, method
         self._levels = levels
         self._fit = fit
         self.iterations, self.converged = fit.iterations, fit.converged
-        if fit.lme.is_singular():
+        if fit.singular:
             warn(
                 "boundary (singular) fit: a random effect's variance is (nearly) zero or a correlation ±1",
                 SingularFitWarning,
@@ -60,10 +61,9 @@ class NonlinearMixedModel:
 
     @property
     def vcov(self) -> pd.DataFrame:
-        """The fixed effects' covariance: σ²(X'V⁻¹X)⁻¹ of the final linearized model (nlme's vcov)."""
-        return pd.DataFrame(
-            np.asarray(self._fit.lme.vcov), index=self.design.beta_names, columns=self.design.beta_names
-        )
+        """The fixed effects' covariance: σ²(X'V⁻¹X)⁻¹ of the final linearized model (nlme's vcov;
+        nlmer's from RX, as lme4's)."""
+        return pd.DataFrame(self._fit.vcov, index=self.design.beta_names, columns=self.design.beta_names)
 
     @property
     def stderr(self) -> pd.Series:
@@ -71,23 +71,23 @@ class NonlinearMixedModel:
 
     @property
     def sigma(self) -> float:
-        return float(self._fit.lme.sigma)
+        return self._fit.sigma
 
     @property
     def VarCorr(self) -> pd.DataFrame:
         """SDs of the random effects (and their correlations) and the residual SD, as lme4's layout."""
-        return self._fit.lme.VarCorr
+        return self._fit.varcorr
 
     @property
     def loglik(self) -> float:
-        """The (restricted for REML) log-likelihood of the final linearized model, as nlme's logLik."""
-        return float(self._fit.lme.loglik)
+        """nlme's: the (restricted for REML) log-likelihood of the final linearized model; nlmer's:
+        the Laplace approximation's."""
+        return self._fit.loglik
 
     @property
     def dof(self) -> int:
         """Parameters: fixed effects, the random effects' covariance and σ."""
-        q = len(self.design.random)
-        return len(self.design.beta_names) + (q * (q + 1) // 2 if self.design.correlated else q) + 1
+        return len(self.design.beta_names) + self._fit.n_theta + 1
 
     @property
     def aic(self) -> float:
@@ -169,7 +169,10 @@ class NonlinearMixedModel:
             f" {row.var1 or 'Residual':<14} {row.sdcor:10.6g}" for row in vc.itertuples() if row.var2 == ""
         )
         lines = [
-            f"Nonlinear mixed-effects model fit by {'REML' if self.method == 'REML' else 'maximum likelihood'}",
+            "Nonlinear mixed-effects model fit by "
+            + {"REML": "REML", "ML": "maximum likelihood", "Laplace": "maximum likelihood (Laplace approximation)"}[
+                self.method
+            ],
             f"  Model: {self.mean.text}",
             f"  Data: {self.nobs} observations, {len(self._levels)} groups of {self.design.group}",
             f"       AIC      BIC    logLik\n  {self.aic:8.6g} {self.bic:8.6g} {self.loglik:9.6g}",
@@ -264,6 +267,49 @@ def nlme(
     _check_start(problem, beta)
     fit = lindstrom_bates(problem, beta, method == "REML", max_iter, tolerance)
     return NonlinearMixedModel(mean, design, frame, pd.Index(levels), fit, method)
+
+
+def nlmer(formula: str, data: Any, start: Mapping[str, float]) -> NonlinearMixedModel:
+    """Fit a nonlinear mixed model by the Laplace approximation, as lme4's ``nlmer()``.
+
+    Parameters
+    ----------
+    formula : str
+        Response, model and random effects in lme4's three-part form:
+        ``"circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym | Tree"``, or
+        ``"conc ~ SSfol(Dose, Time, lKe, lKa, lCl) ~ (lKa | Subject) + (0 + lCl | Subject)"``
+        (parameters in a term together are correlated; one grouping factor). The model is one of
+        nlme's self-starting models or an expression in the parameters named in ``start``.
+    data : DataFrame
+    start : dict
+        The fixed effects' start, one per parameter (lme4 requires it).
+
+    Returns
+    -------
+    NonlinearMixedModel
+        ``iterations`` counts the deviance's evaluations (both stages).
+    """
+    parts = [part.strip() for part in formula.split("~")]
+    if len(parts) != 3:
+        raise FormulaError(f"nlmer's formula has three parts, 'y ~ model ~ Asym | group': got '{formula}'")
+    if not isinstance(start, Mapping):
+        raise DataError("nlmer needs start: a dict with one value per parameter, as lme4's")
+    frame = as_dataframe(data)
+    mean = parse_mean(f"{parts[0]} ~ {parts[1]}", list(start), set(frame.columns), None)
+    names, blocks, group = random_blocks(parts[2], mean.parameters)
+    needed = list(dict.fromkeys([mean.response, *mean.covariates, group]))
+    missing = [c for c in needed if c not in frame]
+    if missing:
+        raise DataError(f"the data lack column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+    frame = frame.dropna(subset=needed).reset_index(drop=True)
+    design = parameter_design(mean.parameters, dict.fromkeys(mean.parameters, "1"), names, group, True, frame)
+    y = frame[mean.response].to_numpy(dtype=np.float64)
+    codes, levels = pd.factorize(frame[group], sort=True)
+    problem = NonlinearProblem(y, _covariate_arrays(frame, mean), mean, design, codes, len(levels))
+    beta = start_vector(start, design)
+    _check_start(problem, beta)
+    fit = laplace_fit(problem, blocks, beta, design.random_names, group)
+    return NonlinearMixedModel(mean, design, frame, pd.Index(levels), fit, "Laplace")
 
 
 def _check_start(problem: NonlinearProblem, beta: np.ndarray) -> None:
