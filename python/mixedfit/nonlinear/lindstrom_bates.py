@@ -68,7 +68,10 @@ class NonlinearProblem:
 
     def linearized(self, beta: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The mean, X = ∂f/∂β (n × p) and Z = ∂f/∂b (n × q) at (β, b)."""
-        value, gradient = self.mean.evaluate(self.data, self.parameters(beta, b))
+        return self.matrices(*self.mean.evaluate(self.data, self.parameters(beta, b)))
+
+    def matrices(self, value: np.ndarray, gradient: Values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The mean, X and Z from an evaluation of the mean and its gradient in φ."""
         d = self.design
         X = np.column_stack(
             [
@@ -88,20 +91,24 @@ def _group_sums(codes: np.ndarray, groups: int, values: np.ndarray) -> np.ndarra
     return sums.reshape((groups, *values.shape[1:]))
 
 
-def penalized_rss(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarray) -> float:
-    value, _ = problem.mean.evaluate(problem.data, problem.parameters(beta, u @ T.T))
-    rss = float(np.sum((problem.y - value) ** 2) + np.sum(u**2))
-    return rss if np.isfinite(rss) else np.inf
+def _penalized_rss(
+    problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarray
+) -> tuple[float, tuple[np.ndarray, Values]]:
+    """|y − f|² + |u|² at (β, u) (inf outside the model's domain), and the evaluation of f there."""
+    evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, u @ T.T))
+    rss = float(np.sum((problem.y - evaluation[0]) ** 2) + np.sum(u**2))
+    return (rss if np.isfinite(rss) else np.inf), evaluation
 
 
 def pnls(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(β, u) minimizing the penalized RSS for the factor T (q × q), from (β, u)."""
-    current = penalized_rss(problem, beta, u, T)
+    """(β, u) minimizing the penalized RSS for the factor T (q × q), from (β, u). Each accepted
+    trial point's evaluation (the mean and its gradient come together) is the next step's."""
+    current, evaluation = _penalized_rss(problem, beta, u, T)
     if not np.isfinite(current):
         raise NumericalError("the model's mean is not finite at the start: check start and the model's formula")
     codes, m, q = problem.codes, problem.n_groups, problem.q
     for _ in range(PNLS_MAX_STEPS):
-        value, X, Z = problem.linearized(beta, u @ T.T)
+        value, X, Z = problem.matrices(*evaluation)
         r = problem.y - value
         Zu = Z @ T  # ∂f/∂u_g for the row's group
         # Each group's blocks: G = Σ z z' + I, H = Σ z x', c = Σ z r − u.
@@ -117,8 +124,9 @@ def pnls(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarr
         step_u = G_inv_c - np.einsum("gqp,p->gq", G_inv_H, step_beta)
         factor = 1.0
         for _ in range(HALVINGS):
-            trial = penalized_rss(problem, beta + factor * step_beta, u + factor * step_u, T)
+            trial, trial_evaluation = _penalized_rss(problem, beta + factor * step_beta, u + factor * step_u, T)
             if trial <= current:
+                evaluation = trial_evaluation
                 break
             factor /= 2
         else:
