@@ -35,7 +35,6 @@ class Smooth:
     transform: np.ndarray  # k × k': basis coefficients of the mixed-model coefficients
     rank: int  # penalized columns (the first ``rank``)
     by_level: Any = None  # the by factor's level of this smooth (None: no by, or a numeric by)
-    scale: float = field(default=1.0)  # the penalty was divided by it (mgcv's S.scale)
 
     @property
     def fixed_names(self) -> list[str]:
@@ -153,7 +152,7 @@ def build_smooths(spec: SmoothSpec, frame: Any) -> list[tuple[Smooth, np.ndarray
     trend = (X @ transform[:, rank:]).T @ (x[:, 0] - x[:, 0].mean())
     transform[:, rank:] *= np.where(trend < 0, -1.0, 1.0)
     smooths = [
-        Smooth(spec, spec.label if level is None else f"{spec.label}{level}", basis, transform, rank, level, scale)
+        Smooth(spec, spec.label if level is None else f"{spec.label}{level}", basis, transform, rank, level)
         for level in levels
     ]
     return [(smooth, smooth.columns_of(X, frame)) for smooth in smooths]

@@ -88,7 +88,7 @@ def parse_mean(
     model: str | Callable[..., Any], parameters: list[str] | None, columns: set[str], response: str | None
 ) -> MeanFunction:
     """The mean function of ``model``; ``parameters`` are the fixed part's names (needed for an
-    expression or a callable, checked against a self-starting model's)."""
+    expression or a callable; a self-starting model names its own)."""
     if callable(model):
         if response is None or parameters is None:
             raise FormulaError("a callable model needs response='column' and the parameters named in fixed")
@@ -102,7 +102,7 @@ def parse_mean(
         raise FormulaError(f"cannot parse the model's right-hand side '{right}'") from None
     body = tree.body
     if isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id in MODELS:
-        return _selfstarting(model, left, body, MODELS[body.func.id], parameters, columns)
+        return _selfstarting(model, left, body, MODELS[body.func.id], columns)
     if parameters is None:
         raise FormulaError(f"the model '{model}' is an expression: name its parameters in fixed ('a + b ~ 1')")
     for node in ast.walk(tree):
@@ -129,9 +129,8 @@ def parse_mean(
     return MeanFunction(model, left, tuple(parameters), covariates, expression=compile(tree, "<model>", "eval"))
 
 
-def _selfstarting(
-    text: str, response: str, call: ast.Call, selfstart: SelfStart, parameters: list[str] | None, columns: set[str]
-) -> MeanFunction:
+def _selfstarting(text: str, response: str, call: ast.Call, selfstart: SelfStart, columns: set[str]) -> MeanFunction:
+    """A self-starting model's call; its parameters are checked against fixed by parameter_design."""
     expected = len(selfstart.covariates) + len(selfstart.parameters)
     arguments = call.args
     if call.keywords or len(arguments) != expected or not all(isinstance(a, ast.Name) for a in arguments):
@@ -142,17 +141,4 @@ def _selfstarting(
     missing = [c for c in covariates if c not in columns]
     if missing:
         raise FormulaError(f"{selfstart.name}'s covariate {', '.join(missing)} is not a column of the data")
-    if parameters is not None:
-        unused = [p for p in parameters if p not in named]
-        if unused:
-            raise FormulaError(
-                f"parameter{'s' if len(unused) > 1 else ''} {', '.join(unused)} of fixed are not in the model '{text}' "
-                f"(its parameters are {', '.join(named)})"
-            )
-        absent = [p for p in named if p not in parameters]
-        if absent:
-            several = len(absent) > 1
-            raise FormulaError(
-                f"the model's parameter{'s' if several else ''} {', '.join(absent)} {'are' if several else 'is'} missing from fixed"
-            )
     return MeanFunction(text, response, named, covariates, selfstart=selfstart)
