@@ -20,12 +20,16 @@ site <- sample(sprintf("s%02d", 1:20), 400, replace = TRUE)
 site_effect <- setNames(rnorm(20, 0, 0.4), sprintf("s%02d", 1:20))
 pois$y <- rpois(400, exp(0.25 * pois$f + site_effect[site] - 1))   # gamSim's f plus site effects
 pois <- data.frame(y = pois$y, x0 = signif(pois$x0, 8), x2 = signif(pois$x2, 8), site = site)
+large <- gamSim(6, n = 2500, scale = 2, verbose = FALSE)  # more distinct values than mgcv's 2,000 knots
+large <- data.frame(y = signif(large$y, 8), x2 = signif(large$x2, 8), fac = paste0("g", large$fac))
+write.csv(large, file.path("tests", "data", "gamsim_large.csv"), row.names = FALSE)
 write.csv(sim6, file.path("tests", "data", "gamsim6.csv"), row.names = FALSE)
 write.csv(sim4, file.path("tests", "data", "gamsim4.csv"), row.names = FALSE)
 write.csv(pois, file.path("tests", "data", "gamsim_poisson.csv"), row.names = FALSE)
 sim6 <- read.csv(file.path("tests", "data", "gamsim6.csv"), stringsAsFactors = TRUE)
 sim4 <- read.csv(file.path("tests", "data", "gamsim4.csv"), stringsAsFactors = TRUE)
 pois <- read.csv(file.path("tests", "data", "gamsim_poisson.csv"), stringsAsFactors = TRUE)
+large <- read.csv(file.path("tests", "data", "gamsim_large.csv"), stringsAsFactors = TRUE)
 sleep <- read_data("sleepstudy")
 
 grid_of <- function(data, variables, by = NULL, level = NULL) {
@@ -90,6 +94,9 @@ cases <- list(
   summarise("poisson_cr", y ~ s(x0, bs = "cr") + s(x2, bs = "cr"), ~(1 | site), pois, "gamsim_poisson",
             list(list(label = "s(x2)", variables = "x2")), "y ~ s(x0, bs='cr') + s(x2, bs='cr') + (1 | site)",
             family = poisson()),
+  # max.knots above the distinct values: mgcv's exact basis on all of them (mixedfit's for one covariate)
+  summarise("tp_all_knots", y ~ s(x2, xt = list(max.knots = 3000)), ~(1 | fac), large, "gamsim_large",
+            list(list(label = "s(x2)", variables = "x2")), "y ~ s(x2) + (1 | fac)"),
   summarise("sleepstudy_cr", Reaction ~ s(Days, bs = "cr", k = 5), ~(1 | Subject), sleep, "sleepstudy",
             list(list(label = "s(Days)", variables = "Days")), "Reaction ~ s(Days, bs='cr', k=5) + (1 | Subject)"),
   summarise("sleepstudy_tp", Reaction ~ s(Days, k = 6), ~(Days | Subject), sleep, "sleepstudy",

@@ -25,7 +25,8 @@ from .._lazy import interpolate, spatial
 DEFAULT_K = {"cr": 10, "ps": 10}
 TP_EXTRA_K = (8, 27, 100)
 # mgcv's thin plate regression spline uses at most this many distinct covariate values as knots
-# (a random subset beyond it, which mixedfit does not reproduce: it refuses, see tp_basis).
+# (a random subset beyond it, which mixedfit does not reproduce: with several covariates it refuses;
+# with one it uses them all — the exact basis mgcv's subset approximates — at O(n) per product).
 TP_MAX_KNOTS = 2000
 # Up to this many knots E is formed (a product with it is faster than four running sums below ~10³).
 DENSE_RADIAL_KNOTS = 800
@@ -171,11 +172,11 @@ class ThinPlateSpline:
         shift = x.mean(axis=0)
         centred = x - shift
         knots, row_knot = np.unique(centred, axis=0, return_inverse=True)
-        if len(knots) > TP_MAX_KNOTS:
+        if len(knots) > TP_MAX_KNOTS and d > 1:
             raise ValueError(
-                f"{len(knots)} distinct covariate values: mgcv's thin plate spline then uses a random subset of "
-                f"{TP_MAX_KNOTS} as knots, which mixedfit does not reproduce; use bs='cr' (one covariate) or "
-                "a tensor product t2(...)"
+                f"{len(knots)} distinct covariate values: mgcv's thin plate spline of several covariates then uses "
+                f"a random subset of {TP_MAX_KNOTS} as knots, which mixedfit does not reproduce; use fewer distinct "
+                "values (rounded coordinates)"
             )
         E = _radial_operator(knots, order)
         if len(knots) - 1 > k:  # Lanczos for the k largest in magnitude (mgcv's choice, whatever their sign)
@@ -199,8 +200,12 @@ class ThinPlateSpline:
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
         centred = np.atleast_2d(x) - self.shift
-        radial = _radial(_distances(centred, self.knots), self.order, centred.shape[1])
-        return np.hstack([radial @ self.coefficients, _polynomials(centred, self.powers)]) / self.column_scale
+        if _one_dimensional(centred.shape[1], self.order):  # no points × knots matrix (any number of knots)
+            constant = _radial(np.ones((1, 1)), self.order, 1)[0, 0]
+            radial = constant * _cubic_sums(centred[:, 0], self.knots[:, 0], self.coefficients)
+        else:
+            radial = _radial(_distances(centred, self.knots), self.order, centred.shape[1]) @ self.coefficients
+        return np.hstack([radial, _polynomials(centred, self.powers)]) / self.column_scale
 
 
 def tp_null_dim(d: int) -> int:
@@ -235,27 +240,38 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _radial_operator(knots: np.ndarray, m: int) -> scipy.sparse.linalg.LinearOperator:
     """E = [η(|x_i − x_j|)] over the knots as an operator. In one dimension (m = 2, η(r) = r³/12)
-    E times a vector is four running sums over the sorted knots — (x_i − x_j)³ expanded in powers
-    of x_j — O(n) instead of the n² matrix (2,000 knots: 32 MB read per product, 29 products per
-    eigenvector search); elsewhere, and for few knots (where numpy's calls cost more than the
-    n² products), the dense matrix."""
+    E times a vector is running sums over the sorted knots (_cubic_sums): O(n) instead of the n²
+    matrix (2,000 knots: 32 MB read per product, 29 products per eigenvector search); elsewhere,
+    and for few knots (where numpy's calls cost more than the n² products), the dense matrix."""
     n, d = knots.shape
-    if d > 1 or m != 2 or n <= DENSE_RADIAL_KNOTS:
+    if not _one_dimensional(d, m) or n <= DENSE_RADIAL_KNOTS:
         return scipy.sparse.linalg.aslinearoperator(_radial(_distances(knots, knots), m, d))
-    x = knots[:, 0]  # np.unique sorted them
+    x = knots[:, 0]
     constant = _radial(np.ones((1, 1)), m, d)[0, 0]
-    powers = np.stack([np.ones_like(x), x, x**2, x**3])  # x^p, p = 0..3
 
     def product(v: np.ndarray) -> np.ndarray:
-        v = v.reshape(n, -1)
-        below = np.cumsum(powers[:, :, None] * v[None], axis=1)  # Σ_{j ≤ i} x_j^p v_j
-        above = below[:, -1:, :] - below  # Σ_{j > i}
-        xi = x[:, None]
-        left = xi**3 * below[0] - 3 * xi**2 * below[1] + 3 * xi * below[2] - below[3]  # Σ_{j≤i} (x_i − x_j)³ v_j
-        right = above[3] - 3 * xi * above[2] + 3 * xi**2 * above[1] - xi**3 * above[0]  # Σ_{j>i} (x_j − x_i)³ v_j
-        return constant * (left + right)
+        return constant * _cubic_sums(x, x, v.reshape(n, -1))
 
     return scipy.sparse.linalg.LinearOperator((n, n), matvec=product, matmat=product, dtype=np.float64)
+
+
+def _one_dimensional(d: int, m: int) -> bool:
+    """Whether η is r³ (one covariate, m = 2): the case of running sums."""
+    return d == 1 and m == 2
+
+
+def _cubic_sums(points: np.ndarray, knots: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ_j |p_i − k_j|³ w_j for each point p_i (knots sorted; weights knots × columns): (p − k)³
+    expanded in powers of k, summed over the knots below each point and above it by running sums."""
+    powers = np.stack([np.ones_like(knots), knots, knots**2, knots**3])  # k^p, p = 0..3
+    running = np.cumsum(powers[:, :, None] * weights[None], axis=1)
+    running = np.concatenate([np.zeros((4, 1, weights.shape[1])), running], axis=1)  # Σ over the first i knots
+    below = running[:, np.searchsorted(knots, points, side="right"), :]  # Σ_{k_j ≤ p}
+    above = running[:, -1:, :] - below  # Σ_{k_j > p}
+    p = points[:, None]
+    left = p**3 * below[0] - 3 * p**2 * below[1] + 3 * p * below[2] - below[3]
+    right = above[3] - 3 * p * above[2] + 3 * p**2 * above[1] - p**3 * above[0]
+    return left + right
 
 
 def _radial(r: np.ndarray, m: int, d: int) -> np.ndarray:
