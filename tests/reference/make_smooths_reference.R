@@ -44,7 +44,7 @@ grid_of <- function(data, variables, by = NULL, level = NULL) {
                      b = seq(min(data[[variables[2]]]), max(data[[variables[2]]]), length = 5))
     grid[[variables[1]]] <- g$a; grid[[variables[2]]] <- g$b
   }
-  if (!is.null(by)) grid[[by]] <- factor(rep(level, 25), levels(data[[by]]))
+  if (!is.null(by)) grid[[by]] <- if (is.factor(data[[by]])) factor(rep(level, 25), levels(data[[by]])) else rep(1, 25)
   grid
 }
 
@@ -94,6 +94,10 @@ cases <- list(
   summarise("poisson_cr", y ~ s(x0, bs = "cr") + s(x2, bs = "cr"), ~(1 | site), pois, "gamsim_poisson",
             list(list(label = "s(x2)", variables = "x2")), "y ~ s(x0, bs='cr') + s(x2, bs='cr') + (1 | site)",
             family = poisson()),
+  # a numeric by: the smooth of x2 times x1, uncentred (its unpenalized part holds x1 and x1·x2)
+  summarise("numeric_by", y ~ s(x2, by = x1, bs = "cr") + s(x0, bs = "cr"), ~(1 | fac), sim6, "gamsim6",
+            list(list(label = "s(x2):x1", variables = "x2", by = "x1")),
+            "y ~ s(x2, by=x1, bs='cr') + s(x0, bs='cr') + (1 | fac)"),
   # max.knots above the distinct values: mgcv's exact basis on all of them (mixedfit's for one covariate)
   summarise("tp_all_knots", y ~ s(x2, xt = list(max.knots = 3000)), ~(1 | fac), large, "gamsim_large",
             list(list(label = "s(x2)", variables = "x2")), "y ~ s(x2) + (1 | fac)"),
