@@ -22,11 +22,16 @@ def data_of(case: dict) -> pd.DataFrame:
     return read_r_csv(HERE / "data" / f"{case['data']}.csv")
 
 
+def variance_of(spec: dict):
+    variance = spec.get("variance")
+    return None if variance is None else getattr(mixedfit, variance["kind"])(variance["column"])
+
+
 def fit(case: dict, **options):
     spec = case["python"]
     return mixedfit.nlme(
         spec["model"], data_of(case), spec["fixed"], spec["random"], start=spec["start"], method=spec["method"],
-        covariance=spec.get("covariance"), **options,
+        covariance=spec.get("covariance"), variance=variance_of(spec), **options,
     )  # fmt: skip
 
 
@@ -49,7 +54,8 @@ def test_estimates_equal_nlme(fits, name):
     assert list(m.fixef.index) == list(reference.index)
     np.testing.assert_allclose(m.fixef, reference, rtol=1e-3)
     np.testing.assert_allclose(m.stderr, case["fixef_se"], rtol=2e-2)
-    assert m.sigma == pytest.approx(case["sigma"], rel=1e-3)
+    if case["python"].get("variance", {}).get("kind") != "varIdent":  # (see test_variance_functions_equal_nlme)
+        assert m.sigma == pytest.approx(case["sigma"], rel=1e-3)
     vc = m.VarCorr
     sds = vc[(vc["var2"] == "") & (vc["grp"] != "Residual")].set_index("var1")["sdcor"]
     for parameter, sd in case["random_sd"].items():
@@ -73,6 +79,21 @@ def test_predictions_equal_nlme(fits, name):
     np.testing.assert_allclose(m.predict(level=1)[:6], case["predict1"], rtol=1e-3)
     rows = data_of(case).head(6)
     np.testing.assert_allclose(m.predict(rows, level=1), m.predict(level=1)[:6], rtol=1e-12)
+
+
+def test_variance_functions_equal_nlme(fits):
+    """nlme's weights=: varIdent on CO2's Type (each stratum's residual SD: mixedfit's reference
+    stratum is the first in data order, Quebec; nlme's here the first level, Mississippi) and
+    varPower of Loblolly's age (the power), to 1e-3."""
+    m, case = fits["co2_varident"], REFERENCE["co2_varident"]
+    ratios = m._fit.lme._structure.estimates()["variance"]
+    assert m.sigma * ratios["Mississippi"] == pytest.approx(case["sigma"], rel=1e-3)
+    assert m.sigma * ratios["Quebec"] == pytest.approx(case["sigma"] * case["variance"]["Quebec"], rel=1e-3)
+    assert "Different standard deviations per stratum" in m.summary()
+    m, case = fits["loblolly_varpower"], REFERENCE["loblolly_varpower"]
+    power = m._fit.lme._structure.estimates()["variance"]["power"]
+    assert power == pytest.approx(case["variance"]["power"], rel=1e-3)
+    assert m.dof == 6  # 3 fixed effects, Asym's SD, the power, σ
 
 
 def test_reml_keeps_ml_estimates_and_rescales_sigma(fits):
@@ -230,3 +251,10 @@ def test_nlmer_formula_is_checked():
     with pytest.raises(FormulaError, match="Bogus is not a parameter"):
         mixedfit.nlmer("circumference ~ SSlogis(age, Asym, xmid, scal) ~ Bogus | Tree", data,
                        start={"Asym": 200, "xmid": 725, "scal": 350})  # fmt: skip
+
+
+def test_variance_function_needs_ml():
+    data = data_of(REFERENCE["orange_ml"])
+    with pytest.raises(NotImplementedError, match="method='ML'"):
+        mixedfit.nlme("circumference ~ SSlogis(age, Asym, xmid, scal)", data, "Asym + xmid + scal ~ 1", "Asym ~ 1 | Tree",
+                      start={"Asym": 170, "xmid": 700, "scal": 350}, method="REML", variance=mixedfit.varPower("age"))  # fmt: skip

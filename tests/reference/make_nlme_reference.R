@@ -37,7 +37,9 @@ summarise <- function(name, fit, data_name, python, group) {
     ranef = lapply(as.list(re), function(column) unname(column[1:3])),
     predict0 = unname(predict(fit, level = 0)[1:6]),
     predict1 = unname(predict(fit, level = 1)[1:6]),
-    iterations = fit$numIter
+    iterations = fit$numIter,
+    variance = if (is.null(fit$modelStruct$varStruct)) NULL else
+      as.list(coef(fit$modelStruct$varStruct, unconstrained = FALSE))
   )
 }
 
@@ -81,4 +83,19 @@ cases <- list(
                  random = "Asym + xmid + scal ~ 1 | Plot", start = list(Asym = 17, xmid = 52, scal = 7.5),
                  method = "ML"), "Plot")
 )
+cases <- c(cases, list(
+  summarise("co2_varident", nlme(uptake ~ SSasympOff(conc, Asym, lrc, c0), data = co2, fixed = Asym + lrc + c0 ~ 1,
+                                 random = Asym ~ 1 | Plant, weights = varIdent(form = ~ 1 | Type),
+                                 start = c(Asym = 32.4, lrc = -4.6, c0 = 49)), "CO2",
+            list(model = "uptake ~ SSasympOff(conc, Asym, lrc, c0)", fixed = "Asym + lrc + c0 ~ 1",
+                 random = "Asym ~ 1 | Plant", start = list(Asym = 32.4, lrc = -4.6, c0 = 49), method = "ML",
+                 variance = list(kind = "varIdent", column = "Type")), "Plant"),
+  summarise("loblolly_varpower", nlme(height ~ SSasymp(age, Asym, R0, lrc), data = loblolly,
+                                      fixed = Asym + R0 + lrc ~ 1, random = Asym ~ 1 | Seed,
+                                      weights = varPower(form = ~ age),
+                                      start = c(Asym = 103, R0 = -8.5, lrc = -3.3)), "Loblolly",
+            list(model = "height ~ SSasymp(age, Asym, R0, lrc)", fixed = "Asym + R0 + lrc ~ 1",
+                 random = "Asym ~ 1 | Seed", start = list(Asym = 103, R0 = -8.5, lrc = -3.3), method = "ML",
+                 variance = list(kind = "varPower", column = "age")), "Seed")
+))
 write_reference(cases, "nlme_reference.json")

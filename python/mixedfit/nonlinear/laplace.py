@@ -116,6 +116,7 @@ class LaplaceFit:
     n_theta: int
     iterations: int  # evaluations of the deviance
     converged: bool
+    structure_lines: tuple[str, ...] = ()  # (no variance functions in nlmer)
 
 
 class LaplaceDeviance:

@@ -17,12 +17,13 @@ times: non-convergence warns with the last change, never loops forever.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..design.arrays import RandomTerm
+from ..design.arrays import ArrayLayout, RandomTerm
 from ..errors import ConvergenceWarning, NumericalError, SingularFitWarning, warn
 from ..models.lmm import LinearMixedModel
 from ..models.results import lower_factor
@@ -48,6 +49,11 @@ class NonlinearProblem:
     design: ParameterDesign
     codes: np.ndarray
     n_groups: int
+    # A residual variance function's: its frame (the LME steps' variance=), and each row's
+    # weight 1/sᵢ(δ)² at the last LME step's δ (PNLS minimizes Σ wᵢ rᵢ² + |u|²)
+    variance: Any = None
+    variance_frame: pd.DataFrame | None = None
+    weights: np.ndarray | None = None
 
     @property
     def q(self) -> int:
@@ -96,7 +102,8 @@ def _penalized_rss(
 ) -> tuple[float, tuple[np.ndarray, Values]]:
     """|y − f|² + |u|² at (β, u) (inf outside the model's domain), and the evaluation of f there."""
     evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, u @ T.T))
-    rss = float(np.sum((problem.y - evaluation[0]) ** 2) + np.sum(u**2))
+    squares = (problem.y - evaluation[0]) ** 2
+    rss = float(np.sum(squares if problem.weights is None else problem.weights * squares) + np.sum(u**2))
     return (rss if np.isfinite(rss) else np.inf), evaluation
 
 
@@ -107,9 +114,12 @@ def pnls(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarr
     if not np.isfinite(current):
         raise NumericalError("the model's mean is not finite at the start: check start and the model's formula")
     codes, m, q = problem.codes, problem.n_groups, problem.q
+    root = None if problem.weights is None else np.sqrt(problem.weights)
     for _ in range(PNLS_MAX_STEPS):
         value, X, Z = problem.matrices(*evaluation)
         r = problem.y - value
+        if root is not None:  # the weighted problem as an unweighted one of scaled rows
+            r, X, Z = r * root, X * root[:, None], Z * root[:, None]
         Zu = Z @ T  # ∂f/∂u_g for the row's group
         # Each group's blocks: G = Σ z z' + I, H = Σ z x', c = Σ z r − u.
         G = _group_sums(codes, m, Zu[:, :, None] * Zu[:, None, :]) + np.eye(q)
@@ -171,8 +181,14 @@ class LindstromBatesFit:
         return bool(self.lme.is_singular())
 
     @property
+    def structure_lines(self) -> list[str]:
+        """The variance function's summary lines (none without one)."""
+        return [] if self.lme._structure is None else self.lme._structure.summary_lines()
+
+    @property
     def n_theta(self) -> int:
-        return len(self.lme.theta)
+        """θ's and the variance function's parameters."""
+        return len(self.lme.theta) + len(_delta(self.lme))
 
 
 def relative_factor(lme: LinearMixedModel, q: int, correlated: bool) -> np.ndarray:
@@ -188,11 +204,18 @@ def linearized_model(
     earlier linearization (like), that model with the new values."""
     value, X, Z = problem.linearized(beta, b)
     w = problem.y - value + X @ beta + np.sum(Z * b[problem.codes], axis=1)
-    if like is not None and like.REML == REML:
+    if like is not None and like.REML == REML and problem.variance is None:
         return like._with_values(w, X, Z)
     d = problem.design
     term = RandomTerm(problem.codes, Z, correlated=d.correlated, group_name=d.group, column_names=d.random_names)
-    return LinearMixedModel.from_arrays(w, X, [term], REML=REML, names=d.beta_names)
+    if problem.variance is None:
+        return LinearMixedModel.from_arrays(w, X, [term], REML=REML, names=d.beta_names)
+    # the array model's formula on its frame with the variance function's columns beside
+    layout = ArrayLayout.of(X, [term], d.beta_names, None, None)
+    frame = layout.frame(w, X, [term], None, None)
+    for column in problem.variance.columns:
+        frame[column] = problem.variance_frame[column].to_numpy()
+    return LinearMixedModel(layout.formula(), frame, REML=REML, variance=problem.variance)
 
 
 def lme_step(
@@ -203,7 +226,7 @@ def lme_step(
     does not keep the alternation from converging (Soybean's six θ's jittered by 1e-4 at lmer's
     defaults), before it at lmer's (a third of the evaluations)."""
     model = linearized_model(problem, beta, b, REML=False, like=previous)
-    if previous is not None:
+    if previous is not None and problem.variance is None:  # (with one, the search is over θ and δ: from scratch)
         theta = np.asarray(previous.theta)
         model._restart_optimizer(theta)
         # θ moves little between steps: BOBYQA's first steps a tenth of it (NLopt's heuristic
@@ -222,7 +245,8 @@ def lindstrom_bates(
     beta, _ = pnls(problem, beta, u, np.zeros((q, q)))  # the fixed effects alone first: b = 0
     b = np.zeros((m, q))
     lme = lme_step(problem, beta, b, None, tight=False)
-    previous = np.concatenate([beta, lme.theta])
+    problem = _reweighted(problem, lme)
+    previous = np.concatenate([beta, lme.theta, _delta(lme)])
     change = np.inf
     for iteration in range(1, max_iter + 1):
         T = relative_factor(lme, q, problem.design.correlated)
@@ -230,7 +254,8 @@ def lindstrom_bates(
         beta, u = pnls(problem, beta, u, T)
         b = u @ T.T
         lme = lme_step(problem, beta, b, lme, tight=change < TIGHT_BELOW)
-        current = np.concatenate([beta, lme.theta])
+        problem = _reweighted(problem, lme)
+        current = np.concatenate([beta, lme.theta, _delta(lme)])
         change = float(np.max(np.abs(current - previous) / np.maximum(np.abs(previous), 1e-3)))
         previous = current
         if change < tolerance:
@@ -241,6 +266,18 @@ def lindstrom_bates(
         ConvergenceWarning,
     )
     return LindstromBatesFit(beta, b, _reported(problem, beta, b, lme, REML), max_iter, False, change)
+
+
+def _reweighted(problem: NonlinearProblem, lme: LinearMixedModel) -> NonlinearProblem:
+    """The problem with the LME step's variance-function weights (itself without one)."""
+    if problem.variance is None:
+        return problem
+    return replace(problem, weights=np.asarray(lme._structure.weights, dtype=np.float64))
+
+
+def _delta(lme: LinearMixedModel) -> np.ndarray:
+    """The variance function's parameters (none without one): they converge with β and θ."""
+    return np.zeros(0) if lme._structure is None else np.asarray(lme._structure.delta)
 
 
 def _reported(

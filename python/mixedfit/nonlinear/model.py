@@ -11,6 +11,7 @@ import pandas as pd
 from .._lazy import optimize, stats
 from ..design.frame import as_dataframe
 from ..errors import DataError, FormulaError, SingularFitWarning, warn
+from ..models.variance import VARIANCE_FUNCTIONS
 from .laplace import LaplaceFit, laplace_fit, random_blocks
 from .lindstrom_bates import LindstromBatesFit, NonlinearProblem, lindstrom_bates, pnls
 from .mean_function import MeanFunction, parse_mean
@@ -180,6 +181,7 @@ class NonlinearMixedModel:
             f"Random effects (formula: {' + '.join(self.design.random)} ~ 1 | {self.design.group}), standard deviations:",
             random,
             "",
+            *self._fit.structure_lines,
             "Fixed effects:",
             coefficients.to_string(float_format=lambda v: f"{v:.6g}"),
             "",
@@ -210,6 +212,7 @@ def nlme(
     covariance: str | None = None,
     groups: str | None = None,
     response: str | None = None,
+    variance: Any = None,
     max_iter: int = 50,
     tolerance: float = 1e-5,
 ) -> NonlinearMixedModel:
@@ -239,6 +242,8 @@ def nlme(
         The group column when ``random`` has none.
     response : str, optional
         The response column of a callable model.
+    variance : mixedfit.varIdent, varPower or varExp, optional
+        nlme's ``weights=``: the residual SD's variance function (of a column; ML fits).
     max_iter, tolerance
         The alternating algorithm's iterations and relative-change tolerance.
 
@@ -250,11 +255,15 @@ def nlme(
         raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
     if covariance not in (None, "diag"):
         raise ValueError(f"covariance must be None (general) or 'diag', not {covariance!r}")
+    if variance is not None and not isinstance(variance, VARIANCE_FUNCTIONS):
+        raise TypeError(f"variance must be mixedfit.varIdent, varPower or varExp, got {type(variance).__name__}")
+    if variance is not None and method == "REML":
+        raise NotImplementedError("a variance function with method='REML' is not available yet: use method='ML'")
     frame = as_dataframe(data)
     formulas = fixed_formulas(fixed)
     random_names, group = random_parameters(random, groups)
     mean = parse_mean(model, list(formulas), set(frame.columns), response)
-    needed = [mean.response, *mean.covariates, group]
+    needed = [mean.response, *mean.covariates, group, *(variance.columns if variance is not None else ())]
     missing = [c for c in dict.fromkeys(needed) if c not in frame]
     if missing:
         raise DataError(f"the data lack column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
@@ -262,7 +271,9 @@ def nlme(
     design = parameter_design(mean.parameters, formulas, random_names, group, covariance is None, frame)
     y = frame[mean.response].to_numpy(dtype=np.float64)
     codes, levels = pd.factorize(frame[group], sort=True)
-    problem = NonlinearProblem(y, _covariate_arrays(frame, mean), mean, design, codes, len(levels))
+    problem = NonlinearProblem(
+        y, _covariate_arrays(frame, mean), mean, design, codes, len(levels), variance, frame if variance else None
+    )
     beta = start_vector(start, design) if start is not None else _self_start(problem)
     _check_start(problem, beta)
     fit = lindstrom_bates(problem, beta, method == "REML", max_iter, tolerance)
