@@ -96,6 +96,8 @@ def test_what_cannot_be_summed_is_refused():
         mixedfit.lmer("Reaction ~ Days + (factor(Days) | Subject)", ddf)
     with pytest.raises(NotImplementedError, match="out of core"):
         mixedfit.lmer("Reaction ~ Days + (1 | Subject)", ddf, variance=mixedfit.varPower("Days"))
+    with pytest.raises(NotImplementedError, match=r"smooth terms \(s\(Days, k=5\)\) are not available out of core"):
+        mixedfit.lmer("Reaction ~ s(Days, k=5) + (1 | Subject)", ddf)
 
 
 def test_on_a_local_cluster_equals_in_process():

@@ -148,6 +148,10 @@ def plan_fit(formula: str, ddf: Any, weights: str | None, offset: str | None) ->
     structured = [str(t) for t in parsed.random if t.structure != "us"]
     if structured:
         raise NotImplementedError(f"covariance structures ({', '.join(structured)}) are not available out of core")
+    if parsed.smooths:  # (their bases need all the data's covariate values at once)
+        raise NotImplementedError(
+            f"smooth terms ({', '.join(s.text for s in parsed.smooths)}) are not available out of core"
+        )
     if STATEFUL.search(parsed.fixed):
         raise NotImplementedError(
             "out of core, the fixed effects cannot use data-dependent transforms (scale, center, poly, bs): "
