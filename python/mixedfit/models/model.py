@@ -767,6 +767,8 @@ class MixedModel(Refits, SmoothResults):
 
     def _groups_line(self) -> str:
         groups = {t.name: t.n_levels for t in self.design.terms if not isinstance(t.term, SmoothTerm)}
+        if not groups:  # only smooths
+            return f"Number of obs: {self.nobs}"
         return f"Number of obs: {self.nobs}, groups:  " + "; ".join(f"{g}, {n}" for g, n in groups.items())
 
     def _dropped_line(self) -> str:
