@@ -1,8 +1,7 @@
 """Nonlinear mixed models by the Laplace approximation: ``mixedfit.nlmer``, lme4's nlmer().
 
-For (θ, β), the conditional modes u minimize |y − f(φ(β, Tu))|² + |u|² (one small Gauss–Newton
-problem per group: with β fixed the groups do not couple, and each step is vectorized over
-them); with G_g = Σ z z' + I at the mode (z = ∂f/∂u_g per row) and pwrss the penalized residual
+For (θ, β), the conditional modes u minimize |y − f(φ(β, Tu))|² + |u|² (PNLS with β fixed: the
+groups do not couple, and each Gauss–Newton step is vectorized over them); with G_g = Σ z z' + I at the mode (z = ∂f/∂u_g per row) and pwrss the penalized residual
 sum of squares there, the profiled Laplace deviance is Σ_g log det G_g + n(1 + log(2π pwrss/n)),
 lme4's. It is minimized as lme4 does: over θ with β at its start, then over θ and β (BOBYQA).
 """
@@ -19,10 +18,9 @@ import pandas as pd
 from ..design.formula import parse_formula
 from ..errors import FormulaError, NumericalError
 from ..models.optimize import OptSummary, bobyqa
-from .lindstrom_bates import HALVINGS, NonlinearProblem, _group_sums
+from .lindstrom_bates import NonlinearProblem, group_blocks, pnls
 
 MODE_TOLERANCE = 1e-12  # relative decrease of the penalized RSS that ends the modes' search
-MODE_MAX_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -126,54 +124,24 @@ class LaplaceDeviance:
         self.problem, self.blocks = problem, blocks
         self.u = np.zeros((problem.n_groups, blocks.q))
 
-    def modes(self, beta: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(pwrss, u, G, H, X) at the conditional modes for (β, T): G and H the groups' blocks
-        there, X = ∂f/∂β."""
-        problem, u = self.problem, self.u
-        codes, m = problem.codes, problem.n_groups
-        current = None
-        for _ in range(MODE_MAX_STEPS):
-            value, X, Z = problem.linearized(beta, u @ T.T)
-            r = problem.y - value
-            if current is None:
-                current = float(r @ r + np.sum(u**2))
-                if not np.isfinite(current):
-                    raise NumericalError("the model's mean is not finite at a trial point")
-            Zu = Z @ T
-            G = _group_sums(codes, m, Zu[:, :, None] * Zu[:, None, :]) + np.eye(self.blocks.q)
-            c = _group_sums(codes, m, Zu * r[:, None]) - u
-            step = np.linalg.solve(G, c[:, :, None])[:, :, 0]
-            factor = 1.0
-            for _ in range(HALVINGS):
-                trial_u = u + factor * step
-                trial_value, _ = problem.mean.evaluate(problem.data, problem.parameters(beta, trial_u @ T.T))
-                trial = float(np.sum((problem.y - trial_value) ** 2) + np.sum(trial_u**2))
-                if trial <= current:
-                    break
-                factor /= 2
-            else:
-                break
-            u = trial_u
-            decrease, current = current - trial, trial
-            if decrease <= MODE_TOLERANCE * current:
-                break
-        self.u = u
-        value, X, Z = problem.linearized(beta, u @ T.T)
-        r = problem.y - value
-        Zu = Z @ T
-        G = _group_sums(codes, m, Zu[:, :, None] * Zu[:, None, :]) + np.eye(self.blocks.q)
-        H = _group_sums(codes, m, Zu[:, :, None] * X[:, None, :])
-        return float(r @ r + np.sum(u**2)), u, G, H, X
+    def at_modes(self, beta: np.ndarray, T: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
+        """(deviance, pwrss, G, H, X) at the conditional modes for (β, T): G and H the groups'
+        blocks there, X = ∂f/∂β."""
+        problem = self.problem
+        _, self.u = pnls(problem, beta, self.u, T, update_beta=False, tolerance=MODE_TOLERANCE)
+        evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, self.u @ T.T))
+        r, X, G, H, _, _ = group_blocks(problem, evaluation, self.u, T)
+        pwrss = float(r @ r + np.sum(self.u**2))
+        n = len(problem.y)
+        deviance = float(np.sum(np.linalg.slogdet(G)[1])) + n * (1.0 + np.log(2 * np.pi * pwrss / n))
+        return deviance, pwrss, G, H, X
 
     def __call__(self, theta: np.ndarray, beta: np.ndarray) -> float:
         try:
-            pwrss, _, G, _, _ = self.modes(beta, self.blocks.factor(theta))
+            deviance = self.at_modes(beta, self.blocks.factor(theta))[0]
         except (NumericalError, np.linalg.LinAlgError):
             return np.inf
-        n = len(self.problem.y)
-        log_det = float(np.sum(np.linalg.slogdet(G)[1]))
-        value = log_det + n * (1.0 + np.log(2 * np.pi * pwrss / n))
-        return value if np.isfinite(value) else np.inf  # outside the model's domain (a scale at 0)
+        return deviance if np.isfinite(deviance) else np.inf  # outside the model's domain (a scale at 0)
 
 
 def laplace_fit(
@@ -193,18 +161,15 @@ def laplace_fit(
     x = bobyqa(lambda v: deviance(v[:k], v[k:]), stage2)
     theta, beta = x[:k], x[k:]
     T = blocks.factor(theta)
-    pwrss, u, G, H, X = deviance.modes(beta, T)
-    n = len(problem.y)
-    value = deviance(theta, beta)
-    sigma = float(np.sqrt(pwrss / n))
+    value, pwrss, G, H, X = deviance.at_modes(beta, T)
+    sigma = float(np.sqrt(pwrss / len(problem.y)))
     # lme4's vcov from RX: σ² (X'X − Σ_g H'G⁻¹H)⁻¹, X = ∂f/∂β at the modes
     schur = X.T @ X - np.einsum("gqp,gqs->ps", H, np.linalg.solve(G, H))
     vcov = sigma**2 * np.linalg.inv(schur)
-    b = u @ T.T
     singular = bool(np.any(np.abs(np.diag(T)) < 1e-4))
     return LaplaceFit(
-        beta, b, theta, -0.5 * value, sigma, vcov, _varcorr(T, sigma, blocks, names, group), singular, k,
-        stage1.feval + stage2.feval, stage2.return_code != "MAXEVAL_REACHED",
+        beta, deviance.u @ T.T, theta, -0.5 * value, sigma, vcov, _varcorr(T, sigma, blocks, names, group), singular,
+        k, stage1.feval + stage2.feval, stage2.return_code != "MAXEVAL_REACHED",
     )  # fmt: skip
 
 

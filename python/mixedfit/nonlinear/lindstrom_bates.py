@@ -61,16 +61,7 @@ class NonlinearProblem:
 
     def parameters(self, beta: np.ndarray, b: np.ndarray) -> Values:
         """φ per row: A_k β_k plus the row's group's random effect where k has one."""
-        d = self.design
-        n = len(self.y)
-        # (a parameter without covariates is its coefficient: no n × 1 product)
-        phi = {
-            p: np.full(n, beta[sl.start]) if d.columns[p] == ["(Intercept)"] else d.matrices[p] @ beta[sl]
-            for p, sl in d.slices.items()
-        }
-        for j, p in enumerate(d.random):
-            phi[p] = phi[p] + b[self.codes, j]
-        return phi
+        return self.design.parameter_values(self.design.matrices, beta, b, self.codes)
 
     def linearized(self, beta: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The mean, X = ∂f/∂β (n × p) and Z = ∂f/∂b (n × q) at (β, b)."""
@@ -107,31 +98,51 @@ def _penalized_rss(
     return (rss if np.isfinite(rss) else np.inf), evaluation
 
 
-def pnls(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(β, u) minimizing the penalized RSS for the factor T (q × q), from (β, u). Each accepted
+def group_blocks(
+    problem: NonlinearProblem, evaluation: tuple[np.ndarray, Values], u: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """At an evaluation of the mean (the rows weighted where a variance function weighs them):
+    the residuals r, X = ∂f/∂β, and each group's blocks of the penalized normal equations,
+    G = Σ z z' + I, H = Σ z x', c = Σ z r − u (z = ∂f/∂u_g of a row of group g)."""
+    value, X, Z = problem.matrices(*evaluation)
+    r = problem.y - value
+    if problem.weights is not None:  # the weighted problem as an unweighted one of scaled rows
+        root = np.sqrt(problem.weights)
+        r, X, Z = r * root, X * root[:, None], Z * root[:, None]
+    Zu = Z @ T
+    codes, m = problem.codes, problem.n_groups
+    G = _group_sums(codes, m, Zu[:, :, None] * Zu[:, None, :]) + np.eye(problem.q)
+    H = _group_sums(codes, m, Zu[:, :, None] * X[:, None, :])
+    c = _group_sums(codes, m, Zu * r[:, None]) - u
+    return r, X, G, H, c, Zu
+
+
+def pnls(
+    problem: NonlinearProblem,
+    beta: np.ndarray,
+    u: np.ndarray,
+    T: np.ndarray,
+    update_beta: bool = True,
+    tolerance: float = PNLS_TOLERANCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(β, u) minimizing the penalized RSS for the factor T (q × q), from (β, u); with
+    update_beta False, u alone (the conditional modes at β: groups do not couple). Each accepted
     trial point's evaluation (the mean and its gradient come together) is the next step's."""
     current, evaluation = _penalized_rss(problem, beta, u, T)
     if not np.isfinite(current):
         raise NumericalError("the model's mean is not finite at the start: check start and the model's formula")
-    codes, m, q = problem.codes, problem.n_groups, problem.q
-    root = None if problem.weights is None else np.sqrt(problem.weights)
     for _ in range(PNLS_MAX_STEPS):
-        value, X, Z = problem.matrices(*evaluation)
-        r = problem.y - value
-        if root is not None:  # the weighted problem as an unweighted one of scaled rows
-            r, X, Z = r * root, X * root[:, None], Z * root[:, None]
-        Zu = Z @ T  # ∂f/∂u_g for the row's group
-        # Each group's blocks: G = Σ z z' + I, H = Σ z x', c = Σ z r − u.
-        G = _group_sums(codes, m, Zu[:, :, None] * Zu[:, None, :]) + np.eye(q)
-        H = _group_sums(codes, m, Zu[:, :, None] * X[:, None, :])
-        c = _group_sums(codes, m, Zu * r[:, None]) - u
+        r, X, G, H, c, _ = group_blocks(problem, evaluation, u, T)
         G_inv = np.linalg.inv(G)  # q × q per group, positive definite (≥ I)
-        G_inv_H = G_inv @ H
         G_inv_c = np.einsum("gij,gj->gi", G_inv, c)
-        schur = X.T @ X - np.einsum("gqp,gqs->ps", H, G_inv_H)
-        rhs = X.T @ r - np.einsum("gqp,gq->p", H, G_inv_c)
-        step_beta = np.linalg.solve(schur, rhs)
-        step_u = G_inv_c - np.einsum("gqp,p->gq", G_inv_H, step_beta)
+        step_beta = np.zeros_like(beta)
+        if update_beta:  # β from the Schur complement of the groups' blocks
+            G_inv_H = G_inv @ H
+            schur = X.T @ X - np.einsum("gqp,gqs->ps", H, G_inv_H)
+            rhs = X.T @ r - np.einsum("gqp,gq->p", H, G_inv_c)
+            step_beta = np.linalg.solve(schur, rhs)
+            G_inv_c = G_inv_c - np.einsum("gqp,p->gq", G_inv_H, step_beta)
+        step_u = G_inv_c
         factor = 1.0
         for _ in range(HALVINGS):
             trial, trial_evaluation = _penalized_rss(problem, beta + factor * step_beta, u + factor * step_u, T)
@@ -144,7 +155,7 @@ def pnls(problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarr
         beta, u = beta + factor * step_beta, u + factor * step_u
         decrease = current - trial
         current = trial
-        if decrease <= PNLS_TOLERANCE * (current + PNLS_TOLERANCE):
+        if decrease <= tolerance * (current + tolerance):
             break
     return beta, u
 
@@ -221,10 +232,10 @@ def linearized_model(
 def lme_step(
     problem: NonlinearProblem, beta: np.ndarray, b: np.ndarray, previous: LinearMixedModel | None, tight: bool
 ) -> LinearMixedModel:
-    """The linearized model's ML fit (nlme's LME step; for REML fits too, see _reported), from the
-    previous step's θ (and in its model); near convergence (tight) to tolerances small enough that the steps' noise
-    does not keep the alternation from converging (Soybean's six θ's jittered by 1e-4 at lmer's
-    defaults), before it at lmer's (a third of the evaluations)."""
+    """The linearized model's ML fit (nlme's LME step; for REML fits too, see _reported), in the
+    previous step's model from its θ; near convergence (tight) to tolerances small enough that the
+    steps' noise does not keep the alternation from converging (Soybean's six θ's jittered by 1e-4
+    at lmer's defaults), before it at lmer's (a third of the evaluations)."""
     model = linearized_model(problem, beta, b, REML=False, like=previous)
     if previous is not None and problem.variance is None:  # (with one, the search is over θ and δ: from scratch)
         theta = np.asarray(previous.theta)

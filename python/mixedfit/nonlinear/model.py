@@ -122,16 +122,14 @@ class NonlinearMixedModel:
         frame = self.frame if newdata is None else as_dataframe(newdata).reset_index(drop=True)
         design = self.design
         data = _covariate_arrays(frame, self.mean)
-        beta = self._fit.beta
-        phi = {p: design.recipes[p].evaluate(frame, design.columns[p]) @ beta[sl] for p, sl in design.slices.items()}
+        matrices = {p: design.recipes[p].evaluate(frame, design.columns[p]) for p in design.parameters}
+        b = codes = None
         if level == 1 and design.random:
             if design.group not in frame:
                 raise DataError(f"newdata lacks the group column '{design.group}' (level=1)")
-            codes = self._levels.get_indexer(frame[design.group])
+            codes = self._levels.get_indexer(frame[design.group])  # −1: a new group, its effects 0
             b = np.vstack([self._fit.b, np.zeros((1, len(design.random)))])
-            for j, p in enumerate(design.random):
-                phi[p] = phi[p] + b[codes, j]
-        value, _ = self.mean.evaluate(data, phi)
+        value, _ = self.mean.evaluate(data, design.parameter_values(matrices, self._fit.beta, b, codes))
         return value
 
     @property

@@ -42,6 +42,26 @@ class ParameterDesign:
         fixed formula has covariates."""
         return [p if self.columns[p] == ["(Intercept)"] else f"{p}.(Intercept)" for p in self.random]
 
+    def parameter_values(
+        self,
+        matrices: dict[str, np.ndarray],
+        beta: np.ndarray,
+        b: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """φ per row: A_k β_k (A_k from matrices: the fit's or new data's) plus, given b (groups ×
+        random parameters) and each row's group code, the row's group's random effect."""
+        n = len(next(iter(matrices.values())))
+        # (a parameter without covariates is its coefficient: no n × 1 product)
+        phi = {
+            p: np.full(n, beta[sl.start]) if self.columns[p] == ["(Intercept)"] else matrices[p] @ beta[sl]
+            for p, sl in self.slices.items()
+        }
+        if b is not None:
+            for j, p in enumerate(self.random):
+                phi[p] = phi[p] + b[codes, j]
+        return phi
+
     @cached_property
     def slices(self) -> dict[str, slice]:
         bounds = np.cumsum([0] + [len(self.columns[p]) for p in self.parameters])
