@@ -49,7 +49,7 @@ from .marginal import distribution_variance
 from .model import MixedModel
 from .optimize import OptSummary, bobyqa, quasi_newton
 from .parallel_rows import rows_on_cores
-from .results import format_coefficients
+from .results import criterion_table, format_coefficients
 from .smooth_boundary import start_off_boundary
 from .synchronization import restored_on_interrupt, synchronized
 from .zero_inflation import (
@@ -965,7 +965,6 @@ class GeneralizedLinearMixedModel(MixedModel):
         self._require_fit()
         approximation = "Laplace Approximation" if self.nAGQ <= 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}"
         coefs = self.coef_table
-        df_resid = self.nobs - self.dof
         parts = [
             f"Generalized linear mixed model fit by maximum likelihood ({approximation})",
             f" Family: {self._family_label()}  ( {self.family.link} )",
@@ -973,8 +972,7 @@ class GeneralizedLinearMixedModel(MixedModel):
             *([f"Zero inflation: {self.ziformula}"] if self._zero is not None else []),
             *([f"Dispersion: {self.dispformula}"] if self._disp is not None else []),
             "",
-            f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'-2logLik':>10} {'df.resid':>9}",
-            f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {-2 * self.loglik:10.1f} {df_resid:9d}",
+            criterion_table(self.aic, self.bic, self.loglik, self.nobs - self.dof),
             "",
         ]
         parts += self._summary_body(self.residuals("pearson"), coefs)

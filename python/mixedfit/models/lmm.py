@@ -50,6 +50,7 @@ from .optimize import (
 )
 from .parallel_rows import rows_on_cores
 from .refits import CRITERION_FAILED, EVALUATION_LIMIT
+from .results import criterion_line, criterion_table
 from .residual_structure import ResidualStructure, bind_correlation, check_correlation
 from .smooth_boundary import start_off_boundary
 from .structured import ResidualStructureFit
@@ -722,10 +723,9 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             f"Formula: {self.formula}",
             "",
             (
-                f"REML criterion at convergence: {self._objective:.4f}"
+                criterion_line(self._objective)
                 if self.REML
-                else f"{'AIC':>10} {'BIC':>10} {'logLik':>10} {'deviance':>10}\n"
-                f"{self.aic:10.1f} {self.bic:10.1f} {self.loglik:10.1f} {self._deviance:10.1f}"
+                else criterion_table(self.aic, self.bic, self.loglik, self.nobs - self.dof)
             ),
             "",
         ]

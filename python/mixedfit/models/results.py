@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..design.matrices import Design
 from ..design.smooths import SmoothTerm
+from .r_print import coefficient_matrix, format_real, print_matrix, print_named, zapsmall
 
 
 def lower_factor(theta: np.ndarray, p: int) -> np.ndarray:
@@ -83,44 +84,57 @@ def ranef_tables(design: Design, b: np.ndarray) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _format_number(x: float, digits: int = 4) -> str:
-    return f"{x:.{digits}g}" if np.isfinite(x) else "NaN"
-
-
-def format_varcorr(table: pd.DataFrame) -> str:
-    """The 'Random effects:' block of lme4's summary."""
-    lines = []
+def format_varcorr(table: pd.DataFrame, digits: int = 4) -> str:
+    """The 'Random effects:' block as lme4's formatVC prints it: all variances formatted together
+    to `digits` significant digits, all SDs together, each term's correlations rounded to 2
+    decimals in its lower triangle; left-justified columns."""
     variances = table[table["var2"] == ""]
-    header = f" {'Groups':<10} {'Name':<12} {'Variance':>10} {'Std.Dev.':>9}"
-    has_corr = (table["var2"] != "").any()
-    lines.append(header + ("  Corr" if has_corr else ""))
-    for grp, block in variances.groupby("grp", sort=False):
-        corr = table[(table["grp"] == grp) & (table["var2"] != "")]
-        for k, (_, row) in enumerate(block.iterrows()):
-            text = f" {grp if k == 0 else '':<10} {row['var1']:<12} {_format_number(row['vcov']):>10} {_format_number(row['sdcor']):>9}"
-            cells = corr[corr["var2"] == row["var1"]]["sdcor"].tolist() if k else []
-            if cells:
-                text += "  " + " ".join(f"{c:5.2f}" for c in cells)
-            lines.append(text)
-    return "\n".join(lines)
+    correlations = table[table["var2"] != ""]
+    groups = list(dict.fromkeys(variances["grp"]))
+    size = {g: int((variances["grp"] == g).sum()) for g in groups}
+    corr_columns = max(size.values(), default=1) - 1
+    variance_text = format_real(variances["vcov"].to_numpy(), digits)
+    sd_text = format_real(variances["sdcor"].to_numpy(), digits)
+    cells: list[list[str]] = []
+    for g in groups:
+        names = variances.loc[variances["grp"] == g, "var1"].tolist()
+        corr_text = _correlation_cells(correlations[correlations["grp"] == g], names)
+        for i, name in enumerate(names):
+            k = len(cells)
+            row = [g if i == 0 else "", name, variance_text[k], sd_text[k]]
+            cells.append(row + corr_text[i] + [""] * (corr_columns - len(corr_text[i])))
+    header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] + [""] * (corr_columns - 1) if corr_columns else [])
+    return print_matrix(cells, [""] * len(cells), header, right=False)
+
+
+def _correlation_cells(rows: pd.DataFrame, names: list[str]) -> list[list[str]]:
+    """One term's correlation matrix as formatVC shows it: format(round(C, 2), nsmall = 2) over the
+    whole matrix (so one width), the strictly lower triangle kept."""
+    p = len(names)
+    C = np.eye(p)
+    for _, r in rows.iterrows():
+        i, j = names.index(r["var1"]), names.index(r["var2"])
+        C[i, j] = C[j, i] = r["sdcor"]
+    text = np.reshape(format_real(np.round(C, 2).ravel(), nsmall=2), (p, p))
+    return [[text[i, j] for j in range(i)] for i in range(p)]
 
 
 def format_coefficients(table: pd.DataFrame) -> str:
-    return table.to_string(float_format=lambda x: f"{x:.4g}")
+    """A coefficient table as lme4's summary prints it (printCoefmat with digits 4)."""
+    return coefficient_matrix(table, digits=4)
 
 
 def format_correlation(vcov: pd.DataFrame) -> str:
-    """Lower triangle of the fixed-effects correlation matrix, as lme4 prints it: rows named by
-    R's abbreviate(minlength = 11), columns by abbreviate(minlength = 6) ("(Intr)", "perid2")."""
+    """Lower triangle of the fixed-effects correlation matrix, as lme4 prints it: format(round(C,
+    3), nsmall = 3), rows named by R's abbreviate(minlength = 11), columns by abbreviate(minlength
+    = 6) ("(Intr)", "perid2")."""
     sd = np.sqrt(np.diag(vcov.to_numpy()))
     corr = vcov.to_numpy() / np.outer(sd, sd)
+    p = len(sd)
+    text = np.reshape(format_real(np.round(corr, 3).ravel(), nsmall=3), (p, p))
     rows, columns = abbreviate(list(vcov.index), 11), abbreviate(list(vcov.index), 6)
-    width = max(len(n) for n in rows[1:])
-    column_width = max(6, *(len(c) for c in columns[:-1]))
-    lines = [" " * (width + 1) + " ".join(f"{c:>{column_width}}" for c in columns[:-1])]
-    for i in range(1, len(rows)):
-        lines.append(f"{rows[i]:<{width}} " + " ".join(f"{corr[i, j]:{column_width}.3f}" for j in range(i)))
-    return "\n".join(lines)
+    cells = [[text[i, j] if j < i else "" for j in range(p - 1)] for i in range(1, p)]
+    return print_matrix(cells, rows[1:], columns[:-1], right=False)
 
 
 _VOWELS = set("aeiou")
@@ -175,7 +189,20 @@ def abbreviate(names: list[str], minlength: int) -> list[str]:
     return out
 
 
-def residual_quantiles(scaled: np.ndarray) -> str:
-    q = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1.0])
-    labels = ["Min", "1Q", "Median", "3Q", "Max"]
-    return " ".join(f"{label:>8}" for label in labels) + "\n" + " ".join(f"{v:8.4f}" for v in q)
+def residual_quantiles(scaled: np.ndarray, digits: int = 4) -> str:
+    """lme4's 'Scaled residuals:' line: the quartiles zapped to digits + 1, printed to digits."""
+    q = zapsmall(np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1.0]), digits + 1)
+    return print_named(format_real(q, digits), ["Min", "1Q", "Median", "3Q", "Max"])
+
+
+def criterion_table(aic: float, bic: float, loglik: float, df_resid: int) -> str:
+    """lme4's AIC/BIC/logLik/deviance/df.resid line (.prt.aictab): rounded to one decimal and
+    formatted together, df.resid on its own."""
+    rounded = np.round([aic, bic, loglik, -2 * loglik, df_resid], 1)
+    texts = format_real(rounded)[:4] + format_real(rounded[4:])
+    return print_named([t.strip() for t in texts], ["AIC", "BIC", "logLik", "deviance", "df.resid"])
+
+
+def criterion_line(objective: float) -> str:
+    """lme4's 'REML criterion at convergence:' line (rounded to one decimal, printed by cat)."""
+    return "REML criterion at convergence: " + format_real([round(objective, 1)])[0]
