@@ -1,15 +1,22 @@
 """lme4's own hard-coded test expectations, ported: each number below is copied from lme4's test
-files (github.com/lme4/lme4, tests/testthat/test-lmer.R, test-glmer.R and tests/hatvalues.R),
-with lme4's tolerance, compared as R's all.equal compares (mean relative difference). Where
+files (github.com/lme4/lme4, tests/testthat/test-lmer.R, test-glmer.R, test-methods.R and
+tests/hatvalues.R), with lme4's tolerance, compared as R's all.equal compares (mean relative
+difference). The data those tests make with R's random numbers or load from lme4's testdata
+folder are in tests/data/lme4_tests/ (written by tests/reference/export_lme4_test_data.R). Where
 mixedfit's optimum differs from the value lme4 hard-codes by more than lme4's tolerance, the test
 says so and checks that mixedfit's criterion is the lower one."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import load_dataset
+from conftest import HERE, load_dataset
 from mixedfit import glmer, lmer
+from mixedfit.datasets import read_r_csv
+from mixedfit.errors import SingularFitWarning
 
 R_DEFAULT_TOLERANCE = 1.5e-8  # all.equal's
 
@@ -121,3 +128,177 @@ def test_glmer_proportions_with_weights_equal_cbind_and_one_level_is_refused():
     with pytest.raises(mixedfit.DataError, match="has 1 level; a random effect needs at least 2"):
         glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp[cbpp["herd"] == cbpp["herd"].iloc[0]],
               family="binomial")  # fmt: skip
+
+
+def lme4_test_data(name: str) -> pd.DataFrame:
+    return read_r_csv(HERE / "data" / "lme4_tests" / f"{name}.csv")
+
+
+@pytest.fixture(scope="module")
+def sleep_intercepts():
+    """test-methods.R's fm1 (lme-tst-fits.R's fit_sleepstudy_1)."""
+    return lmer("Reaction ~ Days + (1 | Subject)", load_dataset("sleepstudy"))
+
+
+@pytest.fixture(scope="module")
+def cbpp_binomial():
+    """test-methods.R's gm1 (lme-tst-fits.R's fit_cbpp_1)."""
+    return glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", load_dataset("cbpp"), family="binomial")
+
+
+def test_wald_intervals(sleep_intercepts):
+    """test-methods.R, "confint": Wald intervals of β; NaN (lme4: NA) for the variance parameters."""
+    ci = sleep_intercepts.confint(method="wald")
+    all_equal(ci.loc[["(Intercept)", "Days"]].to_numpy().T.ravel(), [232.301892, 8.891041, 270.508318, 12.043531],
+              tolerance=1e-5)  # fmt: skip
+    assert ci.loc[[".sig01", ".sigma"]].isna().all().all()
+
+
+def test_hatvalues_rstudent_and_cooks_distance(sleep_intercepts):
+    """test-methods.R, "influence/hatvalues works", "rstudent", "cooks distance"."""
+    all_equal(sleep_intercepts.hatvalues()[:6], [0.107483311203734, 0.102096105816528, 0.0980557017761242,
+                                                 0.0953620990825215, 0.0940152977357202, 0.0940152977357202],
+              tolerance=1e-6)  # fmt: skip
+    all_equal(sleep_intercepts.rstudent()[:6], [-1.45598270922089, -1.49664543508657, -2.11747425025103,
+                                                -0.0729690066951975, 0.772716397142335, 2.37859408861768],
+              tolerance=1e-6)  # fmt: skip
+    all_equal(sleep_intercepts.cooks_distance()[:6], [0.127645976734753, 0.127346548123793, 0.243724627125036,
+                                                      0.000280638917214881, 0.0309804642689636, 0.293554225380831],
+              tolerance=1e-6)  # fmt: skip
+
+
+def test_deletion_diagnostics(sleep_intercepts):
+    """test-methods.R: Cook's distance of deleting each subject, and β of each case deletion on
+    sleepstudy's first 60 rows ("influence OK with tibbles")."""
+    by_subject = sleep_intercepts.influence(groups="Subject")
+    all_equal(by_subject.cooks_distance().iloc[:2], [0.33921460279262, 0.290309061006305], tolerance=1e-6)
+    small = lmer("Reaction ~ 1 + (1 | Subject)", load_dataset("sleepstudy").iloc[:60])
+    all_equal(small.influence().fixed_effects_deleted.iloc[:6, 0], [286.35044481665, 286.179896199062,
+              286.327301507498, 285.014692121823, 284.36060419176, 283.297551183126], tolerance=1e-6)  # fmt: skip
+
+
+def test_glmer_deletion_diagnostics(cbpp_binomial):
+    """test-methods.R, "cooks distance on glmer models". lme4's numbers rest on its default fit
+    of cbpp, whose PIRLS tolerance leaves its finite-difference covariance of β̂ 1% from the
+    converged one (its SEs 0.5%: see make_summary_text_reference.R); D_i = dfbeta' V⁻¹ dfbeta
+    inherits that, so the comparison is at 3e-2 (lme4's: 1e-6)."""
+    all_equal(cbpp_binomial.influence().cooks_distance().iloc[:3],
+              [0.0532998800033037, 0.0405931172763581, 0.252608337928438], tolerance=3e-2)  # fmt: skip
+    all_equal(cbpp_binomial.influence(groups="herd").cooks_distance().iloc[:3],
+              [0.256630560723611, 0.00525856231971531, 0.103355658099396], tolerance=3e-2)  # fmt: skip
+
+
+def test_glmer_radinger():
+    """test-glmer.R: presence/absence by species (testdata/radinger_dat.RData)."""
+    mod = glmer("presabs ~ predictor + (1 | species)", lme4_test_data("radinger"), family="binomial")
+    all_equal(mod.fixef, [0.5425528, 6.4289962], tolerance=1e-4)
+
+
+@pytest.mark.parametrize(("link", "expected", "below"), [("logit", [-0.10036244, 0.03548523], -10),
+                                                         ("probit", [-0.062889, 0.022241], -4)])  # fmt: skip
+def test_glmer_complete_separation(link, expected, below):
+    """test-glmer.R, the complete-separation case: x2 is 1 in one row only, its coefficient runs
+    off to −∞ (lme4: below −10 for the logit, −4 for the probit), the others stay put, and the
+    fit is reported singular."""
+    with pytest.warns(SingularFitWarning):
+        mod = glmer("y ~ x + x2 + (1 | f)", lme4_test_data("separation"), family="binomial", link=link)
+    all_equal(mod.fixef.iloc[:2], expected, tolerance=1e-4)
+    assert mod.fixef["x2"] < below
+
+
+def test_glmer_adaptive_quadrature_standard_errors():
+    """test-glmer.R, issue #47 (Viechtbauer): nAGQ = 21 on paired binary data; lme4's standard
+    errors from the Hessian of its deviance in (θ, β)."""
+    n = 100
+    ai = np.repeat([0, 1], n // 2)
+    ci = np.r_[np.zeros(42), np.ones(8), np.zeros(18), np.ones(32)]
+    data = pd.DataFrame({"event": np.column_stack([ai, ci]).ravel(), "group": np.tile([1, 0], n),
+                         "id": np.repeat(np.arange(1, n + 1), 2).astype(str)})  # fmt: skip
+    gm3 = glmer("event ~ group + (1 | id)", data, family="binomial", nAGQ=21)
+    all_equal(gm3.stderr, [0.42542855, 0.42492581], tolerance=1e-5)
+
+
+def test_glmer_cloglog_offset_and_weights():
+    """test-glmer.R, the "bad start" case: a cloglog binomial of proportions with weights and an
+    offset log(I/N) (N = 1000 in testdata/fakesim.RData), one fixed effect per level of R0."""
+    data = lme4_test_data("fakesim").assign(N=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rfit = glmer("Inew/S ~ R0 - 1 + offset(log(I/N)) + (1 | R0:trial)", data, family="binomial", link="cloglog",
+                     weights="S")  # fmt: skip
+    all_equal(np.exp(rfit.fixef), [1.2735051, 2.0330635, 2.9764088], tolerance=1e-5)
+
+
+def test_predict_multi_group_model():
+    """test-predict.R, "multi-group model" and "... with new data": Penicillin's fitted values,
+    level-0 predictions (balanced data: the grand mean) and re.form naming all terms, in either
+    order, on every plate × sample."""
+    penicillin = load_dataset("Penicillin")
+    fm3 = lmer("diameter ~ (1 | plate) + (1 | sample)", penicillin)
+    all_equal(np.round(fm3.predict()[:6], 4), [25.9638, 22.7663, 25.7147, 23.6799, 23.7629, 20.773])
+    all_equal(np.unique(fm3.predict(re_form="~0")), 22.9722222222251)
+    grid = pd.DataFrame([(p, s) for s in penicillin["sample"].unique() for p in penicillin["plate"].unique()],
+                        columns=["plate", "sample"])  # fmt: skip
+    p2 = fm3.predict(grid)
+    np.testing.assert_array_equal(p2, fm3.predict(grid, re_form="~(1|plate)+(1|sample)"))
+    np.testing.assert_array_equal(p2, fm3.predict(grid, re_form="~(1|sample)+(1|plate)"))
+
+
+@pytest.mark.parametrize(
+    ("re_form", "expected"),
+    [
+        (None, [253.663652396798, 430.66001930835, 211.006415533628, 227.634788908917, 212.444742696829, 257.61053840953]),
+        ("~0", [251.405104848485, 345.610678484848, 251.405104848485, 345.610678484848, 251.405104848485, 345.610678484848]),
+        ("~(0+Days|Subject)", [251.405104848485, 428.401471760037, 251.405104848485, 268.033478223774,
+                               251.405104848485, 296.570900561186]),
+        ("~(1|Subject)", [253.663652396798, 347.869226033161, 211.006415533628, 305.211989169991, 212.444742696829,
+                          306.650316333193]),
+    ],
+)  # fmt: skip
+def test_predict_random_slopes_parts(re_form, expected):
+    """test-predict.R, "random-slopes model": new data at days 0 and 9 of the first subjects, with
+    all, none, or one column of the (Days | Subject) term (lme4's tolerance 5e-7)."""
+    sleep = load_dataset("sleepstudy")
+    fm2 = lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    grid = pd.DataFrame([(d, s) for s in sleep["Subject"].unique()[:3] for d in (0, 9)], columns=["Days", "Subject"])
+    all_equal(fm2.predict(grid, re_form=re_form), expected, tolerance=5e-7)
+
+
+def test_predict_reads_only_the_columns_re_form_needs():
+    """test-predict.R, "only look for columns that exist in re.form" (GH 457): a bare re.form
+    ~1 | h/f, a poly() term's part, and new data without the left-out term's column.
+    The (poly(x, 2) | g) model's REML surface is flat: lme4 1.1-31 itself predicts 0.147844 and
+    0.153043 where the expectations say 0.14786 (1e-4) and 0.1533 (1e-3); mixedfit's criterion is
+    lme4's to 1e-8 and its predictions are lme4 1.1-31's to 4e-4."""
+    data = lme4_test_data("predict_columns")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        m1 = lmer("y ~ 1 + f + (1 | h/f) + (poly(x, 2) | g)", data)
+        m1B = lmer("y ~ 1 + f + (1 | g) + (1 | h)", data)
+    all_equal(m1.objective, 557.539921648, tolerance=1e-8)  # lme4 1.1-31 converged tightly
+    all_equal(m1.predict(data.iloc[:1], re_form="~1 | h/f"), 0.147844, tolerance=1e-4)
+    all_equal(m1.predict(data.iloc[:1], re_form="~poly(x, 2) | g"), 0.153043, tolerance=1e-3)
+    all_equal(m1B.predict(pd.DataFrame({"f": ["1"], "g": ["2"]}), re_form="~(1|g)"), 0.1512895, tolerance=1e-5)
+
+
+def test_predict_nested_glmer_terms():
+    """test-predict.R (GH 457 continued): a binomial GLMM with (1 | ID) + (1 | School/Rank),
+    predicted on the response scale from the nested terms only, and a refit without (1 | ID)."""
+    data = lme4_test_data("predict_schools")
+    new = {"xx1": [8.58], "xx2": [8.75], "xx3": [7.92]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)  # as lme4's: School's variances are 0
+        mm2 = glmer("yx ~ xx1 + xx2 + xx3 + Rank + (1 | ID) + (1 | School / Rank)", data, family="binomial")
+        mm3 = glmer("yx ~ xx1 + xx2 + xx3 + Rank + (1 | School / Rank)", data, family="binomial")
+    n11 = pd.DataFrame({"School": ["e1"], "Rank": ["r1"], **new})
+    all_equal(mm2.predict(n11, type="response", re_form="~(1 | School / Rank)"), 0.1174628, tolerance=1e-5)
+    n12 = pd.DataFrame({"School": ["e3"], "Rank": ["r2"], **new})
+    all_equal(mm3.predict(n12, type="response"), 0.1832894, tolerance=1e-5)
+
+
+def test_predict_with_factors_in_left_out_terms():
+    """test-predict.R, "predict works with factors in left-out REs" (GH 691)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        m1B = lmer("yield ~ 1 + (1 | g1) + (lc | g3)", lme4_test_data("predict_left_out"))
+    all_equal(m1B.predict(re_form="~(1|g1)")[0], 0.146787496519465, tolerance=1e-4)

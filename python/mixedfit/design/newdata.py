@@ -56,7 +56,10 @@ def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> 
     text = re_form.strip()
     if text.replace(" ", "") in ("~0", "~-1", "NA", "0"):
         return smooths
-    parsed = parse_formula(text if not text.startswith("~") else "y" + text)
+    rhs = text.removeprefix("~")
+    if _has_top_level_bar(rhs):  # lme4 reads re.form = ~1 | h/f as ~(1 | h/f)
+        rhs = f"({rhs})"
+    parsed = parse_formula("y ~" + rhs)
     chosen: dict[int, np.ndarray] = {}
     for term in parsed.random:
         same_factor = [k for k, t in enumerate(design.terms) if t.term.factors == term.factors]
@@ -71,6 +74,15 @@ def selected_terms(design: Design, frame: pd.DataFrame, re_form: str | None) -> 
             if mask.any():
                 chosen[k] = chosen[k] | mask if k in chosen else mask
     return dict(sorted({**chosen, **smooths}.items()))
+
+
+def _has_top_level_bar(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "|" and depth == 0:
+            return True
+    return False
 
 
 def _column_names(expr: str, frame: pd.DataFrame) -> list[str] | None:

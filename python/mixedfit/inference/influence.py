@@ -61,6 +61,17 @@ def cooks_distance(model) -> np.ndarray:
     return distance
 
 
+def studentized_residuals(model) -> np.ndarray:
+    """lme4's rstudent of a fitted model: Pearson residuals over σ√(1 − h_i) (for an LMM, lme4's
+    sign(r)√(r² + h_i r²/(1 − h_i))/σ with deviance and Pearson residuals equal, the same number);
+    NaN where h_i = 1."""
+    h = hat_values(model)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        studentized = model.residuals(type="pearson") / (model.sigma * np.sqrt(1 - h))
+    studentized[np.isinf(studentized)] = np.nan
+    return studentized
+
+
 @dataclass
 class Influence:
     """Deletion diagnostics (lme4's influence.merMod): the model's estimates and each refit's

@@ -23,7 +23,7 @@ from ..design.restricted import check_restricted, formula_is_restricted
 from ..design.smooths import SmoothTerm
 from ..errors import DataError, SingularFitWarning, positive_int, warn
 from ..inference.condvar import conditional_variances
-from ..inference.influence import Influence, cooks_distance, deletion_diagnostics, hat_values
+from ..inference.influence import Influence, cooks_distance, deletion_diagnostics, hat_values, studentized_residuals
 from ..inference.parameters import SINGULAR_TOLERANCE, sdcor_names, theta_to_sdcor
 from ..inference.profile import ProfileProblem, normal_quantile, profile_intervals
 from ..inference.simulated_residuals import SimulatedResiduals, simulate_residuals
@@ -255,6 +255,19 @@ class MixedModel(Refits, SmoothResults):
         lme4's cooks.distance of a fitted model."""
         self._require_fit()
         return cooks_distance(self)
+
+    @synchronized
+    def rstudent(self) -> np.ndarray:
+        """Studentized residuals, as lme4's rstudent of a fitted model.
+
+        Returns
+        -------
+        ndarray
+            Each observation's Pearson residual over σ√(1 − hᵢ), hᵢ its hat value
+            (:meth:`hatvalues`); NaN where hᵢ = 1.
+        """
+        self._require_fit()
+        return studentized_residuals(self)
 
     @synchronized
     def simulated_residuals(self, n: int = 250, seed: int | None = None, integer: bool | None = None) -> SimulatedResiduals:

@@ -1,0 +1,48 @@
+# Data sets that lme4's own tests build with R's random numbers or load from lme4's testdata
+# folder, written to tests/data/lme4_tests/ so that tests/test_lme4_expectations.py can fit them
+# without R. Each block repeats the lines of lme4's test file it names (lme4 1.1-31's testdata).
+out <- "tests/data/lme4_tests"
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+save_csv <- function(d, name) write.csv(d, file.path(out, paste0(name, ".csv")), row.names = FALSE)
+testdata <- function(file) system.file("testdata", file, package = "lme4", mustWork = TRUE)
+# test-glmer.R uses the sample() of R <= 3.5.2
+suppressWarnings(RNGkind("Mersenne-Twister", "Inversion", "Rounding"))
+
+# test-glmer.R: presence/absence by species
+load(testdata("radinger_dat.RData"))
+save_csv(radinger_dat, "radinger")
+
+# test-glmer.R: the complete-separation case
+set.seed(101)
+d <- data.frame(y = rbinom(1000, size = 1, p = 0.5), x = runif(1000),
+                f = factor(rep(1:20, each = 50)), x2 = rep(0:1, c(999, 1)))
+save_csv(d, "separation")
+
+# test-glmer.R: the "bad start" case (cloglog binomial with an offset)
+load(testdata("fakesim.RData"))
+save_csv(dat, "fakesim")
+
+# test-predict.R, "only look for columns that exist in re.form" (GH 457)
+set.seed(101)
+n <- 200
+dd <- data.frame(x = 1:n, f = factor(rep(1:10, n / 10)), g = factor(rep(1:20, each = n / 20)),
+                 h = factor(rep(1:5, n / 5)), y = rnorm(n))
+save_csv(dd, "predict_columns")
+set.seed(101)
+n <- 100
+xx <- c("r1", "r2", "r3", "r4", "r5")
+xxx <- c("e1", "e2", "e3")
+p <- 0.3
+School <- factor(sample(xxx, n, replace = TRUE), levels = xxx, ordered = FALSE)
+Rank <- factor(sample(xx, n, replace = TRUE), levels = xx, ordered = FALSE)
+df1 <- data.frame(ID = as.integer(runif(n, min = 1, max = n / 7)), xx1 = runif(n, min = 0, max = 10),
+                  xx2 = runif(n, min = 0, max = 10), xx3 = runif(n, min = 0, max = 10),
+                  School, Rank, yx = as.factor(rbinom(n, size = 1, prob = p)))
+df1 <- df1[order(df1$ID, decreasing = FALSE), ]
+save_csv(df1, "predict_schools")
+
+# test-predict.R, "predict works with factors in left-out REs" (GH 691)
+set.seed(101)
+df2 <- data.frame(yield = rnorm(100), lc = factor(rep(1:2, 50)), g1 = factor(rep(1:10, 10)),
+                  g3 = factor(rep(1:10, each = 10)))
+save_csv(df2, "predict_left_out")
