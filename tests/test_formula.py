@@ -82,3 +82,24 @@ def test_parser_either_parses_or_raises_formula_error(text):
         parse_formula(text)
     except FormulaError:
         pass
+
+
+def test_dotted_column_names_are_variables_as_in_r():
+    """R's data frames name columns reaction.time; the formula reads them as R does (one variable,
+    not an attribute of 'reaction'), in the response, fixed part, random terms, grouping factors
+    and calls, with R's coefficient names; a dotted name that is not a column (np.log) is a call."""
+    import mixedfit
+    import numpy as np
+    from mixedfit.datasets import load
+    from mixedfit.design.formula import quote_dotted_columns
+
+    plain = load("sleepstudy")
+    dotted = plain.rename(columns={"Reaction": "reaction.time", "Days": "days.off", "Subject": "subject.id"})
+    a = mixedfit.lmer("log(reaction.time) ~ days.off + I(days.off**2) + (days.off | subject.id)", dotted)
+    b = mixedfit.lmer("log(Reaction) ~ Days + I(Days**2) + (Days | Subject)", plain)
+    assert a.objective == b.objective
+    assert list(a.fixef.index) == ["(Intercept)", "days.off", "I(days.off ** 2)"]
+    assert list(a.ranef) == ["subject.id"]
+    np.testing.assert_array_equal(a.predict(dotted.iloc[:5]), b.predict(plain.iloc[:5]))
+    columns = ["x.1", "y"]
+    assert quote_dotted_columns("y ~ np.log(x.1) + `x.1`", columns) == "y ~ np.log(`x.1`) + `x.1`"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from formulaic import Formula
@@ -75,6 +76,23 @@ def _masked(text: str) -> str:
     if len(parts) % 2 == 0:
         raise _error(text, text.rindex("`"), "unclosed '`'")
     return "`".join(part if k % 2 == 0 else "_" * len(part) for k, part in enumerate(parts))
+
+
+# A name with a dot in it (R's data frames are full of them: initial.snail.density), not a call.
+_DOTTED_NAME = re.compile(r"(?<![\w.])([A-Za-z.][\w]*(?:\.[\w]*)+)(?![\w.]|\s*\()")
+
+
+def quote_dotted_columns(formula: str, columns: Iterable[object]) -> str:
+    """formula with every dotted name that is a data column backtick-quoted, so that Python's
+    formula machinery reads crab.sizeS as R does (one variable), not as an attribute of crab;
+    text already inside backticks, and dotted names that are not columns (np.log(x)), are kept."""
+    names = {c for c in columns if isinstance(c, str) and "." in c}
+    if not names:
+        return formula
+    parts = formula.split("`")
+    for k in range(0, len(parts), 2):  # the parts outside backticks
+        parts[k] = _DOTTED_NAME.sub(lambda m: f"`{m.group(1)}`" if m.group(1) in names else m.group(1), parts[k])
+    return "`".join(parts)
 
 
 def r_to_formulaic(expr: str) -> str:

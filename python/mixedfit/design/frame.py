@@ -185,6 +185,23 @@ def mentioned_names(expr: str) -> set[str]:
     return {quoted or plain for quoted, plain in _NAMES.findall(_STRINGS.sub("", expr))}
 
 
+def _required_variables(formula: Formula) -> set[str]:
+    """formulaic's required variables, except that a backtick-quoted name is that name:
+    formulaic gives the root of `crab.sizeS` (crab), as though it were an attribute access."""
+    from formulaic.transforms import TRANSFORMS
+
+    names: set[str] = set()
+    for term in formula:
+        for factor in term.factors:
+            if factor.eval_method.value == "lookup":
+                names.add(factor.expr)
+                continue
+            quoted = set(re.findall(r"`([^`]+)`", factor.expr))
+            roots = {v.root for v in factor.required_variables} - {q.split(".")[0] for q in quoted}
+            names |= quoted | (roots - TRANSFORMS.keys())
+    return names
+
+
 def formula_variables(expr: str, where: str, columns: Iterable[str] = ()) -> set[str]:
     """The variables expr needs: formulaic's required variables, less the functions we add to its
     namespace, and every name in the text that is one of columns (formulaic misses variables
@@ -193,7 +210,7 @@ def formula_variables(expr: str, where: str, columns: Iterable[str] = ()) -> set
     if simple is not None:
         return set(simple[1])
     try:
-        required = set(Formula(expr).required_variables) if expr.strip() not in ("0", "1") else set()
+        required = _required_variables(Formula(expr)) if expr.strip() not in ("0", "1") else set()
     except Exception as exc:
         raise FormulaError(f"cannot parse {where} '{expr}': {plain_message(exc)}") from None
     # numFactor(x, y) is read by design/covariance.py, not by formulaic

@@ -54,8 +54,14 @@ FORMULA_FUNCTIONS = {
 
 
 def r_spelling(name: str) -> str:
-    """A column's or term's name with R's spelling of the calls evaluated under other names."""
+    """A column's or term's name with R's spelling of the calls evaluated under other names, and
+    without the backticks around names R writes bare (crab.sizeS: see quote_dotted_columns)."""
+    name = _SYNTACTIC_QUOTED.sub(r"\1", name)
     return name.replace(AS_FACTOR + "(", "as.factor(").replace(_SHADOWED_CALL, "")
+
+
+# A backtick-quoted name that R would print without backticks (letters, digits, '.', '_').
+_SYNTACTIC_QUOTED = re.compile(r"`((?:[A-Za-z]|\.(?!\d))[\w.]*)`")
 
 
 def lme4_column_name(name: str) -> str:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from .. import threads
 from .._lazy import stats
 from ..design.arrays import OFFSET, WEIGHTS, ArrayData, ArrayLayout, RandomTerm
-from ..design.formula import ParsedFormula, parse_formula
+from ..design.formula import ParsedFormula, parse_formula, quote_dotted_columns
 from ..design.frame import ModelFrame, as_dataframe, model_frame
 from ..design.matrices import Design, build_design
 from ..design.newdata import NewDesign, new_design, selected_terms
@@ -103,7 +103,7 @@ class MixedModel(Refits, SmoothResults):
             if not isinstance(formula, str):
                 raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got {type(formula).__name__}")
             check_restricted(formula, data.columns, data=data)  # before anything in it is parsed or evaluated
-        self.parsed: ParsedFormula = parse_formula(formula)
+        self.parsed: ParsedFormula = parse_formula(quote_dotted_columns(formula, data.columns))
         self.frame: ModelFrame = model_frame(
             self.parsed, data, self._response_variables() | self._structure_variables(), weights, offset
         )
