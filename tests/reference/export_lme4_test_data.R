@@ -46,3 +46,16 @@ set.seed(101)
 df2 <- data.frame(yield = rnorm(100), lc = factor(rep(1:2, 50)), g1 = factor(rep(1:10, 10)),
                   g3 = factor(rep(1:10, each = 10)))
 save_csv(df2, "predict_left_out")
+
+# glmmExt.R: gSim()'s Gamma data, inverse link (d) and log link (dgl)
+source(testdata("lme-tst-funs.R"))
+set.seed(101)
+d <- gSim()
+dgl <- gSim(dInitial = d, family = Gamma(link = log))
+save_csv(d[c("block", "x", "y")], "gamma_inverse")
+save_csv(dgl[c("block", "x", "y")], "gamma_log")
+for (name in c("gamma_inverse", "gamma_log")) system2("gzip", c("-nf", file.path(out, paste0(name, ".csv"))))
+
+# testcrab.R: snail survival by crab species and size (testdata/crabs_randdata2.Rda)
+load(testdata("crabs_randdata2.Rda"))
+save_csv(randdata, "crabs")
