@@ -404,3 +404,24 @@ def test_residuals():
         values = gm1.residuals(kind)
         all_equal([values.min(), values.max()], tight["glmer_range"][kind], tolerance=1e-6)
         all_equal([values.min(), values.max()], expected, tolerance=5e-4)
+
+
+def test_negative_binomial_against_glmmadmb():
+    """nbinom.R: simfun()'s counts (θ = 0.5, 25 blocks × 40): θ, β and log L as glmmADMB's
+    (lme4's tolerances 0.003, 0.02 and 1e-4)."""
+    g1 = glmer("z ~ x + (1 | f)", lme4_test_data("nbinom_sim"), family="negative_binomial")
+    all_equal(g1.fitted_family.theta, 0.4487, tolerance=0.003)
+    all_equal(g1.fixef, [0.928710, 2.05072], tolerance=0.02)
+    all_equal(g1.loglik, -2944.62, tolerance=1e-4)
+
+
+def test_negative_binomial_epilepsy():
+    """nbinom.R, MASS's epil with (Visit | subject): θ and β as glmmADMB's (lme4's tolerances
+    0.03 and 0.04), log L as lme4's "current approximation" (5e-4; df 10). The fit is singular
+    (correlation −1), as lme4's and glmmTMB's."""
+    with pytest.warns(SingularFitWarning):
+        g4 = glmer("y ~ Base*trt + Age + Visit + (Visit | subject)", lme4_test_data("epil2"), family="negative_binomial")
+    all_equal(g4.fitted_family.theta, 7.4702, tolerance=0.03)
+    all_equal(g4.fixef, [-1.33, 0.8839167, -0.9299658, 0.4751434, -0.2701603, 0.3372421], tolerance=0.04)
+    all_equal(g4.loglik, -624.48418, tolerance=5e-4)
+    assert g4.dof == 10

@@ -59,3 +59,19 @@ for (name in c("gamma_inverse", "gamma_log")) system2("gzip", c("-nf", file.path
 # testcrab.R: snail survival by crab species and size (testdata/crabs_randdata2.Rda)
 load(testdata("crabs_randdata2.Rda"))
 save_csv(randdata, "crabs")
+
+# nbinom.R: simfun(), negative binomial counts (θ = 0.5) in 25 blocks
+simfun <- function(sd.u = 1, NBtheta = 0.5, nblock = 25, fform = ~x, beta = c(1, 2), nrep = 40) {
+  levelset <- c(LETTERS, letters)
+  ntot <- nblock * nrep
+  d1 <- data.frame(x = runif(ntot), f = factor(rep(levelset[1:nblock], each = nrep)))
+  u_f <- rnorm(nblock, sd = sd.u)
+  X <- model.matrix(fform, data = d1)
+  transform(d1, z = rnbinom(ntot, mu = exp(X %*% beta + u_f[f]), size = NBtheta))
+}
+set.seed(102)
+save_csv(simfun(), "nbinom_sim")
+# nbinom.R: the epilepsy counts of MASS, transformed as there
+data(epil, package = "MASS")
+epil2 <- transform(epil, Visit = (period - 2.5) / 5, Base = log(base / 4), Age = log(age), subject = factor(subject))
+save_csv(epil2[c("y", "trt", "subject", "Visit", "Base", "Age")], "epil2")
