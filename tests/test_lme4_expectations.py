@@ -425,3 +425,42 @@ def test_negative_binomial_epilepsy():
     all_equal(g4.fixef, [-1.33, 0.8839167, -0.9299658, 0.4751434, -0.2701603, 0.3372421], tolerance=0.04)
     all_equal(g4.loglik, -624.48418, tolerance=5e-4)
     assert g4.dof == 10
+
+
+def test_cbpp_adaptive_quadrature_and_other_packages():
+    """glmer-1.R: cbpp with nAGQ = 25 (β to 5e-4, −2 log L to 1e-9, conditional deviance to
+    1e-5), and the Laplace fit's β as glmmADMB's, lme4.0's and glmmML's (5e-4)."""
+    cbpp = load_dataset("cbpp")
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    m2 = glmer(formula, cbpp, family="binomial", nAGQ=25)
+    all_equal(m2.fixef, [-1.39922533406847, -0.991407294757321, -1.12782184600404, -1.57946627431248], tolerance=5e-4)
+    all_equal(-2 * m2.loglik, 100.010030538022, tolerance=1e-9)
+    all_equal(np.sum(m2.residuals("deviance") ** 2), 73.373, tolerance=1e-5)
+    m1 = glmer(formula, cbpp, family="binomial")
+    for other in ([-1.39853810064827, -0.99233330126975, -1.12867317840779, -1.58031150854503],  # glmmADMB
+                  [-1.39853505102576, -0.992334712470269, -1.12867541092127, -1.58037389566025],  # lme4.0
+                  [-1.39853234657711, -0.992336901732793, -1.12867036466201, -1.58030977686564]):  # glmmML  # fmt: skip
+        all_equal(m1.fixef, other, tolerance=5e-4)
+
+
+def test_bacteria_with_successive_difference_contrasts():
+    """glmer-1.R: MASS's bacteria, y ~ trt + wk2 + (1 | ID) with contr.sdif contrasts for trt
+    (exported as their two columns: custom contrast matrices are R's; wk2 is logical, whose
+    coefficient R names wk2TRUE). log L to 5e-4, β to 1e-4."""
+    fm5 = glmer("y ~ trtdiag + trtencourage + wk2 + (1 | ID)", lme4_test_data("bacteria_sdif"), family="binomial")
+    all_equal(fm5.loglik, -96.13069, tolerance=5e-4)
+    all_equal(fm5.fixef, [2.831609490, -1.366722631, 0.5840147802, -1.598591346], tolerance=1e-4)
+
+
+def test_poisson_observation_level_effects():
+    """glmer-1.R: Poisson counts with an observation-level random effect (rPoisGLMMi(12, 20)):
+    the likelihood-ratio test of (1 | obs) (χ² to 1e-5, log-likelihoods to 1e-6)."""
+    import mixedfit
+
+    data = lme4_test_data("poisson_overdispersed")
+    m0 = glmer("y ~ x + (1 | f)", data, family="poisson")
+    m1 = glmer("y ~ x + (1 | f) + (1 | obs)", data, family="poisson")
+    table = mixedfit.anova(m0, m1)
+    all_equal(table["Chisq"].iloc[1], 554.334056, tolerance=1e-5)
+    all_equal(table["logLik"], [-1073.77193, -796.604902], tolerance=1e-6)
+    assert list(table["npar"]) == [3, 4] and table["Df"].iloc[1] == 1

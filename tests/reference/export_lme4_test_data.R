@@ -75,3 +75,25 @@ save_csv(simfun(), "nbinom_sim")
 data(epil, package = "MASS")
 epil2 <- transform(epil, Visit = (period - 2.5) / 5, Base = log(base / 4), Age = log(age), subject = factor(subject))
 save_csv(epil2[c("y", "trt", "subject", "Visit", "Base", "Age")], "epil2")
+
+# glmer-1.R: MASS's bacteria with contr.sdif contrasts for trt, written out as its two columns
+data(bacteria, package = "MASS")
+bacteria$wk2 <- bacteria$week > 2
+contrasts(bacteria$trt) <- structure(MASS::contr.sdif(3), dimnames = list(NULL, c("diag", "encourage")))
+X <- model.matrix(~ trt + wk2, bacteria)
+save_csv(data.frame(y = bacteria$y, ID = bacteria$ID, trtdiag = X[, "trtdiag"],
+                    trtencourage = X[, "trtencourage"], wk2 = bacteria$wk2), "bacteria_sdif")
+# glmer-1.R: rPoisGLMMi(12, 20), Poisson counts with block and observation-level effects
+rPoisGLMMi <- function(ng, nr, sd = c(f = 1, ind = 0.5), b = c(1, 2)) {
+  ntot <- nr * ng
+  b.reff <- rnorm(ng, sd = sd[["f"]])
+  b.rind <- rnorm(ntot, sd = sd[["ind"]])
+  x <- runif(ntot)
+  within(data.frame(x, f = factor(rep(LETTERS[1:ng], each = nr)), obs = 1:ntot, eta0 = cbind(1, x) %*% b), {
+    eta <- eta0 + b.reff[f] + b.rind[obs]
+    mu <- exp(eta)
+    y <- rpois(ntot, lambda = mu)
+  })
+}
+set.seed(1)
+save_csv(rPoisGLMMi(12, 20)[c("x", "f", "obs", "y")], "poisson_overdispersed")
