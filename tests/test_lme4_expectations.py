@@ -464,3 +464,54 @@ def test_poisson_observation_level_effects():
     all_equal(table["Chisq"].iloc[1], 554.334056, tolerance=1e-5)
     all_equal(table["logLik"], [-1073.77193, -796.604902], tolerance=1e-6)
     assert list(table["npar"]) == [3, 4] and table["Df"].iloc[1] == 1
+
+
+def test_sleepstudy_correlated_and_uncorrelated_terms():
+    """lmer-1.R: β of (Days | Subject) and of (1 | Subject) + (0 + Days | Subject) (1e-13), the
+    correlation of β̂ (4e-4), and the ML refits' AIC and BIC (1e-5)."""
+    sleep = load_dataset("sleepstudy")
+    fm1 = lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    fm2 = lmer("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", sleep)
+    all_equal(fm1.fixef, fm2.fixef, tolerance=1e-13)
+    all_equal(fm1.fixef, [251.405104848485, 10.467285959595], tolerance=1e-13)
+    v = fm1.vcov.to_numpy()
+    all_equal(v[0, 1] / np.sqrt(v[0, 0] * v[1, 1]), -0.1375, tolerance=4e-4)
+    ml1 = lmer("Reaction ~ Days + (Days | Subject)", sleep, REML=False)
+    ml2 = lmer("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", sleep, REML=False)
+    all_equal([ml1.aic, ml2.aic, ml1.bic, ml2.bic], [1763.94, 1762, 1783.1, 1777.97], tolerance=1e-5)
+
+
+def test_dyestuff2_coefficient_table(dyestuff):
+    """lmer-1.R: Dyestuff2's fit, at σ_Batch = 0: estimate, standard error and t value."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        fm3 = lmer("Yield ~ 1 + (1 | Batch)", load_dataset("Dyestuff2"))
+    table = fm3.fixef_table()
+    all_equal(table[["estimate", "std_error", "statistic"]].iloc[0], [5.6656, 0.67838803150, 8.3515624346])
+
+
+def test_gelman_example():
+    """lmer-1.R: Andrew Gelman's ten groups of two — β, the conditional modes and their
+    conditional variances (1e-5; levels in gl()'s order)."""
+    fit = lmer("y ~ 1 + (1 | group.id)", lme4_test_data("gelman"))
+    all_equal(fit.fixef, [1.571312129])
+    modes = fit.ranef(condvar=True)["group.id"]
+    levels = [str(i) for i in range(1, 11)]
+    all_equal(modes.loc[levels].iloc[:, 0], [1.8046888, -1.8097665, 1.6146451, 1.5408268, -0.1331995, -3.3306655,
+                                             -1.8259277, -0.8735145, -0.3591311, 3.3720441], tolerance=1e-5)  # fmt: skip
+    all_equal(modes.attrs["condvar"].ravel(), np.full(10, 0.311091076), tolerance=1e-5)
+
+
+def test_lagoons_nested_and_plain_habitat_terms():
+    """lmer-1.R: habitats are nested in lagoons, so (1 | habitat) and (1 | habitat:lagoon) are one
+    model (1e-15); its β̂ covariance is 9.9833/3 · I and β − (100, 200, 300, 400) is (1.72, 0.28,
+    1.76, 0.8) (1e-13). Both fits are singular, as in lme4."""
+    data = lme4_test_data("lagoons")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        r2 = lmer("y ~ 0 + lagoon + (1 | habitat)", data)
+        r20 = lmer("y ~ 0 + lagoon + (1 | habitat:lagoon)", data)
+    all_equal(r2.fixef, r20.fixef, tolerance=1e-15)
+    all_equal(r2.ranef["habitat"].to_numpy().ravel(), r20.ranef["habitat:lagoon"].to_numpy().ravel(), tolerance=1e-15)
+    np.testing.assert_allclose(r2.vcov.to_numpy(), np.eye(4) * 9.9833 / 3, rtol=1e-4)
+    all_equal(r2.fixef.to_numpy() - np.arange(1, 5) * 100, [1.72, 0.28, 1.76, 0.8], tolerance=1e-13)

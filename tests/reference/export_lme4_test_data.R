@@ -97,3 +97,15 @@ rPoisGLMMi <- function(ng, nr, sd = c(f = 1, ind = 0.5), b = c(1, 2)) {
 }
 set.seed(1)
 save_csv(rPoisGLMMi(12, 20)[c("x", "f", "obs", "y")], "poisson_overdispersed")
+
+# lmer-1.R: Andrew Gelman's example (10 groups of 2)
+n.groups <- 10; n.reps <- 2
+group.id <- gl(n.groups, n.reps)
+set.seed(0)
+a.group <- rnorm(n.groups, 1, 2)
+save_csv(data.frame(y = rnorm(length(group.id), a.group[group.id], 1), group.id = group.id), "gelman")
+# lmer-1.R: habitats nested in lagoons
+set.seed(1)
+dat <- within(data.frame(lagoon = factor(rep(1:4, each = 25)), habitat = factor(rep(1:20, each = 5))),
+              { y <- round(10 * rnorm(100, m = 10 * as.numeric(lagoon))) })
+save_csv(dat, "lagoons")
