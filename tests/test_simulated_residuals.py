@@ -1,8 +1,11 @@
-"""Simulation-based (quantile) residuals, DHARMa's algorithms: the randomized PIT on a hand-made
+"""Simulation-based (quantile) residuals, DHARMa's algorithms: DHARMa's own residuals and tests on
+the same simulations (tests/reference/make_dharma_reference.R), the randomized PIT on a hand-made
 case, uniformity under correctly specified models, and the dispersion and zero-inflation tests
-detecting what they are for (DHARMa itself is not installable here: see the module's note)."""
+detecting what they are for."""
 
 from __future__ import annotations
+
+import json
 
 import matplotlib
 
@@ -13,8 +16,43 @@ import mixedfit  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import load_dataset  # noqa: E402
-from mixedfit.inference.simulated_residuals import scaled_residuals  # noqa: E402
+from conftest import REFERENCE, load_dataset  # noqa: E402
+from mixedfit.inference.simulated_residuals import SimulatedResiduals, scaled_residuals  # noqa: E402
+
+DHARMA = json.loads((REFERENCE / "dharma_reference.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("name", list(DHARMA))
+def test_residuals_and_tests_equal_dharma_on_its_simulations(name):
+    """Given DHARMa's simulations of a fit (Dyestuff's LMM, a Poisson GLMM of cbpp): the scaled
+    residuals — DHARMa's exactly for a continuous response; for counts DHARMa's randomized ones
+    lie in mixedfit's interval [P(sim < y), P(sim ≤ y)] — and, from the same residuals, the
+    uniformity (KS), dispersion, outlier (binomial) and zero-inflation tests equal DHARMa's."""
+    case = DHARMA[name]
+    observed, simulated = np.array(case["observed"], float), np.array(case["simulated"], float)
+    theirs = np.array(case["scaled"], float)
+    ours = scaled_residuals(observed, simulated, case["integer"], np.random.default_rng(0))
+    if case["integer"]:
+        below = np.mean(simulated < observed[:, None], axis=1)
+        at_most = np.mean(simulated <= observed[:, None], axis=1)
+        assert np.all((below <= theirs) & (theirs <= at_most)) and np.all((below <= ours) & (ours <= at_most))
+        assert np.any(below < at_most)  # the randomization is exercised
+    else:
+        np.testing.assert_array_equal(ours, theirs)
+    residuals = SimulatedResiduals(theirs, observed, simulated, np.array(case["fitted"], float), case["integer"])
+    uniformity = residuals.test_uniformity()
+    assert uniformity["statistic"] == pytest.approx(case["uniformity"]["statistic"], rel=1e-10)
+    assert uniformity["p_value"] == pytest.approx(case["uniformity"]["p_value"], rel=1e-8)
+    for test, reference in [("test_dispersion", "dispersion"), ("test_zero_inflation", "zero_inflation")]:
+        result, expected = getattr(residuals, test)(), case[reference]
+        if expected["ratio"] == "NaN":
+            assert np.isnan(result["ratio"])
+        else:
+            assert result["ratio"] == pytest.approx(expected["ratio"], rel=1e-10)
+        assert result["p_value"] == pytest.approx(expected["p_value"], abs=1e-12)
+    outliers = residuals.test_outliers()
+    assert outliers["outliers"] == case["outliers"]["outliers"]
+    assert outliers["p_value"] == pytest.approx(case["outliers"]["p_value"], rel=1e-10)
 
 
 def test_randomized_pit_lies_between_the_two_fractions():
@@ -65,3 +103,22 @@ def test_overdispersion_and_excess_zeros_are_detected():
     zeros = mixedfit.glmer("zeros ~ x + (1 | g)", data, family="poisson").simulated_residuals(seed=1)
     inflation = zeros.test_zero_inflation()
     assert inflation["ratio"] > 1.2 and inflation["p_value"] < 0.01
+
+
+def test_conditional_simulations_center_on_the_fitted_values():
+    """simulate(re_form=None), lme4's re.form = NULL: noise around the conditional means (the
+    mean of 2,000 draws within 4 standard errors of the fitted values, their SD σ); DHARMa's
+    default simulations since 0.5.0, simulated_residuals(random_effects="conditional")."""
+    m = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+    draws = m.simulate(2000, seed=1, re_form=None).to_numpy()
+    assert np.all(np.abs(draws.mean(axis=1) - m.fitted) < 4 * m.sigma / np.sqrt(2000))
+    assert draws.std(axis=1).mean() == pytest.approx(m.sigma, rel=0.01)
+    conditional = m.simulated_residuals(seed=2)
+    unconditional = m.simulated_residuals(seed=2, random_effects="unconditional")
+    # around the modes the simulations spread less than with new subjects' effects
+    assert np.var(conditional.simulated, axis=1).mean() < np.var(unconditional.simulated, axis=1).mean()
+    assert conditional.test_uniformity()["p_value"] > 0.01
+    with pytest.raises(ValueError, match="random_effects must be 'conditional' or 'unconditional'"):
+        m.simulated_residuals(random_effects="marginal")
+    with pytest.raises(ValueError, match="simulate's re_form is '~0'"):
+        m.simulate(re_form="~(1 | Subject)")

@@ -270,11 +270,17 @@ class MixedModel(Refits, SmoothResults):
         return studentized_residuals(self)
 
     @synchronized
-    def simulated_residuals(self, n: int = 250, seed: int | None = None, integer: bool | None = None) -> SimulatedResiduals:
+    def simulated_residuals(
+        self,
+        n: int = 250,
+        seed: int | None = None,
+        integer: bool | None = None,
+        random_effects: str = "conditional",
+    ) -> SimulatedResiduals:
         """Simulation-based (quantile) residuals as DHARMa's simulateResiduals: n responses
-        simulated from the fit with new random effects, each observation's scaled residual its
-        position among its simulations (randomized for integer responses), uniform under a
-        correct model for every family.
+        simulated from the fit, each observation's scaled residual its position among its
+        simulations (randomized for integer responses), uniform under a correct model for every
+        family.
 
         Parameters
         ----------
@@ -285,6 +291,9 @@ class MixedModel(Refits, SmoothResults):
         integer : bool, optional
             Use the randomized transform for integer responses (default: GLMMs with whole-number
             responses, and binomial successes).
+        random_effects : {"conditional", "unconditional"}, default "conditional"
+            Simulate around the fitted random effects (DHARMa's simulateREs default since 0.5.0)
+            or with new ones (its earlier default).
 
         Returns
         -------
@@ -293,7 +302,9 @@ class MixedModel(Refits, SmoothResults):
             ``test_zero_inflation()``, ``plot()``.
         """
         self._require_fit()
-        return simulate_residuals(self, positive_int(n, "n"), seed, integer)
+        if random_effects not in ("conditional", "unconditional"):
+            raise ValueError(f"random_effects must be 'conditional' or 'unconditional', not {random_effects!r}")
+        return simulate_residuals(self, positive_int(n, "n"), seed, integer, conditional=random_effects == "conditional")
 
     def influence(self, groups: str | None = None, maxfun: int = 1000) -> Influence:
         """Deletion diagnostics as lme4's influence(): refit without each observation, or each
@@ -456,7 +467,12 @@ class MixedModel(Refits, SmoothResults):
 
     @synchronized
     def simulate(
-        self, nsim: int = 1, seed: int | np.random.Generator | None = None, newdata: Any = None, progress: bool = False
+        self,
+        nsim: int = 1,
+        seed: int | np.random.Generator | None = None,
+        newdata: Any = None,
+        progress: bool = False,
+        re_form: str | None = "~0",
     ) -> pd.DataFrame:
         """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
         simulate()), one column per simulation; binomial responses as proportions of the trials.
@@ -472,6 +488,10 @@ class MixedModel(Refits, SmoothResults):
             Simulate for these rows (new levels get their own draws) instead of the fit's.
         progress : bool, default False
             Report the simulations done.
+        re_form : "~0" or None, default "~0"
+            "~0" (lme4's re.form = NA): new random effects in every simulation; None (lme4's
+            re.form = NULL, use.u = TRUE): new noise around the fitted conditional means, the
+            conditional modes held (levels new in newdata at 0, as predict's).
 
         Returns
         -------
@@ -481,6 +501,10 @@ class MixedModel(Refits, SmoothResults):
         self._require_fit()
         nsim = positive_int(nsim, "nsim")
         rng = np.random.default_rng(seed)
+        if re_form is None:
+            return self._simulate_conditional(nsim, rng, newdata, progress)
+        if not isinstance(re_form, str) or re_form.replace(" ", "") not in ("~0", "NA", "~-1"):
+            raise ValueError(f"simulate's re_form is '~0' (new random effects) or None (the fitted ones), not {re_form!r}")
         all_terms = list(range(len(self.design.terms)))
         if newdata is None:
             X, offset, frame = self.design.fixed.X, self.design.offset, None
@@ -505,6 +529,20 @@ class MixedModel(Refits, SmoothResults):
             for (term, Xt, codes, n_levels), T in zip(term_data, factors):
                 effects = scale * rng.standard_normal((n_levels, term.p)) @ T.T
                 eta = eta + np.sum(Xt * effects[codes], axis=1)
+            sims[:, k] = self._draw_response(eta, rng, frame)
+            counter.advance()
+        counter.close()
+        return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
+
+    def _simulate_conditional(
+        self, nsim: int, rng: np.random.Generator, newdata: Any, progress: bool
+    ) -> pd.DataFrame:
+        """simulate(re_form=None): the response drawn nsim times around the conditional means."""
+        frame = None if newdata is None else as_dataframe(self._as_newdata(newdata))
+        eta = self.predict(frame, re_form=None, allow_new_levels=True, type="link")
+        sims = np.empty((len(eta), nsim))
+        counter = Progress(nsim, "simulate", progress)
+        for k in range(nsim):
             sims[:, k] = self._draw_response(eta, rng, frame)
             counter.advance()
         counter.close()
