@@ -50,7 +50,7 @@ def test_residuals_and_tests_equal_dharma_on_its_simulations(name):
         else:
             assert result["ratio"] == pytest.approx(expected["ratio"], rel=1e-10)
         assert result["p_value"] == pytest.approx(expected["p_value"], abs=1e-12)
-    outliers = residuals.test_outliers()
+    outliers = residuals.test_outliers(type="binomial")
     assert outliers["outliers"] == case["outliers"]["outliers"]
     assert outliers["p_value"] == pytest.approx(case["outliers"]["p_value"], rel=1e-10)
 
@@ -80,7 +80,8 @@ def test_correct_models_give_uniform_residuals_and_quiet_tests():
     assert residuals.test_uniformity()["p_value"] > 0.05
     assert residuals.test_dispersion()["p_value"] > 0.05
     assert residuals.test_zero_inflation()["p_value"] > 0.05
-    assert residuals.test_outliers()["p_value"] > 0.05
+    assert residuals.test_outliers(seed=4)["p_value"] > 0.05  # DHARMa's default for counts: the bootstrap
+    assert residuals.test_outliers(type="binomial")["p_value"] > 0.05
     lmm = mixedfit.lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy")).simulated_residuals(seed=2)
     assert not lmm.integer and lmm.test_uniformity()["p_value"] > 0.01
     binomial = mixedfit.glmer(
@@ -122,3 +123,19 @@ def test_conditional_simulations_center_on_the_fitted_values():
         m.simulated_residuals(random_effects="marginal")
     with pytest.raises(ValueError, match="simulate's re_form is '~0'"):
         m.simulate(re_form="~(1 | Subject)")
+
+
+def test_bootstrap_outlier_test_detects_gross_outliers():
+    """DHARMa's bootstrapped outlier test (its default for counts up to 500 rows): 20 counts
+    multiplied by 30 lie beyond every simulation, far more often than the bootstrap's simulated
+    data do; the binomial version agrees."""
+    rng = np.random.default_rng(13)
+    data = _counts(rng, groups=40)
+    data["y"] = rng.poisson(np.exp(data["eta"]))
+    data.loc[rng.choice(len(data), 20, replace=False), "y"] *= 30
+    residuals = mixedfit.glmer("y ~ x + (1 | g)", data, family="poisson").simulated_residuals(seed=1)
+    boot = residuals.test_outliers(seed=2)
+    assert boot["outliers"] >= 15 and boot["expected"] < 5 and boot["p_value"] < 0.05
+    assert residuals.test_outliers(type="binomial")["p_value"] < 0.05
+    with pytest.raises(ValueError, match="type must be 'default', 'binomial' or 'bootstrap'"):
+        residuals.test_outliers(type="exact")

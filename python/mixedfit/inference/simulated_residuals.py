@@ -69,19 +69,57 @@ class SimulatedResiduals:
         simulated = np.sum(self.simulated == 0, axis=0).astype(float)
         return _simulation_test(observed, simulated, "zero_inflation")
 
-    def test_outliers(self) -> pd.Series:
-        """DHARMa's testOutliers (type "binomial"): observations outside the simulations (scaled
-        residual below 1/(nsim + 1) or above 1 − 1/(nsim + 1)) against the binomial expectation of
-        2/(nsim + 1) per observation; outliers, expected, and the exact two-sided binomial p-value.
-        (For integer responses and up to 500 observations DHARMa's default is a bootstrap
-        instead.)"""
-        margin = 1 / (self.simulated.shape[1] + 1)
-        outside = int(np.sum((self.scaled < margin) | (self.scaled > 1 - margin)))
-        rate = 2 * margin
-        result = stats().binomtest(outside, len(self.scaled), rate)
-        return pd.Series(
-            {"outliers": outside, "expected": rate * len(self.scaled), "p_value": float(result.pvalue)}, name="outliers"
-        )
+    def test_outliers(self, type: str = "default", n_boot: int = 100, seed: int | None = None) -> pd.Series:
+        """DHARMa's testOutliers (two-sided, both margins).
+
+        Parameters
+        ----------
+        type : {"default", "binomial", "bootstrap"}
+            "binomial": observations outside the simulations (scaled residual below 1/(nsim + 1)
+            or above 1 − 1/(nsim + 1)) against the binomial expectation of 2/(nsim + 1) per
+            observation, exact binomial p-value. "bootstrap": the frequency of residuals exactly
+            0 or 1 against its distribution when each of n_boot simulations is taken as the data
+            and placed among nsim resampled others (exact for integer responses, where the
+            binomial expectation is not). "default": DHARMa's choice, the bootstrap for integer
+            responses up to 500 observations, else binomial.
+        n_boot : int, default 100
+            Bootstrap replicates (at most nsim).
+        seed : int, optional
+            For a reproducible bootstrap.
+
+        Returns
+        -------
+        Series
+            ``outliers`` (count), ``expected`` (count under the model) and ``p_value``.
+        """
+        if type == "default":
+            type = "bootstrap" if self.integer and len(self.scaled) <= 500 else "binomial"
+        if type == "binomial":
+            margin = 1 / (self.simulated.shape[1] + 1)
+            outside = int(np.sum((self.scaled < margin) | (self.scaled > 1 - margin)))
+            rate = 2 * margin
+            result = stats().binomtest(outside, len(self.scaled), rate)
+            expected, p_value = rate * len(self.scaled), float(result.pvalue)
+        elif type == "bootstrap":
+            outside = int(np.sum((self.scaled == 0) | (self.scaled == 1)))
+            frequencies = self._bootstrap_outlier_frequencies(n_boot, np.random.default_rng(seed))
+            observed = outside / len(self.scaled)
+            p_value = float(min(1.0, 2 * min(np.mean(frequencies <= observed), np.mean(frequencies >= observed))))
+            expected = float(np.mean(frequencies)) * len(self.scaled)
+        else:
+            raise ValueError(f"type must be 'default', 'binomial' or 'bootstrap', not {type!r}")
+        return pd.Series({"outliers": outside, "expected": expected, "p_value": p_value}, name="outliers")
+
+    def _bootstrap_outlier_frequencies(self, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+        """DHARMa's bootstrap: simulation i as the data among nsim draws (with replacement) from
+        the other simulations; the frequency of its residuals at exactly 0 or 1."""
+        nsim = self.simulated.shape[1]
+        frequencies = np.empty(min(n_boot, nsim))
+        for i in range(len(frequencies)):
+            others = rng.choice(np.delete(np.arange(nsim), i), size=nsim, replace=True)
+            residuals = scaled_residuals(self.simulated[:, i], self.simulated[:, others], self.integer, rng)
+            frequencies[i] = np.mean((residuals == 0) | (residuals == 1))
+        return frequencies
 
     def plot(self) -> object:
         """DHARMa's plot: a QQ plot of the scaled residuals against U(0, 1) with the KS test's
