@@ -515,3 +515,14 @@ def test_lagoons_nested_and_plain_habitat_terms():
     all_equal(r2.ranef["habitat"].to_numpy().ravel(), r20.ranef["habitat:lagoon"].to_numpy().ravel(), tolerance=1e-15)
     np.testing.assert_allclose(r2.vcov.to_numpy(), np.eye(4) * 9.9833 / 3, rtol=1e-4)
     all_equal(r2.fixef.to_numpy() - np.arange(1, 5) * 100, [1.72, 0.28, 1.76, 0.8], tolerance=1e-13)
+
+
+def test_reml_and_ml_deviances():
+    """REMLdev.R: sleepstudy's REML criterion as lme4.0's (all.equal's default tolerance); the REML
+    criterion and the ML refit's deviance are −2 times their log-likelihoods."""
+    sleep = load_dataset("sleepstudy")
+    fm1 = lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    all_equal(fm1.objective, 1743.6282722424)
+    all_equal(fm1.objective / -2, fm1.loglik)
+    ml = lmer("Reaction ~ Days + (Days | Subject)", sleep, REML=False)
+    all_equal(ml.deviance / -2, ml.loglik)
