@@ -107,3 +107,23 @@ def test_factor_calls_keep_r_names():
         assert list(model.fixef.index) == ["(Intercept)", f"{call}(k)1", f"{call}(k)2"]
         assert list(model.anova().index) == [f"{call}(k)"]
         np.testing.assert_allclose(model.predict(data.head(4)), model.fitted[:4], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["308", "309", "308", "10", "2"],
+        ["é", "e", "Z", "a", "e", "ß"],  # code-point order, as pandas sorts
+        ["b", None, "a", "b"],  # missing values: pandas' own factorize
+    ],
+)
+def test_grouping_levels_of_arrow_strings_are_pandas_sorted_factorize(values):
+    """The grouping factor's levels and codes from Arrow's dictionary encoding equal
+    pd.factorize(sort=True)'s (the fast path for arrow-backed strings)."""
+    from mixedfit.design.matrices import _factorize_sorted
+
+    array = pd.array(values, dtype=pd.StringDtype("pyarrow"))
+    codes, levels = _factorize_sorted(array)
+    expected_codes, expected_levels = pd.factorize(array, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(levels) == list(expected_levels)
