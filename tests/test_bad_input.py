@@ -230,7 +230,7 @@ def test_optsum_stopping_rules_are_the_users(sleep):
 def test_boolean_and_object_columns(sleep):
     data = sleep.assign(late=sleep["Days"] >= 5, Subject=sleep["Subject"].astype(object))
     model = mixedfit.lmer("Reaction ~ late + (1 | Subject)", data)
-    assert list(model.fixef.index) == ["(Intercept)", "late"]  # formulaic codes booleans as 0/1
+    assert list(model.fixef.index) == ["(Intercept)", "lateTRUE"]  # a logical is a factor, as in R
     numeric = mixedfit.lmer("Reaction ~ late + (1 | Subject)", data.assign(late=data["late"].astype(float)))
     assert model.objective == pytest.approx(numeric.objective, rel=1e-10)
 

@@ -103,3 +103,27 @@ def test_dotted_column_names_are_variables_as_in_r():
     np.testing.assert_array_equal(a.predict(dotted.iloc[:5]), b.predict(plain.iloc[:5]))
     columns = ["x.1", "y"]
     assert quote_dotted_columns("y ~ np.log(x.1) + `x.1`", columns) == "y ~ np.log(`x.1`) + `x.1`"
+
+
+def test_logical_columns_are_factors_as_in_r():
+    """R codes a logical in a model formula as a factor with levels FALSE, TRUE: coefficient
+    lateTRUE (R's model.matrix names, as below), and late:Days without late's main effect one
+    slope per level; the fits equal those on 0/1 indicator columns. Inside I() a logical stays a
+    number (TRUE = 1), as in R's arithmetic."""
+    import mixedfit
+    import numpy as np
+    from mixedfit.datasets import load
+
+    data = load("sleepstudy")
+    data["late"] = data["Days"] > 4
+    data["early01"], data["late01"] = (~data["late"]).astype(float), data["late"].astype(float)
+    main = mixedfit.lmer("Reaction ~ late + late:Days + (1 | Subject)", data)
+    assert list(main.fixef.index) == ["(Intercept)", "lateTRUE", "lateFALSE:Days", "lateTRUE:Days"]
+    slopes = mixedfit.lmer("Reaction ~ Days:late + (1 | Subject)", data)
+    assert list(slopes.fixef.index) == ["(Intercept)", "Days:lateFALSE", "Days:lateTRUE"]
+    indicators = mixedfit.lmer("Reaction ~ Days:early01 + Days:late01 + (1 | Subject)", data)
+    np.testing.assert_allclose(slopes.fixef.to_numpy(), indicators.fixef.to_numpy(), rtol=1e-10)
+    arithmetic = mixedfit.lmer("Reaction ~ I(2 * late) + (late | Subject)", data)
+    assert list(arithmetic.fixef.index) == ["(Intercept)", "I(2 * late)"]
+    assert list(arithmetic.ranef["Subject"].columns) == ["(Intercept)", "lateTRUE"]
+    np.testing.assert_array_equal(main.predict(data.iloc[:12]), main.fitted[:12])

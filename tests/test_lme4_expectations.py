@@ -445,9 +445,10 @@ def test_cbpp_adaptive_quadrature_and_other_packages():
 
 def test_bacteria_with_successive_difference_contrasts():
     """glmer-1.R: MASS's bacteria, y ~ trt + wk2 + (1 | ID) with contr.sdif contrasts for trt
-    (exported as their two columns: custom contrast matrices are R's; wk2 is logical, whose
-    coefficient R names wk2TRUE). log L to 5e-4, β to 1e-4."""
+    (exported as their two columns: custom contrast matrices are R's; wk2 is logical, coded as R
+    codes it, wk2TRUE). log L to 5e-4, β to 1e-4."""
     fm5 = glmer("y ~ trtdiag + trtencourage + wk2 + (1 | ID)", lme4_test_data("bacteria_sdif"), family="binomial")
+    assert list(fm5.fixef.index) == ["(Intercept)", "trtdiag", "trtencourage", "wk2TRUE"]
     all_equal(fm5.loglik, -96.13069, tolerance=5e-4)
     all_equal(fm5.fixef, [2.831609490, -1.366722631, 0.5840147802, -1.598591346], tolerance=1e-4)
 

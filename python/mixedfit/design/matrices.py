@@ -70,10 +70,14 @@ def lme4_column_name(name: str) -> str:
     floating point); an ordered factor's polynomial contrasts are R's 'g.L', 'g.Q', 'g^4'."""
     if name == "Intercept":
         return "(Intercept)"
+    name = _LOGICAL_COLUMN.sub(lambda m: m.group(1) + m.group(2).upper(), name)
     name = _POLY_COLUMN.sub(r"\1\2", r_spelling(name))
     return re.sub(r"\[(?:T\.)?([^\]]*)\]", lambda m: re.sub(r"^(-?\d+)\.0$", r"\1", m.group(1)), name)
 
 
+# A boolean column coded as R codes a logical (see _logical_as_factor), and its columns' names.
+_LOGICAL = ", levels=[False, True])"
+_LOGICAL_COLUMN = re.compile(r"C\((\w+)" + re.escape(_LOGICAL) + r"\[(?:T\.)?(True|False)\]")
 _POLY_COLUMN = re.compile(r"C\(([^(),]+), contr\.poly\)\[([^\]]+)\]")
 
 
@@ -84,6 +88,27 @@ def _unshadowed_calls(expr: str, columns: pd.Index) -> str:
         if isinstance(name, str) and _SHADOWED_CALL + name in FORMULA_FUNCTIONS:
             expr = re.sub(rf"(?<![\w.`]){re.escape(name)}(?=\s*\()", _SHADOWED_CALL + name, expr)
     return expr
+
+
+def _logical_as_factor(expr: str, frame: pd.DataFrame) -> str:
+    """Boolean columns named bare in expr's terms become factors with levels FALSE, TRUE, as R
+    codes a logical in a model formula (coefficient wk2TRUE; late:Days without late's main
+    effect is two columns, one per level); inside a call (I(2 * late)) a boolean stays a number,
+    as R's arithmetic on logicals."""
+    logical = [
+        name for name in frame.columns if pd.api.types.is_bool_dtype(frame[name].dtype) and str(name).isidentifier()
+    ]
+    if not logical:
+        return expr
+    depth, out, last = 0, [], 0
+    for match in re.finditer(r"[()]|(?<![\w.`])(" + "|".join(map(re.escape, logical)) + r")(?![\w.`(])", expr):
+        token = match.group(0)
+        if token in "()":
+            depth += 1 if token == "(" else -1
+        elif depth == 0:
+            out.append(expr[last : match.start()] + f"C({token}{_LOGICAL}")
+            last = match.end()
+    return "".join(out) + expr[last:]
 
 
 def _ordered_as_poly(expr: str, frame: pd.DataFrame) -> str:
@@ -287,7 +312,7 @@ def evaluate(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> tuple[Mo
     if fast is not None:
         return fast, MatrixRecipe(expr, what, make_spec=partial(_formulaic_spec, expr, frame))
     frame = _dataframe(frame)
-    expr = _unshadowed_calls(_ordered_as_poly(expr, frame), frame.columns)
+    expr = _unshadowed_calls(_ordered_as_poly(_logical_as_factor(expr, frame), frame), frame.columns)
     try:
         # numpy output: half the cost of formulaic's pandas output for the same matrix.
         mm = model_matrix(expr, frame, context=FORMULA_FUNCTIONS, na_action="raise", output="numpy")
