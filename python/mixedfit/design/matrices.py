@@ -96,7 +96,7 @@ def _logical_as_factor(expr: str, frame: pd.DataFrame) -> str:
     effect is two columns, one per level); inside a call (I(2 * late)) a boolean stays a number,
     as R's arithmetic on logicals."""
     logical = [
-        name for name in frame.columns if pd.api.types.is_bool_dtype(frame[name].dtype) and str(name).isidentifier()
+        name for name, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype) and str(name).isidentifier()
     ]
     if not logical:
         return expr
@@ -115,8 +115,8 @@ def _ordered_as_poly(expr: str, frame: pd.DataFrame) -> str:
     """Ordered categorical columns named bare in expr get R's contrasts, contr.poly (lme4 codes
     an ordered factor so; formulaic would use treatment contrasts)."""
     ordered = [
-        name for name in frame.columns
-        if isinstance(frame[name].dtype, pd.CategoricalDtype) and frame[name].cat.ordered and str(name).isidentifier()
+        name for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered and str(name).isidentifier()
     ]  # fmt: skip
     for name in ordered:
         expr = re.sub(rf"(?<![\w.`(])(?<!C\(){re.escape(name)}(?![\w.`(])", f"C({name}, contr.poly)", expr)
