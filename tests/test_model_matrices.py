@@ -127,3 +127,15 @@ def test_grouping_levels_of_arrow_strings_are_pandas_sorted_factorize(values):
     expected_codes, expected_levels = pd.factorize(array, sort=True)
     np.testing.assert_array_equal(codes, expected_codes)
     assert list(levels) == list(expected_levels)
+
+
+@pytest.mark.parametrize("expr", ["size - incidence", "-incidence / size + 2", "(size - 1) ** 2 * 0.5", "size"])
+def test_arithmetic_responses_equal_formulaic(expr):
+    """Arithmetic of numeric columns (cbind's size - incidence) is computed directly; it equals
+    formulaic's I() of it."""
+    from mixedfit.design.matrices import evaluate, numeric_column
+
+    data = load_dataset("cbpp")
+    direct = numeric_column(expr, data, "response")
+    through_formulaic, _ = evaluate(f"0 + I({expr})", data, "response")
+    np.testing.assert_array_equal(direct, through_formulaic.values[:, 0])

@@ -19,7 +19,7 @@ from formulaic import Formula
 
 from ..errors import DataError, FormulaError, plain_message
 from .formula import ParsedFormula
-from .matrices import FORMULA_FUNCTIONS, simple_terms
+from .matrices import FORMULA_FUNCTIONS, arithmetic_names, simple_terms
 
 
 @dataclass(frozen=True)
@@ -209,12 +209,22 @@ def formula_variables(expr: str, where: str, columns: Iterable[str] = ()) -> set
     simple = simple_terms(expr)
     if simple is not None:
         return set(simple[1])
+    names = arithmetic_names(expr)  # 'size - incidence': the same variables whether + − × are formula or arithmetic
+    if names is not None and names <= set(columns):
+        return names
     try:
         required = _required_variables(Formula(expr)) if expr.strip() not in ("0", "1") else set()
     except Exception as exc:
         raise FormulaError(f"cannot parse {where} '{expr}': {plain_message(exc)}") from None
     # numFactor(x, y) is read by design/covariance.py, not by formulaic
     return (required - FORMULA_FUNCTIONS.keys() - {"numFactor"}) | (mentioned_names(expr) & set(columns))
+
+
+def response_variables(expr: str) -> set[str]:
+    """The variables of a response (or of one of cbind's parts): its names if it is arithmetic of
+    names and numbers (checked against the data with the other columns), else formula_variables'."""
+    names = arithmetic_names(expr)
+    return names if names is not None else formula_variables(expr, "response")
 
 
 def used_columns(parsed: ParsedFormula, response_variables: set[str], columns: Iterable[str]) -> list[str]:

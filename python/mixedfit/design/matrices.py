@@ -4,6 +4,7 @@ the relative covariance factor Λt(θ) with lme4's θ parameterization and term 
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from dataclasses import dataclass
@@ -321,16 +322,60 @@ def evaluate(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> tuple[Mo
     return _formulaic_matrix(mm), MatrixRecipe(expr, what, mm.model_spec)
 
 
+_ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide, ast.Pow: np.power}
+
+
+def arithmetic_names(expr: str) -> set[str] | None:
+    """The names in expr if it is arithmetic (+ − × ÷ ** and signs) of names and numbers, such
+    as cbind's 'size - incidence'; None for anything else (calls, quoted names, ...)."""
+    try:
+        tree = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            stack += [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif not (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+            return None
+    return names
+
+
+def _arithmetic(node: ast.AST, columns: Any) -> Any:
+    """The value of an arithmetic tree (see arithmetic_names) on float columns."""
+    if isinstance(node, ast.BinOp):
+        return _ARITHMETIC[type(node.op)](_arithmetic(node.left, columns), _arithmetic(node.right, columns))
+    if isinstance(node, ast.UnaryOp):
+        value = _arithmetic(node.operand, columns)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Name):
+        return _as_float(columns[node.id])
+    return float(node.value)
+
+
 def numeric_column(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> np.ndarray:
-    """A single numeric vector: a column or an expression of columns (log(y), I(a/b), ...)."""
+    """A single numeric vector: a column or an expression of columns (log(y), I(a/b), ...).
+    Arithmetic of numeric columns is computed directly (formulaic's I() cost 3 ms of a 5 ms
+    binomial fit with cbind(y, n - y))."""
     columns = _columns(frame)
     if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in columns:
         expr = expr[1:-1]
+    names = None if expr in columns else arithmetic_names(expr)
     if expr in columns:
         column = columns[expr]
         if not (pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)):
             raise DataError(f"{what} '{expr}' must be numeric, got dtype {column.dtype}")
         values = _as_float(column)
+    elif names and all(n in columns and _is_number(columns[n]) for n in names):
+        with np.errstate(all="ignore"):  # a non-finite result is reported below, with its row
+            values = np.broadcast_to(_arithmetic(ast.parse(expr.strip(), mode="eval").body, columns), (_rows(frame),))
+        values = np.array(values, dtype=np.float64)
     else:
         matrix, _ = evaluate(f"0 + I({expr})", frame, what)  # I(): arithmetic, not formula operators
         if matrix.values.shape[1] != 1:

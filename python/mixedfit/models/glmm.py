@@ -13,7 +13,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from .._lazy import optimize, stats
 from .._native import _core
 from ..design.arrays import RandomTerm
-from ..design.frame import as_dataframe, formula_variables
+from ..design.frame import as_dataframe, response_variables
 from ..errors import ConvergenceWarning, DataError, NumericalError, warn
 from ..inference.convergence import (
     GRADIENT_MESSAGE,
@@ -248,7 +248,7 @@ class GeneralizedLinearMixedModel(MixedModel):
 
     def _response_variables(self) -> set[str]:
         parts = cbind_parts(self.parsed.response) or [self.parsed.response]
-        return set().union(*(formula_variables(p, "response") for p in parts))
+        return set().union(*(response_variables(p) for p in parts))
 
     def _structure_variables(self) -> set[str]:
         return zero_variables(self.ziformula) | dispersion_variables(self.dispformula)

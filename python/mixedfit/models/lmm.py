@@ -15,7 +15,7 @@ from .. import threads
 from .._lazy import stats
 from .._native import _core
 from ..design.arrays import RandomTerm
-from ..design.frame import formula_variables
+from ..design.frame import response_variables
 from ..design.matrices import numeric_column
 from ..errors import ConvergenceWarning, DataError, FormulaError, warn
 from ..inference.condvar import conditional_variances
@@ -50,8 +50,8 @@ from .optimize import (
 )
 from .parallel_rows import rows_on_cores
 from .refits import CRITERION_FAILED, EVALUATION_LIMIT
-from .results import criterion_line, criterion_table
 from .residual_structure import ResidualStructure, bind_correlation, check_correlation
+from .results import criterion_line, criterion_table
 from .smooth_boundary import start_off_boundary
 from .structured import ResidualStructureFit
 from .synchronization import restored_on_interrupt, synchronized
@@ -199,7 +199,7 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
                 f"the response '{self.parsed.response}' is a binomial count: fit it with "
                 "mixedfit.glmer(..., family='binomial')"
             )
-        return formula_variables(self.parsed.response, "response")
+        return response_variables(self.parsed.response)
 
     @synchronized
     def objective_at(self, theta: np.ndarray) -> float:
