@@ -82,3 +82,15 @@ def test_summary_text_matches_lme4(name):
     model = _fit(case)
     text = model.summary(ddf=case["ddf"] or None) if case["kind"] == "lmer" else model.summary()
     _assert_same_text(_from_criterion(text.split("\n")), _from_criterion(case["text"]))
+
+
+def test_correlation_of_many_fixed_effects_is_not_printed():
+    """lme4 prints the correlation of fixed effects up to 12 of them (lme4.summary.cor.max) and
+    says why it does not beyond."""
+    from conftest import load_dataset
+
+    model = mixedfit.glmer("count ~ spp * mined + (1 | site)", load_dataset("Salamanders"), family="poisson")
+    text = model.summary()
+    assert len(model.fixef) == 14
+    assert "Correlation of Fixed Effects" not in text
+    assert "Correlation matrix not shown by default, as p = 14 > 12" in text

@@ -16,6 +16,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 from formulaic import Formula
+from formulaic.transforms import TRANSFORMS
 
 from ..errors import DataError, FormulaError, plain_message
 from .formula import ParsedFormula
@@ -188,8 +189,6 @@ def mentioned_names(expr: str) -> set[str]:
 def _required_variables(formula: Formula) -> set[str]:
     """formulaic's required variables, except that a backtick-quoted name is that name:
     formulaic gives the root of `crab.sizeS` (crab), as though it were an attribute access."""
-    from formulaic.transforms import TRANSFORMS
-
     names: set[str] = set()
     for term in formula:
         for factor in term.factors:

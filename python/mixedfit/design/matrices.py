@@ -361,7 +361,7 @@ def _arithmetic(node: ast.AST, columns: Any) -> Any:
 
 def numeric_column(expr: str, frame: ModelFrame | pd.DataFrame, what: str) -> np.ndarray:
     """A single numeric vector: a column or an expression of columns (log(y), I(a/b), ...).
-    Arithmetic of numeric columns is computed directly (formulaic's I() cost 3 ms of a 5 ms
+    Arithmetic of numeric columns is computed directly (formulaic's I() cost 1.4 ms of a 4.7 ms
     binomial fit with cbind(y, n - y))."""
     columns = _columns(frame)
     if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in columns:

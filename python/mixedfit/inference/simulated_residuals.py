@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._lazy import stats
+from ..errors import positive_int
 
 
 @dataclass
@@ -92,6 +93,7 @@ class SimulatedResiduals:
         Series
             ``outliers`` (count), ``expected`` (count under the model) and ``p_value``.
         """
+        n_boot = positive_int(n_boot, "n_boot")
         if type == "default":
             type = "bootstrap" if self.integer and len(self.scaled) <= 500 else "binomial"
         if type == "binomial":

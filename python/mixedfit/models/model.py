@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 import html
 import threading
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ from .results import (
 )
 from .smooth_results import SmoothResults
 from .synchronization import synchronized
+
+# The most fixed effects whose correlation matrix summary() prints (lme4's lme4.summary.cor.max).
+CORRELATION_MAX = 12
 
 
 class MixedModel(Refits, SmoothResults):
@@ -474,8 +478,9 @@ class MixedModel(Refits, SmoothResults):
         progress: bool = False,
         re_form: str | None = "~0",
     ) -> pd.DataFrame:
-        """nsim responses drawn from the fitted model with new random effects and new noise (lme4's
-        simulate()), one column per simulation; binomial responses as proportions of the trials.
+        """nsim responses drawn from the fitted model with new random effects (or around the fitted
+        ones: re_form=None) and new noise (lme4's simulate()), one column per simulation; binomial
+        responses as proportions of the trials.
         progress=True reports the simulations done.
 
         Parameters
@@ -520,19 +525,17 @@ class MixedModel(Refits, SmoothResults):
                 codes, levels = pd.factorize(new.labels)  # new levels get their own draws too
                 term_data.append((new.term, new.X, codes, len(levels)))
         scale = self._random_effects_scale()
-        sims = np.empty((len(offset), nsim))
         factor = self.design.factor(self._theta)
         factors = [lower_factor(factor[sl], t.p) for t, sl in zip(self.design.terms, self.design.factor_slices())]
-        counter = Progress(nsim, "simulate", progress)
-        for k in range(nsim):
+
+        def linear_predictor() -> np.ndarray:  # with new random effects
             eta = X @ self._beta + offset
             for (term, Xt, codes, n_levels), T in zip(term_data, factors):
                 effects = scale * rng.standard_normal((n_levels, term.p)) @ T.T
                 eta = eta + np.sum(Xt * effects[codes], axis=1)
-            sims[:, k] = self._draw_response(eta, rng, frame)
-            counter.advance()
-        counter.close()
-        return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
+            return eta
+
+        return self._simulations(nsim, progress, lambda: self._draw_response(linear_predictor(), rng, frame))
 
     def _simulate_conditional(
         self, nsim: int, rng: np.random.Generator, newdata: Any, progress: bool
@@ -540,13 +543,18 @@ class MixedModel(Refits, SmoothResults):
         """simulate(re_form=None): the response drawn nsim times around the conditional means."""
         frame = None if newdata is None else as_dataframe(self._as_newdata(newdata))
         eta = self.predict(frame, re_form=None, allow_new_levels=True, type="link")
-        sims = np.empty((len(eta), nsim))
+        return self._simulations(nsim, progress, lambda: self._draw_response(eta, rng, frame))
+
+    @staticmethod
+    def _simulations(nsim: int, progress: bool, draw: Callable[[], np.ndarray]) -> pd.DataFrame:
+        """nsim draws as simulate() returns them (columns sim_1, …), progress reported."""
         counter = Progress(nsim, "simulate", progress)
-        for k in range(nsim):
-            sims[:, k] = self._draw_response(eta, rng, frame)
+        columns = []
+        for _ in range(nsim):
+            columns.append(draw())
             counter.advance()
         counter.close()
-        return pd.DataFrame(sims, columns=[f"sim_{k + 1}" for k in range(nsim)])
+        return pd.DataFrame(np.column_stack(columns), columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     @synchronized
     def refit(self, new_response: Any, inplace: bool = False) -> MixedModel:
@@ -840,8 +848,11 @@ class MixedModel(Refits, SmoothResults):
             "Fixed effects:",
             format_coefficients(coefficients),
         ]
-        if len(self._beta) > 1:
+        p = len(self._beta)
+        if 1 < p <= CORRELATION_MAX:
             parts += ["", "Correlation of Fixed Effects:", format_correlation(self.vcov)]
+        elif p > CORRELATION_MAX:  # lme4's option lme4.summary.cor.max
+            parts += ["", f"Correlation matrix not shown by default, as p = {p} > {CORRELATION_MAX}: see vcov."]
         return parts
 
     def _structure_lines(self) -> list[str]:
