@@ -1,7 +1,7 @@
 """mixedfit beside its peers in one run: lme4 and glmmTMB (R), and the Rust-based Python packages
 lme-python and glmm (PyPI; benchmark-only, never dependencies: `pip install lme-python glmm`).
 Each package fits each model REPS times from data already in memory (R: read once by the
-script, then timed); the table gives median seconds, each peer's time over mixedfit's, and the
+script, then timed; the Python packages in turns, one fit each per round); the table gives median seconds, each peer's time over mixedfit's, and the
 criterion each reports (REML criterion or −2 log L). lme-python's GLMM log-likelihoods leave out
 constants (binomial coefficients, log y!), so its −2 log L is not comparable there (marked). A peer that
 cannot fit a model, or takes longer than its time limit, has "—". Writes
@@ -95,20 +95,21 @@ CASES = [
 ]
 
 
-def median_time(fit, reps: int, limit: float) -> tuple[float, object]:
-    """Median seconds of reps fits (after one warm-up), and the last fit; fewer repetitions once
-    limit seconds are spent."""
-    result = fit()
-    times: list[float] = []
-    spent = 0.0
+def interleaved_times(fits: dict[str, object], reps: int, limit: float) -> dict[str, tuple[float, object]]:
+    """Median seconds of reps fits of each package (after one warm-up each), and its last fit;
+    the packages take turns, one fit each per round, so that the machine's slow spells (these
+    millisecond fits vary by 2× between runs here) fall on all of them alike. A package stops
+    once it has spent limit seconds."""
+    times: dict[str, list[float]] = {name: [] for name in fits}
+    last = {name: fit() for name, fit in fits.items()}
     for _ in range(reps):
-        start = time.perf_counter()
-        result = fit()
-        times.append(time.perf_counter() - start)
-        spent += times[-1]
-        if spent > limit:
-            break
-    return float(np.median(times)), result
+        for name, fit in fits.items():
+            if sum(times[name]) > limit:
+                continue
+            start = time.perf_counter()
+            last[name] = fit()
+            times[name].append(time.perf_counter() - start)
+    return {name: (float(np.median(times[name])), last[name]) for name in fits}
 
 
 def mixedfit_fit(case: Case, data: pd.DataFrame):
@@ -164,19 +165,28 @@ def glmm_criterion(case: Case, fit) -> float:
     return float(-2 * fit.loglik)
 
 
-def run_peer(what: str, make, criterion, reps: int, limit: float) -> tuple[float, float, bool] | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            seconds, fit = median_time(make(), reps, limit)
-        value = criterion(fit)
-        comparable = True
-        if isinstance(value, tuple):
-            value, comparable = value
-        return seconds, value, comparable
-    except Exception as exc:  # noqa: BLE001 - a peer that cannot fit a model gets "—" and the reason
-        print(f"  {what}: {type(exc).__name__}: {str(exc)[:160]}", file=sys.stderr)
-        return None
+def python_packages(case: Case, data: pd.DataFrame, reps: int) -> dict[str, tuple[float, float, bool] | None]:
+    """(median seconds, criterion, comparable) of mixedfit, lme-python and glmm, timed in turns;
+    None for a package that cannot fit the model (the reason printed)."""
+    packages = {
+        "mixedfit": (mixedfit_fit, lambda f: (mixedfit_criterion(f), True)),
+        "lme-python": (lme_python_fit, functools.partial(lme_python_criterion, case)),
+        "glmm": (glmm_fit, lambda f: (glmm_criterion(case, f), True)),
+    }
+    fits, results = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, (make, _) in packages.items():
+            try:
+                fit = make(case, data)
+                fit()  # fails here if it cannot fit the model
+                fits[name] = fit
+            except Exception as exc:  # noqa: BLE001 - a package that cannot fit a model gets "—" and the reason
+                print(f"  {name}: {type(exc).__name__}: {str(exc)[:160]}", file=sys.stderr)
+                results[name] = None
+        for name, (seconds, fit) in interleaved_times(fits, reps, limit=120).items():
+            results[name] = (seconds, *packages[name][1](fit))
+    return results
 
 
 def r_csv(case: Case, data: pd.DataFrame, folder: Path) -> Path:
@@ -205,7 +215,8 @@ def main() -> None:
         for case in CASES:
             print(case.name, file=sys.stderr)
             data = case.data()
-            base = run_peer("mixedfit", functools.partial(mixedfit_fit, case, data), mixedfit_criterion, reps, 60)
+            python = python_packages(case, data, reps)
+            base = python["mixedfit"]
             assert base is not None, case.name
             csv = r_csv(case, data, Path(folder))
             family = case.family
@@ -220,16 +231,8 @@ def main() -> None:
             results = {
                 "lme4": (*lme4, True),
                 "glmmTMB": None if tmb is None else (*tmb, family != "gaussian"),
-                "lme-python": run_peer(
-                    "lme-python",
-                    functools.partial(lme_python_fit, case, data),
-                    functools.partial(lme_python_criterion, case),
-                    reps,
-                    120,
-                ),
-                "glmm": run_peer(
-                    "glmm", functools.partial(glmm_fit, case, data), functools.partial(glmm_criterion, case), reps, 120
-                ),
+                "lme-python": python["lme-python"],
+                "glmm": python["glmm"],
             }
             row = [case.name, f"{len(data):,}", f"{base[0]:.4f}", f"{base[1]:.4f}"]
             for peer in peers:
@@ -238,7 +241,7 @@ def main() -> None:
     note = (
         f"Run on {datetime.date.today()} ({os.uname().machine}, OPENBLAS_NUM_THREADS="
         f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}), {reps} fits per package and model (median; "
-        "data in memory, R's read once). Criterion: the REML criterion of the LMMs, −2 log L of the GLMMs; "
+        "data in memory, R's read once; the Python packages timed in turns). Criterion: the REML criterion of the LMMs, −2 log L of the GLMMs; "
         "glmmTMB fits the LMMs by ML (its criterion there is −2 log L, marked †), lme-python's GLMM "
         "log-likelihoods leave out constants (binomial coefficients, log y!; †). Ratios: the peer's time over "
         "mixedfit's (> 1: mixedfit faster)."
