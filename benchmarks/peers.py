@@ -1,11 +1,11 @@
 """mixedfit beside its peers in one run: lme4 and glmmTMB (R), and the Rust-based Python packages
 lme-python and glmm (PyPI; benchmark-only, never dependencies: `pip install lme-python glmm`).
 Each package fits each model REPS times from data already in memory (R: read once by the
-script, then timed; the Python packages in turns, one fit each per round); the table gives median seconds, each peer's time over mixedfit's, and the
+script, then timed; the Python packages in turns, one fit each per round, a package stopping
+after two minutes); the table gives median seconds, each peer's time over mixedfit's, and the
 criterion each reports (REML criterion or −2 log L). lme-python's GLMM log-likelihoods leave out
-constants (binomial coefficients, log y!), so its −2 log L is not comparable there (marked). A peer that
-cannot fit a model, or takes longer than its time limit, has "—". Writes
-benchmarks/results/peers.md.
+constants (binomial coefficients, log y!), so its −2 log L is not comparable there (marked). A
+peer that cannot fit a model has "—". Writes benchmarks/results/peers.md.
 
 Usage (repository root; R with lme4 and glmmTMB: benchmarks/install_r.sh):
     OPENBLAS_NUM_THREADS=1 python benchmarks/peers.py [REPS]
@@ -53,7 +53,7 @@ class Case:
     csv: Path
     formula: str  # lme4's
     family: str  # "gaussian" (lmer, REML) or a glmer family
-    counts: str | None = None  # binomial: "successes,failures" for the peers without cbind(y, n - y)
+    counts: str | None = None  # binomial: "successes,trials", for the peers without cbind(y, n - y)
 
     def data(self) -> pd.DataFrame:
         data = mixedfit.datasets.read_r_csv(self.csv)

@@ -1,6 +1,7 @@
 """glmmTMB's zero-truncated counts (truncated_poisson, truncated_nbinom1, truncated_nbinom2), its
 generalized Poisson (genpois) and the lognormal: fits against glmmTMB 1.1.5 on Salamanders and Owls
-(log links, and the square-root link of truncated_poisson, nbinom1 and genpois)
+(log links), and with the square-root link of truncated_poisson, nbinom1 and genpois on Salamanders
+and grouseticks
 (tests/reference/make_count_families_reference.R → count_families_reference.json), and each
 family's Laplace objective against one computed here from scipy's densities (the lognormal, which
 glmmTMB 1.1.5 lacks, is checked that way only)."""
