@@ -10,6 +10,7 @@ Usage (repository root; R with glmmTMB, benchmarks/install_r.sh):
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
@@ -21,6 +22,8 @@ import mixedfit
 import numpy as np
 import pandas as pd
 from glmmtmb import fit_glmmtmb
+from report import difference, evaluations, seconds, speedup, text, write_report
+from timed import median_fit
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,6 +71,20 @@ def fit_mixedfit(formula: str, data: pd.DataFrame, family: str):
         return mixedfit.glmer(formula, data, family=family)
 
 
+def write(rows: list[dict], reps: int, n: int) -> str:
+    columns = [
+        text("model", "structure"), text("family", "family"), seconds("mixedfit", "mixedfit (s)"),
+        seconds("glmmTMB", "glmmTMB (s)"), speedup(), difference("deviance_difference", "−2 log L − glmmTMB's"),
+        evaluations("final-stage evaluations (parameters)"),
+    ]  # fmt: skip
+    title = f"Covariance structures: mixedfit against glmmTMB 1.1.5 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})"
+    note = (
+        f"`y ~ x + time + term` by ML on {n:,} simulated rows (625 subjects × 8 times × 2; "
+        "benchmarks/covariance_structures.py); −2 log L difference < 0: mixedfit's optimum is higher."
+    )
+    return write_report("covariance_structures", title, note, columns, rows)
+
+
 def main() -> None:
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     data = simulated()
@@ -77,35 +94,15 @@ def main() -> None:
         data.to_csv(path, index=False)
         for name, term, family in CASES:
             formula = f"{'y' if family == 'gaussian' else 'count'} ~ x + time + {term}"
-            times = []
-            for _ in range(reps):
-                start = time.perf_counter()
-                m = fit_mixedfit(formula, data, family)
-                times.append(time.perf_counter() - start)
+            ours, m = median_fit(functools.partial(fit_mixedfit, formula, data, family), reps)
             tmb_seconds, tmb_deviance = fit_glmmtmb(path, formula, family, reps)
-            ours = float(np.median(times))
             rows.append({
                 "model": name, "family": family, "mixedfit": ours, "glmmTMB": tmb_seconds, "speedup": tmb_seconds / ours,
                 "deviance_difference": -2 * m.loglik - tmb_deviance, "evaluations": m.optsum.feval,
                 "parameters": len(m.optsum.initial),
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
-    lines = [
-        f"# Covariance structures: mixedfit against glmmTMB 1.1.5 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})",
-        "",
-        f"`y ~ x + time + term` by ML on {len(data):,} simulated rows (625 subjects × 8 times × 2; "
-        "benchmarks/covariance_structures.py); −2 log L difference < 0: mixedfit's optimum is higher.",
-        "",
-        "| structure | family | mixedfit (s) | glmmTMB (s) | speed-up | −2 log L − glmmTMB's | final-stage evaluations (parameters) |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['model']} | {r['family']} | {r['mixedfit']:.3f} | {r['glmmTMB']:.3f} | {r['speedup']:.1f}× | "
-            f"{r['deviance_difference']:.1e} | {r['evaluations']} ({r['parameters']}) |"
-            for r in rows
-        ],
-    ]
-    (HERE / "results" / "covariance_structures.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write(rows, reps, len(data))
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ import json
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import mixedfit
 import numpy as np
 import pandas as pd
 from glmmtmb import fit_glmmtmb
+from report import count, difference, evaluations, seconds, speedup, text, write_report
+from timed import median_fit
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,14 +84,30 @@ FORMULAS = {"beta_binomial": "cbind(y, trials - y) ~ x + (1 | site)"}
 
 def timed_mixedfit(formula: str, frame: pd.DataFrame, family: str, zi: str, disp: str | None, reps: int, threads: int):
     """(median seconds, the last fit) of mixedfit's fit on a number of threads."""
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = mixedfit.glmer(formula, frame, family=family, ziformula=zi or None, dispformula=disp, n_threads=threads)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), m
+    return median_fit(
+        lambda: mixedfit.glmer(
+            formula, frame, family=family, ziformula=zi or None, dispformula=disp, n_threads=threads
+        ),
+        reps,
+    )
+
+
+def write(rows: list[dict], reps: int) -> str:
+    columns = [
+        text("model", "model"), count("rows", "rows"), seconds("mixedfit", "mixedfit (s)"),
+        seconds("glmmTMB", "glmmTMB (s)"), speedup(), seconds("mixedfit_2", "2 threads: mixedfit (s)"),
+        seconds("glmmTMB_2", "glmmTMB (s)"), speedup("speedup_2"), difference("deviance_difference", "−2 log L − glmmTMB's"),
+        evaluations("stage-2 evaluations (parameters)"),
+    ]  # fmt: skip
+    title = (
+        f"glmmTMB's families: mixedfit against glmmTMB 1.1.5 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})"
+    )
+    note = (
+        f"`{FORMULA}` (beta-binomial: successes of 1–29 trials) on simulated data (benchmarks/families.py); −2 log L "
+        "difference < 0: mixedfit's optimum is higher. One thread each (glmmTMB's default), and two each "
+        "(mixedfit's `n_threads=2`; glmmTMB's `glmmTMBControl(parallel = 2)`)."
+    )
+    return write_report("families", title, note, columns, rows)
 
 
 def main() -> None:
@@ -120,25 +137,7 @@ def main() -> None:
                 "evaluations": m.optsum.feval, "parameters": len(m.optsum.initial),
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
-    lines = [
-        f"# glmmTMB's families: mixedfit against glmmTMB 1.1.5 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})",
-        "",
-        f"`{FORMULA}` (beta-binomial: successes of 1–29 trials) on simulated data (benchmarks/families.py); −2 log L "
-        "difference < 0: mixedfit's optimum is higher. One thread each (glmmTMB's default), and two each "
-        "(mixedfit's `n_threads=2`; glmmTMB's `glmmTMBControl(parallel = 2)`).",
-        "",
-        "| model | rows | mixedfit (s) | glmmTMB (s) | speed-up | 2 threads: mixedfit (s) | glmmTMB (s) | speed-up "
-        "| −2 log L − glmmTMB's | stage-2 evaluations (parameters) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['model']} | {r['rows']:,} | {r['mixedfit']:.3f} | {r['glmmTMB']:.3f} | {r['speedup']:.1f}× | "
-            f"{r['mixedfit_2']:.3f} | {r['glmmTMB_2']:.3f} | {r['speedup_2']:.1f}× | "
-            f"{r['deviance_difference']:.1e} | {r['evaluations']} ({r['parameters']}) |"
-            for r in rows
-        ],
-    ]
-    (HERE / "results" / "families.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write(rows, reps)
 
 
 if __name__ == "__main__":

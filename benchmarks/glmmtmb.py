@@ -5,23 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from r_timing import timed_r_fit
+from r_timing import r_fit_script, timed_r_fit
 
-R_FIT = r"""
-suppressMessages(library(glmmTMB))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1], stringsAsFactors = TRUE)
+R_FIT = r_fit_script(
+    "glmmTMB",
+    setup="""
 family <- get(args[3])()
-zi <- as.formula(args[4])
-reps <- as.integer(args[5])
 control <- glmmTMBControl(parallel = as.integer(args[6]))
-disp <- as.formula(args[7])
 for (column in strsplit(args[8], ",")[[1]]) d[[column]] <- factor(d[[column]])
-times <- vapply(seq_len(reps), function(i) system.time(
-  m <<- glmmTMB(as.formula(args[2]), d, family = family, ziformula = zi, dispformula = disp,
-                control = control))[["elapsed"]], 0)
-cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
-"""
+""",
+    fit="glmmTMB(as.formula(args[2]), d, family = family, ziformula = as.formula(args[4]), "
+    "dispformula = as.formula(args[7]), control = control)",
+    reps="as.integer(args[5])",
+)
 
 
 def fit_glmmtmb(

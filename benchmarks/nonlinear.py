@@ -10,33 +10,33 @@ Usage (repository root; R with nlme):
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import mixedfit
 import numpy as np
 import pandas as pd
 from mixedfit.datasets import read_r_csv
-from r_timing import timed_r_fit
+from r_timing import r_fit_script, timed_r_fit
+from report import Column, count, difference, seconds, speedup, text, write_report
+from timed import median_fit
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "tests" / "data"
 
-R_FIT = r"""
-suppressMessages(library(nlme))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1], stringsAsFactors = TRUE)
+R_FIT = r_fit_script(
+    "nlme",
+    setup="""
 start <- eval(parse(text = args[5]))
-reps <- as.integer(args[6])
 random <- eval(parse(text = args[4]))
-times <- vapply(seq_len(reps), function(i) system.time(
-  m <<- nlme(as.formula(args[2]), data = d, fixed = as.formula(args[3]), random = random, start = start))[["elapsed"]], 0)
-cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
-"""
+""",
+    fit="nlme(as.formula(args[2]), data = d, fixed = as.formula(args[3]), random = random, start = start)",
+    reps="as.integer(args[6])",
+)
 
 GROWTH = ("y ~ SSlogis(t, Asym, xmid, scal)", "Asym + xmid + scal ~ 1", "Asym + xmid ~ 1 | id")
 # (name, data, mixedfit's (model, fixed, random, covariance), R's random, start)
@@ -66,6 +66,16 @@ def r_start(start: dict) -> str:
     return "c(" + ", ".join(f"{k} = {v}" for k, v in start.items()) + ")"
 
 
+def write(rows: list[dict], reps: int) -> str:
+    columns = [
+        text("model", "model"), count("rows", "rows"), seconds("mixedfit", "mixedfit (s)"), seconds("nlme", "nlme (s)"),
+        speedup(), difference("loglik_difference", "log L − nlme's"), Column("iterations", lambda r: str(r["iterations"])),
+    ]  # fmt: skip
+    title = f"Nonlinear mixed models: mixedfit.nlme against nlme 3.1 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})"
+    note = "ML fits (benchmarks/nonlinear.py); log L difference > 0: mixedfit's is higher."
+    return write_report("nonlinear", title, note, columns, rows)
+
+
 def main() -> None:
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     rows = []
@@ -74,14 +84,8 @@ def main() -> None:
             frame = growth(data) if isinstance(data, int) else read_r_csv(DATA / f"{data}.csv")
             path = Path(folder) / "data.csv"
             frame.to_csv(path, index=False)
-            times = []
-            for _ in range(reps):
-                begin = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    m = mixedfit.nlme(model, frame, fixed, random, start=start, covariance=covariance)
-                times.append(time.perf_counter() - begin)
-            ours = float(np.median(times))
+            nlme_fit = functools.partial(mixedfit.nlme, model, frame, fixed, random, start=start, covariance=covariance)
+            ours, m = median_fit(nlme_fit, reps)
             theirs, deviance = timed_r_fit(
                 R_FIT, [str(path), model, fixed, r_random, r_start(start), str(reps)], f"nlme {name}"
             )
@@ -90,21 +94,7 @@ def main() -> None:
                 "loglik_difference": m.loglik + deviance / 2, "iterations": m.iterations,
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
-    lines = [
-        f"# Nonlinear mixed models: mixedfit.nlme against nlme 3.1 (one run, median of {reps}, {time.strftime('%Y-%m-%d')})",
-        "",
-        "ML fits (benchmarks/nonlinear.py); log L difference > 0: mixedfit's is higher.",
-        "",
-        "| model | rows | mixedfit (s) | nlme (s) | speed-up | log L − nlme's | iterations |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['model']} | {r['rows']:,} | {r['mixedfit']:.3f} | {r['nlme']:.3f} | {r['speedup']:.1f}× | "
-            f"{r['loglik_difference']:.1e} | {r['iterations']} |"
-            for r in rows
-        ],
-    ]
-    (HERE / "results" / "nonlinear.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write(rows, reps)
 
 
 if __name__ == "__main__":

@@ -10,33 +10,33 @@ Usage (repository root; R with ordinal, benchmarks/install_r.sh):
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import mixedfit
 import numpy as np
 import pandas as pd
 from mixedfit.datasets import read_r_csv
-from r_timing import timed_r_fit
+from r_timing import r_fit_script, timed_r_fit
+from report import Column, count, difference, evaluations, seconds, speedup, text, write_report
+from timed import median_fit
 
 HERE = Path(__file__).resolve().parent
 TESTS_DATA = HERE.parent / "tests" / "data"
 
-R_FIT = r"""
-suppressMessages(library(ordinal))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1], stringsAsFactors = TRUE)
+R_FIT = r_fit_script(
+    "ordinal",
+    setup="""
 for (column in strsplit(args[5], ",")[[1]]) d[[column]] <- factor(d[[column]])
 d$y <- factor(d$y, ordered = TRUE)
-reps <- as.integer(args[4])
-times <- vapply(seq_len(reps), function(i) system.time(
-  m <<- clmm(as.formula(args[2]), data = d, link = args[3]))[["elapsed"]], 0)
-cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(m))))
-"""
+""",
+    fit="clmm(as.formula(args[2]), data = d, link = args[3])",
+    reps="as.integer(args[4])",
+)
 
 
 def fit_ordinal(csv: Path, formula: str, link: str, reps: int, factors: list[str]) -> tuple[float, float]:
@@ -77,6 +77,20 @@ CASES = [  # name, data, formula, link, columns R must read as factors
 ]
 
 
+def write(rows: list[dict], reps: int) -> str:
+    columns = [
+        text("model", "model"), Column("formula", lambda r: f"`{r['formula']}`", left=True), text("link", "link"),
+        count("rows", "rows"), seconds("mixedfit", "mixedfit (s)"), seconds("ordinal", "ordinal (s)"), speedup(),
+        difference("deviance_difference", "−2 log L − ordinal's"), evaluations("evaluations (parameters)"),
+    ]  # fmt: skip
+    title = (
+        f"Cumulative link mixed models: mixedfit.clmm against ordinal 2022.11's clmm (one run, median of {reps}, "
+        f"{time.strftime('%Y-%m-%d')})"
+    )
+    note = "benchmarks/ordinal.py; the Laplace approximation in both; −2 log L difference < 0: mixedfit's optimum is higher."
+    return write_report("ordinal", title, note, columns, rows)
+
+
 def main() -> None:
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     rows = []
@@ -85,46 +99,15 @@ def main() -> None:
             frame = make()
             path = Path(folder) / "data.csv"
             frame.to_csv(path, index=False)
-            times = []
-            for _ in range(reps):
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    m = mixedfit.clmm(formula, frame, link=link)
-                times.append(time.perf_counter() - start)
+            ours, m = median_fit(functools.partial(mixedfit.clmm, formula, frame, link=link), reps)
             r_seconds, r_deviance = fit_ordinal(path, formula, link, reps, factors)
-            ours = float(np.median(times))
             rows.append({
                 "model": name, "formula": formula, "link": link, "rows": len(frame), "mixedfit": ours,
                 "ordinal": r_seconds, "speedup": r_seconds / ours, "deviance_difference": -2 * m.loglik - r_deviance,
                 "evaluations": m.optsum.feval, "parameters": len(m.optsum.initial),
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
-    lines = [
-        (
-            f"# Cumulative link mixed models: mixedfit.clmm against ordinal 2022.11's clmm (one run, median of {reps}, "
-            f"{time.strftime('%Y-%m-%d')})"
-        ),
-        "",
-        (
-            "benchmarks/ordinal.py; the Laplace approximation in both; −2 log L difference < 0: mixedfit's optimum is "
-            "higher."
-        ),
-        "",
-        (
-            "| model | formula | link | rows | mixedfit (s) | ordinal (s) | speed-up | −2 log L − ordinal's "
-            "| evaluations (parameters) |"
-        ),
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['model']} | `{r['formula']}` | {r['link']} | {r['rows']:,} | {r['mixedfit']:.3f} "
-            f"| {r['ordinal']:.3f} | "
-            f"{r['speedup']:.1f}× | {r['deviance_difference']:.1e} | {r['evaluations']} ({r['parameters']}) |"
-            for r in rows
-        ],
-    ]
-    (HERE / "results" / "ordinal.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write(rows, reps)
 
 
 if __name__ == "__main__":

@@ -27,24 +27,23 @@ import mixedfit
 import numpy as np
 import pandas as pd
 from glmmtmb import fit_glmmtmb
-from r_timing import timed_r_fit
+from r_timing import r_fit_script, timed_r_fit
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "python" / "mixedfit" / "data"
 SHARED = HERE.parent.parent / "shared" / "data"
 
-LME4_FIT = r"""
-suppressMessages(library(lme4))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1], stringsAsFactors = TRUE)
-reps <- as.integer(args[4])
+LME4_FIT = r_fit_script(
+    "lme4",
+    setup="""
 for (column in strsplit(args[5], ",")[[1]]) d[[column]] <- factor(d[[column]])
 fit <- function() if (args[3] == "gaussian") lmer(as.formula(args[2]), d) else
   glmer(as.formula(args[2]), d, family = get(args[3])())
-times <- vapply(seq_len(reps), function(i) system.time(m <<- suppressMessages(fit()))[["elapsed"]], 0)
-criterion <- if (args[3] == "gaussian") REMLcrit(m) else -2 * as.numeric(logLik(m))
-cat(sprintf("%.6f %.10f\n", median(times), criterion))
-"""
+""",
+    fit="suppressMessages(fit())",
+    reps="as.integer(args[4])",
+    criterion='if (args[3] == "gaussian") REMLcrit(m) else -2 * as.numeric(logLik(m))',
+)
 
 
 @dataclass(frozen=True)

@@ -15,26 +15,24 @@ import json
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import mixedfit
 import numpy as np
 import pandas as pd
-from r_timing import timed_r_fit
+from r_timing import r_fit_script, timed_r_fit
+from report import count, difference, seconds, speedup, text, write_report
+from timed import median_fit
 
 HERE = Path(__file__).resolve().parent
 
-R_FIT = r"""
-suppressMessages(library(gamm4))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1], stringsAsFactors = TRUE)
-family <- get(args[4])()
-reps <- as.integer(args[5])
-times <- vapply(seq_len(reps), function(i) system.time(
-  b <<- gamm4(as.formula(args[2]), random = as.formula(args[3]), data = d, family = family))[["elapsed"]], 0)
-cat(sprintf("%.6f %.10f\n", median(times), -2 * as.numeric(logLik(b$mer))))
-"""
+R_FIT = r_fit_script(
+    "gamm4",
+    setup="family <- get(args[4])()",
+    fit="gamm4(as.formula(args[2]), random = as.formula(args[3]), data = d, family = family)",
+    reps="as.integer(args[5])",
+    criterion="-2 * as.numeric(logLik(m$mer))",
+)
 
 # (name, rows, mixedfit's formula, gamm4's formula, gamm4's random part, family)
 CASES = [
@@ -70,14 +68,25 @@ def simulated(rows: int, seed: int = 20261207, groups: int = 40) -> pd.DataFrame
 
 def timed_mixedfit(formula: str, frame: pd.DataFrame, family: str, reps: int):
     """(median seconds, the last fit)."""
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = mixedfit.lmer(formula, frame) if family == "gaussian" else mixedfit.glmer(formula, frame, family=family)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), m
+    if family == "gaussian":
+        return median_fit(lambda: mixedfit.lmer(formula, frame), reps)
+    return median_fit(lambda: mixedfit.glmer(formula, frame, family=family), reps)
+
+
+def write(rows: list[dict], reps: int) -> str:
+    columns = [
+        text("model", "model"), text("family", "family"), count("rows", "rows"), seconds("mixedfit", "mixedfit (s)"),
+        seconds("gamm4", "gamm4 (s)"), speedup(), difference("deviance_difference", "−2 log L − gamm4's"),
+    ]  # fmt: skip
+    title = (
+        f"Smooth terms: mixedfit against gamm4 0.2-6 / mgcv 1.8-41 (one run, median of {reps}, "
+        f"{time.strftime('%Y-%m-%d')})"
+    )
+    note = (
+        "gamSim(6)-style data with a random intercept per group (benchmarks/smooths.py); −2 log L (REML for the "
+        "Gaussian fits, Laplace for the Poisson) difference < 0: mixedfit's optimum is higher."
+    )
+    return write_report("smooths", title, note, columns, rows)
 
 
 def main() -> None:
@@ -97,27 +106,7 @@ def main() -> None:
                 "deviance_difference": -2 * m.loglik - deviance,
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
-    lines = [
-        (
-            f"# Smooth terms: mixedfit against gamm4 0.2-6 / mgcv 1.8-41 (one run, median of {reps}, "
-            f"{time.strftime('%Y-%m-%d')})"
-        ),
-        "",
-        (
-            "gamSim(6)-style data with a random intercept per group (benchmarks/smooths.py); −2 log L (REML for the "
-            "Gaussian fits, Laplace for the Poisson) difference < 0: mixedfit's optimum is higher."
-        ),
-        "",
-        "| model | family | rows | mixedfit (s) | gamm4 (s) | speed-up | −2 log L − gamm4's |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['model']} | {r['family']} | {r['rows']:,} | {r['mixedfit']:.3f} | {r['gamm4']:.3f} | "
-            f"{r['speedup']:.1f}× | {r['deviance_difference']:.1e} |"
-            for r in rows
-        ],
-    ]
-    (HERE / "results" / "smooths.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write(rows, reps)
 
 
 if __name__ == "__main__":
