@@ -27,11 +27,19 @@ def variance_of(spec: dict):
     return None if variance is None else getattr(mixedfit, variance["kind"])(variance["column"])
 
 
+def correlation_of(spec: dict):
+    correlation = spec.get("correlation")
+    if correlation is None:
+        return None
+    arguments = {key: value for key, value in correlation.items() if key != "kind"}
+    return getattr(mixedfit, correlation["kind"])(**arguments)
+
+
 def fit(case: dict, **options):
     spec = case["python"]
     return mixedfit.nlme(
         spec["model"], data_of(case), spec["fixed"], spec["random"], start=spec["start"], method=spec["method"],
-        covariance=spec.get("covariance"), variance=variance_of(spec), **options,
+        covariance=spec.get("covariance"), variance=variance_of(spec), correlation=correlation_of(spec), **options,
     )  # fmt: skip
 
 
@@ -94,6 +102,39 @@ def test_variance_functions_equal_nlme(fits):
     power = m._fit.lme._structure.estimates()["variance"]["power"]
     assert power == pytest.approx(case["variance"]["power"], rel=1e-3)
     assert m.dof == 6  # 3 fixed effects, Asym's SD, the power, σ
+
+
+CORRELATION_CASES = ["orange_ar1", "loblolly_car1", "co2_ar1", "co2_compsymm"]
+
+
+@pytest.mark.parametrize("name", CORRELATION_CASES)
+def test_correlation_structures_equal_nlme(fits, name):
+    """nlme's correlation= (AR(1) in data order, continuous AR(1) in age, compound symmetry, each
+    within the random effects' groups): the parameter φ to 2e-3 (CO2's AR(1) 0.186, compound
+    symmetry 0.456; Loblolly's continuous AR(1) is at its lower bound, nlme's 4e-5), the
+    structure in the summary and among the parameters counted."""
+    m, case = fits[name], REFERENCE[name]
+    phi = float(m._fit.lme._structure.phi)
+    assert phi == pytest.approx(case["phi"], abs=2e-3)
+    assert "Correlation Structure" in m.summary() or "Correlation structure" in m.summary()
+    assert m.dof == 3 + 1 + 1 + 1  # fixed effects, Asym's SD, φ, σ
+
+
+def test_correlation_needs_groups_within_the_random_effects_groups():
+    """A correlation across the random effects' groups (Orange's rows grouped by age), or across
+    all rows, would couple the groups PNLS separates: a FormulaError naming the column."""
+    case = REFERENCE["orange_ar1"]
+    data = data_of(case)
+    spec = case["python"]
+    with pytest.raises(FormulaError, match="'age'"):
+        mixedfit.nlme(spec["model"], data, spec["fixed"], spec["random"], start=spec["start"],
+                      correlation=mixedfit.corAR1("age"))  # fmt: skip
+    with pytest.raises(FormulaError, match="across all rows"):
+        mixedfit.nlme(spec["model"], data, spec["fixed"], spec["random"], start=spec["start"],
+                      correlation=mixedfit.corExp(["age"]))  # fmt: skip
+    with pytest.raises(NotImplementedError, match="REML"):
+        mixedfit.nlme(spec["model"], data, spec["fixed"], spec["random"], start=spec["start"], method="REML",
+                      correlation=mixedfit.corAR1("Tree"))  # fmt: skip
 
 
 def test_reml_keeps_ml_estimates_and_rescales_sigma(fits):

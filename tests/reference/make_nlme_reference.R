@@ -39,7 +39,9 @@ summarise <- function(name, fit, data_name, python, group) {
     predict1 = unname(predict(fit, level = 1)[1:6]),
     iterations = fit$numIter,
     variance = if (is.null(fit$modelStruct$varStruct)) NULL else
-      as.list(coef(fit$modelStruct$varStruct, unconstrained = FALSE))
+      as.list(coef(fit$modelStruct$varStruct, unconstrained = FALSE)),
+    phi = if (is.null(fit$modelStruct$corStruct)) NULL else
+      unname(coef(fit$modelStruct$corStruct, unconstrained = FALSE))
   )
 }
 
@@ -97,5 +99,31 @@ cases <- c(cases, list(
             list(model = "height ~ SSasymp(age, Asym, R0, lrc)", fixed = "Asym + R0 + lrc ~ 1",
                  random = "Asym ~ 1 | Seed", start = list(Asym = 103, R0 = -8.5, lrc = -3.3), method = "ML",
                  variance = list(kind = "varPower", column = "age")), "Seed")
+))
+# Within-group residual correlation (nlme's correlation=; ML: see test_nlme.py on REML with structures)
+co2_start <- c(Asym = 32.4, lrc = -4.6, c0 = 49)
+co2_python <- function(correlation) list(model = "uptake ~ SSasympOff(conc, Asym, lrc, c0)",
+  fixed = "Asym + lrc + c0 ~ 1", random = "Asym ~ 1 | Plant", start = as.list(co2_start), method = "ML",
+  correlation = correlation)
+cases <- c(cases, list(
+  summarise("orange_ar1", nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = orange,
+                               fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Tree, correlation = corAR1(),
+                               start = c(Asym = 170, xmid = 700, scal = 350)), "Orange",
+            list(model = "circumference ~ SSlogis(age, Asym, xmid, scal)", fixed = "Asym + xmid + scal ~ 1",
+                 random = "Asym ~ 1 | Tree", start = list(Asym = 170, xmid = 700, scal = 350), method = "ML",
+                 correlation = list(kind = "corAR1", group = "Tree")), "Tree"),
+  summarise("loblolly_car1", nlme(height ~ SSasymp(age, Asym, R0, lrc), data = loblolly,
+                                  fixed = Asym + R0 + lrc ~ 1, random = Asym ~ 1 | Seed,
+                                  correlation = corCAR1(form = ~ age | Seed),
+                                  start = c(Asym = 103, R0 = -8.5, lrc = -3.3)), "Loblolly",
+            list(model = "height ~ SSasymp(age, Asym, R0, lrc)", fixed = "Asym + R0 + lrc ~ 1",
+                 random = "Asym ~ 1 | Seed", start = list(Asym = 103, R0 = -8.5, lrc = -3.3), method = "ML",
+                 correlation = list(kind = "corCAR1", time = "age", group = "Seed")), "Seed"),
+  summarise("co2_ar1", nlme(uptake ~ SSasympOff(conc, Asym, lrc, c0), data = co2, fixed = Asym + lrc + c0 ~ 1,
+                            random = Asym ~ 1 | Plant, correlation = corAR1(), start = co2_start), "CO2",
+            co2_python(list(kind = "corAR1", group = "Plant")), "Plant"),
+  summarise("co2_compsymm", nlme(uptake ~ SSasympOff(conc, Asym, lrc, c0), data = co2, fixed = Asym + lrc + c0 ~ 1,
+                                 random = Asym ~ 1 | Plant, correlation = corCompSymm(), start = co2_start), "CO2",
+            co2_python(list(kind = "corCompSymm", group = "Plant")), "Plant")
 ))
 write_reference(cases, "nlme_reference.json")

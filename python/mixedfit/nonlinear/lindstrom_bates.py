@@ -26,6 +26,7 @@ import pandas as pd
 from ..design.arrays import ArrayLayout, RandomTerm
 from ..errors import ConvergenceWarning, NumericalError, SingularFitWarning, warn
 from ..models.lmm import LinearMixedModel
+from ..models.residual_structure import ResidualStructure
 from ..models.results import lower_factor
 from .mean_function import MeanFunction, Values
 from .specification import ParameterDesign
@@ -49,11 +50,23 @@ class NonlinearProblem:
     design: ParameterDesign
     codes: np.ndarray
     n_groups: int
-    # A residual variance function's: its frame (the LME steps' variance=), and each row's
-    # weight 1/sᵢ(δ)² at the last LME step's δ (PNLS minimizes Σ wᵢ rᵢ² + |u|²)
+    # nlme's weights= and correlation=: the variance function and correlation structure, the frame
+    # of their columns (the LME steps' variance= and correlation=), and the last LME step's residual
+    # structure at its (δ, φ), whose whitening T = C^{-1/2} D⁻¹ PNLS applies (it minimizes
+    # |T(y − f)|² + |u|²; T acts within the correlation's groups, which lie within the random
+    # effects' groups, so the groups' blocks stay separate)
     variance: Any = None
-    variance_frame: pd.DataFrame | None = None
-    weights: np.ndarray | None = None
+    correlation: Any = None
+    structure_frame: pd.DataFrame | None = None
+    structure: ResidualStructure | None = None
+
+    @property
+    def has_structure(self) -> bool:
+        return self.variance is not None or self.correlation is not None
+
+    def whiten(self, values: np.ndarray) -> np.ndarray:
+        """T applied to rows (values themselves before the first LME step or without a structure)."""
+        return values if self.structure is None else self.structure.whiten(values)
 
     @property
     def q(self) -> int:
@@ -93,22 +106,21 @@ def _penalized_rss(
 ) -> tuple[float, tuple[np.ndarray, Values]]:
     """|y − f|² + |u|² at (β, u) (inf outside the model's domain), and the evaluation of f there."""
     evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, u @ T.T))
-    squares = (problem.y - evaluation[0]) ** 2
-    rss = float(np.sum(squares if problem.weights is None else problem.weights * squares) + np.sum(u**2))
+    rss = float(np.sum(problem.whiten(problem.y - evaluation[0]) ** 2) + np.sum(u**2))
     return (rss if np.isfinite(rss) else np.inf), evaluation
 
 
 def group_blocks(
     problem: NonlinearProblem, evaluation: tuple[np.ndarray, Values], u: np.ndarray, T: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """At an evaluation of the mean (the rows weighted where a variance function weighs them):
+    """At an evaluation of the mean (the rows whitened where a residual structure whitens them):
     the residuals r, X = ∂f/∂β, and each group's blocks of the penalized normal equations,
     G = Σ z z' + I, H = Σ z x', c = Σ z r − u (z = ∂f/∂u_g of a row of group g)."""
     value, X, Z = problem.matrices(*evaluation)
-    r = problem.y - value
-    if problem.weights is not None:  # the weighted problem as an unweighted one of scaled rows
-        root = np.sqrt(problem.weights)
-        r, X, Z = r * root, X * root[:, None], Z * root[:, None]
+    if problem.structure is not None:  # the whitened problem as one of independent rows
+        r, X, Z = (problem.whiten(v) for v in (problem.y - value, X, Z))
+    else:
+        r = problem.y - value
     Zu = Z @ T
     codes, m = problem.codes, problem.n_groups
     G = _group_sums(codes, m, Zu[:, :, None] * Zu[:, None, :]) + np.eye(problem.q)
@@ -193,13 +205,13 @@ class LindstromBatesFit:
 
     @property
     def structure_lines(self) -> list[str]:
-        """The variance function's summary lines (none without one)."""
+        """The variance function's and correlation structure's summary lines (none without them)."""
         return [] if self.lme._structure is None else self.lme._structure.summary_lines()
 
     @property
     def n_theta(self) -> int:
-        """θ's and the variance function's parameters."""
-        return len(self.lme.theta) + len(_delta(self.lme))
+        """θ's and the residual structure's parameters."""
+        return len(self.lme.theta) + len(_psi(self.lme))
 
 
 def relative_factor(lme: LinearMixedModel, q: int, correlated: bool) -> np.ndarray:
@@ -215,18 +227,20 @@ def linearized_model(
     earlier linearization (like), that model with the new values."""
     value, X, Z = problem.linearized(beta, b)
     w = problem.y - value + X @ beta + np.sum(Z * b[problem.codes], axis=1)
-    if like is not None and like.REML == REML and problem.variance is None:
+    if like is not None and like.REML == REML and not problem.has_structure:
         return like._with_values(w, X, Z)
     d = problem.design
     term = RandomTerm(problem.codes, Z, correlated=d.correlated, group_name=d.group, column_names=d.random_names)
-    if problem.variance is None:
+    if not problem.has_structure:
         return LinearMixedModel.from_arrays(w, X, [term], REML=REML, names=d.beta_names)
-    # the array model's formula on its frame with the variance function's columns beside
+    # the array model's formula on its frame with the residual structure's columns beside
     layout = ArrayLayout.of(X, [term], d.beta_names, None, None)
     frame = layout.frame(w, X, [term], None, None)
-    for column in problem.variance.columns:
-        frame[column] = problem.variance_frame[column].to_numpy()
-    return LinearMixedModel(layout.formula(), frame, REML=REML, variance=problem.variance)
+    for column in problem.structure_frame.columns:
+        frame[column] = problem.structure_frame[column].to_numpy()
+    return LinearMixedModel(
+        layout.formula(), frame, REML=REML, variance=problem.variance, correlation=problem.correlation
+    )
 
 
 def lme_step(
@@ -237,7 +251,7 @@ def lme_step(
     steps' noise does not keep the alternation from converging (Soybean's six θ's jittered by 1e-4
     at lmer's defaults), before it at lmer's (a third of the evaluations)."""
     model = linearized_model(problem, beta, b, REML=False, like=previous)
-    if previous is not None and problem.variance is None:  # (with one, the search is over θ and δ: from scratch)
+    if previous is not None and not problem.has_structure:  # (with one, the search is over θ and ψ: from scratch)
         theta = np.asarray(previous.theta)
         model._restart_optimizer(theta)
         # θ moves little between steps: BOBYQA's first steps a tenth of it (NLopt's heuristic
@@ -257,7 +271,7 @@ def lindstrom_bates(
     b = np.zeros((m, q))
     lme = lme_step(problem, beta, b, None, tight=False)
     problem = _reweighted(problem, lme)
-    previous = np.concatenate([beta, lme.theta, _delta(lme)])
+    previous = np.concatenate([beta, lme.theta, _psi(lme)])
     change = np.inf
     for iteration in range(1, max_iter + 1):
         T = relative_factor(lme, q, problem.design.correlated)
@@ -266,7 +280,7 @@ def lindstrom_bates(
         b = u @ T.T
         lme = lme_step(problem, beta, b, lme, tight=change < TIGHT_BELOW)
         problem = _reweighted(problem, lme)
-        current = np.concatenate([beta, lme.theta, _delta(lme)])
+        current = np.concatenate([beta, lme.theta, _psi(lme)])
         change = float(np.max(np.abs(current - previous) / np.maximum(np.abs(previous), 1e-3)))
         previous = current
         if change < tolerance:
@@ -280,15 +294,13 @@ def lindstrom_bates(
 
 
 def _reweighted(problem: NonlinearProblem, lme: LinearMixedModel) -> NonlinearProblem:
-    """The problem with the LME step's variance-function weights (itself without one)."""
-    if problem.variance is None:
-        return problem
-    return replace(problem, weights=np.asarray(lme._structure.weights, dtype=np.float64))
+    """The problem with the LME step's residual structure (itself without one)."""
+    return replace(problem, structure=lme._structure) if problem.has_structure else problem
 
 
-def _delta(lme: LinearMixedModel) -> np.ndarray:
-    """The variance function's parameters (none without one): they converge with β and θ."""
-    return np.zeros(0) if lme._structure is None else np.asarray(lme._structure.delta)
+def _psi(lme: LinearMixedModel) -> np.ndarray:
+    """The residual structure's parameters (δ, φ) (none without one): they converge with β and θ."""
+    return np.zeros(0) if lme._structure is None else np.asarray(lme._structure.psi)
 
 
 def _reported(
@@ -302,6 +314,8 @@ def _reported(
     if not REML:
         return lme
     restricted = linearized_model(problem, beta, b, REML=True)
+    if restricted._structure is not None:  # (at the ML step's δ and φ too)
+        restricted._apply_structure(lme._structure.psi)
     restricted._set_estimates(np.asarray(lme.theta))
     return restricted
 
