@@ -24,7 +24,9 @@ def data_of(case: dict) -> pd.DataFrame:
 
 def variance_of(spec: dict):
     variance = spec.get("variance")
-    return None if variance is None else getattr(mixedfit, variance["kind"])(variance["column"])
+    if variance is None:
+        return None
+    return getattr(mixedfit, variance["kind"])(*[variance["column"]] if "column" in variance else [])
 
 
 def correlation_of(spec: dict):
@@ -102,6 +104,24 @@ def test_variance_functions_equal_nlme(fits):
     power = m._fit.lme._structure.estimates()["variance"]["power"]
     assert power == pytest.approx(case["variance"]["power"], rel=1e-3)
     assert m.dof == 6  # 3 fixed effects, Asym's SD, the power, σ
+
+
+@pytest.mark.parametrize("name", ["loblolly_varpower_fitted", "orange_varpower_fitted"])
+def test_power_of_the_fitted_values_equals_nlme(fits, name):
+    """nlme's default varPower() (form ~fitted(.), the covariate updated to the fitted values
+    before each LME step): the power to 1e-3 (observed 7e-5 on Loblolly's −0.1244 and Orange's
+    0.2657), σ on nlme's scale (the fitted values' geometric mean as the reference) to 1e-3."""
+    m, case = fits[name], REFERENCE[name]
+    power = m._fit.lme._structure.estimates()["variance"]["power"]
+    assert power == pytest.approx(case["variance"]["power"], rel=1e-3)
+    assert "Formula: ~fitted(.)" in m.summary()
+
+
+def test_power_of_the_fitted_values_is_refused_by_lmer():
+    """lmer's variance functions are of columns: varPower() names what to do instead."""
+    data = mixedfit.datasets.load("sleepstudy")
+    with pytest.raises(DataError, match=r"fitted values .*lmer needs a column: varPower\('x'\)"):
+        mixedfit.lmer("Reaction ~ Days + (1 | Subject)", data, variance=mixedfit.varPower())
 
 
 CORRELATION_CASES = ["orange_ar1", "loblolly_car1", "co2_ar1", "co2_compsymm"]

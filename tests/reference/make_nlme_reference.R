@@ -126,4 +126,21 @@ cases <- c(cases, list(
                                  random = Asym ~ 1 | Plant, correlation = corCompSymm(), start = co2_start), "CO2",
             co2_python(list(kind = "corCompSymm", group = "Plant")), "Plant")
 ))
+# nlme's default varPower(): a power of the fitted values, updated before each LME step
+cases <- c(cases, list(
+  summarise("loblolly_varpower_fitted", nlme(height ~ SSasymp(age, Asym, R0, lrc), data = loblolly,
+                                             fixed = Asym + R0 + lrc ~ 1, random = Asym ~ 1 | Seed,
+                                             weights = varPower(), start = c(Asym = 103, R0 = -8.5, lrc = -3.3)),
+            "Loblolly",
+            list(model = "height ~ SSasymp(age, Asym, R0, lrc)", fixed = "Asym + R0 + lrc ~ 1",
+                 random = "Asym ~ 1 | Seed", start = list(Asym = 103, R0 = -8.5, lrc = -3.3), method = "ML",
+                 variance = list(kind = "varPower")), "Seed"),
+  summarise("orange_varpower_fitted", nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = orange,
+                                           fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Tree,
+                                           weights = varPower(), start = c(Asym = 170, xmid = 700, scal = 350)),
+            "Orange",
+            list(model = "circumference ~ SSlogis(age, Asym, xmid, scal)", fixed = "Asym + xmid + scal ~ 1",
+                 random = "Asym ~ 1 | Tree", start = list(Asym = 170, xmid = 700, scal = 350), method = "ML",
+                 variance = list(kind = "varPower")), "Tree")
+))
 write_reference(cases, "nlme_reference.json")

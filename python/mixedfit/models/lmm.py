@@ -55,7 +55,7 @@ from .results import criterion_line, criterion_table
 from .smooth_boundary import start_off_boundary
 from .structured import ResidualStructureFit
 from .synchronization import restored_on_interrupt, synchronized
-from .variance import VARIANCE_FUNCTIONS
+from .variance import FITTED, VARIANCE_FUNCTIONS
 
 # Work per call into the core when refitting many responses: Ctrl-C is seen between calls.
 CHUNK_SECONDS = 0.25
@@ -85,6 +85,11 @@ class LinearMixedModel(ResidualStructureFit, MixedModel):
             )
         if correlation is not None:
             check_correlation(correlation)
+        if FITTED in getattr(variance, "columns", ()) and FITTED not in getattr(data, "columns", ()):
+            raise DataError(
+                f"{type(variance).__name__}() without a covariate is of the fitted values (nlme's form ~fitted(.)), "
+                f"which mixedfit.nlme fits; lmer needs a column: {type(variance).__name__}('x')"
+            )
         self._variance_spec, self._correlation_spec = variance, correlation
         super().__init__(formula, data, weights, offset, n_threads)
         self.REML = bool(REML)

@@ -62,11 +62,16 @@ class varIdent:
         return "Different standard deviations per stratum", f"~1 | {self.by}"
 
 
+# The covariate of varPower() and varExp() without a column: the fitted values, nlme's default
+# form ~fitted(.). mixedfit.nlme fills this column with each LME step's fitted values.
+FITTED = "fitted(.)"
+
+
 @dataclass(frozen=True)
 class _CovariateVariance:
-    """A variance function of one numeric column (varPower, varExp)."""
+    """A variance function of one numeric column (varPower, varExp), or of the fitted values."""
 
-    covariate: str
+    covariate: str = FITTED
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -105,7 +110,8 @@ class _CovariateVariance:
 
 @dataclass(frozen=True)
 class varPower(_CovariateVariance):
-    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``)."""
+    """SD ∝ abs(v)^δ for a numeric column ``covariate`` (nlme's ``varPower(form = ~ v)``), or for
+    the fitted values without one (nlme's default ``varPower()``; mixedfit.nlme only)."""
 
     def _bound(self, values: np.ndarray) -> BoundVariance:
         if np.any(values == 0):
@@ -119,7 +125,8 @@ class varPower(_CovariateVariance):
 
 @dataclass(frozen=True)
 class varExp(_CovariateVariance):
-    """SD ∝ exp(δ v) for a numeric column ``covariate`` (nlme's ``varExp(form = ~ v)``)."""
+    """SD ∝ exp(δ v) for a numeric column ``covariate`` (nlme's ``varExp(form = ~ v)``), or for the
+    fitted values without one (nlme's default ``varExp()``; mixedfit.nlme only)."""
 
     def _bound(self, values: np.ndarray) -> BoundVariance:
         spread = float(np.std(values)) or 1.0

@@ -28,6 +28,7 @@ from ..errors import ConvergenceWarning, NumericalError, SingularFitWarning, war
 from ..models.lmm import LinearMixedModel
 from ..models.residual_structure import ResidualStructure
 from ..models.results import lower_factor
+from ..models.variance import FITTED
 from .mean_function import MeanFunction, Values
 from .specification import ParameterDesign
 
@@ -238,6 +239,8 @@ def linearized_model(
     frame = layout.frame(w, X, [term], None, None)
     for column in problem.structure_frame.columns:
         frame[column] = problem.structure_frame[column].to_numpy()
+    if FITTED in getattr(problem.variance, "columns", ()):  # nlme's update of ~fitted(.) before each LME step
+        frame[FITTED] = value
     return LinearMixedModel(
         layout.formula(), frame, REML=REML, variance=problem.variance, correlation=problem.correlation
     )

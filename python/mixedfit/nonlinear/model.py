@@ -13,7 +13,7 @@ from ..design.frame import as_dataframe
 from ..errors import DataError, FormulaError, SingularFitWarning, warn
 from ..models.residual_structure import check_correlation
 from ..models.separable import corAR1xAR1
-from ..models.variance import VARIANCE_FUNCTIONS
+from ..models.variance import FITTED, VARIANCE_FUNCTIONS
 from .laplace import LaplaceFit, laplace_fit, random_blocks
 from .lindstrom_bates import LindstromBatesFit, NonlinearProblem, lindstrom_bates, pnls
 from .mean_function import MeanFunction, parse_mean
@@ -244,7 +244,8 @@ def nlme(
     response : str, optional
         The response column of a callable model.
     variance : mixedfit.varIdent, varPower or varExp, optional
-        nlme's ``weights=``: the residual SD's variance function (of a column; ML fits).
+        nlme's ``weights=``: the residual SD's variance function (of a column, or without one of
+        the fitted values as nlme's default ``varPower()``, updated before each LME step; ML fits).
     correlation : mixedfit.corAR1, corCAR1, corCompSymm, corExp, corGaus, corSpher, corLin or corRatio, optional
         nlme's ``correlation=``: the residuals' correlation within groups, whose column
         ``group`` is the random effects' group (or nested in it); ML fits.
@@ -275,7 +276,9 @@ def nlme(
     formulas = fixed_formulas(fixed)
     random_names, group = random_parameters(random, groups)
     mean = parse_mean(model, list(formulas), set(frame.columns), response)
-    structure_columns = [c for spec in (variance, correlation) if spec is not None for c in spec.columns]
+    structure_columns = [
+        c for spec in (variance, correlation) if spec is not None for c in spec.columns if c != FITTED
+    ]  # (the fitted values are the LME steps' own)
     needed = [mean.response, *mean.covariates, group, *structure_columns]
     missing = [c for c in dict.fromkeys(needed) if c not in frame]
     if missing:
@@ -288,7 +291,7 @@ def nlme(
         _check_correlation_groups(correlation, frame, codes, group)
     problem = NonlinearProblem(
         y, _covariate_arrays(frame, mean), mean, design, codes, len(levels), variance, correlation,
-        frame[list(dict.fromkeys(structure_columns))] if structure_columns else None,
+        frame[list(dict.fromkeys(structure_columns))] if variance is not None or correlation is not None else None,
     )  # fmt: skip
     beta = start_vector(start, design) if start is not None else _self_start(problem)
     _check_start(problem, beta)
