@@ -238,7 +238,7 @@ def test_selfstart_gradients_equal_differences(name):
             "no value for parameter 'scal'",
         ),
         ("Asym + xmid + scal ~ 1", "Bogus ~ 1 | Tree", None, FormulaError, "random names Bogus"),
-        ("Asym + xmid + scal ~ 1", "Asym ~ 1 | Tree/Other", None, FormulaError, "nested grouping"),
+        ("Asym + xmid + scal ~ 1", "Asym ~ 1 | Tree/Other", None, DataError, "lack column .Other."),
         (
             "Asym + xmid + scal ~ 1",
             "Asym ~ 1 | Tree",

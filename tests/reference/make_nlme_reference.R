@@ -143,4 +143,46 @@ cases <- c(cases, list(
                  random = "Asym ~ 1 | Tree", start = list(Asym = 170, xmid = 700, scal = 350), method = "ML",
                  variance = list(kind = "varPower")), "Tree")
 ))
+# Nested groups (random = Asym ~ 1 | Block/Tree) on simulated growth curves: 8 blocks of 5 trees,
+# each measured at Orange's 7 ages (Asym 200 with block SD 20 and tree SD 15, xmid 700, scal 350,
+# residual SD 8)
+set.seed(20261208)
+nested <- expand.grid(age = c(118, 484, 664, 1004, 1231, 1372, 1582), Tree = paste0("T", 1:5),
+                      Block = paste0("B", 1:8), stringsAsFactors = FALSE)
+tree_key <- paste(nested$Block, nested$Tree)
+asym <- 200 + rnorm(8, 0, 20)[match(nested$Block, paste0("B", 1:8))] + rnorm(40, 0, 15)[match(tree_key, unique(tree_key))]
+nested$circumference <- round(asym / (1 + exp((700 - nested$age) / 350)) + rnorm(nrow(nested), 0, 8), 1)
+nested_growth <- export(nested[, c("Block", "Tree", "age", "circumference")], "nested_growth",
+                        c("Block", "Tree", "age", "circumference"))
+summarise_nested <- function(name, fit, python) {
+  vc <- VarCorr(fit)
+  sds <- suppressWarnings(as.numeric(vc[, "StdDev"]))
+  re <- ranef(fit)
+  predictions <- predict(fit, level = 0:2)
+  list(
+    name = name, data = "nested_growth", python = python, method = fit$method,
+    loglik = as.numeric(logLik(fit)), fixef = as.list(fixef(fit)), fixef_se = unname(sqrt(diag(vcov(fit)))),
+    fixef_df = unname(summary(fit)$tTable[, "DF"]),
+    level_sd = list(Block = sds[2], Tree = sds[which(rownames(vc) == "Tree =") + 1]), sigma = fit$sigma,
+    ranef_levels = lapply(re, function(r) rownames(r)[1:3]),
+    ranef = lapply(re, function(r) unname(r$Asym[1:3])),
+    predict = lapply(predictions[1:6, c("predict.fixed", "predict.Block", "predict.Tree")], unname)
+  )
+}
+nested_python <- function(method) list(model = "circumference ~ SSlogis(age, Asym, xmid, scal)",
+  fixed = "Asym + xmid + scal ~ 1", random = "Asym ~ 1 | Block/Tree", start = list(Asym = 200, xmid = 700, scal = 350),
+  method = method)
+nested_cases <- lapply(c("ML", "REML"), function(method) summarise_nested(
+  paste0("nested_", tolower(method)),
+  nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth, fixed = Asym + xmid + scal ~ 1,
+       random = Asym ~ 1 | Block/Tree, method = method, start = c(Asym = 200, xmid = 700, scal = 350)),
+  nested_python(method)))
+# two correlated random parameters at each level (a general 2 × 2 factor per level)
+nested_cases[[3]] <- summarise_nested(
+  "nested_two_parameters",
+  nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth, fixed = Asym + xmid + scal ~ 1,
+       random = Asym + xmid ~ 1 | Block/Tree, start = c(Asym = 200, xmid = 700, scal = 350)),
+  modifyList(nested_python("ML"), list(random = "Asym + xmid ~ 1 | Block/Tree")))
+names(nested_cases) <- c("nested_ml", "nested_reml", "nested_two_parameters")
+write_reference(nested_cases, "nlme_nested_reference.json")
 write_reference(cases, "nlme_reference.json")

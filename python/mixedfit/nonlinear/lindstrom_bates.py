@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+import scipy.sparse.linalg as splinalg
 
 from ..design.arrays import ArrayLayout, RandomTerm
 from ..errors import ConvergenceWarning, NumericalError, SingularFitWarning, warn
@@ -49,8 +51,8 @@ class NonlinearProblem:
     data: Values
     mean: MeanFunction
     design: ParameterDesign
-    codes: np.ndarray
-    n_groups: int
+    codes: np.ndarray  # each row's group; nested groups: its group at each level, as rows of b (n × levels)
+    n_groups: int  # groups (nested: of every level, stacked outermost first as b's rows)
     # nlme's weights= and correlation=: the variance function and correlation structure, the frame
     # of their columns (the LME steps' variance= and correlation=), and the last LME step's residual
     # structure at its (δ, φ), whose whitening T = C^{-1/2} D⁻¹ PNLS applies (it minimizes
@@ -60,6 +62,25 @@ class NonlinearProblem:
     correlation: Any = None
     structure_frame: pd.DataFrame | None = None
     structure: ResidualStructure | None = None
+    level_sizes: tuple[int, ...] = ()  # nested groups: each level's number of groups
+
+    @property
+    def nested(self) -> bool:
+        return self.codes.ndim == 2
+
+    @property
+    def levels(self) -> int:
+        return self.codes.shape[1] if self.nested else 1
+
+    def zero_factor(self) -> np.ndarray:
+        """T = 0 (b = 0): q × q, or levels × q × q with nested groups (a factor per level)."""
+        return np.zeros((self.levels, self.q, self.q) if self.nested else (self.q, self.q))
+
+    def effects(self, u: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """b = T u per group (each level's T for nested groups)."""
+        if not self.nested:
+            return u @ T.T
+        return np.einsum("gij,gj->gi", T[np.repeat(np.arange(self.levels), self.level_sizes)], u)
 
     @property
     def has_structure(self) -> bool:
@@ -106,7 +127,7 @@ def _penalized_rss(
     problem: NonlinearProblem, beta: np.ndarray, u: np.ndarray, T: np.ndarray
 ) -> tuple[float, tuple[np.ndarray, Values]]:
     """|y − f|² + |u|² at (β, u) (inf outside the model's domain), and the evaluation of f there."""
-    evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, u @ T.T))
+    evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, problem.effects(u, T)))
     rss = float(np.sum(problem.whiten(problem.y - evaluation[0]) ** 2) + np.sum(u**2))
     return (rss if np.isfinite(rss) else np.inf), evaluation
 
@@ -144,18 +165,9 @@ def pnls(
     current, evaluation = _penalized_rss(problem, beta, u, T)
     if not np.isfinite(current):
         raise NumericalError("the model's mean is not finite at the start: check start and the model's formula")
+    step = _sparse_step if problem.nested else _block_step
     for _ in range(PNLS_MAX_STEPS):
-        r, X, G, H, c, _ = group_blocks(problem, evaluation, u, T)
-        G_inv = np.linalg.inv(G)  # q × q per group, positive definite (≥ I)
-        G_inv_c = np.einsum("gij,gj->gi", G_inv, c)
-        step_beta = np.zeros_like(beta)
-        if update_beta:  # β from the Schur complement of the groups' blocks
-            G_inv_H = G_inv @ H
-            schur = X.T @ X - np.einsum("gqp,gqs->ps", H, G_inv_H)
-            rhs = X.T @ r - np.einsum("gqp,gq->p", H, G_inv_c)
-            step_beta = np.linalg.solve(schur, rhs)
-            G_inv_c = G_inv_c - np.einsum("gqp,p->gq", G_inv_H, step_beta)
-        step_u = G_inv_c
+        step_beta, step_u = step(problem, evaluation, beta, u, T, update_beta)
         factor = 1.0
         for _ in range(HALVINGS):
             trial, trial_evaluation = _penalized_rss(problem, beta + factor * step_beta, u + factor * step_u, T)
@@ -171,6 +183,51 @@ def pnls(
         if decrease <= tolerance * (current + tolerance):
             break
     return beta, u
+
+
+def _block_step(
+    problem: NonlinearProblem, evaluation: tuple[np.ndarray, Values], beta: np.ndarray, u: np.ndarray,
+    T: np.ndarray, update_beta: bool,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The Gauss–Newton step of one level of groups: each group's q × q block eliminated."""
+    r, X, G, H, c, _ = group_blocks(problem, evaluation, u, T)
+    G_inv = np.linalg.inv(G)  # q × q per group, positive definite (≥ I)
+    G_inv_c = np.einsum("gij,gj->gi", G_inv, c)
+    step_beta = np.zeros_like(beta)
+    if update_beta:  # β from the Schur complement of the groups' blocks
+        G_inv_H = G_inv @ H
+        schur = X.T @ X - np.einsum("gqp,gqs->ps", H, G_inv_H)
+        rhs = X.T @ r - np.einsum("gqp,gq->p", H, G_inv_c)
+        step_beta = np.linalg.solve(schur, rhs)
+        G_inv_c = G_inv_c - np.einsum("gqp,p->gq", G_inv_H, step_beta)
+    return step_beta, G_inv_c
+
+
+def _sparse_step(
+    problem: NonlinearProblem, evaluation: tuple[np.ndarray, Values], beta: np.ndarray, u: np.ndarray,
+    T: np.ndarray, update_beta: bool,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The Gauss–Newton step with nested groups: a row's effects are its groups' at every level,
+    so the normal equations [X'X X'Z; Z'X Z'Z + I] are solved sparse (Z: n × groups·q, level l's
+    columns ∂f/∂b T_l at the row's group)."""
+    value, X, Z = problem.matrices(*evaluation)
+    r = problem.y - value
+    if problem.structure is not None:
+        r, X, Z = (problem.whiten(v) for v in (r, X, Z))
+    n, q = Z.shape
+    values = np.einsum("nj,lji->nli", Z, T)  # row × level × effect: z T_l
+    columns = problem.codes[:, :, None] * q + np.arange(q)
+    Zs = sp.csr_matrix(
+        (values.ravel(), (np.repeat(np.arange(n), problem.levels * q), columns.ravel())), shape=(n, u.size)
+    )
+    ZtZ = (Zs.T @ Zs + sp.identity(u.size)).tocsc()
+    rhs_u = Zs.T @ r - u.ravel()
+    if not update_beta:
+        return np.zeros_like(beta), splinalg.spsolve(ZtZ, rhs_u).reshape(u.shape)
+    ZtX = np.asarray(Zs.T @ X)
+    normal = sp.bmat([[sp.csr_matrix(X.T @ X), sp.csr_matrix(ZtX.T)], [sp.csr_matrix(ZtX), ZtZ]]).tocsc()
+    step = splinalg.spsolve(normal, np.concatenate([X.T @ r, rhs_u]))
+    return step[: len(beta)], step[len(beta) :].reshape(u.shape)
 
 
 @dataclass
@@ -215,10 +272,38 @@ class LindstromBatesFit:
         return len(self.lme.theta) + len(_psi(self.lme))
 
 
-def relative_factor(lme: LinearMixedModel, q: int, correlated: bool) -> np.ndarray:
-    """T (q × q lower triangular) from the LME step's θ."""
-    theta = np.asarray(lme.theta)
-    return lower_factor(theta, q) if correlated else np.diag(theta)
+def relative_factor(lme: LinearMixedModel, problem: NonlinearProblem) -> np.ndarray:
+    """T (q × q lower triangular) from the LME step's θ; with nested groups one per level
+    (levels × q × q, outermost first), each from its term's part of θ (the LME model orders its
+    terms by their numbers of groups, as lme4)."""
+    theta, q = np.asarray(lme.theta), problem.q
+
+    def factor(part: np.ndarray) -> np.ndarray:
+        return lower_factor(part, q) if problem.design.correlated else np.diag(part)
+
+    if not problem.nested:
+        return factor(theta)
+    design = lme.design
+    by_name = {t.name: theta[sl] for t, sl in zip(design.terms, design.theta_slices())}
+    return np.stack([factor(by_name[name]) for name in level_names(problem.design.groups)])
+
+
+def level_names(groups: tuple[str, ...]) -> list[str]:
+    """The nested levels' names, outermost first, as lme4 names (1 | Block/Tree)'s terms: Block, Tree:Block."""
+    return [":".join(reversed(groups[: level + 1])) for level in range(len(groups))]
+
+
+def _terms(problem: NonlinearProblem, Z: np.ndarray) -> list[RandomTerm]:
+    """The linearized model's random-effects terms: Z in each level's groups."""
+    d = problem.design
+    if not problem.nested:
+        return [RandomTerm(problem.codes, Z, correlated=d.correlated, group_name=d.group, column_names=d.random_names)]
+    offsets = np.cumsum([0, *problem.level_sizes[:-1]])
+    return [
+        RandomTerm(problem.codes[:, level] - offsets[level], Z, correlated=d.correlated, group_name=name,
+                   column_names=d.random_names)
+        for level, name in enumerate(level_names(d.groups))
+    ]  # fmt: skip
 
 
 def linearized_model(
@@ -227,16 +312,17 @@ def linearized_model(
     """The (unfitted) linear mixed model of the linearization at (β, b); given a model of an
     earlier linearization (like), that model with the new values."""
     value, X, Z = problem.linearized(beta, b)
-    w = problem.y - value + X @ beta + np.sum(Z * b[problem.codes], axis=1)
-    if like is not None and like.REML == REML and not problem.has_structure:
+    effects = b[problem.codes] if not problem.nested else b[problem.codes].sum(axis=1)  # each row's b (n × q)
+    w = problem.y - value + X @ beta + np.sum(Z * effects, axis=1)
+    if like is not None and like.REML == REML and not problem.has_structure and not problem.nested:
         return like._with_values(w, X, Z)
     d = problem.design
-    term = RandomTerm(problem.codes, Z, correlated=d.correlated, group_name=d.group, column_names=d.random_names)
+    terms = _terms(problem, Z)
     if not problem.has_structure:
-        return LinearMixedModel.from_arrays(w, X, [term], REML=REML, names=d.beta_names)
+        return LinearMixedModel.from_arrays(w, X, terms, REML=REML, names=d.beta_names)
     # the array model's formula on its frame with the residual structure's columns beside
-    layout = ArrayLayout.of(X, [term], d.beta_names, None, None)
-    frame = layout.frame(w, X, [term], None, None)
+    layout = ArrayLayout.of(X, terms, d.beta_names, None, None)
+    frame = layout.frame(w, X, terms, None, None)
     for column in problem.structure_frame.columns:
         frame[column] = problem.structure_frame[column].to_numpy()
     if FITTED in getattr(problem.variance, "columns", ()):  # nlme's update of ~fitted(.) before each LME step
@@ -270,17 +356,17 @@ def lindstrom_bates(
 ) -> LindstromBatesFit:
     q, m = problem.q, problem.n_groups
     u = np.zeros((m, q))
-    beta, _ = pnls(problem, beta, u, np.zeros((q, q)))  # the fixed effects alone first: b = 0
+    beta, _ = pnls(problem, beta, u, problem.zero_factor())  # the fixed effects alone first: b = 0
     b = np.zeros((m, q))
     lme = lme_step(problem, beta, b, None, tight=False)
     problem = _reweighted(problem, lme)
     previous = np.concatenate([beta, lme.theta, _psi(lme)])
     change = np.inf
     for iteration in range(1, max_iter + 1):
-        T = relative_factor(lme, q, problem.design.correlated)
-        u = _u_of(b, T)
+        T = relative_factor(lme, problem)
+        u = _u_of(problem, b, T)
         beta, u = pnls(problem, beta, u, T)
-        b = u @ T.T
+        b = problem.effects(u, T)
         lme = lme_step(problem, beta, b, lme, tight=change < TIGHT_BELOW)
         problem = _reweighted(problem, lme)
         current = np.concatenate([beta, lme.theta, _psi(lme)])
@@ -323,8 +409,14 @@ def _reported(
     return restricted
 
 
-def _u_of(b: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """u with b = T u (least squares where T is singular)."""
+def _u_of(problem: NonlinearProblem, b: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """u with b = T u (least squares where T is singular), level by level for nested groups."""
     if b.size == 0:
         return b
-    return np.linalg.lstsq(T, b.T, rcond=None)[0].T
+    if not problem.nested:
+        return np.linalg.lstsq(T, b.T, rcond=None)[0].T
+    bounds = np.cumsum([0, *problem.level_sizes])
+    return np.vstack(
+        [np.linalg.lstsq(T[level], b[bounds[level] : bounds[level + 1]].T, rcond=None)[0].T
+         for level in range(problem.levels)]
+    )  # fmt: skip

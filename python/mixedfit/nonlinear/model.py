@@ -14,8 +14,9 @@ from ..errors import DataError, FormulaError, SingularFitWarning, warn
 from ..models.residual_structure import check_correlation
 from ..models.separable import corAR1xAR1
 from ..models.variance import FITTED, VARIANCE_FUNCTIONS
+from .group_levels import GroupLevels
 from .laplace import LaplaceFit, laplace_fit, random_blocks
-from .lindstrom_bates import LindstromBatesFit, NonlinearProblem, lindstrom_bates, pnls
+from .lindstrom_bates import LindstromBatesFit, NonlinearProblem, level_names, lindstrom_bates, pnls
 from .mean_function import MeanFunction, parse_mean
 from .specification import ParameterDesign, fixed_formulas, parameter_design, random_parameters, start_vector
 
@@ -24,11 +25,11 @@ class NonlinearMixedModel:
     """A fitted nonlinear mixed-effects model (see :func:`mixedfit.nlme` and :func:`mixedfit.nlmer`)."""
 
     def __init__(
-        self, mean: MeanFunction, design: ParameterDesign, frame: pd.DataFrame, levels: pd.Index, fit: LindstromBatesFit | LaplaceFit,
-        method: str,
+        self, mean: MeanFunction, design: ParameterDesign, frame: pd.DataFrame, levels: GroupLevels, codes: np.ndarray,
+        fit: LindstromBatesFit | LaplaceFit, method: str,
     ) -> None:  # fmt: skip
         self.mean, self.design, self.frame, self.method = mean, design, frame, method
-        self._levels = levels
+        self._levels, self._codes = levels, codes  # each row's group at each level, as b's rows (n × levels)
         self._fit = fit
         self.iterations, self.converged = fit.iterations, fit.converged
         if fit.singular:
@@ -44,22 +45,30 @@ class NonlinearMixedModel:
         return pd.Series(self._fit.beta, index=self.design.beta_names, name="Estimate")
 
     @property
-    def ranef(self) -> pd.DataFrame:
-        """The random effects b, groups × random parameters."""
-        return pd.DataFrame(
-            self._fit.b,
-            index=pd.Index(self._levels.astype(str), name=self.design.group),
-            columns=self.design.random_names,
-        )
+    def ranef(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        """The random effects b, groups × random parameters; with nested groups a dict of them by
+        level, outermost first (nlme's list), the inner groups labelled 'B1/T3'."""
+        levels = self._levels
+        bounds = np.cumsum([0, *levels.sizes])
+        tables = {
+            column: pd.DataFrame(
+                self._fit.b[bounds[level] : bounds[level + 1]], index=levels.labels(level),
+                columns=self.design.random_names,
+            )
+            for level, column in enumerate(levels.columns)
+        }  # fmt: skip
+        return tables if len(tables) > 1 else next(iter(tables.values()))
 
     def coef(self) -> pd.DataFrame:
-        """Each group's coefficients: the fixed effects plus its random effects (nlme's coef)."""
-        table = pd.DataFrame(
-            np.tile(self._fit.beta, (len(self._levels), 1)), index=self.ranef.index, columns=self.design.beta_names
-        )
+        """Each (innermost) group's coefficients: the fixed effects plus its random effects at
+        every level (nlme's coef)."""
+        inner = self._levels.labels(len(self._levels.columns) - 1)
+        table = pd.DataFrame(np.tile(self._fit.beta, (len(inner), 1)), index=inner, columns=self.design.beta_names)
+        first_rows = np.unique(self._codes[:, -1], return_index=True)[1]  # a row of each inner group, in their order
+        effects = self._fit.b[self._codes[first_rows]].sum(axis=1)
         slices = self.design.slices
         for j, p in enumerate(self.design.random):
-            table.iloc[:, slices[p].start] += self._fit.b[:, j]
+            table.iloc[:, slices[p].start] += effects[:, j]
         return table
 
     @property
@@ -105,40 +114,42 @@ class NonlinearMixedModel:
         return len(self.frame)
 
     # Predictions
-    def predict(self, newdata: Any = None, level: int = 1) -> np.ndarray:
-        """The mean at the population level (level=0: random effects 0) or the groups' (level=1:
-        each row's group's random effects; a group the fit has not seen gets 0).
+    def predict(self, newdata: Any = None, level: int | None = None) -> np.ndarray:
+        """The mean at the population level (level=0: random effects 0) or the groups' (level=k:
+        each row's groups' random effects at the k outermost levels, nlme's level; a group the fit
+        has not seen gets 0).
 
         Parameters
         ----------
         newdata : DataFrame, optional
-            Rows with the model's covariates (and the group column for level 1); default the fit's.
-        level : {0, 1}
+            Rows with the model's covariates (and the group columns down to level); default the fit's.
+        level : int, optional
+            0 to the number of grouping levels (the default: the innermost, every level's effects).
 
         Returns
         -------
         ndarray
         """
-        if level not in (0, 1):
-            raise ValueError(f"level must be 0 (population) or 1 (groups), not {level!r}")
+        deepest = len(self._levels.columns)
+        level = deepest if level is None else level
+        if level not in range(deepest + 1):
+            raise ValueError(f"level must be 0 (population) to {deepest} (the innermost groups), not {level!r}")
         frame = self.frame if newdata is None else as_dataframe(newdata).reset_index(drop=True)
         design = self.design
         data = _covariate_arrays(frame, self.mean)
         matrices = {p: design.recipes[p].evaluate(frame, design.columns[p]) for p in design.parameters}
         b = codes = None
-        if level == 1 and design.random:
-            if design.group not in frame:
-                raise DataError(f"newdata lacks the group column '{design.group}' (level=1)")
-            codes = self._levels.get_indexer(frame[design.group])  # −1: a new group, its effects 0
-            b = np.vstack([self._fit.b, np.zeros((1, len(design.random)))])
+        if level > 0 and design.random:
+            codes = self._levels.rows_of(frame, level)
+            b = np.vstack([self._fit.b, np.zeros((1, len(design.random)))])  # (row −1: no effect)
         value, _ = self.mean.evaluate(data, design.parameter_values(matrices, self._fit.beta, b, codes))
         return value
 
     @property
     def fitted(self) -> np.ndarray:
-        return self.predict(level=1)
+        return self.predict()
 
-    def residuals(self, level: int = 1) -> np.ndarray:
+    def residuals(self, level: int | None = None) -> np.ndarray:
         return self.frame[self.mean.response].to_numpy(dtype=np.float64) - self.predict(level=level)
 
     def anova(self, other: NonlinearMixedModel) -> pd.DataFrame:
@@ -161,21 +172,27 @@ class NonlinearMixedModel:
     def summary(self) -> str:
         """nlme's summary layout: the model, fit statistics, random effects, fixed effects."""
         coefficients = pd.DataFrame({"Value": self.fixef, "Std.Error": self.stderr})
-        df = self.nobs - len(self.design.beta_names) - (len(self._levels) - 1)  # nlme's DF (Orange 28, CO2 67)
+        inner = self._levels.sizes[-1]
+        df = self.nobs - len(self.design.beta_names) - (inner - 1)  # nlme's DF (Orange 28, CO2 67, nested 238)
         coefficients["DF"] = df
         coefficients["t-value"] = coefficients["Value"] / coefficients["Std.Error"]
         coefficients["p-value"] = 2 * stats().t.sf(np.abs(coefficients["t-value"]), df)
+        names = level_names(self._levels.columns)
+        nested = len(names) > 1
         vc = self.VarCorr
+        vc = vc.iloc[np.argsort([names.index(g) if g in names else len(names) for g in vc["grp"]], kind="stable")]
         random = "\n".join(
-            f" {row.var1 or 'Residual':<14} {row.sdcor:10.6g}" for row in vc.itertuples() if row.var2 == ""
-        )
+            f" {(row.grp + ': ' if nested and row.var1 else '') + (row.var1 or 'Residual'):<14} {row.sdcor:10.6g}"
+            for row in vc.itertuples() if row.var2 == ""
+        )  # (outermost level first, as nlme prints them)  # fmt: skip
+        groups = ", ".join(f"{size} groups of {name}" for size, name in zip(self._levels.sizes, names))
         lines = [
             "Nonlinear mixed-effects model fit by "
             + {"REML": "REML", "ML": "maximum likelihood", "Laplace": "maximum likelihood (Laplace approximation)"}[
                 self.method
             ],
             f"  Model: {self.mean.text}",
-            f"  Data: {self.nobs} observations, {len(self._levels)} groups of {self.design.group}",
+            f"  Data: {self.nobs} observations, {groups}",
             f"       AIC      BIC    logLik\n  {self.aic:8.6g} {self.bic:8.6g} {self.loglik:9.6g}",
             "",
             f"Random effects (formula: {' + '.join(self.design.random)} ~ 1 | {self.design.group}), standard deviations:",
@@ -232,7 +249,9 @@ def nlme(
         The parameters' fixed effects: ``"Asym + xmid + scal ~ 1"``, or per parameter
         ``{"Asym": "~ Diet", "xmid": "~ 1", "scal": "~ 1"}``.
     random : str
-        The parameters with random effects and their group: ``"Asym ~ 1 | Tree"``.
+        The parameters with random effects and their group: ``"Asym ~ 1 | Tree"``, or nested
+        groups, outermost first: ``"Asym ~ 1 | Block/Tree"`` (the parameters random at each level,
+        each level's covariance its own).
     start : dict or sequence, optional
         Starting fixed effects (a number per parameter, or one per column of its fixed formula);
         a self-starting model's come from a nonlinear least-squares fit of the pooled data.
@@ -240,7 +259,7 @@ def nlme(
     covariance : {None, "diag"}
         The random effects' covariance: general (nlme's pdSymm) or diagonal (pdDiag).
     groups : str, optional
-        The group column when ``random`` has none.
+        The group column (or nested ``"Block/Tree"``) when ``random`` has none.
     response : str, optional
         The response column of a callable model.
     variance : mixedfit.varIdent, varPower or varExp, optional
@@ -274,29 +293,31 @@ def nlme(
         )
     frame = as_dataframe(data)
     formulas = fixed_formulas(fixed)
-    random_names, group = random_parameters(random, groups)
+    random_names, group_columns = random_parameters(random, groups)
     mean = parse_mean(model, list(formulas), set(frame.columns), response)
     structure_columns = [
         c for spec in (variance, correlation) if spec is not None for c in spec.columns if c != FITTED
     ]  # (the fitted values are the LME steps' own)
-    needed = [mean.response, *mean.covariates, group, *structure_columns]
+    needed = [mean.response, *mean.covariates, *group_columns, *structure_columns]
     missing = [c for c in dict.fromkeys(needed) if c not in frame]
     if missing:
         raise DataError(f"the data lack column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
     frame = frame.dropna(subset=list(dict.fromkeys(needed))).reset_index(drop=True)
-    design = parameter_design(mean.parameters, formulas, random_names, group, covariance is None, frame)
+    design = parameter_design(mean.parameters, formulas, random_names, group_columns, covariance is None, frame)
     y = frame[mean.response].to_numpy(dtype=np.float64)
-    codes, levels = pd.factorize(frame[group], sort=True)
+    levels, codes = GroupLevels.of(frame, design.groups)
     if correlation is not None:
-        _check_correlation_groups(correlation, frame, codes, group)
+        _check_correlation_groups(correlation, frame, codes[:, -1], design.groups[-1])
     problem = NonlinearProblem(
-        y, _covariate_arrays(frame, mean), mean, design, codes, len(levels), variance, correlation,
+        y, _covariate_arrays(frame, mean), mean, design, codes[:, 0] if codes.shape[1] == 1 else codes,
+        sum(levels.sizes), variance, correlation,
         frame[list(dict.fromkeys(structure_columns))] if variance is not None or correlation is not None else None,
+        level_sizes=levels.sizes,
     )  # fmt: skip
     beta = start_vector(start, design) if start is not None else _self_start(problem)
     _check_start(problem, beta)
     fit = lindstrom_bates(problem, beta, method == "REML", max_iter, tolerance)
-    return NonlinearMixedModel(mean, design, frame, pd.Index(levels), fit, method)
+    return NonlinearMixedModel(mean, design, frame, levels, codes, fit, method)
 
 
 def nlmer(formula: str, data: Any, start: Mapping[str, float]) -> NonlinearMixedModel:
@@ -332,14 +353,14 @@ def nlmer(formula: str, data: Any, start: Mapping[str, float]) -> NonlinearMixed
     if missing:
         raise DataError(f"the data lack column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
     frame = frame.dropna(subset=needed).reset_index(drop=True)
-    design = parameter_design(mean.parameters, dict.fromkeys(mean.parameters, "1"), names, group, True, frame)
+    design = parameter_design(mean.parameters, dict.fromkeys(mean.parameters, "1"), names, (group,), True, frame)
     y = frame[mean.response].to_numpy(dtype=np.float64)
-    codes, levels = pd.factorize(frame[group], sort=True)
-    problem = NonlinearProblem(y, _covariate_arrays(frame, mean), mean, design, codes, len(levels))
+    levels, codes = GroupLevels.of(frame, design.groups)
+    problem = NonlinearProblem(y, _covariate_arrays(frame, mean), mean, design, codes[:, 0], levels.sizes[0])
     beta = start_vector(start, design)
     _check_start(problem, beta)
     fit = laplace_fit(problem, blocks, beta, design.random_names, group)
-    return NonlinearMixedModel(mean, design, frame, pd.Index(levels), fit, "Laplace")
+    return NonlinearMixedModel(mean, design, frame, levels, codes, fit, "Laplace")
 
 
 def _check_correlation_groups(correlation: Any, frame: pd.DataFrame, codes: np.ndarray, group: str) -> None:
@@ -363,7 +384,7 @@ def _check_correlation_groups(correlation: Any, frame: pd.DataFrame, codes: np.n
 def _check_start(problem: NonlinearProblem, beta: np.ndarray) -> None:
     """The mean and its gradient finite at the start (random effects 0), or a DataError naming
     the first row and parameter at fault."""
-    value, X, _ = problem.linearized(beta, np.zeros((problem.n_groups, problem.q)))
+    value, X, _ = problem.linearized(beta, np.zeros((problem.n_groups, problem.q)))  # (b = 0)
     bad = ~np.isfinite(value) | ~np.all(np.isfinite(X), axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -388,5 +409,5 @@ def _self_start(problem: NonlinearProblem) -> np.ndarray:
         return np.where(np.isfinite(value), problem.y - value, 1e10)
 
     beta = optimize().least_squares(residuals, beta, method="lm").x
-    beta, _ = pnls(problem, beta, np.zeros((problem.n_groups, problem.q)), np.zeros((problem.q, problem.q)))
+    beta, _ = pnls(problem, beta, np.zeros((problem.n_groups, problem.q)), problem.zero_factor())
     return beta

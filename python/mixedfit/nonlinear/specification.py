@@ -26,8 +26,13 @@ class ParameterDesign:
     recipes: dict[str, MatrixRecipe]  # A_k for new data
     columns: dict[str, list[str]]  # A_k's column names
     random: tuple[str, ...]  # the parameters with random effects, in random's order
-    group: str
+    groups: tuple[str, ...]  # the grouping columns, outermost first ('Block/Tree': Block, Tree)
     correlated: bool
+
+    @property
+    def group(self) -> str:
+        """The grouping as nlme writes it: 'Tree', or 'Block/Tree' for nested groups."""
+        return "/".join(self.groups)
 
     @property
     def beta_names(self) -> list[str]:
@@ -50,7 +55,9 @@ class ParameterDesign:
         codes: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """φ per row: A_k β_k (A_k from matrices: the fit's or new data's) plus, given b (groups ×
-        random parameters) and each row's group code, the row's group's random effect."""
+        random parameters) and each row's group code, the row's group's random effect; with nested
+        groups, codes are n × levels (each row's group at each level as a row of b) and the
+        levels' effects add up."""
         n = len(next(iter(matrices.values())))
         # (a parameter without covariates is its coefficient: no n × 1 product)
         phi = {
@@ -59,7 +66,8 @@ class ParameterDesign:
         }
         if b is not None:
             for j, p in enumerate(self.random):
-                phi[p] = phi[p] + b[codes, j]
+                effect = b[codes, j]
+                phi[p] = phi[p] + (effect if effect.ndim == 1 else effect.sum(axis=1))
         return phi
 
     @cached_property
@@ -93,35 +101,37 @@ def fixed_formulas(fixed: str | Mapping[str, str] | Sequence[str]) -> dict[str, 
     return formulas
 
 
-def random_parameters(random: str, groups: str | None) -> tuple[list[str], str]:
+def random_parameters(random: str, groups: str | None) -> tuple[list[str], list[str]]:
     """The random part 'Asym + xmid ~ 1 | Tree' (or 'Asym ~ 1' with groups='Tree'): its
-    parameters and the grouping column."""
+    parameters and the grouping columns, outermost first ('| Block/Tree': nested groups, the same
+    parameters random at each level)."""
     text = random
     if "|" in random:
         text, group = (part.strip() for part in random.split("|", 1))
-        if groups is not None and groups != group:
+        if groups is not None and groups.replace(" ", "") != group.replace(" ", ""):
             raise FormulaError(f"random names the group '{group}' and groups '{groups}'")
-        if re.search(r"[/:]", group):
-            raise FormulaError(
-                f"random '{random}': nested grouping ('a/b') is not supported yet; give one grouping column"
-            )
     elif groups is None:
         raise FormulaError(f"random '{random}' has no group: write 'Asym ~ 1 | Tree' or pass groups='Tree'")
     else:
         group = groups
+    columns = [column.strip() for column in group.split("/")]
+    if not all(columns) or any(re.search(r"[:|+*()]", column) for column in columns):
+        raise FormulaError(
+            f"random '{random}': the grouping is a column or nested columns 'a/b' (outermost first), not '{group}'"
+        )
     names, rhs = _split_sides(text, "random")
     if rhs.replace(" ", "") != "1":
         raise FormulaError(
             f"random '{random}': random effects on parameters are '~ 1' (covariates in random are not supported yet)"
         )
-    return names, group.strip()
+    return names, columns
 
 
 def parameter_design(
     parameters: Sequence[str],
     formulas: dict[str, str],
     random: list[str],
-    group: str,
+    groups: Sequence[str],
     correlated: bool,
     frame: pd.DataFrame,
 ) -> ParameterDesign:
@@ -145,7 +155,7 @@ def parameter_design(
     for p in parameters:
         matrix, recipe = evaluate(formulas[p], frame, f"fixed formula of {p}")
         matrices[p], recipes[p], columns[p] = matrix.values, recipe, matrix.names
-    return ParameterDesign(tuple(parameters), matrices, recipes, columns, tuple(random), group, correlated)
+    return ParameterDesign(tuple(parameters), matrices, recipes, columns, tuple(random), tuple(groups), correlated)
 
 
 def start_vector(start: Any, design: ParameterDesign) -> np.ndarray:
