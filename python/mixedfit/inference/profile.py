@@ -111,6 +111,7 @@ class ProfileProblem:
     separate: dict[int, Callable[[float, np.ndarray | None], tuple[float, np.ndarray | None]]] = field(
         default_factory=dict
     )
+    reported: list[int] | None = None  # the parameters intervals are given for by default (None: all)
 
 
 def signed_root(delta: float, x: float, estimate: float) -> float:

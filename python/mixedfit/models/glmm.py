@@ -936,29 +936,43 @@ class GeneralizedLinearMixedModel(MixedModel):
         return table
 
     def _profile_problem(self) -> ProfileProblem:
+        """The deviance over (SDs and correlations, β, and the stacked vector's extras: an estimated
+        family parameter and second parameter on the search's scale, the dispersion and zero
+        models' β), as glmmTMB profiles every parameter. The extras' values set the core only
+        (the model keeps its estimates); the family's parameters are profiled out, not reported
+        by default (glmmTMB reports the dispersion model's instead)."""
         if self.nAGQ == 0:
             raise ValueError("profile intervals need the deviance in (θ, β): fit with nAGQ >= 1")
-        if self._zero is not None or self._disp is not None:
-            raise ValueError(
-                "profile intervals of a model with a zero or dispersion model (ziformula, dispformula) are not available; "
-                "use Wald intervals"
-            )
         if self._has_residual:
             raise ValueError(f"profiling a GLMM with an estimated scale ({self.family.name}) is not available, as in lme4")
-        d, k = self.design, len(self._theta)
+        d, k, p = self.design, len(self._theta), len(self._beta)
 
         def deviance(v: np.ndarray) -> float:
             theta = sdcor_to_theta(d, v[:k], 1.0)
-            return np.inf if theta is None else self.objective_at(theta, v[k:])
+            if theta is None:
+                return np.inf
+            with self._lock:
+                return self._objective_on(self._core, np.concatenate([theta, v[k:]]))
 
-        estimate = np.concatenate([theta_to_sdcor(d, self._theta, 1.0), self._beta])
+        stage2 = self._stage2_optsum(self._theta, self._beta, self._vcov, False)
+        extras = slice(k + p, None)
         lower, upper = sdcor_bounds(d)
+        lower = np.concatenate([lower, np.full(p, -np.inf), stage2.lower[extras]])
+        extra_upper = np.full(self._n_extras(), np.inf) if stage2.upper is None else stage2.upper[extras]
+        upper = np.concatenate([upper, np.full(p, np.inf), extra_upper])
+        family = [f"log({self.family.parameter_name})"] if self._estimates_family_theta else []
+        second = [f"{self._second.field} (search scale)"] if self._estimates_shape else []
+        names = self.parameter_names() + family + second
+        other, _, _ = self._other_predictors()  # zi.…, then disp.…: the stacked vector has disp first
+        zero, disp = other[: len(self._beta_zi)], other[len(self._beta_zi) :]
+        names += disp + zero
+        estimate = np.concatenate([theta_to_sdcor(d, self._theta, 1.0), self._beta, self._extras()])
         scale = standard_errors(deviance, estimate, self._objective)
-        problem = ProfileProblem(
-            self.parameter_names(), estimate, np.concatenate([lower, np.full(len(self._beta), -np.inf)]),
-            np.concatenate([upper, np.full(len(self._beta), np.inf)]), deviance, self._objective, scale,
+        nuisance = set(range(k + p, k + p + len(family) + len(second)))
+        return ProfileProblem(
+            names, estimate, lower, upper, deviance, self._objective, scale,
+            reported=[j for j in range(len(names)) if j not in nuisance],
         )  # fmt: skip
-        return problem
 
     @synchronized
     def summary(self) -> str:

@@ -663,8 +663,9 @@ class MixedModel(Refits, SmoothResults):
         level : float
             Coverage, between 0 and 1.
         parm : name, index or list of them, optional
-            The parameters (as ``parameter_names()``, e.g. ``".sig01"``, ``"Days"``) to give
-            intervals for; profiles are computed for these only. Default: all.
+            The parameters (as ``parameter_names()``, e.g. ``".sig01"``, ``"Days"``, and a GLMM's
+            zero and dispersion models' ``"zi.x"``, ``"disp.x"``) to give intervals for; profiles
+            are computed for these only. Default: all.
         progress : bool
             Report the parameters profiled (or the bootstrap's refits) as they are done.
 
@@ -683,9 +684,10 @@ class MixedModel(Refits, SmoothResults):
         self, method: str, level: float, nsim: int, seed: int | None, parm: Any, progress: bool
     ) -> pd.DataFrame:
         names = self.parameter_names()
-        rows = self._parameter_rows(parm, names)
         tail = (1 - level) / 2
         columns = [f"{100 * tail:.3g} %", f"{100 * (1 - tail):.3g} %"]
+        if method != "profile":
+            rows = self._parameter_rows(parm, names)
         if method == "wald":
             z = normal_quantile(level)
             se = np.sqrt(np.diag(self._vcov))
@@ -698,9 +700,11 @@ class MixedModel(Refits, SmoothResults):
                 names, rows = names + other, rows + list(range(len(names), len(names) + len(other)))
                 bounds = np.vstack([bounds, np.column_stack([estimates - z * errors, estimates + z * errors])])
         elif method == "profile":
+            problem = self._profile()
+            names, rows = problem.names, self._profiled_rows(problem, parm)
             counter = Progress(len(rows), "profile", progress)
             try:
-                bounds = profile_intervals(self._profile(), level, rows, progress=counter)
+                bounds = profile_intervals(problem, level, rows, progress=counter)
             finally:
                 counter.close()
         elif method == "boot":
@@ -719,7 +723,8 @@ class MixedModel(Refits, SmoothResults):
         Parameters
         ----------
         parm : str, int or sequence of them, optional
-            The parameters to profile, by name or position in ``parameter_names()`` (default: all).
+            The parameters to profile, by name or position in ``parameter_names()`` or, for a GLMM
+            with zero or dispersion models, their coefficients ``"zi.x"``, ``"disp.x"`` (default: all).
         level : float, default 0.95
             How far out the profiles go.
 
@@ -729,14 +734,20 @@ class MixedModel(Refits, SmoothResults):
             Parameter name → its profile (the parameter's values and ζ).
         """
         self._require_fit()
-        names = self.parameter_names()
-        rows = self._parameter_rows(parm, names)
         traces: list[np.ndarray] = []
         try:
-            profile_intervals(self._profile(), level, rows, traces)
+            problem = self._profile()
+            rows = self._profiled_rows(problem, parm)
+            profile_intervals(problem, level, rows, traces)
         finally:
             self._restore_core()
-        return {names[r]: pd.DataFrame(points, columns=["value", "zeta"]) for r, points in zip(rows, traces)}
+        return {problem.names[r]: pd.DataFrame(points, columns=["value", "zeta"]) for r, points in zip(rows, traces)}
+
+    def _profiled_rows(self, problem: Any, parm: Any) -> list[int]:
+        """The rows of a profiling problem that parm names (default: those it reports)."""
+        if parm is None and problem.reported is not None:
+            return list(problem.reported)
+        return self._parameter_rows(parm, problem.names)
 
     def _profile(self) -> Any:
         """The profiling problem (ProfileProblem) of the subclass; its SD/correlation scale does
