@@ -4,6 +4,7 @@ data (tests/reference/make_clmm_reference.R → clmm_reference.json)."""
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import mixedfit
 import numpy as np
@@ -233,3 +234,38 @@ def test_case_weights_equal_repeated_rows():
     np.testing.assert_allclose(weighted.fixef, repeated.fixef, rtol=1e-6)
     np.testing.assert_allclose(weighted.thresholds, repeated.thresholds, rtol=1e-6)
     np.testing.assert_allclose(weighted.stderr, repeated.stderr, rtol=1e-4)
+
+
+def test_refit_equals_a_new_fit_to_the_new_response(fits):
+    """refit() of simulated category codes, and of the same response as an ordered categorical,
+    equals clmm fitted anew to data holding it (log-likelihood 1e-6, β and thresholds 1e-4 —
+    both converge to ordinal's tolerance from different starts); the original is untouched.
+    A response missing a category, or with codes outside 0..K−1, is a DataError."""
+    m = fits["wine_logit"]
+    case = REFERENCE["wine_logit"]
+    codes = m.simulate(1, seed=11).iloc[:, 0].to_numpy()
+    refitted = m.refit(codes)
+    ratings = pd.Categorical((codes + 1).astype(int), categories=[1, 2, 3, 4, 5], ordered=True)
+    fresh = mixedfit.clmm(case["formula"], wine().assign(rating=ratings), link=case["link"])
+    assert refitted.loglik == pytest.approx(fresh.loglik, abs=1e-6)
+    np.testing.assert_allclose(refitted.fixef, fresh.fixef, rtol=1e-4)
+    np.testing.assert_allclose(refitted.thresholds, fresh.thresholds, rtol=1e-4, atol=1e-4)
+    assert m.loglik == pytest.approx(case["loglik"], abs=1e-4)  # the fit refit copied is unchanged
+    same = m.refit(pd.Categorical(wine()["rating"], categories=[1, 2, 3, 4, 5], ordered=True))
+    assert same.loglik == pytest.approx(m.loglik, abs=1e-7)
+    with pytest.raises(DataError, match=r"no observation of category \['5'\]"):
+        m.refit(np.minimum(codes, 3))
+    with pytest.raises(DataError, match="codes 0 to 4"):
+        m.refit(codes + 1)
+
+
+def test_bootstrap_intervals_refit_simulated_responses(fits):
+    """confint(method="boot") refits simulate()'s category codes: each interval holds its
+    estimate; replicates that lose a category (no finite threshold) are left out as NaN."""
+    m = fits["wine_logit"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (replicates' boundary fits)
+        intervals = m.confint(method="boot", nsim=40, seed=2)
+    assert list(intervals.index) == [".sig01", "tempwarm", "contactyes"]
+    estimates = [m.VarCorr["sdcor"].iloc[0], m.fixef["tempwarm"], m.fixef["contactyes"]]
+    assert np.all((intervals.iloc[:, 0] < estimates) & (estimates < intervals.iloc[:, 1]))

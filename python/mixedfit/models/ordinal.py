@@ -312,7 +312,30 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
         )
 
     def _set_response(self, new_response) -> None:
-        raise NotImplementedError("refit() of a clmm is not available; fit a new model with mixedfit.clmm")
+        """refit()'s response: an ordered categorical with the fit's categories (matched by name),
+        or their codes 0, 1, …, K − 1 (as simulate() draws them). Every category must occur: an
+        empty one has no finite threshold (ordinal's clmm would drop it and fit fewer)."""
+        categories = list(self._thresholds.levels)
+        if isinstance(getattr(new_response, "dtype", None), pd.CategoricalDtype):
+            names = pd.Series(new_response).astype(str).to_numpy()
+            codes = pd.Index(categories).get_indexer(names).astype(np.float64)
+            unknown = sorted(set(names[codes < 0]))
+            if unknown:
+                raise DataError(f"the new response has categories the fit does not ({unknown}); its are {categories}")
+        else:
+            codes = np.asarray(new_response, dtype=np.float64).ravel()
+            if not np.all((codes >= 0) & (codes < len(categories)) & (codes == np.floor(codes))):
+                raise DataError(
+                    f"a clmm's new response is its categories' codes 0 to {len(categories) - 1} (as simulate() draws "
+                    f"them) or an ordered categorical of {categories}"
+                )
+        if len(codes) != len(self._response):
+            raise DataError(f"the new response has {len(codes)} values for the fit's {len(self._response)} rows")
+        empty = [categories[j] for j in range(len(categories)) if not np.any(codes == j)]
+        if empty:
+            raise DataError(f"the new response has no observation of categor{'ies' if len(empty) > 1 else 'y'} {empty}")
+        self._response = codes
+        self._core.set_response(self._response, self._response.copy())  # (the ordinal family's μ is η: no start)
 
     def _specified_like(self, data: pd.DataFrame, weights: np.ndarray | None, offset: np.ndarray | None):
         if offset is not None:
