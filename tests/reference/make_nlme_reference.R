@@ -183,6 +183,15 @@ nested_cases[[3]] <- summarise_nested(
   nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth, fixed = Asym + xmid + scal ~ 1,
        random = Asym + xmid ~ 1 | Block/Tree, start = c(Asym = 200, xmid = 700, scal = 350)),
   modifyList(nested_python("ML"), list(random = "Asym + xmid ~ 1 | Block/Tree")))
-names(nested_cases) <- c("nested_ml", "nested_reml", "nested_two_parameters")
+# AR(1) residuals within the inner groups (nlme's default correlation grouping: the innermost)
+nested_cases[[4]] <- summarise_nested(
+  "nested_ar1",
+  nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth, fixed = Asym + xmid + scal ~ 1,
+       random = Asym ~ 1 | Block/Tree, correlation = corAR1(), start = c(Asym = 200, xmid = 700, scal = 350)),
+  modifyList(nested_python("ML"), list(correlation = "Tree")))
+nested_cases[[4]]$phi <- unname(coef(nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth,
+  fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Block/Tree, correlation = corAR1(),
+  start = c(Asym = 200, xmid = 700, scal = 350))$modelStruct$corStruct, unconstrained = FALSE))
+names(nested_cases) <- c("nested_ml", "nested_reml", "nested_two_parameters", "nested_ar1")
 write_reference(nested_cases, "nlme_nested_reference.json")
 write_reference(cases, "nlme_reference.json")

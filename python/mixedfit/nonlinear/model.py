@@ -306,13 +306,15 @@ def nlme(
     design = parameter_design(mean.parameters, formulas, random_names, group_columns, covariance is None, frame)
     y = frame[mean.response].to_numpy(dtype=np.float64)
     levels, codes = GroupLevels.of(frame, design.groups)
+    structure_frame = None
+    if variance is not None or correlation is not None:
+        structure_frame = frame[list(dict.fromkeys(structure_columns))].copy()
     if correlation is not None:
-        _check_correlation_groups(correlation, frame, codes[:, -1], design.groups[-1])
+        _group_within_inner_groups(structure_frame, correlation, levels, codes)
+        _check_correlation_groups(correlation, structure_frame, codes[:, -1], design.group)
     problem = NonlinearProblem(
         y, _covariate_arrays(frame, mean), mean, design, codes[:, 0] if codes.shape[1] == 1 else codes,
-        sum(levels.sizes), variance, correlation,
-        frame[list(dict.fromkeys(structure_columns))] if variance is not None or correlation is not None else None,
-        level_sizes=levels.sizes,
+        sum(levels.sizes), variance, correlation, structure_frame, level_sizes=levels.sizes,
     )  # fmt: skip
     beta = start_vector(start, design) if start is not None else _self_start(problem)
     _check_start(problem, beta)
@@ -361,6 +363,17 @@ def nlmer(formula: str, data: Any, start: Mapping[str, float]) -> NonlinearMixed
     _check_start(problem, beta)
     fit = laplace_fit(problem, blocks, beta, design.random_names, group)
     return NonlinearMixedModel(mean, design, frame, levels, codes, fit, "Laplace")
+
+
+def _group_within_inner_groups(
+    structure_frame: pd.DataFrame, correlation: Any, levels: GroupLevels, codes: np.ndarray
+) -> None:
+    """With nested groups, a correlation grouped by the innermost column ('Tree' of Block/Tree)
+    is within each inner group, as nlme's default: its column becomes the inner groups' labels."""
+    inner = levels.columns[-1]
+    if len(levels.columns) > 1 and getattr(correlation, "group", None) == inner:
+        local = codes[:, -1] - sum(levels.sizes[:-1])
+        structure_frame[inner] = levels.labels(len(levels.columns) - 1).to_numpy()[local]
 
 
 def _check_correlation_groups(correlation: Any, frame: pd.DataFrame, codes: np.ndarray, group: str) -> None:
