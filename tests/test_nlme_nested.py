@@ -89,7 +89,6 @@ def test_nested_coef_summary_and_refusals(fits, data):
         m.predict(data.head(3).drop(columns="Block"), level=1)
 
 
-
 def test_nested_groups_with_ar1_within_the_inner_groups_equal_nlme(fits):
     """correlation=corAR1("Tree") with random = Asym ~ 1 | Block/Tree is AR(1) within each tree of
     each block (nlme's default grouping, the innermost; "Tree" alone repeats across blocks): φ to
