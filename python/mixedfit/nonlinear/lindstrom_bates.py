@@ -333,60 +333,22 @@ def linearized_model(
 
 
 def lme_step(
-    problem: NonlinearProblem, beta: np.ndarray, b: np.ndarray, previous: LinearMixedModel | None, tight: bool,
-    start: np.ndarray | None = None,
-) -> LinearMixedModel:  # fmt: skip
+    problem: NonlinearProblem, beta: np.ndarray, b: np.ndarray, previous: LinearMixedModel | None, tight: bool
+) -> LinearMixedModel:
     """The linearized model's ML fit (nlme's LME step; for REML fits too, see _reported), in the
-    previous step's model from its θ (the first from start, if given); near convergence (tight) to
-    tolerances small enough that the steps' noise does not keep the alternation from converging
-    (Soybean's six θ's jittered by 1e-4 at lmer's defaults), before it at lmer's (a third of the
-    evaluations)."""
+    previous step's model from its θ; near convergence (tight) to tolerances small enough that the
+    steps' noise does not keep the alternation from converging (Soybean's six θ's jittered by 1e-4
+    at lmer's defaults), before it at lmer's (a third of the evaluations)."""
     model = linearized_model(problem, beta, b, REML=False, like=previous)
-    theta = start
     if previous is not None and not problem.has_structure:  # (with one, the search is over θ and ψ: from scratch)
         theta = np.asarray(previous.theta)
-    if theta is not None:
         model._restart_optimizer(theta)
-        # θ is near: BOBYQA's first steps a tenth of it (NLopt's heuristic steps are as wide as
-        # from scratch: ~30 evaluations a step instead of ~15)
+        # θ moves little between steps: BOBYQA's first steps a tenth of it (NLopt's heuristic
+        # steps are as wide as from scratch: ~30 evaluations a step instead of ~15)
         model.optsum.initial_step = np.maximum(WARM_STEP * np.abs(theta), WARM_STEP_FLOOR)
     with warnings.catch_warnings():  # a step's singular fit is the nonlinear fit's only at the end (said there)
         warnings.simplefilter("ignore", SingularFitWarning)
         return model.fit(check_conv=False, control=LME_CONTROL if tight else None)
-
-
-def moment_start(problem: NonlinearProblem, beta: np.ndarray) -> np.ndarray | None:
-    """θ for the first LME step from moments at β with b = 0: each group's least-squares random
-    effects b̂_g = (Σ z z')⁻¹ Σ z r, their covariance less the part their noise explains
-    (σ̂² (Σ z z')⁻¹ on average), over σ̂², as the relative factor's θ (lme4's order; its diagonal
-    for pdDiag). lmer's start θ = I took 83 evaluations on 10⁴ growth curves (θ̂ = (4.9, 0.001,
-    0.25)). None where it does not apply (nested groups, a residual structure) or the moments
-    give no positive definite covariance."""
-    q, m = problem.q, problem.n_groups
-    if problem.nested or problem.has_structure or q == 0:
-        return None
-    evaluation = problem.mean.evaluate(problem.data, problem.parameters(beta, np.zeros((m, q))))
-    r, _, G, _, c, Z = group_blocks(problem, evaluation, np.zeros((m, q)), np.eye(q))
-    gram = G - np.eye(q)  # Σ z z' per group (group_blocks adds the penalty's I)
-    ridge = 1e-8 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(q)
-    try:
-        inverse = np.linalg.inv(gram + ridge)
-    except np.linalg.LinAlgError:
-        return None
-    b = np.einsum("gij,gj->gi", inverse, c)
-    dof = len(r) - m * q - len(beta)
-    if dof <= 0 or m < 2:
-        return None
-    sigma2 = float(np.sum((r - np.sum(Z * b[problem.codes], axis=1)) ** 2)) / dof
-    covariance = (np.cov(b, rowvar=False).reshape(q, q) - sigma2 * inverse.mean(axis=0)) / sigma2
-    if not problem.design.correlated:
-        diagonal = np.diag(covariance)
-        return np.sqrt(diagonal) if np.all(diagonal > 0) else None
-    try:
-        factor = np.linalg.cholesky(covariance)
-    except np.linalg.LinAlgError:
-        return None
-    return factor.T[np.triu_indices(q)]  # T's lower triangle column by column (lower_factor's order)
 
 
 def lindstrom_bates(
@@ -396,7 +358,7 @@ def lindstrom_bates(
     u = np.zeros((m, q))
     beta, _ = pnls(problem, beta, u, problem.zero_factor())  # the fixed effects alone first: b = 0
     b = np.zeros((m, q))
-    lme = lme_step(problem, beta, b, None, tight=False, start=moment_start(problem, beta))
+    lme = lme_step(problem, beta, b, None, tight=False)
     problem = _reweighted(problem, lme)
     previous = np.concatenate([beta, lme.theta, _psi(lme)])
     change = np.inf
