@@ -321,7 +321,7 @@ class CumulativeLinkMixedModel(GeneralizedLinearMixedModel):
             codes = pd.Index(categories).get_indexer(names).astype(np.float64)
             unknown = sorted(set(names[codes < 0]))
             if unknown:
-                raise DataError(f"the new response has categories the fit does not ({unknown}); its are {categories}")
+                raise DataError(f"the new response has categories the fit does not ({unknown}); the fit has {categories}")
         else:
             codes = np.asarray(new_response, dtype=np.float64).ravel()
             if not np.all((codes >= 0) & (codes < len(categories)) & (codes == np.floor(codes))):

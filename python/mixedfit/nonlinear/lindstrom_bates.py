@@ -138,17 +138,25 @@ def _penalized_rss(
     return (rss if np.isfinite(rss) else np.inf), evaluation
 
 
+def _residuals_and_gradients(
+    problem: NonlinearProblem, evaluation: tuple[np.ndarray, Values]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """y − f, X = ∂f/∂β and Z = ∂f/∂b at an evaluation of the mean, whitened where a residual
+    structure whitens them (the whitened problem is one of independent rows)."""
+    value, X, Z = problem.matrices(*evaluation)
+    r = problem.y - value
+    if problem.structure is None:
+        return r, X, Z
+    return problem.whiten(r), problem.whiten(X), problem.whiten(Z)
+
+
 def group_blocks(
     problem: NonlinearProblem, evaluation: tuple[np.ndarray, Values], u: np.ndarray, T: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """At an evaluation of the mean (the rows whitened where a residual structure whitens them):
     the residuals r, X = ∂f/∂β, and each group's blocks of the penalized normal equations,
     G = Σ z z' + I, H = Σ z x', c = Σ z r − u (z = ∂f/∂u_g of a row of group g)."""
-    value, X, Z = problem.matrices(*evaluation)
-    if problem.structure is not None:  # the whitened problem as one of independent rows
-        r, X, Z = (problem.whiten(v) for v in (problem.y - value, X, Z))
-    else:
-        r = problem.y - value
+    r, X, Z = _residuals_and_gradients(problem, evaluation)
     Zu = Z @ T
     G = _group_sums(problem, Zu[:, :, None] * Zu[:, None, :]) + np.eye(problem.q)
     H = _group_sums(problem, Zu[:, :, None] * X[:, None, :])
@@ -215,10 +223,7 @@ def _sparse_step(
     """The Gauss–Newton step with nested groups: a row's effects are its groups' at every level,
     so the normal equations [X'X X'Z; Z'X Z'Z + I] are solved sparse (Z: n × groups·q, level l's
     columns ∂f/∂b T_l at the row's group)."""
-    value, X, Z = problem.matrices(*evaluation)
-    r = problem.y - value
-    if problem.structure is not None:
-        r, X, Z = (problem.whiten(v) for v in (r, X, Z))
+    r, X, Z = _residuals_and_gradients(problem, evaluation)
     n, q = Z.shape
     values = np.einsum("nj,lji->nli", Z, T)  # row × level × effect: z T_l
     columns = problem.codes[:, :, None] * q + np.arange(q)
@@ -407,9 +412,7 @@ def _reported(
     those estimates: the REML model evaluated at the ML θ."""
     if not REML:
         return lme
-    restricted = linearized_model(problem, beta, b, REML=True)
-    if restricted._structure is not None:  # (at the ML step's δ and φ too)
-        restricted._apply_structure(lme._structure.psi)
+    restricted = linearized_model(problem, beta, b, REML=True)  # (nlme() refuses REML with a residual structure)
     restricted._set_estimates(np.asarray(lme.theta))
     return restricted
 
