@@ -25,9 +25,10 @@ def fits(data):
     for name, case in REFERENCE.items():
         spec = case["python"]
         correlation = mixedfit.corAR1(spec["correlation"]) if "correlation" in spec else None
+        variance = getattr(mixedfit, spec["variance"])() if "variance" in spec else None
         out[name] = mixedfit.nlme(
             spec["model"], data, spec["fixed"], spec["random"], start=spec["start"], method=spec["method"],
-            correlation=correlation,
+            covariance=spec.get("covariance"), correlation=correlation, variance=variance,
         )  # fmt: skip
     return out
 

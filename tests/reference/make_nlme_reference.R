@@ -192,6 +192,19 @@ nested_cases[[4]] <- summarise_nested(
 nested_cases[[4]]$phi <- unname(coef(nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth,
   fixed = Asym + xmid + scal ~ 1, random = Asym ~ 1 | Block/Tree, correlation = corAR1(),
   start = c(Asym = 200, xmid = 700, scal = 350))$modelStruct$corStruct, unconstrained = FALSE))
-names(nested_cases) <- c("nested_ml", "nested_reml", "nested_two_parameters", "nested_ar1")
+# a diagonal covariance at both levels (pdDiag), and a power of the fitted values
+nested_cases[[5]] <- summarise_nested(
+  "nested_diag",
+  nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth, fixed = Asym + xmid + scal ~ 1,
+       random = list(Block = pdDiag(Asym + xmid ~ 1), Tree = pdDiag(Asym + xmid ~ 1)),
+       start = c(Asym = 200, xmid = 700, scal = 350)),
+  modifyList(nested_python("ML"), list(random = "Asym + xmid ~ 1 | Block/Tree", covariance = "diag")))
+nested_cases[[6]] <- summarise_nested(
+  "nested_varpower_fitted",
+  nlme(circumference ~ SSlogis(age, Asym, xmid, scal), data = nested_growth, fixed = Asym + xmid + scal ~ 1,
+       random = Asym ~ 1 | Block/Tree, weights = varPower(), start = c(Asym = 200, xmid = 700, scal = 350)),
+  modifyList(nested_python("ML"), list(variance = "varPower")))
+names(nested_cases) <- c("nested_ml", "nested_reml", "nested_two_parameters", "nested_ar1", "nested_diag",
+                         "nested_varpower_fitted")
 write_reference(nested_cases, "nlme_nested_reference.json")
 write_reference(cases, "nlme_reference.json")

@@ -294,8 +294,10 @@ def relative_factor(lme: LinearMixedModel, problem: NonlinearProblem) -> np.ndar
     if not problem.nested:
         return factor(theta)
     design = lme.design
-    by_name = {t.name: theta[sl] for t, sl in zip(design.terms, design.theta_slices())}
-    return np.stack([factor(by_name[name]) for name in level_names(problem.design.groups)])
+    by_name: dict[str, list[np.ndarray]] = {}
+    for t, sl in zip(design.terms, design.theta_slices()):  # (a diagonal covariance is a term per column, as ||)
+        by_name.setdefault(t.name, []).append(theta[sl])
+    return np.stack([factor(np.concatenate(by_name[name])) for name in level_names(problem.design.groups)])
 
 
 def level_names(groups: tuple[str, ...]) -> list[str]:
