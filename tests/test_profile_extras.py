@@ -1,5 +1,5 @@
 """Profile intervals of a GLMM's zero and dispersion models' coefficients (and of the rest with
-them profiled out) against glmmTMB 1.1.5's confint(method = "profile") on Salamanders
+them, and NB2's shape, profiled out) against glmmTMB 1.1.5's confint(method = "profile") on Salamanders
 (tests/reference/make_profile_extras_reference.R → profile_extras_reference.json)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ REFERENCE = load_reference("profile_extras_reference.json")
 # and are covered with the zero model profiled out by the cases' full runs in the docstring below)
 PROFILED = {
     "salamanders_zip_mined": [".sig01", "minedyes", "zi.(Intercept)", "zi.minedyes"],
+    "salamanders_nbinom2": [".sig01", "minedyes"],
     "salamanders_nbinom2_disp_mined": [".sig01", "minedyes", "disp.(Intercept)", "disp.minedyes"],
 }
 

@@ -23,6 +23,10 @@ cases <- list(
   summarise("salamanders_zip_mined",
             glmmTMB(count ~ spp + mined + (1 | site), salamanders, family = poisson, ziformula = ~ mined),
             list(formula = "count ~ spp + mined + (1 | site)", family = "poisson", ziformula = "~ mined")),
+  # NB2's shape profiled out (not reported): glmmTMB re-optimizes it at every profile point
+  summarise("salamanders_nbinom2",
+            glmmTMB(count ~ spp + mined + (1 | site), salamanders, family = nbinom2),
+            list(formula = "count ~ spp + mined + (1 | site)", family = "nbinom2")),
   # (glmmTMB's profile of count ~ mined + (1 | site) with this dispersion model fails: NaN deviances)
   summarise("salamanders_nbinom2_disp_mined",
             glmmTMB(count ~ spp + mined + (1 | site), salamanders, family = nbinom2, dispformula = ~ mined),
